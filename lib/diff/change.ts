@@ -1,0 +1,146 @@
+import type {
+  ApiEndpoint,
+  Column,
+  MaterializedView,
+  SyncProcess,
+  Table,
+  TableEngine,
+  Topic,
+  Workflow,
+} from "../model/infra-map.js";
+
+/**
+ * One difference between two InfraMaps, as plain serializable data. No SQL and
+ * no text: the ClickHouse adapter turns a change into statements, the CLI
+ * presenter into words. Removal changes carry the whole removed object so that a
+ * reverse step can be written without looking anything up.
+ */
+export type Change =
+  // tables
+  | { readonly kind: "table.create"; readonly table: Table }
+  | { readonly kind: "table.drop"; readonly table: Table }
+  | { readonly kind: "table.rename"; readonly from: string; readonly to: string }
+  | {
+      readonly kind: "table.addColumn";
+      readonly table: string;
+      readonly column: Column;
+      /** The column it follows; `null` means FIRST. */
+      readonly after: string | null;
+    }
+  | { readonly kind: "table.dropColumn"; readonly table: string; readonly column: Column }
+  | { readonly kind: "table.renameColumn"; readonly table: string; readonly from: string; readonly to: string }
+  | { readonly kind: "table.modifyColumn"; readonly table: string; readonly before: Column; readonly after: Column }
+  | { readonly kind: "table.setOrderBy"; readonly table: string; readonly before: readonly string[]; readonly after: readonly string[] }
+  | { readonly kind: "table.setEngine"; readonly table: string; readonly before: TableEngine; readonly after: TableEngine }
+  | { readonly kind: "table.setPartitionBy"; readonly table: string; readonly before?: string; readonly after?: string }
+  | { readonly kind: "table.setTtl"; readonly table: string; readonly before?: string; readonly after?: string }
+  | {
+      readonly kind: "table.setSettings";
+      readonly table: string;
+      readonly before: Readonly<Record<string, string>>;
+      readonly after: Readonly<Record<string, string>>;
+    }
+  | { readonly kind: "table.setLifeCycle"; readonly table: string; readonly before: Table["lifeCycle"]; readonly after: Table["lifeCycle"] }
+  // materialized views
+  | { readonly kind: "view.create"; readonly view: MaterializedView }
+  | { readonly kind: "view.drop"; readonly view: MaterializedView }
+  | { readonly kind: "view.modify"; readonly before: MaterializedView; readonly after: MaterializedView }
+  // topics
+  | { readonly kind: "topic.create"; readonly topic: Topic }
+  | { readonly kind: "topic.drop"; readonly topic: Topic }
+  | { readonly kind: "topic.modify"; readonly before: Topic; readonly after: Topic }
+  // API endpoints
+  | { readonly kind: "api.create"; readonly api: ApiEndpoint }
+  | { readonly kind: "api.drop"; readonly api: ApiEndpoint }
+  | { readonly kind: "api.modify"; readonly before: ApiEndpoint; readonly after: ApiEndpoint }
+  // workflows
+  | { readonly kind: "workflow.create"; readonly workflow: Workflow }
+  | { readonly kind: "workflow.drop"; readonly workflow: Workflow }
+  | { readonly kind: "workflow.modify"; readonly before: Workflow; readonly after: Workflow }
+  // topic → table sync processes
+  | { readonly kind: "process.create"; readonly process: SyncProcess }
+  | { readonly kind: "process.drop"; readonly process: SyncProcess }
+  | { readonly kind: "process.modify"; readonly before: SyncProcess; readonly after: SyncProcess };
+
+export type ChangeKind = Change["kind"];
+export type ChangeOf<K extends ChangeKind> = Extract<Change, { kind: K }>;
+
+/** Every change kind, for exhaustiveness tests and dispatch tables. */
+export const CHANGE_KINDS = [
+  "table.create",
+  "table.drop",
+  "table.rename",
+  "table.addColumn",
+  "table.dropColumn",
+  "table.renameColumn",
+  "table.modifyColumn",
+  "table.setOrderBy",
+  "table.setEngine",
+  "table.setPartitionBy",
+  "table.setTtl",
+  "table.setSettings",
+  "table.setLifeCycle",
+  "view.create",
+  "view.drop",
+  "view.modify",
+  "topic.create",
+  "topic.drop",
+  "topic.modify",
+  "api.create",
+  "api.drop",
+  "api.modify",
+  "workflow.create",
+  "workflow.drop",
+  "workflow.modify",
+  "process.create",
+  "process.drop",
+  "process.modify",
+] as const satisfies readonly ChangeKind[];
+
+// Compile-time check that CHANGE_KINDS lists every kind.
+type Missing = Exclude<ChangeKind, (typeof CHANGE_KINDS)[number]>;
+const _allKindsListed: Missing extends never ? true : Missing = true;
+void _allKindsListed;
+
+/** The name of the object a change is about (the new name for renames). */
+export function changeSubject(change: Change): string {
+  switch (change.kind) {
+    case "table.create":
+    case "table.drop":
+      return change.table.name;
+    case "table.rename":
+      return change.to;
+    case "table.addColumn":
+    case "table.dropColumn":
+    case "table.renameColumn":
+    case "table.modifyColumn":
+    case "table.setOrderBy":
+    case "table.setEngine":
+    case "table.setPartitionBy":
+    case "table.setTtl":
+    case "table.setSettings":
+    case "table.setLifeCycle":
+      return change.table;
+    case "view.create":
+    case "view.drop":
+      return change.view.name;
+    case "topic.create":
+    case "topic.drop":
+      return change.topic.name;
+    case "api.create":
+    case "api.drop":
+      return change.api.name;
+    case "workflow.create":
+    case "workflow.drop":
+      return change.workflow.name;
+    case "process.create":
+    case "process.drop":
+      return change.process.name;
+    case "view.modify":
+    case "topic.modify":
+    case "api.modify":
+    case "workflow.modify":
+    case "process.modify":
+      return change.after.name;
+  }
+}
