@@ -30,6 +30,15 @@ export type Change =
   | { readonly kind: "table.dropColumn"; readonly table: string; readonly column: Column }
   | { readonly kind: "table.renameColumn"; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: "table.modifyColumn"; readonly table: string; readonly before: Column; readonly after: Column }
+  | {
+      readonly kind: "table.moveColumn";
+      readonly table: string;
+      readonly column: string;
+      /** The column it now follows; `null` means FIRST. */
+      readonly after: string | null;
+      /** The column it followed before, for the reverse step. */
+      readonly before: string | null;
+    }
   | { readonly kind: "table.setOrderBy"; readonly table: string; readonly before: readonly string[]; readonly after: readonly string[] }
   | { readonly kind: "table.setEngine"; readonly table: string; readonly before: TableEngine; readonly after: TableEngine }
   | { readonly kind: "table.setPartitionBy"; readonly table: string; readonly before?: string; readonly after?: string }
@@ -74,6 +83,7 @@ export const CHANGE_KINDS = [
   "table.dropColumn",
   "table.renameColumn",
   "table.modifyColumn",
+  "table.moveColumn",
   "table.setOrderBy",
   "table.setEngine",
   "table.setPartitionBy",
@@ -114,6 +124,7 @@ export function changeSubject(change: Change): string {
     case "table.dropColumn":
     case "table.renameColumn":
     case "table.modifyColumn":
+    case "table.moveColumn":
     case "table.setOrderBy":
     case "table.setEngine":
     case "table.setPartitionBy":

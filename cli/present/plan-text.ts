@@ -1,0 +1,271 @@
+import type { Change } from "../../lib/diff/change.js";
+import type { Column, TableEngine, Topic } from "../../lib/model/infra-map.js";
+import type { Plan, PlanStep } from "../../lib/plan/plan.js";
+import { RISK_CODES } from "../../lib/plan/risk.js";
+import { assertNever } from "../../lib/errors.js";
+
+/** Words for each component kind, as the seed page prints them. */
+const LABELS = {
+  table: "OLAP Table",
+  view: "Materialized View",
+  topic: "Streaming Topic",
+  api: "API Endpoint",
+  workflow: "Workflow",
+  process: "Background Process",
+} as const;
+type Kind = keyof typeof LABELS;
+
+interface Entry {
+  readonly kind: Kind;
+  readonly name: string;
+  readonly section: "new" | "modified" | "removed";
+  readonly details: string[];
+  schema: boolean;
+  warning?: string;
+}
+
+const WARN = "⚠";
+
+/**
+ * The seed page's plan format:
+ *
+ * ```
+ * Infrastructure Changes:
+ *  New Components
+ *   + Analytics (OLAP Table)
+ * 🔄 Modified Components
+ *   ~ Users (Schema Update)
+ *       + age Nullable(Float64)
+ *  Removed Components
+ *   - deprecated_process (Background Process)
+ * ```
+ *
+ * Steps that lose data carry a warning mark and say what is lost.
+ */
+export function renderPlanText(plan: Plan): string {
+  if (plan.steps.length === 0) return "No changes: the infrastructure matches the code.\n";
+  const entries = new Map<string, Entry>();
+  const entry = (kind: Kind, name: string, section: Entry["section"]): Entry => {
+    const key = `${section}:${kind}:${name}`;
+    let e = entries.get(key);
+    if (!e) {
+      e = { kind, name, section, details: [], schema: false };
+      entries.set(key, e);
+    }
+    return e;
+  };
+  for (const step of plan.steps) describe(step, entry);
+
+  const lines = ["Infrastructure Changes:"];
+  const sections: Array<[Entry["section"], string, string]> = [
+    ["new", " New Components", "+"],
+    ["modified", "🔄 Modified Components", "~"],
+    ["removed", " Removed Components", "-"],
+  ];
+  for (const [section, heading, mark] of sections) {
+    const list = [...entries.values()].filter((e) => e.section === section);
+    if (list.length === 0) continue;
+    lines.push(heading);
+    for (const e of list) {
+      const what = section === "modified" ? (e.schema ? "Schema Update" : "Config Change") : LABELS[e.kind];
+      lines.push(`  ${mark} ${e.name} (${what})${e.warning ? `  ${WARN} ${e.warning}` : ""}`);
+      for (const d of e.details) lines.push(`      ${d}`);
+    }
+  }
+  const losing = plan.steps.filter((s) => s.risk.losesData).length;
+  if (losing > 0) {
+    lines.push("", `${WARN} ${losing} step${losing === 1 ? "" : "s"} would lose data; a migration runs them only when its file approves them.`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function warning(step: PlanStep): string | undefined {
+  if (step.risk.class !== "destructive") return undefined;
+  return RISK_CODES[step.risk.code].meaning;
+}
+
+function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Entry["section"]) => Entry): void {
+  const c: Change = step.change;
+  const warn = warning(step);
+  const detail = (table: string, text: string, schema: boolean) => {
+    const e = entry("table", table, "modified");
+    e.details.push(warn ? `${text}  ${WARN} ${warn}` : text);
+    if (schema) e.schema = true;
+  };
+  const whole = (kind: Kind, name: string, section: Entry["section"]) => {
+    const e = entry(kind, name, section);
+    if (warn) e.warning = warn;
+    return e;
+  };
+  switch (c.kind) {
+    case "table.create":
+      whole("table", c.table.name, "new");
+      return;
+    case "table.drop":
+      whole("table", c.table.name, "removed");
+      return;
+    case "table.rename":
+      detail(c.to, `~ renamed from ${c.from}`, true);
+      return;
+    case "table.addColumn":
+      detail(c.table, `+ ${columnText(c.column)}`, true);
+      return;
+    case "table.dropColumn":
+      detail(c.table, `- ${columnText(c.column)}`, true);
+      return;
+    case "table.renameColumn":
+      detail(c.table, `~ ${c.from} → ${c.to} (rename)`, true);
+      return;
+    case "table.modifyColumn": {
+      const parts: string[] = [];
+      if (c.before.type !== c.after.type) parts.push(`${c.before.type} → ${c.after.type}`);
+      if (c.before.default !== c.after.default) parts.push(`DEFAULT ${c.before.default ?? "(none)"} → ${c.after.default ?? "(none)"}`);
+      detail(c.table, `~ ${c.after.name} ${parts.join(", ")}`, true);
+      return;
+    }
+    case "table.moveColumn":
+      detail(c.table, `~ ${c.column} moved ${c.after === null ? "first" : `after ${c.after}`}`, true);
+      return;
+    case "table.setOrderBy":
+      detail(c.table, `~ order by ${orderText(c.before)} → ${orderText(c.after)}`, false);
+      return;
+    case "table.setEngine":
+      detail(c.table, `~ engine ${engineText(c.before)} → ${engineText(c.after)}`, false);
+      return;
+    case "table.setPartitionBy":
+      detail(c.table, `~ partition by ${c.before ?? "(none)"} → ${c.after ?? "(none)"}`, false);
+      return;
+    case "table.setTtl":
+      detail(c.table, `~ ttl ${c.before ?? "(none)"} → ${c.after ?? "(none)"}`, false);
+      return;
+    case "table.setSettings":
+      detail(c.table, `~ settings ${settingsText(c.before)} → ${settingsText(c.after)}`, false);
+      return;
+    case "table.setLifeCycle":
+      detail(c.table, `~ life cycle ${c.before} → ${c.after}`, false);
+      return;
+    case "view.create":
+      whole("view", c.view.name, "new");
+      return;
+    case "view.drop":
+      whole("view", c.view.name, "removed");
+      return;
+    case "view.modify": {
+      const e = whole("view", c.after.name, "modified");
+      if (c.before.selectStatement !== c.after.selectStatement) e.details.push("~ select statement changed");
+      if (c.before.targetTable !== c.after.targetTable) e.details.push(`~ target ${c.before.targetTable} → ${c.after.targetTable}`);
+      return;
+    }
+    case "topic.create":
+      whole("topic", c.topic.name, "new");
+      return;
+    case "topic.drop":
+      whole("topic", c.topic.name, "removed");
+      return;
+    case "topic.modify": {
+      const e = whole("topic", c.after.name, "modified");
+      topicDetails(c.before, c.after, e);
+      return;
+    }
+    case "api.create":
+      whole("api", c.api.name, "new");
+      return;
+    case "api.drop":
+      whole("api", c.api.name, "removed");
+      return;
+    case "api.modify": {
+      const e = whole("api", c.after.name, "modified");
+      columnDetails(c.before.columns, c.after.columns, e);
+      if (c.before.destination !== c.after.destination) e.details.push(`~ destination ${c.before.destination ?? "(none)"} → ${c.after.destination ?? "(none)"}`);
+      return;
+    }
+    case "workflow.create":
+      whole("workflow", c.workflow.name, "new");
+      return;
+    case "workflow.drop":
+      whole("workflow", c.workflow.name, "removed");
+      return;
+    case "workflow.modify": {
+      const e = whole("workflow", c.after.name, "modified");
+      const b = c.before;
+      const a = c.after;
+      if (b.schedule !== a.schedule) e.details.push(`~ schedule ${b.schedule ?? "(none)"} → ${a.schedule ?? "(none)"}`);
+      if (b.retries !== a.retries) e.details.push(`~ retries ${b.retries} → ${a.retries}`);
+      if (b.timeout !== a.timeout) e.details.push(`~ timeout ${b.timeout ?? "(none)"} → ${a.timeout ?? "(none)"}`);
+      if (b.paused !== a.paused) e.details.push(`~ ${a.paused ? "paused" : "resumed"}`);
+      return;
+    }
+    case "process.create":
+      whole("process", c.process.name, "new");
+      return;
+    case "process.drop":
+      whole("process", c.process.name, "removed");
+      return;
+    case "process.modify":
+      whole("process", c.after.name, "modified").details.push(`~ ${c.after.sourceTopic} → ${c.after.targetTable}`);
+      return;
+    default:
+      assertNever(c, "change kind");
+  }
+}
+
+function topicDetails(before: Topic, after: Topic, e: Entry): void {
+  if (before.partitions !== after.partitions) e.details.push(`~ partitions ${before.partitions} → ${after.partitions}`);
+  if (before.retentionMs !== after.retentionMs) e.details.push(`~ retention ${msText(before.retentionMs)} → ${msText(after.retentionMs)}`);
+  if (before.replicationFactor !== after.replicationFactor) e.details.push(`~ replication factor ${before.replicationFactor ?? "(default)"} → ${after.replicationFactor ?? "(default)"}`);
+  if (JSON.stringify(before.config) !== JSON.stringify(after.config)) e.details.push(`~ config ${settingsText(before.config)} → ${settingsText(after.config)}`);
+  columnDetails(before.columns, after.columns, e);
+}
+
+/** Column-level lines for topics and APIs; marks the entry a schema update when any. */
+function columnDetails(before: readonly Column[], after: readonly Column[], e: Entry): void {
+  const count = e.details.length;
+  const old = new Map(before.map((c) => [c.name, c]));
+  const now = new Map(after.map((c) => [c.name, c]));
+  for (const c of after) {
+    const b = old.get(c.name);
+    if (!b) e.details.push(`+ ${columnText(c)}`);
+    else if (b.type !== c.type || b.default !== c.default) e.details.push(`~ ${c.name} ${b.type} → ${c.type}`);
+  }
+  for (const c of before) if (!now.has(c.name)) e.details.push(`- ${columnText(c)}`);
+  if (e.details.length > count) e.schema = true;
+}
+
+function columnText(c: Column): string {
+  return c.default === undefined ? `${c.name} ${c.type}` : `${c.name} ${c.type} DEFAULT ${c.default}`;
+}
+
+function orderText(fields: readonly string[]): string {
+  return fields.length === 0 ? "tuple()" : `(${fields.join(", ")})`;
+}
+
+function engineText(e: TableEngine): string {
+  switch (e.kind) {
+    case "MergeTree":
+    case "AggregatingMergeTree":
+      return e.kind;
+    case "ReplacingMergeTree":
+      return `${e.kind}(${[e.ver, e.isDeleted].filter(Boolean).join(", ")})`;
+    case "SummingMergeTree":
+      return `${e.kind}(${(e.columns ?? []).join(", ")})`;
+    case "CollapsingMergeTree":
+      return `${e.kind}(${e.sign})`;
+  }
+}
+
+function settingsText(s: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(s).sort();
+  return keys.length === 0 ? "{}" : `{ ${keys.map((k) => `${k} = ${s[k]}`).join(", ")} }`;
+}
+
+function msText(ms: number | undefined): string {
+  if (ms === undefined) return "(default)";
+  const units: Array<[number, string]> = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "m"],
+    [1000, "s"],
+  ];
+  for (const [size, unit] of units) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}

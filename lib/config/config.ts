@@ -1,0 +1,564 @@
+import { readFile } from "node:fs/promises";
+import { posix, resolve as resolvePath } from "node:path";
+import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
+import {
+  CONFIG_SCHEMA,
+  SECTION_NAMES,
+  envVarName,
+  isSectionName,
+  keyNames,
+  keySpec,
+  type KeyName,
+  type KeySpec,
+  type SectionName,
+  type ValueOf,
+} from "./schema.js";
+import { closestName } from "./suggest.js";
+import { readTomlEntries, type TomlEntry } from "./toml-document.js";
+import { coerce, describeEnvKind, describeRaw, rawFromEnv } from "./values.js";
+
+export { renderDefaultConfig, renderConfigReference } from "./render.js";
+export { CONFIG_SCHEMA, envVarName } from "./schema.js";
+
+/** The file `moose init` writes and every command reads, at the project root. */
+export const CONFIG_FILE_NAME = "moose.config.toml";
+
+export interface FeaturesConfig {
+  readonly olap: boolean;
+  readonly streamingEngine: boolean;
+  readonly workflows: boolean;
+  readonly apis: boolean;
+}
+
+/** In-process ClickHouse (chDB): nothing to install or start. */
+export interface EmbeddedOlapConfig {
+  readonly engine: "embedded";
+  /** `<state_dir>/clickhouse`; absolute after `loadConfig`. */
+  readonly dataDir: string;
+  readonly database: string;
+}
+
+export interface ServerOlapConfig {
+  readonly engine: "server";
+  readonly host: string;
+  /** HTTP port. */
+  readonly port: number;
+  readonly nativePort: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+  readonly useSsl: boolean;
+}
+
+export type OlapConfig = EmbeddedOlapConfig | ServerOlapConfig;
+
+/** Producer and new-topic defaults, the same whichever engine carries the topics. */
+export interface TopicDefaults {
+  readonly messageTimeoutMs: number;
+  readonly retentionMs: number;
+  readonly replicationFactor: number;
+  /** Prefix of every topic name, when set. */
+  readonly namespace?: string;
+}
+
+/** A local append-only log per topic: nothing to install or start. */
+export interface EmbeddedStreamingConfig extends TopicDefaults {
+  readonly engine: "embedded";
+  /** `<state_dir>/streams`; absolute after `loadConfig`. */
+  readonly dataDir: string;
+}
+
+export type SaslMechanism = ValueOf<"redpanda_config", "sasl_mechanism">;
+export type SecurityProtocol = ValueOf<"redpanda_config", "security_protocol">;
+
+export interface SaslConfig {
+  readonly mechanism: SaslMechanism;
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface KafkaStreamingConfig extends TopicDefaults {
+  readonly engine: "kafka";
+  readonly brokers: readonly string[];
+  readonly securityProtocol: SecurityProtocol;
+  readonly sasl?: SaslConfig;
+}
+
+export type StreamingConfig = EmbeddedStreamingConfig | KafkaStreamingConfig;
+
+export interface AuthenticationConfig {
+  /** Hashed admin token; validated by the auth module, not here. */
+  readonly adminApiKey?: string;
+}
+
+export interface TemporalConfig {
+  readonly address: string;
+  readonly namespace: string;
+}
+
+export interface HttpServerConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Project paths, relative to the project directory (absolute after `loadConfig`). */
+export interface PathsConfig {
+  readonly mainFile: string;
+  readonly migrationsDir: string;
+  readonly stateDir: string;
+  readonly ledgerPath: string;
+  readonly logFile: string;
+}
+
+/** A validated `moose.config.toml` with every default and environment override applied. */
+export interface MooseConfig {
+  readonly features: FeaturesConfig;
+  readonly olap: OlapConfig;
+  readonly streaming: StreamingConfig;
+  readonly authentication: AuthenticationConfig;
+  readonly temporal: TemporalConfig;
+  readonly httpServer: HttpServerConfig;
+  readonly paths: PathsConfig;
+}
+
+export interface LoadedConfig extends MooseConfig {
+  /** Absolute project directory. */
+  readonly projectDir: string;
+  /** Absolute path of the `moose.config.toml` that was read. */
+  readonly configFile: string;
+}
+
+export interface ParseConfigOptions {
+  /** Reported in error positions. */
+  readonly file: string;
+  /** `MOOSE_<SECTION>__<KEY>` overrides; none when omitted (parsing stays pure). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Where a value came from: a key in the file or an environment variable. */
+type Origin =
+  | { readonly source: "file"; readonly position: SourcePosition }
+  | { readonly source: "env"; readonly name: string };
+
+interface Setting {
+  readonly value: string | number | boolean | readonly string[];
+  readonly origin: Origin;
+}
+
+/**
+ * Validates `moose.config.toml` text and resolves it, with environment
+ * overrides, to a fully defaulted config. Throws `InvalidInputError` (code
+ * `CONFIG_INVALID`, positioned at the offending key) or, when several things
+ * are wrong, `InvalidInputErrors` listing all of them.
+ *
+ * @example
+ * const config = parseConfig('[clickhouse_config]\nhost = "localhost"\n', {
+ *   file: "moose.config.toml",
+ *   env: { MOOSE_CLICKHOUSE_CONFIG__PASSWORD: "secret" },
+ * });
+ * config.olap; // { engine: "server", host: "localhost", port: 18123, ..., password: "secret" }
+ */
+export function parseConfig(text: string, options: ParseConfigOptions): MooseConfig {
+  const errors: InvalidInputError[] = [];
+  let entries: TomlEntry[] = [];
+  try {
+    entries = readTomlEntries(text, options.file);
+  } catch (error) {
+    // A syntax error ends reading the file, not the check of the environment.
+    if (!(error instanceof InvalidInputError)) throw error;
+    errors.push(error);
+  }
+  // Keys whose value was rejected: already reported, so no rule that combines keys may call them missing.
+  const invalid = new Set<string>();
+  const fromFile = readFileSettings(entries, errors, invalid);
+  const fromEnv = readEnvSettings(options.env ?? {}, errors, invalid);
+
+  // An environment broker list replaces the file's, whichever of the two spellings each uses.
+  if (["redpanda_config.broker", "redpanda_config.brokers"].some((id) => fromEnv.has(id))) {
+    fromFile.delete("redpanda_config.broker");
+    fromFile.delete("redpanda_config.brokers");
+  }
+  const settings = new Map([...fromFile, ...fromEnv]);
+  checkCombinations(settings, invalid, errors);
+
+  if (errors.length > 0) throw collect(errors);
+  return resolveConfig(settings);
+}
+
+/**
+ * Reads and validates `<projectDir>/moose.config.toml`, applies `MOOSE_*`
+ * environment overrides and makes every path absolute against `projectDir`.
+ * Throws `InvalidInputError` `CONFIG_NOT_FOUND` when the file is missing.
+ *
+ * @example
+ * const config = await loadConfig(process.cwd());
+ * if (config.olap.engine === "embedded") openChdb(config.olap.dataDir);
+ */
+export async function loadConfig(
+  projectDir: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<LoadedConfig> {
+  const dir = resolvePath(projectDir);
+  const configFile = resolvePath(dir, CONFIG_FILE_NAME);
+  let text: string;
+  try {
+    text = await readFile(configFile, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new InvalidInputError(
+        "CONFIG_NOT_FOUND",
+        `no ${CONFIG_FILE_NAME} in ${dir}: run \`moose init\` to create a project there, or cd to your project's directory`,
+        { cause: error },
+      );
+    }
+    throw new InvalidInputError("CONFIG_UNREADABLE", `cannot read ${configFile}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return { ...absolutePaths(parseConfig(text, { file: configFile, env }), dir), projectDir: dir, configFile };
+}
+
+/** Makes every path in `config` absolute against `projectDir`. */
+export function absolutePaths(config: MooseConfig, projectDir: string): MooseConfig {
+  const abs = (p: string): string => resolvePath(projectDir, p);
+  const { paths, olap, streaming } = config;
+  return {
+    ...config,
+    olap: olap.engine === "embedded" ? { ...olap, dataDir: abs(olap.dataDir) } : olap,
+    streaming: streaming.engine === "embedded" ? { ...streaming, dataDir: abs(streaming.dataDir) } : streaming,
+    paths: {
+      mainFile: abs(paths.mainFile),
+      migrationsDir: abs(paths.migrationsDir),
+      stateDir: abs(paths.stateDir),
+      ledgerPath: abs(paths.ledgerPath),
+      logFile: abs(paths.logFile),
+    },
+  };
+}
+
+function readFileSettings(
+  entries: readonly TomlEntry[],
+  errors: InvalidInputError[],
+  invalid: Set<string>,
+): Map<string, Setting> {
+  const settings = new Map<string, Setting>();
+  const badSections = new Set<string>();
+
+  for (const { path, position, value } of entries) {
+    const [section, key] = path;
+    if (section === undefined) continue;
+    if (path.length === 1) {
+      if (!isSectionName(section)) {
+        badSections.add(section);
+        errors.push(
+          value.type === "table" || value.type === "tableArray"
+            ? unknownSection(section, position)
+            : unknownTopLevelKey(section, position),
+        );
+      } else if (value.type !== "table") {
+        badSections.add(section);
+        errors.push(
+          configError(`${section} must be a table ([${section}]), found ${describeRaw(value)}`, position),
+        );
+      }
+      continue;
+    }
+    // Deeper paths are reported through their parent (an unknown key, or a value that is not a table).
+    if (key === undefined || path.length > 2 || badSections.has(section) || !isSectionName(section)) continue;
+    const spec = keySpec(section, key);
+    if (spec === undefined) {
+      errors.push(unknownKey(section, key, position));
+      continue;
+    }
+    const origin: Origin = { source: "file", position };
+    const result = coerce(spec.kind, value, { secret: spec.secret === true });
+    if (result.ok) settings.set(`${section}.${key}`, { value: result.value, origin });
+    else {
+      invalid.add(`${section}.${key}`);
+      const index = result.index === undefined ? "" : `[${result.index}]`;
+      errors.push(
+        configError(
+          `${section}.${key}${index} must be ${result.expected}, found ${result.found}`,
+          result.position ?? position,
+        ),
+      );
+    }
+  }
+  return settings;
+}
+
+function readEnvSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  errors: InvalidInputError[],
+  invalid: Set<string>,
+): Map<string, Setting> {
+  const settings = new Map<string, Setting>();
+  for (const name of Object.keys(env).sort()) {
+    const text = env[name];
+    if (!name.startsWith("MOOSE_")) continue;
+    const split = name.indexOf("__", "MOOSE_".length);
+    if (split < 0) continue;
+    const section = name.slice("MOOSE_".length, split).toLowerCase();
+    const key = name.slice(split + 2).toLowerCase();
+    // Other tools' MOOSE_* variables are none of our business; typos inside our sections are.
+    if (!isSectionName(section)) continue;
+    const spec = keySpec(section, key);
+    if (spec === undefined) {
+      errors.push(unknownEnvVar(name, section, key));
+      continue;
+    }
+    // `FOO=` is how shells and CI templates spell "unset".
+    if (text === undefined || text === "") continue;
+    const result = coerce(spec.kind, rawFromEnv(spec.kind, text));
+    if (result.ok) settings.set(`${section}.${key}`, { value: result.value, origin: { source: "env", name } });
+    else {
+      invalid.add(`${section}.${key}`);
+      errors.push(
+        configError(`${name} (${section}.${key}) must be ${describeEnvKind(spec.kind)}, found ${JSON.stringify(text)}`),
+      );
+    }
+  }
+  return settings;
+}
+
+const SASL_KEYS = ["sasl_username", "sasl_password", "sasl_mechanism"] as const;
+
+/** Rules that involve more than one key. */
+function checkCombinations(
+  settings: ReadonlyMap<string, Setting>,
+  invalid: ReadonlySet<string>,
+  errors: InvalidInputError[],
+): void {
+  const broker = settings.get("redpanda_config.broker");
+  const brokers = settings.get("redpanda_config.brokers");
+  if (broker && brokers) {
+    errors.push(
+      configError(
+        `${describeOrigin("redpanda_config", "broker", broker.origin)} and ${describeOrigin("redpanda_config", "brokers", brokers.origin)} are both set; keep one of them`,
+        positionOf(brokers.origin),
+      ),
+    );
+  }
+
+  const present = SASL_KEYS.filter((k) => settings.has(`redpanda_config.${k}`));
+  const rejected = SASL_KEYS.filter((k) => invalid.has(`redpanda_config.${k}`));
+  const first = present[0];
+  if (first !== undefined && present.length + rejected.length < SASL_KEYS.length) {
+    const missing = SASL_KEYS.filter((k) => !present.includes(k) && !rejected.includes(k)).map(
+      (k) => `redpanda_config.${k}`,
+    );
+    const origin = settings.get(`redpanda_config.${first}`)?.origin;
+    errors.push(
+      configError(
+        `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} required when ${describeOrigin("redpanda_config", first, origin)} is set: SASL needs sasl_username, sasl_password and sasl_mechanism`,
+        positionOf(origin),
+      ),
+    );
+  }
+
+  const protocol = settings.get("redpanda_config.security_protocol");
+  if (protocol && typeof protocol.value === "string") {
+    const label = describeOrigin("redpanda_config", "security_protocol", protocol.origin);
+    const wantsSasl = protocol.value.startsWith("SASL_");
+    if (wantsSasl && present.length === 0 && rejected.length === 0) {
+      errors.push(
+        configError(
+          `${label} is ${JSON.stringify(protocol.value)}, which needs redpanda_config.sasl_username, sasl_password and sasl_mechanism`,
+          positionOf(protocol.origin),
+        ),
+      );
+    } else if (!wantsSasl && present.length > 0) {
+      errors.push(
+        configError(
+          `${label} must be "SASL_PLAINTEXT" or "SASL_SSL" when SASL credentials are set, found ${JSON.stringify(protocol.value)}`,
+          positionOf(protocol.origin),
+        ),
+      );
+    }
+  }
+}
+
+function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
+  function get<S extends SectionName, K extends KeyName<S>>(section: S, key: K): ValueOf<S, K> {
+    const spec = keySpec(section, key) as KeySpec;
+    const setting = settings.get(`${section}.${key}`);
+    return (setting === undefined ? spec.default : setting.value) as ValueOf<S, K>;
+  }
+  const optional = <S extends SectionName, K extends KeyName<S>>(section: S, key: K) =>
+    get(section, key) as ValueOf<S, K> | undefined;
+
+  const stateDir = get("moose", "state_dir");
+
+  const database = get("clickhouse_config", "db_name");
+  const host = optional("clickhouse_config", "host");
+  const olapEngine = optional("clickhouse_config", "engine") ?? (host === undefined ? "embedded" : "server");
+  const olap: OlapConfig =
+    olapEngine === "embedded"
+      ? { engine: "embedded", dataDir: posix.join(stateDir, "clickhouse"), database }
+      : {
+          engine: "server",
+          host: host ?? "localhost",
+          port: get("clickhouse_config", "host_port"),
+          nativePort: get("clickhouse_config", "native_port"),
+          database,
+          user: get("clickhouse_config", "user"),
+          password: get("clickhouse_config", "password"),
+          useSsl: get("clickhouse_config", "use_ssl"),
+        };
+
+  const brokers = optional("redpanda_config", "brokers") ?? optional("redpanda_config", "broker");
+  const streamEngine = optional("redpanda_config", "engine") ?? (brokers === undefined ? "embedded" : "kafka");
+  const namespace = optional("redpanda_config", "namespace");
+  const topicDefaults: TopicDefaults = {
+    messageTimeoutMs: get("redpanda_config", "message_timeout_ms"),
+    retentionMs: get("redpanda_config", "retention_ms"),
+    replicationFactor: get("redpanda_config", "replication_factor"),
+    ...(namespace === undefined ? {} : { namespace }),
+  };
+  const username = optional("redpanda_config", "sasl_username");
+  const password = optional("redpanda_config", "sasl_password");
+  const mechanism = optional("redpanda_config", "sasl_mechanism");
+  // checkCombinations guarantees all three or none.
+  const sasl = username !== undefined && password !== undefined && mechanism !== undefined
+    ? { mechanism, username, password }
+    : undefined;
+  const streaming: StreamingConfig =
+    streamEngine === "embedded"
+      ? { engine: "embedded", dataDir: posix.join(stateDir, "streams"), ...topicDefaults }
+      : {
+          engine: "kafka",
+          brokers: brokers ?? ["localhost:19092"],
+          ...topicDefaults,
+          // Never send credentials in clear text unless asked to explicitly.
+          securityProtocol: optional("redpanda_config", "security_protocol") ?? (sasl ? "SASL_SSL" : "PLAINTEXT"),
+          ...(sasl === undefined ? {} : { sasl }),
+        };
+
+  const adminApiKey = optional("authentication", "admin_api_key");
+  return {
+    features: {
+      olap: get("features", "olap"),
+      streamingEngine: get("features", "streaming_engine"),
+      workflows: get("features", "workflows"),
+      apis: get("features", "apis"),
+    },
+    olap,
+    streaming,
+    authentication: adminApiKey === undefined ? {} : { adminApiKey },
+    temporal: { address: get("temporal_config", "address"), namespace: get("temporal_config", "namespace") },
+    httpServer: { host: get("http_server_config", "host"), port: get("http_server_config", "port") },
+    paths: {
+      mainFile: get("moose", "main_file"),
+      migrationsDir: get("moose", "migrations_dir"),
+      stateDir,
+      ledgerPath: optional("moose", "ledger_path") ?? posix.join(stateDir, "ledger.sqlite"),
+      logFile: optional("moose", "log_file") ?? posix.join(stateDir, "moose.log"),
+    },
+  };
+}
+
+function configError(message: string, position?: SourcePosition, hint?: string): InvalidInputError {
+  return new InvalidInputError("CONFIG_INVALID", message, {
+    ...(position === undefined ? {} : { position }),
+    ...(hint === undefined ? {} : { hint }),
+  });
+}
+
+function collect(errors: readonly InvalidInputError[]): InvalidInputError {
+  // File errors in reading order, then environment errors (already sorted by name).
+  const sorted = [...errors].sort((a, b) => {
+    if (!a.position || !b.position) return a.position ? -1 : b.position ? 1 : 0;
+    return a.position.line - b.position.line || a.position.column - b.position.column;
+  });
+  return sorted.length === 1 && sorted[0] ? sorted[0] : new InvalidInputErrors(sorted);
+}
+
+function describeOrigin(section: string, key: string, origin: Origin | undefined): string {
+  return origin?.source === "env" ? `${origin.name} (${section}.${key})` : `${section}.${key}`;
+}
+
+function positionOf(origin: Origin | undefined): SourcePosition | undefined {
+  return origin?.source === "file" ? origin.position : undefined;
+}
+
+/** `head; did you mean X? Allowed …: a, b` or `head; allowed …: a, b`. */
+function withChoices(head: string, suggestion: string | undefined, allowed: string, choices: readonly string[]): string {
+  const list = `${allowed}: ${choices.join(", ")}`;
+  return suggestion === undefined
+    ? `${head}; ${list.charAt(0).toLowerCase()}${list.slice(1)}`
+    : `${head}; did you mean ${suggestion}? ${list}`;
+}
+
+function unknownSection(section: string, position: SourcePosition): InvalidInputError {
+  const suggestion = closestName(section, SECTION_NAMES);
+  return configError(
+    withChoices(
+      `unknown section [${section}]`,
+      suggestion && `[${suggestion}]`,
+      "Allowed sections",
+      SECTION_NAMES,
+    ),
+    position,
+  );
+}
+
+function unknownTopLevelKey(key: string, position: SourcePosition): InvalidInputError {
+  // A key pasted above its section header is the usual cause.
+  const home = SECTION_NAMES.find((s) => keySpec(s, key) !== undefined);
+  return configError(
+    withChoices(
+      `unknown top-level key ${key}`,
+      home && `${home}.${key} (under [${home}])`,
+      "Keys belong in a section",
+      SECTION_NAMES,
+    ),
+    position,
+  );
+}
+
+function keyCandidates(section: SectionName) {
+  return Object.entries(CONFIG_SCHEMA[section].keys).map(([name, spec]: [string, KeySpec]) => ({
+    name,
+    ...(spec.aliases === undefined ? {} : { aliases: spec.aliases }),
+  }));
+}
+
+function unknownKey(section: SectionName, key: string, position: SourcePosition): InvalidInputError {
+  const suggestion = closestName(key, keyCandidates(section));
+  return configError(
+    withChoices(
+      `unknown key ${section}.${key}`,
+      suggestion && `${section}.${suggestion}`,
+      `Allowed keys in [${section}]`,
+      keyNames(section),
+    ),
+    position,
+  );
+}
+
+function unknownEnvVar(name: string, section: SectionName, key: string): InvalidInputError {
+  const suggestion = closestName(key, keyCandidates(section));
+  return configError(
+    withChoices(
+      `unknown environment variable ${name}: ${section}.${key} is not a config key`,
+      suggestion && envVarName(section, suggestion),
+      `Allowed keys in [${section}]`,
+      keyNames(section),
+    ),
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * What an empty `moose.config.toml` means: every feature but workflows, the
+ * embedded ClickHouse and stream engines, and state under `.moose`.
+ */
+export const DEFAULT_CONFIG: MooseConfig = deepFreeze(parseConfig("", { file: CONFIG_FILE_NAME }));

@@ -1,0 +1,372 @@
+/**
+ * The shape of `moose.config.toml` as data: sections, keys, value kinds,
+ * defaults and one-line docs. The parser validates against it, `moose init`
+ * renders the default file from it and the README table is generated from it,
+ * so the three cannot drift apart.
+ */
+
+/** What a key accepts. Each kind has one validator (see `values.ts`). */
+export type ValueKind =
+  | { readonly type: "boolean" }
+  | { readonly type: "port" }
+  | { readonly type: "positiveInteger" }
+  | { readonly type: "string"; readonly allowEmpty: boolean }
+  | { readonly type: "host" }
+  | { readonly type: "identifier" }
+  | { readonly type: "topicPrefix" }
+  | { readonly type: "hostPort" }
+  /** One `host:port` or a comma-separated list of them. */
+  | { readonly type: "hostPortList" }
+  /** A TOML array of `host:port` strings. */
+  | { readonly type: "hostPortArray" }
+  | { readonly type: "enum"; readonly values: readonly string[] }
+  | { readonly type: "path" };
+
+/** The TypeScript type a kind validates to. */
+export type KindValue<K extends ValueKind> = K extends { readonly type: "boolean" }
+  ? boolean
+  : K extends { readonly type: "port" | "positiveInteger" }
+    ? number
+    : K extends { readonly type: "hostPortList" | "hostPortArray" }
+      ? readonly string[]
+      : K extends { readonly type: "enum"; readonly values: readonly (infer V)[] }
+        ? V
+        : string;
+
+export type TomlLiteral = string | number | boolean | readonly string[];
+
+export interface KeySpec {
+  readonly kind: ValueKind;
+  /** Default when neither the file nor the environment sets the key; `undefined` means unset. */
+  readonly default: TomlLiteral | undefined;
+  /** Documentation of a default that depends on other keys (shown instead of `default`). */
+  readonly defaultText?: string;
+  /** One or two sentences; rendered as a comment above the key and into the README table. */
+  readonly doc: string;
+  /** Value shown (commented out) in the rendered file when the key has no default. */
+  readonly example?: TomlLiteral;
+  /**
+   * `active`: `moose init` writes `key = default`. `commented`: written as a
+   * comment, because setting it changes behaviour (e.g. `host` switches to a
+   * server) or because its default is derived from another key.
+   */
+  readonly render: "active" | "commented";
+  /** Other names people type for this key; only used to suggest it. */
+  readonly aliases?: readonly string[];
+  /** Never echo the value in an error message. */
+  readonly secret?: boolean;
+}
+
+export interface SectionSpec {
+  readonly doc: string;
+  readonly keys: Readonly<Record<string, KeySpec>>;
+}
+
+const bool = { type: "boolean" } as const;
+const port = { type: "port" } as const;
+const positiveInteger = { type: "positiveInteger" } as const;
+const nonEmptyString = { type: "string", allowEmpty: false } as const;
+const anyString = { type: "string", allowEmpty: true } as const;
+const path = { type: "path" } as const;
+
+export const CONFIG_SCHEMA = {
+  features: {
+    doc: "Which parts of the stack this project uses. A disabled feature is neither planned nor applied.",
+    keys: {
+      olap: { kind: bool, default: true, render: "active", doc: "ClickHouse tables and materialized views." },
+      streaming_engine: {
+        kind: bool,
+        default: true,
+        render: "active",
+        doc: "Streaming topics (Kafka/Redpanda, or the embedded log).",
+        aliases: ["streaming", "streams"],
+      },
+      workflows: { kind: bool, default: false, render: "active", doc: "Temporal workflows." },
+      apis: { kind: bool, default: true, render: "active", doc: "HTTP API endpoints.", aliases: ["api"] },
+    },
+  },
+  clickhouse_config: {
+    doc:
+      "OLAP storage. With no `host` (as written by `moose init`) Moose uses embedded ClickHouse (chDB): no server,\n" +
+      "data under <state_dir>/clickhouse. Set `host` to connect to a ClickHouse server instead.",
+    keys: {
+      engine: {
+        kind: { type: "enum", values: ["embedded", "server"] },
+        default: undefined,
+        defaultText: '"server" if `host` is set, else "embedded"',
+        example: "embedded",
+        render: "commented",
+        doc: 'Force the engine: "embedded" (chDB, in-process) or "server". Wins over the `host` rule.',
+      },
+      host: {
+        kind: { type: "host" },
+        default: undefined,
+        defaultText: 'unset (embedded); "localhost" when engine = "server"',
+        example: "localhost",
+        render: "commented",
+        doc: "ClickHouse server host name or IP address. Setting it means: connect to that server.",
+        aliases: ["hostname", "server"],
+      },
+      host_port: {
+        kind: port,
+        default: 18123,
+        render: "commented",
+        doc: "ClickHouse HTTP port on the server.",
+        aliases: ["port", "http_port"],
+      },
+      native_port: {
+        kind: port,
+        default: 9000,
+        render: "commented",
+        doc: "ClickHouse native (TCP) protocol port on the server.",
+        aliases: ["tcp_port"],
+      },
+      db_name: {
+        kind: { type: "identifier" },
+        default: "local",
+        render: "active",
+        doc: "Database that holds the project's tables (embedded and server).",
+        aliases: ["database", "db", "database_name"],
+      },
+      user: {
+        kind: nonEmptyString,
+        default: "panda",
+        render: "commented",
+        doc: "User name on the server.",
+        aliases: ["username", "login"],
+      },
+      password: {
+        kind: anyString,
+        default: "",
+        render: "commented",
+        doc: "Password on the server. Prefer MOOSE_CLICKHOUSE_CONFIG__PASSWORD over committing it.",
+        aliases: ["pass", "passwd"],
+        secret: true,
+      },
+      use_ssl: {
+        kind: bool,
+        default: false,
+        render: "commented",
+        doc: "Connect over HTTPS.",
+        aliases: ["ssl", "tls", "use_tls", "secure"],
+      },
+    },
+  },
+  redpanda_config: {
+    doc:
+      "Streaming. With no `broker` (as written by `moose init`) Moose uses an embedded local log under\n" +
+      "<state_dir>/streams: no server. Set `broker` to use Kafka/Redpanda instead.",
+    keys: {
+      engine: {
+        kind: { type: "enum", values: ["embedded", "kafka"] },
+        default: undefined,
+        defaultText: '"kafka" if `broker`/`brokers` is set, else "embedded"',
+        example: "embedded",
+        render: "commented",
+        doc: 'Force the engine: "embedded" (local log) or "kafka" (Kafka/Redpanda). Wins over the `broker` rule.',
+      },
+      broker: {
+        kind: { type: "hostPortList" },
+        default: undefined,
+        defaultText: 'unset (embedded); "localhost:19092" when engine = "kafka"',
+        example: "localhost:19092",
+        render: "commented",
+        doc: 'Kafka/Redpanda bootstrap broker "host:port", or a comma-separated list. Setting it means: use Kafka.',
+        aliases: ["bootstrap_servers", "bootstrap_server", "broker_list"],
+      },
+      brokers: {
+        kind: { type: "hostPortArray" },
+        default: undefined,
+        defaultText: "unset",
+        example: ["localhost:19092", "localhost:29092"],
+        render: "commented",
+        doc: "Same as `broker`, as an array. Set one of `broker` and `brokers`, not both.",
+      },
+      message_timeout_ms: {
+        kind: positiveInteger,
+        default: 1000,
+        render: "active",
+        doc: "How long a produced message may wait for delivery, in milliseconds.",
+        aliases: ["timeout_ms", "message_timeout"],
+      },
+      retention_ms: {
+        kind: positiveInteger,
+        default: 30000,
+        render: "active",
+        doc: "Default retention of new topics, in milliseconds (a topic can set its own).",
+        aliases: ["retention"],
+      },
+      replication_factor: {
+        kind: positiveInteger,
+        default: 1,
+        render: "active",
+        doc: "Default replication factor of new topics (a topic can set its own).",
+        aliases: ["replicas", "replication"],
+      },
+      namespace: {
+        kind: { type: "topicPrefix" },
+        default: undefined,
+        defaultText: "unset",
+        example: "dev",
+        render: "commented",
+        doc: "Prefix for topic names, to share one cluster between environments.",
+        aliases: ["prefix", "topic_prefix"],
+      },
+      sasl_username: {
+        kind: nonEmptyString,
+        default: undefined,
+        defaultText: "unset",
+        example: "moose",
+        render: "commented",
+        doc: "SASL user. The three sasl_* keys go together.",
+        aliases: ["username", "user", "sasl_user"],
+      },
+      sasl_password: {
+        kind: anyString,
+        default: undefined,
+        defaultText: "unset",
+        example: "",
+        render: "commented",
+        doc: "SASL password. Prefer MOOSE_REDPANDA_CONFIG__SASL_PASSWORD over committing it.",
+        aliases: ["password", "sasl_pass"],
+        secret: true,
+      },
+      sasl_mechanism: {
+        kind: { type: "enum", values: ["plain", "scram-sha-256", "scram-sha-512"] },
+        default: undefined,
+        defaultText: "unset",
+        example: "scram-sha-256",
+        render: "commented",
+        doc: 'SASL mechanism: "plain", "scram-sha-256" or "scram-sha-512".',
+        aliases: ["mechanism"],
+      },
+      security_protocol: {
+        kind: { type: "enum", values: ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] },
+        default: undefined,
+        defaultText: '"SASL_SSL" when SASL is configured, else "PLAINTEXT"',
+        example: "SASL_SSL",
+        render: "commented",
+        doc: '"PLAINTEXT", "SSL", "SASL_PLAINTEXT" or "SASL_SSL".',
+        aliases: ["protocol"],
+      },
+    },
+  },
+  authentication: {
+    doc: "Who may call the admin API (`moose plan --url ... --token ...`).",
+    keys: {
+      admin_api_key: {
+        kind: nonEmptyString,
+        default: undefined,
+        defaultText: "unset (admin API disabled)",
+        example: "<output of `moose generate hash-token`>",
+        render: "commented",
+        doc: "Hashed admin token, from `moose generate hash-token`. Never put the plain token here.",
+        aliases: ["api_key", "admin_key", "token"],
+        secret: true,
+      },
+    },
+  },
+  temporal_config: {
+    doc: "Temporal, for workflows (used when features.workflows = true).",
+    keys: {
+      address: {
+        kind: { type: "hostPort" },
+        default: "localhost:7233",
+        render: "active",
+        doc: 'Temporal frontend "host:port".',
+        aliases: ["host", "url", "temporal_address"],
+      },
+      namespace: { kind: nonEmptyString, default: "default", render: "active", doc: "Temporal namespace." },
+    },
+  },
+  http_server_config: {
+    doc: "The local HTTP server that serves APIs and the admin API.",
+    keys: {
+      host: {
+        kind: { type: "host" },
+        default: "localhost",
+        render: "active",
+        doc: "Interface to listen on (0.0.0.0 for all).",
+        aliases: ["hostname", "bind", "address"],
+      },
+      port: { kind: port, default: 4000, render: "active", doc: "Port to listen on.", aliases: ["http_port"] },
+    },
+  },
+  moose: {
+    doc: "Where this project's files live. Relative paths are relative to the directory of this file.",
+    keys: {
+      main_file: {
+        kind: path,
+        default: "app/index.ts",
+        render: "active",
+        doc: "Module whose exports declare the infrastructure.",
+        aliases: ["main", "entry", "index"],
+      },
+      migrations_dir: {
+        kind: path,
+        default: "migrations",
+        render: "active",
+        doc: "Where `moose migrate generate` writes migration files.",
+        aliases: ["migrations", "migrations_path"],
+      },
+      state_dir: {
+        kind: path,
+        default: ".moose",
+        render: "active",
+        doc: "Local state: embedded engine data, ledger, logs. Keep it out of version control.",
+        aliases: ["state", "data_dir"],
+      },
+      ledger_path: {
+        kind: path,
+        default: undefined,
+        defaultText: '"<state_dir>/ledger.sqlite"',
+        example: ".moose/ledger.sqlite",
+        render: "commented",
+        doc: "SQLite ledger of applied migrations.",
+        aliases: ["ledger", "ledger_file"],
+      },
+      log_file: {
+        kind: path,
+        default: undefined,
+        defaultText: '"<state_dir>/moose.log"',
+        example: ".moose/moose.log",
+        render: "commented",
+        doc: "Log file read by `moose logs`.",
+        aliases: ["log", "log_path", "logs"],
+      },
+    },
+  },
+} as const satisfies Readonly<Record<string, SectionSpec>>;
+
+export type ConfigSchema = typeof CONFIG_SCHEMA;
+export type SectionName = keyof ConfigSchema;
+export type KeyName<S extends SectionName> = keyof ConfigSchema[S]["keys"] & string;
+export type ValueOf<S extends SectionName, K extends KeyName<S>> = ConfigSchema[S]["keys"][K] extends {
+  readonly kind: infer Kind extends ValueKind;
+}
+  ? KindValue<Kind>
+  : never;
+
+export const SECTION_NAMES = Object.keys(CONFIG_SCHEMA) as SectionName[];
+
+export function isSectionName(name: string): name is SectionName {
+  return Object.hasOwn(CONFIG_SCHEMA, name);
+}
+
+export function sectionSpec(section: SectionName): SectionSpec {
+  return CONFIG_SCHEMA[section];
+}
+
+export function keySpec(section: SectionName, key: string): KeySpec | undefined {
+  const keys: Readonly<Record<string, KeySpec>> = CONFIG_SCHEMA[section].keys;
+  return Object.hasOwn(keys, key) ? keys[key] : undefined;
+}
+
+export function keyNames(section: SectionName): string[] {
+  return Object.keys(CONFIG_SCHEMA[section].keys);
+}
+
+/** `MOOSE_CLICKHOUSE_CONFIG__PASSWORD` for (`clickhouse_config`, `password`). */
+export function envVarName(section: string, key: string): string {
+  return `MOOSE_${section.toUpperCase()}__${key.toUpperCase()}`;
+}

@@ -1,0 +1,134 @@
+import { ParseError, parseTOML, type AST } from "toml-eslint-parser";
+import { InvalidInputError, type SourcePosition } from "../errors.js";
+
+/**
+ * A TOML document flattened to one entry per key path, each with the position
+ * of the key that defines it. Validation needs kinds the value tree of
+ * `getStaticTOMLValue` erases (integer vs float: `1000.0` is not a valid
+ * timeout) and a position for every error, so we walk the AST ourselves.
+ */
+
+export type RawValue =
+  | { readonly type: "string"; readonly value: string; readonly position?: SourcePosition }
+  | { readonly type: "integer"; readonly value: bigint; readonly position?: SourcePosition }
+  | { readonly type: "float"; readonly value: number; readonly text: string; readonly position?: SourcePosition }
+  | { readonly type: "boolean"; readonly value: boolean; readonly position?: SourcePosition }
+  | { readonly type: "datetime"; readonly text: string; readonly position?: SourcePosition }
+  | { readonly type: "array"; readonly elements: readonly RawValue[]; readonly position?: SourcePosition }
+  | { readonly type: "table"; readonly position?: SourcePosition }
+  | { readonly type: "tableArray"; readonly position?: SourcePosition };
+
+export interface TomlEntry {
+  /** Key path from the document root, e.g. `["clickhouse_config", "host_port"]`. */
+  readonly path: readonly string[];
+  /** Where the last key of `path` is written. */
+  readonly position: SourcePosition;
+  readonly value: RawValue;
+}
+
+/**
+ * Parses TOML text into entries in document order, first definition of each path wins.
+ * A syntax error throws `InvalidInputError` `CONFIG_INVALID` at the error's position.
+ */
+export function readTomlEntries(text: string, file: string): TomlEntry[] {
+  // Editors do not count a byte-order mark as a column, and the parser rejects it.
+  const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  let program: AST.TOMLProgram;
+  try {
+    program = parseTOML(source, { filePath: file, tomlVersion: "1.0" });
+  } catch (error) {
+    if (error instanceof ParseError) throw syntaxError(error, source, file);
+    throw error;
+  }
+
+  const entries = new Map<string, TomlEntry>();
+  const pos = (node: AST.HasLocs): SourcePosition => ({
+    file,
+    line: node.loc.start.line,
+    column: node.loc.start.column + 1,
+  });
+  const add = (path: readonly string[], position: SourcePosition, value: RawValue): void => {
+    const id = JSON.stringify(path);
+    if (!entries.has(id)) entries.set(id, { path, position, value });
+  };
+  // Every key part before the last one opens a table (`a.b = 1` defines table `a`).
+  const addKey = (prefix: readonly string[], key: AST.TOMLKey): string[] => {
+    const path = [...prefix];
+    key.keys.forEach((part, i) => {
+      path.push(keyText(part));
+      if (i < key.keys.length - 1) add([...path], pos(part), { type: "table", position: pos(part) });
+    });
+    return path;
+  };
+  const addKeyValue = (prefix: readonly string[], kv: AST.TOMLKeyValue): void => {
+    const path = addKey(prefix, kv.key);
+    const last = kv.key.keys[kv.key.keys.length - 1] ?? kv.key;
+    add(path, pos(last), rawValue(kv.value, pos));
+    if (kv.value.type === "TOMLInlineTable") for (const inner of kv.value.body) addKeyValue(path, inner);
+  };
+
+  for (const node of program.body[0].body) {
+    if (node.type === "TOMLKeyValue") {
+      addKeyValue([], node);
+      continue;
+    }
+    const path = node.resolvedKey.filter((k): k is string => typeof k === "string");
+    const last = node.key.keys[node.key.keys.length - 1] ?? node.key;
+    if (node.kind === "array") {
+      // The body of an array of tables is not walked: the table itself is already the error.
+      addKey([], node.key);
+      add(path, pos(last), { type: "tableArray", position: pos(last) });
+      continue;
+    }
+    addKey([], node.key);
+    add(path, pos(last), { type: "table", position: pos(last) });
+    for (const kv of node.body) addKeyValue(path, kv);
+  }
+  return [...entries.values()];
+}
+
+function keyText(part: AST.TOMLBare | AST.TOMLQuoted): string {
+  return part.type === "TOMLBare" ? part.name : part.value;
+}
+
+function rawValue(node: AST.TOMLContentNode, pos: (node: AST.HasLocs) => SourcePosition): RawValue {
+  const position = pos(node);
+  switch (node.type) {
+    case "TOMLArray":
+      return { type: "array", elements: node.elements.map((e) => rawValue(e, pos)), position };
+    case "TOMLInlineTable":
+      return { type: "table", position };
+    case "TOMLValue":
+      switch (node.kind) {
+        case "string":
+          return { type: "string", value: node.value, position };
+        case "integer":
+          return { type: "integer", value: node.bigint, position };
+        case "float":
+          return { type: "float", value: node.value, text: node.number, position };
+        case "boolean":
+          return { type: "boolean", value: node.value, position };
+        default:
+          return { type: "datetime", text: node.datetime, position };
+      }
+  }
+}
+
+function syntaxError(error: ParseError, source: string, file: string): InvalidInputError {
+  const position = { file, line: error.lineNumber, column: error.column + 1 };
+  const lineText = source.split(/\r?\n/)[error.lineNumber - 1] ?? "";
+  const beforeError = lineText.slice(0, error.column);
+  // The most common slip: a bare word where a string belongs (`host = localhost`).
+  const hint = /=\s*$/.test(beforeError) && /^[A-Za-z]/.test(lineText.slice(error.column))
+    ? 'text values need quotes (host = "localhost"); booleans are true or false, unquoted'
+    : undefined;
+  const what =
+    error.message === "Unexpected character"
+      ? `unexpected character ${JSON.stringify(source.charAt(error.index))}`
+      : error.message.charAt(0).toLowerCase() + error.message.slice(1);
+  return new InvalidInputError("CONFIG_INVALID", `invalid TOML: ${what}`, {
+    position,
+    cause: error,
+    ...(hint === undefined ? {} : { hint }),
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * Runtime registry of declared objects. Planning never runs user code (the
+ * extractor reads the source statically); the registry serves the dev and prod
+ * servers, which import the app to run its API handlers.
+ */
+export type DeclarationKind =
+  | "OlapTable"
+  | "Stream"
+  | "MaterializedView"
+  | "IngestApi"
+  | "ConsumptionApi"
+  | "Workflow"
+  | "IngestPipeline"
+  | "View"
+  | "Task"
+  | "DeadLetterQueue";
+
+export interface Declared {
+  readonly kind: DeclarationKind;
+  readonly name: string;
+}
+
+const declared: Declared[] = [];
+
+export function register<T extends Declared>(object: T): T {
+  declared.push(object);
+  return object;
+}
+
+/** Everything constructed so far, in construction order. */
+export function declaredObjects(): readonly Declared[] {
+  return declared;
+}
+
+/** Forget every declaration (the dev server calls this before re-importing the app). */
+export function clearDeclarations(): void {
+  declared.length = 0;
+}

@@ -1,0 +1,772 @@
+import { existsSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import ts from "typescript";
+import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
+import {
+  INFRA_MAP_VERSION,
+  type ApiEndpoint,
+  type Column,
+  type InfraMap,
+  type LifeCycle,
+  type MaterializedView,
+  type SyncProcess,
+  type Table,
+  type TableEngine,
+  type Topic,
+  type Workflow,
+} from "../model/infra-map.js";
+import { AppProgram, isLibraryFile } from "./program.js";
+import {
+  isObjectValue,
+  isRef,
+  notStatic,
+  positionOf,
+  StaticEvaluator,
+  type ColumnRefValue,
+  type ObjectRef,
+  type StaticObject,
+  type StaticValue,
+} from "./static-value.js";
+import { TypeMapper, type MappedColumn } from "./type-mapper.js";
+
+/** The declaration classes the extractor understands, by the name they have in the library. */
+const DECLARATION_CLASSES = [
+  "OlapTable",
+  "Stream",
+  "MaterializedView",
+  "IngestApi",
+  "ConsumptionApi",
+  "Api",
+  "Workflow",
+  "IngestPipeline",
+  "DeadLetterQueue",
+] as const;
+type DeclarationClass = (typeof DECLARATION_CLASSES)[number];
+const DECLARATION_SET: ReadonlySet<string> = new Set(DECLARATION_CLASSES);
+
+/** Where each object of the map was declared, keyed `<kind>:<name>` (e.g. `tables:Users`). */
+export type Locations = Readonly<Record<string, SourcePosition>>;
+
+export interface ExtractedApp {
+  readonly map: InfraMap;
+  readonly locations: Locations;
+  /** Things worth saying that do not stop planning (e.g. a third-party import that is not installed). */
+  readonly warnings: readonly string[];
+  /** User source files the app consists of (absolute paths). */
+  readonly files: readonly string[];
+}
+
+export interface ExtractOptions {
+  readonly projectDir: string;
+  /** Main file, relative to projectDir or absolute. */
+  readonly mainFile: string;
+}
+
+/**
+ * Diagnostics that must not block planning: a runtime-only import that is not
+ * installed (faker in a transform), or Node globals without @types/node. The
+ * types of declared records never depend on them; if one did, the type mapper
+ * reports the resulting `any` with its position.
+ */
+const NON_BLOCKING_DIAGNOSTICS = new Set([2307, 2792, 7016, 2580, 2591, 2592, 2503]);
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
+const API_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
+const WORKFLOW_NAME = /^[A-Za-z0-9_.-]+$/;
+
+interface Declaration {
+  readonly node: ts.NewExpression;
+  readonly cls: DeclarationClass;
+}
+
+/** The names a declaration gives the objects it creates, known before references are resolved. */
+interface Identity {
+  table?: string;
+  topic?: string;
+  api?: string;
+  view?: string;
+  workflow?: string;
+  /** For a MaterializedView writing to an existing table: that table's declaration. */
+  targetRef?: ObjectRef;
+}
+
+/**
+ * Turns an app's main file (and everything it imports) into the InfraMap it
+ * declares, reading types with the TypeScript compiler and never running user
+ * code. Keep one instance per app: each `extract()` reuses the previous Program.
+ *
+ * @example
+ * const app = new AppExtractor({ projectDir: ".", mainFile: "app/index.ts" });
+ * const { map } = app.extract();
+ */
+export class AppExtractor {
+  readonly mainFile: string;
+  private readonly program: AppProgram;
+  private saidRedirect = false;
+
+  constructor(readonly options: ExtractOptions) {
+    this.mainFile = isAbsolute(options.mainFile) ? options.mainFile : resolve(options.projectDir, options.mainFile);
+    this.program = new AppProgram(this.mainFile);
+  }
+
+  extract(): ExtractedApp {
+    if (!existsSync(this.mainFile)) {
+      throw new InvalidInputError("MAIN_FILE_NOT_FOUND", `main file ${this.display(this.mainFile)} does not exist`, {
+        hint: "create it, or point `[moose] main_file` in moose.config.toml at your app's entry file",
+      });
+    }
+    const program = this.program.update();
+    const files = program.getSourceFiles().filter((sf) => isUserFile(sf));
+    const warnings: string[] = [];
+    const errors: InvalidInputError[] = [];
+
+    for (const sf of files) {
+      for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
+        if (d.category !== ts.DiagnosticCategory.Error) continue;
+        const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+        const position = d.file && d.start !== undefined ? diagnosticPosition(d.file, d.start) : undefined;
+        if (NON_BLOCKING_DIAGNOSTICS.has(d.code)) {
+          warnings.push(`${position ? `${this.display(position.file)}:${position.line}:${position.column}: ` : ""}${message} (ignored for planning)`);
+          continue;
+        }
+        errors.push(
+          new InvalidInputError("TYPESCRIPT_ERROR", `TS${d.code}: ${message}`, {
+            ...(position ? { position: { ...position, file: this.display(position.file) } } : {}),
+            hint: "fix the TypeScript error; the last good state is kept until then",
+          }),
+        );
+      }
+    }
+    if (this.program.redirected.size > 0 && !this.saidRedirect) {
+      this.saidRedirect = true;
+      warnings.push(`imports of ${[...this.program.redirected].join(", ")} are planned against moose-migrate's declaration library`);
+    }
+    if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
+
+    const reader = new DeclarationReader(program.getTypeChecker(), files);
+    const result = reader.read();
+    if (result.errors.length > 0) throw new InvalidInputErrors(result.errors.map((e) => relativize(e, this.options.projectDir)));
+    const locations: Record<string, SourcePosition> = {};
+    for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
+    return { map: result.map, locations, warnings, files: files.map((f) => f.fileName) };
+  }
+
+  private display(file: string): string {
+    const rel = relative(this.options.projectDir, file);
+    return rel.startsWith("..") ? file : rel;
+  }
+}
+
+/** One-shot extraction (CLI commands other than `dev`). */
+export function extractApp(options: ExtractOptions): ExtractedApp {
+  return new AppExtractor(options).extract();
+}
+
+function isUserFile(sf: ts.SourceFile): boolean {
+  return !sf.isDeclarationFile && !sf.fileName.includes(`${sep}node_modules${sep}`) && !sf.fileName.includes("/node_modules/") && !isLibraryFile(sf.fileName);
+}
+
+function diagnosticPosition(file: ts.SourceFile, start: number): SourcePosition {
+  const { line, character } = file.getLineAndCharacterOfPosition(start);
+  return { file: file.fileName, line: line + 1, column: character + 1 };
+}
+
+function relativize(e: InvalidInputError, projectDir: string): InvalidInputError {
+  if (!e.position || !isAbsolute(e.position.file)) return e;
+  const rel = relative(projectDir, e.position.file);
+  if (rel.startsWith("..")) return e;
+  return new InvalidInputError(e.code, e.message, { position: { ...e.position, file: rel }, ...(e.hint ? { hint: e.hint } : {}) });
+}
+
+interface ReadResult {
+  readonly map: InfraMap;
+  readonly locations: Record<string, SourcePosition>;
+  readonly errors: InvalidInputError[];
+}
+
+/** Reads every declaration of one Program. Single use. */
+class DeclarationReader {
+  private readonly declarations: Declaration[] = [];
+  private readonly byNode = new Map<ts.NewExpression, Declaration>();
+  private readonly identities = new Map<ts.NewExpression, Identity>();
+  private readonly evaluator: StaticEvaluator;
+  private readonly mapper: TypeMapper;
+  private readonly errors: InvalidInputError[] = [];
+  private readonly locations: Record<string, SourcePosition> = {};
+  private readonly tables: Record<string, Table> = {};
+  private readonly views: Record<string, MaterializedView> = {};
+  private readonly topics: Record<string, Topic> = {};
+  private readonly apis: Record<string, ApiEndpoint> = {};
+  private readonly workflows: Record<string, Workflow> = {};
+  private readonly processes: Record<string, SyncProcess> = {};
+  /** Key columns per table, for the default ORDER BY. */
+  private readonly keyColumns = new Map<string, string[]>();
+
+  constructor(
+    private readonly checker: ts.TypeChecker,
+    private readonly files: readonly ts.SourceFile[],
+  ) {
+    this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
+    this.mapper = new TypeMapper(checker);
+  }
+
+  read(): ReadResult {
+    for (const sf of this.files) this.collect(sf);
+    for (const d of this.declarations) this.guard(() => this.identities.set(d.node, this.identify(d)));
+    for (const d of this.declarations) if (this.identities.has(d.node)) this.guard(() => this.build(d));
+    const map: InfraMap = {
+      version: INFRA_MAP_VERSION,
+      tables: this.tables,
+      views: this.views,
+      topics: this.topics,
+      apis: this.apis,
+      workflows: this.workflows,
+      processes: this.processes,
+    };
+    if (this.errors.length === 0) this.checkReferences(map);
+    this.errors.sort((a, b) => comparePositions(a.position, b.position));
+    return { map, locations: this.locations, errors: this.errors };
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof InvalidInputErrors) this.errors.push(...(e.errors as InvalidInputError[]));
+      else if (e instanceof InvalidInputError) this.errors.push(e);
+      else throw e;
+    }
+  }
+
+  private collect(sf: ts.SourceFile): void {
+    const visit = (node: ts.Node): void => {
+      if (ts.isNewExpression(node)) {
+        const cls = this.declarationClass(node);
+        if (cls) {
+          const enclosing = enclosingScope(node);
+          if (enclosing) {
+            this.errors.push(
+              new InvalidInputError("NOT_STATIC", `new ${cls}(...) inside ${enclosing} cannot be planned: how often it runs is only known at run time`, {
+                position: positionOf(node),
+                hint: "declare infrastructure at the top level of a module, e.g. `export const events = new OlapTable<Event>(\"Events\")`",
+              }),
+            );
+          } else {
+            const d = { node, cls };
+            this.declarations.push(d);
+            this.byNode.set(node, d);
+          }
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+
+  private declarationClass(node: ts.NewExpression): DeclarationClass | undefined {
+    let symbol = this.checker.getSymbolAtLocation(node.expression);
+    if (!symbol) return undefined;
+    if (symbol.flags & ts.SymbolFlags.Alias) symbol = this.checker.getAliasedSymbol(symbol);
+    const decl = symbol.declarations?.[0];
+    if (!decl || !isLibraryFile(decl.getSourceFile().fileName)) return undefined;
+    return DECLARATION_SET.has(symbol.name) ? (symbol.name as DeclarationClass) : undefined;
+  }
+
+  // ---- pass 1: names -------------------------------------------------------
+
+  private identify(d: Declaration): Identity {
+    const { node, cls } = d;
+    switch (cls) {
+      case "OlapTable":
+        return { table: versioned(this.nameArg(node, cls), this.config(node, 1, cls), this, "version") };
+      case "Stream":
+      case "DeadLetterQueue":
+        return { topic: versioned(this.nameArg(node, cls), this.config(node, 1, cls), this, "version") };
+      case "IngestApi": {
+        const cfg = this.config(node, 1, cls);
+        return { api: apiPath("ingest", this.nameArg(node, cls), this.optString(cfg, "version"), undefined) };
+      }
+      case "ConsumptionApi":
+      case "Api": {
+        const cfg = this.config(node, 2, cls);
+        return { api: apiPath("api", this.nameArg(node, cls), this.optString(cfg, "version"), this.optString(cfg, "path")) };
+      }
+      case "Workflow":
+        return { workflow: this.nameArg(node, cls) };
+      case "MaterializedView": {
+        const cfg = this.requiredConfig(node, 0, cls);
+        const view = this.reqString(cfg, "materializedViewName", cls);
+        const target = cfg.entries.get("targetTable");
+        if (target !== undefined) {
+          if (!isRef(target)) throw this.bad(cfg, "targetTable", "must be an OlapTable declared with `new OlapTable`");
+          return { view, targetRef: target };
+        }
+        return { view, table: this.optString(cfg, "tableName") ?? `${view}_target` };
+      }
+      case "IngestPipeline": {
+        const name = this.nameArg(node, cls);
+        const cfg = this.config(node, 1, cls);
+        const version = this.optString(cfg, "version");
+        const suffix = version === undefined ? name : `${name}_${version.replace(/\./g, "_")}`;
+        const id: Identity = {};
+        if (this.enabled(cfg, "table")) id.table = suffix;
+        if (this.enabled(cfg, "stream")) id.topic = suffix;
+        if (this.enabled(cfg, "ingestApi") || this.enabled(cfg, "ingest")) id.api = apiPath("ingest", name, version, undefined);
+        return id;
+      }
+    }
+  }
+
+  // ---- pass 2: objects -----------------------------------------------------
+
+  private build(d: Declaration): void {
+    const id = this.identities.get(d.node)!;
+    const { node, cls } = d;
+    switch (cls) {
+      case "OlapTable":
+        this.addTable(id.table!, node, this.schemaType(node, cls), this.config(node, 1, cls));
+        return;
+      case "Stream":
+      case "DeadLetterQueue":
+        this.addStream(id.topic!, node, this.schemaType(node, cls), this.config(node, 1, cls));
+        return;
+      case "IngestApi": {
+        const cfg = this.requiredConfig(node, 1, cls);
+        const dest = cfg.entries.get("destination");
+        const destination = dest === undefined ? undefined : this.refName(dest, ["topic", "table"], cfg, "destination");
+        this.addApi(
+          { name: id.api!, kind: "ingest", columns: this.columns(node, this.schemaType(node, cls)).map((c) => c.column), ...opt("version", this.optString(cfg, "version")), ...opt("destination", destination) },
+          node,
+        );
+        return;
+      }
+      case "ConsumptionApi":
+      case "Api": {
+        const cfg = this.config(node, 2, cls);
+        const params = this.schemaType(node, cls);
+        this.addApi({ name: id.api!, kind: "consumption", columns: this.columns(node, params).map((c) => c.column), ...opt("version", this.optString(cfg, "version")) }, node);
+        return;
+      }
+      case "Workflow": {
+        const cfg = this.config(node, 1, cls);
+        const wf: Workflow = {
+          name: id.workflow!,
+          retries: this.optNumber(cfg, "retries") ?? 3,
+          paused: this.optBoolean(cfg, "paused") ?? false,
+          ...opt("schedule", nonEmpty(this.optString(cfg, "schedule"))),
+          ...opt("timeout", this.optString(cfg, "timeout")),
+        };
+        if (!WORKFLOW_NAME.test(wf.name)) throw this.badName(node, "workflow", wf.name, "letters, digits, `_`, `-` and `.`");
+        this.put(this.workflows, "workflows", wf, node);
+        return;
+      }
+      case "MaterializedView":
+        this.addView(id, node);
+        return;
+      case "IngestPipeline":
+        this.addPipeline(id, node);
+        return;
+    }
+  }
+
+  private addTable(name: string, node: ts.NewExpression, schema: ts.Type, cfg: StaticObject | undefined): void {
+    if (!TABLE_NAME.test(name)) throw this.badName(node, "table", name, "a letter or `_` followed by letters, digits and `_`");
+    const mapped = this.columns(node, schema);
+    const columns = mapped.map((c) => c.column);
+    const keys = mapped.filter((c) => c.key).map((c) => c.column.name);
+    this.keyColumns.set(name, keys);
+    const table: Table = {
+      name,
+      columns,
+      orderBy: this.orderBy(cfg, keys, columns, name),
+      engine: this.engine(cfg, columns, name),
+      settings: this.settings(cfg),
+      lifeCycle: this.lifeCycle(cfg),
+      ...opt("partitionBy", this.optString(cfg, "partitionBy")),
+      ...opt("ttl", this.optString(cfg, "ttl")),
+    };
+    this.put(this.tables, "tables", table, node);
+  }
+
+  private addStream(name: string, node: ts.NewExpression, schema: ts.Type, cfg: StaticObject | undefined): void {
+    if (!TOPIC_NAME.test(name) || name.length > 249 || name === "." || name === "..") {
+      throw this.badName(node, "topic", name, "letters, digits, `.`, `_` and `-`, at most 249 characters");
+    }
+    const partitions = this.optNumber(cfg, "parallelism") ?? this.optNumber(cfg, "partitions") ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1) throw this.bad(cfg!, "parallelism", "must be a whole number of partitions, at least 1");
+    const retentionSeconds = this.optNumber(cfg, "retentionPeriod");
+    const topic: Topic = {
+      name,
+      partitions,
+      config: this.stringRecord(cfg, "config"),
+      columns: this.columns(node, schema).map((c) => c.column),
+      lifeCycle: this.lifeCycle(cfg),
+      ...opt("retentionMs", retentionSeconds === undefined ? undefined : Math.round(retentionSeconds * 1000)),
+    };
+    this.put(this.topics, "topics", topic, node);
+    const dest = cfg?.entries.get("destination");
+    if (dest !== undefined) {
+      const table = this.refName(dest, ["table"], cfg!, "destination");
+      this.put(this.processes, "processes", { name: `${name}_to_${table}`, sourceTopic: name, targetTable: table }, node);
+    }
+  }
+
+  private addApi(api: ApiEndpoint, node: ts.NewExpression): void {
+    if (!API_PATH.test(api.name)) throw this.badName(node, "API path", api.name, "path segments of letters, digits, `_`, `-` and `.` separated by `/`");
+    this.put(this.apis, "apis", api, node);
+  }
+
+  private addView(id: Identity, node: ts.NewExpression): void {
+    const cfg = this.requiredConfig(node, 0, "MaterializedView");
+    const viewName = id.view!;
+    if (!TABLE_NAME.test(viewName)) throw this.badName(node, "materialized view", viewName, "a letter or `_` followed by letters, digits and `_`");
+    let target: string;
+    if (id.targetRef) {
+      target = this.refName(id.targetRef, ["table"], cfg, "targetTable");
+    } else {
+      target = id.table!;
+      const tableCfg = this.subset(cfg, ["orderByFields", "orderByExpression", "engine", "partitionBy", "ttl", "settings", "lifeCycle"]);
+      this.addTable(target, node, this.schemaType(node, "MaterializedView"), tableCfg);
+    }
+    const select = cfg.entries.get("selectStatement");
+    if (select === undefined) throw this.bad(cfg, "selectStatement", "is required: the SELECT that feeds the view");
+    const { text, refs } = this.sqlText(select, cfg);
+    const selectTables = cfg.entries.get("selectTables");
+    const sources = new Set<string>(refs);
+    if (Array.isArray(selectTables)) {
+      for (const t of selectTables as StaticValue[]) sources.add(this.refName(t, ["table", "viewTarget"], cfg, "selectTables"));
+    } else if (selectTables !== undefined) {
+      throw this.bad(cfg, "selectTables", "must be an array of the tables the SELECT reads");
+    }
+    if (sources.size === 0) throw this.bad(cfg, "selectTables", "must list the tables the SELECT reads (or interpolate them into a sql`` template)");
+    const view: MaterializedView = {
+      name: viewName,
+      selectStatement: text,
+      sourceTables: [...sources].sort(),
+      targetTable: target,
+      lifeCycle: this.lifeCycle(cfg),
+    };
+    this.put(this.views, "views", view, node);
+  }
+
+  private addPipeline(id: Identity, node: ts.NewExpression): void {
+    const cfg = this.config(node, 1, "IngestPipeline");
+    const schema = this.schemaType(node, "IngestPipeline");
+    const sub = (key: string) => {
+      const v = cfg?.entries.get(key);
+      return isObjectValue(v as StaticValue) ? (v as StaticObject) : undefined;
+    };
+    if (id.table) this.addTable(id.table, node, schema, sub("table"));
+    if (id.topic) {
+      const streamCfg = sub("stream");
+      this.addStream(id.topic, node, schema, streamCfg);
+      if (id.table) this.put(this.processes, "processes", { name: `${id.topic}_to_${id.table}`, sourceTopic: id.topic, targetTable: id.table }, node);
+    }
+    if (id.api) {
+      const destination = id.topic ?? id.table;
+      this.addApi({ name: id.api, kind: "ingest", columns: this.columns(node, schema).map((c) => c.column), ...opt("destination", destination), ...opt("version", this.optString(cfg, "version")) }, node);
+    }
+  }
+
+  // ---- pieces ---------------------------------------------------------------
+
+  private readonly columnCache = new Map<ts.Type, MappedColumn[]>();
+
+  private columns(node: ts.NewExpression, type: ts.Type): MappedColumn[] {
+    const cached = this.columnCache.get(type);
+    if (cached) return cached;
+    const name = this.checker.typeToString(type);
+    const result = this.mapper.columnsOf(type, node.typeArguments?.[0] ?? node, name);
+    if (result.errors.length > 0) {
+      // Report each bad field once even when several declarations share the type.
+      this.columnCache.set(type, []);
+      throw new InvalidInputErrors(result.errors);
+    }
+    this.columnCache.set(type, result.columns);
+    return result.columns;
+  }
+
+  private schemaType(node: ts.NewExpression, cls: string): ts.Type {
+    const arg = node.typeArguments?.[0];
+    if (arg) return this.checker.getTypeFromTypeNode(arg);
+    const type = this.checker.getTypeAtLocation(node);
+    const inferred = (type as ts.TypeReference).typeArguments?.[0] ?? this.checker.getTypeArguments(type as ts.TypeReference)[0];
+    if (!inferred || inferred.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) {
+      throw new InvalidInputError("MISSING_SCHEMA", `new ${cls}(...) needs its record type: write new ${cls}<YourSchema>(...)`, {
+        position: positionOf(node),
+        hint: "pass the interface describing the rows as the type argument",
+      });
+    }
+    return inferred;
+  }
+
+  private orderBy(cfg: StaticObject | undefined, keys: string[], columns: readonly Column[], table: string): string[] {
+    const fields = cfg?.entries.get("orderByFields");
+    const expr = this.optString(cfg, "orderByExpression");
+    if (fields !== undefined && expr !== undefined) throw this.bad(cfg!, "orderByExpression", "cannot be combined with orderByFields; use one of them");
+    if (fields !== undefined) {
+      if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string")) throw this.bad(cfg!, "orderByFields", "must be an array of field names");
+      for (const f of fields as string[]) {
+        if (!columns.some((c) => c.name === f)) throw this.bad(cfg!, "orderByFields", `names "${f}", which is not a field of ${table} (fields: ${columns.map((c) => c.name).join(", ")})`);
+      }
+      return [...(fields as string[])];
+    }
+    if (expr !== undefined) {
+      const trimmed = expr.trim();
+      return trimmed === "tuple()" || trimmed === "" ? [] : [trimmed];
+    }
+    return keys;
+  }
+
+  private engine(cfg: StaticObject | undefined, columns: readonly Column[], table: string): TableEngine {
+    const value = cfg?.entries.get("engine");
+    if (value === undefined) return { kind: "MergeTree" };
+    const column = (key: string): string | undefined => {
+      const v = this.optString(cfg, key);
+      if (v !== undefined && !columns.some((c) => c.name === v)) throw this.bad(cfg!, key, `names "${v}", which is not a field of ${table}`);
+      return v;
+    };
+    switch (value) {
+      case "MergeTree":
+        return { kind: "MergeTree" };
+      case "AggregatingMergeTree":
+        return { kind: "AggregatingMergeTree" };
+      case "ReplacingMergeTree":
+        return { kind: "ReplacingMergeTree", ...opt("ver", column("ver")), ...opt("isDeleted", column("isDeleted")) };
+      case "SummingMergeTree": {
+        const cols = cfg!.entries.get("columns");
+        if (cols === undefined) return { kind: "SummingMergeTree" };
+        if (!Array.isArray(cols) || !cols.every((c) => typeof c === "string")) throw this.bad(cfg!, "columns", "must be an array of field names");
+        return { kind: "SummingMergeTree", columns: cols as string[] };
+      }
+      case "CollapsingMergeTree": {
+        const sign = column("sign");
+        if (sign === undefined) throw this.bad(cfg!, "sign", "is required for CollapsingMergeTree: the Int8 field holding 1 or -1");
+        return { kind: "CollapsingMergeTree", sign };
+      }
+      default:
+        throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree (ClickHouseEngines.X)`);
+    }
+  }
+
+  private settings(cfg: StaticObject | undefined): Record<string, string> {
+    return this.stringRecord(cfg, "settings");
+  }
+
+  private stringRecord(cfg: StaticObject | undefined, key: string): Record<string, string> {
+    const v = cfg?.entries.get(key);
+    if (v === undefined) return {};
+    if (!isObjectValue(v)) throw this.bad(cfg!, key, "must be an object literal of names to values");
+    const out: Record<string, string> = {};
+    for (const [k, val] of v.entries) {
+      if (typeof val !== "string" && typeof val !== "number" && typeof val !== "boolean") throw this.bad(v, k, "must be a string, number or boolean");
+      out[k] = String(val);
+    }
+    return out;
+  }
+
+  private lifeCycle(cfg: StaticObject | undefined): LifeCycle {
+    const v = cfg?.entries.get("lifeCycle");
+    if (v === undefined) return "FULLY_MANAGED";
+    if (v === "FULLY_MANAGED" || v === "DELETION_PROTECTED" || v === "EXTERNALLY_MANAGED") return v;
+    throw this.bad(cfg!, "lifeCycle", "must be LifeCycle.FULLY_MANAGED, LifeCycle.DELETION_PROTECTED or LifeCycle.EXTERNALLY_MANAGED");
+  }
+
+  /** SQL text of a `selectStatement`, with interpolated tables and columns quoted. */
+  private sqlText(value: StaticValue, cfg: StaticObject): { text: string; refs: string[] } {
+    if (typeof value === "string") return { text: value.trim(), refs: [] };
+    if (typeof value === "object" && value !== null && !Array.isArray(value) && (value as { kind?: string }).kind === "sql") {
+      const refs: string[] = [];
+      let text = "";
+      for (const part of (value as { parts: ReadonlyArray<string | number | ObjectRef | ColumnRefValue> }).parts) {
+        if (typeof part === "string") text += part;
+        else if (typeof part === "number") text += String(part);
+        else if (part.kind === "column") text += quoteIdent(part.column);
+        else {
+          const name = this.refName(part, ["table", "viewTarget"], cfg, "selectStatement");
+          refs.push(name);
+          text += quoteIdent(name);
+        }
+      }
+      return { text: text.trim(), refs };
+    }
+    throw this.bad(cfg, "selectStatement", "must be a string or a sql`...` template");
+  }
+
+  /** The name of the object a reference points at, of one of the allowed kinds. */
+  private refName(value: StaticValue, kinds: ReadonlyArray<"table" | "topic" | "viewTarget">, cfg: StaticObject, key: string): string {
+    if (!isRef(value)) throw this.bad(cfg, key, `must refer to a declared ${kinds.map((k) => (k === "topic" ? "Stream" : "OlapTable")).join(" or ")}`);
+    const id = this.identities.get(value.target);
+    const d = this.byNode.get(value.target);
+    if (!id || !d) throw this.bad(cfg, key, "refers to an object that could not be read (see the other errors)");
+    const member = value.member.join(".");
+    const pick = (): string | undefined => {
+      if (member === "") {
+        if (d.cls === "MaterializedView" && kinds.includes("viewTarget")) return id.table ?? (id.targetRef && this.identities.get(id.targetRef.target)?.table);
+        if (kinds.includes("table") && d.cls === "OlapTable") return id.table;
+        if (kinds.includes("topic") && (d.cls === "Stream" || d.cls === "DeadLetterQueue")) return id.topic;
+        return undefined;
+      }
+      if (member === "table" && d.cls === "IngestPipeline" && kinds.includes("table")) return id.table;
+      if (member === "stream" && d.cls === "IngestPipeline" && kinds.includes("topic")) return id.topic;
+      if (member === "targetTable" && d.cls === "MaterializedView") return id.table ?? (id.targetRef && this.identities.get(id.targetRef.target)?.table);
+      return undefined;
+    };
+    const name = pick();
+    if (name === undefined) {
+      throw this.bad(cfg, key, `refers to a ${d.cls}${member ? `'s ${member}` : ""}, but needs a ${kinds.map((k) => (k === "topic" ? "Stream" : "table")).join(" or ")}`);
+    }
+    return name;
+  }
+
+  private checkReferences(map: InfraMap): void {
+    for (const view of Object.values(map.views)) {
+      for (const src of view.sourceTables) {
+        if (!map.tables[src]) {
+          this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `materialized view ${view.name} reads ${src}, which is not a declared table`, { position: this.locations[`views:${view.name}`] }));
+        }
+      }
+    }
+    for (const api of Object.values(map.apis)) {
+      if (api.destination && !map.topics[api.destination] && !map.tables[api.destination]) {
+        this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `ingest API ${api.name} delivers to ${api.destination}, which is not declared`, { position: this.locations[`apis:${api.name}`] }));
+      }
+    }
+  }
+
+  // ---- config access ---------------------------------------------------------
+
+  private nameArg(node: ts.NewExpression, cls: string): string {
+    const arg = node.arguments?.[0];
+    if (!arg) throw new InvalidInputError("MISSING_NAME", `new ${cls}(...) needs a name as its first argument`, { position: positionOf(node) });
+    const v = this.evaluator.evaluate(arg, `the name of this ${cls}`);
+    if (typeof v !== "string") throw notStatic(arg, `the name of this ${cls}`, 'write the name as a string literal, e.g. new OlapTable<T>("Users")');
+    return v;
+  }
+
+  private config(node: ts.NewExpression, index: number, cls: string): StaticObject | undefined {
+    const arg = node.arguments?.[index];
+    if (!arg) return undefined;
+    const v = this.evaluator.evaluate(arg, `the config of this ${cls}`);
+    if (v === undefined) return undefined;
+    if (!isObjectValue(v)) throw notStatic(arg, `the config of this ${cls}`, "write the config as an object literal");
+    return v;
+  }
+
+  private requiredConfig(node: ts.NewExpression, index: number, cls: string): StaticObject {
+    const cfg = this.config(node, index, cls);
+    if (!cfg) throw new InvalidInputError("MISSING_CONFIG", `new ${cls}(...) needs its config object as argument ${index + 1}`, { position: positionOf(node) });
+    return cfg;
+  }
+
+  private subset(cfg: StaticObject, keys: readonly string[]): StaticObject {
+    return { kind: "object", node: cfg.node, entries: new Map([...cfg.entries].filter(([k]) => keys.includes(k))) };
+  }
+
+  private enabled(cfg: StaticObject | undefined, key: string): boolean {
+    const v = cfg?.entries.get(key);
+    return v === true || isObjectValue(v as StaticValue);
+  }
+
+  optString(cfg: StaticObject | undefined, key: string): string | undefined {
+    const v = cfg?.entries.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "string") throw this.bad(cfg!, key, "must be a string");
+    return v;
+  }
+
+  private reqString(cfg: StaticObject, key: string, cls: string): string {
+    const v = this.optString(cfg, key);
+    if (v === undefined) throw this.bad(cfg, key, `is required by ${cls}`);
+    return v;
+  }
+
+  private optNumber(cfg: StaticObject | undefined, key: string): number | undefined {
+    const v = cfg?.entries.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "number") throw this.bad(cfg!, key, "must be a number");
+    return v;
+  }
+
+  private optBoolean(cfg: StaticObject | undefined, key: string): boolean | undefined {
+    const v = cfg?.entries.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "boolean") throw this.bad(cfg!, key, "must be true or false");
+    return v;
+  }
+
+  private bad(cfg: StaticObject, key: string, problem: string): InvalidInputError {
+    const prop = ts.isObjectLiteralExpression(cfg.node)
+      ? cfg.node.properties.find((p) => p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) && p.name.text === key)
+      : undefined;
+    return new InvalidInputError("INVALID_CONFIG", `${key} ${problem}`, { position: positionOf(prop ?? cfg.node) });
+  }
+
+  private badName(node: ts.NewExpression, what: string, name: string, allowed: string): InvalidInputError {
+    return new InvalidInputError("INVALID_NAME", `"${name}" is not a valid ${what} name: use ${allowed}`, { position: positionOf(node.arguments?.[0] ?? node) });
+  }
+
+  private put<T extends { readonly name: string }>(into: Record<string, T>, kind: string, obj: T, node: ts.Node): void {
+    const key = `${kind}:${obj.name}`;
+    const existing = this.locations[key];
+    if (existing) {
+      const where = positionOf(node);
+      // The same pipeline node declaring its own parts is not a duplicate.
+      if (existing.file === where.file && existing.line === where.line && existing.column === where.column) return;
+      throw new InvalidInputError("DUPLICATE_NAME", `${KIND_WORDS[kind] ?? kind} "${obj.name}" is declared twice (first at ${existing.file}:${existing.line}:${existing.column})`, {
+        position: where,
+        hint: "give each object a unique name, or a version",
+      });
+    }
+    into[obj.name] = obj;
+    this.locations[key] = positionOf(node);
+  }
+}
+
+const KIND_WORDS: Readonly<Record<string, string>> = {
+  tables: "table",
+  topics: "topic",
+  views: "materialized view",
+  apis: "API endpoint",
+  workflows: "workflow",
+  processes: "sync process",
+};
+
+/** Which enclosing construct makes a declaration dynamic, if any. */
+function enclosingScope(node: ts.Node): string | undefined {
+  for (let p = node.parent; p; p = p.parent) {
+    if (ts.isFunctionLike(p)) return "a function";
+    if (ts.isIterationStatement(p, false)) return "a loop";
+    if (ts.isIfStatement(p) || ts.isConditionalExpression(p) || ts.isSwitchStatement(p)) return "a condition";
+    if (ts.isSourceFile(p)) return undefined;
+  }
+  return undefined;
+}
+
+function versioned(name: string, cfg: StaticObject | undefined, reader: DeclarationReader, key: string): string {
+  const version = reader.optString(cfg, key);
+  return version === undefined ? name : `${name}_${version.replace(/\./g, "_")}`;
+}
+
+function apiPath(prefix: string, name: string, version: string | undefined, path: string | undefined): string {
+  const base = path === undefined ? `${prefix}/${name}` : `${prefix}/${path.replace(/^\/+|\/+$/g, "")}`;
+  return version === undefined ? base : `${base}/${version}`;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === "" ? undefined : s;
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function quoteIdent(name: string): string {
+  return "`" + name.replace(/\\/g, "\\\\").replace(/`/g, "\\`") + "`";
+}
+
+function comparePositions(a: SourcePosition | undefined, b: SourcePosition | undefined): number {
+  if (!a || !b) return a ? -1 : b ? 1 : 0;
+  return a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column;
+}

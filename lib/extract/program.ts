@@ -1,0 +1,146 @@
+import { statSync, readFileSync, realpathSync } from "node:fs";
+import { dirname, join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+
+/** The folder of this package (the one holding package.json). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/** Declarations users import: `moose-migrate` (ours) and `@514labs/moose-lib` (the original's name). */
+export const LIBRARY_ENTRY = join(PACKAGE_ROOT, "dist", "lib", "index.d.ts");
+export const LIBRARY_DIR = join(PACKAGE_ROOT, "dist", "lib") + sep;
+const LIBRARY_MODULES = new Set(["moose-migrate", "@514labs/moose-lib"]);
+
+/**
+ * Options for type-checking user apps. Planning only reads types, so nothing is
+ * emitted; `Bundler` resolution accepts the extension-less relative imports
+ * that Moose apps use.
+ */
+export const APP_COMPILER_OPTIONS: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  lib: ["lib.es2022.d.ts"],
+  strict: true,
+  noEmit: true,
+  skipLibCheck: true,
+  allowJs: false,
+  resolveJsonModule: true,
+  esModuleInterop: true,
+  allowImportingTsExtensions: true,
+  experimentalDecorators: true,
+};
+
+interface CachedFile {
+  readonly version: string;
+  readonly sourceFile: ts.SourceFile;
+}
+
+/**
+ * Source files that never change while the process lives (TypeScript's own lib
+ * files, our library's declarations) are parsed once and shared by every
+ * program, which is most of what makes a re-extraction cheap.
+ */
+const stableFiles = new Map<string, ts.SourceFile>();
+
+function isStable(fileName: string): boolean {
+  return fileName.includes(`${sep}node_modules${sep}`) || fileName.startsWith(LIBRARY_DIR);
+}
+
+function fileVersion(fileName: string): string | undefined {
+  try {
+    const s = statSync(fileName);
+    return `${s.mtimeMs}:${s.size}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds successive Programs for one app, reusing the previous Program and the
+ * parsed SourceFiles of every file whose mtime and size did not change.
+ */
+export class AppProgram {
+  private readonly files = new Map<string, CachedFile>();
+  private program: ts.Program | undefined;
+  private readonly moduleCache: ts.ModuleResolutionCache;
+  /** Module names that resolved to our library although the user's import named the original Moose package. */
+  readonly redirected = new Set<string>();
+
+  constructor(
+    readonly rootFile: string,
+    readonly options: ts.CompilerOptions = APP_COMPILER_OPTIONS,
+  ) {
+    this.moduleCache = ts.createModuleResolutionCache(dirname(rootFile), (f) => f, options);
+  }
+
+  /** A fresh Program for the files as they are on disk now. */
+  update(): ts.Program {
+    const host = this.createHost();
+    this.program = ts.createProgram({ rootNames: [this.rootFile], options: this.options, host, oldProgram: this.program });
+    return this.program;
+  }
+
+  private createHost(): ts.CompilerHost {
+    const base = ts.createCompilerHost(this.options, true);
+    const getSourceFile = (fileName: string, languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions): ts.SourceFile | undefined => {
+      if (isStable(fileName)) {
+        let sf = stableFiles.get(fileName);
+        if (!sf) {
+          const text = base.readFile(fileName);
+          if (text === undefined) return undefined;
+          sf = ts.createSourceFile(fileName, text, languageVersion, true);
+          stableFiles.set(fileName, sf);
+        }
+        return sf;
+      }
+      const version = fileVersion(fileName);
+      if (version === undefined) return undefined;
+      const cached = this.files.get(fileName);
+      if (cached && cached.version === version) return cached.sourceFile;
+      const text = readFileSync(fileName, "utf8");
+      const sourceFile = ts.createSourceFile(fileName, text, languageVersion, true);
+      this.files.set(fileName, { version, sourceFile });
+      return sourceFile;
+    };
+    const libDir = dirname(ts.getDefaultLibFilePath(this.options));
+    return {
+      ...base,
+      getSourceFile,
+      getDefaultLibLocation: () => libDir,
+      resolveModuleNameLiterals: (literals, containingFile, _redirected, options) =>
+        literals.map((literal) => this.resolveModule(literal.text, containingFile, options, base)),
+    };
+  }
+
+  private resolveModule(
+    name: string,
+    containingFile: string,
+    options: ts.CompilerOptions,
+    host: ts.ModuleResolutionHost,
+  ): ts.ResolvedModuleWithFailedLookupLocations {
+    // Apps are always planned against this tool's own declarations, whatever
+    // copy (or none) sits in the app's node_modules: the extractor understands
+    // exactly these classes, and `@514labs/moose-lib` apps need no install.
+    if (LIBRARY_MODULES.has(name)) {
+      if (name !== "moose-migrate") this.redirected.add(name);
+      return {
+        resolvedModule: { resolvedFileName: LIBRARY_ENTRY, extension: ts.Extension.Dts, isExternalLibraryImport: true },
+      } as ts.ResolvedModuleWithFailedLookupLocations;
+    }
+    return ts.resolveModuleName(name, containingFile, options, host, this.moduleCache);
+  }
+}
+
+/** Whether a declaration comes from this tool's declaration library. */
+export function isLibraryFile(fileName: string): boolean {
+  return fileName.startsWith(LIBRARY_DIR) || safeRealpath(fileName).startsWith(LIBRARY_DIR);
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}

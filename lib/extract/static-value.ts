@@ -1,0 +1,240 @@
+import ts from "typescript";
+import { InvalidInputError, type SourcePosition } from "../errors.js";
+
+/**
+ * A value read from source without running it: literals, arrays, objects,
+ * references to declared infrastructure objects, and `sql` templates resolved to
+ * text.
+ */
+export type StaticValue =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | readonly StaticValue[]
+  | StaticObject
+  | ObjectRef
+  | ColumnRefValue
+  | SqlValue
+  | OpaqueValue;
+
+export interface StaticObject {
+  readonly kind: "object";
+  readonly entries: ReadonlyMap<string, StaticValue>;
+  readonly node: ts.Node;
+}
+
+/** A reference to a declared object (`destination: usersTable`), or one of its members (`pipeline.table`). */
+export interface ObjectRef {
+  readonly kind: "ref";
+  readonly target: ts.NewExpression;
+  /** Member path from the declared object, e.g. `["table"]` for `pipeline.table`. */
+  readonly member: readonly string[];
+}
+
+export interface ColumnRefValue {
+  readonly kind: "column";
+  readonly owner: ObjectRef;
+  readonly column: string;
+}
+
+export interface SqlValue {
+  readonly kind: "sql";
+  /** Text pieces and interpolations, resolved later against the declared objects. */
+  readonly parts: ReadonlyArray<string | ObjectRef | ColumnRefValue | number>;
+}
+
+/** Something that has no static value but may legitimately appear (a handler function). */
+export interface OpaqueValue {
+  readonly kind: "opaque";
+  readonly node: ts.Node;
+}
+
+export function isObjectValue(v: StaticValue): v is StaticObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && (v as { kind?: string }).kind === "object";
+}
+export function isRef(v: StaticValue): v is ObjectRef {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && (v as { kind?: string }).kind === "ref";
+}
+
+export function positionOf(node: ts.Node): SourcePosition {
+  const sf = node.getSourceFile();
+  const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+  return { file: sf.fileName, line: line + 1, column: character + 1 };
+}
+
+export function notStatic(node: ts.Node, what: string, hint: string): InvalidInputError {
+  return new InvalidInputError("NOT_STATIC", `${what} cannot be read without running the app: \`${shorten(node.getText())}\``, {
+    position: positionOf(node),
+    hint,
+  });
+}
+
+function shorten(text: string): string {
+  const one = text.replace(/\s+/g, " ");
+  return one.length > 60 ? one.slice(0, 57) + "..." : one;
+}
+
+const HINT =
+  "write it as a literal (string, number, boolean, array or object literal), a `const` holding one, or an enum member";
+
+/**
+ * Evaluates expressions statically. `isDeclaration` tells whether a `new X()`
+ * expression declares infrastructure (so identifiers bound to it become refs).
+ */
+export class StaticEvaluator {
+  private readonly active = new Set<ts.Node>();
+
+  constructor(
+    private readonly checker: ts.TypeChecker,
+    private readonly isDeclaration: (node: ts.NewExpression) => boolean,
+  ) {}
+
+  evaluate(expr: ts.Expression, what: string): StaticValue {
+    if (this.active.has(expr)) throw notStatic(expr, what, "a value may not refer to itself");
+    this.active.add(expr);
+    try {
+      return this.evaluateInner(expr, what);
+    } finally {
+      this.active.delete(expr);
+    }
+  }
+
+  private evaluateInner(expr: ts.Expression, what: string): StaticValue {
+    if (ts.isParenthesizedExpression(expr) || ts.isAsExpression(expr) || ts.isSatisfiesExpression(expr) || ts.isNonNullExpression(expr) || ts.isTypeAssertionExpression(expr)) {
+      return this.evaluate(expr.expression, what);
+    }
+    if (ts.isStringLiteral(expr) || ts.isNoSubstitutionTemplateLiteral(expr)) return expr.text;
+    if (ts.isNumericLiteral(expr)) return Number(expr.text);
+    if (expr.kind === ts.SyntaxKind.TrueKeyword) return true;
+    if (expr.kind === ts.SyntaxKind.FalseKeyword) return false;
+    if (expr.kind === ts.SyntaxKind.NullKeyword) return null;
+    if (ts.isPrefixUnaryExpression(expr) && expr.operator === ts.SyntaxKind.MinusToken) {
+      const v = this.evaluate(expr.operand, what);
+      if (typeof v === "number") return -v;
+    }
+    if (ts.isArrayLiteralExpression(expr)) {
+      const out: StaticValue[] = [];
+      for (const el of expr.elements) {
+        if (ts.isSpreadElement(el)) {
+          const v = this.evaluate(el.expression, what);
+          if (!Array.isArray(v)) throw notStatic(el, what, HINT);
+          out.push(...(v as StaticValue[]));
+        } else {
+          out.push(this.evaluate(el, what));
+        }
+      }
+      return out;
+    }
+    if (ts.isObjectLiteralExpression(expr)) return this.evaluateObject(expr, what);
+    if (ts.isTemplateExpression(expr)) {
+      let text = expr.head.text;
+      for (const span of expr.templateSpans) {
+        const v = this.evaluate(span.expression, what);
+        if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") throw notStatic(span.expression, what, HINT);
+        text += String(v) + span.literal.text;
+      }
+      return text;
+    }
+    if (ts.isTaggedTemplateExpression(expr)) return this.evaluateSql(expr, what);
+    if (ts.isNewExpression(expr) && this.isDeclaration(expr)) return { kind: "ref", target: expr, member: [] };
+    if (ts.isArrowFunction(expr) || ts.isFunctionExpression(expr)) return { kind: "opaque", node: expr };
+
+    if (ts.isIdentifier(expr)) {
+      if (expr.text === "undefined") return undefined;
+      const init = this.constInitializer(expr);
+      if (init) return this.evaluate(init, what);
+    }
+    if (ts.isPropertyAccessExpression(expr)) {
+      const constant = this.checker.getConstantValue(expr);
+      if (constant !== undefined) return constant;
+      const literal = this.literalType(expr);
+      if (literal !== undefined) return literal;
+      const owner = this.evaluate(expr.expression, what);
+      if (isRef(owner)) {
+        if (owner.member.length === 1 && owner.member[0] === "columns") {
+          return { kind: "column", owner: { ...owner, member: [] }, column: expr.name.text };
+        }
+        return { kind: "ref", target: owner.target, member: [...owner.member, expr.name.text] };
+      }
+      if (isObjectValue(owner) && owner.entries.has(expr.name.text)) return owner.entries.get(expr.name.text);
+    }
+    if (ts.isElementAccessExpression(expr)) {
+      const constant = this.checker.getConstantValue(expr);
+      if (constant !== undefined) return constant;
+    }
+    // Last resort: the checker may know a literal type (e.g. a `const` imported from a .d.ts).
+    const literal = this.literalType(expr);
+    if (literal !== undefined) return literal;
+    throw notStatic(expr, what, HINT);
+  }
+
+  private literalType(expr: ts.Expression): string | number | boolean | undefined {
+    const type = this.checker.getTypeAtLocation(expr);
+    if (type.isStringLiteral() || type.isNumberLiteral()) return type.value;
+    if (type.flags & ts.TypeFlags.BooleanLiteral) return this.checker.typeToString(type) === "true";
+    return undefined;
+  }
+
+  private evaluateObject(expr: ts.ObjectLiteralExpression, what: string): StaticObject {
+    const entries = new Map<string, StaticValue>();
+    for (const prop of expr.properties) {
+      if (ts.isPropertyAssignment(prop)) {
+        const key = this.propertyKey(prop.name, what);
+        entries.set(key, this.evaluate(prop.initializer, `${what}.${key}`));
+      } else if (ts.isShorthandPropertyAssignment(prop)) {
+        entries.set(prop.name.text, this.evaluate(prop.name, `${what}.${prop.name.text}`));
+      } else if (ts.isSpreadAssignment(prop)) {
+        const v = this.evaluate(prop.expression, what);
+        if (!isObjectValue(v)) throw notStatic(prop, what, HINT);
+        for (const [k, val] of v.entries) entries.set(k, val);
+      } else if (ts.isMethodDeclaration(prop)) {
+        entries.set(this.propertyKey(prop.name, what), { kind: "opaque", node: prop });
+      } else {
+        throw notStatic(prop, what, HINT);
+      }
+    }
+    return { kind: "object", entries, node: expr };
+  }
+
+  private propertyKey(name: ts.PropertyName, what: string): string {
+    if (ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isNumericLiteral(name) || ts.isPrivateIdentifier(name)) return name.text;
+    if (ts.isComputedPropertyName(name)) {
+      const v = this.evaluate(name.expression, what);
+      if (typeof v === "string" || typeof v === "number") return String(v);
+    }
+    throw notStatic(name, what, HINT);
+  }
+
+  /** `sql\`...\`` with interpolated tables, columns and numbers. */
+  private evaluateSql(expr: ts.TaggedTemplateExpression, what: string): SqlValue {
+    const parts: Array<string | ObjectRef | ColumnRefValue | number> = [];
+    const tpl = expr.template;
+    if (ts.isNoSubstitutionTemplateLiteral(tpl)) return { kind: "sql", parts: [tpl.text] };
+    parts.push(tpl.head.text);
+    for (const span of tpl.templateSpans) {
+      const v = this.evaluate(span.expression, what);
+      if (typeof v === "number" || typeof v === "string") parts.push(typeof v === "number" ? v : v);
+      else if (isRef(v) || (typeof v === "object" && v !== null && (v as { kind?: string }).kind === "column")) {
+        parts.push(v as ObjectRef | ColumnRefValue);
+      } else {
+        throw notStatic(span.expression, what, "interpolate only tables, views, `table.columns.x` columns and literal numbers in a sql template");
+      }
+      parts.push(span.literal.text);
+    }
+    return { kind: "sql", parts };
+  }
+
+  /** The initializer of the `const` an identifier names, if it is one. */
+  private constInitializer(id: ts.Identifier): ts.Expression | undefined {
+    let symbol = this.checker.getSymbolAtLocation(id);
+    if (symbol && symbol.flags & ts.SymbolFlags.Alias) symbol = this.checker.getAliasedSymbol(symbol);
+    const decl = symbol?.valueDeclaration;
+    if (!decl || !ts.isVariableDeclaration(decl) || !decl.initializer) return undefined;
+    const list = decl.parent;
+    if (!ts.isVariableDeclarationList(list) || !(list.flags & ts.NodeFlags.Const)) return undefined;
+    if (decl.getSourceFile().isDeclarationFile) return undefined;
+    return decl.initializer;
+  }
+}

@@ -1,0 +1,360 @@
+import ts from "typescript";
+import { InvalidInputError, type SourcePosition } from "../errors.js";
+import type { Column } from "../model/infra-map.js";
+import { positionOf } from "./static-value.js";
+
+/**
+ * Maps the TypeScript type of a record (`T` in `OlapTable<T>`) to ClickHouse
+ * columns. Rules (README "Type mapping"):
+ *
+ *   string → String, number → Float64, boolean → Bool, Date → DateTime('UTC'),
+ *   `x?: T`, `T | undefined`, `T | null` → Nullable(T) (not for arrays and
+ *   nested objects, which ClickHouse cannot make Nullable: absent means empty),
+ *   T[] → Array(T), nested object → Nested(...) (`& ClickHouseNamedTuple` →
+ *   Tuple(...)), Record<string, T> → Map(String, T), Record<string, any> → JSON,
+ *   string-literal union → LowCardinality(String), TS enum → Enum8/Enum16,
+ *   plus the branded helpers of `lib/dsl/column-types.ts` and typia tags.
+ * These are the types the original Moose produces for the same declarations,
+ * so an app moving over plans no changes.
+ *
+ * Helper types are recognised by the optional marker properties they add
+ * (`_clickhouse_precision?: P`, `"typia.tag"?: {...}`), never by their names,
+ * so aliases and re-exports work.
+ */
+export interface MappedColumn {
+  readonly column: Column;
+  /** Marked `Key<...>`: part of the default ORDER BY. */
+  readonly key: boolean;
+  readonly position: SourcePosition;
+}
+
+export interface MapResult {
+  readonly columns: MappedColumn[];
+  readonly errors: InvalidInputError[];
+}
+
+const SUPPORTED =
+  "use string, number, boolean, Date, arrays, nested objects, Record<string, T>, string-literal unions, enums, or a helper type such as Int32, UInt64, Float32, Decimal<P, S>, DateTime64<P>, LowCardinality<string>, UUID";
+
+/** Marker properties of helper types and what they mean. */
+const MARKERS = {
+  key: "_clickhouse_key",
+  mappedType: "_clickhouse_mapped_type",
+  precision: "_clickhouse_precision",
+  scale: "_clickhouse_scale",
+  lowCardinality: "_LowCardinality",
+  defaultExpr: "_clickhouse_default",
+  typia: "typia.tag",
+} as const;
+
+const TYPIA_NUMBER_TYPES: Readonly<Record<string, string>> = {
+  int8: "Int8",
+  uint8: "UInt8",
+  int16: "Int16",
+  uint16: "UInt16",
+  int32: "Int32",
+  int64: "Int64",
+  uint32: "UInt32",
+  uint64: "UInt64",
+  float: "Float32",
+  double: "Float64",
+};
+
+const TYPIA_STRING_FORMATS: Readonly<Record<string, string>> = {
+  uuid: "UUID",
+  "date-time": "DateTime64(9)",
+  date: "Date32",
+  ipv4: "IPv4",
+  ipv6: "IPv6",
+};
+
+interface Modifiers {
+  key: boolean;
+  mappedType?: string;
+  precision?: number;
+  scale?: number;
+  lowCardinality: boolean;
+  defaultExpr?: string;
+  typiaType?: string;
+  typiaFormat?: string;
+}
+
+export class TypeMapper {
+  constructor(private readonly checker: ts.TypeChecker) {}
+
+  /** Columns of a record type, in declaration order (base interfaces first). */
+  columnsOf(type: ts.Type, at: ts.Node, path: string): MapResult {
+    const errors: InvalidInputError[] = [];
+    const columns: MappedColumn[] = [];
+    if (!this.isRecordType(type)) {
+      errors.push(
+        new InvalidInputError("UNSUPPORTED_TYPE", `${path}: the schema must be an interface or object type, found \`${this.checker.typeToString(type)}\``, {
+          position: positionOf(at),
+          hint: "declare an interface, e.g. `interface UserSchema { id: string }`, and pass it as the type argument",
+        }),
+      );
+      return { columns, errors };
+    }
+    for (const prop of this.orderedProperties(type)) {
+      const decl = prop.valueDeclaration ?? prop.declarations?.[0];
+      const node = decl ?? at;
+      const propPath = `${path}.${prop.name}`;
+      try {
+        const propType = this.checker.getTypeOfSymbolAtLocation(prop, node);
+        const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
+        const mapped = this.mapType(propType, node, propPath, optional);
+        columns.push({
+          column: mapped.defaultExpr === undefined ? { name: prop.name, type: mapped.type } : { name: prop.name, type: mapped.type, default: mapped.defaultExpr },
+          key: mapped.key,
+          position: positionOf(node),
+        });
+      } catch (e) {
+        if (e instanceof InvalidInputError) errors.push(e);
+        else throw e;
+      }
+    }
+    if (columns.length === 0 && errors.length === 0) {
+      errors.push(
+        new InvalidInputError("EMPTY_SCHEMA", `${path}: the schema has no fields; a table needs at least one column`, { position: positionOf(at) }),
+      );
+    }
+    return { columns, errors };
+  }
+
+  private isRecordType(type: ts.Type): boolean {
+    if (type.flags & ts.TypeFlags.Object) return !this.isDate(type) && this.checker.getSignaturesOfType(type, ts.SignatureKind.Call).length === 0;
+    if (type.isIntersection()) return type.types.every((t) => (t.flags & ts.TypeFlags.Object) !== 0);
+    return false;
+  }
+
+  /**
+   * getPropertiesOfType lists an interface's own members before inherited ones;
+   * columns read better with base fields first, as the user sees them.
+   */
+  private orderedProperties(type: ts.Type): ts.Symbol[] {
+    const names: string[] = [];
+    const seen = new Set<string>();
+    const visit = (t: ts.Type) => {
+      if (t.isIntersection()) {
+        t.types.forEach(visit);
+        return;
+      }
+      const target = (t as ts.TypeReference).target ?? t;
+      if (target.isClassOrInterface()) {
+        for (const base of this.checker.getBaseTypes(target)) visit(base);
+        for (const decl of target.symbol.declarations ?? []) {
+          if (ts.isInterfaceDeclaration(decl) || ts.isClassDeclaration(decl)) {
+            for (const m of decl.members) {
+              const n = m.name && (ts.isIdentifier(m.name) || ts.isStringLiteral(m.name)) ? m.name.text : undefined;
+              if (n !== undefined && !seen.has(n)) {
+                seen.add(n);
+                names.push(n);
+              }
+            }
+          }
+        }
+      }
+      for (const p of this.checker.getPropertiesOfType(t)) {
+        if (!seen.has(p.name)) {
+          seen.add(p.name);
+          names.push(p.name);
+        }
+      }
+    };
+    visit(type);
+    return names
+      .map((n) => this.checker.getPropertyOfType(type, n))
+      .filter((s): s is ts.Symbol => s !== undefined && !(s.flags & ts.SymbolFlags.Method));
+  }
+
+  private mapType(type: ts.Type, node: ts.Node, path: string, optional: boolean): { type: string; key: boolean; defaultExpr?: string } {
+    let nullable = optional;
+    let t: ts.Type = type;
+    let chType: string | undefined;
+    if (t.isUnion()) {
+      const rest = t.types.filter((u) => !(u.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Null | ts.TypeFlags.Void)));
+      if (rest.length !== t.types.length) nullable = true;
+      if (rest.length === 0) throw this.unsupported(node, path, "a field that is always null or undefined");
+      if (rest.length === 1) t = rest[0]!;
+      else chType = this.mapUnion(rest, node, path);
+    }
+    const mods = this.modifiers(t);
+    chType ??= this.mapBase(this.baseOf(t), mods, node, path);
+    if (mods.lowCardinality && !chType.startsWith("LowCardinality(")) chType = `LowCardinality(${chType})`;
+    if (nullable) {
+      if (/^(Array|Map|Nested)\(/.test(chType)) {
+        // ClickHouse cannot wrap composite types in Nullable; an absent value is stored as the empty one.
+      } else if (chType.startsWith("Tuple(")) {
+        throw this.unsupported(node, path, "an optional nested object (ClickHouse has no Nullable(Tuple))", "make the nested object required, or make its fields optional");
+      } else if (chType.startsWith("LowCardinality(")) {
+        chType = `LowCardinality(Nullable(${chType.slice("LowCardinality(".length, -1)}))`;
+      } else {
+        chType = `Nullable(${chType})`;
+      }
+    }
+    return mods.defaultExpr === undefined ? { type: chType, key: mods.key } : { type: chType, key: mods.key, defaultExpr: mods.defaultExpr };
+  }
+
+  /** A union of several non-null members: booleans, string literals or the members of one enum. */
+  private mapUnion(members: readonly ts.Type[], node: ts.Node, path: string): string {
+    if (members.every((m) => m.flags & ts.TypeFlags.BooleanLiteral)) return "Bool";
+    if (members.every((m) => m.flags & ts.TypeFlags.EnumLiteral)) return this.enumType(members, node, path);
+    if (members.every((m) => m.isStringLiteral())) return "LowCardinality(String)";
+    const text = members.map((m) => this.checker.typeToString(m)).join(" | ");
+    throw this.unsupported(node, path, `the union \`${text}\``, "use a single type, a string-literal union, or an enum");
+  }
+
+  /** The primitive (or object) part of an intersection with marker objects. */
+  private baseOf(type: ts.Type): ts.Type {
+    if (!type.isIntersection()) return type;
+    const parts = type.types.filter((p) => !this.isMarkerObject(p));
+    if (parts.length === 1) return parts[0]!;
+    if (parts.length === 0) return type;
+    return type;
+  }
+
+  private isMarkerObject(type: ts.Type): boolean {
+    if (!(type.flags & ts.TypeFlags.Object) || this.isDate(type)) return false;
+    const props = this.checker.getPropertiesOfType(type);
+    return props.length > 0 && props.every((p) => Object.values(MARKERS).includes(p.name as never));
+  }
+
+  private modifiers(type: ts.Type): Modifiers {
+    const mods: Modifiers = { key: false, lowCardinality: false };
+    const parts = type.isIntersection() ? type.types : [type];
+    for (const part of parts) {
+      if (!this.isMarkerObject(part)) continue;
+      for (const prop of this.checker.getPropertiesOfType(part)) {
+        const value = this.nonNullable(this.checker.getTypeOfSymbol(prop));
+        switch (prop.name) {
+          case MARKERS.key:
+            mods.key = true;
+            break;
+          case MARKERS.lowCardinality:
+            mods.lowCardinality = true;
+            break;
+          case MARKERS.mappedType:
+            if (value.isStringLiteral()) mods.mappedType = value.value;
+            break;
+          case MARKERS.precision:
+            if (value.isNumberLiteral()) mods.precision = value.value;
+            break;
+          case MARKERS.scale:
+            if (value.isNumberLiteral()) mods.scale = value.value;
+            break;
+          case MARKERS.defaultExpr:
+            if (value.isStringLiteral()) mods.defaultExpr = value.value;
+            break;
+          case MARKERS.typia: {
+            const kind = this.literalProp(value, "kind");
+            const v = this.literalProp(value, "value");
+            if (kind === "type" && typeof v === "string") mods.typiaType = v;
+            if (kind === "format" && typeof v === "string") mods.typiaFormat = v;
+            break;
+          }
+        }
+      }
+    }
+    return mods;
+  }
+
+  private literalProp(type: ts.Type, name: string): string | number | undefined {
+    const p = this.checker.getPropertyOfType(type, name);
+    if (!p) return undefined;
+    const t = this.nonNullable(this.checker.getTypeOfSymbol(p));
+    return t.isStringLiteral() || t.isNumberLiteral() ? t.value : undefined;
+  }
+
+  private nonNullable(type: ts.Type): ts.Type {
+    return this.checker.getNonNullableType(type);
+  }
+
+  private isDate(type: ts.Type): boolean {
+    const sym = type.getSymbol();
+    return sym?.name === "Date" && (sym.declarations ?? []).some((d) => d.getSourceFile().hasNoDefaultLib);
+  }
+
+  private mapBase(type: ts.Type, mods: Modifiers, node: ts.Node, path: string): string {
+    const f = type.flags;
+    if (mods.mappedType === "JSON") return "JSON";
+    if (mods.mappedType && mods.mappedType !== "namedTuple") return mods.mappedType;
+    if (f & ts.TypeFlags.StringLike && !(f & ts.TypeFlags.EnumLiteral)) {
+      if (mods.precision !== undefined && mods.scale !== undefined) return `Decimal(${mods.precision}, ${mods.scale})`;
+      if (mods.typiaFormat === "date-time" && mods.precision !== undefined) return `DateTime64(${mods.precision})`;
+      if (mods.typiaFormat && TYPIA_STRING_FORMATS[mods.typiaFormat]) return TYPIA_STRING_FORMATS[mods.typiaFormat]!;
+      if (type.isStringLiteral()) return "LowCardinality(String)";
+      return "String";
+    }
+    if (f & ts.TypeFlags.NumberLike && !(f & ts.TypeFlags.EnumLiteral)) {
+      if (mods.precision !== undefined && mods.scale !== undefined) return `Decimal(${mods.precision}, ${mods.scale})`;
+      if (mods.typiaType) {
+        const mapped = TYPIA_NUMBER_TYPES[mods.typiaType];
+        if (!mapped) throw this.unsupported(node, path, `the typia type tag "${mods.typiaType}"`, `use one of ${Object.keys(TYPIA_NUMBER_TYPES).join(", ")}`);
+        return mapped;
+      }
+      return "Float64";
+    }
+    if (f & ts.TypeFlags.BooleanLike) return "Bool";
+    if (f & ts.TypeFlags.BigIntLike) return "Int64";
+    if (this.isDate(type)) {
+      if (mods.precision !== undefined) return `DateTime64(${mods.precision})`;
+      return "DateTime('UTC')";
+    }
+    if (type.isUnion()) return this.mapUnion(type.types, node, path);
+    if (f & ts.TypeFlags.EnumLiteral) return this.enumType([type], node, path);
+    if (f & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) {
+      throw this.unsupported(node, path, f & ts.TypeFlags.Any ? "`any`" : "`unknown`");
+    }
+    if (f & ts.TypeFlags.ESSymbolLike) throw this.unsupported(node, path, "`symbol`");
+    if (f & ts.TypeFlags.Never) throw this.unsupported(node, path, "`never`");
+    if (f & ts.TypeFlags.NonPrimitive) throw this.unsupported(node, path, "`object`", "declare the fields of the object");
+    if (f & ts.TypeFlags.Object) {
+      if (this.checker.getSignaturesOfType(type, ts.SignatureKind.Call).length > 0) throw this.unsupported(node, path, "a function type");
+      if (this.checker.isArrayType(type)) {
+        const el = this.checker.getTypeArguments(type as ts.TypeReference)[0];
+        if (!el) throw this.unsupported(node, path, "an array without an element type");
+        return `Array(${this.mapType(el, node, `${path}[]`, false).type})`;
+      }
+      if (this.checker.isTupleType(type)) {
+        const els = this.checker.getTypeArguments(type as ts.TypeReference);
+        return `Tuple(${els.map((e, i) => this.mapType(e, node, `${path}[${i}]`, false).type).join(", ")})`;
+      }
+      const index = this.checker.getIndexInfosOfType(type);
+      if (index.length > 0 && this.checker.getPropertiesOfType(type).length === 0) {
+        const info = index[0]!;
+        if (info.type.flags & ts.TypeFlags.Any) return "JSON";
+        const key = info.keyType.flags & ts.TypeFlags.NumberLike ? "Float64" : "String";
+        return `Map(${key}, ${this.mapType(info.type, node, `${path}[key]`, false).type})`;
+      }
+      const sub = this.columnsOf(type, node, path);
+      if (sub.errors.length > 0) throw sub.errors[0]!;
+      const fields = sub.columns.map((c) => `${c.column.name} ${c.column.type}`).join(", ");
+      return mods.mappedType === "namedTuple" ? `Tuple(${fields})` : `Nested(${fields})`;
+    }
+    throw this.unsupported(node, path, `\`${this.checker.typeToString(type)}\``);
+  }
+
+  private enumType(members: readonly ts.Type[], node: ts.Node, path: string): string {
+    const entries: Array<[string, number]> = [];
+    let next = 1;
+    for (const m of members) {
+      const sym = m.getSymbol();
+      const name = sym?.name ?? "";
+      if (m.isStringLiteral()) entries.push([m.value, next++]);
+      else if (m.isNumberLiteral()) entries.push([name, m.value]);
+      else throw this.unsupported(node, path, `the enum member \`${this.checker.typeToString(m)}\``);
+    }
+    const max = Math.max(...entries.map(([, v]) => Math.abs(v)));
+    const width = max <= 127 ? "Enum8" : "Enum16";
+    return `${width}(${entries.map(([label, v]) => `${quoteEnumLabel(label)} = ${v}`).join(", ")})`;
+  }
+
+  private unsupported(node: ts.Node, path: string, what: string, hint = SUPPORTED): InvalidInputError {
+    return new InvalidInputError("UNSUPPORTED_TYPE", `${path}: ${what} cannot be stored in a ClickHouse column`, { position: positionOf(node), hint });
+  }
+}
+
+/** Enum labels are ClickHouse string literals: backslash and quote escaped. */
+export function quoteEnumLabel(label: string): string {
+  return "'" + label.replace(/\\/g, "\\\\").replace(/'/g, "\\'") + "'";
+}

@@ -1,0 +1,218 @@
+import type { Change, ChangeOf } from "../diff/change.js";
+import { assertNever } from "../errors.js";
+import { classifyTypeChange } from "../model/clickhouse-type.js";
+import { canonicalJson, type InfraMap, type TableEngine, type Topic } from "../model/infra-map.js";
+
+/**
+ * How far a step reaches into what exists, from least to most severe:
+ *
+ * - `additive`: adds or renames something; no stored data is touched;
+ * - `widening`: existing data is kept exactly, the object now accepts more;
+ * - `rewrite`: existing data or behaviour changes (a conversion, a rebuild, new config), nothing is lost;
+ * - `destructive`: data is lost, or an object goes away.
+ */
+export type RiskClass = "additive" | "widening" | "rewrite" | "destructive";
+
+export const RISK_CLASSES = ["additive", "widening", "rewrite", "destructive"] as const satisfies readonly RiskClass[];
+
+interface RiskCodeInfo {
+  readonly class: RiskClass;
+  readonly losesData: boolean;
+  /** One line, printed by the CLI and the migration template. */
+  readonly meaning: string;
+}
+
+/**
+ * Every risk code with its class, whether it loses stored data, and a one-line meaning.
+ * Codes are stable strings: the CLI, the migration template and safety gates match on them.
+ */
+export const RISK_CODES = {
+  ADD_OBJECT: { class: "additive", losesData: false, meaning: "creates a new object" },
+  ADD_COLUMN: { class: "additive", losesData: false, meaning: "adds a column; existing rows read its default" },
+  RENAME: { class: "additive", losesData: false, meaning: "renames an object or column; data is unchanged, queries using the old name break" },
+  MOVE_COLUMN: { class: "additive", losesData: false, meaning: "changes a column's position; metadata only" },
+  REMOVE_TTL: { class: "additive", losesData: false, meaning: "removes a TTL; rows stop expiring" },
+  TOPIC_ADD_PARTITIONS: { class: "additive", losesData: false, meaning: "adds topic partitions; key-to-partition mapping changes for new records" },
+  WIDEN_TYPE: { class: "widening", losesData: false, meaning: "changes a column type to one that holds every existing value unchanged" },
+  CONVERT_TYPE: { class: "rewrite", losesData: false, meaning: "changes a column type; every value converts but its representation changes" },
+  CHANGE_DEFAULT: { class: "rewrite", losesData: false, meaning: "changes a column's DEFAULT; affects new rows and rows where the column was never written" },
+  REBUILD_TABLE: { class: "rewrite", losesData: false, meaning: "changes ORDER BY, PARTITION BY or engine; the table is rebuilt, no rows are lost" },
+  CHANGE_SETTINGS: { class: "rewrite", losesData: false, meaning: "changes table settings" },
+  CHANGE_LIFECYCLE: { class: "rewrite", losesData: false, meaning: "changes who may alter or delete the object" },
+  TOPIC_CONFIG: { class: "rewrite", losesData: false, meaning: "changes topic configuration (replication, retention kept or longer, other configs)" },
+  SCHEMA_UPDATE: { class: "rewrite", losesData: false, meaning: "changes a topic's record schema; records already in the topic keep their old shape" },
+  MODIFY_VIEW: { class: "rewrite", losesData: false, meaning: "replaces a materialized view; rows inserted while it is replaced are not transformed" },
+  MODIFY_API: { class: "rewrite", losesData: false, meaning: "changes an API endpoint; clients may see a different contract" },
+  MODIFY_WORKFLOW: { class: "rewrite", losesData: false, meaning: "changes a workflow's schedule, retries, timeout or paused state" },
+  MODIFY_PROCESS: { class: "rewrite", losesData: false, meaning: "changes a topic-to-table sync process" },
+  LOSSY_TYPE_CHANGE: { class: "destructive", losesData: true, meaning: "changes a column type so that some existing values cannot convert or change" },
+  REBUILD_TABLE_LOSSY: { class: "destructive", losesData: true, meaning: "rebuilds the table with an engine or sorting key under which rows that were distinct may merge" },
+  SET_TTL: { class: "destructive", losesData: true, meaning: "sets or changes a TTL; rows older than it are deleted" },
+  DROP_COLUMN: { class: "destructive", losesData: true, meaning: "drops a column and its data" },
+  DROP_TABLE: { class: "destructive", losesData: true, meaning: "drops a table and its data" },
+  DROP_TOPIC: { class: "destructive", losesData: true, meaning: "deletes a topic and the records in it" },
+  TOPIC_REDUCE_PARTITIONS: { class: "destructive", losesData: true, meaning: "reduces topic partitions; Kafka cannot do this without recreating the topic" },
+  TOPIC_SHORTEN_RETENTION: { class: "destructive", losesData: true, meaning: "shortens (or may shorten) topic retention; older records are deleted" },
+  DROP_VIEW: { class: "destructive", losesData: false, meaning: "drops a materialized view; its target table keeps its rows but stops receiving new ones" },
+  DROP_API: { class: "destructive", losesData: false, meaning: "removes an API endpoint; its clients get errors" },
+  DROP_WORKFLOW: { class: "destructive", losesData: false, meaning: "removes a workflow; scheduled runs stop" },
+  DROP_PROCESS: { class: "destructive", losesData: false, meaning: "removes a topic-to-table sync; records stop reaching the table" },
+} as const satisfies Readonly<Record<string, RiskCodeInfo>>;
+
+export type RiskCode = keyof typeof RISK_CODES;
+
+export interface Risk {
+  readonly class: RiskClass;
+  readonly code: RiskCode;
+  readonly losesData: boolean;
+}
+
+export function riskOf(code: RiskCode): Risk {
+  const info: RiskCodeInfo = RISK_CODES[code];
+  return { class: info.class, code, losesData: info.losesData };
+}
+
+/** Orders risks by severity: class first, then whether data is lost. */
+export function compareRisk(a: Risk, b: Risk): number {
+  const rank = (r: Risk) => RISK_CLASSES.indexOf(r.class) * 2 + (r.losesData ? 1 : 0);
+  return rank(a) - rank(b);
+}
+
+function worstOf(risks: readonly Risk[], fallback: RiskCode): Risk {
+  return risks.reduce((w, r) => (compareRisk(r, w) > 0 ? r : w), risks[0] ?? riskOf(fallback));
+}
+
+/**
+ * The risk of one change. A change that does several things (a topic whose partitions
+ * and retention both change) gets the risk of its most severe part.
+ *
+ * `state` is the map just before the change, when known; it sharpens the rules that
+ * depend on the table (a new ORDER BY is only lossy on an engine that merges rows).
+ *
+ * @example classifyChange({ kind: "table.dropColumn", table: "Users", column }) // { class: "destructive", code: "DROP_COLUMN", losesData: true }
+ */
+export function classifyChange(change: Change, state?: InfraMap): Risk {
+  switch (change.kind) {
+    case "table.create":
+    case "view.create":
+    case "topic.create":
+    case "api.create":
+    case "workflow.create":
+    case "process.create":
+      return riskOf("ADD_OBJECT");
+    case "table.drop":
+      return riskOf("DROP_TABLE");
+    case "view.drop":
+      return riskOf("DROP_VIEW");
+    case "topic.drop":
+      return riskOf("DROP_TOPIC");
+    case "api.drop":
+      return riskOf("DROP_API");
+    case "workflow.drop":
+      return riskOf("DROP_WORKFLOW");
+    case "process.drop":
+      return riskOf("DROP_PROCESS");
+    case "table.rename":
+    case "table.renameColumn":
+      return riskOf("RENAME");
+    case "table.addColumn":
+      return riskOf("ADD_COLUMN");
+    case "table.dropColumn":
+      return riskOf("DROP_COLUMN");
+    case "table.moveColumn":
+      return riskOf("MOVE_COLUMN");
+    case "table.modifyColumn":
+      return modifyColumnRisk(change);
+    case "table.setEngine":
+      return mergesRows(change.after) && canonicalJson(change.before) !== canonicalJson(change.after)
+        ? riskOf("REBUILD_TABLE_LOSSY")
+        : riskOf("REBUILD_TABLE");
+    case "table.setOrderBy":
+      return orderByRisk(change, state);
+    case "table.setPartitionBy":
+      return riskOf("REBUILD_TABLE");
+    case "table.setTtl":
+      // Any TTL, even a longer one, deletes the rows older than it; only removing it is safe.
+      return riskOf(change.after === undefined ? "REMOVE_TTL" : "SET_TTL");
+    case "table.setSettings":
+      return riskOf("CHANGE_SETTINGS");
+    case "table.setLifeCycle":
+      return riskOf("CHANGE_LIFECYCLE");
+    case "view.modify":
+      return riskOf("MODIFY_VIEW");
+    case "topic.modify":
+      return topicRisk(change.before, change.after);
+    case "api.modify":
+      return riskOf("MODIFY_API");
+    case "workflow.modify":
+      return riskOf("MODIFY_WORKFLOW");
+    case "process.modify":
+      return riskOf("MODIFY_PROCESS");
+    default:
+      return assertNever(change, "change kind");
+  }
+}
+
+function modifyColumnRisk(change: ChangeOf<"table.modifyColumn">): Risk {
+  const risks: Risk[] = [];
+  const type = classifyTypeChange(change.before.type, change.after.type);
+  switch (type) {
+    case "same":
+      break;
+    case "widening":
+      risks.push(riskOf("WIDEN_TYPE"));
+      break;
+    case "conversion":
+      risks.push(riskOf("CONVERT_TYPE"));
+      break;
+    case "lossy":
+      risks.push(riskOf("LOSSY_TYPE_CHANGE"));
+      break;
+    default:
+      assertNever(type, "type change class");
+  }
+  if (change.before.default !== change.after.default) risks.push(riskOf("CHANGE_DEFAULT"));
+  // Only the spelling of the type changed (e.g. `Decimal32(2)` vs `Decimal(9, 2)`): nothing happens to values.
+  return worstOf(risks, "WIDEN_TYPE");
+}
+
+/** Engines that merge rows sharing a sorting key; every MergeTree variant except plain MergeTree. */
+function mergesRows(engine: TableEngine): boolean {
+  return engine.kind !== "MergeTree";
+}
+
+/**
+ * A new ORDER BY on a plain MergeTree only re-sorts. On an engine that merges rows by
+ * the sorting key, a key that lacks some old expression can put distinct rows under one
+ * key, and merges then collapse them; a key with every old expression (reordered or
+ * extended) never merges rows the old one kept apart. Without the table at hand the
+ * engine is unknown and treated as merging.
+ */
+function orderByRisk(change: ChangeOf<"table.setOrderBy">, state: InfraMap | undefined): Risk {
+  const table = state && Object.prototype.hasOwnProperty.call(state.tables, change.table) ? state.tables[change.table] : undefined;
+  if (table && !mergesRows(table.engine)) return riskOf("REBUILD_TABLE");
+  return change.before.every((e) => change.after.includes(e)) ? riskOf("REBUILD_TABLE") : riskOf("REBUILD_TABLE_LOSSY");
+}
+
+/** Whether retention provably did not get shorter; undefined means "the broker's default", which we cannot compare. */
+function retentionKeptOrLonger(before: number | undefined, after: number | undefined): boolean {
+  if (before === after) return true;
+  if (before === undefined || after === undefined) return false;
+  if (after === -1) return true; // -1: keep forever
+  return before !== -1 && after > before;
+}
+
+function topicRisk(before: Topic, after: Topic): Risk {
+  const risks: Risk[] = [];
+  if (after.partitions > before.partitions) risks.push(riskOf("TOPIC_ADD_PARTITIONS"));
+  if (after.partitions < before.partitions) risks.push(riskOf("TOPIC_REDUCE_PARTITIONS"));
+  if (before.retentionMs !== after.retentionMs) {
+    risks.push(riskOf(retentionKeptOrLonger(before.retentionMs, after.retentionMs) ? "TOPIC_CONFIG" : "TOPIC_SHORTEN_RETENTION"));
+  }
+  if (before.replicationFactor !== after.replicationFactor || canonicalJson(before.config) !== canonicalJson(after.config)) {
+    risks.push(riskOf("TOPIC_CONFIG"));
+  }
+  if (canonicalJson(before.columns) !== canonicalJson(after.columns)) risks.push(riskOf("SCHEMA_UPDATE"));
+  if (before.lifeCycle !== after.lifeCycle) risks.push(riskOf("CHANGE_LIFECYCLE"));
+  return worstOf(risks, "TOPIC_CONFIG");
+}
