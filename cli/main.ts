@@ -136,7 +136,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return reportError(failed.error, io, argv.includes("--json"));
     }
     if (output) io.stderr.write(output + "\n");
-    io.stderr.write(`error[USAGE]: ${failed.message ?? String(failed.error)}\n`);
+    io.stderr.write(`error[USAGE]: ${failed.message ?? String(failed.error)}\n  hint: moose --help lists the commands; moose <command> --help its options\n`);
     return ExitCode.invalidInput;
   }
   if (output) io.stdout.write(output + "\n");

@@ -49,13 +49,34 @@ export interface DiffOptions {
 export function diff(from: InfraMap, to: InfraMap, options: DiffOptions = {}): Change[] {
   const tableRenames = checkTableRenames(from, to, options.renames?.tables ?? []);
   const columnRenames = checkColumnRenames(from, to, tableRenames, options.renames?.columns ?? []);
+  // Same order as COMPONENT_KINDS.
   return [
     ...diffTables(from, to, tableRenames, columnRenames),
-    ...diffSimple(from.topics, to.topics, (topic) => ({ kind: "topic.create", topic }), (topic) => ({ kind: "topic.drop", topic }), (before, after) => ({ kind: "topic.modify", before, after })),
-    ...diffSimple(from.views, to.views, (view) => ({ kind: "view.create", view }), (view) => ({ kind: "view.drop", view }), (before, after) => ({ kind: "view.modify", before, after })),
-    ...diffSimple(from.processes, to.processes, (process) => ({ kind: "process.create", process }), (process) => ({ kind: "process.drop", process }), (before, after) => ({ kind: "process.modify", before, after })),
-    ...diffSimple(from.apis, to.apis, (api) => ({ kind: "api.create", api }), (api) => ({ kind: "api.drop", api }), (before, after) => ({ kind: "api.modify", before, after })),
-    ...diffSimple(from.workflows, to.workflows, (workflow) => ({ kind: "workflow.create", workflow }), (workflow) => ({ kind: "workflow.drop", workflow }), (before, after) => ({ kind: "workflow.modify", before, after })),
+    ...diffSimple(from.topics, to.topics, {
+      create: (topic) => ({ kind: "topic.create", topic }),
+      drop: (topic) => ({ kind: "topic.drop", topic }),
+      modify: (before, after) => ({ kind: "topic.modify", before, after }),
+    }),
+    ...diffSimple(from.views, to.views, {
+      create: (view) => ({ kind: "view.create", view }),
+      drop: (view) => ({ kind: "view.drop", view }),
+      modify: (before, after) => ({ kind: "view.modify", before, after }),
+    }),
+    ...diffSimple(from.processes, to.processes, {
+      create: (process) => ({ kind: "process.create", process }),
+      drop: (process) => ({ kind: "process.drop", process }),
+      modify: (before, after) => ({ kind: "process.modify", before, after }),
+    }),
+    ...diffSimple(from.apis, to.apis, {
+      create: (api) => ({ kind: "api.create", api }),
+      drop: (api) => ({ kind: "api.drop", api }),
+      modify: (before, after) => ({ kind: "api.modify", before, after }),
+    }),
+    ...diffSimple(from.workflows, to.workflows, {
+      create: (workflow) => ({ kind: "workflow.create", workflow }),
+      drop: (workflow) => ({ kind: "workflow.drop", workflow }),
+      modify: (before, after) => ({ kind: "workflow.modify", before, after }),
+    }),
   ];
 }
 
@@ -243,18 +264,16 @@ function longestIncreasing(values: readonly number[]): number[] {
 function diffSimple<T extends { readonly name: string }>(
   from: Readonly<Record<string, T>>,
   to: Readonly<Record<string, T>>,
-  create: (item: T) => Change,
-  drop: (item: T) => Change,
-  modify: (before: T, after: T) => Change,
+  make: { readonly create: (item: T) => Change; readonly drop: (item: T) => Change; readonly modify: (before: T, after: T) => Change },
 ): Change[] {
   const changes: Change[] = [];
   const names = [...new Set([...Object.keys(from), ...Object.keys(to)])].sort(byName);
   for (const name of names) {
     const before = get(from, name);
     const after = get(to, name);
-    if (before && !after) changes.push(drop(before));
-    else if (!before && after) changes.push(create(after));
-    else if (before && after && !same(before, after)) changes.push(modify(before, after));
+    if (before && !after) changes.push(make.drop(before));
+    else if (!before && after) changes.push(make.create(after));
+    else if (before && after && !same(before, after)) changes.push(make.modify(before, after));
   }
   return changes;
 }

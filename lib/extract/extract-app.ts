@@ -144,7 +144,7 @@ export class AppExtractor {
     }
     if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
 
-    const reader = new DeclarationReader(program.getTypeChecker(), files);
+    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file));
     const result = reader.read();
     if (result.errors.length > 0) throw new InvalidInputErrors(result.errors.map((e) => relativize(e, this.options.projectDir)));
     const locations: Record<string, SourcePosition> = {};
@@ -206,6 +206,8 @@ class DeclarationReader {
   constructor(
     private readonly checker: ts.TypeChecker,
     private readonly files: readonly ts.SourceFile[],
+    /** How a file is named in messages (relative to the project). */
+    private readonly display: (file: string) => string,
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
@@ -714,7 +716,7 @@ class DeclarationReader {
       const where = positionOf(node);
       // The same pipeline node declaring its own parts is not a duplicate.
       if (existing.file === where.file && existing.line === where.line && existing.column === where.column) return;
-      throw new InvalidInputError("DUPLICATE_NAME", `${KIND_WORDS[kind] ?? kind} "${obj.name}" is declared twice (first at ${existing.file}:${existing.line}:${existing.column})`, {
+      throw new InvalidInputError("DUPLICATE_NAME", `${KIND_WORDS[kind] ?? kind} "${obj.name}" is declared twice (first at ${this.display(existing.file)}:${existing.line}:${existing.column})`, {
         position: where,
         hint: "give each object a unique name, or a version",
       });
@@ -750,8 +752,12 @@ function versioned(name: string, cfg: StaticObject | undefined, reader: Declarat
 }
 
 function apiPath(prefix: string, name: string, version: string | undefined, path: string | undefined): string {
-  const base = path === undefined ? `${prefix}/${name}` : `${prefix}/${path.replace(/^\/+|\/+$/g, "")}`;
-  return version === undefined ? base : `${base}/${version}`;
+  if (path === undefined) return version === undefined ? `${prefix}/${name}` : `${prefix}/${name}/${version}`;
+  const custom = path.replace(/^\/+|\/+$/g, "");
+  // Moose appends the version to a custom path unless the path already ends with it
+  // (`{ path: "metrics/v2", version: "v2" }` serves `api/metrics/v2`, not `.../v2/v2`).
+  const withVersion = version === undefined || custom === version || custom.endsWith(`/${version}`) ? custom : `${custom}/${version}`;
+  return `${prefix}/${withVersion}`;
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

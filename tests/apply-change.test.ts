@@ -1,0 +1,189 @@
+import test from "ava";
+import type { Change } from "../lib/diff/change.js";
+import { applyChange, applyChanges } from "../lib/model/apply-change.js";
+import { canonicalJson, type InfraMap } from "../lib/model/infra-map.js";
+import { api, infra, syncProcess, table, topic, view, workflow } from "./helpers/model-builders.js";
+
+const users = table("Users", [
+  ["id", "String"],
+  ["name", "String"],
+  ["age", "UInt8"],
+]);
+const base = infra({
+  tables: [users],
+  views: [view("V", ["Users"], "Out")],
+  topics: [topic("T")],
+  apis: [api("ingest/A")],
+  workflows: [workflow("W")],
+  processes: [syncProcess("P", "T", "Users")],
+});
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const columnsOf = (map: InfraMap, name: string) => map.tables[name]?.columns.map((c) => c.name);
+
+test("applyChange: adds a column after another, or first", (t) => {
+  const after = applyChange(base, { kind: "table.addColumn", table: "Users", column: { name: "email", type: "String" }, after: "id" });
+  t.deepEqual(columnsOf(after, "Users"), ["id", "email", "name", "age"]);
+  const first = applyChange(base, { kind: "table.addColumn", table: "Users", column: { name: "tenant", type: "String" }, after: null });
+  t.deepEqual(columnsOf(first, "Users"), ["tenant", "id", "name", "age"]);
+});
+
+test("applyChange: moves a column", (t) => {
+  const moved = applyChange(base, { kind: "table.moveColumn", table: "Users", column: "id", after: "age", before: null });
+  t.deepEqual(columnsOf(moved, "Users"), ["name", "age", "id"]);
+  const back = applyChange(moved, { kind: "table.moveColumn", table: "Users", column: "id", after: null, before: "age" });
+  t.is(canonicalJson(back), canonicalJson(base));
+});
+
+test("applyChange: renames a table and keeps its contents", (t) => {
+  const renamed = applyChange(base, { kind: "table.rename", from: "Users", to: "People" });
+  t.deepEqual(Object.keys(renamed.tables), ["People"]);
+  t.deepEqual(renamed.tables.People, { ...users, name: "People" });
+});
+
+test("applyChange: removing a TTL or PARTITION BY leaves the member out", (t) => {
+  const withTtl = applyChange(base, { kind: "table.setTtl", table: "Users", after: "ts + INTERVAL 1 DAY" });
+  t.is(withTtl.tables.Users?.ttl, "ts + INTERVAL 1 DAY");
+  const without = applyChange(withTtl, { kind: "table.setTtl", table: "Users", before: "ts + INTERVAL 1 DAY" });
+  t.false("ttl" in (without.tables.Users ?? {}));
+  const partitioned = applyChange(base, { kind: "table.setPartitionBy", table: "Users", after: "age" });
+  t.false("partitionBy" in (applyChange(partitioned, { kind: "table.setPartitionBy", table: "Users", before: "age" }).tables.Users ?? {}));
+});
+
+test("applyChange: is pure, the input map is never modified", (t) => {
+  const frozen = deepFreeze(structuredClone(base));
+  const changes: Change[] = [
+    { kind: "table.addColumn", table: "Users", column: { name: "x", type: "String" }, after: null },
+    { kind: "table.dropColumn", table: "Users", column: { name: "age", type: "UInt8" } },
+    { kind: "table.renameColumn", table: "Users", from: "name", to: "full" },
+    { kind: "table.modifyColumn", table: "Users", before: { name: "id", type: "String" }, after: { name: "id", type: "UUID" } },
+    { kind: "table.moveColumn", table: "Users", column: "x", after: "id", before: null },
+    { kind: "table.setSettings", table: "Users", before: {}, after: { a: "1" } },
+    { kind: "table.rename", from: "Users", to: "People" },
+    { kind: "view.drop", view: view("V", ["Users"], "Out") },
+    { kind: "topic.modify", before: topic("T"), after: topic("T", { partitions: 3 }) },
+    { kind: "api.create", api: api("ingest/B") },
+    { kind: "workflow.drop", workflow: workflow("W") },
+    { kind: "process.modify", before: syncProcess("P", "T", "Users"), after: syncProcess("P", "T", "People") },
+  ];
+  const result = applyChanges(frozen, changes);
+  t.is(canonicalJson(frozen), canonicalJson(base));
+  t.deepEqual(columnsOf(result, "People"), ["id", "x", "full"]);
+});
+
+const errors: readonly { change: Change; message: string }[] = [
+  { change: { kind: "table.create", table: users }, message: "cannot create table Users: it already exists" },
+  { change: { kind: "table.drop", table: table("Nope", []) }, message: "cannot drop table Nope: there is no table Nope" },
+  { change: { kind: "table.rename", from: "Nope", to: "X" }, message: "cannot rename table Nope to X: there is no table Nope" },
+  {
+    change: { kind: "table.addColumn", table: "Users", column: { name: "age", type: "UInt16" }, after: "name" },
+    message: "cannot add column age to table Users: it already has a column age",
+  },
+  {
+    change: { kind: "table.addColumn", table: "Nope", column: { name: "age", type: "UInt16" }, after: null },
+    message: "cannot add column age to table Nope: there is no table Nope",
+  },
+  {
+    change: { kind: "table.addColumn", table: "Users", column: { name: "email", type: "String" }, after: "mail" },
+    message: "cannot add column email to table Users: it has no column mail to put it after",
+  },
+  {
+    change: { kind: "table.dropColumn", table: "Users", column: { name: "email", type: "String" } },
+    message: "cannot drop column email from table Users: it has no column email",
+  },
+  {
+    change: { kind: "table.renameColumn", table: "Users", from: "email", to: "mail" },
+    message: "cannot rename column email to mail in table Users: it has no column email",
+  },
+  {
+    change: { kind: "table.renameColumn", table: "Users", from: "name", to: "age" },
+    message: "cannot rename column name to age in table Users: it already has a column age",
+  },
+  {
+    change: { kind: "table.modifyColumn", table: "Users", before: { name: "email", type: "String" }, after: { name: "email", type: "UUID" } },
+    message: "cannot modify column email of table Users: it has no column email",
+  },
+  {
+    change: { kind: "table.modifyColumn", table: "Users", before: { name: "name", type: "String" }, after: { name: "full", type: "String" } },
+    message: "cannot modify column name of table Users: the change would rename it to full; renames are table.renameColumn changes",
+  },
+  {
+    change: { kind: "table.moveColumn", table: "Users", column: "email", after: null, before: "id" },
+    message: "cannot move column email of table Users: it has no column email",
+  },
+  {
+    change: { kind: "table.moveColumn", table: "Users", column: "id", after: "mail", before: null },
+    message: "cannot move column id of table Users: it has no column mail to put it after",
+  },
+  {
+    change: { kind: "table.moveColumn", table: "Users", column: "id", after: "id", before: null },
+    message: "cannot move column id of table Users: a column cannot follow itself",
+  },
+  { change: { kind: "table.setOrderBy", table: "Nope", before: [], after: ["id"] }, message: "cannot change the ORDER BY of table Nope: there is no table Nope" },
+  { change: { kind: "table.setEngine", table: "Nope", before: { kind: "MergeTree" }, after: { kind: "MergeTree" } }, message: "cannot change the engine of table Nope: there is no table Nope" },
+  { change: { kind: "table.setPartitionBy", table: "Nope" }, message: "cannot change the PARTITION BY of table Nope: there is no table Nope" },
+  { change: { kind: "table.setTtl", table: "Nope" }, message: "cannot change the TTL of table Nope: there is no table Nope" },
+  { change: { kind: "table.setSettings", table: "Nope", before: {}, after: {} }, message: "cannot change the settings of table Nope: there is no table Nope" },
+  {
+    change: { kind: "table.setLifeCycle", table: "Nope", before: "FULLY_MANAGED", after: "DELETION_PROTECTED" },
+    message: "cannot change the life cycle of table Nope: there is no table Nope",
+  },
+  { change: { kind: "view.create", view: view("V", [], "X") }, message: "cannot create materialized view V: it already exists" },
+  { change: { kind: "view.drop", view: view("Nope", [], "X") }, message: "cannot drop materialized view Nope: there is no materialized view Nope" },
+  {
+    change: { kind: "view.modify", before: view("Nope", [], "X"), after: view("Nope", [], "Y") },
+    message: "cannot modify materialized view Nope: there is no materialized view Nope",
+  },
+  {
+    change: { kind: "view.modify", before: view("V", ["Users"], "Out"), after: view("W", ["Users"], "Out") },
+    message: "cannot modify materialized view V: the change would rename it to W",
+  },
+  { change: { kind: "topic.create", topic: topic("T") }, message: "cannot create topic T: it already exists" },
+  { change: { kind: "topic.drop", topic: topic("Nope") }, message: "cannot drop topic Nope: there is no topic Nope" },
+  { change: { kind: "topic.modify", before: topic("Nope"), after: topic("Nope") }, message: "cannot modify topic Nope: there is no topic Nope" },
+  { change: { kind: "api.create", api: api("ingest/A") }, message: "cannot create API endpoint ingest/A: it already exists" },
+  { change: { kind: "api.drop", api: api("nope") }, message: "cannot drop API endpoint nope: there is no API endpoint nope" },
+  { change: { kind: "api.modify", before: api("nope"), after: api("nope") }, message: "cannot modify API endpoint nope: there is no API endpoint nope" },
+  { change: { kind: "workflow.create", workflow: workflow("W") }, message: "cannot create workflow W: it already exists" },
+  { change: { kind: "workflow.drop", workflow: workflow("Nope") }, message: "cannot drop workflow Nope: there is no workflow Nope" },
+  { change: { kind: "workflow.modify", before: workflow("Nope"), after: workflow("Nope") }, message: "cannot modify workflow Nope: there is no workflow Nope" },
+  { change: { kind: "process.create", process: syncProcess("P", "T", "X") }, message: "cannot create sync process P: it already exists" },
+  { change: { kind: "process.drop", process: syncProcess("Nope", "T", "X") }, message: "cannot drop sync process Nope: there is no sync process Nope" },
+  {
+    change: { kind: "process.modify", before: syncProcess("Nope", "T", "X"), after: syncProcess("Nope", "T", "Y") },
+    message: "cannot modify sync process Nope: there is no sync process Nope",
+  },
+];
+
+for (const { change, message } of errors) {
+  test(`applyChange refuses: ${message}`, (t) => {
+    const error = t.throws(() => applyChange(base, change), { message });
+    t.like(error, { code: "CHANGE_NOT_APPLICABLE", name: "InvalidInputError", details: [`change kind: ${change.kind}`] });
+  });
+}
+
+test("applyChange: table.rename refuses a name that is taken", (t) => {
+  const map = infra({ tables: [users, { ...users, name: "People" }] });
+  t.throws(() => applyChange(map, { kind: "table.rename", from: "Users", to: "People" }), {
+    message: "cannot rename table Users to People: a table People already exists",
+  });
+});
+
+test("applyChanges: says which change did not fit", (t) => {
+  const error = t.throws(
+    () =>
+      applyChanges(base, [
+        { kind: "table.dropColumn", table: "Users", column: { name: "age", type: "UInt8" } },
+        { kind: "table.dropColumn", table: "Users", column: { name: "age", type: "UInt8" } },
+      ]),
+    { message: "cannot drop column age from table Users: it has no column age" },
+  );
+  t.deepEqual((error as { details?: readonly string[] } | undefined)?.details, ["change kind: table.dropColumn", "change 2 of 2"]);
+});

@@ -1,0 +1,105 @@
+import test from "ava";
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { moose, tempDir } from "./helpers/cli.js";
+
+test("init scaffolds the seed project offline, and plan shows the seed's plan", (t) => {
+  const root = tempDir("init");
+  const init = moose(root, ["init", "demo"]);
+  t.is(init.code, 0, init.stderr);
+  const dir = join(root, "demo");
+  for (const f of ["app/index.ts", "moose.config.toml", "migrations/.gitkeep", ".gitignore", "package.json", "tsconfig.json"]) {
+    t.true(existsSync(join(dir, f)), f);
+  }
+  t.regex(readFileSync(join(dir, ".gitignore"), "utf8"), /^\.moose\/$/m);
+  t.regex(readFileSync(join(dir, "app/index.ts"), "utf8"), /new OlapTable<UserSchema>\("Users"\)/);
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  t.regex(pkg.dependencies["moose-migrate"] ?? "", /^file:/);
+  t.true(readlinkSync(join(dir, "node_modules", "moose-migrate")).length > 0);
+
+  const plan = moose(dir, ["plan"]);
+  t.is(plan.code, 0, plan.stderr);
+  t.is(plan.stdout, "Infrastructure Changes:\n New Components\n  + Users (OLAP Table)\n  + UserEvents (Streaming Topic)\n");
+
+  const json = moose(dir, ["plan", "--json"]);
+  t.is(json.code, 0);
+  const doc = JSON.parse(json.stdout) as { ok: boolean; steps: Array<{ change: { kind: string }; risk: { class: string } }> };
+  t.true(doc.ok);
+  t.deepEqual(
+    doc.steps.map((s) => [s.change.kind, s.risk.class]),
+    [
+      ["table.create", "additive"],
+      ["topic.create", "additive"],
+    ],
+  );
+
+  const ls = moose(dir, ["ls"]);
+  t.is(ls.code, 0, ls.stderr);
+  t.regex(ls.stdout, /OLAP Tables \(1\)[\s\S]*Users\s+3\s+tuple\(\)\s+MergeTree/);
+  t.regex(ls.stdout, /Streaming Topics \(1\)[\s\S]*UserEvents\s+1/);
+  const lsJson = JSON.parse(moose(dir, ["ls", "--json", "--type", "topic"]).stdout) as { declared: Record<string, Array<{ name: string; declaredAt: { file: string; line: number } }>> };
+  t.deepEqual(Object.keys(lsJson.declared), ["topics"]);
+  t.is(lsJson.declared["topics"]?.[0]?.name, "UserEvents");
+  t.deepEqual(lsJson.declared["topics"]?.[0]?.declaredAt, { file: "app/index.ts", line: 12, column: 27 });
+});
+
+test("init refuses to overwrite an existing project (exit 2)", (t) => {
+  const root = tempDir("init2");
+  t.is(moose(root, ["init", "p"]).code, 0);
+  const again = moose(root, ["init", "p"]);
+  t.is(again.code, 2);
+  t.regex(again.stderr, /error\[PROJECT_EXISTS\]: .*moose\.config\.toml already exists/);
+});
+
+test("commands outside a project say how to start one (exit 2)", (t) => {
+  const r = moose(tempDir("none"), ["plan"]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /error\[CONFIG_NOT_FOUND\]: no moose\.config\.toml in .*: run `moose init`/);
+});
+
+test("a bad config names the key and its line (exit 2)", (t) => {
+  const root = tempDir("badcfg");
+  t.is(moose(root, ["init", "p"]).code, 0);
+  const dir = join(root, "p");
+  writeFileSync(join(dir, "moose.config.toml"), '[http_server_config]\nport = 70000\n');
+  const r = moose(dir, ["plan"]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /error\[CONFIG_INVALID\]: .*moose\.config\.toml:2:1: http_server_config\.port must be an integer port 1–65535/);
+});
+
+test("app errors print file:line:column and exit 2; --json prints them as data", (t) => {
+  const root = tempDir("badapp");
+  t.is(moose(root, ["init", "p"]).code, 0);
+  const dir = join(root, "p");
+  writeFileSync(
+    join(dir, "app/index.ts"),
+    'import { OlapTable } from "moose-migrate";\ninterface Row {\n  id: string;\n  blob: any;\n}\nexport const t = new OlapTable<Row>("Rows");\n',
+  );
+  const r = moose(dir, ["plan"]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^error\[UNSUPPORTED_TYPE\]: app\/index\.ts:4:3: Row\.blob: `any` cannot be stored in a ClickHouse column\n  hint: /);
+  const j = moose(dir, ["plan", "--json"]);
+  t.is(j.code, 2);
+  const doc = JSON.parse(j.stdout) as { ok: boolean; errors: Array<{ code: string; position: unknown }> };
+  t.false(doc.ok);
+  t.deepEqual(doc.errors[0]?.position, { file: "app/index.ts", line: 4, column: 3 });
+});
+
+test("usage errors exit 2; --version and --help exit 0; unfinished commands say so", (t) => {
+  const dir = tempDir("usage");
+  const bad = moose(dir, ["plna"]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /error\[USAGE\]/);
+  t.regex(bad.stderr, /error\[USAGE\]: Unknown argument: plna\n  hint: moose --help/);
+  const noCmd = moose(dir, []);
+  t.is(noCmd.code, 2);
+  const v = moose(dir, ["--version"]);
+  t.is(v.code, 0);
+  t.regex(v.stdout, /^\d+\.\d+\.\d+\n$/);
+  const h = moose(dir, ["--help"]);
+  t.is(h.code, 0);
+  for (const cmd of ["init", "plan", "ls", "migrate", "query", "dev", "logs", "prod", "generate"]) t.regex(h.stdout, new RegExp(`moose ${cmd}`));
+  const ni = moose(dir, ["prod"]);
+  t.is(ni.code, 1);
+  t.regex(ni.stderr, /not implemented yet/);
+});
