@@ -66,7 +66,7 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
           "generate",
           "write the pending changes as a migration file in migrations/",
           (g) => g.option("name", { type: "string", describe: "slug for the file name (default: describes the change)" }),
-          lazy(() => import("./commands/not-implemented.js")),
+          lazy(() => import("./commands/migrate-generate.js")),
         )
         .command(
           "deploy",

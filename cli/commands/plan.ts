@@ -1,5 +1,6 @@
 import { ExitCode } from "../../lib/errors.js";
-import { planProject, type PlanReport } from "../../lib/project/plan-project.js";
+import type { PlanReport } from "../../lib/project/plan-project.js";
+import { planCommitted } from "../../lib/migrations/generate.js";
 import type { CliIO } from "../io.js";
 import { renderPlanText } from "../present/plan-text.js";
 import { loadProject, printWarnings } from "../project.js";
@@ -13,7 +14,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       return ExitCode.failure;
     }
     const config = await loadProject(io);
-    const report = planProject(config);
+    const report = planCommitted(config);
     printWarnings(report.app.warnings, io);
     io.stdout.write(json ? JSON.stringify(planJson(report), null, 2) + "\n" : renderPlanText(report.plan));
     return ExitCode.success;

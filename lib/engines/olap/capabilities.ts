@@ -1,0 +1,139 @@
+/**
+ * What a ClickHouse server can run, decided from its version. The SQL renderer asks
+ * these flags and refuses (before anything is sent) what the server cannot do, so no
+ * other stage carries `if (version < ...)` chains.
+ *
+ * Verified against real servers: 18.16.1 (Debian bookworm's `clickhouse-server`) and
+ * 26.x (chDB 3.4). The thresholds in between are the releases whose notes introduced
+ * the feature, rounded up where unsure: a late threshold only costs a refusal (or
+ * the slower DROP + CREATE for a view), an early one would fail half-way through a migration.
+ */
+export interface OlapCapabilities {
+  /** The server version the flags were decided from, e.g. `26.7.2.1`; refusals name it. */
+  readonly version: string;
+
+  // Column types
+  /** `Bool` (21.12; UInt8 is not the same type, so there is no stand-in). */
+  readonly boolType: boolean;
+  /** `Date32` (21.9). */
+  readonly date32: boolean;
+  /** `DateTime64(p)` (20.1). */
+  readonly dateTime64: boolean;
+  /** The JSON type (`JSON`, GA in 25.3; the older `Object('json')` is another type). */
+  readonly json: boolean;
+  /** `LowCardinality(T)`: 18.12+; before 19.1 the server adapter enables it per query with `allow_experimental_low_cardinality_type`. */
+  readonly lowCardinality: boolean;
+  /** `Map(K, V)` (21.8 without the experimental flag). */
+  readonly mapType: boolean;
+  /** Named tuple elements, `Tuple(a String, b Float64)` (21.1; 18.16 accepts the syntax but cannot read the data). */
+  readonly namedTuple: boolean;
+  /** `Nested(...)` kept as one column with `flatten_nested = 0` (21.1); older servers always flatten it into arrays. */
+  readonly nestedUnflattened: boolean;
+  /** `IPv4` / `IPv6` (19.5). */
+  readonly ipTypes: boolean;
+
+  // DDL
+  /** `ALTER TABLE … RENAME COLUMN` (20.4). */
+  readonly renameColumn: boolean;
+  /** `ADD COLUMN … FIRST` (21.1; `AFTER` works everywhere). */
+  readonly addColumnFirst: boolean;
+  /** `MODIFY COLUMN c T AFTER x | FIRST`, i.e. moving a column (21.1). */
+  readonly moveColumn: boolean;
+  /** `MODIFY COLUMN c REMOVE DEFAULT` (21.1). */
+  readonly removeColumnDefault: boolean;
+  /** `ADD COLUMN IF NOT EXISTS` (19.1; not used by the renderer, which wants a missing column to fail loudly). */
+  readonly ifNotExistsColumn: boolean;
+  /** `MODIFY ORDER BY` (appending columns added in the same ALTER; present in 18.16). */
+  readonly modifyOrderBy: boolean;
+  /** Table `TTL` and `MODIFY TTL` (19.6). */
+  readonly ttl: boolean;
+  /** `ALTER TABLE … REMOVE TTL` (21.8). */
+  readonly removeTtl: boolean;
+  /** `ALTER TABLE … MODIFY SETTING` (19.11). */
+  readonly modifySetting: boolean;
+  /** `ALTER TABLE … RESET SETTING` (21.8). */
+  readonly resetSetting: boolean;
+  /** `DROP VIEW` (20.8; older servers drop views with `DROP TABLE`). */
+  readonly dropView: boolean;
+  /** `ALTER TABLE mv MODIFY QUERY` without an experimental flag (25.1); otherwise views are dropped and re-created. */
+  readonly modifyQuery: boolean;
+  /** `EXCHANGE TABLES` (20.10 and an Atomic database). */
+  readonly exchangeTables: boolean;
+  /** `ReplacingMergeTree(ver, is_deleted)` (23.2). */
+  readonly isDeletedColumn: boolean;
+  /** Query parameters `{name:Type}` (19.11). */
+  readonly queryParameters: boolean;
+  /** MergeTree settings that cannot change after CREATE (`index_granularity`, ...). */
+  readonly readonlySettings: readonly string[];
+}
+
+/** `[major, minor, patch, build]`; missing parts are 0, so "18.16.1" and "18.16.1.0" compare equal. */
+export type ServerVersion = readonly [number, number, number, number];
+
+/** Parses `26.7.2.1` or `18.16.1`; anything unreadable becomes 0.0.0.0 (the most careful answer). */
+export function parseServerVersion(text: string): ServerVersion {
+  const parts = text.trim().split(".").map((p) => Number.parseInt(p, 10));
+  const n = (i: number): number => (Number.isFinite(parts[i]) ? (parts[i] as number) : 0);
+  return [n(0), n(1), n(2), n(3)];
+}
+
+/** Whether `version` is at least `major.minor`. */
+export function atLeast(version: ServerVersion, major: number, minor = 0): boolean {
+  return version[0] > major || (version[0] === major && version[1] >= minor);
+}
+
+/** MergeTree settings that are read-only after CREATE on every version we know of. */
+const KNOWN_READONLY_SETTINGS = ["index_granularity", "index_granularity_bytes", "enable_mixed_granularity_parts"] as const;
+
+export interface RuntimeFacts {
+  /** Engine of the managed database (`Atomic`, `Ordinary`, ...), when known. */
+  readonly databaseEngine?: string;
+  /** From `system.merge_tree_settings.readonly`, when the server has that column. */
+  readonly readonlySettings?: readonly string[];
+}
+
+/**
+ * The capability table for a server version, refined by facts only the live server
+ * knows (EXCHANGE TABLES needs an Atomic database).
+ *
+ * @example capabilitiesFor("18.16.1").renameColumn // false
+ */
+export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): OlapCapabilities {
+  const v = parseServerVersion(version);
+  const readonlySettings = [...new Set([...KNOWN_READONLY_SETTINGS, ...(facts.readonlySettings ?? [])])].sort();
+  return {
+    version,
+    boolType: atLeast(v, 21, 12),
+    date32: atLeast(v, 21, 9),
+    dateTime64: atLeast(v, 20, 1),
+    json: atLeast(v, 25, 3),
+    lowCardinality: atLeast(v, 18, 12),
+    mapType: atLeast(v, 21, 8),
+    namedTuple: atLeast(v, 21, 1),
+    nestedUnflattened: atLeast(v, 21, 1),
+    ipTypes: atLeast(v, 19, 5),
+    renameColumn: atLeast(v, 20, 4),
+    addColumnFirst: atLeast(v, 21, 1),
+    moveColumn: atLeast(v, 21, 1),
+    removeColumnDefault: atLeast(v, 21, 1),
+    ifNotExistsColumn: atLeast(v, 19, 1),
+    modifyOrderBy: atLeast(v, 18, 1),
+    ttl: atLeast(v, 19, 6),
+    removeTtl: atLeast(v, 21, 8),
+    modifySetting: atLeast(v, 19, 11),
+    resetSetting: atLeast(v, 21, 8),
+    dropView: atLeast(v, 20, 8),
+    modifyQuery: atLeast(v, 25, 1),
+    exchangeTables: atLeast(v, 20, 10) && (facts.databaseEngine === undefined || facts.databaseEngine === "Atomic" || facts.databaseEngine === "Replicated"),
+    isDeletedColumn: atLeast(v, 23, 2),
+    queryParameters: atLeast(v, 19, 11),
+    readonlySettings,
+  };
+}
+
+/** Query-level settings a server needs for our DDL to be accepted (sent with every statement). */
+export function requiredQuerySettings(version: string): Readonly<Record<string, string | number>> {
+  const v = parseServerVersion(version);
+  // LowCardinality existed from 18.12 behind this flag; it is on by default from 19.1.
+  return atLeast(v, 18, 12) && !atLeast(v, 19, 1) ? { allow_experimental_low_cardinality_type: 1 } : {};
+}

@@ -1,0 +1,612 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, extname, resolve } from "node:path";
+import { InvalidInputError, RefusedError } from "../errors.js";
+import { openConnection, type Db, type LedgerConnection } from "./connection.js";
+import {
+  holderFromRow,
+  migrationFromRow,
+  stepFromRow,
+  type LockHolder,
+  type LockResult,
+  type LockRow,
+  type MigrationRecord,
+  type MigrationRow,
+  type RenewResult,
+  type StepRecord,
+  type StepRow,
+} from "./records.js";
+import { LEDGER_SCHEMA_STEPS, LEDGER_SCHEMA_VERSION, SCHEMA_TABLE_DDL } from "./schema.js";
+
+export interface OpenLedgerOptions {
+  /** Recorded on every migration run; defaults to this package's version. */
+  readonly toolVersion?: string;
+  /** Recorded on every migration run; defaults to `os.hostname()`. */
+  readonly host?: string;
+  /** The clock for every recorded time and for lock expiry; tests inject one. */
+  readonly now?: () => Date;
+  /** How long a write waits for another process's write transaction (SQLite `busy_timeout`). Default 10 000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** What `begin` needs to know about a migration file. */
+export interface BeginMigration {
+  readonly id: string;
+  readonly fileName: string;
+  readonly checksum: string;
+  readonly checksumAlgorithm: string;
+  readonly parentHash: string;
+  readonly resultHash: string;
+  readonly stepsTotal: number;
+}
+
+export interface BeginOptions {
+  /**
+   * Resume a record left `running`. Only a process that died mid-migration leaves
+   * one behind (the deploy lock keeps live runs apart), and the step it was on may
+   * have half-run, so this is an operator's decision, not a default.
+   */
+  readonly resumeRunning?: boolean;
+}
+
+/**
+ * The record of which migrations ran against an environment, step by step, and
+ * the lock that keeps two deploys from running them at once. One SQLite file;
+ * every method is one transaction, so progress survives a crash after any step.
+ */
+export interface Ledger {
+  /** Absolute path of the SQLite file. */
+  readonly path: string;
+  /** Every recorded migration, ordered by id (so by timestamp). */
+  list(): Promise<MigrationRecord[]>;
+  get(id: string): Promise<MigrationRecord | undefined>;
+  /**
+   * Starts a migration (status `running`). A `failed` or `partially_applied` record
+   * with the same checksum is resumed instead: its completed steps stay recorded
+   * (see `stepsDone`) and its error stays until `complete`.
+   * @throws RefusedError `LEDGER_CHECKSUM_MISMATCH` when the file changed since it was recorded,
+   *   `LEDGER_ALREADY_APPLIED`, `LEDGER_MIGRATION_RUNNING`, `LEDGER_STEPS_MISMATCH`.
+   */
+  begin(m: BeginMigration, options?: BeginOptions): Promise<MigrationRecord>;
+  /** Optional: marks step `index` as in progress, so a crash mid-step shows which step may be half-applied. */
+  stepStarted(id: string, index: number, statements?: readonly string[]): Promise<void>;
+  /** Records step `index` as applied with the statements it ran. */
+  stepDone(id: string, index: number, statements: readonly string[]): Promise<MigrationRecord>;
+  /** Records step `index` as failed; the migration becomes `failed`, or `partially_applied` when a step was applied. */
+  stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord>;
+  /** Marks a running migration `applied` once every step is; clears its error. */
+  complete(id: string): Promise<MigrationRecord>;
+  /** Indexes of the applied steps, ascending; a resumed run skips these. `[]` for an unknown id. */
+  stepsDone(id: string): Promise<number[]>;
+  /** Every recorded step of a migration, ascending. */
+  steps(id: string): Promise<StepRecord[]>;
+  /**
+   * Forgets a `failed` or `partially_applied` migration and its steps, so an edited
+   * file can be begun afresh. Steps it applied are NOT reverted.
+   */
+  discardFailed(id: string): Promise<MigrationRecord>;
+  /**
+   * Takes the migrate lock for `ttlMs`: atomically, so of any number of processes
+   * exactly one gets it. An expired lock is taken over (`takenOverFrom`); the owner
+   * already holding it gets it again with a new expiry.
+   */
+  acquireLock(owner: string, ttlMs: number): Promise<LockResult>;
+  /** Extends the caller's lock to now + `ttlMs`; `renewed: false` when the caller lost it. */
+  renewLock(owner: string, ttlMs: number): Promise<RenewResult>;
+  /** Releases the caller's lock; `false` when the caller did not hold it. */
+  releaseLock(owner: string): Promise<boolean>;
+  /** Removes the lock whoever holds it (`moose migrate unlock`); returns who held it. */
+  forceUnlock(): Promise<LockHolder | undefined>;
+  /** The current holder, expired or not. */
+  lockHolder(): Promise<LockHolder | undefined>;
+  /** The ledger schema version of the file. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+const LOCK_NAME = "migrate";
+
+let packageVersion: string | undefined;
+function defaultToolVersion(): string {
+  if (packageVersion === undefined) {
+    try {
+      // dist/lib/ledger/ledger.js -> package.json three folders up.
+      const json = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+      packageVersion = typeof json.version === "string" ? json.version : "unknown";
+    } catch {
+      packageVersion = "unknown";
+    }
+  }
+  return packageVersion;
+}
+
+/**
+ * Opens the ledger at `path`, creating the folder, the file and its schema (or
+ * upgrading an older ledger schema) as needed.
+ *
+ * @example
+ * const ledger = await openLedger(".moose/ledger.sqlite");
+ * const owner = defaultLockOwner();
+ * if ((await ledger.acquireLock(owner, 60_000)).acquired) {
+ *   await ledger.begin({ id, fileName, ...checksumOf(text), checksumAlgorithm: "sha256-lf-nobom", parentHash, resultHash, stepsTotal: 2 });
+ *   await ledger.stepDone(id, 0, ["ALTER TABLE …"]);
+ *   …
+ *   await ledger.complete(id);
+ *   await ledger.releaseLock(owner);
+ * }
+ * await ledger.close();
+ * @throws EngineError `LEDGER_UNAVAILABLE` when the file cannot be opened or created;
+ *   RefusedError `LEDGER_SCHEMA_TOO_NEW` when a newer moose-migrate wrote it.
+ */
+export async function openLedger(path: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
+  const absolute = resolve(path);
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", `busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
+  }
+  const connection = await openConnection(absolute, busyTimeoutMs);
+  const context: Context = {
+    connection,
+    toolVersion: options.toolVersion ?? defaultToolVersion(),
+    host: options.host ?? hostname(),
+    now: options.now ?? (() => new Date()),
+  };
+  try {
+    await migrateSchema(context);
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  return new SqliteLedger(context);
+}
+
+interface Context {
+  readonly connection: LedgerConnection;
+  readonly toolVersion: string;
+  readonly host: string;
+  readonly now: () => Date;
+}
+
+async function migrateSchema(context: Context): Promise<void> {
+  const { connection } = context;
+  await connection.write("upgrading the ledger schema", async (db) => {
+    await db.raw(SCHEMA_TABLE_DDL);
+    const current = await currentSchemaVersion(db);
+    if (current > LEDGER_SCHEMA_VERSION) {
+      throw new RefusedError(
+        "LEDGER_SCHEMA_TOO_NEW",
+        `the migration ledger ${connection.path} has schema version ${current}, newer than the ${LEDGER_SCHEMA_VERSION} this moose-migrate (${context.toolVersion}) understands`,
+        { hint: "upgrade moose-migrate to the version that last wrote this ledger" },
+      );
+    }
+    for (const step of LEDGER_SCHEMA_STEPS) {
+      if (step.version <= current) continue;
+      for (const statement of step.statements) await db.raw(statement);
+      await db.table("ledger_schema").insert({
+        version: step.version,
+        description: step.description,
+        applied_at: context.now().toISOString(),
+        tool_version: context.toolVersion,
+      });
+    }
+  });
+}
+
+async function currentSchemaVersion(db: Db): Promise<number> {
+  const rows = await db.raw<{ version: number | null }[]>("SELECT max(version) AS version FROM ledger_schema");
+  return rows[0]?.version ?? 0;
+}
+
+// ------------------------------------------------------------------ validation
+
+function requireText(value: unknown, what: string): string {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", `${what} must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function requireStatements(value: unknown, what: string): readonly string[] {
+  if (!Array.isArray(value) || !value.every((s) => typeof s === "string")) {
+    throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", `${what} must be an array of strings`);
+  }
+  return value as readonly string[];
+}
+
+function requireTtl(ttlMs: unknown): number {
+  if (typeof ttlMs !== "number" || !Number.isInteger(ttlMs) || ttlMs <= 0) {
+    throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", `lock ttlMs must be a positive integer, got ${String(ttlMs)}`);
+  }
+  return ttlMs;
+}
+
+function validateBegin(m: BeginMigration): void {
+  requireText(m.id, "migration id");
+  requireText(m.fileName, "migration fileName");
+  requireText(m.checksum, "migration checksum");
+  requireText(m.checksumAlgorithm, "migration checksumAlgorithm");
+  requireText(m.parentHash, "migration parentHash");
+  requireText(m.resultHash, "migration resultHash");
+  const stem = basename(m.fileName, extname(m.fileName));
+  if (stem !== m.id) {
+    throw new InvalidInputError(
+      "LEDGER_INVALID_ARGUMENT",
+      `migration id ${JSON.stringify(m.id)} must be its file name without the extension (${JSON.stringify(stem)} for ${m.fileName})`,
+    );
+  }
+  if (!Number.isInteger(m.stepsTotal) || m.stepsTotal < 0) {
+    throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", `migration ${m.id}: stepsTotal must be a non-negative integer, got ${String(m.stepsTotal)}`);
+  }
+}
+
+// ------------------------------------------------------------------ implementation
+
+class SqliteLedger implements Ledger {
+  readonly path: string;
+  readonly #context: Context;
+
+  constructor(context: Context) {
+    this.#context = context;
+    this.path = context.connection.path;
+  }
+
+  get #db(): LedgerConnection {
+    return this.#context.connection;
+  }
+
+  #now(): string {
+    return this.#context.now().toISOString();
+  }
+
+  async list(): Promise<MigrationRecord[]> {
+    return this.#db.read("listing migrations", async (db) => {
+      const rows = (await db.table("migrations").select("*").orderBy("id")) as MigrationRow[];
+      return rows.map(migrationFromRow);
+    });
+  }
+
+  async get(id: string): Promise<MigrationRecord | undefined> {
+    return this.#db.read(`reading migration ${id}`, async (db) => {
+      const row = await findMigration(db, id);
+      return row ? migrationFromRow(row) : undefined;
+    });
+  }
+
+  async begin(m: BeginMigration, options: BeginOptions = {}): Promise<MigrationRecord> {
+    validateBegin(m);
+    return this.#db.write(`beginning migration ${m.id}`, async (db) => {
+      const existing = await findMigration(db, m.id);
+      const now = this.#now();
+      if (!existing) {
+        await db.table("migrations").insert({
+          id: m.id,
+          file_name: m.fileName,
+          checksum: m.checksum,
+          checksum_algorithm: m.checksumAlgorithm,
+          parent_hash: m.parentHash,
+          result_hash: m.resultHash,
+          status: "running",
+          steps_applied: 0,
+          steps_total: m.stepsTotal,
+          error: null,
+          failed_step: null,
+          started_at: now,
+          finished_at: null,
+          duration_ms: null,
+          attempts: 1,
+          tool_version: this.#context.toolVersion,
+          host: this.#context.host,
+        });
+        return migrationFromRow(await mustFindMigration(db, m.id));
+      }
+      if (existing.checksum !== m.checksum || existing.checksum_algorithm !== m.checksumAlgorithm) {
+        throw checksumMismatch(existing, m);
+      }
+      if (existing.status === "applied") {
+        throw new RefusedError("LEDGER_ALREADY_APPLIED", `migration ${m.id} is already applied (at ${existing.finished_at ?? existing.started_at})`, {
+          hint: "skip migrations that `list()` reports as applied",
+        });
+      }
+      if (existing.status === "running" && !options.resumeRunning) {
+        throw new RefusedError(
+          "LEDGER_MIGRATION_RUNNING",
+          `migration ${m.id} is recorded as running since ${existing.started_at} on ${existing.host} (${existing.steps_applied} of ${existing.steps_total} steps applied)`,
+          {
+            hint: "another deploy may still be running it; if that process died, check the engine for a half-applied step, then resume explicitly",
+          },
+        );
+      }
+      if (existing.steps_total !== m.stepsTotal) {
+        throw new RefusedError(
+          "LEDGER_STEPS_MISMATCH",
+          `migration ${m.id} was recorded with ${existing.steps_total} steps but now has ${m.stepsTotal}, with the same checksum`,
+          { hint: "the same file now plans differently (a different moose-migrate version?); resume it with the version that started it" },
+        );
+      }
+      await db.table("migrations").where({ id: m.id }).update({
+        status: "running",
+        started_at: now,
+        finished_at: null,
+        duration_ms: null,
+        attempts: existing.attempts + 1,
+        tool_version: this.#context.toolVersion,
+        host: this.#context.host,
+      });
+      return migrationFromRow(await mustFindMigration(db, m.id));
+    });
+  }
+
+  async stepStarted(id: string, index: number, statements: readonly string[] = []): Promise<void> {
+    requireStatements(statements, "statements");
+    return this.#db.write(`starting step ${index} of migration ${id}`, async (db) => {
+      const migration = await requireRunning(db, id, index);
+      await requireStepNotApplied(db, migration, index);
+      await upsertStep(db, { migration_id: id, step_index: index, status: "running", statements: JSON.stringify(statements), started_at: this.#now(), finished_at: null, error: null });
+    });
+  }
+
+  async stepDone(id: string, index: number, statements: readonly string[]): Promise<MigrationRecord> {
+    requireStatements(statements, "statements");
+    return this.#db.write(`recording step ${index} of migration ${id}`, async (db) => {
+      const migration = await requireRunning(db, id, index);
+      const step = await requireStepNotApplied(db, migration, index);
+      const finishedAt = this.#now();
+      await upsertStep(db, {
+        migration_id: id,
+        step_index: index,
+        status: "applied",
+        statements: JSON.stringify(statements),
+        started_at: await stepStart(db, migration, step),
+        finished_at: finishedAt,
+        error: null,
+      });
+      await db.raw(
+        `UPDATE migrations SET steps_applied = (SELECT count(*) FROM migration_steps WHERE migration_id = ? AND status = 'applied') WHERE id = ?`,
+        [id, id],
+      );
+      return migrationFromRow(await mustFindMigration(db, id));
+    });
+  }
+
+  async stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord> {
+    if (typeof error !== "string") throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", "the step error must be a string");
+    if (statements !== undefined) requireStatements(statements, "statements");
+    return this.#db.write(`recording the failure of step ${index} of migration ${id}`, async (db) => {
+      const migration = await requireRunning(db, id, index);
+      const step = await requireStepNotApplied(db, migration, index);
+      const finishedAt = this.#now();
+      await upsertStep(db, {
+        migration_id: id,
+        step_index: index,
+        status: "failed",
+        statements: statements ? JSON.stringify(statements) : (step?.statements ?? "[]"),
+        started_at: await stepStart(db, migration, step),
+        finished_at: finishedAt,
+        error,
+      });
+      await db.table("migrations").where({ id }).update({
+        status: migration.steps_applied > 0 ? "partially_applied" : "failed",
+        error,
+        failed_step: index,
+        finished_at: finishedAt,
+        duration_ms: durationMs(migration.started_at, finishedAt),
+      });
+      return migrationFromRow(await mustFindMigration(db, id));
+    });
+  }
+
+  async complete(id: string): Promise<MigrationRecord> {
+    return this.#db.write(`completing migration ${id}`, async (db) => {
+      const migration = await requireRunning(db, id);
+      if (migration.steps_applied !== migration.steps_total) {
+        const done = new Set(await appliedSteps(db, id));
+        const missing = Array.from({ length: migration.steps_total }, (_, i) => i).filter((i) => !done.has(i));
+        throw new RefusedError(
+          "LEDGER_STEPS_INCOMPLETE",
+          `migration ${id} cannot be completed: ${migration.steps_applied} of ${migration.steps_total} steps are applied (missing: ${missing.join(", ")})`,
+          { hint: "record every step with stepDone before complete" },
+        );
+      }
+      const finishedAt = this.#now();
+      await db.table("migrations").where({ id }).update({
+        status: "applied",
+        error: null,
+        failed_step: null,
+        finished_at: finishedAt,
+        duration_ms: durationMs(migration.started_at, finishedAt),
+      });
+      return migrationFromRow(await mustFindMigration(db, id));
+    });
+  }
+
+  async stepsDone(id: string): Promise<number[]> {
+    return this.#db.read(`reading the steps of migration ${id}`, (db) => appliedSteps(db, id));
+  }
+
+  async steps(id: string): Promise<StepRecord[]> {
+    return this.#db.read(`reading the steps of migration ${id}`, async (db) => {
+      const rows = (await db.table("migration_steps").select("*").where({ migration_id: id }).orderBy("step_index")) as StepRow[];
+      return rows.map(stepFromRow);
+    });
+  }
+
+  async discardFailed(id: string): Promise<MigrationRecord> {
+    return this.#db.write(`discarding migration ${id}`, async (db) => {
+      const migration = await requireMigration(db, id);
+      if (migration.status !== "failed" && migration.status !== "partially_applied") {
+        throw new RefusedError("LEDGER_NOT_DISCARDABLE", `migration ${id} is ${migration.status}; only failed or partially applied migrations can be discarded`);
+      }
+      await db.table("migration_steps").where({ migration_id: id }).delete();
+      await db.table("migrations").where({ id }).delete();
+      return migrationFromRow(migration);
+    });
+  }
+
+  async acquireLock(owner: string, ttlMs: number): Promise<LockResult> {
+    requireText(owner, "lock owner");
+    requireTtl(ttlMs);
+    return this.#db.write("acquiring the migrate lock", async (db) => {
+      const now = this.#context.now();
+      const current = await findLock(db);
+      const mine = { owner, acquired_at: now.toISOString(), expires_at: new Date(now.getTime() + ttlMs).toISOString() };
+      if (!current) {
+        await db.table("migrate_lock").insert({ name: LOCK_NAME, ...mine });
+        return { acquired: true, holder: holderFromRow(mine) } as const;
+      }
+      if (current.owner === owner) {
+        const renewed = { ...mine, acquired_at: current.acquired_at };
+        await db.table("migrate_lock").where({ name: LOCK_NAME }).update({ expires_at: renewed.expires_at });
+        return { acquired: true, holder: holderFromRow(renewed) } as const;
+      }
+      if (Date.parse(current.expires_at) <= now.getTime()) {
+        await db.table("migrate_lock").where({ name: LOCK_NAME, owner: current.owner }).update(mine);
+        return { acquired: true, holder: holderFromRow(mine), takenOverFrom: holderFromRow(current) } as const;
+      }
+      return { acquired: false, holder: holderFromRow(current) } as const;
+    });
+  }
+
+  async renewLock(owner: string, ttlMs: number): Promise<RenewResult> {
+    requireText(owner, "lock owner");
+    requireTtl(ttlMs);
+    return this.#db.write("renewing the migrate lock", async (db) => {
+      const current = await findLock(db);
+      // An expired lock nobody took over is still ours: nothing else can have run.
+      if (!current || current.owner !== owner) {
+        return { renewed: false, holder: current ? holderFromRow(current) : undefined } as const;
+      }
+      const expiresAt = new Date(this.#context.now().getTime() + ttlMs).toISOString();
+      await db.table("migrate_lock").where({ name: LOCK_NAME, owner }).update({ expires_at: expiresAt });
+      return { renewed: true, holder: holderFromRow({ ...current, expires_at: expiresAt }) } as const;
+    });
+  }
+
+  async releaseLock(owner: string): Promise<boolean> {
+    requireText(owner, "lock owner");
+    return this.#db.write("releasing the migrate lock", async (db) => {
+      const deleted = await db.table("migrate_lock").where({ name: LOCK_NAME, owner }).delete();
+      return deleted > 0;
+    });
+  }
+
+  async forceUnlock(): Promise<LockHolder | undefined> {
+    return this.#db.write("force-unlocking the migrate lock", async (db) => {
+      const current = await findLock(db);
+      if (current) await db.table("migrate_lock").where({ name: LOCK_NAME }).delete();
+      return current ? holderFromRow(current) : undefined;
+    });
+  }
+
+  async lockHolder(): Promise<LockHolder | undefined> {
+    return this.#db.read("reading the migrate lock", async (db) => {
+      const current = await findLock(db);
+      return current ? holderFromRow(current) : undefined;
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.#db.read("reading the ledger schema version", currentSchemaVersion);
+  }
+
+  async close(): Promise<void> {
+    return this.#db.close();
+  }
+}
+
+// ------------------------------------------------------------------ queries
+
+async function findMigration(db: Db, id: string): Promise<MigrationRow | undefined> {
+  return (await db.table("migrations").where({ id }).first()) as MigrationRow | undefined;
+}
+
+async function mustFindMigration(db: Db, id: string): Promise<MigrationRow> {
+  const row = await findMigration(db, id);
+  if (!row) throw new Error(`ledger invariant: migration ${id} vanished inside its own transaction`);
+  return row;
+}
+
+async function requireMigration(db: Db, id: string): Promise<MigrationRow> {
+  const row = await findMigration(db, id);
+  if (!row) {
+    throw new InvalidInputError("LEDGER_UNKNOWN_MIGRATION", `migration ${id} is not in the ledger`, { hint: "call begin() first" });
+  }
+  return row;
+}
+
+async function requireRunning(db: Db, id: string, stepIndex?: number): Promise<MigrationRow> {
+  const row = await requireMigration(db, id);
+  if (row.status !== "running") {
+    throw new RefusedError("LEDGER_NOT_RUNNING", `migration ${id} is ${row.status}, not running`, { hint: "call begin() to start or resume it" });
+  }
+  if (stepIndex !== undefined && (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= row.steps_total)) {
+    throw new InvalidInputError(
+      "LEDGER_STEP_OUT_OF_RANGE",
+      `migration ${id} has steps 0 to ${row.steps_total - 1}; there is no step ${String(stepIndex)}`,
+    );
+  }
+  return row;
+}
+
+async function findStep(db: Db, id: string, index: number): Promise<StepRow | undefined> {
+  return (await db.table("migration_steps").where({ migration_id: id, step_index: index }).first()) as StepRow | undefined;
+}
+
+async function requireStepNotApplied(db: Db, migration: MigrationRow, index: number): Promise<StepRow | undefined> {
+  const step = await findStep(db, migration.id, index);
+  if (step?.status === "applied") {
+    throw new RefusedError("LEDGER_STEP_ALREADY_APPLIED", `step ${index} of migration ${migration.id} is already applied (at ${step.finished_at ?? step.started_at})`, {
+      hint: "a resumed run skips the steps stepsDone() returns",
+    });
+  }
+  return step;
+}
+
+async function upsertStep(db: Db, row: StepRow): Promise<void> {
+  await db.table("migration_steps").insert(row).onConflict(["migration_id", "step_index"]).merge();
+}
+
+async function appliedSteps(db: Db, id: string): Promise<number[]> {
+  const rows = (await db.table("migration_steps").select("step_index").where({ migration_id: id, status: "applied" }).orderBy("step_index")) as {
+    step_index: number;
+  }[];
+  return rows.map((r) => r.step_index);
+}
+
+/**
+ * When a step started: as recorded by `stepStarted`, else when the previous step of
+ * this attempt finished, else when the attempt started. The deployer runs steps
+ * one after another, so the gap between two ledger writes is the step's run time.
+ */
+async function stepStart(db: Db, migration: MigrationRow, step: StepRow | undefined): Promise<string> {
+  if (step?.status === "running" && step.started_at >= migration.started_at) return step.started_at;
+  const rows = await db.raw<{ t: string | null }[]>(
+    "SELECT max(finished_at) AS t FROM migration_steps WHERE migration_id = ? AND status = 'applied' AND finished_at >= ?",
+    [migration.id, migration.started_at],
+  );
+  return rows[0]?.t ?? migration.started_at;
+}
+
+async function findLock(db: Db): Promise<LockRow | undefined> {
+  return (await db.table("migrate_lock").select("owner", "acquired_at", "expires_at").where({ name: LOCK_NAME }).first()) as LockRow | undefined;
+}
+
+function durationMs(startedAt: string, finishedAt: string): number {
+  return Math.max(0, Date.parse(finishedAt) - Date.parse(startedAt));
+}
+
+function checksumMismatch(existing: MigrationRow, m: BeginMigration): RefusedError {
+  const recorded = `${existing.checksum_algorithm}:${existing.checksum}`;
+  const now = `${m.checksumAlgorithm}:${m.checksum}`;
+  const hint =
+    existing.status === "applied"
+      ? "an applied migration must not be edited: restore the file and put further changes in a new migration"
+      : existing.status === "running"
+        ? "the file changed while it was being applied: restore it"
+        : `restore the file to resume the ${existing.status.replace("_", " ")} migration; to run the edited file instead, first revert what it applied (if anything) and discard the failed record`;
+  return new RefusedError(
+    "LEDGER_CHECKSUM_MISMATCH",
+    `migration ${m.id} (${existing.file_name}) is recorded as ${existing.status} with checksum ${recorded}, but ${m.fileName} now has checksum ${now}`,
+    { hint, details: [`recorded: ${recorded}`, `file:     ${now}`] },
+  );
+}

@@ -1,0 +1,66 @@
+import { RefusedError } from "../errors.js";
+import { applyChange } from "../model/apply-change.js";
+import { emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
+import type { Change } from "../diff/change.js";
+import type { MigrationFile } from "./read.js";
+import { changeOf } from "./steps.js";
+
+export interface ReplayedMigration {
+  readonly file: MigrationFile;
+  /** The structured changes of its up steps, in order (`sql` steps have none). */
+  readonly changes: ReadonlyArray<Change | null>;
+  readonly before: InfraMap;
+  readonly after: InfraMap;
+}
+
+export interface Replay {
+  readonly migrations: readonly ReplayedMigration[];
+  /** The state after the whole sequence. */
+  readonly state: InfraMap;
+  readonly hash: string;
+}
+
+/**
+ * The state after the committed sequence, computed offline from the files'
+ * structured steps: no database needed. Each file must start from the state
+ * the previous ones produce (`parent`) and produce the state it records
+ * (`result`); a file edited so that this no longer holds is refused with both
+ * hashes, so a tampered or reordered sequence never plans silently.
+ */
+export function replayMigrations(files: readonly MigrationFile[], start: InfraMap = emptyInfraMap()): Replay {
+  let state = start;
+  let hash = hashInfraMap(state);
+  const migrations: ReplayedMigration[] = [];
+  for (const file of files) {
+    if (file.parent !== hash) {
+      throw new RefusedError(
+        "MIGRATION_CHAIN_BROKEN",
+        `${file.fileName} expects to start from state ${short(file.parent)}, but the migrations before it produce ${short(hash)}`,
+        {
+          position: { file: file.displayPath, line: 1, column: 1 },
+          hint: "a migration was edited, removed or reordered, or two branches each added one: regenerate the newest migration on top of the others (delete it and run `moose migrate generate`)",
+        },
+      );
+    }
+    const before = state;
+    const changes: Array<Change | null> = [];
+    for (const { step, origin } of file.up) {
+      const change = changeOf(step, state, origin);
+      changes.push(change);
+      if (change) state = applyChange(state, change);
+    }
+    hash = hashInfraMap(state);
+    if (file.result !== hash) {
+      throw new RefusedError("MIGRATION_RESULT_MISMATCH", `${file.fileName}'s steps produce state ${short(hash)}, but the file records result ${short(file.result)}`, {
+        position: { file: file.displayPath, line: 1, column: 1 },
+        hint: `if you edited its steps on purpose and it has not been deployed anywhere, set \`result: "${hash}"\` in the file`,
+      });
+    }
+    migrations.push({ file, changes, before, after: state });
+  }
+  return { migrations, state, hash };
+}
+
+function short(hash: string): string {
+  return hash.replace(/^sha256:/, "").slice(0, 12);
+}
