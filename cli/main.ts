@@ -108,7 +108,7 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
     )
     .command("generate", "generate things", (y) =>
       y
-        .command("hash-token", "print a new admin bearer token and the hash for [authentication] admin_api_key", (g) => g.option("json", json), lazy(() => import("./commands/not-implemented.js")))
+        .command("hash-token", "print a new admin bearer token and the hash for [authentication] admin_api_key", (g) => g.option("json", json), lazy(() => import("./commands/hash-token.js")))
         .demandCommand(1, "name what to generate: hash-token"),
     )
     .demandCommand(1, "name a command (moose --help lists them)")
