@@ -71,11 +71,15 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
         .command(
           "deploy",
           "apply the committed migrations that have not run yet",
-          (g) => g.option("dry-run", { type: "boolean", default: false, describe: "print each pending step with its SQL, apply nothing" }).option("json", json),
-          lazy(() => import("./commands/not-implemented.js")),
+          (g) =>
+            g
+              .option("dry-run", { type: "boolean", default: false, describe: "print each pending step with its SQL, apply nothing" })
+              .option("allow-out-of-order", { type: "boolean", default: false, describe: "apply pending files older than the newest applied one" })
+              .option("json", json),
+          lazy(() => import("./commands/migrate-deploy.js")),
         )
-        .command("status", "applied / pending / failed / edited / drift", (g) => g.option("json", json), lazy(() => import("./commands/not-implemented.js")))
-        .command("unlock", "clear a stale deploy lock", (g) => g, lazy(() => import("./commands/not-implemented.js")))
+        .command("status", "applied / pending / failed / edited / drift", (g) => g.option("json", json), lazy(() => import("./commands/migrate-status.js")))
+        .command("unlock", "clear a stale deploy lock", (g) => g, lazy(() => import("./commands/migrate-unlock.js")))
         .demandCommand(1, "name a migrate command: generate, deploy, status or unlock"),
     )
     .command(

@@ -1,6 +1,7 @@
 import test from "ava";
 import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EngineError, InvalidInputError, RefusedError } from "../lib/errors.js";
@@ -251,6 +252,18 @@ test("begin, stepDone and complete record every field, in the API and in the row
       error: null,
     },
   ]);
+});
+
+test("without options a record names this package's version and this host", async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.teardown(cleanup);
+  const ledger = await openLedger(join(dir, "ledger.sqlite"));
+  t.teardown(() => ledger.close());
+  const pkg = JSON.parse(await readFile(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version: string };
+  const record = await ledger.begin(sampleMigration(ID, 0));
+  t.is(record.toolVersion, pkg.version);
+  t.is(record.host, hostname());
+  t.true(Math.abs(Date.parse(record.startedAt) - Date.now()) < 60_000);
 });
 
 test("list() orders by id, i.e. by the timestamp prefix, not by insertion", async (t) => {

@@ -39,13 +39,13 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export function unavailable(path: string, error: unknown): EngineError {
+export function unavailable(path: string, error: unknown, cause: unknown = error): EngineError {
   const code = errorCode(error);
   return new EngineError(
     "LEDGER_UNAVAILABLE",
     `cannot open the migration ledger ${path}: ${code && !errorText(error).includes(code) ? `${code}: ` : ""}${errorText(error)}`,
     {
-      cause: error,
+      cause,
       hint: "check that the folder exists or can be created, that the file is writable and that it is a moose-migrate ledger (a SQLite database)",
     },
   );
@@ -105,6 +105,13 @@ function configure(conn: RawConnection, busyTimeoutMs: number): Promise<void> {
 export async function openConnection(path: string, busyTimeoutMs: number): Promise<LedgerConnection> {
   try {
     await mkdir(dirname(path), { recursive: true });
+  } catch (error) {
+    // Node reports a file in the way of `mkdir -p` as EEXIST, which reads like success.
+    const code = errorCode(error);
+    const why = code === "EEXIST" || code === "ENOTDIR" ? `${dirname(path)} or one of its parents is a file, not a folder (${errorText(error)})` : error;
+    throw unavailable(path, why, error);
+  }
+  try {
     const handle = await open(path, "a");
     await handle.close();
   } catch (error) {

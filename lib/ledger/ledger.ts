@@ -128,14 +128,22 @@ function defaultToolVersion(): string {
  * @example
  * const ledger = await openLedger(".moose/ledger.sqlite");
  * const owner = defaultLockOwner();
- * if ((await ledger.acquireLock(owner, 60_000)).acquired) {
- *   await ledger.begin({ id, fileName, ...checksumOf(text), checksumAlgorithm: "sha256-lf-nobom", parentHash, resultHash, stepsTotal: 2 });
- *   await ledger.stepDone(id, 0, ["ALTER TABLE …"]);
- *   …
+ * const lock = await ledger.acquireLock(owner, 60_000);
+ * if (!lock.acquired) return { blockedBy: lock.holder };
+ * try {
+ *   const { algorithm, checksum } = checksumOf(fileText);
+ *   await ledger.begin({ id, fileName, checksum, checksumAlgorithm: algorithm, parentHash, resultHash, stepsTotal: steps.length });
+ *   const done = new Set(await ledger.stepsDone(id)); // non-empty when resuming a failed run
+ *   for (const [i, step] of steps.entries()) {
+ *     if (done.has(i)) continue;
+ *     await engine.run(step.statements); // on error: await ledger.stepFailed(id, i, message)
+ *     await ledger.stepDone(id, i, step.statements);
+ *   }
  *   await ledger.complete(id);
+ * } finally {
  *   await ledger.releaseLock(owner);
+ *   await ledger.close();
  * }
- * await ledger.close();
  * @throws EngineError `LEDGER_UNAVAILABLE` when the file cannot be opened or created;
  *   RefusedError `LEDGER_SCHEMA_TOO_NEW` when a newer moose-migrate wrote it.
  */

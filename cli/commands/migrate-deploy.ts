@@ -1,0 +1,76 @@
+import { ExitCode } from "../../lib/errors.js";
+import { deploy, type DeployEvent, type DeployReport } from "../../lib/migrations/deploy.js";
+import { closeEngines, openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { loadProject } from "../project.js";
+import { VERSION } from "../version.js";
+
+export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+  const json = Boolean(args["json"]);
+  const dryRun = Boolean(args["dryRun"] ?? args["dry-run"]);
+  try {
+    const config = await loadProject(io);
+    const files = projectMigrations(config);
+    const ledger = await projectLedger(config, VERSION);
+    try {
+      const engines = await openDeployEngines(config);
+      try {
+        const report = await deploy(files, ledger, engines, {
+          dryRun,
+          allowOutOfOrder: Boolean(args["allowOutOfOrder"] ?? args["allow-out-of-order"]),
+          ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),
+        });
+        if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
+        else summary(report, dryRun, io);
+        return report.ok ? ExitCode.success : ExitCode.failure;
+      } finally {
+        await closeEngines(engines);
+      }
+    } finally {
+      await ledger.close();
+    }
+  } catch (error) {
+    return reportError(error, io, json);
+  }
+}
+
+function progress(e: DeployEvent, io: CliIO): void {
+  switch (e.kind) {
+    case "migration-start":
+      io.stdout.write(`Applying ${e.id}${e.resumeFrom > 0 ? ` (resuming at step ${e.resumeFrom + 1} of ${e.steps})` : ""}\n`);
+      return;
+    case "step-done":
+      io.stdout.write(`  ✓ step ${e.index + 1} (${e.ms.toFixed(0)} ms)\n`);
+      return;
+    case "step-skipped":
+      io.stdout.write(`  · step ${e.index + 1} already applied\n`);
+      return;
+    case "migration-done":
+      io.stdout.write(`  applied in ${e.ms.toFixed(0)} ms\n`);
+      return;
+  }
+}
+
+function summary(report: DeployReport, dryRun: boolean, io: CliIO): void {
+  const pending = report.migrations.filter((m) => m.status !== "already-applied");
+  if (pending.length === 0) {
+    io.stdout.write("No pending migrations: the database is up to date.\n");
+    return;
+  }
+  for (const m of report.migrations) {
+    if (m.status === "planned") {
+      io.stdout.write(`${m.id} (dry run)\n`);
+      for (const s of m.steps) {
+        io.stdout.write(`  ${s.index + 1}. ${s.description}\n`);
+        for (const sql of s.statements) io.stdout.write(`     ${sql.replace(/\n/g, "\n     ")}\n`);
+      }
+    } else if (m.status === "failed") {
+      io.stderr.write(`error[STEP_FAILED]: ${m.id}: step ${m.failedStep + 1} failed after ${m.stepsApplied} applied step(s): ${m.error}\n  hint: fix the cause and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}\n`);
+    } else if (m.status === "not-run") {
+      io.stdout.write(`${m.id}: not run (an earlier migration failed)\n`);
+    }
+  }
+  if (dryRun) io.stdout.write("\nDry run: nothing was applied.\n");
+  else if (report.ok) io.stdout.write(`\n${pending.length} migration${pending.length === 1 ? "" : "s"} applied.\n`);
+}

@@ -1,0 +1,57 @@
+import { ExitCode } from "../../lib/errors.js";
+import { migrationStatus } from "../../lib/migrations/status.js";
+import { projectLedger, projectMigrations, projectOlap } from "../../lib/project/engines.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { renderTable } from "../present/table.js";
+import { loadProject } from "../project.js";
+import { VERSION } from "../version.js";
+
+const EXIT = { ok: ExitCode.success, pending: ExitCode.pending, failed: ExitCode.failure, refused: ExitCode.refused } as const;
+
+export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+  const json = Boolean(args["json"]);
+  try {
+    const config = await loadProject(io);
+    const files = projectMigrations(config);
+    const ledger = await projectLedger(config, VERSION);
+    let report;
+    try {
+      const olap = await projectOlap(config);
+      try {
+        report = await migrationStatus(files, await ledger.list(), olap);
+      } finally {
+        await olap.close();
+      }
+    } finally {
+      await ledger.close();
+    }
+    if (json) {
+      io.stdout.write(JSON.stringify({ ok: report.verdict === "ok", verdict: report.verdict, migrations: report.rows, drift: report.drift }, null, 2) + "\n");
+    } else {
+      io.stdout.write(
+        report.rows.length === 0
+          ? "No migrations yet (moose migrate generate writes the first).\n"
+          : renderTable(
+              ["migration", "state", "detail"],
+              report.rows.map((r) => [r.id, r.state, r.detail ?? (r.record?.finishedAt ? `at ${r.record.finishedAt}` : "")]),
+            ),
+      );
+      if (report.drift.length > 0) {
+        io.stdout.write("\nDrift: the live database differs from the applied migrations:\n");
+        for (const d of report.drift) io.stdout.write(`  ${d}\n`);
+      }
+      io.stdout.write(`\n${VERDICT_TEXT[report.verdict]}\n`);
+    }
+    return EXIT[report.verdict];
+  } catch (error) {
+    return reportError(error, io, json);
+  }
+}
+
+const VERDICT_TEXT = {
+  ok: "Up to date.",
+  pending: "Pending migrations: run `moose migrate deploy`.",
+  failed: "A migration failed part-way: fix the cause and run `moose migrate deploy` to resume.",
+  refused: "Refused: applied history was edited or removed, a migration is out of order, or the database drifted (see above).",
+} as const;

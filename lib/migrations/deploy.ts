@@ -1,0 +1,309 @@
+import { hostname } from "node:os";
+import type { Change } from "../diff/change.js";
+import { EngineError, MooseError, RefusedError } from "../errors.js";
+import type { OlapEngine } from "../engines/olap/engine.js";
+import { statementsForChanges } from "../engines/olap/sql.js";
+import type { Ledger } from "../ledger/ledger.js";
+import type { MigrationRecord } from "../ledger/records.js";
+import { applyChange } from "../model/apply-change.js";
+import { classifyChange, RISK_CODES } from "../plan/risk.js";
+import type { MigrationFile } from "./read.js";
+import { replayMigrations, type ReplayedMigration } from "./sequence.js";
+import { liveDrift } from "./status.js";
+import { approvalOf } from "./steps.js";
+
+/** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
+export interface ChangeApplier {
+  apply(change: Change): Promise<void>;
+}
+
+export interface DeployEngines {
+  readonly olap: OlapEngine;
+  /** Topics; without it topic steps fail with a clear error. */
+  readonly streams?: ChangeApplier;
+  /** Temporal schedules; `undefined` when `[features] workflows = false` (steps are recorded, not sent). */
+  readonly workflows?: ChangeApplier;
+}
+
+export type DeployEvent =
+  | { readonly kind: "migration-start"; readonly id: string; readonly resumeFrom: number; readonly steps: number }
+  | { readonly kind: "step-done"; readonly id: string; readonly index: number; readonly statements: readonly string[]; readonly ms: number }
+  | { readonly kind: "step-skipped"; readonly id: string; readonly index: number }
+  | { readonly kind: "migration-done"; readonly id: string; readonly ms: number };
+
+export interface DeployOptions {
+  readonly dryRun?: boolean;
+  /** Apply pending files older than the newest applied one. */
+  readonly allowOutOfOrder?: boolean;
+  readonly owner?: string;
+  readonly lockTtlMs?: number;
+  readonly onEvent?: (event: DeployEvent) => void;
+}
+
+export type MigrationOutcome =
+  | { readonly id: string; readonly status: "already-applied" }
+  | { readonly id: string; readonly status: "applied"; readonly stepsRun: number; readonly resumedFrom: number }
+  | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<{ readonly index: number; readonly description: string; readonly statements: readonly string[] }> }
+  | { readonly id: string; readonly status: "failed"; readonly failedStep: number; readonly error: string; readonly stepsApplied: number }
+  | { readonly id: string; readonly status: "not-run" };
+
+export interface DeployReport {
+  readonly migrations: readonly MigrationOutcome[];
+  /** True when every migration is applied (or, for a dry run, could be planned). */
+  readonly ok: boolean;
+}
+
+const STATE_ONLY: Partial<Record<Change["kind"], string>> = {
+  "api.create": "recorded: the dev and prod servers serve endpoints from the recorded state",
+  "api.drop": "recorded: the dev and prod servers serve endpoints from the recorded state",
+  "api.modify": "recorded: the dev and prod servers serve endpoints from the recorded state",
+  "process.create": "recorded: the dev and prod servers run topic-to-table syncs from the recorded state",
+  "process.drop": "recorded: the dev and prod servers run topic-to-table syncs from the recorded state",
+  "process.modify": "recorded: the dev and prod servers run topic-to-table syncs from the recorded state",
+  "table.setLifeCycle": "recorded: life cycles are enforced by moose, not stored in ClickHouse",
+};
+
+/**
+ * Checks the committed files against the ledger without touching anything:
+ * edited, removed or renamed applied files, and out-of-order pending ones, are
+ * refused with the file named. Returns the files still to run.
+ */
+export function pendingMigrations(files: readonly MigrationFile[], records: readonly MigrationRecord[], allowOutOfOrder = false): MigrationFile[] {
+  const byId = new Map(files.map((f) => [f.id, f]));
+  const byChecksum = new Map(files.map((f) => [f.checksum, f]));
+  for (const r of records) {
+    const file = byId.get(r.id);
+    if (!file) {
+      const renamed = byChecksum.get(r.checksum);
+      if (renamed) {
+        throw new RefusedError("MIGRATION_RENAMED", `migration ${r.fileName} was applied, and is now named ${renamed.fileName}`, {
+          hint: `rename it back to ${r.fileName}: applied migrations are history and keep their names`,
+        });
+      }
+      throw new RefusedError("MIGRATION_REMOVED", `migration ${r.fileName} was applied (${r.status}) but its file is no longer in the migrations folder`, {
+        hint: "restore the file from version control; to undo its effect, add a new migration",
+      });
+    }
+    if (file.checksum !== r.checksum) {
+      throw new RefusedError("MIGRATION_EDITED", `migration ${file.displayPath} was edited after it was ${r.status === "applied" ? "applied" : "started"} (checksum ${r.checksum.slice(0, 12)} recorded, ${file.checksum.slice(0, 12)} now)`, {
+        hint:
+          r.status === "applied"
+            ? "restore the applied version from version control and put the change in a new migration (moose migrate generate)"
+            : "restore the version that was started, or run `moose migrate deploy` after discarding the failed run",
+      });
+    }
+  }
+  const applied = new Set(records.filter((r) => r.status === "applied").map((r) => r.id));
+  const pending = files.filter((f) => !applied.has(f.id));
+  const newestApplied = [...applied].sort().at(-1);
+  if (!allowOutOfOrder && newestApplied !== undefined) {
+    const late = pending.filter((f) => f.id < newestApplied);
+    if (late.length > 0) {
+      throw new RefusedError("MIGRATION_OUT_OF_ORDER", `${late.map((f) => f.displayPath).join(", ")} ${late.length === 1 ? "is" : "are"} older than the newest applied migration ${newestApplied} but not applied`, {
+        hint: "usually a merge brought in an older migration: regenerate it on top of the others, or run with --allow-out-of-order if it is independent",
+      });
+    }
+  }
+  return pending;
+}
+
+/**
+ * `moose migrate deploy`: applies the pending committed migrations in order,
+ * step by step, recording progress in the ledger after every step. A failed
+ * run resumes at the failed step. Steps that lose data run only when the file
+ * approves them; live objects must match what the migration expects.
+ */
+export async function deploy(files: readonly MigrationFile[], ledger: Ledger, engines: DeployEngines, options: DeployOptions = {}): Promise<DeployReport> {
+  const replay = replayMigrations(files);
+  const replayed = new Map(replay.migrations.map((m) => [m.file.id, m]));
+  const records = await ledger.list();
+  const pending = pendingMigrations(files, records, options.allowOutOfOrder);
+  const outcomes: MigrationOutcome[] = files.filter((f) => !pending.includes(f)).map((f) => ({ id: f.id, status: "already-applied" as const }));
+  const emit = options.onEvent ?? (() => {});
+  const capabilities = await engines.olap.capabilities();
+  const ctx = { database: engines.olap.database, capabilities };
+
+  // Approval comes first and for the whole sequence: nothing of a migration runs when one of its steps is unapproved.
+  for (const file of pending) checkApprovals(replayed.get(file.id)!);
+
+  if (options.dryRun) {
+    for (const file of pending) {
+      const m = replayed.get(file.id)!;
+      const changes = m.changes;
+      const olapStatements = statementsForChanges(changes.map((c) => c ?? NOOP), { ...ctx, state: m.before });
+      outcomes.push({
+        id: file.id,
+        status: "planned",
+        steps: file.up.map((s, i) => ({ index: i, description: s.step.op, statements: statementsOf(s.step, changes[i] ?? null, olapStatements[i] ?? [], engines) })),
+      });
+    }
+    return { migrations: sortOutcomes(outcomes, files), ok: true };
+  }
+
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+  const ttl = options.lockTtlMs ?? 10 * 60_000;
+  const lock = await ledger.acquireLock(owner, ttl);
+  if (!lock.acquired) {
+    throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt} (expires ${lock.holder.expiresAt})`, {
+      hint: "wait for it to finish; if that process is gone, run `moose migrate unlock`",
+    });
+  }
+  let ok = true;
+  // The ledger does not check the lock per write: keep it alive through long ClickHouse steps.
+  const renew = setInterval(() => void ledger.renewLock(owner, ttl).catch(() => {}), Math.max(1000, Math.floor(ttl / 3)));
+  renew.unref();
+  try {
+    // Re-read under the lock: another deploy may have finished some of these meanwhile.
+    const now = pendingMigrations(files, await ledger.list(), options.allowOutOfOrder);
+    for (const file of pending) {
+      if (!now.includes(file)) {
+        outcomes.push({ id: file.id, status: "already-applied" });
+        continue;
+      }
+      if (!ok) {
+        outcomes.push({ id: file.id, status: "not-run" });
+        continue;
+      }
+      const outcome = await applyMigration(replayed.get(file.id)!, ledger, engines, ctx, emit);
+      outcomes.push(outcome);
+      if (outcome.status === "failed") ok = false;
+    }
+  } finally {
+    clearInterval(renew);
+    await ledger.releaseLock(owner);
+  }
+  return { migrations: sortOutcomes(outcomes, files), ok };
+}
+
+const NOOP: Change = { kind: "table.setLifeCycle", table: "", before: "FULLY_MANAGED", after: "FULLY_MANAGED" };
+
+function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFile[]): MigrationOutcome[] {
+  const order = new Map(files.map((f, i) => [f.id, i]));
+  return outcomes.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+}
+
+/** Every step that loses data must say `approveDataLoss: true` in the file. */
+export function checkApprovals(m: ReplayedMigration): void {
+  let state = m.before;
+  const unapproved: string[] = [];
+  m.file.up.forEach(({ step, origin }, i) => {
+    const change = m.changes[i];
+    if (!change) return;
+    const risk = classifyChange(change, state);
+    if (risk.losesData && !approvalOf(step)) {
+      unapproved.push(`${m.file.displayPath}:${origin.line}: ${step.op}(${JSON.stringify(step.args[0])}, …) ${RISK_CODES[risk.code].meaning}`);
+    }
+    state = applyChange(state, change);
+  });
+  if (unapproved.length > 0) {
+    throw new RefusedError("DESTRUCTIVE_NOT_APPROVED", `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`, {
+      details: unapproved,
+      hint: "if the data may go, write `{ approveDataLoss: true }` on each of these steps in the file (code review sees it); otherwise change the code so nothing is dropped",
+    });
+  }
+}
+
+function statementsOf(step: { op: string; args: readonly unknown[] }, change: Change | null, olap: readonly string[], engines: DeployEngines): string[] {
+  if (change === null) return [String(step.args[0])];
+  const note = STATE_ONLY[change.kind];
+  if (note) return [`-- ${note}`];
+  if (change.kind.startsWith("topic.")) return [`-- streams: ${step.op} ${describeTarget(change)}`];
+  if (change.kind.startsWith("workflow.")) return [engines.workflows ? `-- temporal: ${step.op} ${describeTarget(change)}` : `-- workflows are disabled in [features]: recorded, not sent to Temporal`];
+  return [...olap];
+}
+
+function describeTarget(change: Change): string {
+  return "topic" in change ? change.topic.name : "after" in change && typeof change.after === "object" && change.after !== null && "name" in change.after ? String(change.after.name) : "workflow" in change ? change.workflow.name : "";
+}
+
+async function applyMigration(
+  m: ReplayedMigration,
+  ledger: Ledger,
+  engines: DeployEngines,
+  ctx: { database: string; capabilities: Awaited<ReturnType<OlapEngine["capabilities"]>> },
+  emit: (e: DeployEvent) => void,
+): Promise<MigrationOutcome> {
+  const file = m.file;
+  const existing = await ledger.get(file.id);
+  const done = new Set(existing ? await ledger.stepsDone(file.id) : []);
+  if (done.size === 0) await checkDrift(m, engines.olap);
+  await ledger.begin({
+    id: file.id,
+    fileName: file.fileName,
+    checksum: file.checksum,
+    checksumAlgorithm: file.checksumAlgorithm,
+    parentHash: file.parent,
+    resultHash: file.result,
+    stepsTotal: file.up.length,
+  });
+  const started = performance.now();
+  emit({ kind: "migration-start", id: file.id, resumeFrom: done.size, steps: file.up.length });
+  const olapStatements = statementsForChanges(m.changes.map((c) => c ?? NOOP), { ...ctx, state: m.before });
+  let run = 0;
+  for (let i = 0; i < file.up.length; i++) {
+    if (done.has(i)) {
+      emit({ kind: "step-skipped", id: file.id, index: i });
+      continue;
+    }
+    const step = file.up[i]!.step;
+    const change = m.changes[i] ?? null;
+    const statements = statementsOf(step, change, olapStatements[i] ?? [], engines);
+    const t0 = performance.now();
+    try {
+      await ledger.stepStarted(file.id, i, statements);
+      if (change === null) await engines.olap.execute(String(step.args[0]));
+      else if (STATE_ONLY[change.kind]) {
+        // nothing outside the ledger
+      } else if (change.kind.startsWith("topic.")) {
+        if (!engines.streams) throw new EngineError("STREAMS_UNAVAILABLE", "this deploy has no stream engine to create topics with");
+        await engines.streams.apply(change);
+      } else if (change.kind.startsWith("workflow.")) {
+        if (engines.workflows) await engines.workflows.apply(change);
+      } else {
+        for (const sql of statements) await engines.olap.execute(sql);
+      }
+    } catch (error) {
+      const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+      const record = await ledger.stepFailed(file.id, i, message, statements);
+      return { id: file.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied };
+    }
+    await ledger.stepDone(file.id, i, statements);
+    run++;
+    emit({ kind: "step-done", id: file.id, index: i, statements, ms: performance.now() - t0 });
+  }
+  await ledger.complete(file.id);
+  emit({ kind: "migration-done", id: file.id, ms: performance.now() - started });
+  return { id: file.id, status: "applied", stepsRun: run, resumedFrom: done.size };
+}
+
+/**
+ * Before a migration first runs, the live tables and views it touches must be
+ * what the migration sequence says they are; otherwise someone changed them by
+ * hand and running the steps could do something nobody reviewed.
+ */
+async function checkDrift(m: ReplayedMigration, olap: OlapEngine): Promise<void> {
+  const scope = touchedObjects(m);
+  if (scope.tables.size === 0 && scope.views.size === 0) return;
+  const differences = await liveDrift(m.before, olap, scope);
+  if (differences.length === 0) return;
+  throw new RefusedError("DRIFT", `the live database differs from what ${m.file.fileName} expects; nothing of it was applied`, {
+    details: differences,
+    hint: "someone changed these objects outside migrations: undo that by hand, or capture it in a migration before this one",
+  });
+}
+
+function touchedObjects(m: ReplayedMigration): { tables: Set<string>; views: Set<string> } {
+  const tables = new Set<string>();
+  const views = new Set<string>();
+  for (const c of m.changes) {
+    if (!c) continue;
+    if (c.kind === "table.create" || c.kind === "table.drop") tables.add(c.table.name);
+    else if (c.kind === "table.rename") {
+      tables.add(c.from);
+      tables.add(c.to);
+    } else if (c.kind.startsWith("table.")) tables.add((c as { table: string }).table);
+    else if (c.kind === "view.create" || c.kind === "view.drop") views.add(c.view.name);
+    else if (c.kind === "view.modify") views.add(c.after.name);
+  }
+  return { tables, views };
+}

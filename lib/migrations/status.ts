@@ -1,0 +1,113 @@
+import type { OlapEngine } from "../engines/olap/engine.js";
+import { diff } from "../diff/diff.js";
+import type { MigrationRecord } from "../ledger/records.js";
+import { canonicalJson, emptyInfraMap, type InfraMap } from "../model/infra-map.js";
+import type { MigrationFile } from "./read.js";
+import { replayMigrations } from "./sequence.js";
+
+export type MigrationState = "applied" | "pending" | "failed" | "partially_applied" | "running" | "edited" | "removed" | "out-of-order";
+
+export interface StatusRow {
+  readonly id: string;
+  readonly state: MigrationState;
+  readonly record?: MigrationRecord;
+  readonly detail?: string;
+}
+
+export interface StatusReport {
+  readonly rows: readonly StatusRow[];
+  /** Differences between the live database and the applied migrations (empty when none, or not checked). */
+  readonly drift: readonly string[];
+  readonly driftChecked: boolean;
+  /** The CI-facing verdict, most serious first. */
+  readonly verdict: "ok" | "pending" | "failed" | "refused";
+}
+
+/**
+ * `moose migrate status`: every file and ledger record, classified, plus a
+ * drift check of the live OLAP objects against the applied migrations when an
+ * engine is given.
+ */
+export async function migrationStatus(files: readonly MigrationFile[], records: readonly MigrationRecord[], olap?: OlapEngine): Promise<StatusReport> {
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const fileIds = new Set(files.map((f) => f.id));
+  const newestApplied = records.filter((r) => r.status === "applied").map((r) => r.id).sort().at(-1);
+  const rows: StatusRow[] = [];
+  for (const f of files) {
+    const r = byId.get(f.id);
+    if (!r) {
+      rows.push(newestApplied !== undefined && f.id < newestApplied ? { id: f.id, state: "out-of-order", detail: `older than the newest applied migration ${newestApplied}` } : { id: f.id, state: "pending" });
+    } else if (r.checksum !== f.checksum) {
+      rows.push({ id: f.id, state: "edited", record: r, detail: `checksum ${r.checksum.slice(0, 12)} recorded, ${f.checksum.slice(0, 12)} now` });
+    } else {
+      rows.push({ id: f.id, state: r.status, record: r, ...(r.error ? { detail: `step ${(r.failedStep ?? 0) + 1}: ${r.error}` } : {}) });
+    }
+  }
+  for (const r of records) if (!fileIds.has(r.id)) rows.push({ id: r.id, state: "removed", record: r, detail: `${r.fileName} is recorded but its file is gone` });
+  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  let drift: string[] = [];
+  const chainIntact = rows.every((r) => r.state !== "edited" && r.state !== "removed");
+  if (olap && chainIntact) {
+    const appliedFiles = files.filter((f) => byId.get(f.id)?.status === "applied");
+    // Only a prefix of applied files has a state to compare with; gaps are reported as out-of-order above.
+    const prefix: MigrationFile[] = [];
+    for (const f of files) {
+      if (!appliedFiles.includes(f)) break;
+      prefix.push(f);
+    }
+    drift = await liveDrift(replayMigrations(prefix).state, olap);
+  }
+  const has = (...states: MigrationState[]) => rows.some((r) => states.includes(r.state));
+  const verdict = has("edited", "removed", "out-of-order") || drift.length > 0 ? "refused" : has("failed", "partially_applied", "running") ? "failed" : has("pending") ? "pending" : "ok";
+  return { rows, drift, driftChecked: olap !== undefined && chainIntact, verdict };
+}
+
+/** Names to compare; everything when absent. */
+export interface DriftScope {
+  readonly tables: ReadonlySet<string>;
+  readonly views: ReadonlySet<string>;
+}
+
+/**
+ * What differs between the OLAP objects of `expected` and the live database,
+ * in words. Both sides go through ClickHouse's own formatting (`normalize`), so
+ * only real differences count; life cycles live in moose, not ClickHouse.
+ */
+export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: DriftScope): Promise<string[]> {
+  const inScope = <T>(objs: Readonly<Record<string, T>>, names: ReadonlySet<string> | undefined): Record<string, T> =>
+    Object.fromEntries(Object.entries(objs).filter(([k]) => names === undefined || names.has(k)));
+  const [live, want] = await Promise.all([
+    olap.introspect(),
+    olap.normalize({ tables: inScope(expected.tables, scope?.tables), views: inScope(expected.views, scope?.views) }),
+  ]);
+  const lifeCycles = <T extends { lifeCycle: string }>(objs: Record<string, T>, from: Readonly<Record<string, { lifeCycle: string }>>) =>
+    Object.fromEntries(Object.entries(objs).map(([k, v]) => [k, { ...v, lifeCycle: from[k]?.lifeCycle ?? v.lifeCycle }]));
+  const actual = {
+    ...emptyInfraMap(),
+    tables: lifeCycles(inScope(live.tables, scope?.tables), expected.tables),
+    views: lifeCycles(inScope(live.views, scope?.views), expected.views),
+  } as InfraMap;
+  const wanted = { ...emptyInfraMap(), tables: want.tables, views: want.views } as InfraMap;
+  if (canonicalJson(actual) === canonicalJson(wanted)) return [];
+  return diff(wanted, actual).map((c) => {
+    switch (c.kind) {
+      case "table.create":
+        return `table ${c.table.name} exists in the database but no applied migration creates it`;
+      case "table.drop":
+        return `table ${c.table.name} is missing from the database`;
+      case "view.create":
+        return `view ${c.view.name} exists in the database but no applied migration creates it`;
+      case "view.drop":
+        return `view ${c.view.name} is missing from the database`;
+      case "table.addColumn":
+        return `table ${c.table} has a column ${c.column.name} ${c.column.type} that no migration added`;
+      case "table.dropColumn":
+        return `table ${c.table} is missing its column ${c.column.name} ${c.column.type}`;
+      case "table.modifyColumn":
+        return `column ${c.table}.${c.after.name} is ${c.after.type} in the database, the migrations say ${c.before.type}`;
+      default:
+        return `${c.kind} on ${"table" in c ? String(c.table) : "after" in c ? (c.after as { name: string }).name : ""}: the database differs from the migrations`;
+    }
+  });
+}
