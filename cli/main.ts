@@ -75,6 +75,8 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
             g
               .option("dry-run", { type: "boolean", default: false, describe: "print each pending step with its SQL, apply nothing" })
               .option("allow-out-of-order", { type: "boolean", default: false, describe: "apply pending files older than the newest applied one" })
+              .option("lock-timeout", { type: "number", default: 0, describe: "seconds to wait for another deploy's lock" })
+              .option("resume-running", { type: "boolean", default: false, describe: "resume a migration whose deploy process died mid-step (check that step first)" })
               .option("json", json),
           lazy(() => import("./commands/migrate-deploy.js")),
         )
@@ -90,7 +92,7 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
           .positional("sql", { type: "string", demandOption: true })
           .option("write", { type: "boolean", default: false, describe: "allow statements that change data or schema" })
           .option("format", { type: "string", choices: ["table", "json"], default: "table" }),
-      lazy(() => import("./commands/not-implemented.js")),
+      lazy(() => import("./commands/query.js")),
     )
     .command(
       "dev",

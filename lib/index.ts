@@ -1,5 +1,7 @@
 /**
- * The declaration library: what app files import.
+ * The declaration library: what app files import. It also answers to the name
+ * `@514labs/moose-lib`: every name a moose-lib app imports exists here with the same
+ * shape (run-time helpers such as `MooseCache` only type-check; see lib/dsl/runtime.ts).
  *
  * @example
  * import { OlapTable, Stream } from "moose-migrate";
@@ -7,12 +9,60 @@
  * export const usersTable = new OlapTable<UserSchema>("Users");
  * export const userEvents = new Stream<UserSchema>("UserEvents");
  */
-export { OlapTable, ClickHouseEngines, LifeCycle, type OlapConfig, type ColumnRef } from "./dsl/olap-table.js";
-export { Stream, type StreamConfig } from "./dsl/stream.js";
+export {
+  OlapTable,
+  ClickHouseEngines,
+  LifeCycle,
+  type OlapConfig,
+  type ColumnRef,
+  type ColumnRef as Column,
+  type InsertResult,
+  type InsertOptions,
+} from "./dsl/olap-table.js";
+export {
+  Stream,
+  RoutedMessage,
+  DEFAULT_RETENTION_SECONDS,
+  type StreamConfig,
+  type TransformConfig,
+  type ConsumerConfig,
+  type ZeroOrMany,
+} from "./dsl/stream.js";
+export { DeadLetterQueue, type DeadLetterModel, type DeadLetter } from "./dsl/dead-letter.js";
 export { MaterializedView, type MaterializedViewConfig } from "./dsl/materialized-view.js";
-export { IngestApi, ConsumptionApi, Api, type IngestConfig, type ApiConfig, type ApiHandler, type ApiUtils } from "./dsl/api.js";
-export { Workflow, Task, type WorkflowConfig, type TaskConfig } from "./dsl/workflow.js";
-export { IngestPipeline, DeadLetterQueue, type IngestPipelineConfig } from "./dsl/ingest-pipeline.js";
-export { sql, type Sql } from "./dsl/sql.js";
+export { View } from "./dsl/view.js";
+export { SqlResource } from "./dsl/sql-resource.js";
+export { WebApp, type WebAppConfig, type WebAppHandler, type FrameworkApp } from "./dsl/web-app.js";
+export {
+  IngestApi,
+  ConsumptionApi,
+  Api,
+  type IngestConfig,
+  type ApiConfig,
+  type EgressConfig,
+  type ApiHandler,
+  type ApiUtils,
+} from "./dsl/api.js";
+export { Workflow, Task, type WorkflowConfig, type TaskConfig, type TaskContext } from "./dsl/workflow.js";
+export { IngestPipeline, type IngestPipelineConfig } from "./dsl/ingest-pipeline.js";
+export { sql, toQuery, quoteIdentifier, type Sql, type SqlTemplateTag } from "./dsl/sql.js";
+export {
+  MooseCache,
+  getMooseClients,
+  getMooseUtils,
+  expressMiddleware,
+  expressApiKeyAuthMiddleware,
+  mooseLogger,
+  ApiHelpers,
+  ConsumptionHelpers,
+  type MooseClient,
+  type QueryClient,
+  type QueryResult,
+  type WorkflowClient,
+  type MooseUtils,
+  type ApiUtil,
+  type ConsumptionUtil,
+  type JWTPayload,
+} from "./dsl/runtime.js";
 export { declaredObjects, clearDeclarations } from "./dsl/registry.js";
 export * from "./dsl/column-types.js";

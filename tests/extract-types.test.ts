@@ -73,7 +73,7 @@ const MAPPINGS: ReadonlyArray<readonly [field: string, declared: string, clickho
   ["precise", "Date & ClickHousePrecision<6>", "DateTime64(6)"],
   ["money", "string & ClickHousePrecision<18> & ClickHouseScale<4>", "Decimal(18, 4)"],
   ["label", "string & ClickHouseDefault<\"'none'\">", "String"],
-  ["document", "{ title: string } & ClickHouseJson", "JSON"],
+  ["document", "{ title: string } & ClickHouseJson (its fields are typed paths)", "JSON(title String)"],
   ["tagInt32", 'number & tags.Type<"int32">', "Int32"],
   ["tagUint64", 'number & tags.Type<"uint64">', "UInt64"],
   ["tagFloat", 'number & tags.Type<"float">', "Float32"],

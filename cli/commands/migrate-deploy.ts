@@ -1,6 +1,6 @@
 import { ExitCode } from "../../lib/errors.js";
 import { deploy, type DeployEvent, type DeployReport } from "../../lib/migrations/deploy.js";
-import { closeEngines, openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
+import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
@@ -14,19 +14,16 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const files = projectMigrations(config);
     const ledger = await projectLedger(config, VERSION);
     try {
-      const engines = await openDeployEngines(config);
-      try {
-        const report = await deploy(files, ledger, engines, {
-          dryRun,
-          allowOutOfOrder: Boolean(args["allowOutOfOrder"] ?? args["allow-out-of-order"]),
-          ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),
-        });
-        if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
-        else summary(report, dryRun, io);
-        return report.ok ? ExitCode.success : ExitCode.failure;
-      } finally {
-        await closeEngines(engines);
-      }
+      const report = await deploy(files, ledger, (needs) => openDeployEngines(config, needs), {
+        dryRun,
+        allowOutOfOrder: Boolean(args["allowOutOfOrder"] ?? args["allow-out-of-order"]),
+        resumeRunning: Boolean(args["resumeRunning"] ?? args["resume-running"]),
+        lockWaitMs: Number(args["lockTimeout"] ?? args["lock-timeout"] ?? 0) * 1000,
+        ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),
+      });
+      if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
+      else summary(report, dryRun, io);
+      return report.ok ? ExitCode.success : ExitCode.failure;
     } finally {
       await ledger.close();
     }

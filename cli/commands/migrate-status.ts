@@ -37,6 +37,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
               report.rows.map((r) => [r.id, r.state, r.detail ?? (r.record?.finishedAt ? `at ${r.record.finishedAt}` : "")]),
             ),
       );
+      if (!report.driftChecked && report.rows.length > 0) io.stdout.write("\nDrift not checked: history is edited or removed, or a migration is half-applied.\n");
       if (report.drift.length > 0) {
         io.stdout.write("\nDrift: the live database differs from the applied migrations:\n");
         for (const d of report.drift) io.stdout.write(`  ${d}\n`);

@@ -1,21 +1,28 @@
 import { register } from "./registry.js";
-import { OlapTable, type LifeCycle, type OlapConfig } from "./olap-table.js";
+import { ClickHouseEngines, OlapTable, type LifeCycle, type OlapConfig } from "./olap-table.js";
 import type { Sql } from "./sql.js";
+import type { View } from "./view.js";
+
+type Field<T> = Extract<keyof T, string>;
 
 export interface MaterializedViewConfig<T> {
   /** The SELECT that feeds the target table (a string or a `sql` template). */
   readonly selectStatement: string | Sql;
   /** The tables (or views) the SELECT reads. */
-  readonly selectTables: ReadonlyArray<OlapTable<any> | MaterializedView<any>>;
-  /** Name of the view object. */
+  readonly selectTables?: ReadonlyArray<OlapTable<any> | MaterializedView<any> | View>;
+  /** Name of the view object (must differ from the target table's). */
   readonly materializedViewName: string;
-  /** Create the target table with this name and the columns of `T`... */
+  /**
+   * Write into an existing table, or create the target table from `T`:
+   * `{ name, engine?, orderByFields? }`.
+   */
+  readonly targetTable?: OlapTable<T> | { readonly name: string; readonly engine?: ClickHouseEngines; readonly orderByFields?: readonly Field<T>[] };
+  /** moose-lib's older spelling of `targetTable: { name }`. */
   readonly tableName?: string;
-  /** ...or write into an existing table. */
-  readonly targetTable?: OlapTable<T>;
-  readonly orderByFields?: OlapConfig<T>["orderByFields"];
-  readonly engine?: OlapConfig<T>["engine"];
+  readonly orderByFields?: readonly Field<T>[];
+  readonly engine?: ClickHouseEngines;
   readonly lifeCycle?: LifeCycle;
+  readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -24,10 +31,9 @@ export interface MaterializedViewConfig<T> {
  * @example
  * export const daily = new MaterializedView<DailyCount>({
  *   materializedViewName: "daily_counts_mv",
- *   tableName: "daily_counts",
+ *   targetTable: { name: "daily_counts", orderByFields: ["day"] },
  *   selectStatement: sql`SELECT toDate(ts) AS day, count() AS n FROM ${events} GROUP BY day`,
  *   selectTables: [events],
- *   orderByFields: ["day"],
  * });
  */
 export class MaterializedView<T> {
@@ -40,11 +46,20 @@ export class MaterializedView<T> {
   constructor(config: MaterializedViewConfig<T>) {
     this.name = config.materializedViewName;
     this.config = config;
-    this.targetTable =
-      config.targetTable ??
-      new OlapTable<T>(config.tableName ?? `${config.materializedViewName}_target`, {
-        orderByFields: config.orderByFields,
+    const target = config.targetTable;
+    if (target instanceof OlapTable) {
+      this.targetTable = target;
+    } else {
+      const name = target?.name ?? config.tableName ?? `${config.materializedViewName}_target`;
+      const orderByFields = target?.orderByFields ?? config.orderByFields;
+      this.targetTable = new OlapTable<T>(name, {
+        ...(orderByFields ? { orderByFields } : {}),
+        engine: target?.engine ?? config.engine ?? ClickHouseEngines.MergeTree,
       } as OlapConfig<T>);
+    }
+    if (this.targetTable.name === this.name) {
+      throw new Error(`materialized view ${this.name}: the view and its target table need different names`);
+    }
     register(this);
   }
 }

@@ -1,12 +1,32 @@
 import { register } from "./registry.js";
+import type { Insertable } from "./column-types.js";
+import { notAvailable } from "./runtime.js";
 
-/** Table engines (values are the ClickHouse engine names). */
+/**
+ * Table engines (values are the ClickHouse engine names). moose-migrate plans the
+ * first five; the others are moose-lib names an app may use, refused when planned.
+ */
 export enum ClickHouseEngines {
   MergeTree = "MergeTree",
   ReplacingMergeTree = "ReplacingMergeTree",
   SummingMergeTree = "SummingMergeTree",
   AggregatingMergeTree = "AggregatingMergeTree",
   CollapsingMergeTree = "CollapsingMergeTree",
+  VersionedCollapsingMergeTree = "VersionedCollapsingMergeTree",
+  GraphiteMergeTree = "GraphiteMergeTree",
+  S3Queue = "S3Queue",
+  S3 = "S3",
+  Buffer = "Buffer",
+  Distributed = "Distributed",
+  IcebergS3 = "IcebergS3",
+  Kafka = "Kafka",
+  Merge = "Merge",
+  ReplicatedMergeTree = "ReplicatedMergeTree",
+  ReplicatedReplacingMergeTree = "ReplicatedReplacingMergeTree",
+  ReplicatedAggregatingMergeTree = "ReplicatedAggregatingMergeTree",
+  ReplicatedSummingMergeTree = "ReplicatedSummingMergeTree",
+  ReplicatedCollapsingMergeTree = "ReplicatedCollapsingMergeTree",
+  ReplicatedVersionedCollapsingMergeTree = "ReplicatedVersionedCollapsingMergeTree",
 }
 
 /** Who may change an object: everything (default), additive changes only, or nothing. */
@@ -25,7 +45,7 @@ export interface ColumnRef {
 }
 
 interface BaseOlapConfig<T> {
-  /** ORDER BY these fields, in order. Defaults to the `Key<...>` fields. */
+  /** ORDER BY these fields, in order. Defaults to the `Key<...>` fields, which must come first when both are given. */
   readonly orderByFields?: readonly Field<T>[];
   /** ORDER BY this SQL expression, e.g. `"(user_id, toDate(ts))"` or `"tuple()"`. */
   readonly orderByExpression?: string;
@@ -40,7 +60,27 @@ interface BaseOlapConfig<T> {
   readonly version?: string;
   /** The table's previous name: planned as a RENAME, keeping its rows. */
   readonly renamedFrom?: string;
+  /** moose-lib options that moose-migrate does not plan yet; `moose plan` warns when they are set. */
+  readonly sampleByExpression?: string;
+  readonly primaryKeyExpression?: string;
+  readonly indexes?: ReadonlyArray<{ name: string; expression: string; type: string; arguments?: string[]; granularity?: number }>;
+  readonly projections?: ReadonlyArray<{ name: string; body: string }>;
+  readonly database?: string;
+  readonly cluster?: string;
+  readonly seedFilter?: { limit?: number; where?: string };
+  readonly metadata?: { description?: string };
+  readonly constraints?: ReadonlyArray<{ name: string; expression: string; type: "CHECK" | "ASSUME" }>;
 }
+
+/** Engines moose-lib knows and moose-migrate refuses to plan (yet). */
+type UnplannedEngine = Exclude<
+  ClickHouseEngines,
+  | ClickHouseEngines.MergeTree
+  | ClickHouseEngines.AggregatingMergeTree
+  | ClickHouseEngines.ReplacingMergeTree
+  | ClickHouseEngines.SummingMergeTree
+  | ClickHouseEngines.CollapsingMergeTree
+>;
 
 /**
  * Table options. The engine-specific keys are only allowed with their engine.
@@ -54,7 +94,23 @@ export type OlapConfig<T> = BaseOlapConfig<T> &
     | { readonly engine: ClickHouseEngines.ReplacingMergeTree; readonly ver?: Field<T>; readonly isDeleted?: Field<T> }
     | { readonly engine: ClickHouseEngines.SummingMergeTree; readonly columns?: readonly Field<T>[] }
     | { readonly engine: ClickHouseEngines.CollapsingMergeTree; readonly sign: Field<T> }
+    | { readonly engine: UnplannedEngine; readonly [option: string]: unknown }
   );
+
+/** What `insert` reports (moose-lib's shape). */
+export interface InsertResult<T> {
+  readonly successful: number;
+  readonly failed: number;
+  readonly total: number;
+  readonly failedRecords?: ReadonlyArray<{ record: T; error: string; index?: number }>;
+}
+
+export interface InsertOptions {
+  readonly allowErrors?: number;
+  readonly allowErrorsRatio?: number;
+  readonly strategy?: "fail-fast" | "discard" | "isolate";
+  readonly validate?: boolean;
+}
 
 /**
  * A ClickHouse table whose columns are the fields of `T`.
@@ -79,5 +135,34 @@ export class OlapTable<T> {
       get: (_target, key) => (typeof key === "string" ? { kind: "Column", name: key } : undefined),
     });
     register(this);
+  }
+
+  /** Run-time only (the dev server): inserts rows. Not available while planning. */
+  insert(_data: Insertable<T>[] | AsyncIterable<unknown>, _options?: InsertOptions): Promise<InsertResult<T>> {
+    return notAvailable("OlapTable.insert");
+  }
+
+  /**
+   * moose-lib's factory for a MergeTree table ordered by `orderByFields`.
+   *
+   * @example
+   * export const events = OlapTable.withMergeTree<Event>("Events", ["id", "at"], { version: "1.0" });
+   */
+  static withMergeTree<T>(name: string, orderByFields: readonly Field<T>[], options?: Omit<BaseOlapConfig<T>, "orderByFields" | "orderByExpression">): OlapTable<T> {
+    return new OlapTable<T>(name, { ...options, orderByFields, engine: ClickHouseEngines.MergeTree });
+  }
+
+  /** moose-lib's factory for a ReplacingMergeTree table ordered by `orderByFields`. */
+  static withReplacingMergeTree<T>(
+    name: string,
+    orderByFields: readonly Field<T>[],
+    options?: Omit<BaseOlapConfig<T>, "orderByFields" | "orderByExpression"> & { readonly ver?: Field<T>; readonly isDeleted?: Field<T> },
+  ): OlapTable<T> {
+    return new OlapTable<T>(name, { ...options, orderByFields, engine: ClickHouseEngines.ReplacingMergeTree });
+  }
+
+  /** moose-lib's factory for an S3Queue table. Type-checks; planning refuses the engine (not supported yet). */
+  static withS3Queue<T>(name: string, s3Path: string, format: string, options?: Readonly<Record<string, unknown>>): OlapTable<T> {
+    return new OlapTable<T>(name, { ...options, s3Path, format, engine: ClickHouseEngines.S3Queue });
   }
 }

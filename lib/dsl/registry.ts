@@ -13,7 +13,9 @@ export type DeclarationKind =
   | "IngestPipeline"
   | "View"
   | "Task"
-  | "DeadLetterQueue";
+  | "DeadLetterQueue"
+  | "SqlResource"
+  | "WebApp";
 
 export interface Declared {
   readonly kind: DeclarationKind;

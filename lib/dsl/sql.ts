@@ -1,7 +1,8 @@
 /**
- * `sql` tagged template for view queries. Interpolating a table or a column
- * inserts its quoted identifier; anything else is an error at plan time (the
- * extractor resolves these statically) and at run time.
+ * `sql` tagged template, as in moose-lib. Interpolating a table, view or column inserts
+ * its quoted identifier and a nested `sql` fragment is inlined; these are what a view's
+ * `selectStatement` may contain (the extractor resolves them statically). Any other
+ * value becomes a query parameter `{pN:Type}` for run-time queries.
  *
  * @example
  * sql`SELECT ${events.columns.userId}, count() FROM ${events} GROUP BY 1`
@@ -9,27 +10,77 @@
 export interface Sql {
   readonly strings: readonly string[];
   readonly values: readonly unknown[];
+  readonly isFragment?: boolean;
   toString(): string;
+}
+
+export interface SqlTemplateTag {
+  (strings: TemplateStringsArray | readonly string[], ...values: unknown[]): Sql;
+  /** A complete statement (moose-lib's newer spelling of `sql`). */
+  statement(strings: TemplateStringsArray | readonly string[], ...values: unknown[]): Sql;
+  /** A fragment to interpolate into another statement. */
+  fragment(strings: TemplateStringsArray | readonly string[], ...values: unknown[]): Sql;
+  /** Joins fragments with `separator` (default `", "`). */
+  join(fragments: readonly Sql[], separator?: string): Sql;
+  /** Raw SQL text, not parameterised. */
+  raw(text: string): Sql;
 }
 
 export function quoteIdentifier(name: string): string {
   return "`" + name.replace(/\\/g, "\\\\").replace(/`/g, "\\`") + "`";
 }
 
-function render(value: unknown): string {
-  if (value !== null && typeof value === "object" && "name" in value && typeof (value as { name: unknown }).name === "string") {
-    return quoteIdentifier((value as { name: string }).name);
-  }
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  throw new TypeError(`sql\`\`: only tables, views, columns and numbers can be interpolated, found ${typeof value}`);
+function isSql(value: unknown): value is Sql {
+  return typeof value === "object" && value !== null && Array.isArray((value as Sql).strings) && Array.isArray((value as Sql).values);
 }
 
-export function sql(strings: TemplateStringsArray, ...values: unknown[]): Sql {
-  return {
-    strings: [...strings],
-    values,
-    toString() {
-      return strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i]) : ""), "");
-    },
-  };
+function isNamed(value: unknown): value is { readonly kind: string; readonly name: string } {
+  return typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string" && typeof (value as { kind?: unknown }).kind === "string";
 }
+
+function parameterType(value: unknown): string {
+  if (typeof value === "number") return Number.isInteger(value) ? "Int" : "Float";
+  if (typeof value === "boolean") return "Bool";
+  if (value instanceof Date) return "DateTime";
+  if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string") return value[0];
+  return "String";
+}
+
+/**
+ * The query text with `{pN:Type}` placeholders, and the parameter values.
+ *
+ * @example toQuery(sql`SELECT * FROM ${events} WHERE n > ${3}`) // ["SELECT * FROM `events` WHERE n > {p0:Int}", { p0: 3 }]
+ */
+export function toQuery(query: Sql): [string, Record<string, unknown>] {
+  const params: Record<string, unknown> = {};
+  let n = 0;
+  const render = (q: Sql): string =>
+    q.strings.reduce((out, s, i) => {
+      if (i >= q.values.length) return out + s;
+      const v = q.values[i];
+      if (isSql(v)) return out + s + render(v);
+      if (isNamed(v)) return out + s + quoteIdentifier(v.name);
+      const key = `p${n++}`;
+      params[key] = Array.isArray(v) && v.length === 2 ? v[1] : v;
+      return out + s + `{${key}:${parameterType(v)}}`;
+    }, "");
+  return [render(query), params];
+}
+
+function make(strings: readonly string[], values: readonly unknown[], isFragment: boolean | undefined): Sql {
+  const q: Sql = {
+    strings: [...strings],
+    values: [...values],
+    ...(isFragment === undefined ? {} : { isFragment }),
+    toString: () => toQuery(q)[0],
+  };
+  return q;
+}
+
+export const sql: SqlTemplateTag = Object.assign((strings: TemplateStringsArray | readonly string[], ...values: unknown[]) => make(strings, values, undefined), {
+  statement: (strings: TemplateStringsArray | readonly string[], ...values: unknown[]) => make(strings, values, false),
+  fragment: (strings: TemplateStringsArray | readonly string[], ...values: unknown[]) => make(strings, values, true),
+  join: (fragments: readonly Sql[], separator = ", ") =>
+    make(["", ...fragments.slice(1).map(() => separator), ""].slice(0, Math.max(fragments.length + 1, 1)), fragments, true),
+  raw: (text: string) => make([text], [], true),
+});

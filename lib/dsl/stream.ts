@@ -1,11 +1,16 @@
 import { register } from "./registry.js";
 import type { OlapTable } from "./olap-table.js";
 import type { LifeCycle } from "./olap-table.js";
+import type { DeadLetterQueue } from "./dead-letter.js";
+import { notAvailable } from "./runtime.js";
+
+/** moose-lib's default topic retention: 7 days, in seconds. */
+export const DEFAULT_RETENTION_SECONDS = 60 * 60 * 24 * 7;
 
 export interface StreamConfig<T> {
   /** Number of partitions of the topic (default 1). Kafka cannot reduce it later. */
   readonly parallelism?: number;
-  /** Retention in seconds (default: `[redpanda_config] retention_ms`). */
+  /** Retention in seconds (default 604800, 7 days, as in moose-lib). */
   readonly retentionPeriod?: number;
   /** Rows produced to the stream are written to this table. */
   readonly destination?: OlapTable<T>;
@@ -13,6 +18,34 @@ export interface StreamConfig<T> {
   readonly config?: Readonly<Record<string, string | number>>;
   readonly version?: string;
   readonly lifeCycle?: LifeCycle;
+  readonly metadata?: { description?: string };
+  /** Run-time only: where failed transforms and consumers send records by default. */
+  readonly defaultDeadLetterQueue?: DeadLetterQueue<T>;
+  /** Schema registry settings (moose-lib); not planned. */
+  readonly schemaConfig?: { kind: "JSON" | "AVRO" | "PROTOBUF"; reference: { id: number } | { subjectLatest: string } | { subject: string; version: number } };
+}
+
+/** Zero, one or many records: what a transform may return. */
+export type ZeroOrMany<T> = T | T[] | undefined | null;
+
+export interface TransformConfig<T> {
+  readonly version?: string;
+  readonly metadata?: { description?: string };
+  /** Records whose transform throws go here (null: nowhere). */
+  readonly deadLetterQueue?: DeadLetterQueue<T> | null;
+}
+
+export interface ConsumerConfig<T> {
+  readonly version?: string;
+  readonly deadLetterQueue?: DeadLetterQueue<T> | null;
+}
+
+/** A record bound for a given stream, returned by `addMultiTransform` functions. */
+export class RoutedMessage {
+  constructor(
+    readonly destination: Stream<any>,
+    readonly values: ZeroOrMany<any>,
+  ) {}
 }
 
 /**
@@ -22,12 +55,12 @@ export interface StreamConfig<T> {
  * export const userEvents = new Stream<UserSchema>("UserEvents", { destination: usersTable });
  */
 export class Stream<T> {
-  readonly kind = "Stream" as const;
+  readonly kind: "Stream" | "DeadLetterQueue" = "Stream";
   readonly name: string;
   readonly config: StreamConfig<T>;
   declare readonly __schema?: T;
   /** Run-time hooks, used by the dev server; planning ignores them. */
-  readonly transforms: Array<{ readonly to: Stream<unknown>; readonly fn: (row: T) => unknown }> = [];
+  readonly transforms: Array<{ readonly to: Stream<unknown>; readonly fn: (row: T) => unknown; readonly config?: TransformConfig<T> }> = [];
   readonly consumers: Array<(row: T) => void | Promise<void>> = [];
 
   constructor(name: string, config?: StreamConfig<T>) {
@@ -36,13 +69,32 @@ export class Stream<T> {
     register(this);
   }
 
+  get defaultDeadLetterQueue(): DeadLetterQueue<T> | undefined {
+    return this.config.defaultDeadLetterQueue;
+  }
+
   /** Run-time only: rows of this stream are transformed and produced to `to`. Never affects planning. */
-  addTransform<U>(to: Stream<U>, fn: (row: T) => U | U[] | null | undefined | Promise<U | U[] | null | undefined>): void {
-    this.transforms.push({ to: to as Stream<unknown>, fn: fn as (row: T) => unknown });
+  addTransform<U>(to: Stream<U>, fn: (row: T) => ZeroOrMany<U> | Promise<ZeroOrMany<U>>, config?: TransformConfig<T>): void {
+    this.transforms.push({ to: to as Stream<unknown>, fn: fn as (row: T) => unknown, ...(config ? { config } : {}) });
   }
 
   /** Run-time only: called for every row of this stream. */
-  addConsumer(fn: (row: T) => void | Promise<void>): void {
+  addConsumer(fn: (row: T) => void | Promise<void>, _config?: ConsumerConfig<T>): void {
     this.consumers.push(fn);
+  }
+
+  /** Run-time only: one function routing each record to several streams. */
+  addMultiTransform(_fn: (row: T) => RoutedMessage[]): void {
+    notAvailable("Stream.addMultiTransform");
+  }
+
+  /** Wraps records for `addMultiTransform`. */
+  routed(values: ZeroOrMany<T>): RoutedMessage {
+    return new RoutedMessage(this, values);
+  }
+
+  /** Run-time only: produces records to the topic. */
+  send(_values: ZeroOrMany<T>): Promise<void> {
+    return notAvailable("Stream.send");
   }
 }

@@ -1,15 +1,20 @@
 import { register } from "./registry.js";
 
+/** What a task's `run` receives: shared `state` and the `input` (the previous task's result). */
+export type TaskContext<I> = I extends null ? { state: any; input?: null } : { state: any; input: I };
+
 export interface TaskConfig<I, O> {
-  readonly run: (input: I) => O | Promise<O>;
-  readonly onComplete?: ReadonlyArray<Task<O, any>>;
+  readonly run: (context: TaskContext<I>) => Promise<O> | O;
+  /** Tasks started with this task's result when it succeeds. */
+  readonly onComplete?: ReadonlyArray<Task<O extends void ? null : O, any>>;
+  readonly onCancel?: (context: TaskContext<I>) => Promise<void> | void;
   /** e.g. `"1h"` */
   readonly timeout?: string;
   readonly retries?: number;
 }
 
 /** One step of a workflow. Run-time only: its code never affects planning. */
-export class Task<I = unknown, O = unknown> {
+export class Task<I = null, O = void> {
   readonly kind = "Task" as const;
   readonly name: string;
   readonly config: TaskConfig<I, O>;

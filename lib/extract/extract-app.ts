@@ -23,6 +23,7 @@ import {
   positionOf,
   StaticEvaluator,
   type ColumnRefValue,
+  type DeclarationNode,
   type ObjectRef,
   type StaticObject,
   type StaticValue,
@@ -40,9 +41,64 @@ const DECLARATION_CLASSES = [
   "Workflow",
   "IngestPipeline",
   "DeadLetterQueue",
+  "Task",
+  "View",
+  "SqlResource",
+  "WebApp",
 ] as const;
 type DeclarationClass = (typeof DECLARATION_CLASSES)[number];
 const DECLARATION_SET: ReadonlySet<string> = new Set(DECLARATION_CLASSES);
+/**
+ * Classes that declare nothing this tool plans: tasks (part of a workflow's code),
+ * web apps (routes served by `moose dev`), plain views and raw SQL resources (not
+ * modelled yet). They are still read so that references to them resolve; a
+ * construction inside a function is simply not one of the app's declarations.
+ */
+const UNPLANNED_CLASSES: ReadonlySet<DeclarationClass> = new Set(["Task", "View", "SqlResource", "WebApp"]);
+/** moose-lib's static factories: `OlapTable.withMergeTree<T>(name, orderByFields, options?)`. */
+const TABLE_FACTORIES: ReadonlyMap<string, string | undefined> = new Map([
+  ["withMergeTree", "MergeTree"],
+  ["withReplacingMergeTree", "ReplacingMergeTree"],
+  ["withS3Queue", "S3Queue"],
+]);
+
+/** moose-lib's default topic retention (`retentionPeriod`), 7 days. */
+const DEFAULT_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
+/**
+ * The records of a dead-letter topic, whatever the type argument: moose-lib sends these
+ * fixed columns for every DeadLetterQueue (source is a plain String there, unlike the
+ * `DeadLetterModel` interface, whose literal union maps to LowCardinality in a table).
+ */
+const DEAD_LETTER_COLUMNS: readonly Column[] = [
+  { name: "originalRecord", type: "JSON" },
+  { name: "errorMessage", type: "String" },
+  { name: "errorType", type: "String" },
+  { name: "failedAt", type: "DateTime('UTC')" },
+  { name: "source", type: "String" },
+];
+
+/** moose-lib table options this tool does not plan yet; setting one is a warning, not an error. */
+const UNPLANNED_TABLE_OPTIONS = ["sampleByExpression", "primaryKeyExpression", "indexes", "projections", "database", "cluster", "constraints"] as const;
+
+/** Engines moose-lib offers and this tool cannot plan yet. */
+const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
+  "VersionedCollapsingMergeTree",
+  "GraphiteMergeTree",
+  "S3Queue",
+  "S3",
+  "Buffer",
+  "Distributed",
+  "IcebergS3",
+  "Kafka",
+  "Merge",
+  "ReplicatedMergeTree",
+  "ReplicatedReplacingMergeTree",
+  "ReplicatedAggregatingMergeTree",
+  "ReplicatedSummingMergeTree",
+  "ReplicatedCollapsingMergeTree",
+  "ReplicatedVersionedCollapsingMergeTree",
+]);
 
 /** Where each object of the map was declared, keyed `<kind>:<name>` (e.g. `tables:Users`). */
 export type Locations = Readonly<Record<string, SourcePosition>>;
@@ -68,7 +124,7 @@ export interface ExtractOptions {
  * types of declared records never depend on them; if one did, the type mapper
  * reports the resulting `any` with its position.
  */
-const NON_BLOCKING_DIAGNOSTICS = new Set([2307, 2792, 7016, 2580, 2591, 2592, 2503]);
+const NON_BLOCKING_DIAGNOSTICS = new Set([2307, 2792, 7016, 2580, 2584, 2591, 2592, 2503]);
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
@@ -76,8 +132,10 @@ const API_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 const WORKFLOW_NAME = /^[A-Za-z0-9_.-]+$/;
 
 interface Declaration {
-  readonly node: ts.NewExpression;
+  readonly node: DeclarationNode;
   readonly cls: DeclarationClass;
+  /** For `OlapTable.withMergeTree(...)` and the other factories: the engine it sets. */
+  readonly factory?: string;
 }
 
 /** The names a declaration gives the objects it creates, known before references are resolved. */
@@ -87,8 +145,14 @@ interface Identity {
   api?: string;
   view?: string;
   workflow?: string;
+  /** An IngestPipeline's dead-letter topic (`<name>DeadLetterQueue`). */
+  deadLetterTopic?: string;
+  /** A plain View (not planned; known so that materialized views may read it). */
+  plainView?: string;
   /** For a MaterializedView writing to an existing table: that table's declaration. */
   targetRef?: ObjectRef;
+  /** For a MaterializedView creating its target from `targetTable: { name, engine?, orderByFields? }`. */
+  targetConfig?: StaticObject;
 }
 
 /**
@@ -122,10 +186,18 @@ export class AppExtractor {
     const errors: InvalidInputError[] = [];
 
     for (const sf of files) {
-      for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
+      const inFunctions: Array<{ readonly code: number; readonly message: string; readonly position: SourcePosition }> = [];
+      const semantic = new Set(program.getSemanticDiagnostics(sf));
+      for (const d of [...program.getSyntacticDiagnostics(sf), ...semantic]) {
         if (d.category !== ts.DiagnosticCategory.Error) continue;
         const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
         const position = d.file && d.start !== undefined ? diagnosticPosition(d.file, d.start) : undefined;
+        // A type error inside a function body (a transform, a handler, a task's run) is
+        // in code that only runs in `moose dev`; planning never evaluates it.
+        if (position && semantic.has(d) && d.file && d.start !== undefined && insideFunctionBody(d.file, d.start)) {
+          inFunctions.push({ code: d.code, message, position });
+          continue;
+        }
         if (NON_BLOCKING_DIAGNOSTICS.has(d.code)) {
           warnings.push(`${position ? `${this.display(position.file)}:${position.line}:${position.column}: ` : ""}${message} (ignored for planning)`);
           continue;
@@ -137,10 +209,19 @@ export class AppExtractor {
           }),
         );
       }
+      const first = inFunctions[0];
+      if (first) {
+        const count = inFunctions.length === 1 ? "1 TypeScript error" : `${inFunctions.length} TypeScript errors`;
+        warnings.push(
+          `${this.display(sf.fileName)}: ${count} in function bodies ignored for planning (that code runs in \`moose dev\`); first at ${first.position.line}:${first.position.column}: TS${first.code}: ${first.message}`,
+        );
+      }
     }
     if (this.program.redirected.size > 0 && !this.saidRedirect) {
       this.saidRedirect = true;
-      warnings.push(`imports of ${[...this.program.redirected].join(", ")} are planned against moose-migrate's declaration library`);
+      const libraries = [...this.program.redirected].filter((m) => m !== "typia");
+      if (libraries.length > 0) warnings.push(`imports of ${libraries.join(", ")} are planned against moose-migrate's declaration library`);
+      if (this.program.redirected.has("typia")) warnings.push("typia is not installed: its type tags are read from moose-migrate's copy of them");
     }
     if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
 
@@ -149,7 +230,7 @@ export class AppExtractor {
     if (result.errors.length > 0) throw new InvalidInputErrors(result.errors.map((e) => relativize(e, this.options.projectDir)));
     const locations: Record<string, SourcePosition> = {};
     for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
-    return { map: result.map, locations, warnings, files: files.map((f) => f.fileName) };
+    return { map: result.map, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName) };
   }
 
   private display(file: string): string {
@@ -165,6 +246,24 @@ export function extractApp(options: ExtractOptions): ExtractedApp {
 
 function isUserFile(sf: ts.SourceFile): boolean {
   return !sf.isDeclarationFile && !sf.fileName.includes(`${sep}node_modules${sep}`) && !sf.fileName.includes("/node_modules/") && !isLibraryFile(sf.fileName);
+}
+
+/** Whether `pos` lies in the body of a function, method, accessor or arrow function. */
+function insideFunctionBody(sf: ts.SourceFile, pos: number): boolean {
+  let found = false;
+  const visit = (node: ts.Node): void => {
+    if (found || pos < node.pos || pos >= node.end) return;
+    if (ts.isFunctionLike(node)) {
+      const body = (node as ts.FunctionLikeDeclaration).body;
+      if (body && pos >= body.getStart(sf) && pos < body.end) {
+        found = true;
+        return;
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
 }
 
 function diagnosticPosition(file: ts.SourceFile, start: number): SourcePosition {
@@ -183,16 +282,19 @@ interface ReadResult {
   readonly map: InfraMap;
   readonly locations: Record<string, SourcePosition>;
   readonly errors: InvalidInputError[];
+  /** `file:line:column: message` texts (files as displayed). */
+  readonly warnings: string[];
 }
 
 /** Reads every declaration of one Program. Single use. */
 class DeclarationReader {
   private readonly declarations: Declaration[] = [];
-  private readonly byNode = new Map<ts.NewExpression, Declaration>();
-  private readonly identities = new Map<ts.NewExpression, Identity>();
+  private readonly byNode = new Map<DeclarationNode, Declaration>();
+  private readonly identities = new Map<DeclarationNode, Identity>();
   private readonly evaluator: StaticEvaluator;
   private readonly mapper: TypeMapper;
   private readonly errors: InvalidInputError[] = [];
+  private readonly warnings: string[] = [];
   private readonly locations: Record<string, SourcePosition> = {};
   private readonly tables: Record<string, Table> = {};
   private readonly views: Record<string, MaterializedView> = {};
@@ -200,8 +302,8 @@ class DeclarationReader {
   private readonly apis: Record<string, ApiEndpoint> = {};
   private readonly workflows: Record<string, Workflow> = {};
   private readonly processes: Record<string, SyncProcess> = {};
-  /** Key columns per table, for the default ORDER BY. */
-  private readonly keyColumns = new Map<string, string[]>();
+  /** Plain views seen (not planned), so that a materialized view may read one. */
+  private readonly plainViews = new Set<string>();
 
   constructor(
     private readonly checker: ts.TypeChecker,
@@ -216,7 +318,9 @@ class DeclarationReader {
   read(): ReadResult {
     for (const sf of this.files) this.collect(sf);
     for (const d of this.declarations) this.guard(() => this.identities.set(d.node, this.identify(d)));
-    for (const d of this.declarations) if (this.identities.has(d.node)) this.guard(() => this.build(d));
+    // Materialized views last: rendering `${table.columns.x}` of an aggregate column needs the table built.
+    const ordered = [...this.declarations.filter((d) => d.cls !== "MaterializedView"), ...this.declarations.filter((d) => d.cls === "MaterializedView")];
+    for (const d of ordered) if (this.identities.has(d.node)) this.guard(() => this.build(d));
     const map: InfraMap = {
       version: INFRA_MAP_VERSION,
       tables: this.tables,
@@ -228,7 +332,7 @@ class DeclarationReader {
     };
     if (this.errors.length === 0) this.checkReferences(map);
     this.errors.sort((a, b) => comparePositions(a.position, b.position));
-    return { map, locations: this.locations, errors: this.errors };
+    return { map, locations: this.locations, errors: this.errors, warnings: this.warnings };
   }
 
   private guard(fn: () => void): void {
@@ -241,24 +345,39 @@ class DeclarationReader {
     }
   }
 
+  /** For objects that are not planned: what can be read statically, or undefined (never an error). */
+  private quietly<T>(read: () => T): T | undefined {
+    try {
+      return read();
+    } catch (e) {
+      if (e instanceof InvalidInputError) return undefined;
+      throw e;
+    }
+  }
+
+  private warn(node: ts.Node, message: string): void {
+    const p = positionOf(node);
+    this.warnings.push(`${this.display(p.file)}:${p.line}:${p.column}: ${message}`);
+  }
+
   private collect(sf: ts.SourceFile): void {
     const visit = (node: ts.Node): void => {
-      if (ts.isNewExpression(node)) {
-        const cls = this.declarationClass(node);
-        if (cls) {
-          const enclosing = enclosingScope(node);
-          if (enclosing) {
-            this.errors.push(
-              new InvalidInputError("NOT_STATIC", `new ${cls}(...) inside ${enclosing} cannot be planned: how often it runs is only known at run time`, {
-                position: positionOf(node),
-                hint: "declare infrastructure at the top level of a module, e.g. `export const events = new OlapTable<Event>(\"Events\")`",
-              }),
-            );
-          } else {
-            const d = { node, cls };
-            this.declarations.push(d);
-            this.byNode.set(node, d);
-          }
+      const found = ts.isNewExpression(node) ? this.declarationClass(node) : ts.isCallExpression(node) ? this.factoryCall(node) : undefined;
+      if (found) {
+        const enclosing = enclosingScope(node);
+        if (enclosing && UNPLANNED_CLASSES.has(found.cls)) {
+          // Not infrastructure: a task or web app built at run time is just code.
+        } else if (enclosing) {
+          this.errors.push(
+            new InvalidInputError("NOT_STATIC", `new ${found.cls}(...) inside ${enclosing} cannot be planned: how often it runs is only known at run time`, {
+              position: positionOf(node),
+              hint: "declare infrastructure at the top level of a module, e.g. `export const events = new OlapTable<Event>(\"Events\")`",
+            }),
+          );
+        } else {
+          const d: Declaration = { node: node as DeclarationNode, ...found };
+          this.declarations.push(d);
+          this.byNode.set(d.node, d);
         }
       }
       ts.forEachChild(node, visit);
@@ -266,13 +385,28 @@ class DeclarationReader {
     visit(sf);
   }
 
-  private declarationClass(node: ts.NewExpression): DeclarationClass | undefined {
-    let symbol = this.checker.getSymbolAtLocation(node.expression);
+  private librarySymbol(expr: ts.Expression): ts.Symbol | undefined {
+    let symbol = this.checker.getSymbolAtLocation(expr);
     if (!symbol) return undefined;
     if (symbol.flags & ts.SymbolFlags.Alias) symbol = this.checker.getAliasedSymbol(symbol);
     const decl = symbol.declarations?.[0];
     if (!decl || !isLibraryFile(decl.getSourceFile().fileName)) return undefined;
-    return DECLARATION_SET.has(symbol.name) ? (symbol.name as DeclarationClass) : undefined;
+    return symbol;
+  }
+
+  private declarationClass(node: ts.NewExpression): { cls: DeclarationClass } | undefined {
+    const symbol = this.librarySymbol(node.expression);
+    return symbol && DECLARATION_SET.has(symbol.name) ? { cls: symbol.name as DeclarationClass } : undefined;
+  }
+
+  /** `OlapTable.withMergeTree<T>(...)` and the other moose-lib table factories. */
+  private factoryCall(node: ts.CallExpression): { cls: DeclarationClass; factory: string } | undefined {
+    const callee = node.expression;
+    if (!ts.isPropertyAccessExpression(callee)) return undefined;
+    const engine = TABLE_FACTORIES.get(callee.name.text);
+    if (engine === undefined) return undefined;
+    const owner = this.librarySymbol(callee.expression);
+    return owner?.name === "OlapTable" ? { cls: "OlapTable", factory: engine } : undefined;
   }
 
   // ---- pass 1: names -------------------------------------------------------
@@ -281,13 +415,13 @@ class DeclarationReader {
     const { node, cls } = d;
     switch (cls) {
       case "OlapTable":
-        return { table: versioned(this.nameArg(node, cls), this.config(node, 1, cls), this, "version") };
+        return { table: versioned(this.nameArg(node, cls), this.tableConfig(d), this, "version") };
       case "Stream":
       case "DeadLetterQueue":
         return { topic: versioned(this.nameArg(node, cls), this.config(node, 1, cls), this, "version") };
       case "IngestApi": {
         const cfg = this.config(node, 1, cls);
-        return { api: apiPath("ingest", this.nameArg(node, cls), this.optString(cfg, "version"), undefined) };
+        return { api: apiPath("ingest", this.nameArg(node, cls), this.optString(cfg, "version"), this.optString(cfg, "path")) };
       }
       case "ConsumptionApi":
       case "Api": {
@@ -296,15 +430,30 @@ class DeclarationReader {
       }
       case "Workflow":
         return { workflow: this.nameArg(node, cls) };
+      case "View":
+        return { plainView: this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)" };
+      case "Task":
+      case "SqlResource":
+      case "WebApp":
+        return {};
       case "MaterializedView": {
         const cfg = this.requiredConfig(node, 0, cls);
         const view = this.reqString(cfg, "materializedViewName", cls);
         const target = cfg.entries.get("targetTable");
-        if (target !== undefined) {
-          if (!isRef(target)) throw this.bad(cfg, "targetTable", "must be an OlapTable declared with `new OlapTable`");
-          return { view, targetRef: target };
+        let id: Identity;
+        if (isObjectValue(target as StaticValue)) {
+          const targetCfg = target as StaticObject;
+          id = { view, table: this.reqString(targetCfg, "name", "targetTable"), targetConfig: targetCfg };
+        } else if (target !== undefined) {
+          if (!isRef(target)) throw this.bad(cfg, "targetTable", "must be an OlapTable declared with `new OlapTable`, or `{ name, engine?, orderByFields? }`");
+          id = { view, targetRef: target };
+        } else {
+          id = { view, table: this.optString(cfg, "tableName") ?? `${view}_target` };
         }
-        return { view, table: this.optString(cfg, "tableName") ?? `${view}_target` };
+        if (id.table === view) {
+          throw this.bad(cfg, "materializedViewName", `is "${view}", the name of its target table too; ClickHouse needs different names for the view and the table it writes to`);
+        }
+        return id;
       }
       case "IngestPipeline": {
         const name = this.nameArg(node, cls);
@@ -314,10 +463,22 @@ class DeclarationReader {
         const id: Identity = {};
         if (this.enabled(cfg, "table")) id.table = suffix;
         if (this.enabled(cfg, "stream")) id.topic = suffix;
-        if (this.enabled(cfg, "ingestApi") || this.enabled(cfg, "ingest")) id.api = apiPath("ingest", name, version, undefined);
+        if (this.enabled(cfg, "deadLetterQueue")) id.deadLetterTopic = `${suffix.slice(0, name.length)}DeadLetterQueue${suffix.slice(name.length)}`;
+        const ingest = this.ingestOption(cfg);
+        if (ingest.enabled) id.api = apiPath("ingest", name, version, this.optString(ingest.config, "path") ?? this.optString(cfg, "path"));
         return id;
       }
     }
+  }
+
+  /** moose-lib spells the ingest option `ingestApi`, `ingestAPI` (one version) and `ingest` (older). */
+  private ingestOption(cfg: StaticObject | undefined): { enabled: boolean; config?: StaticObject } {
+    for (const key of ["ingestApi", "ingestAPI", "ingest"]) {
+      const v = cfg?.entries.get(key);
+      if (v === undefined) continue;
+      return isObjectValue(v) ? { enabled: true, config: v } : { enabled: v === true };
+    }
+    return { enabled: false };
   }
 
   // ---- pass 2: objects -----------------------------------------------------
@@ -327,11 +488,13 @@ class DeclarationReader {
     const { node, cls } = d;
     switch (cls) {
       case "OlapTable":
-        this.addTable(id.table!, node, this.schemaType(node, cls), this.config(node, 1, cls));
+        this.addTable(id.table!, node, this.schemaType(node, cls), this.tableConfig(d));
         return;
       case "Stream":
+        this.addStream(id.topic!, node, this.columns(node, this.schemaType(node, cls)), this.config(node, 1, cls));
+        return;
       case "DeadLetterQueue":
-        this.addStream(id.topic!, node, this.schemaType(node, cls), this.config(node, 1, cls));
+        this.addStream(id.topic!, node, DEAD_LETTER_COLUMNS, this.config(node, 1, cls));
         return;
       case "IngestApi": {
         const cfg = this.requiredConfig(node, 1, cls);
@@ -369,15 +532,49 @@ class DeclarationReader {
       case "IngestPipeline":
         this.addPipeline(id, node);
         return;
+      case "View":
+        this.plainViews.add(id.plainView!);
+        this.warn(node, `View "${id.plainView}" is not planned: moose-migrate does not manage plain ClickHouse views yet (create it with \`moose query\`)`);
+        return;
+      case "SqlResource":
+        this.warn(node, `SqlResource "${this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)"}" is not planned: moose-migrate does not run raw setup/teardown SQL`);
+        return;
+      case "WebApp": {
+        const mount = this.quietly(() => this.optString(this.config(node, 2, cls), "mountPath"));
+        this.warn(node, `WebApp "${this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)"}"${mount ? ` (mounted at ${mount})` : ""} is code served by \`moose dev\`; it has no infrastructure to plan`);
+        return;
+      }
+      case "Task":
+        return;
     }
   }
 
-  private addTable(name: string, node: ts.NewExpression, schema: ts.Type, cfg: StaticObject | undefined): void {
+  /**
+   * A table's options: the config argument, or for a factory call its options with
+   * `orderByFields` and `engine` filled in from the call.
+   */
+  private tableConfig(d: Declaration): StaticObject | undefined {
+    if (d.factory === undefined) return this.config(d.node, 1, "OlapTable");
+    const node = d.node;
+    const entries = new Map<string, StaticValue>();
+    const options = this.config(node, d.factory === "S3Queue" ? 3 : 2, "OlapTable");
+    for (const [k, v] of options?.entries ?? []) entries.set(k, v);
+    if (d.factory !== "S3Queue") {
+      const fields = node.arguments?.[1];
+      if (fields) entries.set("orderByFields", this.evaluator.evaluate(fields, "the orderByFields of this OlapTable"));
+    }
+    entries.set("engine", d.factory);
+    return { kind: "object", entries, node: options?.node ?? node };
+  }
+
+  private addTable(name: string, node: DeclarationNode, schema: ts.Type, cfg: StaticObject | undefined): void {
     if (!TABLE_NAME.test(name)) throw this.badName(node, "table", name, "a letter or `_` followed by letters, digits and `_`");
     const mapped = this.columns(node, schema);
     const columns = mapped.map((c) => c.column);
     const keys = mapped.filter((c) => c.key).map((c) => c.column.name);
-    this.keyColumns.set(name, keys);
+    for (const option of UNPLANNED_TABLE_OPTIONS) {
+      if (cfg?.entries.get(option) !== undefined) this.warn(cfg.node, `table ${name}: ${option} is not planned by moose-migrate yet; the table is created without it`);
+    }
     const table: Table = {
       name,
       columns,
@@ -391,20 +588,20 @@ class DeclarationReader {
     this.put(this.tables, "tables", table, node);
   }
 
-  private addStream(name: string, node: ts.NewExpression, schema: ts.Type, cfg: StaticObject | undefined): void {
+  private addStream(name: string, node: DeclarationNode, columns: readonly MappedColumn[] | readonly Column[], cfg: StaticObject | undefined): void {
     if (!TOPIC_NAME.test(name) || name.length > 249 || name === "." || name === "..") {
       throw this.badName(node, "topic", name, "letters, digits, `.`, `_` and `-`, at most 249 characters");
     }
     const partitions = this.optNumber(cfg, "parallelism") ?? this.optNumber(cfg, "partitions") ?? 1;
     if (!Number.isInteger(partitions) || partitions < 1) throw this.bad(cfg!, "parallelism", "must be a whole number of partitions, at least 1");
-    const retentionSeconds = this.optNumber(cfg, "retentionPeriod");
+    const retentionSeconds = this.optNumber(cfg, "retentionPeriod") ?? DEFAULT_RETENTION_SECONDS;
     const topic: Topic = {
       name,
       partitions,
+      retentionMs: Math.round(retentionSeconds * 1000),
       config: this.stringRecord(cfg, "config"),
-      columns: this.columns(node, schema).map((c) => c.column),
+      columns: columns.map((c) => ("column" in c ? c.column : c)),
       lifeCycle: this.lifeCycle(cfg),
-      ...opt("retentionMs", retentionSeconds === undefined ? undefined : Math.round(retentionSeconds * 1000)),
     };
     this.put(this.topics, "topics", topic, node);
     const dest = cfg?.entries.get("destination");
@@ -414,12 +611,12 @@ class DeclarationReader {
     }
   }
 
-  private addApi(api: ApiEndpoint, node: ts.NewExpression): void {
+  private addApi(api: ApiEndpoint, node: DeclarationNode): void {
     if (!API_PATH.test(api.name)) throw this.badName(node, "API path", api.name, "path segments of letters, digits, `_`, `-` and `.` separated by `/`");
     this.put(this.apis, "apis", api, node);
   }
 
-  private addView(id: Identity, node: ts.NewExpression): void {
+  private addView(id: Identity, node: DeclarationNode): void {
     const cfg = this.requiredConfig(node, 0, "MaterializedView");
     const viewName = id.view!;
     if (!TABLE_NAME.test(viewName)) throw this.badName(node, "materialized view", viewName, "a letter or `_` followed by letters, digits and `_`");
@@ -428,8 +625,11 @@ class DeclarationReader {
       target = this.refName(id.targetRef, ["table"], cfg, "targetTable");
     } else {
       target = id.table!;
+      // `targetTable: { name, engine?, orderByFields? }` wins over the older top-level keys.
       const tableCfg = this.subset(cfg, ["orderByFields", "orderByExpression", "engine", "partitionBy", "ttl", "settings", "lifeCycle"]);
-      this.addTable(target, node, this.schemaType(node, "MaterializedView"), tableCfg);
+      const entries = new Map(tableCfg.entries);
+      for (const [k, v] of id.targetConfig?.entries ?? []) if (k !== "name") entries.set(k, v);
+      this.addTable(target, node, this.schemaType(node, "MaterializedView"), { kind: "object", entries, node: id.targetConfig?.node ?? cfg.node });
     }
     const select = cfg.entries.get("selectStatement");
     if (select === undefined) throw this.bad(cfg, "selectStatement", "is required: the SELECT that feeds the view");
@@ -452,17 +652,21 @@ class DeclarationReader {
     this.put(this.views, "views", view, node);
   }
 
-  private addPipeline(id: Identity, node: ts.NewExpression): void {
+  private addPipeline(id: Identity, node: DeclarationNode): void {
     const cfg = this.config(node, 1, "IngestPipeline");
     const schema = this.schemaType(node, "IngestPipeline");
-    const sub = (key: string) => {
+    // The pipeline's lifeCycle applies to the parts that do not set their own.
+    const sub = (key: string): StaticObject | undefined => {
       const v = cfg?.entries.get(key);
-      return isObjectValue(v as StaticValue) ? (v as StaticObject) : undefined;
+      const own = isObjectValue(v as StaticValue) ? (v as StaticObject) : undefined;
+      const lifeCycle = cfg?.entries.get("lifeCycle");
+      if (lifeCycle === undefined || own?.entries.has("lifeCycle")) return own;
+      return { kind: "object", entries: new Map([...(own?.entries ?? []), ["lifeCycle", lifeCycle]]), node: own?.node ?? cfg!.node };
     };
     if (id.table) this.addTable(id.table, node, schema, sub("table"));
+    if (id.deadLetterTopic) this.addStream(id.deadLetterTopic, node, DEAD_LETTER_COLUMNS, sub("deadLetterQueue"));
     if (id.topic) {
-      const streamCfg = sub("stream");
-      this.addStream(id.topic, node, schema, streamCfg);
+      this.addStream(id.topic, node, this.columns(node, schema), sub("stream"));
       if (id.table) this.put(this.processes, "processes", { name: `${id.topic}_to_${id.table}`, sourceTopic: id.topic, targetTable: id.table }, node);
     }
     if (id.api) {
@@ -475,7 +679,7 @@ class DeclarationReader {
 
   private readonly columnCache = new Map<ts.Type, MappedColumn[]>();
 
-  private columns(node: ts.NewExpression, type: ts.Type): MappedColumn[] {
+  private columns(node: DeclarationNode, type: ts.Type): MappedColumn[] {
     const cached = this.columnCache.get(type);
     if (cached) return cached;
     const name = this.checker.typeToString(type);
@@ -485,11 +689,12 @@ class DeclarationReader {
       this.columnCache.set(type, []);
       throw new InvalidInputErrors(result.errors);
     }
+    for (const note of result.notes) this.warnings.push(`${this.display(note.position.file)}:${note.position.line}:${note.position.column}: ${note.message}`);
     this.columnCache.set(type, result.columns);
     return result.columns;
   }
 
-  private schemaType(node: ts.NewExpression, cls: string): ts.Type {
+  private schemaType(node: DeclarationNode, cls: string): ts.Type {
     const arg = node.typeArguments?.[0];
     if (arg) return this.checker.getTypeFromTypeNode(arg);
     const type = this.checker.getTypeAtLocation(node);
@@ -511,6 +716,10 @@ class DeclarationReader {
       if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string")) throw this.bad(cfg!, "orderByFields", "must be an array of field names");
       for (const f of fields as string[]) {
         if (!columns.some((c) => c.name === f)) throw this.bad(cfg!, "orderByFields", `names "${f}", which is not a field of ${table} (fields: ${columns.map((c) => c.name).join(", ")})`);
+      }
+      // Key<> fields are the PRIMARY KEY, which ClickHouse requires to be a prefix of the ORDER BY.
+      if (keys.length > 0 && keys.some((k, i) => fields[i] !== k)) {
+        throw this.bad(cfg!, "orderByFields", `must start with ${table}'s Key<> fields (${keys.join(", ")}), in that order: ClickHouse needs the primary key to be a prefix of the sorting key`);
       }
       return [...(fields as string[])];
     }
@@ -548,6 +757,9 @@ class DeclarationReader {
         return { kind: "CollapsingMergeTree", sign };
       }
       default:
+        if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {
+          throw this.bad(cfg!, "engine", `is ${value}, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree or CollapsingMergeTree`);
+        }
         throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree (ClickHouseEngines.X)`);
     }
   }
@@ -584,7 +796,7 @@ class DeclarationReader {
       for (const part of (value as { parts: ReadonlyArray<string | number | ObjectRef | ColumnRefValue> }).parts) {
         if (typeof part === "string") text += part;
         else if (typeof part === "number") text += String(part);
-        else if (part.kind === "column") text += quoteIdent(part.column);
+        else if (part.kind === "column") text += this.columnSql(part);
         else {
           const name = this.refName(part, ["table", "viewTarget"], cfg, "selectStatement");
           refs.push(name);
@@ -594,6 +806,31 @@ class DeclarationReader {
       return { text: text.trim(), refs };
     }
     throw this.bad(cfg, "selectStatement", "must be a string or a sql`...` template");
+  }
+
+  /**
+   * `${table.columns.x}` in a sql template: `` `x` ``, or, as moose-lib renders an
+   * `Aggregated<"fn", ...>` column, `` fnMerge(`x`) `` (the state must be merged to be read).
+   */
+  private columnSql(part: ColumnRefValue): string {
+    const quoted = quoteIdent(part.column);
+    const table = this.tableOf(part.owner);
+    const type = table && this.tables[table]?.columns.find((c) => c.name === part.column)?.type;
+    const fn = type?.startsWith("AggregateFunction(") ? aggregateFunctionOf(type) : undefined;
+    if (fn === undefined) return quoted;
+    const open = fn.indexOf("(");
+    return open < 0 ? `${fn}Merge(${quoted})` : `${fn.slice(0, open)}Merge${fn.slice(open)}(${quoted})`;
+  }
+
+  private tableOf(ref: ObjectRef): string | undefined {
+    const id = this.identities.get(ref.target);
+    const d = this.byNode.get(ref.target);
+    if (!id || !d) return undefined;
+    const member = ref.member.join(".");
+    if (member === "" && d.cls === "OlapTable") return id.table;
+    if (member === "table" && d.cls === "IngestPipeline") return id.table;
+    if ((member === "" || member === "targetTable") && d.cls === "MaterializedView") return id.table ?? (id.targetRef && this.tableOf(id.targetRef));
+    return undefined;
   }
 
   /** The name of the object a reference points at, of one of the allowed kinds. */
@@ -606,12 +843,14 @@ class DeclarationReader {
     const pick = (): string | undefined => {
       if (member === "") {
         if (d.cls === "MaterializedView" && kinds.includes("viewTarget")) return id.table ?? (id.targetRef && this.identities.get(id.targetRef.target)?.table);
+        if (d.cls === "View" && kinds.includes("viewTarget")) return id.plainView;
         if (kinds.includes("table") && d.cls === "OlapTable") return id.table;
         if (kinds.includes("topic") && (d.cls === "Stream" || d.cls === "DeadLetterQueue")) return id.topic;
         return undefined;
       }
       if (member === "table" && d.cls === "IngestPipeline" && kinds.includes("table")) return id.table;
       if (member === "stream" && d.cls === "IngestPipeline" && kinds.includes("topic")) return id.topic;
+      if (member === "deadLetterQueue" && d.cls === "IngestPipeline" && kinds.includes("topic")) return id.deadLetterTopic;
       if (member === "targetTable" && d.cls === "MaterializedView") return id.table ?? (id.targetRef && this.identities.get(id.targetRef.target)?.table);
       return undefined;
     };
@@ -625,7 +864,7 @@ class DeclarationReader {
   private checkReferences(map: InfraMap): void {
     for (const view of Object.values(map.views)) {
       for (const src of view.sourceTables) {
-        if (!map.tables[src]) {
+        if (!map.tables[src] && !this.plainViews.has(src)) {
           this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `materialized view ${view.name} reads ${src}, which is not a declared table`, { position: this.locations[`views:${view.name}`] }));
         }
       }
@@ -639,7 +878,7 @@ class DeclarationReader {
 
   // ---- config access ---------------------------------------------------------
 
-  private nameArg(node: ts.NewExpression, cls: string): string {
+  private nameArg(node: DeclarationNode, cls: string): string {
     const arg = node.arguments?.[0];
     if (!arg) throw new InvalidInputError("MISSING_NAME", `new ${cls}(...) needs a name as its first argument`, { position: positionOf(node) });
     const v = this.evaluator.evaluate(arg, `the name of this ${cls}`);
@@ -647,7 +886,7 @@ class DeclarationReader {
     return v;
   }
 
-  private config(node: ts.NewExpression, index: number, cls: string): StaticObject | undefined {
+  private config(node: DeclarationNode, index: number, cls: string): StaticObject | undefined {
     const arg = node.arguments?.[index];
     if (!arg) return undefined;
     const v = this.evaluator.evaluate(arg, `the config of this ${cls}`);
@@ -656,7 +895,7 @@ class DeclarationReader {
     return v;
   }
 
-  private requiredConfig(node: ts.NewExpression, index: number, cls: string): StaticObject {
+  private requiredConfig(node: DeclarationNode, index: number, cls: string): StaticObject {
     const cfg = this.config(node, index, cls);
     if (!cfg) throw new InvalidInputError("MISSING_CONFIG", `new ${cls}(...) needs its config object as argument ${index + 1}`, { position: positionOf(node) });
     return cfg;
@@ -705,7 +944,7 @@ class DeclarationReader {
     return new InvalidInputError("INVALID_CONFIG", `${key} ${problem}`, { position: positionOf(prop ?? cfg.node) });
   }
 
-  private badName(node: ts.NewExpression, what: string, name: string, allowed: string): InvalidInputError {
+  private badName(node: DeclarationNode, what: string, name: string, allowed: string): InvalidInputError {
     return new InvalidInputError("INVALID_NAME", `"${name}" is not a valid ${what} name: use ${allowed}`, { position: positionOf(node.arguments?.[0] ?? node) });
   }
 
@@ -724,6 +963,19 @@ class DeclarationReader {
     into[obj.name] = obj;
     this.locations[key] = positionOf(node);
   }
+}
+
+/** `sum` of `AggregateFunction(sum, Float64)`, `quantiles(0.5, 0.9)` of `AggregateFunction(quantiles(0.5, 0.9), UInt64)`. */
+function aggregateFunctionOf(type: string): string | undefined {
+  const inner = type.slice("AggregateFunction(".length, -1);
+  let depth = 0;
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner[i];
+    if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "," && depth === 0) return inner.slice(0, i).trim();
+  }
+  return inner.trim() || undefined;
 }
 
 const KIND_WORDS: Readonly<Record<string, string>> = {
@@ -753,7 +1005,9 @@ function versioned(name: string, cfg: StaticObject | undefined, reader: Declarat
 
 function apiPath(prefix: string, name: string, version: string | undefined, path: string | undefined): string {
   if (path === undefined) return version === undefined ? `${prefix}/${name}` : `${prefix}/${name}/${version}`;
-  const custom = path.replace(/^\/+|\/+$/g, "");
+  let custom = path.replace(/^\/+|\/+$/g, "");
+  // moose-lib prefixes a custom ingest path with `ingest/` unless it already starts with it.
+  if (prefix === "ingest" && custom.startsWith("ingest/")) custom = custom.slice("ingest/".length);
   // Moose appends the version to a custom path unless the path already ends with it
   // (`{ path: "metrics/v2", version: "v2" }` serves `api/metrics/v2`, not `.../v2/v2`).
   const withVersion = version === undefined || custom === version || custom.endsWith(`/${version}`) ? custom : `${custom}/${version}`;

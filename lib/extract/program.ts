@@ -12,16 +12,33 @@ export const LIBRARY_DIR = join(PACKAGE_ROOT, "dist", "lib") + sep;
 const LIBRARY_MODULES = new Set(["moose-migrate", "@514labs/moose-lib"]);
 
 /**
+ * typia's type tags, for apps that import `typia` without having it installed (the
+ * tags decide column types: `number & tags.Type<"int32">` is an Int32). An installed
+ * typia is used as it is.
+ */
+const TYPIA_ENTRY = join(PACKAGE_ROOT, "dist", "lib", "dsl", "typia.d.ts");
+const TYPIA_TAGS_ENTRY = join(PACKAGE_ROOT, "dist", "lib", "dsl", "typia-tags.d.ts");
+const TYPIA_MODULES: ReadonlyMap<string, string> = new Map([
+  ["typia", TYPIA_ENTRY],
+  ["typia/lib/tags", TYPIA_TAGS_ENTRY],
+  ["typia/lib/tags/index", TYPIA_TAGS_ENTRY],
+]);
+
+/**
  * Options for type-checking user apps. Planning only reads types, so nothing is
  * emitted; `Bundler` resolution accepts the extension-less relative imports
- * that Moose apps use.
+ * that Moose apps use. Moose's templates compile with `strictNullChecks` only (not
+ * `strict`): run-time code in them relies on that (`catch (error) { error.message }`,
+ * untyped callbacks of uninstalled frameworks), and planning needs only the null
+ * checks, which decide Nullable columns.
  */
 export const APP_COMPILER_OPTIONS: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022,
   module: ts.ModuleKind.ESNext,
   moduleResolution: ts.ModuleResolutionKind.Bundler,
   lib: ["lib.es2022.d.ts"],
-  strict: true,
+  strict: false,
+  strictNullChecks: true,
   noEmit: true,
   skipLibCheck: true,
   allowJs: false,
@@ -124,12 +141,20 @@ export class AppProgram {
     // exactly these classes, and `@514labs/moose-lib` apps need no install.
     if (LIBRARY_MODULES.has(name)) {
       if (name !== "moose-migrate") this.redirected.add(name);
-      return {
-        resolvedModule: { resolvedFileName: LIBRARY_ENTRY, extension: ts.Extension.Dts, isExternalLibraryImport: true },
-      } as ts.ResolvedModuleWithFailedLookupLocations;
+      return redirectTo(LIBRARY_ENTRY);
     }
-    return ts.resolveModuleName(name, containingFile, options, host, this.moduleCache);
+    const resolved = ts.resolveModuleName(name, containingFile, options, host, this.moduleCache);
+    const typia = TYPIA_MODULES.get(name);
+    if (typia !== undefined && !resolved.resolvedModule) {
+      this.redirected.add("typia");
+      return redirectTo(typia);
+    }
+    return resolved;
   }
+}
+
+function redirectTo(file: string): ts.ResolvedModuleWithFailedLookupLocations {
+  return { resolvedModule: { resolvedFileName: file, extension: ts.Extension.Dts, isExternalLibraryImport: true } } as ts.ResolvedModuleWithFailedLookupLocations;
 }
 
 /** Whether a declaration comes from this tool's declaration library. */

@@ -25,10 +25,16 @@ export interface StaticObject {
   readonly node: ts.Node;
 }
 
+/**
+ * The expression declaring an object: `new OlapTable<T>(...)`, or a moose-lib factory
+ * call such as `OlapTable.withMergeTree<T>(...)`.
+ */
+export type DeclarationNode = ts.NewExpression | ts.CallExpression;
+
 /** A reference to a declared object (`destination: usersTable`), or one of its members (`pipeline.table`). */
 export interface ObjectRef {
   readonly kind: "ref";
-  readonly target: ts.NewExpression;
+  readonly target: DeclarationNode;
   /** Member path from the declared object, e.g. `["table"]` for `pipeline.table`. */
   readonly member: readonly string[];
 }
@@ -53,6 +59,9 @@ export interface OpaqueValue {
 
 export function isObjectValue(v: StaticValue): v is StaticObject {
   return typeof v === "object" && v !== null && !Array.isArray(v) && (v as { kind?: string }).kind === "object";
+}
+export function isSqlValue(v: StaticValue): v is SqlValue {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && (v as { kind?: string }).kind === "sql";
 }
 export function isRef(v: StaticValue): v is ObjectRef {
   return typeof v === "object" && v !== null && !Array.isArray(v) && (v as { kind?: string }).kind === "ref";
@@ -88,7 +97,7 @@ export class StaticEvaluator {
 
   constructor(
     private readonly checker: ts.TypeChecker,
-    private readonly isDeclaration: (node: ts.NewExpression) => boolean,
+    private readonly isDeclaration: (node: DeclarationNode) => boolean,
   ) {}
 
   evaluate(expr: ts.Expression, what: string): StaticValue {
@@ -138,7 +147,7 @@ export class StaticEvaluator {
       return text;
     }
     if (ts.isTaggedTemplateExpression(expr)) return this.evaluateSql(expr, what);
-    if (ts.isNewExpression(expr) && this.isDeclaration(expr)) return { kind: "ref", target: expr, member: [] };
+    if ((ts.isNewExpression(expr) || ts.isCallExpression(expr)) && this.isDeclaration(expr)) return { kind: "ref", target: expr, member: [] };
     if (ts.isArrowFunction(expr) || ts.isFunctionExpression(expr)) return { kind: "opaque", node: expr };
 
     if (ts.isIdentifier(expr)) {
@@ -153,8 +162,9 @@ export class StaticEvaluator {
       if (literal !== undefined) return literal;
       const owner = this.evaluate(expr.expression, what);
       if (isRef(owner)) {
-        if (owner.member.length === 1 && owner.member[0] === "columns") {
-          return { kind: "column", owner: { ...owner, member: [] }, column: expr.name.text };
+        // `table.columns.x`, `pipeline.table.columns.x`, `mv.targetTable.columns.x`
+        if (owner.member[owner.member.length - 1] === "columns") {
+          return { kind: "column", owner: { ...owner, member: owner.member.slice(0, -1) }, column: expr.name.text };
         }
         return { kind: "ref", target: owner.target, member: [...owner.member, expr.name.text] };
       }
@@ -163,6 +173,12 @@ export class StaticEvaluator {
     if (ts.isElementAccessExpression(expr)) {
       const constant = this.checker.getConstantValue(expr);
       if (constant !== undefined) return constant;
+      const key = this.evaluate(expr.argumentExpression, what);
+      const owner = typeof key === "string" ? this.evaluate(expr.expression, what) : undefined;
+      if (typeof key === "string" && isRef(owner) && owner.member[owner.member.length - 1] === "columns") {
+        return { kind: "column", owner: { ...owner, member: owner.member.slice(0, -1) }, column: key };
+      }
+      if (typeof key === "string" && isObjectValue(owner) && owner.entries.has(key)) return owner.entries.get(key);
     }
     // Last resort: the checker may know a literal type (e.g. a `const` imported from a .d.ts).
     const literal = this.literalType(expr);
@@ -215,7 +231,8 @@ export class StaticEvaluator {
     parts.push(tpl.head.text);
     for (const span of tpl.templateSpans) {
       const v = this.evaluate(span.expression, what);
-      if (typeof v === "number" || typeof v === "string") parts.push(typeof v === "number" ? v : v);
+      if (typeof v === "number" || typeof v === "string") parts.push(v);
+      else if (isSqlValue(v)) parts.push(...v.parts);
       else if (isRef(v) || (typeof v === "object" && v !== null && (v as { kind?: string }).kind === "column")) {
         parts.push(v as ObjectRef | ColumnRefValue);
       } else {

@@ -28,9 +28,16 @@ export interface MappedColumn {
   readonly position: SourcePosition;
 }
 
+/** Something worth telling the user that does not stop planning (a codec that is not planned yet). */
+export interface MapNote {
+  readonly message: string;
+  readonly position: SourcePosition;
+}
+
 export interface MapResult {
   readonly columns: MappedColumn[];
   readonly errors: InvalidInputError[];
+  readonly notes: MapNote[];
 }
 
 const SUPPORTED =
@@ -44,8 +51,20 @@ const MARKERS = {
   scale: "_clickhouse_scale",
   lowCardinality: "_LowCardinality",
   defaultExpr: "_clickhouse_default",
+  fixedStringSize: "_clickhouse_fixed_string_size",
+  byteSize: "_clickhouse_byte_size",
+  jsonSettings: "_clickhouse_json_settings",
+  codec: "_clickhouse_codec",
+  ttl: "_clickhouse_ttl",
+  materialized: "_clickhouse_materialized",
+  alias: "_clickhouse_alias",
+  aggregationFunction: "_aggregationFunction",
+  argTypes: "_argTypes",
+  simpleAggregationFunction: "_simpleAggregationFunction",
+  argType: "_argType",
   typia: "typia.tag",
 } as const;
+const MARKER_NAMES: ReadonlySet<string> = new Set(Object.values(MARKERS));
 
 const TYPIA_NUMBER_TYPES: Readonly<Record<string, string>> = {
   int8: "Int8",
@@ -77,13 +96,37 @@ interface Modifiers {
   defaultExpr?: string;
   typiaType?: string;
   typiaFormat?: string;
+  fixedStringSize?: number;
+  byteSize?: number;
+  jsonSettings?: ts.Type;
+  codec?: string;
+  ttl?: string;
+  materialized?: string;
+  alias?: string;
+  aggregationFunction?: string;
+  argTypes?: ts.Type;
+  simpleAggregationFunction?: string;
+  argType?: ts.Type;
 }
+
+/** Collects what one `columnsOf` call has to say besides errors. */
+interface Context {
+  readonly notes: MapNote[];
+}
+
+const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class TypeMapper {
   constructor(private readonly checker: ts.TypeChecker) {}
 
   /** Columns of a record type, in declaration order (base interfaces first). */
   columnsOf(type: ts.Type, at: ts.Node, path: string): MapResult {
+    const ctx: Context = { notes: [] };
+    const { columns, errors } = this.columns(type, at, path, ctx);
+    return { columns, errors, notes: ctx.notes };
+  }
+
+  private columns(type: ts.Type, at: ts.Node, path: string, ctx: Context): { columns: MappedColumn[]; errors: InvalidInputError[] } {
     const errors: InvalidInputError[] = [];
     const columns: MappedColumn[] = [];
     if (!this.isRecordType(type)) {
@@ -102,7 +145,7 @@ export class TypeMapper {
       try {
         const propType = this.checker.getTypeOfSymbolAtLocation(prop, node);
         const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
-        const mapped = this.mapType(propType, node, propPath, optional);
+        const mapped = this.mapType(propType, node, propPath, optional, ctx);
         columns.push({
           column: mapped.defaultExpr === undefined ? { name: prop.name, type: mapped.type } : { name: prop.name, type: mapped.type, default: mapped.defaultExpr },
           key: mapped.key,
@@ -164,10 +207,10 @@ export class TypeMapper {
     visit(type);
     return names
       .map((n) => this.checker.getPropertyOfType(type, n))
-      .filter((s): s is ts.Symbol => s !== undefined && !(s.flags & ts.SymbolFlags.Method));
+      .filter((s): s is ts.Symbol => s !== undefined && !(s.flags & ts.SymbolFlags.Method) && !MARKER_NAMES.has(s.name));
   }
 
-  private mapType(type: ts.Type, node: ts.Node, path: string, optional: boolean): { type: string; key: boolean; defaultExpr?: string } {
+  private mapType(type: ts.Type, node: ts.Node, path: string, optional: boolean, ctx: Context): { type: string; key: boolean; defaultExpr?: string } {
     let nullable = optional;
     let t: ts.Type = type;
     let chType: string | undefined;
@@ -179,9 +222,29 @@ export class TypeMapper {
       else chType = this.mapUnion(rest, node, path);
     }
     const mods = this.modifiers(t);
-    chType ??= this.mapBase(this.baseOf(t), mods, node, path);
+    if (mods.materialized !== undefined || mods.alias !== undefined) {
+      const which = mods.materialized !== undefined ? `ClickHouseMaterialized<"${mods.materialized}">` : `ClickHouseAlias<"${mods.alias}">`;
+      throw new InvalidInputError("UNSUPPORTED_TYPE", `${path}: ${which} columns are not supported by moose-migrate yet`, {
+        position: positionOf(node),
+        hint: "remove the marker and compute the value on insert (or in a materialized view) for now",
+      });
+    }
+    if (mods.codec !== undefined) this.note(ctx, node, `${path}: ClickHouseCodec<"${mods.codec}"> is not planned yet; the column is created without CODEC`);
+    if (mods.ttl !== undefined) this.note(ctx, node, `${path}: ClickHouseTTL<"${mods.ttl}"> is not planned yet; the column is created without a TTL`);
+    let composite = false;
+    if (mods.aggregationFunction !== undefined) {
+      const args = mods.argTypes && this.checker.isTupleType(mods.argTypes) ? this.checker.getTypeArguments(mods.argTypes as ts.TypeReference) : [];
+      const mapped = args.map((a, i) => this.mapType(a, node, `${path}<arg ${i + 1}>`, false, ctx).type);
+      chType = `AggregateFunction(${[mods.aggregationFunction, ...mapped].join(", ")})`;
+      composite = true;
+    } else if (mods.simpleAggregationFunction !== undefined) {
+      const arg = mods.argType ? this.mapType(mods.argType, node, `${path}<arg>`, false, ctx).type : this.mapBase(this.baseOf(t), mods, node, path, ctx);
+      chType = `SimpleAggregateFunction(${mods.simpleAggregationFunction}, ${arg})`;
+      composite = true;
+    }
+    chType ??= this.mapBase(this.baseOf(t), mods, node, path, ctx);
     if (mods.lowCardinality && !chType.startsWith("LowCardinality(")) chType = `LowCardinality(${chType})`;
-    if (nullable) {
+    if (nullable && !composite) {
       if (/^(Array|Map|Nested)\(/.test(chType)) {
         // ClickHouse cannot wrap composite types in Nullable; an absent value is stored as the empty one.
       } else if (chType.startsWith("Tuple(")) {
@@ -193,6 +256,10 @@ export class TypeMapper {
       }
     }
     return mods.defaultExpr === undefined ? { type: chType, key: mods.key } : { type: chType, key: mods.key, defaultExpr: mods.defaultExpr };
+  }
+
+  private note(ctx: Context, node: ts.Node, message: string): void {
+    ctx.notes.push({ message, position: positionOf(node) });
   }
 
   /** A union of several non-null members: booleans, string literals or the members of one enum. */
@@ -216,7 +283,7 @@ export class TypeMapper {
   private isMarkerObject(type: ts.Type): boolean {
     if (!(type.flags & ts.TypeFlags.Object) || this.isDate(type)) return false;
     const props = this.checker.getPropertiesOfType(type);
-    return props.length > 0 && props.every((p) => Object.values(MARKERS).includes(p.name as never));
+    return props.length > 0 && props.every((p) => MARKER_NAMES.has(p.name));
   }
 
   private modifiers(type: ts.Type): Modifiers {
@@ -226,6 +293,8 @@ export class TypeMapper {
       if (!this.isMarkerObject(part)) continue;
       for (const prop of this.checker.getPropertiesOfType(part)) {
         const value = this.nonNullable(this.checker.getTypeOfSymbol(prop));
+        const text = value.isStringLiteral() ? value.value : undefined;
+        const num = value.isNumberLiteral() ? value.value : undefined;
         switch (prop.name) {
           case MARKERS.key:
             mods.key = true;
@@ -234,16 +303,49 @@ export class TypeMapper {
             mods.lowCardinality = true;
             break;
           case MARKERS.mappedType:
-            if (value.isStringLiteral()) mods.mappedType = value.value;
+            if (text !== undefined) mods.mappedType = text;
             break;
           case MARKERS.precision:
-            if (value.isNumberLiteral()) mods.precision = value.value;
+            if (num !== undefined) mods.precision = num;
             break;
           case MARKERS.scale:
-            if (value.isNumberLiteral()) mods.scale = value.value;
+            if (num !== undefined) mods.scale = num;
             break;
           case MARKERS.defaultExpr:
-            if (value.isStringLiteral()) mods.defaultExpr = value.value;
+            if (text !== undefined) mods.defaultExpr = text;
+            break;
+          case MARKERS.fixedStringSize:
+            if (num !== undefined) mods.fixedStringSize = num;
+            break;
+          case MARKERS.byteSize:
+            if (num !== undefined) mods.byteSize = num;
+            break;
+          case MARKERS.jsonSettings:
+            mods.jsonSettings = value;
+            break;
+          case MARKERS.codec:
+            if (text !== undefined) mods.codec = text;
+            break;
+          case MARKERS.ttl:
+            if (text !== undefined) mods.ttl = text;
+            break;
+          case MARKERS.materialized:
+            if (text !== undefined) mods.materialized = text;
+            break;
+          case MARKERS.alias:
+            if (text !== undefined) mods.alias = text;
+            break;
+          case MARKERS.aggregationFunction:
+            if (text !== undefined) mods.aggregationFunction = text;
+            break;
+          case MARKERS.argTypes:
+            mods.argTypes = value;
+            break;
+          case MARKERS.simpleAggregationFunction:
+            if (text !== undefined) mods.simpleAggregationFunction = text;
+            break;
+          case MARKERS.argType:
+            mods.argType = value;
             break;
           case MARKERS.typia: {
             const kind = this.literalProp(value, "kind");
@@ -265,6 +367,17 @@ export class TypeMapper {
     return t.isStringLiteral() || t.isNumberLiteral() ? t.value : undefined;
   }
 
+  private stringLiterals(type: ts.Type | undefined, name: string): string[] {
+    const p = type && this.checker.getPropertyOfType(type, name);
+    if (!p) return [];
+    const t = this.nonNullable(this.checker.getTypeOfSymbol(p));
+    if (!this.checker.isTupleType(t)) return [];
+    return this.checker
+      .getTypeArguments(t as ts.TypeReference)
+      .filter((e): e is ts.StringLiteralType => e.isStringLiteral())
+      .map((e) => e.value);
+  }
+
   private nonNullable(type: ts.Type): ts.Type {
     return this.checker.getNonNullableType(type);
   }
@@ -274,13 +387,40 @@ export class TypeMapper {
     return sym?.name === "Date" && (sym.declarations ?? []).some((d) => d.getSourceFile().hasNoDefaultLib);
   }
 
-  private mapBase(type: ts.Type, mods: Modifiers, node: ts.Node, path: string): string {
+  /**
+   * `JSON`, with moose-lib's settings and the fields of the object it is intersected with as
+   * typed paths, in the order ClickHouse prints them (system.columns): max_dynamic_types,
+   * max_dynamic_paths, typed paths by name, SKIP paths, SKIP REGEXPs, each group sorted.
+   */
+  private jsonType(base: ts.Type, mods: Modifiers, node: ts.Node, path: string, ctx: Context): string {
+    const params: string[] = [];
+    const maxTypes = mods.jsonSettings && this.literalProp(mods.jsonSettings, "maxDynamicTypes");
+    const maxPaths = mods.jsonSettings && this.literalProp(mods.jsonSettings, "maxDynamicPaths");
+    if (typeof maxTypes === "number") params.push(`max_dynamic_types=${maxTypes}`);
+    if (typeof maxPaths === "number") params.push(`max_dynamic_paths=${maxPaths}`);
+    if (base !== undefined && base.flags & ts.TypeFlags.Object && !this.isMarkerObject(base) && this.checker.getPropertiesOfType(base).length > 0) {
+      const sub = this.columns(base, node, path, ctx);
+      if (sub.errors.length > 0) throw sub.errors[0]!;
+      const typed = sub.columns.map((c) => [c.column.name, c.column.type] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      params.push(...typed.map(([name, type]) => `${PLAIN_IDENTIFIER.test(name) ? name : quoteIdentifier(name)} ${type}`));
+    }
+    const skipPaths = this.stringLiterals(mods.jsonSettings, "skipPaths").sort();
+    const skipRegexes = this.stringLiterals(mods.jsonSettings, "skipRegexes").sort();
+    params.push(...skipPaths.map((p) => `SKIP ${PLAIN_IDENTIFIER.test(p) ? p : quoteIdentifier(p)}`));
+    params.push(...skipRegexes.map((r) => `SKIP REGEXP ${quoteEnumLabel(r)}`));
+    return params.length === 0 ? "JSON" : `JSON(${params.join(", ")})`;
+  }
+
+  private mapBase(type: ts.Type, mods: Modifiers, node: ts.Node, path: string, ctx: Context): string {
     const f = type.flags;
-    if (mods.mappedType === "JSON") return "JSON";
+    if (mods.mappedType === "JSON") return this.jsonType(type, mods, node, path, ctx);
     if (mods.mappedType && mods.mappedType !== "namedTuple") return mods.mappedType;
     if (f & ts.TypeFlags.StringLike && !(f & ts.TypeFlags.EnumLiteral)) {
       if (mods.precision !== undefined && mods.scale !== undefined) return `Decimal(${mods.precision}, ${mods.scale})`;
+      if (mods.fixedStringSize !== undefined) return `FixedString(${mods.fixedStringSize})`;
       if (mods.typiaFormat === "date-time" && mods.precision !== undefined) return `DateTime64(${mods.precision})`;
+      // moose-lib: a two-byte date is ClickHouse's Date (Date16); the default is the wider Date32.
+      if (mods.typiaFormat === "date" && mods.byteSize === 2) return "Date";
       if (mods.typiaFormat && TYPIA_STRING_FORMATS[mods.typiaFormat]) return TYPIA_STRING_FORMATS[mods.typiaFormat]!;
       if (type.isStringLiteral()) return "LowCardinality(String)";
       return "String";
@@ -313,20 +453,20 @@ export class TypeMapper {
       if (this.checker.isArrayType(type)) {
         const el = this.checker.getTypeArguments(type as ts.TypeReference)[0];
         if (!el) throw this.unsupported(node, path, "an array without an element type");
-        return `Array(${this.mapType(el, node, `${path}[]`, false).type})`;
+        return `Array(${this.mapType(el, node, `${path}[]`, false, ctx).type})`;
       }
       if (this.checker.isTupleType(type)) {
         const els = this.checker.getTypeArguments(type as ts.TypeReference);
-        return `Tuple(${els.map((e, i) => this.mapType(e, node, `${path}[${i}]`, false).type).join(", ")})`;
+        return `Tuple(${els.map((e, i) => this.mapType(e, node, `${path}[${i}]`, false, ctx).type).join(", ")})`;
       }
       const index = this.checker.getIndexInfosOfType(type);
       if (index.length > 0 && this.checker.getPropertiesOfType(type).length === 0) {
         const info = index[0]!;
         if (info.type.flags & ts.TypeFlags.Any) return "JSON";
         const key = info.keyType.flags & ts.TypeFlags.NumberLike ? "Float64" : "String";
-        return `Map(${key}, ${this.mapType(info.type, node, `${path}[key]`, false).type})`;
+        return `Map(${key}, ${this.mapType(info.type, node, `${path}[key]`, false, ctx).type})`;
       }
-      const sub = this.columnsOf(type, node, path);
+      const sub = this.columns(type, node, path, ctx);
       if (sub.errors.length > 0) throw sub.errors[0]!;
       const fields = sub.columns.map((c) => `${c.column.name} ${c.column.type}`).join(", ");
       return mods.mappedType === "namedTuple" ? `Tuple(${fields})` : `Nested(${fields})`;
@@ -352,6 +492,10 @@ export class TypeMapper {
   private unsupported(node: ts.Node, path: string, what: string, hint = SUPPORTED): InvalidInputError {
     return new InvalidInputError("UNSUPPORTED_TYPE", `${path}: ${what} cannot be stored in a ClickHouse column`, { position: positionOf(node), hint });
   }
+}
+
+function quoteIdentifier(name: string): string {
+  return "`" + name.replace(/\\/g, "\\\\").replace(/`/g, "\\`") + "`";
 }
 
 /** Enum labels are ClickHouse string literals: backslash and quote escaped. */

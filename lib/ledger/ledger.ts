@@ -321,7 +321,7 @@ class SqliteLedger implements Ledger {
           "LEDGER_MIGRATION_RUNNING",
           `migration ${m.id} is recorded as running since ${existing.started_at} on ${existing.host} (${existing.steps_applied} of ${existing.steps_total} steps applied)`,
           {
-            hint: "another deploy may still be running it; if that process died, check the engine for a half-applied step, then resume explicitly",
+            hint: "another deploy may still be running it; if that process died, check the engine for a half-applied step, then resume it with `moose migrate deploy --resume-running`",
           },
         );
       }

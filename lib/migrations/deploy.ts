@@ -19,6 +19,8 @@ export interface ChangeApplier {
 
 export interface DeployEngines {
   readonly olap: OlapEngine;
+  /** Closes every engine it opened. */
+  close(): Promise<void>;
   /** Topics; without it topic steps fail with a clear error. */
   readonly streams?: ChangeApplier;
   /** Temporal schedules; `undefined` when `[features] workflows = false` (steps are recorded, not sent). */
@@ -33,6 +35,14 @@ export type DeployEvent =
 
 export interface DeployOptions {
   readonly dryRun?: boolean;
+  /**
+   * Resume a migration the ledger shows as `running`: its deploy process died
+   * mid-step (the lock keeps live deploys apart), so the step it was on may be
+   * half-applied. An operator's decision, never the default.
+   */
+  readonly resumeRunning?: boolean;
+  /** How long to wait for another deploy's lock before giving up (default 0: fail at once). */
+  readonly lockWaitMs?: number;
   /** Apply pending files older than the newest applied one. */
   readonly allowOutOfOrder?: boolean;
   readonly owner?: string;
@@ -113,60 +123,74 @@ export function pendingMigrations(files: readonly MigrationFile[], records: read
  * run resumes at the failed step. Steps that lose data run only when the file
  * approves them; live objects must match what the migration expects.
  */
-export async function deploy(files: readonly MigrationFile[], ledger: Ledger, engines: DeployEngines, options: DeployOptions = {}): Promise<DeployReport> {
+/** Which non-OLAP engines the pending migrations need, so nothing unneeded is contacted. */
+export interface EngineNeeds {
+  readonly streams: boolean;
+  readonly workflows: boolean;
+}
+
+function needsOf(migrations: readonly ReplayedMigration[]): EngineNeeds {
+  const kinds = migrations.flatMap((m) => m.changes.map((c) => c?.kind ?? "sql"));
+  return { streams: kinds.some((k) => k.startsWith("topic.")), workflows: kinds.some((k) => k.startsWith("workflow.")) };
+}
+
+export async function deploy(
+  files: readonly MigrationFile[],
+  ledger: Ledger,
+  openEngines: (needs: EngineNeeds) => Promise<DeployEngines>,
+  options: DeployOptions = {},
+): Promise<DeployReport> {
   const replay = replayMigrations(files);
   const replayed = new Map(replay.migrations.map((m) => [m.file.id, m]));
   const records = await ledger.list();
   const pending = pendingMigrations(files, records, options.allowOutOfOrder);
   const outcomes: MigrationOutcome[] = files.filter((f) => !pending.includes(f)).map((f) => ({ id: f.id, status: "already-applied" as const }));
   const emit = options.onEvent ?? (() => {});
-  const capabilities = await engines.olap.capabilities();
-  const ctx = { database: engines.olap.database, capabilities };
 
   // Approval comes first and for the whole sequence: nothing of a migration runs when one of its steps is unapproved.
   for (const file of pending) checkApprovals(replayed.get(file.id)!);
+  if (pending.length === 0) return { migrations: outcomes, ok: true };
 
   if (options.dryRun) {
-    for (const file of pending) {
-      const m = replayed.get(file.id)!;
-      const changes = m.changes;
-      const olapStatements = statementsForChanges(changes.map((c) => c ?? NOOP), { ...ctx, state: m.before });
-      outcomes.push({
-        id: file.id,
-        status: "planned",
-        steps: file.up.map((s, i) => ({ index: i, description: s.step.op, statements: statementsOf(s.step, changes[i] ?? null, olapStatements[i] ?? [], engines) })),
-      });
+    const engines = await openEngines({ streams: false, workflows: false });
+    try {
+      return await dryRun(pending, replayed, engines, outcomes, files);
+    } finally {
+      await engines.close();
     }
-    return { migrations: sortOutcomes(outcomes, files), ok: true };
   }
 
   const owner = options.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
   const ttl = options.lockTtlMs ?? 10 * 60_000;
-  const lock = await ledger.acquireLock(owner, ttl);
-  if (!lock.acquired) {
-    throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt} (expires ${lock.holder.expiresAt})`, {
-      hint: "wait for it to finish; if that process is gone, run `moose migrate unlock`",
-    });
-  }
+  await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
   let ok = true;
   // The ledger does not check the lock per write: keep it alive through long ClickHouse steps.
   const renew = setInterval(() => void ledger.renewLock(owner, ttl).catch(() => {}), Math.max(1000, Math.floor(ttl / 3)));
   renew.unref();
   try {
-    // Re-read under the lock: another deploy may have finished some of these meanwhile.
+    // Re-read under the lock: another deploy may have applied some of these meanwhile.
     const now = pendingMigrations(files, await ledger.list(), options.allowOutOfOrder);
-    for (const file of pending) {
-      if (!now.includes(file)) {
-        outcomes.push({ id: file.id, status: "already-applied" });
-        continue;
+    const todo = pending.filter((f) => now.includes(f));
+    for (const f of pending) if (!todo.includes(f)) outcomes.push({ id: f.id, status: "already-applied" });
+    if (todo.length > 0) {
+      // Engines open only under the lock: the embedded engine admits one process per data folder.
+      // Every engine is opened (and so reached) before the first step runs: an unreachable
+      // broker or Temporal fails the deploy with nothing applied or recorded.
+      const engines = await openEngines(needsOf(todo.map((f) => replayed.get(f.id)!)));
+      try {
+        const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+        for (const file of todo) {
+          if (!ok) {
+            outcomes.push({ id: file.id, status: "not-run" });
+            continue;
+          }
+          const outcome = await applyMigration(replayed.get(file.id)!, ledger, engines, ctx, emit, options.resumeRunning ?? false);
+          outcomes.push(outcome);
+          if (outcome.status === "failed") ok = false;
+        }
+      } finally {
+        await engines.close();
       }
-      if (!ok) {
-        outcomes.push({ id: file.id, status: "not-run" });
-        continue;
-      }
-      const outcome = await applyMigration(replayed.get(file.id)!, ledger, engines, ctx, emit);
-      outcomes.push(outcome);
-      if (outcome.status === "failed") ok = false;
     }
   } finally {
     clearInterval(renew);
@@ -175,7 +199,59 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, en
   return { migrations: sortOutcomes(outcomes, files), ok };
 }
 
-const NOOP: Change = { kind: "table.setLifeCycle", table: "", before: "FULLY_MANAGED", after: "FULLY_MANAGED" };
+async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = await ledger.acquireLock(owner, ttl);
+    if (lock.acquired) return;
+    if (Date.now() >= deadline) {
+      throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt} (expires ${lock.holder.expiresAt})`, {
+        hint: "wait for it to finish (or pass --lock-timeout SECONDS to wait); if that process is gone, run `moose migrate unlock`",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+  }
+}
+
+async function dryRun(
+  pending: readonly MigrationFile[],
+  replayed: ReadonlyMap<string, ReplayedMigration>,
+  engines: DeployEngines,
+  outcomes: MigrationOutcome[],
+  files: readonly MigrationFile[],
+): Promise<DeployReport> {
+  const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+  for (const file of pending) {
+    const m = replayed.get(file.id)!;
+    const olapStatements = olapStatementsByStep(m, ctx);
+    outcomes.push({
+      id: file.id,
+      status: "planned",
+      steps: file.up.map((s, i) => ({ index: i, description: s.step.op, statements: statementsOf(s.step, m.changes[i] ?? null, olapStatements[i] ?? [], engines) })),
+    });
+  }
+  return { migrations: sortOutcomes(outcomes, files), ok: true };
+}
+
+/**
+ * OLAP statements per step index (`[]` for `sql` steps, which run as written).
+ * Changes are converted together because ClickHouse needs some in one ALTER
+ * (a new column and the ORDER BY that appends it).
+ */
+function olapStatementsByStep(m: ReplayedMigration, ctx: { database: string; capabilities: Awaited<ReturnType<OlapEngine["capabilities"]>> }): string[][] {
+  const indexes: number[] = [];
+  const changes: Change[] = [];
+  m.changes.forEach((c, i) => {
+    if (c && (c.kind.startsWith("table.") || c.kind.startsWith("view.")) && !STATE_ONLY[c.kind]) {
+      indexes.push(i);
+      changes.push(c);
+    }
+  });
+  const byChange = statementsForChanges(changes, { ...ctx, state: m.before });
+  const out: string[][] = m.changes.map(() => []);
+  indexes.forEach((stepIndex, k) => (out[stepIndex] = byChange[k] ?? []));
+  return out;
+}
 
 function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFile[]): MigrationOutcome[] {
   const order = new Map(files.map((f, i) => [f.id, i]));
@@ -222,11 +298,14 @@ async function applyMigration(
   engines: DeployEngines,
   ctx: { database: string; capabilities: Awaited<ReturnType<OlapEngine["capabilities"]>> },
   emit: (e: DeployEvent) => void,
+  resumeRunning: boolean,
 ): Promise<MigrationOutcome> {
   const file = m.file;
   const existing = await ledger.get(file.id);
   const done = new Set(existing ? await ledger.stepsDone(file.id) : []);
   if (done.size === 0) await checkDrift(m, engines.olap);
+  // Everything that can fail before the first statement runs happens before the ledger records a start.
+  const olapStatements = olapStatementsByStep(m, ctx);
   await ledger.begin({
     id: file.id,
     fileName: file.fileName,
@@ -235,10 +314,9 @@ async function applyMigration(
     parentHash: file.parent,
     resultHash: file.result,
     stepsTotal: file.up.length,
-  });
+  }, { resumeRunning });
   const started = performance.now();
   emit({ kind: "migration-start", id: file.id, resumeFrom: done.size, steps: file.up.length });
-  const olapStatements = statementsForChanges(m.changes.map((c) => c ?? NOOP), { ...ctx, state: m.before });
   let run = 0;
   for (let i = 0; i < file.up.length; i++) {
     if (done.has(i)) {

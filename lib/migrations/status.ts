@@ -47,8 +47,11 @@ export async function migrationStatus(files: readonly MigrationFile[], records: 
   rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
   let drift: string[] = [];
+  // Drift is measured against a state the migrations define: not while history is broken, and not
+  // while a migration is half-applied (its applied steps would read as drift; `deploy` resumes it).
   const chainIntact = rows.every((r) => r.state !== "edited" && r.state !== "removed");
-  if (olap && chainIntact) {
+  const settled = rows.every((r) => r.state !== "failed" && r.state !== "partially_applied" && r.state !== "running");
+  if (olap && chainIntact && settled) {
     const appliedFiles = files.filter((f) => byId.get(f.id)?.status === "applied");
     // Only a prefix of applied files has a state to compare with; gaps are reported as out-of-order above.
     const prefix: MigrationFile[] = [];
@@ -60,7 +63,7 @@ export async function migrationStatus(files: readonly MigrationFile[], records: 
   }
   const has = (...states: MigrationState[]) => rows.some((r) => states.includes(r.state));
   const verdict = has("edited", "removed", "out-of-order") || drift.length > 0 ? "refused" : has("failed", "partially_applied", "running") ? "failed" : has("pending") ? "pending" : "ok";
-  return { rows, drift, driftChecked: olap !== undefined && chainIntact, verdict };
+  return { rows, drift, driftChecked: olap !== undefined && chainIntact && settled, verdict };
 }
 
 /** Names to compare; everything when absent. */

@@ -2,7 +2,7 @@ import { relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import { openOlapEngine, type OlapEngine } from "../engines/olap/engine.js";
 import { openLedger, type Ledger } from "../ledger/index.js";
-import type { DeployEngines } from "../migrations/deploy.js";
+import type { ChangeApplier, DeployEngines, EngineNeeds } from "../migrations/deploy.js";
 import { readMigrations, type MigrationFile } from "../migrations/read.js";
 
 /** The committed migration files of a project, paths shown relative to it. */
@@ -18,11 +18,27 @@ export function projectOlap(config: LoadedConfig): Promise<OlapEngine> {
   return openOlapEngine(config.olap);
 }
 
-/** Every engine a deploy may need, opened from the config; close them with `closeEngines`. */
-export async function openDeployEngines(config: LoadedConfig): Promise<DeployEngines> {
-  return { olap: await projectOlap(config) };
-}
-
-export async function closeEngines(engines: DeployEngines): Promise<void> {
-  await engines.olap.close();
+/**
+ * The engines a deploy needs, opened from the config. Temporal is contacted
+ * only when workflows are enabled and a pending migration changes one.
+ */
+export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds): Promise<DeployEngines> {
+  const olap = await projectOlap(config);
+  const opened: Array<{ close(): Promise<void> }> = [olap];
+  const close = async () => {
+    for (const e of opened.reverse()) await e.close();
+  };
+  try {
+    let workflows: ChangeApplier | undefined;
+    if (needs.workflows && config.features.workflows) {
+      const { openWorkflowEngine } = await import("../engines/workflow/engine.js");
+      const engine = await openWorkflowEngine({ address: config.temporal.address, namespace: config.temporal.namespace });
+      opened.push(engine);
+      workflows = engine;
+    }
+    return { olap, close, ...(workflows ? { workflows } : {}) };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

@@ -2,7 +2,7 @@ import type { Change, ChangeOf } from "../../diff/change.js";
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
 import { formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
-import { canonicalJson, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine } from "../../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine } from "../../model/infra-map.js";
 import type { OlapCapabilities } from "./capabilities.js";
 import { identifiersIn, isPlainIdentifier, qualifiedName, quoteIdentifier } from "./sql-text.js";
 
@@ -137,12 +137,11 @@ export function statementsForChanges(changes: readonly Change[], ctx: SqlContext
       const adds = (absorbs.get(i) ?? []).map((j) => changes[j] as ChangeOf<"table.addColumn">);
       out.push(setOrderByStatements(change, here, adds));
     } else out.push(statementsFor(change, here));
-    if (state !== undefined) state = applyChange({ ...emptyRest, tables: state.tables }, change);
+    // Only tables matter for rendering; other kinds are not replayed.
+    if (state !== undefined && change.kind.startsWith("table.")) state = { tables: applyChange({ ...emptyInfraMap(), tables: state.tables }, change).tables };
   });
   return out;
 }
-
-const emptyRest: Omit<InfraMap, "tables"> = { version: 1, views: {}, topics: {}, apis: {}, workflows: {}, processes: {} };
 
 /**
  * The addColumn changes a growing ORDER BY at `at` can absorb: the run of addColumn
@@ -357,7 +356,9 @@ function setOrderByStatements(change: ChangeOf<"table.setOrderBy">, ctx: SqlCont
         "drop the DEFAULT from the new column or rebuild the table",
       );
     }
-    const existing = known ? appended.flatMap((e) => [...identifiersIn(e)]).filter((n) => known.columns.some((c) => c.name === n)) : [];
+    // `state` already holds the fused columns (they come earlier in the list); only older ones count.
+    const added = new Set(adds.map((a) => a.column.name));
+    const existing = known ? appended.flatMap((e) => [...identifiersIn(e)]).filter((n) => !added.has(n) && known.columns.some((c) => c.name === n)) : [];
     if (existing.length > 0) {
       throw needsRebuild(change.table, `${what}: ${[...new Set(existing)].join(", ")} already ${existing.length === 1 ? "exists" : "exist"}, and ClickHouse appends to ORDER BY only columns added by the same ALTER`);
     }

@@ -1,0 +1,37 @@
+import { ExitCode } from "../../lib/errors.js";
+import { projectOlap } from "../../lib/project/engines.js";
+import { runQuery } from "../../lib/project/query.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { renderTable } from "../present/table.js";
+import { loadProject } from "../project.js";
+
+export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+  const json = args["format"] === "json";
+  try {
+    const config = await loadProject(io);
+    const olap = await projectOlap(config);
+    try {
+      const result = await runQuery(olap, String(args["sql"] ?? ""), { write: Boolean(args["write"]) });
+      if (json) {
+        io.stdout.write(JSON.stringify(result.rows, null, 2) + "\n");
+      } else if (result.rows.length === 0) {
+        io.stdout.write(args["write"] && result.statement && !result.statement.startsWith("Select") ? "OK\n" : "(0 rows)\n");
+      } else {
+        const header = Object.keys(result.rows[0]!);
+        io.stdout.write(renderTable(header, result.rows.map((r) => header.map((h) => cell(r[h])))));
+        io.stdout.write(`(${result.rows.length} row${result.rows.length === 1 ? "" : "s"})\n`);
+      }
+      return ExitCode.success;
+    } finally {
+      await olap.close();
+    }
+  } catch (error) {
+    return reportError(error, io, json);
+  }
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}

@@ -1,0 +1,89 @@
+import { mkdirSync } from "node:fs";
+import { Session } from "chdb";
+import { EngineError } from "../../errors.js";
+import type { OlapConnection } from "./engine.js";
+import { quoteIdentifier } from "./sql-text.js";
+
+/**
+ * A chDB session on `dataDir` whose current database is `database` (created when
+ * missing). Each connection has its own session, so each has its own current
+ * database; chDB allows several sessions on one data directory but only one data
+ * directory per process.
+ */
+export async function openEmbeddedConnection(dataDir: string, database: string): Promise<OlapConnection & { readonly version: string }> {
+  mkdirSync(dataDir, { recursive: true });
+  let session: Session;
+  try {
+    // 64-bit integers as strings, as the server adapter returns them: a JS number would round them.
+    session = new Session(dataDir, { connectionArgs: ["--output_format_json_quote_64bit_integers=1"] });
+  } catch (error) {
+    throw new EngineError("OLAP_EMBEDDED_BUSY", `cannot open the embedded ClickHouse data directory ${dataDir}: ${(error as Error).message}`, {
+      cause: error,
+      hint: "chDB holds one data directory per process; close the other embedded engine first",
+    });
+  }
+  const conn = new EmbeddedConnection(session, dataDir);
+  try {
+    await conn.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+    await conn.execute(`USE ${quoteIdentifier(database)}`);
+    const [row] = await conn.query("SELECT version() AS version");
+    return Object.assign(conn, { version: String(row?.version ?? "") });
+  } catch (error) {
+    await conn.close();
+    throw error;
+  }
+}
+
+class EmbeddedConnection implements OlapConnection {
+  /** chDB runs one query per session at a time; later calls wait here. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly session: Session,
+    private readonly dataDir: string,
+  ) {}
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(work, work);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+
+  async execute(sql: string): Promise<void> {
+    await this.run(sql);
+  }
+
+  async query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {
+    const text = await this.run(sql, params);
+    return text
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  private run(sql: string, params?: Record<string, unknown>): Promise<string> {
+    return this.serial(async () => {
+      if (!this.session.open) throw new EngineError("OLAP_CLOSED", `the embedded ClickHouse engine on ${this.dataDir} is closed`);
+      try {
+        const result =
+          params === undefined
+            ? await this.session.queryAsync(sql, { format: "JSONEachRow" })
+            : await this.session.queryBindAsync(sql, params, { format: "JSONEachRow" });
+        return result.text();
+      } catch (error) {
+        throw queryFailed(sql, error);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    this.session.close();
+  }
+}
+
+function queryFailed(sql: string, error: unknown): EngineError {
+  const message = (error as Error).message ?? String(error);
+  const statement = sql.length > 400 ? `${sql.slice(0, 400)}…` : sql;
+  return new EngineError("OLAP_QUERY_FAILED", `embedded ClickHouse: ${message}`, { cause: error, details: [`statement: ${statement}`] });
+}

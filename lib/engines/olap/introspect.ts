@@ -1,0 +1,262 @@
+import { quoteString } from "../../model/clickhouse-type.js";
+import type { Column, MaterializedView, Table, TableEngine } from "../../model/infra-map.js";
+import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
+import {
+  asIdentifier,
+  engineClauses,
+  parseSettingsClause,
+  parseViewDefinition,
+  splitTopLevel,
+  stripDatabaseQualifier,
+  unwrapParentheses,
+} from "./sql-text.js";
+
+/** Runs one read-only query and returns its rows as objects (JSONEachRow). */
+export type QueryRunner = (sql: string) => Promise<Array<Record<string, unknown>>>;
+
+/** An object in the managed database that the model cannot represent, and why. */
+export interface SkippedObject {
+  readonly name: string;
+  /** ClickHouse engine of the object, e.g. `Log`, `View`, `MaterializedView`. */
+  readonly engine: string;
+  readonly reason: string;
+}
+
+/**
+ * The managed database's tables and materialized views as InfraMap pieces.
+ *
+ * `lifeCycle` is not stored in ClickHouse: every object comes back `FULLY_MANAGED`
+ * and the caller overlays the life cycle from its own state. Objects the model cannot
+ * express (other engines, MATERIALIZED/ALIAS columns, SAMPLE BY, views without TO)
+ * are listed in `skipped` instead of being dropped silently or misdescribed.
+ */
+export interface OlapIntrospection {
+  readonly tables: Record<string, Table>;
+  readonly views: Record<string, MaterializedView>;
+  readonly skipped: readonly SkippedObject[];
+}
+
+const MODELLED_ENGINES = new Set(["MergeTree", "ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree"]);
+
+const str = (v: unknown): string => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : []);
+
+/**
+ * Reads `database` back into the model through `system.tables`, `system.columns` and
+ * `system.merge_tree_settings`, using the columns this server has.
+ *
+ * What is text in ClickHouse is read with ClickHouse's own output and a top-level
+ * splitter (see sql-text.ts), not re-parsed: ORDER BY entries come from
+ * `system.tables.sorting_key` split at top-level commas (an entry that is a single
+ * identifier becomes the bare column name); TTL and SETTINGS from `engine_full`;
+ * expressions (DEFAULT, PARTITION BY, TTL, the view's SELECT) exactly as ClickHouse
+ * prints them. The SELECT loses the `database.` qualifier ClickHouse adds to tables.
+ * Settings whose value equals the server's value for new tables (e.g.
+ * `index_granularity = 8192`) are left out, so a table created from the model
+ * introspects back to exactly the model.
+ */
+export async function introspectDatabase(run: QueryRunner, database: string, caps: OlapCapabilities): Promise<OlapIntrospection> {
+  const db = quoteString(database);
+  const systemColumns = await run(
+    "SELECT table, name FROM system.columns WHERE database = 'system' AND table IN ('tables', 'columns', 'merge_tree_settings')",
+  );
+  const has = (table: string, column: string): boolean => systemColumns.some((r) => r.table === table && r.name === column);
+
+  const tableFields = [
+    "name",
+    "engine",
+    "engine_full",
+    "sorting_key",
+    "partition_key",
+    "sampling_key",
+    "create_table_query",
+    "dependencies_database",
+    "dependencies_table",
+    ...["as_select", "target_database", "target_table"].filter((c) => has("tables", c)),
+  ];
+  const tableRows = await run(`SELECT ${tableFields.join(", ")} FROM system.tables WHERE database = ${db} AND NOT is_temporary ORDER BY name`);
+  // Servers before `position` existed list columns in table order already.
+  const columnRows = await run(
+    `SELECT table, name, type, default_kind, default_expression FROM system.columns WHERE database = ${db}${has("columns", "position") ? " ORDER BY table, position" : ""}`,
+  );
+  const settingRows = await run(`SELECT name, value${has("merge_tree_settings", "type") ? ", type" : ""} FROM system.merge_tree_settings`);
+
+  const serverSettings = new Map(settingRows.map((r) => [str(r.name), { value: str(r.value), type: str(r.type) }]));
+  const columnsByTable = new Map<string, Array<Record<string, unknown>>>();
+  for (const row of columnRows) {
+    const list = columnsByTable.get(str(row.table)) ?? [];
+    list.push(row);
+    columnsByTable.set(str(row.table), list);
+  }
+
+  const tables: Record<string, Table> = {};
+  const views: Record<string, MaterializedView> = {};
+  const skipped: SkippedObject[] = [];
+  // Trigger tables of each view, from the tables' side (every version has these).
+  const triggers = new Map<string, Set<string>>();
+  for (const row of tableRows) {
+    const dbs = strings(row.dependencies_database);
+    strings(row.dependencies_table).forEach((view, i) => {
+      if ((dbs[i] ?? database) !== database) return;
+      const set = triggers.get(view) ?? new Set<string>();
+      set.add(str(row.name));
+      triggers.set(view, set);
+    });
+  }
+
+  for (const row of tableRows) {
+    const name = str(row.name);
+    const engine = str(row.engine);
+    if (name.startsWith(".inner")) {
+      skipped.push({ name, engine, reason: "inner table of a materialized view declared without TO" });
+      continue;
+    }
+    if (engine === "MaterializedView") {
+      const view = await readView(row, database, run, caps, triggers.get(name));
+      if ("reason" in view) skipped.push({ name, engine, reason: view.reason });
+      else views[name] = view;
+      continue;
+    }
+    if (!MODELLED_ENGINES.has(engine)) {
+      skipped.push({ name, engine, reason: `engine ${engine} is not one moose manages (MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree)` });
+      continue;
+    }
+    const table = readTable(row, columnsByTable.get(name) ?? [], serverSettings);
+    if ("reason" in table) skipped.push({ name, engine, reason: table.reason });
+    else tables[name] = table;
+  }
+  return { tables, views, skipped };
+}
+
+interface Unrepresentable {
+  readonly reason: string;
+}
+
+function readTable(
+  row: Record<string, unknown>,
+  columnRows: ReadonlyArray<Record<string, unknown>>,
+  serverSettings: ReadonlyMap<string, { value: string; type: string }>,
+): Table | Unrepresentable {
+  const name = str(row.name);
+  const clauses = engineClauses(str(row.engine_full));
+  const engine = readEngine(str(row.engine), clauses.args);
+  if ("reason" in engine) return engine;
+  if (str(row.sampling_key) !== "") return { reason: `it has SAMPLE BY ${str(row.sampling_key)}, which the model does not express` };
+
+  const columns: Column[] = [];
+  for (const c of columnRows) {
+    const kind = str(c.default_kind);
+    if (kind !== "" && kind !== "DEFAULT") return { reason: `column ${str(c.name)} is ${kind} ${str(c.default_expression)}; the model only has DEFAULT columns` };
+    columns.push(kind === "DEFAULT" ? { name: str(c.name), type: str(c.type), default: str(c.default_expression) } : { name: str(c.name), type: str(c.type) });
+  }
+
+  const settings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parseSettingsClause(clauses.settings ?? ""))) {
+    const server = serverSettings.get(key);
+    if (server && sameSettingValue(value, server.value, server.type)) continue;
+    settings[key] = value;
+  }
+
+  const partitionBy = str(row.partition_key);
+  const ttl = clauses.ttl;
+  return {
+    name,
+    columns,
+    orderBy: splitTopLevel(str(row.sorting_key)).map((e) => asIdentifier(e) ?? e),
+    engine,
+    ...(partitionBy === "" ? {} : { partitionBy }),
+    ...(ttl === undefined || ttl === "" ? {} : { ttl }),
+    settings,
+    lifeCycle: "FULLY_MANAGED",
+  };
+}
+
+/** Bool settings print as `true` or `1` depending on how they were written. */
+function sameSettingValue(value: string, serverValue: string, type: string): boolean {
+  if (value === serverValue) return true;
+  if (type === "Bool" || type === "SettingBool") {
+    const norm = (v: string): string => (v === "true" ? "1" : v === "false" ? "0" : v);
+    return norm(value) === norm(serverValue);
+  }
+  return false;
+}
+
+function readEngine(engine: string, args: string | undefined): TableEngine | Unrepresentable {
+  const params = args === undefined || args === "" ? [] : splitTopLevel(args);
+  const names = params.map((p) => asIdentifier(p));
+  const allNames = (list: Array<string | undefined>): list is string[] => list.every((n) => n !== undefined);
+  switch (engine) {
+    case "MergeTree":
+    case "AggregatingMergeTree":
+      if (params.length > 0) return { reason: `${engine}(${args}) uses the old engine syntax, which the model does not express` };
+      return { kind: engine };
+    case "ReplacingMergeTree": {
+      if (params.length > 2 || !allNames(names)) return { reason: `ReplacingMergeTree(${args}) has parameters the model does not express` };
+      const [ver, isDeleted] = names;
+      return { kind: engine, ...(ver === undefined ? {} : { ver }), ...(isDeleted === undefined ? {} : { isDeleted }) };
+    }
+    case "SummingMergeTree": {
+      if (params.length === 0) return { kind: engine };
+      // `SummingMergeTree((a, b))` on new servers, `SummingMergeTree(a)` as old ones print a single column.
+      const inner = params.length === 1 ? splitTopLevel(unwrapParentheses(params[0] as string)) : [];
+      const columns = inner.map((p) => asIdentifier(p));
+      if (params.length !== 1 || !allNames(columns)) return { reason: `SummingMergeTree(${args}) has parameters the model does not express` };
+      return { kind: engine, columns };
+    }
+    case "CollapsingMergeTree": {
+      const [sign] = names;
+      if (params.length !== 1 || sign === undefined) return { reason: `CollapsingMergeTree(${args ?? ""}) has parameters the model does not express` };
+      return { kind: engine, sign };
+    }
+    default:
+      return { reason: `engine ${engine} is not one moose manages` };
+  }
+}
+
+async function readView(
+  row: Record<string, unknown>,
+  database: string,
+  run: QueryRunner,
+  caps: OlapCapabilities,
+  triggerTables: ReadonlySet<string> | undefined,
+): Promise<MaterializedView | Unrepresentable> {
+  const name = str(row.name);
+  const parsed = parseViewDefinition(str(row.create_table_query));
+  const targetDb = str(row.target_table) !== "" ? str(row.target_database) : (parsed.target?.[0] ?? database);
+  const targetTable = str(row.target_table) !== "" ? str(row.target_table) : parsed.target?.[1];
+  if (targetTable === undefined || targetTable.startsWith(".inner")) return { reason: "it stores rows in an inner table (no TO clause); moose views write TO a table" };
+  if (targetDb !== database) return { reason: `it writes to ${targetDb}.${targetTable}, outside the managed database ${database}` };
+  const stored = str(row.as_select) !== "" ? str(row.as_select) : parsed.select;
+  if (stored === undefined || stored === "") return { reason: "its SELECT could not be read from create_table_query" };
+
+  const sources = new Set(triggerTables ?? []);
+  // Joined tables and subqueries are not triggers; ClickHouse's own AST dump names them all.
+  if (atLeast(parseServerVersion(caps.version), 20, 6)) {
+    for (const table of await tablesInQuery(run, stored, database)) sources.add(table);
+  }
+  return {
+    name,
+    selectStatement: stripDatabaseQualifier(stored, database),
+    sourceTables: [...sources].sort(),
+    targetTable,
+    lifeCycle: "FULLY_MANAGED",
+  };
+}
+
+/**
+ * Tables a SELECT reads, from `EXPLAIN AST` (`TableIdentifier db.name` lines). Stored
+ * view queries qualify every real table with its database; unqualified identifiers are
+ * CTE names and are left out. Tables of other databases keep their `db.` prefix.
+ */
+async function tablesInQuery(run: QueryRunner, select: string, database: string): Promise<string[]> {
+  const rows = await run(`EXPLAIN AST ${select}`);
+  const out: string[] = [];
+  for (const row of rows) {
+    const line = str(Object.values(row)[0]).trim();
+    if (!line.startsWith("TableIdentifier ")) continue;
+    const ident = line.slice("TableIdentifier ".length).replace(/ \(alias [^)]*\)$/, "");
+    if (ident.startsWith(`${database}.`)) out.push(ident.slice(database.length + 1));
+    else if (ident.includes(".")) out.push(ident);
+  }
+  return out;
+}

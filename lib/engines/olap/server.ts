@@ -1,0 +1,86 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import type { ServerOlapConfig } from "../../config/config.js";
+import { EngineError } from "../../errors.js";
+import { requiredQuerySettings } from "./capabilities.js";
+import type { OlapConnection } from "./engine.js";
+import { quoteIdentifier } from "./sql-text.js";
+
+/**
+ * A ClickHouse server over HTTP with `database` as the current database. The database
+ * is created first through a client bound to no particular database, since a client
+ * naming a missing database fails on every request.
+ */
+export async function openServerConnection(config: ServerOlapConfig, database: string): Promise<OlapConnection & { readonly version: string }> {
+  const url = `${config.useSsl ? "https" : "http"}://${config.host}:${config.port}`;
+  const make = (db?: string): ClickHouseClient =>
+    createClient({
+      url,
+      username: config.user,
+      password: config.password,
+      ...(db === undefined ? {} : { database: db }),
+      request_timeout: 120_000,
+      application: "moose-migrate",
+      // The library never prints; failures reach the caller as EngineErrors.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+
+  const bootstrap = new ServerConnection(make(), url, {});
+  let version: string;
+  try {
+    const [row] = await bootstrap.query("SELECT version() AS version");
+    version = String(row?.version ?? "");
+    await bootstrap.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
+  } finally {
+    await bootstrap.close();
+  }
+  // 64-bit integers as strings (the default changed across versions): a JS number would round them.
+  const settings = { output_format_json_quote_64bit_integers: 1, ...requiredQuerySettings(version) };
+  return Object.assign(new ServerConnection(make(database), url, settings), { version });
+}
+
+class ServerConnection implements OlapConnection {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly url: string,
+    private readonly settings: Readonly<Record<string, string | number>>,
+  ) {}
+
+  async execute(sql: string): Promise<void> {
+    try {
+      await this.client.command({ query: sql, clickhouse_settings: { ...this.settings } });
+    } catch (error) {
+      throw this.failure(sql, error);
+    }
+  }
+
+  async query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {
+    try {
+      const result = await this.client.query({
+        query: sql,
+        format: "JSONEachRow",
+        clickhouse_settings: { ...this.settings },
+        ...(params === undefined ? {} : { query_params: params }),
+      });
+      return await result.json<Record<string, unknown>>();
+    } catch (error) {
+      throw this.failure(sql, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private failure(sql: string, error: unknown): EngineError {
+    const message = (error as Error).message ?? String(error);
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && /^(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT|EAI_AGAIN)$/.test(code)) {
+      return new EngineError("OLAP_UNREACHABLE", `cannot reach ClickHouse at ${this.url}: ${code}`, {
+        cause: error,
+        hint: "start the ClickHouse server, or check clickhouse_config.host and host_port in moose.config.toml",
+      });
+    }
+    const statement = sql.length > 400 ? `${sql.slice(0, 400)}…` : sql;
+    return new EngineError("OLAP_QUERY_FAILED", `ClickHouse at ${this.url}: ${message}`, { cause: error, details: [`statement: ${statement}`] });
+  }
+}

@@ -1,0 +1,55 @@
+import { InvalidInputError, RefusedError } from "../errors.js";
+import type { OlapEngine } from "../engines/olap/engine.js";
+
+/** Root nodes of ClickHouse's own AST that only read. */
+const READ_ONLY_ROOTS = new Set([
+  "SelectWithUnionQuery",
+  "SelectQuery",
+  "SelectIntersectExceptQuery",
+  "ShowTables",
+  "ShowTablesQuery",
+  "ShowCreateTableQuery",
+  "ShowCreateViewQuery",
+  "ShowCreateDatabaseQuery",
+  "ShowColumns",
+  "ShowIndexes",
+  "DescribeQuery",
+  "ExistsTableQuery",
+  "ExistsViewQuery",
+  "ExistsDatabaseQuery",
+  "ExplainQuery",
+  "ShowProcesslistQuery",
+  "ShowSettingQuery",
+]);
+
+export interface QueryResult {
+  readonly rows: ReadonlyArray<Record<string, unknown>>;
+  /** The statement kind ClickHouse parsed it as, e.g. `SelectWithUnionQuery`. */
+  readonly statement: string;
+}
+
+/**
+ * `moose query`: one statement on the configured OLAP engine. Without `write`
+ * it must be a read: ClickHouse's own parser (`EXPLAIN AST`) says what the
+ * statement is, so no guessing from the text.
+ */
+export async function runQuery(olap: OlapEngine, sql: string, options: { readonly write?: boolean } = {}): Promise<QueryResult> {
+  const text = sql.trim().replace(/;\s*$/, "");
+  if (text === "") throw new InvalidInputError("QUERY_EMPTY", "no SQL given", { hint: 'moose query "SELECT count() FROM Users"' });
+  let statement: string;
+  try {
+    const ast = await olap.query<{ explain: string }>(`EXPLAIN AST ${text}`);
+    statement = (ast[0]?.explain ?? "").trim().split(/\s+/)[0] ?? "";
+  } catch (error) {
+    throw new InvalidInputError("QUERY_INVALID", `ClickHouse cannot parse this statement: ${(error as Error).message}`, { cause: error });
+  }
+  const reads = READ_ONLY_ROOTS.has(statement);
+  if (!reads && !options.write) {
+    throw new RefusedError("QUERY_WRITES", `this statement (${statement}) can change data or schema, and moose query is read-only by default`, {
+      hint: "add --write to run it; schema changes belong in migrations (moose migrate generate), or they show up as drift",
+    });
+  }
+  if (reads) return { rows: await olap.query(text), statement };
+  await olap.execute(text);
+  return { rows: [], statement };
+}
