@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { Change } from "../diff/change.js";
 import { EngineError, MooseError, RefusedError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
-import { statementsForChanges } from "../engines/olap/sql.js";
+import { executeStep, statementsForSteps, type Engines, type ExecutableStep } from "./execute.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { MigrationRecord } from "../ledger/records.js";
 import { applyChange } from "../model/apply-change.js";
@@ -12,19 +12,11 @@ import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { liveDrift } from "./status.js";
 import { approvalOf } from "./steps.js";
 
-/** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
-export interface ChangeApplier {
-  apply(change: Change): Promise<void>;
-}
+export type { ChangeApplier } from "./execute.js";
 
-export interface DeployEngines {
-  readonly olap: OlapEngine;
+export interface DeployEngines extends Engines {
   /** Closes every engine it opened. */
   close(): Promise<void>;
-  /** Topics; without it topic steps fail with a clear error. */
-  readonly streams?: ChangeApplier;
-  /** Temporal schedules; `undefined` when `[features] workflows = false` (steps are recorded, not sent). */
-  readonly workflows?: ChangeApplier;
 }
 
 export type DeployEvent =
@@ -63,15 +55,6 @@ export interface DeployReport {
   readonly ok: boolean;
 }
 
-const STATE_ONLY: Partial<Record<Change["kind"], string>> = {
-  "api.create": "recorded: the dev and prod servers serve endpoints from the recorded state",
-  "api.drop": "recorded: the dev and prod servers serve endpoints from the recorded state",
-  "api.modify": "recorded: the dev and prod servers serve endpoints from the recorded state",
-  "process.create": "recorded: the dev and prod servers run topic-to-table syncs from the recorded state",
-  "process.drop": "recorded: the dev and prod servers run topic-to-table syncs from the recorded state",
-  "process.modify": "recorded: the dev and prod servers run topic-to-table syncs from the recorded state",
-  "table.setLifeCycle": "recorded: life cycles are enforced by moose, not stored in ClickHouse",
-};
 
 /**
  * Checks the committed files against the ledger without touching anything:
@@ -223,35 +206,16 @@ async function dryRun(
   const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
   for (const file of pending) {
     const m = replayed.get(file.id)!;
-    const olapStatements = olapStatementsByStep(m, ctx);
+    const statements = statementsForSteps(executable(m), { ...ctx, state: m.before }, engines.workflows !== undefined);
     outcomes.push({
       id: file.id,
       status: "planned",
-      steps: file.up.map((s, i) => ({ index: i, description: s.step.op, statements: statementsOf(s.step, m.changes[i] ?? null, olapStatements[i] ?? [], engines) })),
+      steps: file.up.map((s, i) => ({ index: i, description: s.step.op, statements: statements[i] ?? [] })),
     });
   }
   return { migrations: sortOutcomes(outcomes, files), ok: true };
 }
 
-/**
- * OLAP statements per step index (`[]` for `sql` steps, which run as written).
- * Changes are converted together because ClickHouse needs some in one ALTER
- * (a new column and the ORDER BY that appends it).
- */
-function olapStatementsByStep(m: ReplayedMigration, ctx: { database: string; capabilities: Awaited<ReturnType<OlapEngine["capabilities"]>> }): string[][] {
-  const indexes: number[] = [];
-  const changes: Change[] = [];
-  m.changes.forEach((c, i) => {
-    if (c && (c.kind.startsWith("table.") || c.kind.startsWith("view.")) && !STATE_ONLY[c.kind]) {
-      indexes.push(i);
-      changes.push(c);
-    }
-  });
-  const byChange = statementsForChanges(changes, { ...ctx, state: m.before });
-  const out: string[][] = m.changes.map(() => []);
-  indexes.forEach((stepIndex, k) => (out[stepIndex] = byChange[k] ?? []));
-  return out;
-}
 
 function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFile[]): MigrationOutcome[] {
   const order = new Map(files.map((f, i) => [f.id, i]));
@@ -259,7 +223,11 @@ function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFil
 }
 
 /** Every step that loses data must say `approveDataLoss: true` in the file. */
-export function checkApprovals(m: ReplayedMigration): void {
+export function executable(m: ReplayedMigration): ExecutableStep[] {
+  return m.file.up.map(({ step }, i) => ({ change: m.changes[i] ?? null, ...(step.op === "sql" ? { sql: String(step.args[0]) } : {}) }));
+}
+
+function checkApprovals(m: ReplayedMigration): void {
   let state = m.before;
   const unapproved: string[] = [];
   m.file.up.forEach(({ step, origin }, i) => {
@@ -279,18 +247,6 @@ export function checkApprovals(m: ReplayedMigration): void {
   }
 }
 
-function statementsOf(step: { op: string; args: readonly unknown[] }, change: Change | null, olap: readonly string[], engines: DeployEngines): string[] {
-  if (change === null) return [String(step.args[0])];
-  const note = STATE_ONLY[change.kind];
-  if (note) return [`-- ${note}`];
-  if (change.kind.startsWith("topic.")) return [`-- streams: ${step.op} ${describeTarget(change)}`];
-  if (change.kind.startsWith("workflow.")) return [engines.workflows ? `-- temporal: ${step.op} ${describeTarget(change)}` : `-- workflows are disabled in [features]: recorded, not sent to Temporal`];
-  return [...olap];
-}
-
-function describeTarget(change: Change): string {
-  return "topic" in change ? change.topic.name : "after" in change && typeof change.after === "object" && change.after !== null && "name" in change.after ? String(change.after.name) : "workflow" in change ? change.workflow.name : "";
-}
 
 async function applyMigration(
   m: ReplayedMigration,
@@ -305,7 +261,8 @@ async function applyMigration(
   const done = new Set(existing ? await ledger.stepsDone(file.id) : []);
   if (done.size === 0) await checkDrift(m, engines.olap);
   // Everything that can fail before the first statement runs happens before the ledger records a start.
-  const olapStatements = olapStatementsByStep(m, ctx);
+  const steps = executable(m);
+  const allStatements = statementsForSteps(steps, { ...ctx, state: m.before }, engines.workflows !== undefined);
   await ledger.begin({
     id: file.id,
     fileName: file.fileName,
@@ -323,23 +280,11 @@ async function applyMigration(
       emit({ kind: "step-skipped", id: file.id, index: i });
       continue;
     }
-    const step = file.up[i]!.step;
-    const change = m.changes[i] ?? null;
-    const statements = statementsOf(step, change, olapStatements[i] ?? [], engines);
+    const statements = allStatements[i] ?? [];
     const t0 = performance.now();
     try {
       await ledger.stepStarted(file.id, i, statements);
-      if (change === null) await engines.olap.execute(String(step.args[0]));
-      else if (STATE_ONLY[change.kind]) {
-        // nothing outside the ledger
-      } else if (change.kind.startsWith("topic.")) {
-        if (!engines.streams) throw new EngineError("STREAMS_UNAVAILABLE", "this deploy has no stream engine to create topics with");
-        await engines.streams.apply(change);
-      } else if (change.kind.startsWith("workflow.")) {
-        if (engines.workflows) await engines.workflows.apply(change);
-      } else {
-        for (const sql of statements) await engines.olap.execute(sql);
-      }
+      await executeStep(steps[i]!, statements, engines);
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(file.id, i, message, statements);

@@ -19,8 +19,9 @@ export function projectOlap(config: LoadedConfig): Promise<OlapEngine> {
 }
 
 /**
- * The engines a deploy needs, opened from the config. Temporal is contacted
- * only when workflows are enabled and a pending migration changes one.
+ * The engines a deploy needs, opened from the config. The stream engine and
+ * Temporal are contacted only when a pending migration changes a topic or a
+ * workflow (and, for Temporal, when `[features] workflows` is on).
  */
 export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds): Promise<DeployEngines> {
   const olap = await projectOlap(config);
@@ -29,6 +30,13 @@ export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds
     for (const e of opened.reverse()) await e.close();
   };
   try {
+    let streams: ChangeApplier | undefined;
+    if (needs.streams) {
+      const { openStreamEngine } = await import("../engines/stream/engine.js");
+      const engine = await openStreamEngine(config.streaming);
+      opened.push(engine);
+      streams = engine;
+    }
     let workflows: ChangeApplier | undefined;
     if (needs.workflows && config.features.workflows) {
       const { openWorkflowEngine } = await import("../engines/workflow/engine.js");
@@ -36,7 +44,7 @@ export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds
       opened.push(engine);
       workflows = engine;
     }
-    return { olap, close, ...(workflows ? { workflows } : {}) };
+    return { olap, close, ...(streams ? { streams } : {}), ...(workflows ? { workflows } : {}) };
   } catch (error) {
     await close();
     throw error;

@@ -1,0 +1,91 @@
+import type { Change } from "../diff/change.js";
+import { EngineError } from "../errors.js";
+import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
+import { statementsForChanges } from "../engines/olap/sql.js";
+import type { InfraMap } from "../model/infra-map.js";
+
+/** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
+export interface ChangeApplier {
+  apply(change: Change): Promise<void>;
+}
+
+export interface Engines {
+  readonly olap: OlapEngine;
+  /** Topics; without it topic steps fail with a clear error. */
+  readonly streams?: ChangeApplier;
+  /** Temporal schedules; `undefined` when `[features] workflows = false` (steps are recorded, not sent). */
+  readonly workflows?: ChangeApplier;
+}
+
+/** A step to run: a structured change, or hand-written SQL (`change: null`). */
+export interface ExecutableStep {
+  readonly change: Change | null;
+  /** For `sql(...)` steps: the statement. */
+  readonly sql?: string;
+}
+
+const RECORDED_ONLY = "recorded: the dev and prod servers serve endpoints and run topic-to-table syncs from the recorded state";
+
+/** Changes with no effect outside moose's own state. */
+export function isStateOnly(change: Change): boolean {
+  return change.kind.startsWith("api.") || change.kind.startsWith("process.") || change.kind === "table.setLifeCycle";
+}
+
+/**
+ * What each step will run, as text for the ledger and `--dry-run`: SQL for
+ * OLAP changes (converted together, because ClickHouse needs some in one ALTER:
+ * a new column and the ORDER BY that appends it), a note for the others.
+ */
+export function statementsForSteps(
+  steps: readonly ExecutableStep[],
+  ctx: { readonly database: string; readonly capabilities: OlapCapabilities; readonly state: InfraMap },
+  workflowsEnabled: boolean,
+): string[][] {
+  const indexes: number[] = [];
+  const olapChanges: Change[] = [];
+  steps.forEach((s, i) => {
+    const c = s.change;
+    if (c && (c.kind.startsWith("table.") || c.kind.startsWith("view.")) && !isStateOnly(c)) {
+      indexes.push(i);
+      olapChanges.push(c);
+    }
+  });
+  const byChange = statementsForChanges(olapChanges, ctx);
+  const out: string[][] = steps.map((s) => {
+    const c = s.change;
+    if (c === null) return [s.sql ?? ""];
+    if (isStateOnly(c)) return [`-- ${c.kind.startsWith("table.") ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY}`];
+    if (c.kind.startsWith("topic.")) return [`-- stream engine: ${c.kind} ${subjectName(c)}`];
+    if (c.kind.startsWith("workflow.")) return [workflowsEnabled ? `-- temporal: ${c.kind} ${subjectName(c)}` : "-- workflows are disabled in [features]: recorded, not sent to Temporal"];
+    return [];
+  });
+  indexes.forEach((stepIndex, k) => (out[stepIndex] = byChange[k] ?? []));
+  return out;
+}
+
+/** Runs one step's effect on the engines (the statements come from `statementsForSteps`). */
+export async function executeStep(step: ExecutableStep, statements: readonly string[], engines: Engines): Promise<void> {
+  const c = step.change;
+  if (c === null) {
+    await engines.olap.execute(step.sql ?? "");
+    return;
+  }
+  if (isStateOnly(c)) return;
+  if (c.kind.startsWith("topic.")) {
+    if (!engines.streams) throw new EngineError("STREAMS_UNAVAILABLE", `no stream engine is configured to carry out ${c.kind} for ${subjectName(c)}`, { hint: "enable [features] streaming_engine" });
+    await engines.streams.apply(c);
+    return;
+  }
+  if (c.kind.startsWith("workflow.")) {
+    if (engines.workflows) await engines.workflows.apply(c);
+    return;
+  }
+  for (const sql of statements) await engines.olap.execute(sql);
+}
+
+function subjectName(c: Change): string {
+  if ("topic" in c) return c.topic.name;
+  if ("workflow" in c) return c.workflow.name;
+  if ("after" in c && typeof c.after === "object" && c.after !== null && "name" in c.after) return String(c.after.name);
+  return "";
+}

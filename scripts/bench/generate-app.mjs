@@ -1,0 +1,207 @@
+// Generates a synthetic moose-migrate project of N tables for the benchmarks.
+//
+//   node scripts/bench/generate-app.mjs --tables 1000 --out /tmp/moose-bench/t1000 [--variant moose|standin] [--seed 1]
+//
+// Deterministic (seeded PRNG): the same arguments give the same files byte for byte.
+// Each table has 10–50 columns (mean 30) of a realistic mix of types; tables are spread
+// over files of 25; every 10th table has a Stream writing to it, every 25th a
+// MaterializedView (in app/views/, importing its source across files).
+//
+// The `standin` variant declares the same interfaces and objects against a one-line
+// stand-in class per declaration (app/standin.ts) instead of this library: it is the
+// floor that `tsc --noEmit` gives for the same app without our types.
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const TABLES_PER_FILE = 25;
+
+/** mulberry32: small, fast, deterministic. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// [TypeScript type, weight]; the library's named types exist as plain aliases in the stand-in.
+const COLUMN_TYPES = [
+  ["string", 26],
+  ["number", 14],
+  ["boolean", 6],
+  ["Date", 8],
+  ["string[]", 4],
+  ["number[]", 2],
+  ["UInt64", 6],
+  ["Int32", 6],
+  ["Float32", 4],
+  ["UUID", 4],
+  ["DateTime64<3>", 3],
+  ["Decimal<18, 4>", 2],
+  ["LowCardinality<string>", 3],
+  ['"new" | "active" | "closed"', 3],
+  ["Record<string, string>", 2],
+  ["{ city: string; zip: string }", 2],
+];
+const TOTAL_WEIGHT = COLUMN_TYPES.reduce((s, [, w]) => s + w, 0);
+
+const WORDS = ["user", "order", "event", "session", "device", "price", "amount", "status", "region", "source", "created", "updated", "score", "label", "count", "ratio", "page", "item", "tag", "note"];
+
+function pick(rand) {
+  let r = rand() * TOTAL_WEIGHT;
+  for (const [t, w] of COLUMN_TYPES) {
+    if ((r -= w) < 0) return t;
+  }
+  return "string";
+}
+
+const pad = (n, width = 4) => String(n).padStart(width, "0");
+export const tableName = (i) => `Table${pad(i)}`;
+
+/** The columns of table `i` (index 0 is always the key). */
+function columnsOf(i, rand) {
+  const count = 10 + Math.floor(rand() * 41);
+  const cols = [{ name: "id", type: "Key<string>", optional: false }];
+  for (let c = 1; c < count; c++) {
+    const name = `${WORDS[Math.floor(rand() * WORDS.length)]}_${pad(c, 2)}`;
+    cols.push({ name, type: pick(rand), optional: rand() < 0.12 });
+  }
+  return cols;
+}
+
+const STANDIN = `// One-line stand-ins for the declaration classes and column types: the same app without moose-migrate.
+export class OlapTable<T> { columns!: { [K in keyof T]: string }; constructor(_name: string, _config?: object) {} }
+export class Stream<T> { constructor(_name: string, _config?: { destination?: OlapTable<T> }) {} }
+export class MaterializedView<T> { constructor(_config: { materializedViewName: string; selectStatement: string; selectTables?: object[]; tableName?: string; orderByFields?: (keyof T)[] }) {} }
+export const sql = (strings: TemplateStringsArray, ...values: unknown[]): string => strings.join("?");
+export type Key<T> = T;
+export type UInt64 = number;
+export type Int32 = number;
+export type Float32 = number;
+export type UUID = string;
+export type DateTime64<P extends number> = Date;
+export type Decimal<P extends number, S extends number> = string;
+export type LowCardinality<T extends string> = T;
+`;
+
+const IMPORTED = ["OlapTable", "Stream", "type Key", "type UInt64", "type Int32", "type Float32", "type UUID", "type DateTime64", "type Decimal", "type LowCardinality"];
+
+/** tsconfig with the options moose-migrate checks apps with (lib/extract/program.ts APP_COMPILER_OPTIONS). */
+const TSCONFIG = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "ESNext",
+    moduleResolution: "Bundler",
+    lib: ["ES2022"],
+    strictNullChecks: true,
+    noEmit: true,
+    skipLibCheck: true,
+    esModuleInterop: true,
+    resolveJsonModule: true,
+    allowImportingTsExtensions: true,
+    experimentalDecorators: true,
+  },
+  files: ["app/index.ts"],
+};
+
+/**
+ * Writes the project. Returns a summary (counts) for the report.
+ * @param {{ tables: number, out: string, variant?: "moose" | "standin", seed?: number }} opts
+ */
+export function generateApp({ tables, out, variant = "moose", seed = 1 }) {
+  const rand = prng(seed * 7919 + tables);
+  const dir = resolve(out);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, "app", "models"), { recursive: true });
+  mkdirSync(join(dir, "app", "views"), { recursive: true });
+  mkdirSync(join(dir, "migrations"), { recursive: true });
+  const from = variant === "moose" ? "moose-migrate" : "../standin";
+  if (variant === "standin") writeFileSync(join(dir, "app", "standin.ts"), STANDIN);
+
+  const files = Math.max(2, Math.ceil(tables / TABLES_PER_FILE));
+  const perFile = Math.ceil(tables / files);
+  let columns = 0;
+  let streams = 0;
+  const views = [];
+  const modelFiles = [];
+  for (let f = 0; f < files; f++) {
+    const first = f * perFile + 1;
+    const last = Math.min(tables, first + perFile - 1);
+    if (first > last) break;
+    const file = `models_${pad(f + 1, 3)}`;
+    modelFiles.push(file);
+    let text = `import { ${IMPORTED.join(", ")} } from "${from}";\n`;
+    for (let i = first; i <= last; i++) {
+      const t = tableName(i);
+      const cols = columnsOf(i, rand);
+      columns += cols.length;
+      text += `\nexport interface ${t}Row {\n`;
+      for (const c of cols) text += `  ${c.name}${c.optional ? "?" : ""}: ${c.type};\n`;
+      text += `}\n`;
+      text += `export const ${t.toLowerCase()} = new OlapTable<${t}Row>("${t}", { orderByFields: ["id"] });\n`;
+      if (i % 10 === 0) {
+        text += `export const ${t.toLowerCase()}Events = new Stream<${t}Row>("${t}Events", { destination: ${t.toLowerCase()} });\n`;
+        streams++;
+      }
+      if (i % 25 === 0 || i === tables) views.push({ i, file });
+    }
+    writeFileSync(join(dir, "app", "models", `${file}.ts`), text);
+  }
+
+  let viewText = `import { MaterializedView, sql, type UInt64 } from "${from}";\n`;
+  for (const { i, file } of views) viewText += `import { ${tableName(i).toLowerCase()} } from "../models/${file}";\n`;
+  for (const { i } of views) {
+    const t = tableName(i);
+    const v = t.toLowerCase();
+    viewText += `
+interface ${t}Daily {
+  id: string;
+  rows: UInt64;
+}
+export const ${v}Daily = new MaterializedView<${t}Daily>({
+  materializedViewName: "${t}Daily_MV",
+  tableName: "${t}Daily",
+  orderByFields: ["id"],
+  selectStatement: sql\`SELECT \${${v}.columns.id} AS id, count() AS rows FROM \${${v}} GROUP BY id\`,
+  selectTables: [${v}],
+});
+`;
+  }
+  writeFileSync(join(dir, "app", "views", "daily.ts"), viewText);
+
+  const index = [...modelFiles.map((f) => `export * from "./models/${f}";`), `export * from "./views/daily";`].join("\n") + "\n";
+  writeFileSync(join(dir, "app", "index.ts"), index);
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2) + "\n");
+  writeFileSync(join(dir, "moose.config.toml"), `[moose]\nmain_file = "app/index.ts"\nmigrations_dir = "migrations"\nstate_dir = ".moose"\n`);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `bench-${tables}`, private: true, type: "module" }, null, 2) + "\n");
+  if (variant === "moose") {
+    mkdirSync(join(dir, "node_modules"), { recursive: true });
+    symlinkSync(PACKAGE_ROOT, join(dir, "node_modules", "moose-migrate"));
+  }
+  return { dir, variant, tables, columns, files: modelFiles.length + 2, streams, views: views.length };
+}
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
+    out[a.slice(2)] = argv[++i];
+  }
+  return out;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = parseArgs(process.argv.slice(2));
+  if (!args.tables || !args.out) {
+    process.stderr.write("usage: node scripts/bench/generate-app.mjs --tables N --out DIR [--variant moose|standin] [--seed S]\n");
+    process.exit(2);
+  }
+  const summary = generateApp({ tables: Number(args.tables), out: args.out, variant: args.variant ?? "moose", seed: Number(args.seed ?? 1) });
+  process.stdout.write(JSON.stringify(summary) + "\n");
+}
