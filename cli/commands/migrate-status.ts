@@ -1,6 +1,8 @@
 import { ExitCode } from "../../lib/errors.js";
-import { migrationStatus } from "../../lib/migrations/status.js";
-import { projectLedger, projectMigrations, projectOlap } from "../../lib/project/engines.js";
+import type { StatusReport } from "../../lib/migrations/status.js";
+import { openAndReportStatus } from "../../lib/project/status.js";
+import { devRequest } from "../../lib/dev/client.js";
+import { runningDevInstance } from "../../lib/dev/instance.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { renderTable } from "../present/table.js";
@@ -13,19 +15,8 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   const json = Boolean(args["json"]);
   try {
     const config = await loadProject(io);
-    const files = projectMigrations(config);
-    const ledger = await projectLedger(config, VERSION);
-    let report;
-    try {
-      const olap = await projectOlap(config);
-      try {
-        report = await migrationStatus(files, await ledger.list(), olap);
-      } finally {
-        await olap.close();
-      }
-    } finally {
-      await ledger.close();
-    }
+    const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;
+    const report = dev ? (await devRequest<{ report: StatusReport }>(dev, "status")).report : await openAndReportStatus(config, VERSION);
     if (json) {
       io.stdout.write(JSON.stringify({ ok: report.verdict === "ok", verdict: report.verdict, migrations: report.rows, drift: report.drift }, null, 2) + "\n");
     } else {

@@ -1,6 +1,8 @@
 import { ExitCode } from "../../lib/errors.js";
 import { projectOlap } from "../../lib/project/engines.js";
 import { runQuery } from "../../lib/project/query.js";
+import { devQuery } from "../../lib/dev/client.js";
+import { runningDevInstance } from "../../lib/dev/instance.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { renderTable } from "../present/table.js";
@@ -10,9 +12,13 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   const json = args["format"] === "json";
   try {
     const config = await loadProject(io);
-    const olap = await projectOlap(config);
+    const sql = String(args["sql"] ?? "");
+    const write = Boolean(args["write"]);
+    // A running `moose dev` holds the embedded engine: ask it.
+    const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;
+    const olap = dev ? undefined : await projectOlap(config);
     try {
-      const result = await runQuery(olap, String(args["sql"] ?? ""), { write: Boolean(args["write"]) });
+      const result = dev ? await devQuery(dev, sql, write) : await runQuery(olap!, sql, { write });
       if (json) {
         io.stdout.write(JSON.stringify(result.rows, null, 2) + "\n");
       } else if (result.rows.length === 0) {
@@ -24,7 +30,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       }
       return ExitCode.success;
     } finally {
-      await olap.close();
+      await olap?.close();
     }
   } catch (error) {
     return reportError(error, io, json);

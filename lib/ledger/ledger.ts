@@ -86,6 +86,14 @@ export interface Ledger {
    */
   discardFailed(id: string): Promise<MigrationRecord>;
   /**
+   * Records a migration as applied without running its steps: `moose dev` has
+   * already brought the database to its result through the dev draft. Refused
+   * when a record with that id exists.
+   */
+  adopt(m: BeginMigration): Promise<MigrationRecord>;
+  /** Deletes a record and its steps whatever its status: only for the dev draft (`.draft`), which is rewritten on every save. */
+  forget(id: string): Promise<MigrationRecord | undefined>;
+  /**
    * Takes the migrate lock for `ttlMs`: atomically, so of any number of processes
    * exactly one gets it. An expired lock is taken over (`takenOverFrom`); the owner
    * already holding it gets it again with a new expiry.
@@ -445,6 +453,47 @@ class SqliteLedger implements Ledger {
       if (migration.status !== "failed" && migration.status !== "partially_applied") {
         throw new RefusedError("LEDGER_NOT_DISCARDABLE", `migration ${id} is ${migration.status}; only failed or partially applied migrations can be discarded`);
       }
+      await db.table("migration_steps").where({ migration_id: id }).delete();
+      await db.table("migrations").where({ id }).delete();
+      return migrationFromRow(migration);
+    });
+  }
+
+  async adopt(m: BeginMigration): Promise<MigrationRecord> {
+    validateBegin(m);
+    return this.#db.write(`adopting migration ${m.id}`, async (db) => {
+      const existing = await findMigration(db, m.id);
+      if (existing) {
+        throw new RefusedError("LEDGER_ALREADY_RECORDED", `migration ${m.id} is already recorded (${existing.status}); only new migrations can be adopted`);
+      }
+      const now = this.#now();
+      await db.table("migrations").insert({
+        id: m.id,
+        file_name: m.fileName,
+        checksum: m.checksum,
+        checksum_algorithm: m.checksumAlgorithm,
+        parent_hash: m.parentHash,
+        result_hash: m.resultHash,
+        status: "applied",
+        steps_applied: m.stepsTotal,
+        steps_total: m.stepsTotal,
+        error: null,
+        failed_step: null,
+        started_at: now,
+        finished_at: now,
+        duration_ms: 0,
+        attempts: 1,
+        tool_version: this.#context.toolVersion,
+        host: this.#context.host,
+      });
+      return migrationFromRow(await mustFindMigration(db, m.id));
+    });
+  }
+
+  async forget(id: string): Promise<MigrationRecord | undefined> {
+    return this.#db.write(`forgetting migration ${id}`, async (db) => {
+      const migration = await findMigration(db, id);
+      if (!migration) return undefined;
       await db.table("migration_steps").where({ migration_id: id }).delete();
       await db.table("migrations").where({ id }).delete();
       return migrationFromRow(migration);

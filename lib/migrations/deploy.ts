@@ -7,7 +7,7 @@ import type { Ledger } from "../ledger/ledger.js";
 import type { MigrationRecord } from "../ledger/records.js";
 import { applyChange } from "../model/apply-change.js";
 import { classifyChange, RISK_CODES } from "../plan/risk.js";
-import type { MigrationFile } from "./read.js";
+import { DRAFT_ID, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { liveDrift } from "./status.js";
 import { approvalOf } from "./steps.js";
@@ -61,7 +61,8 @@ export interface DeployReport {
  * edited, removed or renamed applied files, and out-of-order pending ones, are
  * refused with the file named. Returns the files still to run.
  */
-export function pendingMigrations(files: readonly MigrationFile[], records: readonly MigrationRecord[], allowOutOfOrder = false): MigrationFile[] {
+export function pendingMigrations(files: readonly MigrationFile[], allRecords: readonly MigrationRecord[], allowOutOfOrder = false): MigrationFile[] {
+  const records = allRecords.filter((r) => r.id !== DRAFT_ID);
   const byId = new Map(files.map((f) => [f.id, f]));
   const byChecksum = new Map(files.map((f) => [f.checksum, f]));
   for (const r of records) {

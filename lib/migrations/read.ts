@@ -5,6 +5,14 @@ import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../e
 import { STEP_OPS, type Step, type StepOp } from "../migration/index.js";
 import { checksumOf } from "../ledger/checksum.js";
 
+/**
+ * `moose dev` keeps the net change since the last applied migration in one
+ * rolling draft, `migrations/.draft.ts`, recorded in the ledger as `.draft`.
+ * Hidden, so it is never part of the committed sequence.
+ */
+export const DRAFT_ID = ".draft";
+export const DRAFT_FILE = ".draft.ts";
+
 /** `20261126031500_add_age_to_users.ts` */
 export const MIGRATION_FILE = /^(\d{14})_([a-z0-9_]+)\.ts$/;
 
@@ -47,7 +55,8 @@ export function readMigrations(dir: string, displayDir = dir): MigrationFile[] {
   const errors: InvalidInputError[] = [];
   const files: MigrationFile[] = [];
   for (const name of names.sort()) {
-    if (!name.endsWith(".ts")) continue;
+    // Hidden files (the dev draft `.draft.ts`) are not part of the committed sequence.
+    if (!name.endsWith(".ts") || name.startsWith(".")) continue;
     if (!MIGRATION_FILE.test(name)) {
       errors.push(
         new InvalidInputError("MIGRATION_NAME_INVALID", `${join(displayDir, name)} is not named like a migration (<yyyyMMddHHmmss>_<slug>.ts)`, {
@@ -155,4 +164,16 @@ function literalOnly(sf: ts.SourceFile, node: ts.Node): InvalidInputError {
 function pos(sf: ts.SourceFile, offset: number): SourcePosition {
   const { line, character } = sf.getLineAndCharacterOfPosition(offset);
   return { file: sf.fileName, line: line + 1, column: character + 1 };
+}
+
+/** The dev draft of a migrations folder, if there is one. */
+export function readDraft(dir: string, displayDir = dir): MigrationFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, DRAFT_FILE), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  return readMigrationText(text, DRAFT_FILE, join(dir, DRAFT_FILE), join(displayDir, DRAFT_FILE));
 }

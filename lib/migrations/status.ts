@@ -2,10 +2,10 @@ import type { OlapEngine } from "../engines/olap/engine.js";
 import { diff } from "../diff/diff.js";
 import type { MigrationRecord } from "../ledger/records.js";
 import { canonicalJson, emptyInfraMap, type InfraMap } from "../model/infra-map.js";
-import type { MigrationFile } from "./read.js";
+import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "./read.js";
 import { replayMigrations } from "./sequence.js";
 
-export type MigrationState = "applied" | "pending" | "failed" | "partially_applied" | "running" | "edited" | "removed" | "out-of-order";
+export type MigrationState = "applied" | "pending" | "failed" | "partially_applied" | "running" | "edited" | "removed" | "out-of-order" | "draft";
 
 export interface StatusRow {
   readonly id: string;
@@ -28,7 +28,9 @@ export interface StatusReport {
  * drift check of the live OLAP objects against the applied migrations when an
  * engine is given.
  */
-export async function migrationStatus(files: readonly MigrationFile[], records: readonly MigrationRecord[], olap?: OlapEngine): Promise<StatusReport> {
+export async function migrationStatus(files: readonly MigrationFile[], allRecords: readonly MigrationRecord[], olap?: OlapEngine, draft?: MigrationFile): Promise<StatusReport> {
+  const records = allRecords.filter((r) => r.id !== DRAFT_ID);
+  const draftRecord = allRecords.find((r) => r.id === DRAFT_ID);
   const byId = new Map(records.map((r) => [r.id, r]));
   const fileIds = new Set(files.map((f) => f.id));
   const newestApplied = records.filter((r) => r.status === "applied").map((r) => r.id).sort().at(-1);
@@ -45,6 +47,7 @@ export async function migrationStatus(files: readonly MigrationFile[], records: 
   }
   for (const r of records) if (!fileIds.has(r.id)) rows.push({ id: r.id, state: "removed", record: r, detail: `${r.fileName} is recorded but its file is gone` });
   rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (draftRecord) rows.push({ id: DRAFT_ID, state: "draft", record: draftRecord, detail: `moose dev's uncommitted changes (migrations/${DRAFT_FILE}); moose migrate generate --name X commits them` });
 
   let drift: string[] = [];
   // Drift is measured against a state the migrations define: not while history is broken, and not
@@ -59,7 +62,10 @@ export async function migrationStatus(files: readonly MigrationFile[], records: 
       if (!appliedFiles.includes(f)) break;
       prefix.push(f);
     }
-    drift = await liveDrift(replayMigrations(prefix).state, olap);
+    const applied = replayMigrations(prefix);
+    // With a dev draft applied, the database is at the draft's result.
+    const expected = draftRecord && draft && draft.parent === applied.hash ? replayMigrations([draft], applied.state).state : applied.state;
+    drift = await liveDrift(expected, olap);
   }
   const has = (...states: MigrationState[]) => rows.some((r) => states.includes(r.state));
   const verdict = has("edited", "removed", "out-of-order") || drift.length > 0 ? "refused" : has("failed", "partially_applied", "running") ? "failed" : has("pending") ? "pending" : "ok";

@@ -1,0 +1,195 @@
+import { createInterface } from "node:readline/promises";
+import { existsSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { ExitCode, MooseError } from "../../lib/errors.js";
+import { DevSession, type CycleResult } from "../../lib/dev/session.js";
+import { openLogFile, type LogFile } from "../../lib/dev/log.js";
+import { newDevToken, removeDevInstance, writeDevInstance } from "../../lib/dev/instance.js";
+import { DRAFT_FILE } from "../../lib/migrations/read.js";
+import { RISK_CODES } from "../../lib/plan/risk.js";
+import type { Plan } from "../../lib/plan/plan.js";
+import { openDeployEngines, projectLedger } from "../../lib/project/engines.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { renderPlanText } from "../present/plan-text.js";
+import { loadProject } from "../project.js";
+import { VERSION } from "../version.js";
+import { startDevServer } from "../../lib/dev/server.js";
+
+/** Saves closer together than this are one change (editors write several times per save). */
+const DEBOUNCE_MS = 25;
+
+export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+  let log: LogFile | undefined;
+  const say = (text: string) => {
+    io.stdout.write(text.endsWith("\n") ? text : text + "\n");
+    log?.write(text.replace(/\n$/, ""));
+  };
+  try {
+    const config = await loadProject(io);
+    log = openLogFile(config.paths.logFile);
+    const ledger = await projectLedger(config, VERSION);
+    const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
+    const acceptDataLoss = Boolean(args["acceptDataLoss"] ?? args["accept-data-loss"]);
+    const session = new DevSession({
+      config,
+      engines,
+      ledger,
+      toolVersion: VERSION,
+      confirmDataLoss: (plan) => confirm(plan, acceptDataLoss, io, say),
+    });
+    const started = await session.start();
+    for (const id of started.adopted) say(`✓ ${id} is already applied by this dev database: recorded`);
+    for (const r of started.reconciled) say(`! the database differed from the recorded state (${r}); planning from the database`);
+    const applied = started.deployed?.migrations.filter((m) => m.status === "applied").length ?? 0;
+    if (applied > 0) say(`✓ applied ${applied} committed migration${applied === 1 ? "" : "s"}`);
+
+    const token = newDevToken();
+    const server = await startDevServer({
+      config,
+      session,
+      engines,
+      ledger,
+      token,
+      port: args["port"] === undefined ? config.httpServer.port : Number(args["port"]),
+      log: (line) => log?.write(line),
+    });
+    writeDevInstance(config.paths.stateDir, { pid: process.pid, url: server.url, token });
+    say(
+      [
+        `moose dev ${VERSION}`,
+        `  server   ${server.url}  (GET /health, POST /ingest/<name>, GET /api/<name>)`,
+        `  engines  ClickHouse ${config.olap.engine === "embedded" ? `embedded, data in ${relative(config.projectDir, config.olap.dataDir)}` : `server ${config.olap.host}:${config.olap.port}`}; streams ${config.streaming.engine}`,
+        `  ledger   ${relative(config.projectDir, config.paths.ledgerPath)}; draft migrations/${DRAFT_FILE}; log ${relative(config.projectDir, config.paths.logFile)}`,
+        `  watching ${relative(config.projectDir, dirname(config.paths.mainFile)) || "."}/ and ${relative(config.projectDir, config.paths.migrationsDir)}/ (Ctrl-C to stop)`,
+      ].join("\n"),
+    );
+
+    let running: Promise<void> | undefined;
+    let again = false;
+    const runCycle = async (reason: string): Promise<void> => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = (async () => {
+        do {
+          again = false;
+          const t0 = performance.now();
+          const result = await session.cycle();
+          await server.refresh();
+          present(result, reason, performance.now() - t0, say, io);
+        } while (again);
+      })().finally(() => (running = undefined));
+      await running;
+    };
+    await runCycle("start");
+
+    const { watch } = await import("chokidar");
+    const watcher = watch([dirname(config.paths.mainFile), config.paths.migrationsDir], {
+      ignoreInitial: true,
+      ignored: (path: string) => path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const changed = new Set<string>();
+    watcher.on("all", (_event: string, path: string) => {
+      changed.add(relative(config.projectDir, path));
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        // Editors save through temporary files: name only what still exists.
+        const real = [...changed].filter((p) => existsSync(join(config.projectDir, p)));
+        const reason = real.length > 0 ? real.join(", ") : "app changed";
+        changed.clear();
+        void runCycle(reason).catch((error: unknown) => say(`error: ${error instanceof Error ? error.message : String(error)}`));
+      }, DEBOUNCE_MS);
+    });
+
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    say("stopping moose dev");
+    clearTimeout(timer);
+    await watcher.close();
+    await running;
+    await server.close();
+    removeDevInstance(config.paths.stateDir);
+    await engines.close();
+    await ledger.close();
+    return ExitCode.success;
+  } catch (error) {
+    const code = reportError(error, io);
+    if (error instanceof MooseError) log?.write(`error[${error.code}]: ${error.located}`);
+    return code;
+  }
+}
+
+async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string) => void): Promise<boolean> {
+  const losing = plan.steps.filter((s) => s.risk.losesData);
+  const lines = losing.map((s) => `  ⚠ ${RISK_CODES[s.risk.code].meaning}: ${describe(s.change)}`);
+  if (accepted) {
+    say(`Data loss accepted (--accept-data-loss):\n${lines.join("\n")}`);
+    return true;
+  }
+  if (!process.stdin.isTTY) {
+    say(`These changes lose data and were NOT applied:\n${lines.join("\n")}\n  Confirm in a terminal, or restart with --accept-data-loss; nothing else of this change was applied.`);
+    return false;
+  }
+  io.stdout.write(`${renderPlanText(plan)}These changes lose data:\n${lines.join("\n")}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question("Apply them? [y/N] ");
+    const yes = /^y(es)?$/i.test(answer.trim());
+    say(yes ? "data loss confirmed" : "not applied: answer was no (the code and the database now differ until you change either)");
+    return yes;
+  } finally {
+    rl.close();
+  }
+}
+
+function describe(change: { kind: string } & Record<string, unknown>): string {
+  const c = change as Record<string, unknown>;
+  const name = (v: unknown) => (typeof v === "object" && v !== null && "name" in v ? String((v as { name: unknown }).name) : String(v ?? ""));
+  if (change.kind === "table.dropColumn") return `${String(c["table"])}.${name(c["column"])}`;
+  if (change.kind === "table.drop") return `table ${name(c["table"])}`;
+  if (change.kind === "topic.drop") return `topic ${name(c["topic"])}`;
+  if ("table" in c && typeof c["table"] === "string") return `${String(c["table"])} (${change.kind})`;
+  return `${change.kind} ${name(c["after"] ?? c["table"] ?? c["topic"])}`;
+}
+
+function present(result: CycleResult, reason: string, totalMs: number, say: (t: string) => void, io: CliIO): void {
+  const head = reason === "start" ? "" : `⟳ ${reason}\n`;
+  switch (result.kind) {
+    case "invalid":
+      say(
+        `${head}✗ the app has errors; the last good state is kept:\n${result.errors
+          .map((e) => `  error[${e.code}]: ${e.located}${e.hint ? `\n    hint: ${e.hint}` : ""}`)
+          .join("\n")}`,
+      );
+      return;
+    case "unchanged":
+      for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
+      if (reason !== "start") say(`${head}No changes (${result.extractMs.toFixed(0)} ms)`);
+      else say("The database matches the code.");
+      return;
+    case "needs-approval":
+      say(`${head}${renderPlanText(result.plan)}⏸ waiting for approval: nothing applied`);
+      return;
+    case "applied": {
+      const text = result.plan.steps.length > 0 ? renderPlanText(result.plan) : "";
+      const adopted = result.adopted.map((id) => `✓ ${id} matches the database: recorded as applied\n`).join("");
+      const draft = result.draft ? `draft ${result.draft}` : "no uncommitted changes";
+      say(
+        `${head}${text}${adopted}✓ applied ${result.plan.steps.length} step${result.plan.steps.length === 1 ? "" : "s"} in ${totalMs.toFixed(0)} ms (extract ${result.extractMs.toFixed(0)} ms, apply ${result.applyMs.toFixed(0)} ms) · ${draft}`,
+      );
+      return;
+    }
+    case "failed":
+      say(
+        `${head}${renderPlanText(result.plan)}✗ step ${result.failedStep + 1} failed after ${result.applied} applied step${result.applied === 1 ? "" : "s"}: ${result.error}\n  the next save re-plans from the database's real state`,
+      );
+      return;
+  }
+}
+

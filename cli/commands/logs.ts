@@ -1,0 +1,53 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { relative } from "node:path";
+import { ExitCode } from "../../lib/errors.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { loadProject } from "../project.js";
+
+/** `moose logs [-f] [--filter TEXT]`: the project log that `moose dev` (and deploys run by it) write. */
+export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+  try {
+    const config = await loadProject(io);
+    const path = config.paths.logFile;
+    const filter = args["filter"] === undefined ? undefined : String(args["filter"]);
+    const follow = Boolean(args["follow"] ?? args["f"]);
+    if (!existsSync(path) && !follow) {
+      io.stdout.write(`No log yet at ${relative(config.projectDir, path)}: moose dev writes it.\n`);
+      return ExitCode.success;
+    }
+    let offset = 0;
+    let partial = "";
+    const pump = () => {
+      if (!existsSync(path)) return;
+      const size = statSync(path).size;
+      if (size < offset) offset = 0; // truncated or replaced
+      if (size === offset) return;
+      const fd = openSync(path, "r");
+      try {
+        const buffer = Buffer.alloc(size - offset);
+        readSync(fd, buffer, 0, buffer.length, offset);
+        offset = size;
+        const lines = (partial + buffer.toString("utf8")).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) if (filter === undefined || line.includes(filter)) io.stdout.write(line + "\n");
+      } finally {
+        closeSync(fd);
+      }
+    };
+    pump();
+    if (!follow) return ExitCode.success;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(pump, 200);
+      const stop = () => {
+        clearInterval(timer);
+        resolve();
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    return ExitCode.success;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}

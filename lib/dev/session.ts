@@ -1,0 +1,252 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { LoadedConfig } from "../config/config.js";
+import { diff } from "../diff/diff.js";
+import { InvalidInputErrors, MooseError } from "../errors.js";
+import { AppExtractor, type ExtractedApp } from "../extract/extract-app.js";
+import type { Ledger } from "../ledger/ledger.js";
+import { checksumOf } from "../ledger/checksum.js";
+import { deploy, type DeployEngines, type DeployReport } from "../migrations/deploy.js";
+import { executeStep, statementsForSteps } from "../migrations/execute.js";
+import { DRAFT_FILE, DRAFT_ID, readDraft, readMigrations, type MigrationFile } from "../migrations/read.js";
+import { renderMigration } from "../migrations/render.js";
+import { replayMigrations } from "../migrations/sequence.js";
+import { liveDrift } from "../migrations/status.js";
+import { applyChange } from "../model/apply-change.js";
+import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
+import { plan as planChanges, type Plan } from "../plan/plan.js";
+
+/** What one save did, for the CLI to print. */
+export type CycleResult =
+  | { readonly kind: "invalid"; readonly errors: readonly MooseError[]; readonly extractMs: number }
+  | { readonly kind: "unchanged"; readonly extractMs: number; readonly warnings: readonly string[] }
+  | { readonly kind: "needs-approval"; readonly plan: Plan; readonly extractMs: number }
+  | {
+      readonly kind: "applied";
+      readonly plan: Plan;
+      readonly extractMs: number;
+      readonly applyMs: number;
+      readonly draft: string | undefined;
+      readonly adopted: readonly string[];
+      readonly warnings: readonly string[];
+    }
+  | {
+      readonly kind: "failed";
+      readonly plan: Plan;
+      readonly failedStep: number;
+      readonly error: string;
+      readonly applied: number;
+      readonly extractMs: number;
+    };
+
+export interface StartResult {
+  readonly deployed: DeployReport | undefined;
+  /** Objects whose live definition differed from the recorded one and was taken as the truth. */
+  readonly reconciled: readonly string[];
+  readonly adopted: readonly string[];
+}
+
+export interface DevSessionOptions {
+  readonly config: LoadedConfig;
+  readonly engines: DeployEngines;
+  readonly ledger: Ledger;
+  readonly toolVersion: string;
+  /** Asked before any step that loses data runs; the CLI prompts or reads a flag. */
+  readonly confirmDataLoss: (plan: Plan) => Promise<boolean>;
+}
+
+/**
+ * The state machine behind `moose dev`. The database follows the code: every
+ * save is diffed against the state the database is in (`live`), the changes
+ * are applied step by step with the same executor as `migrate deploy`, and the
+ * net change since the last applied migration is kept as one rolling draft,
+ * `migrations/.draft.ts` (ledger id `.draft`). When a committed migration's
+ * result equals the live state — `moose migrate generate` just wrote it from the
+ * same code — it is recorded as applied without running again ("adopted").
+ */
+export class DevSession {
+  private readonly extractor: AppExtractor;
+  private live: InfraMap;
+  /** Set after a failed apply: the next cycle first re-reads the real state. */
+  private suspect = false;
+  private lastApp: ExtractedApp | undefined;
+
+  constructor(private readonly options: DevSessionOptions) {
+    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile });
+    this.live = replayMigrations([]).state;
+  }
+
+  /** The state the database is believed to be in (served by the dev server). */
+  get state(): InfraMap {
+    return this.live;
+  }
+
+  /** The last app that extracted cleanly. */
+  get app(): ExtractedApp | undefined {
+    return this.lastApp;
+  }
+
+  private get migrationsDir(): string {
+    return this.options.config.paths.migrationsDir;
+  }
+
+  private display(path: string): string {
+    return relative(this.options.config.projectDir, path) || path;
+  }
+
+  private committed(): MigrationFile[] {
+    return readMigrations(this.migrationsDir, this.display(this.migrationsDir));
+  }
+
+  /** Applied committed migrations, as a state. */
+  private async appliedState(files: readonly MigrationFile[]): Promise<InfraMap> {
+    const records = await this.options.ledger.list();
+    const applied = new Set(records.filter((r) => r.status === "applied" && r.id !== DRAFT_ID).map((r) => r.id));
+    const prefix: MigrationFile[] = [];
+    for (const f of files) {
+      if (!applied.has(f.id)) break;
+      prefix.push(f);
+    }
+    return replayMigrations(prefix).state;
+  }
+
+  /**
+   * Brings the session up: with no draft, pending committed migrations are
+   * deployed as `migrate deploy` would; with a draft, the database is at the
+   * draft's result, which is checked against the live objects.
+   */
+  async start(): Promise<StartResult> {
+    const { ledger, engines } = this.options;
+    const files = this.committed();
+    const records = await ledger.list();
+    const draftRecord = records.find((r) => r.id === DRAFT_ID);
+    let deployed: DeployReport | undefined;
+    if (!draftRecord) {
+      deployed = await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), { lockWaitMs: 0 });
+    }
+    const applied = await this.appliedState(files);
+    const draft = draftRecord ? readDraft(this.migrationsDir, this.display(this.migrationsDir)) : undefined;
+    this.live = draft && draft.parent === hashInfraMap(applied) ? replayMigrations([draft], applied).state : applied;
+    const reconciled = await this.reconcile();
+    const adopted = await this.adopt(files);
+    return { deployed, reconciled, adopted };
+  }
+
+  /**
+   * Re-reads the live OLAP objects that differ from the believed state and
+   * takes them as the truth, so a failed or interrupted apply never leaves the
+   * session planning from a state the database is not in.
+   */
+  private async reconcile(): Promise<string[]> {
+    const differences = await liveDrift(this.live, this.options.engines.olap);
+    if (differences.length === 0) return [];
+    const introspected = await this.options.engines.olap.introspect();
+    const tables = { ...introspected.tables };
+    const views = { ...introspected.views };
+    for (const [name, t] of Object.entries(tables)) tables[name] = { ...t, lifeCycle: this.live.tables[name]?.lifeCycle ?? t.lifeCycle };
+    for (const [name, v] of Object.entries(views)) views[name] = { ...v, lifeCycle: this.live.views[name]?.lifeCycle ?? v.lifeCycle };
+    this.live = { ...this.live, tables, views };
+    return differences;
+  }
+
+  /** One save: extract, diff against the live state, confirm data loss, apply, record. */
+  async cycle(): Promise<CycleResult> {
+    const t0 = performance.now();
+    let app: ExtractedApp;
+    try {
+      app = this.extractor.extract();
+    } catch (error) {
+      if (error instanceof InvalidInputErrors) return { kind: "invalid", errors: error.errors, extractMs: performance.now() - t0 };
+      if (error instanceof MooseError && error.exit === "invalidInput") return { kind: "invalid", errors: [error], extractMs: performance.now() - t0 };
+      throw error;
+    }
+    this.lastApp = app;
+    const extractMs = performance.now() - t0;
+    if (this.suspect) {
+      await this.reconcile();
+      this.suspect = false;
+    }
+    const changes = diff(this.live, app.map);
+    if (changes.length === 0) {
+      const adopted = await this.adopt(this.committed());
+      if (adopted.length > 0) return { kind: "applied", plan: { steps: [] }, extractMs, applyMs: 0, draft: await this.writeDraft(), adopted, warnings: app.warnings };
+      return { kind: "unchanged", extractMs, warnings: app.warnings };
+    }
+    const plan = planChanges(changes, { from: this.live, to: app.map });
+    if (plan.steps.some((s) => s.risk.losesData) && !(await this.options.confirmDataLoss(plan))) {
+      return { kind: "needs-approval", plan, extractMs };
+    }
+    const t1 = performance.now();
+    const { engines } = this.options;
+    const steps = plan.steps.map((s) => ({ change: s.change }));
+    const statements = statementsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
+    const executed: string[][] = [];
+    for (let i = 0; i < steps.length; i++) {
+      try {
+        await executeStep(steps[i]!, statements[i] ?? [], engines);
+      } catch (error) {
+        this.suspect = true;
+        const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+        return { kind: "failed", plan, failedStep: i, error: message, applied: i, extractMs };
+      }
+      this.live = applyChange(this.live, steps[i]!.change);
+      executed.push(statements[i] ?? []);
+    }
+    const draft = await this.writeDraft(executed);
+    const adopted = await this.adopt(this.committed());
+    const finalDraft = adopted.length > 0 ? await this.writeDraft() : draft;
+    return { kind: "applied", plan, extractMs, applyMs: performance.now() - t1, draft: finalDraft, adopted, warnings: app.warnings };
+  }
+
+  /**
+   * Rewrites the draft as the net plan from the applied committed migrations to
+   * the live state, and its ledger row with the statements this save ran.
+   * Returns the draft's path, or undefined when there is nothing uncommitted.
+   */
+  private async writeDraft(executed: readonly string[][] = []): Promise<string | undefined> {
+    const { ledger, toolVersion } = this.options;
+    const applied = await this.appliedState(this.committed());
+    const path = join(this.migrationsDir, DRAFT_FILE);
+    const net = diff(applied, this.live);
+    await ledger.forget(DRAFT_ID);
+    if (net.length === 0) {
+      rmSync(path, { force: true });
+      return undefined;
+    }
+    const parent = hashInfraMap(applied);
+    const result = hashInfraMap(this.live);
+    const text = renderMigration({ id: DRAFT_ID, plan: planChanges(net, { from: applied, to: this.live }), parent, result, toolVersion });
+    writeFileSync(path, text);
+    const { checksum, algorithm } = checksumOf(text);
+    const record = { id: DRAFT_ID, fileName: DRAFT_FILE, checksum, checksumAlgorithm: algorithm, parentHash: parent, resultHash: result, stepsTotal: executed.length };
+    await ledger.begin(record);
+    for (let i = 0; i < executed.length; i++) await ledger.stepDone(DRAFT_ID, i, executed[i]!);
+    await ledger.complete(DRAFT_ID);
+    return this.display(path);
+  }
+
+  /**
+   * Records committed migrations as applied when the database already is at
+   * their result: the newest pending file whose state equals the live state,
+   * and every pending file before it.
+   */
+  async adopt(files: readonly MigrationFile[]): Promise<string[]> {
+    const { ledger } = this.options;
+    const records = await ledger.list();
+    const recorded = new Set(records.map((r) => r.id));
+    const replay = replayMigrations(files);
+    const liveHash = hashInfraMap(this.live);
+    let upTo = -1;
+    replay.migrations.forEach((m, i) => {
+      if (hashInfraMap(m.after) === liveHash) upTo = i;
+    });
+    const adopted: string[] = [];
+    for (let i = 0; i <= upTo; i++) {
+      const f = replay.migrations[i]!.file;
+      if (recorded.has(f.id)) continue;
+      await ledger.adopt({ id: f.id, fileName: f.fileName, checksum: f.checksum, checksumAlgorithm: f.checksumAlgorithm, parentHash: f.parent, resultHash: f.result, stepsTotal: f.up.length });
+      adopted.push(f.id);
+    }
+    return adopted;
+  }
+}
