@@ -1,5 +1,6 @@
 import { InvalidInputError, RefusedError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
+import { atLeast, parseServerVersion } from "../engines/olap/capabilities.js";
 
 /** Root nodes of ClickHouse's own AST that only read. */
 const READ_ONLY_ROOTS = new Set([
@@ -36,6 +37,7 @@ export interface QueryResult {
 export async function runQuery(olap: OlapEngine, sql: string, options: { readonly write?: boolean } = {}): Promise<QueryResult> {
   const text = sql.trim().replace(/;\s*$/, "");
   if (text === "") throw new InvalidInputError("QUERY_EMPTY", "no SQL given", { hint: 'moose query "SELECT count() FROM Users"' });
+  if (!atLeast(parseServerVersion(await olap.version()), 20, 6)) return legacyQuery(olap, text, options.write ?? false);
   let statement: string;
   try {
     const ast = await olap.query<{ explain: string }>(`EXPLAIN AST ${text}`);
@@ -52,4 +54,25 @@ export async function runQuery(olap: OlapEngine, sql: string, options: { readonl
   if (reads) return { rows: await olap.query(text), statement };
   await olap.execute(text);
   return { rows: [], statement };
+}
+
+/**
+ * Servers before 20.6 have no `EXPLAIN`: the statement runs under ClickHouse's
+ * `readonly` setting, so the server itself refuses a write; with `--write` a
+ * statement it refused as a write is then executed.
+ */
+async function legacyQuery(olap: OlapEngine, text: string, write: boolean): Promise<QueryResult> {
+  try {
+    return { rows: await olap.readOnlyQuery(text), statement: "query" };
+  } catch (error) {
+    const readonly = /readonly|Code: 164\b/i.test(error instanceof Error ? error.message : "");
+    if (!readonly) throw error;
+    if (!write) {
+      throw new RefusedError("QUERY_WRITES", "this statement changes data or schema (the server refused it in read-only mode), and moose query is read-only by default", {
+        hint: "add --write to run it; schema changes belong in migrations (moose migrate generate), or they show up as drift",
+      });
+    }
+    await olap.execute(text);
+    return { rows: [], statement: "write" };
+  }
 }

@@ -31,6 +31,8 @@ export interface OlapCapabilities {
   readonly nestedUnflattened: boolean;
   /** `IPv4` / `IPv6` (19.5). */
   readonly ipTypes: boolean;
+  /** `SimpleAggregateFunction(f, T)` (19.8). */
+  readonly simpleAggregateFunction: boolean;
 
   // DDL
   /** `ALTER TABLE … RENAME COLUMN` (20.4). */
@@ -112,6 +114,7 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     namedTuple: atLeast(v, 21, 1),
     nestedUnflattened: atLeast(v, 21, 1),
     ipTypes: atLeast(v, 19, 5),
+    simpleAggregateFunction: atLeast(v, 19, 8),
     renameColumn: atLeast(v, 20, 4),
     addColumnFirst: atLeast(v, 21, 1),
     moveColumn: atLeast(v, 21, 1),

@@ -61,6 +61,14 @@ class EmbeddedConnection implements OlapConnection {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
+  async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
+    // chDB takes no separate data stream: the rows follow FORMAT as inline data, which
+    // ClickHouse reads with the JSON parser to the end of the text (never as SQL).
+    // JSON.stringify escapes newlines, so each row is exactly one line.
+    const data = rows.map((row) => JSON.stringify(row, jsonBigInt)).join("\n");
+    await this.run(`INSERT INTO ${quoteIdentifier(table)} SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow\n${data}`);
+  }
+
   private run(sql: string, params?: Record<string, unknown>): Promise<string> {
     return this.serial(async () => {
       if (!this.session.open) throw new EngineError("OLAP_CLOSED", `the embedded ClickHouse engine on ${this.dataDir} is closed`);
@@ -80,6 +88,10 @@ class EmbeddedConnection implements OlapConnection {
     await this.tail;
     this.session.close();
   }
+}
+
+function jsonBigInt(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
 }
 
 function queryFailed(sql: string, error: unknown): EngineError {

@@ -4,7 +4,7 @@ import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, type OlapIntrospection } from "./introspect.js";
 import { statementsFor } from "./sql.js";
 import { quoteIdentifier } from "./sql-text.js";
-import { RefusedError } from "../../errors.js";
+import { EngineError, RefusedError } from "../../errors.js";
 import { quoteString } from "../../model/clickhouse-type.js";
 
 export type { OlapCapabilities } from "./capabilities.js";
@@ -40,6 +40,20 @@ export interface OlapEngine {
    * @example await engine.query("SELECT count() AS n FROM events WHERE id > {min:UInt64}", { min: 10 })
    */
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /**
+   * Runs a query under ClickHouse's `readonly = 2` (settings may change, data and
+   * schema may not): the server itself refuses a write. Only the server adapter
+   * has it; on the embedded engine `EXPLAIN AST` tells statements apart instead.
+   */
+  readOnlyQuery<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /**
+   * Inserts rows into a table of the managed database as one JSONEachRow insert (one
+   * block, so all rows or none). Values travel as data, never as SQL text; date-times
+   * are read with `date_time_input_format = 'best_effort'` (ISO 8601 with offsets).
+   *
+   * @example await engine.insertJsonRows("Users", [{ id: "a", at: "2024-01-31T12:00:00Z" }])
+   */
+  insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
   /** The managed database's tables and views in the model; see {@link OlapIntrospection}. */
   introspect(): Promise<OlapIntrospection>;
   /**
@@ -76,6 +90,10 @@ export async function openOlapEngine(config: OlapConfig): Promise<OlapEngine> {
 export interface OlapConnection {
   execute(sql: string): Promise<void>;
   query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
+  /** See {@link OlapEngine.insertJsonRows}. */
+  insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
+  /** See {@link OlapEngine.readOnlyQuery}; adapters that cannot enforce it leave it out. */
+  readOnlyQuery?(sql: string): Promise<Array<Record<string, unknown>>>;
   close(): Promise<void>;
 }
 
@@ -130,6 +148,17 @@ class ClickHouseEngine implements OlapEngine {
       });
     }
     return (await this.connection.query(sql, params)) as T[];
+  }
+
+  async readOnlyQuery<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    if (!this.connection.readOnlyQuery) {
+      throw new EngineError("OLAP_READONLY_UNSUPPORTED", `the ${this.kind} ClickHouse adapter cannot enforce read-only queries`);
+    }
+    return (await this.connection.readOnlyQuery(sql)) as T[];
+  }
+
+  async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
+    if (rows.length > 0) await this.connection.insertJsonRows(table, rows);
   }
 
   async introspect(): Promise<OlapIntrospection> {

@@ -67,6 +67,29 @@ class ServerConnection implements OlapConnection {
     }
   }
 
+  async readOnlyQuery(sql: string): Promise<Array<Record<string, unknown>>> {
+    try {
+      const result = await this.client.query({ query: sql, format: "JSONEachRow", clickhouse_settings: { ...this.settings, readonly: "2" } });
+      return await result.json<Record<string, unknown>>();
+    } catch (error) {
+      throw this.failure(sql, error);
+    }
+  }
+
+  async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
+    const statement = `INSERT INTO ${quoteIdentifier(table)} FORMAT JSONEachRow`;
+    try {
+      await this.client.insert({
+        table: quoteIdentifier(table),
+        values: rows as Array<Record<string, unknown>>,
+        format: "JSONEachRow",
+        clickhouse_settings: { ...this.settings, date_time_input_format: "best_effort" },
+      });
+    } catch (error) {
+      throw this.failure(statement, error);
+    }
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

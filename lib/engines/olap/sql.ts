@@ -196,6 +196,41 @@ function touchesTable(change: Change, table: string): boolean {
   }
 }
 
+/**
+ * Statements that rebuild table `before` as `after` (same name) keeping its rows, for
+ * what ClickHouse cannot ALTER in place (`NEEDS_REBUILD`: engine, PARTITION BY,
+ * ORDER BY, read-only settings): create `<name>__moose_rebuild` with the new
+ * definition, copy the columns both versions have (new ones get their DEFAULT), swap
+ * the two names (`EXCHANGE TABLES`, or a double `RENAME` where the server has no
+ * EXCHANGE), then drop the old data. Views keep working: they name tables, and the
+ * name now holds the new table.
+ *
+ * Rows written to the table between the copy and the swap are lost, and rows that the
+ * new engine merges (a different key under Replacing/Summing/...) merge: stop writers
+ * first, and let the planner classify the risk.
+ *
+ * @example rebuildTableStatements(current, { ...current, orderBy: ["tenant", "id"] }, ctx)
+ */
+export function rebuildTableStatements(before: Table, after: Table, ctx: SqlContext): string[] {
+  if (before.name !== after.name) {
+    throw new InvalidInputError("CHANGE_INVALID", `cannot rebuild table ${before.name} as ${after.name}: a rebuild keeps the name; rename the table as a separate change`);
+  }
+  const name = before.name;
+  const temp = `${name}__moose_rebuild`;
+  const target = qualifiedName(ctx.database, name);
+  const staged = qualifiedName(ctx.database, temp);
+  const kept = after.columns.filter((c) => before.columns.some((b) => b.name === c.name)).map((c) => quoteIdentifier(c.name));
+  const out = [createTableStatement({ ...after, name: temp }, ctx)];
+  if (kept.length > 0) out.push(`INSERT INTO ${staged} (${kept.join(", ")})\nSELECT ${kept.join(", ")} FROM ${target}`);
+  if (ctx.capabilities.exchangeTables) {
+    out.push(`EXCHANGE TABLES ${target} AND ${staged}`, `DROP TABLE ${staged}`);
+  } else {
+    const old = qualifiedName(ctx.database, `${name}__moose_old`);
+    out.push(`RENAME TABLE ${target} TO ${old}, ${staged} TO ${target}`, `DROP TABLE ${old}`);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // Tables
 
@@ -367,7 +402,7 @@ function setOrderByStatements(change: ChangeOf<"table.setOrderBy">, ctx: SqlCont
   }
   // Dropping trailing entries keeps the data sorted; ClickHouse still checks that the
   // primary key (the ORDER BY at creation) stays a prefix, and refuses atomically if not.
-  if (after.length > 0 && after.every((e, i) => before[i] === e)) {
+  if (after.every((e, i) => before[i] === e)) {
     return [`ALTER TABLE ${target} MODIFY ORDER BY ${orderByExpression(after, columns)}`];
   }
   throw needsRebuild(change.table, `${what}, and ClickHouse can only append newly added columns to a sorting key or drop trailing ones`);
@@ -486,6 +521,10 @@ function featureOf(t: ClickHouseType): TypeFeature | undefined {
         : undefined;
     case "Nested":
       return { allowed: (c) => c.nestedUnflattened, feature: "unflattened Nested columns (flatten_nested = 0, ClickHouse 21.1+)", alternative: "declare one Array column per nested field" };
+    case "AggregateFunction":
+      return t.simple
+        ? { allowed: (c) => c.simpleAggregateFunction, feature: "SimpleAggregateFunction (ClickHouse 19.8+)", alternative: "use the plain value type; AggregatingMergeTree then keeps any one of the merged values" }
+        : undefined;
     case "generic":
       return t.name === "JSON"
         ? { allowed: (c) => c.json, feature: "the JSON type (ClickHouse 25.3+)", alternative: "store the document as a String and read it with JSONExtract functions" }
