@@ -88,3 +88,65 @@ test("moose dev: start, add a table, add a field, a type error and its fix, fina
   const log = moose(dir, ["logs", "--filter", "waiting for approval"]);
   t.regex(log.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z ⏸ waiting for approval: nothing applied$/m);
 });
+
+test("moose dev serves ingest and consumption endpoints as they are declared, without a restart", async (t) => {
+  const dir = project();
+  const dev = new DevProcess(dir);
+  t.teardown(() => void dev.stop());
+  const url = await dev.url();
+  await dev.waitFor(/✓ applied 2 steps/);
+  t.is((await fetch(`${url}/ingest/users`, { method: "POST", body: "{}" })).status, 404);
+
+  writeFileSync(
+    join(dir, "app/index.ts"),
+    `import { OlapTable, Stream, IngestApi, ConsumptionApi } from "moose-migrate";
+
+interface UserSchema {
+  id: string;
+  name: string;
+  email: string;
+  age?: number;
+}
+
+export const usersTable = new OlapTable<UserSchema>("Users");
+export const userEvents = new Stream<UserSchema>("UserEvents", { destination: usersTable });
+export const userIngest = new IngestApi<UserSchema>("users", { destination: userEvents });
+export const userCount = new ConsumptionApi<{ minAge: number }, unknown>("userCount", async ({ minAge }, { query }) =>
+  query("SELECT count() AS n FROM Users WHERE ifNull(age, 0) >= {minAge:Float64}", { minAge }),
+);
+`,
+  );
+  const applied = await dev.waitFor(/✓ applied \d+ steps in/);
+  t.regex(applied, /\+ ingest\/users \(API Endpoint\)/);
+  t.regex(applied, /\+ api\/userCount \(API Endpoint\)/);
+  t.regex(applied, /\+ UserEvents_to_Users \(Background Process\)/);
+
+  const bad = await fetch(`${url}/ingest/users`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify([{ id: "1", name: "Ada", email: "a@x", age: 36 }, { id: "2", name: "Bob", age: "old" }]) });
+  t.is(bad.status, 400);
+  const badBody = (await bad.json()) as { errors: Array<{ path: string; reason: string }> };
+  t.deepEqual(badBody.errors.map((e) => e.path).sort(), ["[1].age", "[1].email"]);
+
+  const ok = await fetch(`${url}/ingest/users`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify([{ id: "1", name: "Ada", email: "a@x", age: 36 }, { id: "2", name: "Bob", email: "b@x" }]) });
+  t.is(ok.status, 200, await ok.clone().text());
+  // The stream's sync delivers the rows to the table; nothing of the rejected request arrived.
+  let rows: unknown[] = [];
+  for (let i = 0; i < 100 && rows.length < 2; i++) {
+    rows = JSON.parse(moose(dir, ["query", "SELECT id, age FROM Users ORDER BY id", "--format", "json"]).stdout) as unknown[];
+    if (rows.length < 2) await new Promise((r) => setTimeout(r, 200));
+  }
+  t.deepEqual(rows, [
+    { id: "1", age: 36 },
+    { id: "2", age: null },
+  ]);
+  const count = await fetch(`${url}/api/userCount?minAge=30`);
+  t.is(count.status, 200, await count.clone().text());
+  t.deepEqual(await count.json(), [{ n: "1" }]);
+  const badParam = await fetch(`${url}/api/userCount?minAge=old`);
+  t.is(badParam.status, 400);
+
+  // Removing the endpoint from the code removes the route.
+  const app = readFileSync(join(dir, "app/index.ts"), "utf8");
+  writeFileSync(join(dir, "app/index.ts"), app.slice(0, app.indexOf("export const userCount")));
+  await dev.waitFor(/- api\/userCount \(API Endpoint\)[\s\S]*?(✓ applied|⏸ waiting)/);
+  t.is((await fetch(`${url}/api/userCount?minAge=30`)).status, 404);
+});

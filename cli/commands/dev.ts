@@ -77,19 +77,23 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
           again = false;
           const t0 = performance.now();
           const result = await session.cycle();
-          await server.refresh();
           present(result, reason, performance.now() - t0, say, io);
+          // Handlers run the code as saved; the last good ones keep serving when it does not load.
+          const loadError = await server.refresh(result.kind !== "invalid");
+          if (loadError) say(`! API handlers not reloaded: ${loadError instanceof MooseError ? loadError.located : String(loadError)}`);
         } while (again);
       })().finally(() => (running = undefined));
       await running;
     };
-    await runCycle("start");
-
+    // Watch first (and wait until the watcher is ready), so no save made during the first cycle is missed.
     const { watch } = await import("chokidar");
     const watcher = watch([dirname(config.paths.mainFile), config.paths.migrationsDir], {
       ignoreInitial: true,
       ignored: (path: string) => path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path),
     });
+    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    await runCycle("start");
+
     let timer: NodeJS.Timeout | undefined;
     const changed = new Set<string>();
     watcher.on("all", (_event: string, path: string) => {

@@ -1,15 +1,18 @@
 import type { LoadedConfig } from "../config/config.js";
 import type { Ledger } from "../ledger/ledger.js";
-import type { DeployEngines } from "../migrations/deploy.js";
 import { projectStatus } from "../project/status.js";
+import type { ProjectEngines } from "../project/engines.js";
+import { loadApp, type LoadedApp } from "../runtime/load-app.js";
+import { createApiRoutes } from "../server/api-routes.js";
 import { startHttpServer, type RouteHandler } from "../server/server.js";
+import { startSyncs, type SyncManager } from "../server/sync.js";
 import { createControlRoutes } from "./control-routes.js";
 import type { DevSession } from "./session.js";
 
 export interface DevServerOptions {
   readonly config: LoadedConfig;
   readonly session: DevSession;
-  readonly engines: DeployEngines;
+  readonly engines: ProjectEngines;
   readonly ledger: Ledger;
   readonly token: string;
   readonly port: number;
@@ -18,28 +21,58 @@ export interface DevServerOptions {
 
 export interface DevServer {
   readonly url: string;
-  /** Call after every cycle: reloads the app's handlers and restarts syncs for the new state. */
-  refresh(): Promise<void>;
+  /**
+   * Call after every cycle: reloads the app's handlers (when the code changed)
+   * and starts or stops topic→table syncs for the new state. Returns the app's
+   * load error, if any: the server keeps answering with the previous handlers.
+   */
+  refresh(reloadApp: boolean): Promise<unknown>;
   close(): Promise<void>;
 }
 
 /**
- * The dev server: the app's API endpoints for the live state, plus the
- * loopback control routes other moose commands use while dev holds the engine.
+ * The dev server: the app's API endpoints for the live state (they appear and
+ * disappear as changes apply, no restart), topic→table syncs, and the loopback
+ * control routes other moose commands use while dev holds the engine.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const { config, engines, ledger, session } = options;
+  const { config, engines, ledger, session, log } = options;
+  let app: LoadedApp | undefined;
+  let appError: unknown;
   const control = createControlRoutes({
     token: options.token,
     olap: engines.olap,
     status: () => projectStatus(config, ledger, engines.olap),
   });
-  const routes: RouteHandler[] = [control];
-  const server = await startHttpServer({ host: config.httpServer.host, port: options.port, routes: () => routes, log: options.log });
-  void session;
+  const api = createApiRoutes({
+    getState: () => session.state,
+    app: () => app,
+    appError: () => appError,
+    olap: engines.olap,
+    ...(engines.streamEngine ? { streams: engines.streamEngine } : {}),
+    log,
+  });
+  const routes: readonly RouteHandler[] = [control, api];
+  const server = await startHttpServer({ host: config.httpServer.host, port: options.port, routes: () => routes, log });
+  const syncs: SyncManager | undefined = engines.streamEngine
+    ? startSyncs({ getState: () => session.state, streams: engines.streamEngine, olap: engines.olap, stateDir: config.paths.stateDir, log })
+    : undefined;
   return {
     url: server.url,
-    refresh: async () => {},
-    close: () => server.close(),
+    refresh: async (reloadApp: boolean) => {
+      syncs?.refresh();
+      if (!reloadApp) return appError;
+      try {
+        app = await loadApp(config.paths.mainFile);
+        appError = undefined;
+      } catch (error) {
+        appError = error;
+      }
+      return appError;
+    },
+    close: async () => {
+      await syncs?.stop();
+      await server.close();
+    },
   };
 }

@@ -38,8 +38,15 @@ function isNamed(value: unknown): value is { readonly kind: string; readonly nam
   return typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string" && typeof (value as { kind?: unknown }).kind === "string";
 }
 
+/** The physical name: a versioned table or topic is `<name>_<version with . → _>`, as the planner creates it. */
+function physicalName(value: { readonly name: string; readonly config?: unknown }): string {
+  const version = (value.config as { version?: unknown } | undefined)?.version;
+  return typeof version === "string" && version !== "" ? `${value.name}_${version.replace(/\./g, "_")}` : value.name;
+}
+
 function parameterType(value: unknown): string {
-  if (typeof value === "number") return Number.isInteger(value) ? "Int" : "Float";
+  // 64-bit: ClickHouse's `Int`/`Float` are Int32/Float32, which wrap or round JavaScript numbers.
+  if (typeof value === "number") return Number.isInteger(value) ? "Int64" : "Float64";
   if (typeof value === "boolean") return "Bool";
   if (value instanceof Date) return "DateTime";
   if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string") return value[0];
@@ -49,7 +56,7 @@ function parameterType(value: unknown): string {
 /**
  * The query text with `{pN:Type}` placeholders, and the parameter values.
  *
- * @example toQuery(sql`SELECT * FROM ${events} WHERE n > ${3}`) // ["SELECT * FROM `events` WHERE n > {p0:Int}", { p0: 3 }]
+ * @example toQuery(sql`SELECT * FROM ${events} WHERE n > ${3}`) // ["SELECT * FROM `events` WHERE n > {p0:Int64}", { p0: 3 }]
  */
 export function toQuery(query: Sql): [string, Record<string, unknown>] {
   const params: Record<string, unknown> = {};
@@ -59,7 +66,7 @@ export function toQuery(query: Sql): [string, Record<string, unknown>] {
       if (i >= q.values.length) return out + s;
       const v = q.values[i];
       if (isSql(v)) return out + s + render(v);
-      if (isNamed(v)) return out + s + quoteIdentifier(v.name);
+      if (isNamed(v)) return out + s + quoteIdentifier(v.kind === "Column" ? v.name : physicalName(v));
       const key = `p${n++}`;
       params[key] = Array.isArray(v) && v.length === 2 ? v[1] : v;
       return out + s + `{${key}:${parameterType(v)}}`;

@@ -3,6 +3,7 @@ import type { LoadedConfig } from "../config/config.js";
 import { openOlapEngine, type OlapEngine } from "../engines/olap/engine.js";
 import { openLedger, type Ledger } from "../ledger/index.js";
 import type { ChangeApplier, DeployEngines, EngineNeeds } from "../migrations/deploy.js";
+import type { StreamEngine } from "../engines/stream/engine.js";
 import { readMigrations, type MigrationFile } from "../migrations/read.js";
 
 /** The committed migration files of a project, paths shown relative to it. */
@@ -23,14 +24,19 @@ export function projectOlap(config: LoadedConfig): Promise<OlapEngine> {
  * Temporal are contacted only when a pending migration changes a topic or a
  * workflow (and, for Temporal, when `[features] workflows` is on).
  */
-export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds): Promise<DeployEngines> {
+export interface ProjectEngines extends DeployEngines {
+  /** The stream engine itself (produce/read), for the dev and prod servers. */
+  readonly streamEngine?: StreamEngine;
+}
+
+export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds): Promise<ProjectEngines> {
   const olap = await projectOlap(config);
   const opened: Array<{ close(): Promise<void> }> = [olap];
   const close = async () => {
     for (const e of opened.reverse()) await e.close();
   };
   try {
-    let streams: ChangeApplier | undefined;
+    let streams: StreamEngine | undefined;
     if (needs.streams) {
       const { openStreamEngine } = await import("../engines/stream/engine.js");
       const engine = await openStreamEngine(config.streaming);
@@ -44,7 +50,7 @@ export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds
       opened.push(engine);
       workflows = engine;
     }
-    return { olap, close, ...(streams ? { streams } : {}), ...(workflows ? { workflows } : {}) };
+    return { olap, close, ...(streams ? { streams, streamEngine: streams } : {}), ...(workflows ? { workflows } : {}) };
   } catch (error) {
     await close();
     throw error;

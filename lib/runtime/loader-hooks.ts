@@ -1,0 +1,210 @@
+/**
+ * Node module loader hooks that let the dev and prod servers run a user's app as it
+ * is written: TypeScript, extension-less relative imports, and imports of this
+ * library under its own name or moose-lib's. Registered once per process by
+ * `load-app.ts` (`module.register`); Node runs them on its loader thread, so this
+ * file must stand alone (no state shared with the main thread except `data`).
+ *
+ * Planning never goes through here: the extractor reads the app without running it.
+ */
+import { existsSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { LoadHook, ResolveHook, InitializeHook } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** What the main thread tells the hooks at registration. */
+export interface LoaderData {
+  /** `file:` URL of the built library entry (dist/lib/index.js). */
+  readonly libraryUrl: string;
+  /** `file:` URL of the `moose-migrate/migration` entry. */
+  readonly migrationUrl: string;
+  /** `file:` URLs of our typia stand-ins, used when typia is not installed. */
+  readonly typiaUrl: string;
+  readonly typiaTagsUrl: string;
+  /** `file:` URL of the folder holding the built library; its modules never get a load generation. */
+  readonly libraryDirUrl: string;
+}
+
+/**
+ * The query parameter that makes one load of an app a fresh module graph: the main
+ * file is imported as `index.ts?moose-app=N` and every app file it reaches inherits
+ * `N`, so a reload after a save re-evaluates the app's own files while the library
+ * (and its declaration registry) stays one instance.
+ */
+export const GENERATION_PARAM = "moose-app";
+
+let data: LoaderData | undefined;
+
+export const initialize: InitializeHook<LoaderData> = (d) => {
+  data = d;
+};
+
+/** Imports the app may use without having them installed, mapped to our build. */
+function alwaysMapped(specifier: string, d: LoaderData): string | undefined {
+  switch (specifier) {
+    case "moose-migrate":
+    case "@514labs/moose-lib":
+      // One library instance for app and server: the registry the server reads is the one the app's classes fill.
+      return d.libraryUrl;
+    case "moose-migrate/migration":
+      return d.migrationUrl;
+    default:
+      return undefined;
+  }
+}
+
+function fallbackMapped(specifier: string, d: LoaderData): string | undefined {
+  switch (specifier) {
+    case "typia":
+      return d.typiaUrl;
+    case "typia/lib/tags":
+    case "typia/lib/tags/index":
+    case "typia/lib/tags/index.js":
+      return d.typiaTagsUrl;
+    default:
+      return undefined;
+  }
+}
+
+function isRelative(specifier: string): boolean {
+  return specifier.startsWith("./") || specifier.startsWith("../") || specifier === "." || specifier === ".." || specifier.startsWith("/") || specifier.startsWith("file:");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `./models` → `./models.ts` or `./models/index.ts`; `./models.js` → `./models.ts` (TypeScript's NodeNext spelling). */
+function typescriptCandidate(specifier: string, parentURL: string): string | undefined {
+  let base: URL;
+  try {
+    base = new URL(specifier, parentURL);
+  } catch {
+    return undefined;
+  }
+  if (base.protocol !== "file:") return undefined;
+  base.search = "";
+  base.hash = "";
+  const path = fileURLToPath(base);
+  const candidates = [`${path}.ts`, `${path}.mts`, `${path}/index.ts`, `${path}/index.mts`];
+  const js = /\.(m?)js$/.exec(path);
+  if (js) candidates.unshift(path.slice(0, -js[0].length) + (js[1] === "m" ? ".mts" : ".ts"));
+  const found = candidates.find(isFile);
+  return found === undefined ? undefined : pathToFileURL(found).href;
+}
+
+function generationOf(parentURL: string | undefined): string | undefined {
+  if (parentURL === undefined || !parentURL.startsWith("file:")) return undefined;
+  try {
+    return new URL(parentURL).searchParams.get(GENERATION_PARAM) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Passes the parent's load generation on to app files (not to node_modules, not to this library). */
+function withGeneration(url: string, generation: string | undefined, d: LoaderData): string {
+  if (generation === undefined || !url.startsWith("file:")) return url;
+  const u = new URL(url);
+  if (u.pathname.includes("/node_modules/")) return url;
+  const bare = new URL(u.href);
+  bare.search = "";
+  if (bare.href.startsWith(d.libraryDirUrl)) return url;
+  if (!/\.(m?ts|m?js|json)$/.test(u.pathname)) return url;
+  u.searchParams.set(GENERATION_PARAM, generation);
+  return u.href;
+}
+
+function isNotFound(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_MODULE_NOT_FOUND" || code === "ERR_UNSUPPORTED_DIR_IMPORT" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED";
+}
+
+export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
+  const d = data;
+  if (d === undefined) return nextResolve(specifier, context);
+  const generation = generationOf(context.parentURL);
+  const mapped = alwaysMapped(specifier, d);
+  if (mapped !== undefined) return { url: mapped, format: "module", shortCircuit: true };
+  try {
+    const resolved = await nextResolve(specifier, context);
+    return { ...resolved, url: withGeneration(resolved.url, generation, d) };
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    const fallback = fallbackMapped(specifier, d);
+    if (fallback !== undefined) return { url: fallback, format: "module", shortCircuit: true };
+    if (context.parentURL !== undefined && isRelative(specifier)) {
+      const candidate = typescriptCandidate(specifier, context.parentURL);
+      if (candidate !== undefined) return { url: withGeneration(candidate, generation, d), format: "module", shortCircuit: true };
+    }
+    throw error;
+  }
+};
+
+type TypeScript = typeof import("typescript");
+let typescript: Promise<TypeScript> | undefined;
+
+function loadTypeScript(): Promise<TypeScript> {
+  // Loaded on the first .ts file only: the compiler is large and most imports are plain JS.
+  typescript ??= import("typescript").then((m) => ((m as { default?: TypeScript }).default ?? m) as TypeScript);
+  return typescript;
+}
+
+/** Transpiled output by file, reused while the source text is unchanged (a reload re-reads every app file). */
+const transpiled = new Map<string, { readonly text: string; readonly output: string }>();
+
+/** A syntax error in an app file; the message starts with `file:line:column:` for the main thread to pick up. */
+class AppSyntaxError extends SyntaxError {
+  readonly code = "ERR_MOOSE_APP_SYNTAX";
+}
+
+async function transpile(file: string): Promise<string> {
+  const text = await readFile(file, "utf8");
+  const cached = transpiled.get(file);
+  if (cached?.text === text) return cached.output;
+  const ts = await loadTypeScript();
+  const out = ts.transpileModule(text, {
+    fileName: file,
+    reportDiagnostics: true,
+    compilerOptions: {
+      module: ts.ModuleKind.ESNext,
+      target: ts.ScriptTarget.ES2022,
+      inlineSourceMap: true,
+      inlineSources: true,
+      esModuleInterop: true,
+      // Another file's `const enum` is read from its emitted object: each file is transpiled alone.
+      preserveConstEnums: true,
+      experimentalDecorators: true,
+    },
+  });
+  const problems = (out.diagnostics ?? []).filter((dg) => dg.category === ts.DiagnosticCategory.Error);
+  const first = problems[0];
+  if (first !== undefined) {
+    const where =
+      first.file !== undefined && first.start !== undefined
+        ? (() => {
+            const { line, character } = first.file.getLineAndCharacterOfPosition(first.start);
+            return `${file}:${line + 1}:${character + 1}`;
+          })()
+        : file;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
+    throw new AppSyntaxError(`${where}: ${ts.flattenDiagnosticMessageText(first.messageText, "\n")}${more}`);
+  }
+  transpiled.set(file, { text, output: out.outputText });
+  return out.outputText;
+}
+
+export const load: LoadHook = async (url, context, nextLoad) => {
+  if (data !== undefined && url.startsWith("file:")) {
+    const pathname = new URL(url).pathname;
+    if (/\.m?ts$/.test(pathname) && !/\.d\.m?ts$/.test(pathname)) {
+      const file = fileURLToPath(url);
+      if (existsSync(file)) return { format: "module", source: await transpile(file), shortCircuit: true };
+    }
+  }
+  return nextLoad(url, context);
+};
