@@ -22,4 +22,9 @@ function moose(cwd, ...args) {
 moose(root, "init", "demo");
 moose(project, "plan");
 moose(project, "ls");
-process.stdout.write(`\nThe project is in ${project}. Edit app/index.ts and run \`npx moose plan\` there.\n`);
+moose(project, "migrate", "generate", "--name", "create users");
+moose(project, "migrate", "deploy");
+moose(project, "query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')", "--write");
+moose(project, "query", "SELECT * FROM Users");
+moose(project, "migrate", "status");
+process.stdout.write(`\nThe project is in ${project}: embedded ClickHouse data and the ledger are under .moose/.\nNext: cd there and run \`npx moose dev\`, then edit app/index.ts.\n`);

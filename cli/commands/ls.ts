@@ -1,10 +1,16 @@
 import { ExitCode } from "../../lib/errors.js";
 import type { InfraMap, TableEngine } from "../../lib/model/infra-map.js";
 import { extractProject } from "../../lib/project/plan-project.js";
+import type { LoadedConfig } from "../../lib/config/config.js";
+import { inventory, type InventoryEntry } from "../../lib/project/inventory.js";
+import { projectLedger, projectOlap } from "../../lib/project/engines.js";
+import { runningDevInstance } from "../../lib/dev/instance.js";
+import { VERSION } from "../version.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject, printWarnings } from "../project.js";
 import { renderTable } from "../present/table.js";
+import { msText } from "../present/plan-text.js";
 
 type Kind = "table" | "view" | "topic" | "api" | "workflow" | "process";
 
@@ -34,7 +40,7 @@ function listings(map: InfraMap): Array<{ kind: Kind; title: string; header: str
       kind: "topic",
       title: "Streaming Topics",
       header: ["name", "partitions", "retention", "fields"],
-      rows: Object.values(map.topics).map((t) => [t.name, String(t.partitions), t.retentionMs === undefined ? "default" : `${t.retentionMs / 1000}s`, String(t.columns.length)]),
+      rows: Object.values(map.topics).map((t) => [t.name, String(t.partitions), msText(t.retentionMs), String(t.columns.length)]),
     },
     {
       kind: "api",
@@ -57,6 +63,36 @@ function listings(map: InfraMap): Array<{ kind: Kind; title: string; header: str
   ];
 }
 
+/** Ledger state (and live presence) per object; empty when the ledger or engine cannot be read. */
+async function currentStates(config: LoadedConfig, code: InfraMap): Promise<InventoryEntry[]> {
+  const ledger = await projectLedger(config, VERSION);
+  try {
+    // The embedded engine is held by a running `moose dev`: list without the live check then.
+    const busy = config.olap.engine === "embedded" && runningDevInstance(config.paths.stateDir) !== undefined;
+    const olap = busy ? undefined : await projectOlap(config).catch(() => undefined);
+    try {
+      return await inventory(config, code, ledger, olap);
+    } finally {
+      await olap?.close();
+    }
+  } finally {
+    await ledger.close();
+  }
+}
+
+function stateOf(states: readonly InventoryEntry[], kind: string, name: string): { state?: string; live?: boolean } {
+  const e = states.find((x) => x.kind === kind && x.name === name);
+  return e ? { state: e.state, ...(e.live === undefined ? {} : { live: e.live }) } : {};
+}
+
+function statusText(s: { state?: string; live?: boolean }): string {
+  const words: Record<string, string> = { applied: "applied", changed: "changed (pending migration)", new: "new (pending migration)", removed: "removed in code (pending migration)" };
+  const base = s.state ? (words[s.state] ?? s.state) : "";
+  if (s.live === undefined) return base;
+  if (s.state === "new" || s.state === "removed") return `${base}${s.live ? ", exists live" : ""}`;
+  return `${base}${s.live ? "" : ", MISSING live"}`;
+}
+
 function engineName(e: TableEngine): string {
   return e.kind;
 }
@@ -77,20 +113,30 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const config = await loadProject(io);
     const app = extractProject(config);
     printWarnings(app.warnings, io);
+    const states = await currentStates(config, app.map);
     if (json) {
       const out: Record<string, unknown> = {};
       for (const kind of Object.keys(COLLECTION) as Kind[]) {
         if (only && only !== kind) continue;
-        out[COLLECTION[kind]] = Object.values(app.map[COLLECTION[kind]]).map((o) => ({ ...o, declaredAt: app.locations[`${COLLECTION[kind]}:${o.name}`] }));
+        out[COLLECTION[kind]] = Object.values(app.map[COLLECTION[kind]]).map((o) => ({
+          ...o,
+          declaredAt: app.locations[`${COLLECTION[kind]}:${o.name}`],
+          ...stateOf(states, COLLECTION[kind], o.name),
+        }));
       }
-      io.stdout.write(JSON.stringify({ ok: true, declared: out }, null, 2) + "\n");
+      const removed = states.filter((e) => e.state === "removed" && (!only || COLLECTION[only] === e.kind));
+      io.stdout.write(JSON.stringify({ ok: true, declared: out, removedInCode: removed }, null, 2) + "\n");
       return ExitCode.success;
     }
     const blocks: string[] = [];
     for (const l of listings(app.map)) {
       if (only && only !== l.kind) continue;
-      if (l.rows.length === 0 && !only) continue;
-      blocks.push(`${l.title} (${l.rows.length})\n${l.rows.length === 0 ? "  (none)\n" : renderTable(l.header, l.rows)}`);
+      const kind = COLLECTION[l.kind];
+      const names = Object.keys(app.map[kind]);
+      const rows = l.rows.map((r, i) => [...r, statusText(stateOf(states, kind, names[i]!))]);
+      for (const e of states.filter((x) => x.kind === kind && x.state === "removed")) rows.push([e.name, ...l.header.slice(1).map(() => ""), statusText(e)]);
+      if (rows.length === 0 && !only) continue;
+      blocks.push(`${l.title} (${rows.length})\n${rows.length === 0 ? "  (none)\n" : renderTable([...l.header, "status"], rows)}`);
     }
     io.stdout.write(blocks.length === 0 ? "No infrastructure declared in the app yet.\n" : blocks.join("\n"));
     return ExitCode.success;

@@ -258,7 +258,7 @@ function settingsText(s: Readonly<Record<string, string>>): string {
   return keys.length === 0 ? "{}" : `{ ${keys.map((k) => `${k} = ${s[k]}`).join(", ")} }`;
 }
 
-function msText(ms: number | undefined): string {
+export function msText(ms: number | undefined): string {
   if (ms === undefined) return "(default)";
   const units: Array<[number, string]> = [
     [86_400_000, "d"],

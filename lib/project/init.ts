@@ -22,6 +22,8 @@ export const userEvents = new Stream<UserSchema>("UserEvents");
 const GITIGNORE = `# moose-migrate local state: embedded ClickHouse data, stream logs, the dev ledger
 .moose/
 node_modules/
+# moose dev's rolling draft; \`moose migrate generate --name X\` turns it into a reviewed migration
+migrations/.draft.ts
 `;
 
 const TSCONFIG = {
