@@ -99,7 +99,8 @@ test("usage errors exit 2; --version and --help exit 0; unfinished commands say 
   const h = moose(dir, ["--help"]);
   t.is(h.code, 0);
   for (const cmd of ["init", "plan", "ls", "migrate", "query", "dev", "logs", "prod", "generate"]) t.regex(h.stdout, new RegExp(`moose ${cmd}`));
-  const ni = moose(dir, ["prod"]);
-  t.is(ni.code, 1);
-  t.regex(ni.stderr, /not implemented yet/);
+  // Every command is implemented now; outside a project they say how to start one.
+  const prod = moose(dir, ["prod"]);
+  t.is(prod.code, 2);
+  t.regex(prod.stderr, /error\[CONFIG_NOT_FOUND\]: .*run `moose init`/);
 });

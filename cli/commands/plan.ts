@@ -1,6 +1,7 @@
-import { ExitCode } from "../../lib/errors.js";
+import { ExitCode, InvalidInputError } from "../../lib/errors.js";
 import type { PlanReport } from "../../lib/project/plan-project.js";
 import { planCommitted } from "../../lib/migrations/generate.js";
+import { DEFAULT_REMOTE_TIMEOUT_MS, type RemoteState, type TokenSource } from "../../lib/remote/fetch-state.js";
 import type { CliIO } from "../io.js";
 import { renderPlanText } from "../present/plan-text.js";
 import { loadProject, printWarnings } from "../project.js";
@@ -9,10 +10,7 @@ import { reportError } from "../errors.js";
 export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
   const json = Boolean(args["json"]);
   try {
-    if (args["url"] !== undefined) {
-      io.stderr.write("error[NOT_IMPLEMENTED]: `moose plan --url` (remote planning) is not implemented yet\n");
-      return ExitCode.failure;
-    }
+    if (args["url"] !== undefined) return await runRemote(args, io, json);
     const config = await loadProject(io);
     const report = planCommitted(config);
     printWarnings(report.app.warnings, io);
@@ -21,6 +19,48 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   } catch (error) {
     return reportError(error, io, json);
   }
+}
+
+/** `moose plan --url <instance>`: the code against what that instance has applied. */
+async function runRemote(args: Record<string, unknown>, io: CliIO, json: boolean): Promise<number> {
+  const url = String(args["url"] ?? "");
+  if (url === "") throw new InvalidInputError("USAGE", "--url needs the instance's URL, e.g. --url https://moose.example.com");
+  const fromFlag = typeof args["token"] === "string" && args["token"] !== "" ? args["token"] : undefined;
+  const fromEnv = io.env["MOOSE_ADMIN_TOKEN"] || undefined;
+  const token = fromFlag ?? fromEnv;
+  const tokenSource: TokenSource | undefined = fromFlag !== undefined ? "--token" : fromEnv !== undefined ? "MOOSE_ADMIN_TOKEN" : undefined;
+  const timeout = args["timeout"] === undefined ? DEFAULT_REMOTE_TIMEOUT_MS / 1000 : Number(args["timeout"]);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new InvalidInputError("USAGE", `--timeout ${String(args["timeout"])} must be a positive number of seconds`);
+
+  const config = await loadProject(io);
+  // Lazy: the fetch client is only needed here, the compiler only after the fetch succeeded.
+  const { planRemote } = await import("../../lib/remote/plan-remote.js");
+  const { report, remote } = await planRemote(config, url, {
+    ...(token !== undefined ? { token } : {}),
+    ...(tokenSource !== undefined ? { tokenSource } : {}),
+    timeoutMs: Math.round(timeout * 1000),
+  });
+  printWarnings(report.app.warnings, io);
+  printWarnings(remoteWarnings(remote), io);
+  io.stdout.write(json ? JSON.stringify({ ...(planJson(report) as object), remote: remoteJson(remote) }, null, 2) + "\n" : renderPlanText(report.plan));
+  return ExitCode.success;
+}
+
+/** What the instance reported besides its state: worth knowing before a deploy. */
+function remoteWarnings(remote: RemoteState): string[] {
+  const out: string[] = [];
+  const { pending, issues } = remote.migrations;
+  if (pending.length > 0) out.push(`${remote.url} has ${pending.length} committed migration(s) not yet deployed: ${pending.join(", ")}; the plan starts from what is applied`);
+  for (const i of issues) out.push(`${remote.url}: migration ${i.id} is ${i.state}${i.detail ? ` (${i.detail})` : ""}`);
+  if (remote.drift.length > 0) {
+    out.push(`${remote.url}: the live database differs from its applied migrations (a deploy touching these objects is refused until it is resolved):`);
+    for (const d of remote.drift) out.push(`  ${d}`);
+  }
+  return out;
+}
+
+function remoteJson(remote: RemoteState): unknown {
+  return { url: remote.url, version: remote.serverVersion, hash: remote.hash, migrations: remote.migrations, drift: remote.drift, driftChecked: remote.driftChecked };
 }
 
 /** The plan as data: the same steps the text shows, with their risk and reverse. */

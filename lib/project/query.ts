@@ -3,7 +3,7 @@ import type { OlapEngine } from "../engines/olap/engine.js";
 import { atLeast, parseServerVersion } from "../engines/olap/capabilities.js";
 
 /** Root nodes of ClickHouse's own AST that only read. */
-const READ_ONLY_ROOTS = new Set([
+export const READ_ONLY_ROOTS: ReadonlySet<string> = new Set([
   "SelectWithUnionQuery",
   "SelectQuery",
   "SelectIntersectExceptQuery",

@@ -3,25 +3,9 @@ import type { MooseClient, QueryResult } from "../dsl/runtime.js";
 import { sql, toQuery, type Sql } from "../dsl/sql.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { RefusedError } from "../errors.js";
+// A consumption API answers reads: its SQL is checked by ClickHouse's own parser, with `moose query`'s list.
+import { READ_ONLY_ROOTS } from "../project/query.js";
 
-/**
- * Root nodes of ClickHouse's AST that only read (the same list `moose query` uses):
- * a consumption API answers reads, so its SQL is checked by ClickHouse's own parser.
- */
-const READ_ONLY_ROOTS = new Set([
-  "SelectWithUnionQuery",
-  "SelectQuery",
-  "SelectIntersectExceptQuery",
-  "ShowTables",
-  "ShowTablesQuery",
-  "ShowCreateTableQuery",
-  "ShowCreateViewQuery",
-  "ShowColumns",
-  "DescribeQuery",
-  "ExistsTableQuery",
-  "ExistsViewQuery",
-  "ExplainQuery",
-]);
 
 /** Statement kinds by SQL text; a handler runs the same few statements again and again. */
 const CACHE_LIMIT = 500;
