@@ -114,17 +114,24 @@ export async function startProduction(config: LoadedConfig, options: ProductionO
     );
 
     const endpoints = Object.keys(served.apis).sort();
+    let streams: StreamEngine | undefined;
+    if (config.features.streamingEngine && Object.keys(served.topics).length > 0) {
+      const { openStreamEngine } = await import("../engines/stream/engine.js");
+      streams = await openStreamEngine(config.streaming);
+      opened.push(streams);
+    }
+    // Streams with a destination deliver to their table in production too (Moose's sync processes).
+    if (streams && olap && Object.keys(served.processes).length > 0) {
+      const { startSyncs } = await import("../server/sync.js");
+      const syncs = startSyncs({ getState: () => served, streams, olap, stateDir: config.paths.stateDir, log });
+      syncs.refresh();
+      opened.push({ close: () => syncs.stop() });
+    }
     if (config.features.apis && olap && endpoints.length > 0) {
       const { loadApp } = await import("../runtime/load-app.js");
       const { createApiRoutes } = await import("../server/api-routes.js");
       // A production app that does not load is not served half-working: the error stops the start.
       const loaded: LoadedApp = await loadApp(config.paths.mainFile);
-      let streams: StreamEngine | undefined;
-      if (config.features.streamingEngine && Object.keys(served.topics).length > 0) {
-        const { openStreamEngine } = await import("../engines/stream/engine.js");
-        streams = await openStreamEngine(config.streaming);
-        opened.push(streams);
-      }
       routes.push(createApiRoutes({ getState: () => served, app: () => loaded, olap, log, ...(streams ? { streams } : {}) }));
     } else if (endpoints.length > 0) {
       emit({ kind: "warning", message: `${endpoints.length} API endpoint(s) are deployed but not served: ${!config.features.apis ? "features.apis is off" : "features.olap is off"}` });
