@@ -42,7 +42,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const control = createControlRoutes({
     token: options.token,
     olap: engines.olap,
-    status: () => projectStatus(config, ledger, engines.olap),
+    status: () => projectStatus(config, ledger, engines.olap, engines.streamEngine),
   });
   const api = createApiRoutes({
     getState: () => session.state,

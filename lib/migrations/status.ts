@@ -3,6 +3,7 @@ import { diff } from "../diff/diff.js";
 import type { MigrationRecord } from "../ledger/records.js";
 import { canonicalJson, emptyInfraMap, type InfraMap } from "../model/infra-map.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "./read.js";
+import type { TopicDescription } from "../engines/stream/topic-spec.js";
 import { replayMigrations } from "./sequence.js";
 
 export type MigrationState = "applied" | "pending" | "failed" | "partially_applied" | "running" | "edited" | "removed" | "out-of-order" | "draft";
@@ -28,7 +29,18 @@ export interface StatusReport {
  * drift check of the live OLAP objects against the applied migrations when an
  * engine is given.
  */
-export async function migrationStatus(files: readonly MigrationFile[], allRecords: readonly MigrationRecord[], olap?: OlapEngine, draft?: MigrationFile): Promise<StatusReport> {
+/** Anything that lists live topics (the stream engines do). */
+export interface TopicLister {
+  introspect(): Promise<Readonly<Record<string, TopicDescription>>>;
+}
+
+export async function migrationStatus(
+  files: readonly MigrationFile[],
+  allRecords: readonly MigrationRecord[],
+  olap?: OlapEngine,
+  draft?: MigrationFile,
+  streams?: TopicLister,
+): Promise<StatusReport> {
   const records = allRecords.filter((r) => r.id !== DRAFT_ID);
   const draftRecord = allRecords.find((r) => r.id === DRAFT_ID);
   const byId = new Map(records.map((r) => [r.id, r]));
@@ -66,6 +78,7 @@ export async function migrationStatus(files: readonly MigrationFile[], allRecord
     // With a dev draft applied, the database is at the draft's result.
     const expected = draftRecord && draft && draft.parent === applied.hash ? replayMigrations([draft], applied.state).state : applied.state;
     drift = await liveDrift(expected, olap);
+    if (streams) drift.push(...topicDrift(expected, await streams.introspect()));
   }
   const has = (...states: MigrationState[]) => rows.some((r) => states.includes(r.state));
   const verdict = has("edited", "removed", "out-of-order") || drift.length > 0 ? "refused" : has("failed", "partially_applied", "running") ? "failed" : has("pending") ? "pending" : "ok";
@@ -119,4 +132,29 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
         return `${c.kind} on ${"table" in c ? String(c.table) : "after" in c ? (c.after as { name: string }).name : ""}: the database differs from the migrations`;
     }
   });
+}
+
+/**
+ * Topics that differ from the applied migrations: missing, extra (only those a
+ * migration once declared are ours to judge, so extra ones are not reported),
+ * or with other partitions, retention or declared configs. Engines report the
+ * effective retention, so a topic declared without one is not compared on it.
+ */
+export function topicDrift(expected: InfraMap, live: Readonly<Record<string, TopicDescription>>): string[] {
+  const out: string[] = [];
+  for (const topic of Object.values(expected.topics)) {
+    const actual = live[topic.name];
+    if (!actual) {
+      out.push(`topic ${topic.name} is missing from the stream engine`);
+      continue;
+    }
+    if (actual.partitions !== topic.partitions) out.push(`topic ${topic.name} has ${actual.partitions} partitions, the migrations say ${topic.partitions}`);
+    if (topic.retentionMs !== undefined && actual.retentionMs !== topic.retentionMs) {
+      out.push(`topic ${topic.name} keeps records ${actual.retentionMs ?? "(broker default)"} ms, the migrations say ${topic.retentionMs} ms`);
+    }
+    for (const [key, value] of Object.entries(topic.config)) {
+      if (actual.config[key] !== value) out.push(`topic ${topic.name} has ${key} = ${actual.config[key] ?? "(unset)"}, the migrations say ${value}`);
+    }
+  }
+  return out;
 }
