@@ -15,6 +15,7 @@ import { liveDrift } from "../migrations/status.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
+import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 
 /** What one save did, for the CLI to print. */
 export type CycleResult =
@@ -171,6 +172,12 @@ export class DevSession {
       const adopted = await this.adopt(this.committed());
       if (adopted.length > 0) return { kind: "applied", plan: { steps: [] }, extractMs, applyMs: 0, draft: await this.writeDraft(), adopted, warnings: app.warnings };
       return { kind: "unchanged", extractMs, warnings: app.warnings };
+    }
+    try {
+      checkTopicChanges(changes, this.options.config.streaming);
+    } catch (error) {
+      if (error instanceof MooseError) return { kind: "invalid", errors: [error], extractMs };
+      throw error;
     }
     const plan = planChanges(changes, { from: this.live, to: app.map });
     if (plan.steps.some((s) => s.risk.losesData) && !(await this.options.confirmDataLoss(plan))) {

@@ -6,6 +6,7 @@ import { planAgainst, extractProject, type PlanReport } from "../project/plan-pr
 import { readMigrations } from "./read.js";
 import { defaultSlug, renderMigration, slugify, timestampId } from "./render.js";
 import { replayMigrations } from "./sequence.js";
+import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 
 export type GenerateResult =
   | { readonly kind: "no-changes"; readonly report: PlanReport }
@@ -24,6 +25,7 @@ export interface GenerateOptions {
 export function generateMigration(config: LoadedConfig, options: GenerateOptions): GenerateResult {
   const report = planCommitted(config);
   if (report.plan.steps.length === 0) return { kind: "no-changes", report };
+  checkTopicChanges(report.changes, config.streaming);
   const slug = options.name === undefined ? defaultSlug(report.plan) : slugify(options.name);
   if (slug === "") throw new InvalidInputError("USAGE", `--name ${JSON.stringify(options.name)} has no letters or digits to name the file with`);
   const id = `${timestampId(options.now ?? new Date())}_${slug}`;

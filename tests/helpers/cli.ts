@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,4 +26,23 @@ export function moose(cwd: string, args: readonly string[], env: Record<string, 
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `moose-${prefix}-`));
+}
+
+/**
+ * `moose` without blocking this process: needed when the test itself serves
+ * something the CLI talks to (a protocol test server in this process).
+ */
+export function mooseAsync(cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env, FORCE_COLOR: "0" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
 }

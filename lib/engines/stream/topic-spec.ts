@@ -1,4 +1,5 @@
 import type { TopicDefaults } from "../../config/config.js";
+import type { Change } from "../../diff/change.js";
 import { InvalidInputError, RefusedError } from "../../errors.js";
 import type { Topic } from "../../model/infra-map.js";
 
@@ -171,4 +172,14 @@ function replicationFactorChange(name: string, current: number, wanted: number):
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Refuses, before anything is written or run, the topic changes no stream
+ * engine can carry out (fewer partitions, another replication factor), with
+ * the way forward. `generate` and `dev` call it so an impossible step never
+ * reaches a migration file or the ledger.
+ */
+export function checkTopicChanges(changes: readonly Change[], defaults: TopicDefaults): void {
+  for (const c of changes) if (c.kind === "topic.modify") planTopicUpdate(c.before, c.after, defaults);
 }
