@@ -13,7 +13,8 @@ for (const stream of [child.stdout, child.stderr]) {
 }
 child.on("close", (code) => {
   const count = (re) => Number(text.match(re)?.[1] ?? 0);
-  const passed = count(/(\d+) tests? passed/);
+  // ava prints "N tests passed" only when nothing failed: count the ✔ lines instead.
+  const passed = (text.match(/^\s*✔ /gm) ?? []).length;
   const failed = count(/(\d+) tests? failed/) + count(/(\d+) uncaught exceptions?/) + count(/(\d+) unhandled rejections?/);
   const skipped = count(/(\d+) tests? skipped/) + count(/(\d+) tests? todo/);
   process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
