@@ -2,14 +2,12 @@ import yargs, { type Argv } from "yargs";
 import { ExitCode } from "../lib/errors.js";
 import { reportError } from "./errors.js";
 import type { CliIO } from "./io.js";
+import { EPILOG, NO_COMMAND, TOP_LEVEL_COMMANDS as TOP, USAGE, USAGE_HINT, helpWidth } from "./help.js";
 import { VERSION } from "./version.js";
 
 /** A command module: parse is done by yargs; `run` calls the library and presents the result. */
 export type CommandRun = (args: Record<string, unknown>, io: CliIO) => Promise<number>;
 
-const EPILOG = `Exit codes: 0 success (also "no changes"), 1 engine or I/O failure, 2 invalid input (config, app code, usage),
-3 refused for safety (unapproved destructive change, edited or removed migration, drift, out-of-order), 4 pending migrations (migrate status).
-Docs: README.md of the moose-migrate package.`;
 
 /**
  * The whole command line, side-effect free: tests drive it with a memory IO.
@@ -27,31 +25,32 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
 
   return yargs()
     .scriptName("moose")
-    .usage("$0 <command> [options]\n\nInfrastructure as code, with reviewable migrations: ClickHouse tables and views, topics, APIs and workflows declared in app/index.ts.")
+    .usage(USAGE)
     .version(VERSION)
     .strict()
     .recommendCommands()
-    .wrap(Math.min(110, process.stdout.columns || 110))
+    .wrap(helpWidth(process.stdout.columns))
     .epilog(EPILOG)
     .command(
-      "init [dir]",
-      "scaffold a new project (offline; embedded engines, no server needed)",
+      TOP.init.command,
+      TOP.init.describe,
       (y) => y.positional("dir", { type: "string", default: ".", describe: "folder to create the project in" }),
       lazy(() => import("./commands/init.js")),
     )
     .command(
-      "plan",
-      "show what would change to make the infrastructure match the code",
+      TOP.plan.command,
+      TOP.plan.describe,
       (y) =>
         y
           .option("json", json)
           .option("url", { type: "string", describe: "plan against a running production instance (moose prod)" })
-          .option("token", { type: "string", describe: "admin bearer token for --url (or MOOSE_ADMIN_TOKEN)" }),
+          .option("token", { type: "string", describe: "admin bearer token for --url (or MOOSE_ADMIN_TOKEN)" })
+          .option("timeout", { type: "number", describe: "seconds to wait for the --url instance (default 10)" }),
       lazy(() => import("./commands/plan.js")),
     )
     .command(
-      "ls",
-      "list the declared infrastructure objects",
+      TOP.ls.command,
+      TOP.ls.describe,
       (y) =>
         y.option("json", json).option("type", {
           type: "string",
@@ -60,13 +59,36 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
         }),
       lazy(() => import("./commands/ls.js")),
     )
-    .command("migrate", "write, apply and inspect migration files", (y) =>
+    .command(TOP.migrate.command, TOP.migrate.describe, (y) =>
       y
         .command(
           "generate",
           "write the pending changes as a migration file in migrations/",
-          (g) => g.option("name", { type: "string", describe: "slug for the file name (default: describes the change)" }),
+          (g) =>
+            g
+              .option("name", { type: "string", describe: "slug for the file name (default: describes the change)" })
+              .option("rename", { type: "string", array: true, describe: "a rename, not a drop + add: Old:New (table) or Table.old:new (column); repeatable" })
+              .option("safe-type-change", { type: "boolean", default: false, describe: "write narrowing type changes as new column + backfill + swap, keeping the old values" })
+              .option("backfill-views", { type: "boolean", default: false, describe: "backfill new materialized views from the rows their sources hold" })
+              .option("non-interactive", { type: "boolean", default: false, describe: "never ask (rename suggestions are printed, not applied)" }),
           lazy(() => import("./commands/migrate-generate.js")),
+        )
+        .command(
+          "baseline",
+          "adopt an existing database: write a baseline migration of the declared objects it has, recorded as applied",
+          (g) => g.option("name", { type: "string", default: "baseline", describe: "slug for the file name" }).option("json", json),
+          lazy(() => import("./commands/migrate-baseline.js")),
+        )
+        .command(
+          "rollback",
+          "undo the newest applied migration (or every one after --to) with its reverse steps",
+          (g) =>
+            g
+              .option("to", { type: "string", describe: "roll back every migration applied after this id (which stays applied)" })
+              .option("dry-run", { type: "boolean", default: false, describe: "print the reverse steps with their SQL, run nothing" })
+              .option("lock-timeout", { type: "number", default: 0, describe: "seconds to wait for another deploy's lock" })
+              .option("json", json),
+          lazy(() => import("./commands/migrate-rollback.js")),
         )
         .command(
           "deploy",
@@ -82,11 +104,11 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
         )
         .command("status", "applied / pending / failed / edited / drift", (g) => g.option("json", json), lazy(() => import("./commands/migrate-status.js")))
         .command("unlock", "clear a stale deploy lock", (g) => g, lazy(() => import("./commands/migrate-unlock.js")))
-        .demandCommand(1, "name a migrate command: generate, deploy, status or unlock"),
+        .demandCommand(1, "name a migrate command: generate, deploy, status, unlock, baseline or rollback"),
     )
     .command(
-      "query <sql>",
-      "run SQL on the configured OLAP engine (read-only unless --write)",
+      TOP.query.command,
+      TOP.query.describe,
       (y) =>
         y
           .positional("sql", { type: "string", demandOption: true })
@@ -95,29 +117,32 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
       lazy(() => import("./commands/query.js")),
     )
     .command(
-      "dev",
-      "watch the app, generate and apply migrations as you save, serve the APIs",
-      (y) => y.option("port", { type: "number", describe: "dev server port (default: http_server_config.port)" }),
-      lazy(() => import("./commands/not-implemented.js")),
+      TOP.dev.command,
+      TOP.dev.describe,
+      (y) =>
+        y
+          .option("port", { type: "number", describe: "dev server port (default: http_server_config.port)" })
+          .option("accept-data-loss", { type: "boolean", default: false, describe: "apply changes that lose data without asking (for non-interactive runs)" }),
+      lazy(() => import("./commands/dev.js")),
     )
     .command(
-      "logs",
-      "show the moose log",
+      TOP.logs.command,
+      TOP.logs.describe,
       (y) => y.option("follow", { alias: "f", type: "boolean", default: false }).option("filter", { type: "string", describe: "only lines containing TEXT" }),
-      lazy(() => import("./commands/not-implemented.js")),
+      lazy(() => import("./commands/logs.js")),
     )
     .command(
-      "prod",
-      "run the production instance: APIs and the admin API",
-      (y) => y.option("port", { type: "number" }),
-      lazy(() => import("./commands/not-implemented.js")),
+      TOP.prod.command,
+      TOP.prod.describe,
+      (y) => y.option("port", { type: "number", describe: "port to listen on (default: http_server_config.port)" }),
+      lazy(() => import("./commands/prod.js")),
     )
-    .command("generate", "generate things", (y) =>
+    .command(TOP.generate.command, TOP.generate.describe, (y) =>
       y
         .command("hash-token", "print a new admin bearer token and the hash for [authentication] admin_api_key", (g) => g.option("json", json), lazy(() => import("./commands/hash-token.js")))
         .demandCommand(1, "name what to generate: hash-token"),
     )
-    .demandCommand(1, "name a command (moose --help lists them)")
+    .demandCommand(1, NO_COMMAND)
     .help()
     .alias("help", "h");
 }
@@ -142,7 +167,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return reportError(failed.error, io, argv.includes("--json"));
     }
     if (output) io.stderr.write(output + "\n");
-    io.stderr.write(`error[USAGE]: ${failed.message ?? String(failed.error)}\n  hint: moose --help lists the commands; moose <command> --help its options\n`);
+    io.stderr.write(`error[USAGE]: ${failed.message ?? String(failed.error)}\n  hint: ${USAGE_HINT}\n`);
     return ExitCode.invalidInput;
   }
   if (output) io.stdout.write(output + "\n");

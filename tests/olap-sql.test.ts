@@ -113,6 +113,7 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     .map(([k]) => k)
     .sort();
   t.deepEqual(missingOn18, [
+    "accurateCast",
     "addColumnFirst",
     "boolType",
     "date32",
@@ -129,6 +130,7 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "moveColumn",
     "namedTuple",
     "nestedUnflattened",
+    "optimizeOnInsert",
     "queryParameters",
     "removeColumnDefault",
     "removeTtl",
@@ -328,6 +330,10 @@ test("statementsFor handles every change kind", (t) => {
     "view.create": { kind: "view.create", view: totalsView },
     "view.drop": { kind: "view.drop", view: totalsView },
     "view.modify": { kind: "view.modify", before: totalsView, after: totalsView },
+    "view.backfill": { kind: "view.backfill", view: { ...totalsView, targetTable: "events" } },
+    "table.rebuild": { kind: "table.rebuild", before: events, after: { ...events, orderBy: [] }, keepOldAs: "events__moose_old" },
+    "table.backfillColumn": { kind: "table.backfillColumn", table: "events", column: "v", expression: "1" },
+    "table.copyRows": { kind: "table.copyRows", from: "events", to: "events2", columns: ["id"] },
     "topic.create": { kind: "topic.create", topic: topic("T") },
     "topic.drop": { kind: "topic.drop", topic: topic("T") },
     "topic.modify": { kind: "topic.modify", before: topic("T"), after: topic("T") },

@@ -6,7 +6,8 @@ import { DevSession, type CycleResult } from "../../lib/dev/session.js";
 import { openLogFile, type LogFile } from "../../lib/dev/log.js";
 import { newDevToken, removeDevInstance, writeDevInstance } from "../../lib/dev/instance.js";
 import { DRAFT_FILE } from "../../lib/migrations/read.js";
-import { RISK_CODES } from "../../lib/plan/risk.js";
+import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
+import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
 import type { Plan } from "../../lib/plan/plan.js";
 import { openDeployEngines, projectLedger } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
@@ -37,6 +38,8 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       ledger,
       toolVersion: VERSION,
       confirmDataLoss: (plan) => confirm(plan, acceptDataLoss, io, say),
+      // Only a person at a terminal decides that a drop + add is a rename; otherwise nothing is guessed.
+      ...(process.stdin.isTTY ? { resolveRename: (s: RenameSuggestion) => askRename(s, say) } : {}),
     });
     const started = await session.start();
     for (const id of started.adopted) say(`✓ ${id} is already applied by this dev database: recorded`);
@@ -92,7 +95,6 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       ignored: (path: string) => path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path),
     });
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-    await runCycle("start");
 
     let timer: NodeJS.Timeout | undefined;
     const changed = new Set<string>();
@@ -107,6 +109,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
         void runCycle(reason).catch((error: unknown) => say(`error: ${error instanceof Error ? error.message : String(error)}`));
       }, DEBOUNCE_MS);
     });
+    await runCycle("start");
 
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
@@ -129,8 +132,21 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   }
 }
 
+async function askRename(s: RenameSuggestion, say: (t: string) => void): Promise<boolean> {
+  const what = s.kind === "table" ? `table ${s.from} is gone and ${s.to} is new (same columns)` : `${s.table}.${s.from} is gone and ${s.table}.${s.to} is new (both ${s.type})`;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${what}.\nRename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
+    const yes = !/^n(o)?$/i.test(answer.trim());
+    say(yes ? `rename ${s.from} → ${s.to}` : `drop ${s.from} and add ${s.to} (the drop needs confirming)`);
+    return yes;
+  } finally {
+    rl.close();
+  }
+}
+
 async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string) => void): Promise<boolean> {
-  const losing = plan.steps.filter((s) => s.risk.losesData);
+  const losing = plan.steps.filter((s) => s.risk.losesData && !guardedByPreflight(s.change));
   const lines = losing.map((s) => `  ⚠ ${RISK_CODES[s.risk.code].meaning}: ${describe(s.change)}`);
   if (accepted) {
     say(`Data loss accepted (--accept-data-loss):\n${lines.join("\n")}`);
@@ -179,6 +195,9 @@ function present(result: CycleResult, reason: string, totalMs: number, say: (t: 
       return;
     case "needs-approval":
       say(`${head}${renderPlanText(result.plan)}⏸ waiting for approval: nothing applied`);
+      return;
+    case "held":
+      say(`${head}${renderPlanText(result.plan)}`);
       return;
     case "applied": {
       const text = result.plan.steps.length > 0 ? renderPlanText(result.plan) : "";

@@ -23,7 +23,9 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       });
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
       else summary(report, dryRun, io);
-      return report.ok ? ExitCode.success : ExitCode.failure;
+      // A pre-flight check that stopped a step changed nothing: a refusal for safety, like an unapproved drop.
+      const refused = report.migrations.some((m) => m.status === "failed" && m.code === "CHECK_FAILED");
+      return report.ok ? ExitCode.success : refused ? ExitCode.refused : ExitCode.failure;
     } finally {
       await ledger.close();
     }
@@ -63,7 +65,11 @@ function summary(report: DeployReport, dryRun: boolean, io: CliIO): void {
         for (const sql of s.statements) io.stdout.write(`     ${sql.replace(/\n/g, "\n     ")}\n`);
       }
     } else if (m.status === "failed") {
-      io.stderr.write(`error[STEP_FAILED]: ${m.id}: step ${m.failedStep + 1} failed after ${m.stepsApplied} applied step(s): ${m.error}\n  hint: fix the cause and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}\n`);
+      if (m.code === "CHECK_FAILED") {
+        io.stderr.write(`error[CHECK_FAILED]: ${m.id}: step ${m.failedStep + 1} was stopped by its pre-flight check; nothing of that step ran: ${m.error.replace(/^CHECK_FAILED: /, "")}\n  hint: ${m.stepsApplied === 0 ? "you may edit the migration file (fix the data first, or approve the step); the next deploy starts it afresh" : `fix the data and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}`}\n`);
+      } else {
+        io.stderr.write(`error[STEP_FAILED]: ${m.id}: step ${m.failedStep + 1} failed after ${m.stepsApplied} applied step(s): ${m.error}\n  hint: fix the cause and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}\n`);
+      }
     } else if (m.status === "not-run") {
       io.stdout.write(`${m.id}: not run (an earlier migration failed)\n`);
     }

@@ -1,5 +1,8 @@
+import { createInterface } from "node:readline/promises";
 import { relative } from "node:path";
-import { ExitCode } from "../../lib/errors.js";
+import type { ColumnRename, TableRename } from "../../lib/diff/diff.js";
+import type { RenameResolver, RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
+import { ExitCode, InvalidInputError } from "../../lib/errors.js";
 import { generateMigration } from "../../lib/migrations/generate.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
@@ -11,16 +14,71 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   try {
     const config = await loadProject(io);
     const name = args["name"] === undefined ? undefined : String(args["name"]);
-    const result = generateMigration(config, { toolVersion: VERSION, ...(name === undefined ? {} : { name }) });
+    const renames = parseRenameFlags(args["rename"]);
+    const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !args["non-interactive"] && !args["nonInteractive"];
+    const result = await generateMigration(config, {
+      toolVersion: VERSION,
+      ...(name === undefined ? {} : { name }),
+      ...(renames.tables.length + renames.columns.length > 0 ? { renames } : {}),
+      ...(args["safeTypeChange"] || args["safe-type-change"] ? { safeTypeChanges: true } : {}),
+      ...(args["backfillViews"] || args["backfill-views"] ? { backfillNewViews: true } : {}),
+      ...(interactive ? { resolveRename: promptRename(io) } : {}),
+    });
     printWarnings(result.report.app.warnings, io);
+    const unanswered = result.kind === "written" ? result.report.suggestions : [];
     if (result.kind === "no-changes") {
-      io.stdout.write("No changes: the code matches the state of the committed migrations; nothing written.\n");
+      io.stdout.write(
+        (result.report.plan.held?.length ?? 0) > 0
+          ? renderPlanText(result.report.plan)
+          : "No changes: the code matches the state of the committed migrations; nothing written.\n",
+      );
       return ExitCode.success;
     }
-    io.stdout.write(renderPlanText(result.report.plan));
+    io.stdout.write(renderPlanText(result.report.plan, interactive ? [] : unanswered));
     io.stdout.write(`\nWrote ${relative(io.cwd, result.path)}\n`);
     return ExitCode.success;
   } catch (error) {
     return reportError(error, io);
   }
+}
+
+/**
+ * `--rename Old:New` renames a table, `--rename Table.old:new` a column (the table as
+ * the code names it). Repeatable.
+ *
+ * @example parseRenameFlags(["Users.mail:email", "Accounts:Users"])
+ * // { tables: [{ from: "Accounts", to: "Users" }], columns: [{ table: "Users", from: "mail", to: "email" }] }
+ */
+export function parseRenameFlags(value: unknown): { tables: TableRename[]; columns: ColumnRename[] } {
+  const list = value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
+  const tables: TableRename[] = [];
+  const columns: ColumnRename[] = [];
+  for (const item of list) {
+    const m = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([^.:\s]+):([^.:\s]+)$/.exec(item.trim());
+    if (!m) {
+      throw new InvalidInputError("USAGE", `--rename ${JSON.stringify(item)} is not old:new`, {
+        hint: "write --rename OldTable:NewTable for a table, --rename Table.old_column:new_column for a column",
+      });
+    }
+    const [, table, from, to] = m as unknown as [string, string | undefined, string, string];
+    if (table === undefined) tables.push({ from, to });
+    else columns.push({ table, from, to });
+  }
+  return { tables, columns };
+}
+
+/** Asks on the terminal whether a drop + add is a rename. */
+function promptRename(io: CliIO): RenameResolver {
+  return async (s: RenameSuggestion) => {
+    const what = s.kind === "table" ? `table ${s.from} was removed and ${s.to} added (same columns)` : `${s.table}.${s.from} was removed and ${s.table}.${s.to} added (both ${s.type})`;
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      const answer = await rl.question(`${what}.\n  Rename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
+      const yes = !/^n(o)?$/i.test(answer.trim());
+      io.stdout.write(yes ? `  → rename\n` : `  → drop and add (the drop needs approveDataLoss in the file)\n`);
+      return yes;
+    } finally {
+      rl.close();
+    }
+  };
 }

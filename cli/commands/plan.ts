@@ -14,7 +14,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const config = await loadProject(io);
     const report = planCommitted(config);
     printWarnings(report.app.warnings, io);
-    io.stdout.write(json ? JSON.stringify(planJson(report), null, 2) + "\n" : renderPlanText(report.plan));
+    io.stdout.write(json ? JSON.stringify(planJson(report), null, 2) + "\n" : renderPlanText(report.plan, report.suggestions));
     return ExitCode.success;
   } catch (error) {
     return reportError(error, io, json);
@@ -72,5 +72,7 @@ export function planJson(report: PlanReport): unknown {
     toHash: report.toHash,
     changes: report.changes.length,
     steps: report.plan.steps,
+    held: report.plan.held ?? [],
+    renameSuggestions: report.suggestions,
   };
 }

@@ -1,8 +1,10 @@
 import type { Change } from "../../lib/diff/change.js";
 import type { Column, TableEngine, Topic } from "../../lib/model/infra-map.js";
 import type { Plan, PlanStep } from "../../lib/plan/plan.js";
-import { RISK_CODES } from "../../lib/plan/risk.js";
+import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import { assertNever } from "../../lib/errors.js";
+import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
+import { describeChange, describeWayForward } from "../../lib/migrations/render.js";
 
 /** Words for each component kind, as the seed page prints them. */
 const LABELS = {
@@ -42,8 +44,11 @@ const WARN = "⚠";
  *
  * Steps that lose data carry a warning mark and say what is lost.
  */
-export function renderPlanText(plan: Plan): string {
-  if (plan.steps.length === 0) return "No changes: the infrastructure matches the code.\n";
+export function renderPlanText(plan: Plan, suggestions: readonly RenameSuggestion[] = []): string {
+  const extra = [...heldText(plan), ...suggestionText(suggestions)];
+  if (plan.steps.length === 0) {
+    return extra.length === 0 ? "No changes: the infrastructure matches the code.\n" : ["No changes can be applied.", ...extra].join("\n") + "\n";
+  }
   const entries = new Map<string, Entry>();
   const entry = (kind: Kind, name: string, section: Entry["section"]): Entry => {
     const key = `${section}:${kind}:${name}`;
@@ -54,7 +59,7 @@ export function renderPlanText(plan: Plan): string {
     }
     return e;
   };
-  for (const step of plan.steps) describe(step, entry);
+  for (const step of plan.steps) describe(step, entry, entries);
 
   const lines = ["Infrastructure Changes:"];
   const sections: Array<[Entry["section"], string, string]> = [
@@ -72,19 +77,44 @@ export function renderPlanText(plan: Plan): string {
       for (const d of e.details) lines.push(`      ${d}`);
     }
   }
-  const losing = plan.steps.filter((s) => s.risk.losesData).length;
+  const losing = plan.steps.filter((s) => s.risk.losesData && !guardedByPreflight(s.change)).length;
   if (losing > 0) {
     lines.push("", `${WARN} ${losing} step${losing === 1 ? "" : "s"} would lose data; a migration runs them only when its file approves them.`);
   }
+  const guarded = plan.steps.filter((s) => guardedByPreflight(s.change)).length;
+  if (guarded > 0) {
+    lines.push("", `${WARN} ${guarded} type change${guarded === 1 ? " narrows its column" : "s narrow their columns"}: a pre-flight check stops the step, changing nothing, while any row would not convert.`);
+  }
+  lines.push(...extra);
   return lines.join("\n") + "\n";
 }
 
+/** Changes the life cycles hold back, and the way forward for each. */
+function heldText(plan: Plan): string[] {
+  const held = plan.held ?? [];
+  if (held.length === 0) return [];
+  return ["", "Held back by life cycles (not applied; the code and the database differ until you act):", ...held.map((h) => `  ! ${describeChange(h.change)} (${h.lifeCycle}): ${describeWayForward(h)}`)];
+}
+
+/** Drops and adds that look like renames. */
+function suggestionText(suggestions: readonly RenameSuggestion[]): string[] {
+  if (suggestions.length === 0) return [];
+  const flag = (s: RenameSuggestion) => (s.kind === "table" ? `--rename ${s.from}:${s.to}` : `--rename ${s.table}.${s.from}:${s.to}`);
+  return [
+    "",
+    "Possible renames (planned above as a drop and an add, which loses the data):",
+    ...suggestions.map((s) => `  ? ${s.kind === "table" ? `table ${s.from} → ${s.to}` : `${s.table}.${s.from} → ${s.to} (${s.type})`}   keep the data: moose migrate generate ${flag(s)}`),
+    "  or declare the hint in the code: `renamedFrom` on the table's config, `renamedColumns: { new: \"old\" }` for columns.",
+  ];
+}
+
 function warning(step: PlanStep): string | undefined {
+  if (guardedByPreflight(step.change)) return "narrows the type: a pre-flight check stops the step while any row would not convert";
   if (step.risk.class !== "destructive") return undefined;
   return RISK_CODES[step.risk.code].meaning;
 }
 
-function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Entry["section"]) => Entry): void {
+function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Entry["section"]) => Entry, entries: ReadonlyMap<string, Entry>): void {
   const c: Change = step.change;
   const warn = warning(step);
   const detail = (table: string, text: string, schema: boolean) => {
@@ -144,6 +174,26 @@ function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Ent
     case "table.setLifeCycle":
       detail(c.table, `~ life cycle ${c.before} → ${c.after}`, false);
       return;
+    case "table.rebuild": {
+      const parts: string[] = [];
+      if (JSON.stringify(c.before.orderBy) !== JSON.stringify(c.after.orderBy)) parts.push(`order by ${orderText(c.before.orderBy)} → ${orderText(c.after.orderBy)}`);
+      if (JSON.stringify(c.before.engine) !== JSON.stringify(c.after.engine)) parts.push(`engine ${engineText(c.before.engine)} → ${engineText(c.after.engine)}`);
+      if (c.before.partitionBy !== c.after.partitionBy) parts.push(`partition by ${c.before.partitionBy ?? "(none)"} → ${c.after.partitionBy ?? "(none)"}`);
+      const kept = c.keepOldAs === undefined ? "the previous table is dropped" : `previous table kept as ${c.keepOldAs}`;
+      detail(c.before.name, `~ rebuild keeping every row: ${parts.join(", ")} (${kept})`, false);
+      return;
+    }
+    case "table.backfillColumn":
+      detail(c.table, `~ ${c.column} filled ${c.convertFrom !== undefined ? `from ${c.convertFrom}, converted` : "with an expression"}`, false);
+      return;
+    case "table.copyRows":
+      detail(c.to, `~ rows copied from ${c.from} (${c.columns.join(", ")})`, false);
+      return;
+    case "view.backfill": {
+      const e = entries.has(`new:view:${c.view.name}`) ? entry("view", c.view.name, "new") : whole("view", c.view.name, "modified");
+      e.details.push("~ backfilled from the rows its sources hold");
+      return;
+    }
     case "view.create":
       whole("view", c.view.name, "new");
       return;

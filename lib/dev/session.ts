@@ -2,6 +2,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import { diff } from "../diff/diff.js";
+import { renameHints, type RenameResolver, type RenameSuggestion } from "../diff/rename-suggestions.js";
 import { InvalidInputErrors, MooseError } from "../errors.js";
 import { AppExtractor, type ExtractedApp } from "../extract/extract-app.js";
 import type { Ledger } from "../ledger/ledger.js";
@@ -9,18 +10,26 @@ import { checksumOf } from "../ledger/checksum.js";
 import { deploy, type DeployEngines, type DeployReport } from "../migrations/deploy.js";
 import { executeStep, statementsForSteps } from "../migrations/execute.js";
 import { DRAFT_FILE, DRAFT_ID, readDraft, readMigrations, type MigrationFile } from "../migrations/read.js";
-import { renderMigration } from "../migrations/render.js";
+import { renderMigration, timestampId } from "../migrations/render.js";
 import { replayMigrations } from "../migrations/sequence.js";
 import { liveDrift } from "../migrations/status.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
+import { guardedByPreflight } from "../plan/risk.js";
+import { applicableHints, planAgainst } from "../project/plan-project.js";
 import { checkTopicChanges } from "../engines/stream/topic-spec.js";
+
+function suggestionKey(s: RenameSuggestion): string {
+  return s.kind === "table" ? `table:${s.from}>${s.to}` : `column:${s.table}.${s.from}>${s.to}`;
+}
 
 /** What one save did, for the CLI to print. */
 export type CycleResult =
   | { readonly kind: "invalid"; readonly errors: readonly MooseError[]; readonly extractMs: number }
   | { readonly kind: "unchanged"; readonly extractMs: number; readonly warnings: readonly string[] }
+  /** Nothing can be applied: the remaining differences are held back by life cycles (`plan.held`). */
+  | { readonly kind: "held"; readonly plan: Plan; readonly extractMs: number }
   | { readonly kind: "needs-approval"; readonly plan: Plan; readonly extractMs: number }
   | {
       readonly kind: "applied";
@@ -54,6 +63,11 @@ export interface DevSessionOptions {
   readonly toolVersion: string;
   /** Asked before any step that loses data runs; the CLI prompts or reads a flag. */
   readonly confirmDataLoss: (plan: Plan) => Promise<boolean>;
+  /**
+   * Asked once per drop + add that looks like a rename (same type, similar name); `true`
+   * applies a rename instead. Without it nothing is guessed: the drop needs confirming.
+   */
+  readonly resolveRename?: RenameResolver;
 }
 
 /**
@@ -71,6 +85,11 @@ export class DevSession {
   /** Set after a failed apply: the next cycle first re-reads the real state. */
   private suspect = false;
   private lastApp: ExtractedApp | undefined;
+  /** Answers to rename suggestions, so each is asked once per session (`table:A>B`, `column:T.a>b`). */
+  private readonly answered = new Map<string, boolean>();
+  private readonly acceptedRenames: RenameSuggestion[] = [];
+  /** Renames applied since the last committed migration, so the draft shows them as renames. */
+  private readonly appliedRenames: RenameSuggestion[] = [];
 
   constructor(private readonly options: DevSessionOptions) {
     this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile });
@@ -167,10 +186,28 @@ export class DevSession {
       await this.reconcile();
       this.suspect = false;
     }
-    const changes = diff(this.live, app.map);
-    if (changes.length === 0) {
+    const planNow = () =>
+      planAgainst(app, this.live, { kind: "migrations", count: 0 }, { renames: renameHints(this.acceptedRenames), rebuildSuffix: timestampId(new Date()) });
+    let report = planNow();
+    // Each drop + add that looks like a rename is asked about once per session.
+    const fresh = report.suggestions.filter((s) => !this.answered.has(suggestionKey(s)));
+    if (fresh.length > 0 && this.options.resolveRename) {
+      let accepted = false;
+      for (const s of fresh) {
+        const yes = await this.options.resolveRename(s);
+        this.answered.set(suggestionKey(s), yes);
+        if (yes) {
+          this.acceptedRenames.push(s);
+          accepted = true;
+        }
+      }
+      if (accepted) report = planNow();
+    }
+    const { changes, plan } = report;
+    if (plan.steps.length === 0) {
       const adopted = await this.adopt(this.committed());
-      if (adopted.length > 0) return { kind: "applied", plan: { steps: [] }, extractMs, applyMs: 0, draft: await this.writeDraft(), adopted, warnings: app.warnings };
+      if (adopted.length > 0) return { kind: "applied", plan, extractMs, applyMs: 0, draft: await this.writeDraft(), adopted, warnings: app.warnings };
+      if ((plan.held?.length ?? 0) > 0) return { kind: "held", plan, extractMs };
       return { kind: "unchanged", extractMs, warnings: app.warnings };
     }
     try {
@@ -179,13 +216,15 @@ export class DevSession {
       if (error instanceof MooseError) return { kind: "invalid", errors: [error], extractMs };
       throw error;
     }
-    const plan = planChanges(changes, { from: this.live, to: app.map });
-    if (plan.steps.some((s) => s.risk.losesData) && !(await this.options.confirmDataLoss(plan))) {
+    // A narrowing type change needs no confirmation: its pre-flight check stops it while any row would not convert.
+    const losing = plan.steps.some((s) => s.risk.losesData && !guardedByPreflight(s.change));
+    const confirmed = losing && (await this.options.confirmDataLoss(plan));
+    if (losing && !confirmed) {
       return { kind: "needs-approval", plan, extractMs };
     }
     const t1 = performance.now();
     const { engines } = this.options;
-    const steps = plan.steps.map((s) => ({ change: s.change }));
+    const steps = plan.steps.map((s) => ({ change: s.change, ...(confirmed && s.risk.losesData ? { approved: true } : {}) }));
     const statements = statementsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
     const executed: string[][] = [];
     for (let i = 0; i < steps.length; i++) {
@@ -196,7 +235,10 @@ export class DevSession {
         const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
         return { kind: "failed", plan, failedStep: i, error: message, applied: i, extractMs };
       }
-      this.live = applyChange(this.live, steps[i]!.change);
+      const change = steps[i]!.change;
+      this.live = applyChange(this.live, change);
+      if (change.kind === "table.rename") this.appliedRenames.push({ kind: "table", from: change.from, to: change.to });
+      if (change.kind === "table.renameColumn") this.appliedRenames.push({ kind: "column", table: change.table, from: change.from, to: change.to, type: "" });
       executed.push(statements[i] ?? []);
     }
     const draft = await this.writeDraft(executed);
@@ -214,7 +256,8 @@ export class DevSession {
     const { ledger, toolVersion } = this.options;
     const applied = await this.appliedState(this.committed());
     const path = join(this.migrationsDir, DRAFT_FILE);
-    const net = diff(applied, this.live);
+    // Renames applied in this session stay renames in the draft (those of a column of a renamed table included).
+    const net = diff(applied, this.live, { renames: applicableHints(renameHints(this.appliedRenames), applied) });
     await ledger.forget(DRAFT_ID);
     if (net.length === 0) {
       rmSync(path, { force: true });

@@ -50,10 +50,44 @@ export type Change =
       readonly after: Readonly<Record<string, string>>;
     }
   | { readonly kind: "table.setLifeCycle"; readonly table: string; readonly before: Table["lifeCycle"]; readonly after: Table["lifeCycle"] }
+  // Made by the planner, never by diff: what ClickHouse cannot ALTER, and data (not schema) work.
+  | {
+      /**
+       * Rebuilds a table keeping its rows: a new table with the `after` definition (same name
+       * and columns; engine, ORDER BY or PARTITION BY differ), the rows copied and verified,
+       * then the names swapped.
+       */
+      readonly kind: "table.rebuild";
+      readonly before: Table;
+      readonly after: Table;
+      /** The name the previous table is kept under after the swap; absent: it is dropped (an approval in the file). */
+      readonly keepOldAs?: string;
+    }
+  | {
+      /**
+       * Fills `column` in every row: with the value of column `convertFrom` converted to
+       * `column`'s type (values that do not convert get the type's default, or NULL), or
+       * with `expression`, SQL over the row's columns. No schema change.
+       */
+      readonly kind: "table.backfillColumn";
+      readonly table: string;
+      readonly column: string;
+      readonly convertFrom?: string;
+      readonly expression?: string;
+    }
+  | {
+      /** Copies rows from one table into another (`INSERT … SELECT` of the named columns). No schema change. */
+      readonly kind: "table.copyRows";
+      readonly from: string;
+      readonly to: string;
+      readonly columns: readonly string[];
+    }
   // materialized views
   | { readonly kind: "view.create"; readonly view: MaterializedView }
   | { readonly kind: "view.drop"; readonly view: MaterializedView }
   | { readonly kind: "view.modify"; readonly before: MaterializedView; readonly after: MaterializedView }
+  /** Runs a view's SELECT over the rows its sources already hold and inserts the result where the view writes. No schema change. */
+  | { readonly kind: "view.backfill"; readonly view: MaterializedView }
   // topics
   | { readonly kind: "topic.create"; readonly topic: Topic }
   | { readonly kind: "topic.drop"; readonly topic: Topic }
@@ -90,9 +124,13 @@ export const CHANGE_KINDS = [
   "table.setTtl",
   "table.setSettings",
   "table.setLifeCycle",
+  "table.rebuild",
+  "table.backfillColumn",
+  "table.copyRows",
   "view.create",
   "view.drop",
   "view.modify",
+  "view.backfill",
   "topic.create",
   "topic.drop",
   "topic.modify",
@@ -107,6 +145,15 @@ export const CHANGE_KINDS = [
   "process.modify",
 ] as const satisfies readonly ChangeKind[];
 
+/**
+ * Kinds only the planner writes: `diff` never returns them (it compares states, and these
+ * either do what ClickHouse cannot ALTER or move data without changing the state).
+ */
+export const PLANNER_CHANGE_KINDS = ["table.rebuild", "table.backfillColumn", "table.copyRows", "view.backfill"] as const satisfies readonly ChangeKind[];
+
+/** Kinds that change data but not the state: replay leaves the map as it is. */
+export const DATA_CHANGE_KINDS = ["table.backfillColumn", "table.copyRows", "view.backfill"] as const satisfies readonly ChangeKind[];
+
 // Compile-time check that CHANGE_KINDS lists every kind.
 type Missing = Exclude<ChangeKind, (typeof CHANGE_KINDS)[number]>;
 const _allKindsListed: Missing extends never ? true : Missing = true;
@@ -120,6 +167,11 @@ export function changeSubject(change: Change): string {
       return change.table.name;
     case "table.rename":
       return change.to;
+    case "table.rebuild":
+      return change.after.name;
+    case "table.copyRows":
+      return change.to;
+    case "table.backfillColumn":
     case "table.addColumn":
     case "table.dropColumn":
     case "table.renameColumn":
@@ -134,6 +186,7 @@ export function changeSubject(change: Change): string {
       return change.table;
     case "view.create":
     case "view.drop":
+    case "view.backfill":
       return change.view.name;
     case "topic.create":
     case "topic.drop":

@@ -24,7 +24,9 @@ export interface DiffOptions {
   /**
    * Explicit renames. Without them a renamed table or column shows up as a drop plus
    * an add, which loses its data; resolving the ambiguity (prompt, flag, script) is up
-   * to the caller.
+   * to the caller. A hint whose rename already happened (the current state has the new
+   * name and not the old one) is ignored: hints stay in the code after the migration
+   * that renamed is committed.
    */
   readonly renames?: {
     readonly tables?: readonly TableRename[];
@@ -44,7 +46,7 @@ export interface DiffOptions {
  * // [{ kind: "table.renameColumn", table: "Users", from: "mail", to: "email" }, ...]
  *
  * Throws an InvalidInputError (code `RENAME_HINT_INVALID`) when a rename hint does not
- * match the two maps.
+ * match the two maps (a hint whose rename already happened is skipped, not an error).
  */
 export function diff(from: InfraMap, to: InfraMap, options: DiffOptions = {}): Change[] {
   const tableRenames = checkTableRenames(from, to, options.renames?.tables ?? []);
@@ -98,6 +100,7 @@ function checkTableRenames(from: InfraMap, to: InfraMap, hints: readonly TableRe
   const targets = new Set<string>();
   for (const h of hints) {
     const what = `table rename ${h.from} -> ${h.to}`;
+    if (!has(from.tables, h.from) && has(from.tables, h.to)) continue;
     if (!has(from.tables, h.from)) throw invalidHint(`${what}: there is no table ${h.from} in the current state`);
     if (!has(to.tables, h.to)) throw invalidHint(`${what}: there is no table ${h.to} in the desired state`);
     if (h.from === h.to) throw invalidHint(`${what}: the names are the same`);
@@ -127,6 +130,9 @@ function checkColumnRenames(
     const oldTable = oldName.get(newTable) ?? newTable;
     const before = get(from.tables, oldTable);
     const after = get(to.tables, newTable);
+    const already = (t: Table | undefined): boolean => !!t && !t.columns.some((c) => c.name === h.from) && t.columns.some((c) => c.name === h.to);
+    // Already renamed: in the current table under its old name, or in the table under the hint's name.
+    if (already(before) || (!before && already(get(from.tables, h.table)))) continue;
     if (!before || !after) throw invalidHint(`${what}: table ${h.table} is not in both the current and the desired state`);
     if (!before.columns.some((c) => c.name === h.from)) throw invalidHint(`${what}: table ${oldTable} has no column ${h.from} in the current state`);
     if (!after.columns.some((c) => c.name === h.to)) throw invalidHint(`${what}: table ${newTable} has no column ${h.to} in the desired state`);

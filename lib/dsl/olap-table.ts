@@ -58,8 +58,18 @@ interface BaseOlapConfig<T> {
   readonly lifeCycle?: LifeCycle;
   /** A version suffix: version "1.2" names the table `<name>_1_2`. */
   readonly version?: string;
-  /** The table's previous name: planned as a RENAME, keeping its rows. */
+  /**
+   * The table's previous name: planned as a RENAME, keeping its rows. Leave it in the code
+   * after the rename is deployed; a rename that already happened is skipped.
+   */
   readonly renamedFrom?: string;
+  /**
+   * Fields that were columns under another name, `{ newName: "oldName" }`: planned as
+   * RENAME COLUMN, keeping the values, instead of a drop and an add.
+   *
+   * @example new OlapTable<User>("Users", { renamedColumns: { email: "mail" } })
+   */
+  readonly renamedColumns?: { readonly [K in Field<T>]?: string };
   /** moose-lib options that moose-migrate does not plan yet; `moose plan` warns when they are set. */
   readonly sampleByExpression?: string;
   readonly primaryKeyExpression?: string;

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import ts from "typescript";
+import ts from "./typescript.cjs";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
 import {
   INFRA_MAP_VERSION,
@@ -15,7 +15,8 @@ import {
   type Topic,
   type Workflow,
 } from "../model/infra-map.js";
-import { AppProgram, isLibraryFile } from "./program.js";
+import { ImportClosures } from "./import-closure.js";
+import { AppProgram, isLibraryFile, isStable } from "./program.js";
 import {
   isObjectValue,
   isRef,
@@ -103,8 +104,16 @@ const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
 /** Where each object of the map was declared, keyed `<kind>:<name>` (e.g. `tables:Users`). */
 export type Locations = Readonly<Record<string, SourcePosition>>;
 
+/** Rename hints declared in code (`renamedFrom`, `renamedColumns`): not state, so they travel beside the map. */
+export interface RenameHints {
+  readonly tables: ReadonlyArray<{ readonly from: string; readonly to: string }>;
+  readonly columns: ReadonlyArray<{ readonly table: string; readonly from: string; readonly to: string }>;
+}
+
 export interface ExtractedApp {
   readonly map: InfraMap;
+  /** Renames the code declares; `diff` skips those already applied. */
+  readonly renames?: RenameHints;
   readonly locations: Locations;
   /** Things worth saying that do not stop planning (e.g. a third-party import that is not installed). */
   readonly warnings: readonly string[];
@@ -155,6 +164,29 @@ interface Identity {
   targetConfig?: StaticObject;
 }
 
+interface FileDiagnostics {
+  readonly warnings: readonly string[];
+  readonly errors: readonly InvalidInputError[];
+}
+
+/** The columns of one declaration's record type, and the notes mapping them gave (as warning texts). */
+interface CachedColumns {
+  readonly columns: MappedColumn[];
+  readonly notes: readonly string[];
+}
+
+/** A declaration's record type, or its columns kept from the last extraction. */
+type Schema = { readonly kept: CachedColumns } | { readonly type: ts.Type };
+
+/** What extraction found in one file; reused while the file and everything it imports are unchanged. */
+interface FileResult {
+  readonly diagnostics: FileDiagnostics;
+  /** The declarations in the file, and declarations that cannot be planned (filled by the reader). */
+  found?: { readonly declarations: readonly Declaration[]; readonly errors: readonly InvalidInputError[] };
+  /** Columns per declaration whose record type mapped without errors. */
+  readonly columns: Map<DeclarationNode, CachedColumns>;
+}
+
 /**
  * Turns an app's main file (and everything it imports) into the InfraMap it
  * declares, reading types with the TypeScript compiler and never running user
@@ -168,6 +200,10 @@ export class AppExtractor {
   readonly mainFile: string;
   private readonly program: AppProgram;
   private saidRedirect = false;
+  private readonly closures = new ImportClosures((sf) => !isStable(sf.fileName));
+  /** What was found per file last time, reused while the file and its imports are unchanged. */
+  private fileResults = new Map<ts.SourceFile, FileResult>();
+  private previous: ts.Program | undefined;
 
   constructor(readonly options: ExtractOptions) {
     this.mainFile = isAbsolute(options.mainFile) ? options.mainFile : resolve(options.projectDir, options.mainFile);
@@ -180,42 +216,28 @@ export class AppExtractor {
         hint: "create it, or point `[moose] main_file` in moose.config.toml at your app's entry file",
       });
     }
+    // The previous Program's closures are taken before the new Program is built, so that
+    // the previous type checker can be freed while the new one works. The first
+    // extraction computes none: a one-shot command never needs them.
+    const before = this.previous && this.closures.of(this.previous);
+    this.previous = undefined;
     const program = this.program.update();
     const files = program.getSourceFiles().filter((sf) => isUserFile(sf));
+    const unchanged = before ? this.closures.unchanged(before, program) : new Set<ts.SourceFile>();
+    const results = new Map<ts.SourceFile, FileResult>();
+    for (const sf of files) {
+      const kept = unchanged.has(sf) ? this.fileResults.get(sf) : undefined;
+      results.set(sf, kept ?? { diagnostics: this.diagnose(program, sf), columns: new Map() });
+    }
+    this.previous = program;
+    this.fileResults = results;
+
     const warnings: string[] = [];
     const errors: InvalidInputError[] = [];
-
     for (const sf of files) {
-      const inFunctions: Array<{ readonly code: number; readonly message: string; readonly position: SourcePosition }> = [];
-      const semantic = new Set(program.getSemanticDiagnostics(sf));
-      for (const d of [...program.getSyntacticDiagnostics(sf), ...semantic]) {
-        if (d.category !== ts.DiagnosticCategory.Error) continue;
-        const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
-        const position = d.file && d.start !== undefined ? diagnosticPosition(d.file, d.start) : undefined;
-        // A type error inside a function body (a transform, a handler, a task's run) is
-        // in code that only runs in `moose dev`; planning never evaluates it.
-        if (position && semantic.has(d) && d.file && d.start !== undefined && insideFunctionBody(d.file, d.start)) {
-          inFunctions.push({ code: d.code, message, position });
-          continue;
-        }
-        if (NON_BLOCKING_DIAGNOSTICS.has(d.code)) {
-          warnings.push(`${position ? `${this.display(position.file)}:${position.line}:${position.column}: ` : ""}${message} (ignored for planning)`);
-          continue;
-        }
-        errors.push(
-          new InvalidInputError("TYPESCRIPT_ERROR", `TS${d.code}: ${message}`, {
-            ...(position ? { position: { ...position, file: this.display(position.file) } } : {}),
-            hint: "fix the TypeScript error; the last good state is kept until then",
-          }),
-        );
-      }
-      const first = inFunctions[0];
-      if (first) {
-        const count = inFunctions.length === 1 ? "1 TypeScript error" : `${inFunctions.length} TypeScript errors`;
-        warnings.push(
-          `${this.display(sf.fileName)}: ${count} in function bodies ignored for planning (that code runs in \`moose dev\`); first at ${first.position.line}:${first.position.column}: TS${first.code}: ${first.message}`,
-        );
-      }
+      const d = results.get(sf)!.diagnostics;
+      warnings.push(...d.warnings);
+      errors.push(...d.errors);
     }
     if (this.program.redirected.size > 0 && !this.saidRedirect) {
       this.saidRedirect = true;
@@ -225,12 +247,49 @@ export class AppExtractor {
     }
     if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
 
-    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file));
+    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results);
     const result = reader.read();
     if (result.errors.length > 0) throw new InvalidInputErrors(result.errors.map((e) => relativize(e, this.options.projectDir)));
     const locations: Record<string, SourcePosition> = {};
     for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
-    return { map: result.map, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName) };
+    return { map: result.map, renames: result.renames, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName) };
+  }
+
+  /** The TypeScript errors of one file that block planning, and the ones that are only worth a warning. */
+  private diagnose(program: ts.Program, sf: ts.SourceFile): FileDiagnostics {
+    const warnings: string[] = [];
+    const errors: InvalidInputError[] = [];
+    const inFunctions: Array<{ readonly code: number; readonly message: string; readonly position: SourcePosition }> = [];
+    const semantic = new Set(program.getSemanticDiagnostics(sf));
+    for (const d of [...program.getSyntacticDiagnostics(sf), ...semantic]) {
+      if (d.category !== ts.DiagnosticCategory.Error) continue;
+      const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+      const position = d.file && d.start !== undefined ? diagnosticPosition(d.file, d.start) : undefined;
+      // A type error inside a function body (a transform, a handler, a task's run) is
+      // in code that only runs in `moose dev`; planning never evaluates it.
+      if (position && semantic.has(d) && d.file && d.start !== undefined && insideFunctionBody(d.file, d.start)) {
+        inFunctions.push({ code: d.code, message, position });
+        continue;
+      }
+      if (NON_BLOCKING_DIAGNOSTICS.has(d.code)) {
+        warnings.push(`${position ? `${this.display(position.file)}:${position.line}:${position.column}: ` : ""}${message} (ignored for planning)`);
+        continue;
+      }
+      errors.push(
+        new InvalidInputError("TYPESCRIPT_ERROR", `TS${d.code}: ${message}`, {
+          ...(position ? { position: { ...position, file: this.display(position.file) } } : {}),
+          hint: "fix the TypeScript error; the last good state is kept until then",
+        }),
+      );
+    }
+    const first = inFunctions[0];
+    if (first) {
+      const count = inFunctions.length === 1 ? "1 TypeScript error" : `${inFunctions.length} TypeScript errors`;
+      warnings.push(
+        `${this.display(sf.fileName)}: ${count} in function bodies ignored for planning (that code runs in \`moose dev\`); first at ${first.position.line}:${first.position.column}: TS${first.code}: ${first.message}`,
+      );
+    }
+    return { warnings, errors };
   }
 
   private display(file: string): string {
@@ -280,6 +339,7 @@ function relativize(e: InvalidInputError, projectDir: string): InvalidInputError
 
 interface ReadResult {
   readonly map: InfraMap;
+  readonly renames: RenameHints;
   readonly locations: Record<string, SourcePosition>;
   readonly errors: InvalidInputError[];
   /** `file:line:column: message` texts (files as displayed). */
@@ -290,6 +350,8 @@ interface ReadResult {
 class DeclarationReader {
   private readonly declarations: Declaration[] = [];
   private readonly byNode = new Map<DeclarationNode, Declaration>();
+  /** The results of the file each declaration is in. */
+  private readonly resultOf = new Map<DeclarationNode, FileResult>();
   private readonly identities = new Map<DeclarationNode, Identity>();
   private readonly evaluator: StaticEvaluator;
   private readonly mapper: TypeMapper;
@@ -304,12 +366,15 @@ class DeclarationReader {
   private readonly processes: Record<string, SyncProcess> = {};
   /** Plain views seen (not planned), so that a materialized view may read one. */
   private readonly plainViews = new Set<string>();
+  private readonly renames: { tables: Array<{ from: string; to: string }>; columns: Array<{ table: string; from: string; to: string }> } = { tables: [], columns: [] };
 
   constructor(
     private readonly checker: ts.TypeChecker,
     private readonly files: readonly ts.SourceFile[],
     /** How a file is named in messages (relative to the project). */
     private readonly display: (file: string) => string,
+    /** Per-file results: kept ones are used as they are, new ones are filled in. */
+    private readonly fileResults: ReadonlyMap<ts.SourceFile, FileResult>,
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
@@ -332,7 +397,7 @@ class DeclarationReader {
     };
     if (this.errors.length === 0) this.checkReferences(map);
     this.errors.sort((a, b) => comparePositions(a.position, b.position));
-    return { map, locations: this.locations, errors: this.errors, warnings: this.warnings };
+    return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings };
   }
 
   private guard(fn: () => void): void {
@@ -361,28 +426,43 @@ class DeclarationReader {
   }
 
   private collect(sf: ts.SourceFile): void {
+    const result = this.fileResults.get(sf);
+    const found = result?.found ?? this.find(sf);
+    if (result) result.found = found;
+    this.errors.push(...found.errors);
+    for (const d of found.declarations) {
+      this.declarations.push(d);
+      this.byNode.set(d.node, d);
+      if (result) this.resultOf.set(d.node, result);
+    }
+  }
+
+  private find(sf: ts.SourceFile): { declarations: Declaration[]; errors: InvalidInputError[] } {
+    const declarations: Declaration[] = [];
+    const errors: InvalidInputError[] = [];
     const visit = (node: ts.Node): void => {
+      // Interfaces and type aliases, most of a schema file, hold no expressions.
+      if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) return;
       const found = ts.isNewExpression(node) ? this.declarationClass(node) : ts.isCallExpression(node) ? this.factoryCall(node) : undefined;
       if (found) {
         const enclosing = enclosingScope(node);
         if (enclosing && UNPLANNED_CLASSES.has(found.cls)) {
           // Not infrastructure: a task or web app built at run time is just code.
         } else if (enclosing) {
-          this.errors.push(
+          errors.push(
             new InvalidInputError("NOT_STATIC", `new ${found.cls}(...) inside ${enclosing} cannot be planned: how often it runs is only known at run time`, {
               position: positionOf(node),
               hint: "declare infrastructure at the top level of a module, e.g. `export const events = new OlapTable<Event>(\"Events\")`",
             }),
           );
         } else {
-          const d: Declaration = { node: node as DeclarationNode, ...found };
-          this.declarations.push(d);
-          this.byNode.set(d.node, d);
+          declarations.push({ node: node as DeclarationNode, ...found });
         }
       }
       ts.forEachChild(node, visit);
     };
     visit(sf);
+    return { declarations, errors };
   }
 
   private librarySymbol(expr: ts.Expression): ts.Symbol | undefined {
@@ -488,10 +568,10 @@ class DeclarationReader {
     const { node, cls } = d;
     switch (cls) {
       case "OlapTable":
-        this.addTable(id.table!, node, this.schemaType(node, cls), this.tableConfig(d));
+        this.addTable(id.table!, node, this.schema(node, cls), this.tableConfig(d));
         return;
       case "Stream":
-        this.addStream(id.topic!, node, this.columns(node, this.schemaType(node, cls)), this.config(node, 1, cls));
+        this.addStream(id.topic!, node, this.columns(node, this.schema(node, cls)), this.config(node, 1, cls));
         return;
       case "DeadLetterQueue":
         this.addStream(id.topic!, node, DEAD_LETTER_COLUMNS, this.config(node, 1, cls));
@@ -501,7 +581,7 @@ class DeclarationReader {
         const dest = cfg.entries.get("destination");
         const destination = dest === undefined ? undefined : this.refName(dest, ["topic", "table"], cfg, "destination");
         this.addApi(
-          { name: id.api!, kind: "ingest", columns: this.columns(node, this.schemaType(node, cls)).map((c) => c.column), ...opt("version", this.optString(cfg, "version")), ...opt("destination", destination) },
+          { name: id.api!, kind: "ingest", columns: this.columns(node, this.schema(node, cls)).map((c) => c.column), ...opt("version", this.optString(cfg, "version")), ...opt("destination", destination) },
           node,
         );
         return;
@@ -509,7 +589,7 @@ class DeclarationReader {
       case "ConsumptionApi":
       case "Api": {
         const cfg = this.config(node, 2, cls);
-        const params = this.schemaType(node, cls);
+        const params = this.schema(node, cls);
         this.addApi({ name: id.api!, kind: "consumption", columns: this.columns(node, params).map((c) => c.column), ...opt("version", this.optString(cfg, "version")) }, node);
         return;
       }
@@ -567,7 +647,7 @@ class DeclarationReader {
     return { kind: "object", entries, node: options?.node ?? node };
   }
 
-  private addTable(name: string, node: DeclarationNode, schema: ts.Type, cfg: StaticObject | undefined): void {
+  private addTable(name: string, node: DeclarationNode, schema: Schema, cfg: StaticObject | undefined): void {
     if (!TABLE_NAME.test(name)) throw this.badName(node, "table", name, "a letter or `_` followed by letters, digits and `_`");
     const mapped = this.columns(node, schema);
     const columns = mapped.map((c) => c.column);
@@ -586,6 +666,21 @@ class DeclarationReader {
       ...opt("ttl", this.optString(cfg, "ttl")),
     };
     this.put(this.tables, "tables", table, node);
+    this.renameHints(name, cfg, columns);
+  }
+
+  /** `renamedFrom: "Old"` and `renamedColumns: { newName: "oldName" }` on a table's config. */
+  private renameHints(name: string, cfg: StaticObject | undefined, columns: readonly Column[]): void {
+    const from = this.optString(cfg, "renamedFrom");
+    if (from !== undefined && from !== name) this.renames.tables.push({ from, to: name });
+    const renamed = cfg?.entries.get("renamedColumns");
+    if (renamed === undefined) return;
+    if (!isObjectValue(renamed)) throw this.bad(cfg!, "renamedColumns", "must be an object literal of new field names to old column names");
+    for (const [to, old] of renamed.entries) {
+      if (typeof old !== "string") throw this.bad(renamed, to, "must be the column's old name, a string");
+      if (!columns.some((c) => c.name === to)) throw this.bad(renamed, to, `is not a field of ${name}`);
+      this.renames.columns.push({ table: name, from: old, to });
+    }
   }
 
   private addStream(name: string, node: DeclarationNode, columns: readonly MappedColumn[] | readonly Column[], cfg: StaticObject | undefined): void {
@@ -629,7 +724,7 @@ class DeclarationReader {
       const tableCfg = this.subset(cfg, ["orderByFields", "orderByExpression", "engine", "partitionBy", "ttl", "settings", "lifeCycle"]);
       const entries = new Map(tableCfg.entries);
       for (const [k, v] of id.targetConfig?.entries ?? []) if (k !== "name") entries.set(k, v);
-      this.addTable(target, node, this.schemaType(node, "MaterializedView"), { kind: "object", entries, node: id.targetConfig?.node ?? cfg.node });
+      this.addTable(target, node, this.schema(node, "MaterializedView"), { kind: "object", entries, node: id.targetConfig?.node ?? cfg.node });
     }
     const select = cfg.entries.get("selectStatement");
     if (select === undefined) throw this.bad(cfg, "selectStatement", "is required: the SELECT that feeds the view");
@@ -654,7 +749,7 @@ class DeclarationReader {
 
   private addPipeline(id: Identity, node: DeclarationNode): void {
     const cfg = this.config(node, 1, "IngestPipeline");
-    const schema = this.schemaType(node, "IngestPipeline");
+    const schema = this.schema(node, "IngestPipeline");
     // The pipeline's lifeCycle applies to the parts that do not set their own.
     const sub = (key: string): StaticObject | undefined => {
       const v = cfg?.entries.get(key);
@@ -678,20 +773,52 @@ class DeclarationReader {
   // ---- pieces ---------------------------------------------------------------
 
   private readonly columnCache = new Map<ts.Type, MappedColumn[]>();
+  private readonly badTypes = new Set<ts.Type>();
+  private readonly noted = new Set<string>();
 
-  private columns(node: DeclarationNode, type: ts.Type): MappedColumn[] {
+  /** A declaration's record type: its columns kept from the last extraction, or the type to map now. */
+  private schema(node: DeclarationNode, cls: string): Schema {
+    const kept = this.resultOf.get(node)?.columns.get(node);
+    return kept ? { kept } : { type: this.schemaType(node, cls) };
+  }
+
+  private columns(node: DeclarationNode, schema: Schema): MappedColumn[] {
+    if ("kept" in schema) {
+      this.note(schema.kept.notes);
+      return schema.kept.columns;
+    }
+    const type = schema.type;
     const cached = this.columnCache.get(type);
-    if (cached) return cached;
-    const name = this.checker.typeToString(type);
-    const result = this.mapper.columnsOf(type, node.typeArguments?.[0] ?? node, name);
+    if (cached) {
+      if (!this.badTypes.has(type)) this.keep(node, { columns: cached, notes: [] });
+      return cached;
+    }
+    const result = this.mapper.columnsOf(type, node.typeArguments?.[0] ?? node, () => this.checker.typeToString(type));
     if (result.errors.length > 0) {
       // Report each bad field once even when several declarations share the type.
       this.columnCache.set(type, []);
+      this.badTypes.add(type);
       throw new InvalidInputErrors(result.errors);
     }
-    for (const note of result.notes) this.warnings.push(`${this.display(note.position.file)}:${note.position.line}:${note.position.column}: ${note.message}`);
+    const notes = result.notes.map((note) => `${this.display(note.position.file)}:${note.position.line}:${note.position.column}: ${note.message}`);
+    this.note(notes);
     this.columnCache.set(type, result.columns);
+    this.keep(node, { columns: result.columns, notes });
     return result.columns;
+  }
+
+  /** Notes are said once per run, however many declarations share the type. */
+  private note(notes: readonly string[]): void {
+    for (const n of notes) {
+      if (this.noted.has(n)) continue;
+      this.noted.add(n);
+      this.warnings.push(n);
+    }
+  }
+
+  private keep(node: DeclarationNode, columns: CachedColumns): void {
+    const kept = this.resultOf.get(node)?.columns;
+    if (kept && !kept.has(node)) kept.set(node, columns);
   }
 
   private schemaType(node: DeclarationNode, cls: string): ts.Type {

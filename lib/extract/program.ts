@@ -1,7 +1,7 @@
 import { statSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
+import ts from "./typescript.cjs";
 
 /** The folder of this package (the one holding package.json). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -60,7 +60,8 @@ interface CachedFile {
  */
 const stableFiles = new Map<string, ts.SourceFile>();
 
-function isStable(fileName: string): boolean {
+/** Whether a file is one of those (its SourceFile is the same object in every Program). */
+export function isStable(fileName: string): boolean {
   return fileName.includes(`${sep}node_modules${sep}`) || fileName.startsWith(LIBRARY_DIR);
 }
 
@@ -98,6 +99,8 @@ export class AppProgram {
     return this.program;
   }
 
+  // Files are parsed without `setParentNodes` (as tsc does): the binder sets every
+  // parent when the checker first runs, and the extra walk costs a third of parsing.
   private createHost(): ts.CompilerHost {
     const base = ts.createCompilerHost(this.options, true);
     const getSourceFile = (fileName: string, languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions): ts.SourceFile | undefined => {
@@ -106,7 +109,7 @@ export class AppProgram {
         if (!sf) {
           const text = base.readFile(fileName);
           if (text === undefined) return undefined;
-          sf = ts.createSourceFile(fileName, text, languageVersion, true);
+          sf = ts.createSourceFile(fileName, text, languageVersion);
           stableFiles.set(fileName, sf);
         }
         return sf;
@@ -116,7 +119,7 @@ export class AppProgram {
       const cached = this.files.get(fileName);
       if (cached && cached.version === version) return cached.sourceFile;
       const text = readFileSync(fileName, "utf8");
-      const sourceFile = ts.createSourceFile(fileName, text, languageVersion, true);
+      const sourceFile = ts.createSourceFile(fileName, text, languageVersion);
       this.files.set(fileName, { version, sourceFile });
       return sourceFile;
     };

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts from "./typescript.cjs";
 import { InvalidInputError, type SourcePosition } from "../errors.js";
 
 /**
@@ -85,6 +85,16 @@ function shorten(text: string): string {
   return one.length > 60 ? one.slice(0, 57) + "..." : one;
 }
 
+/** Members of declared objects that refer to other declared objects (or their columns). */
+const STRUCTURAL_MEMBERS: ReadonlySet<string> = new Set(["columns", "table", "stream", "deadLetterQueue", "targetTable"]);
+
+/** `(x)`, `x as T`, `x satisfies T`, `x!`, `<T>x`: the expression inside. */
+function skipOuter(expr: ts.Expression): ts.Expression {
+  let e = expr;
+  while (ts.isParenthesizedExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isNonNullExpression(e) || ts.isTypeAssertionExpression(e)) e = e.expression;
+  return e;
+}
+
 const HINT =
   "write it as a literal (string, number, boolean, array or object literal), a `const` holding one, or an enum member";
 
@@ -156,6 +166,8 @@ export class StaticEvaluator {
       if (init) return this.evaluate(init, what);
     }
     if (ts.isPropertyAccessExpression(expr)) {
+      const member = this.declarationMember(expr, what);
+      if (member) return member;
       const constant = this.checker.getConstantValue(expr);
       if (constant !== undefined) return constant;
       const literal = this.literalType(expr);
@@ -184,6 +196,34 @@ export class StaticEvaluator {
     const literal = this.literalType(expr);
     if (literal !== undefined) return literal;
     throw notStatic(expr, what, HINT);
+  }
+
+  /**
+   * `table.columns.x`, `pipeline.table`, `mv.targetTable.columns.x`: the members of a
+   * declared object that the reader understands, read from the syntax alone. Their
+   * declared types are never literals, so the checker has nothing to add; asking it
+   * (`getConstantValue`) would make it check the object's whole declaration, its
+   * config against the library's types, which a re-extraction otherwise skips for
+   * files that did not change.
+   */
+  private declarationMember(expr: ts.PropertyAccessExpression, what: string): ObjectRef | ColumnRefValue | undefined {
+    const name = expr.name.text;
+    const inner = expr.expression;
+    const ownerIsColumns = ts.isPropertyAccessExpression(inner) && inner.name.text === "columns";
+    if (!ownerIsColumns && !STRUCTURAL_MEMBERS.has(name)) return undefined;
+    if (!ts.isIdentifier(inner) && !ts.isPropertyAccessExpression(inner)) return undefined;
+    const owner = ts.isIdentifier(inner) ? this.declarationOf(inner) : this.declarationMember(inner, what);
+    if (!owner || owner.kind !== "ref") return undefined;
+    if (name === "columns") return { kind: "ref", target: owner.target, member: [...owner.member, name] };
+    if (owner.member[owner.member.length - 1] === "columns") return { kind: "column", owner: { ...owner, member: owner.member.slice(0, -1) }, column: name };
+    return { kind: "ref", target: owner.target, member: [...owner.member, name] };
+  }
+
+  /** The declared object a `const` identifier holds, if it holds one. */
+  private declarationOf(id: ts.Identifier): ObjectRef | undefined {
+    const init = this.constInitializer(id);
+    const inner = init && skipOuter(init);
+    return inner && (ts.isNewExpression(inner) || ts.isCallExpression(inner)) && this.isDeclaration(inner) ? { kind: "ref", target: inner, member: [] } : undefined;
   }
 
   private literalType(expr: ts.Expression): string | number | boolean | undefined {

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts from "./typescript.cjs";
 import { InvalidInputError, type SourcePosition } from "../errors.js";
 import type { Column } from "../model/infra-map.js";
 import { positionOf } from "./static-value.js";
@@ -109,6 +109,31 @@ interface Modifiers {
   argType?: ts.Type;
 }
 
+/**
+ * A field's path for messages (`UserSchema.address.zip`), spelled out only when a
+ * message needs it: naming the record type costs a `typeToString` per table.
+ */
+class FieldPath {
+  private text: string | undefined;
+  private constructor(private readonly make: () => string) {}
+  static of(root: string | (() => string)): FieldPath {
+    return new FieldPath(typeof root === "string" ? () => root : root);
+  }
+  child(suffix: string): FieldPath {
+    return new FieldPath(() => `${this.toString()}${suffix}`);
+  }
+  toString(): string {
+    return (this.text ??= this.make());
+  }
+}
+
+/** A field's ClickHouse type, whether it is a `Key<>` and its DEFAULT. */
+interface MappedType {
+  readonly type: string;
+  readonly key: boolean;
+  readonly defaultExpr?: string;
+}
+
 /** Collects what one `columnsOf` call has to say besides errors. */
 interface Context {
   readonly notes: MapNote[];
@@ -120,13 +145,13 @@ export class TypeMapper {
   constructor(private readonly checker: ts.TypeChecker) {}
 
   /** Columns of a record type, in declaration order (base interfaces first). */
-  columnsOf(type: ts.Type, at: ts.Node, path: string): MapResult {
+  columnsOf(type: ts.Type, at: ts.Node, path: string | (() => string)): MapResult {
     const ctx: Context = { notes: [] };
-    const { columns, errors } = this.columns(type, at, path, ctx);
+    const { columns, errors } = this.columns(type, at, FieldPath.of(path), ctx);
     return { columns, errors, notes: ctx.notes };
   }
 
-  private columns(type: ts.Type, at: ts.Node, path: string, ctx: Context): { columns: MappedColumn[]; errors: InvalidInputError[] } {
+  private columns(type: ts.Type, at: ts.Node, path: FieldPath, ctx: Context): { columns: MappedColumn[]; errors: InvalidInputError[] } {
     const errors: InvalidInputError[] = [];
     const columns: MappedColumn[] = [];
     if (!this.isRecordType(type)) {
@@ -141,7 +166,7 @@ export class TypeMapper {
     for (const prop of this.orderedProperties(type)) {
       const decl = prop.valueDeclaration ?? prop.declarations?.[0];
       const node = decl ?? at;
-      const propPath = `${path}.${prop.name}`;
+      const propPath = path.child(`.${prop.name}`);
       try {
         const propType = this.checker.getTypeOfSymbolAtLocation(prop, node);
         const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
@@ -149,7 +174,10 @@ export class TypeMapper {
         columns.push({
           column: mapped.defaultExpr === undefined ? { name: prop.name, type: mapped.type } : { name: prop.name, type: mapped.type, default: mapped.defaultExpr },
           key: mapped.key,
-          position: positionOf(node),
+          // Computed when asked: a position costs a scan of the line, and 30,000 columns rarely need one.
+          get position() {
+            return positionOf(node);
+          },
         });
       } catch (e) {
         if (e instanceof InvalidInputError) errors.push(e);
@@ -210,7 +238,24 @@ export class TypeMapper {
       .filter((s): s is ts.Symbol => s !== undefined && !(s.flags & ts.SymbolFlags.Method) && !MARKER_NAMES.has(s.name));
   }
 
-  private mapType(type: ts.Type, node: ts.Node, path: string, optional: boolean, ctx: Context): { type: string; key: boolean; defaultExpr?: string } {
+  /**
+   * Column types already mapped, per type and optionality: most apps use a handful of
+   * field types thousands of times. Only mappings that raised nothing are kept, so
+   * errors and notes still name every field they concern.
+   */
+  private readonly mapped = [new Map<ts.Type, MappedType>(), new Map<ts.Type, MappedType>()] as const;
+
+  private mapType(type: ts.Type, node: ts.Node, path: FieldPath, optional: boolean, ctx: Context): MappedType {
+    const cache = this.mapped[optional ? 1 : 0];
+    const known = cache.get(type);
+    if (known) return known;
+    const notes = ctx.notes.length;
+    const result = this.mapTypeUncached(type, node, path, optional, ctx);
+    if (ctx.notes.length === notes) cache.set(type, result);
+    return result;
+  }
+
+  private mapTypeUncached(type: ts.Type, node: ts.Node, path: FieldPath, optional: boolean, ctx: Context): MappedType {
     let nullable = optional;
     let t: ts.Type = type;
     let chType: string | undefined;
@@ -234,11 +279,11 @@ export class TypeMapper {
     let composite = false;
     if (mods.aggregationFunction !== undefined) {
       const args = mods.argTypes && this.checker.isTupleType(mods.argTypes) ? this.checker.getTypeArguments(mods.argTypes as ts.TypeReference) : [];
-      const mapped = args.map((a, i) => this.mapType(a, node, `${path}<arg ${i + 1}>`, false, ctx).type);
+      const mapped = args.map((a, i) => this.mapType(a, node, path.child(`<arg ${i + 1}>`), false, ctx).type);
       chType = `AggregateFunction(${[mods.aggregationFunction, ...mapped].join(", ")})`;
       composite = true;
     } else if (mods.simpleAggregationFunction !== undefined) {
-      const arg = mods.argType ? this.mapType(mods.argType, node, `${path}<arg>`, false, ctx).type : this.mapBase(this.baseOf(t), mods, node, path, ctx);
+      const arg = mods.argType ? this.mapType(mods.argType, node, path.child("<arg>"), false, ctx).type : this.mapBase(this.baseOf(t), mods, node, path, ctx);
       chType = `SimpleAggregateFunction(${mods.simpleAggregationFunction}, ${arg})`;
       composite = true;
     }
@@ -263,7 +308,7 @@ export class TypeMapper {
   }
 
   /** A union of several non-null members: booleans, string literals or the members of one enum. */
-  private mapUnion(members: readonly ts.Type[], node: ts.Node, path: string): string {
+  private mapUnion(members: readonly ts.Type[], node: ts.Node, path: FieldPath): string {
     if (members.every((m) => m.flags & ts.TypeFlags.BooleanLiteral)) return "Bool";
     if (members.every((m) => m.flags & ts.TypeFlags.EnumLiteral)) return this.enumType(members, node, path);
     if (members.every((m) => m.isStringLiteral())) return "LowCardinality(String)";
@@ -392,7 +437,7 @@ export class TypeMapper {
    * typed paths, in the order ClickHouse prints them (system.columns): max_dynamic_types,
    * max_dynamic_paths, typed paths by name, SKIP paths, SKIP REGEXPs, each group sorted.
    */
-  private jsonType(base: ts.Type, mods: Modifiers, node: ts.Node, path: string, ctx: Context): string {
+  private jsonType(base: ts.Type, mods: Modifiers, node: ts.Node, path: FieldPath, ctx: Context): string {
     const params: string[] = [];
     const maxTypes = mods.jsonSettings && this.literalProp(mods.jsonSettings, "maxDynamicTypes");
     const maxPaths = mods.jsonSettings && this.literalProp(mods.jsonSettings, "maxDynamicPaths");
@@ -411,7 +456,7 @@ export class TypeMapper {
     return params.length === 0 ? "JSON" : `JSON(${params.join(", ")})`;
   }
 
-  private mapBase(type: ts.Type, mods: Modifiers, node: ts.Node, path: string, ctx: Context): string {
+  private mapBase(type: ts.Type, mods: Modifiers, node: ts.Node, path: FieldPath, ctx: Context): string {
     const f = type.flags;
     if (mods.mappedType === "JSON") return this.jsonType(type, mods, node, path, ctx);
     if (mods.mappedType && mods.mappedType !== "namedTuple") return mods.mappedType;
@@ -453,18 +498,18 @@ export class TypeMapper {
       if (this.checker.isArrayType(type)) {
         const el = this.checker.getTypeArguments(type as ts.TypeReference)[0];
         if (!el) throw this.unsupported(node, path, "an array without an element type");
-        return `Array(${this.mapType(el, node, `${path}[]`, false, ctx).type})`;
+        return `Array(${this.mapType(el, node, path.child("[]"), false, ctx).type})`;
       }
       if (this.checker.isTupleType(type)) {
         const els = this.checker.getTypeArguments(type as ts.TypeReference);
-        return `Tuple(${els.map((e, i) => this.mapType(e, node, `${path}[${i}]`, false, ctx).type).join(", ")})`;
+        return `Tuple(${els.map((e, i) => this.mapType(e, node, path.child(`[${i}]`), false, ctx).type).join(", ")})`;
       }
       const index = this.checker.getIndexInfosOfType(type);
       if (index.length > 0 && this.checker.getPropertiesOfType(type).length === 0) {
         const info = index[0]!;
         if (info.type.flags & ts.TypeFlags.Any) return "JSON";
         const key = info.keyType.flags & ts.TypeFlags.NumberLike ? "Float64" : "String";
-        return `Map(${key}, ${this.mapType(info.type, node, `${path}[key]`, false, ctx).type})`;
+        return `Map(${key}, ${this.mapType(info.type, node, path.child("[key]"), false, ctx).type})`;
       }
       const sub = this.columns(type, node, path, ctx);
       if (sub.errors.length > 0) throw sub.errors[0]!;
@@ -474,7 +519,7 @@ export class TypeMapper {
     throw this.unsupported(node, path, `\`${this.checker.typeToString(type)}\``);
   }
 
-  private enumType(members: readonly ts.Type[], node: ts.Node, path: string): string {
+  private enumType(members: readonly ts.Type[], node: ts.Node, path: FieldPath): string {
     const entries: Array<[string, number]> = [];
     let next = 1;
     for (const m of members) {
@@ -489,7 +534,7 @@ export class TypeMapper {
     return `${width}(${entries.map(([label, v]) => `${quoteEnumLabel(label)} = ${v}`).join(", ")})`;
   }
 
-  private unsupported(node: ts.Node, path: string, what: string, hint = SUPPORTED): InvalidInputError {
+  private unsupported(node: ts.Node, path: FieldPath, what: string, hint = SUPPORTED): InvalidInputError {
     return new InvalidInputError("UNSUPPORTED_TYPE", `${path}: ${what} cannot be stored in a ClickHouse column`, { position: positionOf(node), hint });
   }
 }

@@ -91,7 +91,11 @@ export interface Ledger {
    * when a record with that id exists.
    */
   adopt(m: BeginMigration): Promise<MigrationRecord>;
-  /** Deletes a record and its steps whatever its status: only for the dev draft (`.draft`), which is rewritten on every save. */
+  /**
+   * Deletes a record and its steps whatever its status: for the dev draft (`.draft`), which is
+   * rewritten on every save, and for a migration `moose migrate rollback` has undone (with
+   * the rollback's own `<id>.rollback` record), so its file is pending again.
+   */
   forget(id: string): Promise<MigrationRecord | undefined>;
   /**
    * Takes the migrate lock for `ttlMs`: atomically, so of any number of processes

@@ -61,8 +61,10 @@ export const setTtl = step<[table: string, ttl: string | null, approval?: Approv
 export const setSettings = step<[table: string, settings: Readonly<Record<string, string>>]>("setSettings");
 export const setLifeCycle = step<[table: string, lifeCycle: LifeCycle]>("setLifeCycle");
 export const createView = step<[view: MaterializedView]>("createView");
-export const dropView = step<[name: string]>("dropView");
-export const modifyView = step<[view: MaterializedView]>("modifyView");
+/** A view that stores its own rows (no TO) loses them: that needs an approval. */
+export const dropView = step<[name: string, approval?: Approval]>("dropView");
+/** Re-creating a view that stores its own rows (no TO) loses them: that needs an approval. */
+export const modifyView = step<[view: MaterializedView, approval?: Approval]>("modifyView");
 export const createTopic = step<[topic: Topic]>("createTopic");
 export const deleteTopic = step<[name: string, approval?: Approval]>("deleteTopic");
 export const alterTopic = step<[topic: Topic, approval?: Approval]>("alterTopic");
@@ -77,6 +79,60 @@ export const dropProcess = step<[name: string]>("dropProcess");
 export const modifyProcess = step<[process: SyncProcess]>("modifyProcess");
 /** Hand-written SQL (a backfill, a data fix). It does not change the tracked state. */
 export const sql = step<[statement: string, options?: { readonly reverse?: string }]>("sql");
+
+/** What a rebuild changes; anything left out stays as it is. `partitionBy: null` removes the partition key. */
+export interface RebuildDefinition {
+  readonly engine?: TableEngine;
+  readonly orderBy?: readonly string[];
+  readonly partitionBy?: string | null;
+}
+
+/**
+ * `keepOldAs`: the name the previous table stays under after the swap. Without it the
+ * previous table is dropped once the copy is verified, which needs `approveDataLoss: true`.
+ */
+export interface RebuildOptions extends Approval {
+  readonly keepOldAs?: string;
+}
+
+/**
+ * Rebuilds a table with what ClickHouse cannot ALTER (engine, ORDER BY, PARTITION BY),
+ * keeping its rows: a copy with the new definition, the rows copied and verified (count
+ * and checksum), the names swapped. Safe to re-run after a failure before the swap.
+ *
+ * @example rebuildTable("Events", { orderBy: ["tenant", "ts"] }, { keepOldAs: "Events__moose_old_20261126031500" })
+ */
+export const rebuildTable = step<[table: string, definition: RebuildDefinition, options?: RebuildOptions]>("rebuildTable");
+/**
+ * Fills a column in every row: `convertFrom` converts another column's values to this
+ * column's type (values that do not convert become NULL or the type's default);
+ * `expression` is SQL over the row's columns. Runs as a mutation and waits for it.
+ *
+ * @example backfillColumn("Users", "score__moose_new", { convertFrom: "score" })
+ */
+export const backfillColumn = step<[table: string, column: string, source: { readonly convertFrom: string } | { readonly expression: string }]>("backfillColumn");
+/**
+ * Copies the named columns of every row of one table into another, which must be empty;
+ * stops unless both then hold the same rows (count and checksum).
+ *
+ * @example copyRows("Audit", "Audit_2", ["id", "at", "who"])
+ */
+export const copyRows = step<[from: string, to: string, columns: readonly string[]]>("copyRows");
+/**
+ * Runs a materialized view's SELECT over the rows its sources already hold and inserts the
+ * result where the view writes (a view only sees rows inserted after it exists).
+ *
+ * @example backfillView("DailyTotals")
+ */
+export const backfillView = step<[name: string]>("backfillView");
+/**
+ * A pre-flight check: a query whose rows, if it returns any, stop the migration at this
+ * step (nothing after it runs); the message heads the rows shown. It does not change the
+ * tracked state.
+ *
+ * @example check("SELECT id AS problem FROM Users WHERE email = ''", { message: "users without an email" })
+ */
+export const check = step<[query: string, options?: { readonly message?: string }]>("check");
 
 export const STEP_OPS = [
   "createTable",
@@ -108,6 +164,11 @@ export const STEP_OPS = [
   "createProcess",
   "dropProcess",
   "modifyProcess",
+  "rebuildTable",
+  "backfillColumn",
+  "copyRows",
+  "backfillView",
   "sql",
+  "check",
 ] as const;
 export type StepOp = (typeof STEP_OPS)[number];

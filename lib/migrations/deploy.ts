@@ -1,15 +1,18 @@
 import { hostname } from "node:os";
 import type { Change } from "../diff/change.js";
+import type { InfraMap } from "../model/infra-map.js";
+import type { Step } from "../migration/index.js";
 import { EngineError, MooseError, RefusedError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { executeStep, statementsForSteps, type Engines, type ExecutableStep } from "./execute.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { MigrationRecord } from "../ledger/records.js";
 import { applyChange } from "../model/apply-change.js";
-import { classifyChange, RISK_CODES } from "../plan/risk.js";
+import { classifyChange, needsApproval, RISK_CODES } from "../plan/risk.js";
+import { holdByLifeCycle } from "../plan/life-cycle.js";
 import { DRAFT_ID, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
-import { liveDrift } from "./status.js";
+import { editableAfterFailure, liveDrift } from "./status.js";
 import { approvalOf } from "./steps.js";
 
 export type { ChangeApplier } from "./execute.js";
@@ -46,7 +49,15 @@ export type MigrationOutcome =
   | { readonly id: string; readonly status: "already-applied" }
   | { readonly id: string; readonly status: "applied"; readonly stepsRun: number; readonly resumedFrom: number }
   | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<{ readonly index: number; readonly description: string; readonly statements: readonly string[] }> }
-  | { readonly id: string; readonly status: "failed"; readonly failedStep: number; readonly error: string; readonly stepsApplied: number }
+  | {
+      readonly id: string;
+      readonly status: "failed";
+      readonly failedStep: number;
+      readonly error: string;
+      readonly stepsApplied: number;
+      /** The error's code when it has one; `CHECK_FAILED` is a pre-flight check that stopped the step before it changed anything. */
+      readonly code?: string;
+    }
   | { readonly id: string; readonly status: "not-run" };
 
 export interface DeployReport {
@@ -62,6 +73,12 @@ export interface DeployReport {
  * refused with the file named. Returns the files still to run.
  */
 export function pendingMigrations(files: readonly MigrationFile[], allRecords: readonly MigrationRecord[], allowOutOfOrder = false): MigrationFile[] {
+  const unfinished = allRecords.find((r) => isRollbackRecord(r.id));
+  if (unfinished) {
+    throw new RefusedError("ROLLBACK_UNFINISHED", `the rollback of ${unfinished.id.replace(/\.rollback$/, "")} stopped at step ${(unfinished.failedStep ?? 0) + 1}: ${unfinished.error ?? unfinished.status}`, {
+      hint: "run `moose migrate rollback` again to finish it (it resumes at that step) before deploying",
+    });
+  }
   const records = allRecords.filter((r) => r.id !== DRAFT_ID);
   const byId = new Map(files.map((f) => [f.id, f]));
   const byChecksum = new Map(files.map((f) => [f.checksum, f]));
@@ -78,7 +95,7 @@ export function pendingMigrations(files: readonly MigrationFile[], allRecords: r
         hint: "restore the file from version control; to undo its effect, add a new migration",
       });
     }
-    if (file.checksum !== r.checksum) {
+    if (file.checksum !== r.checksum && !editableAfterFailure(r)) {
       throw new RefusedError("MIGRATION_EDITED", `migration ${file.displayPath} was edited after it was ${r.status === "applied" ? "applied" : "started"} (checksum ${r.checksum.slice(0, 12)} recorded, ${file.checksum.slice(0, 12)} now)`, {
         hint:
           r.status === "applied"
@@ -100,6 +117,14 @@ export function pendingMigrations(files: readonly MigrationFile[], allRecords: r
   }
   return pending;
 }
+
+export { editableAfterFailure } from "./status.js";
+
+/** Ledger ids of unfinished rollbacks (`<migration id>.rollback`); see rollback.ts. */
+export function isRollbackRecord(id: string): boolean {
+  return id.endsWith(".rollback");
+}
+
 
 /**
  * `moose migrate deploy`: applies the pending committed migrations in order,
@@ -225,23 +250,76 @@ function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFil
 
 /** Every step that loses data must say `approveDataLoss: true` in the file. */
 export function executable(m: ReplayedMigration): ExecutableStep[] {
-  return m.file.up.map(({ step }, i) => ({ change: m.changes[i] ?? null, ...(step.op === "sql" ? { sql: String(step.args[0]) } : {}) }));
+  return executableSteps(m.file.up.map((l) => l.step), m.changes);
+}
+
+/** File steps with their replayed changes, as the executor takes them. */
+export function executableSteps(steps: readonly Step[], changes: ReadonlyArray<Change | null>): ExecutableStep[] {
+  return steps.map((step, i) => {
+    const base = { change: changes[i] ?? null, ...(approvalOf(step) ? { approved: true } : {}) };
+    if (step.op === "sql") return { ...base, sql: String(step.args[0]) };
+    if (step.op === "check") {
+      const options = step.args[1];
+      const message = options !== null && typeof options === "object" && typeof (options as { message?: unknown }).message === "string" ? String((options as { message: string }).message) : "check failed";
+      return { ...base, check: { query: String(step.args[0]), message } };
+    }
+    return base;
+  });
 }
 
 function checkApprovals(m: ReplayedMigration): void {
+  checkLifeCycles(m);
+  unapprovedSteps(m.file.up, m.changes, m.before, m.file.displayPath, `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`);
+}
+
+/**
+ * A hand-edited file must not do what the objects' life cycles forbid (the planner never
+ * writes such steps): a deletion-protected table only takes additive steps, an externally
+ * managed one none. Refused (`LIFECYCLE_PROTECTED`) naming each step.
+ */
+function checkLifeCycles(m: ReplayedMigration): void {
   let state = m.before;
-  const unapproved: string[] = [];
+  const refused: string[] = [];
   m.file.up.forEach(({ step, origin }, i) => {
     const change = m.changes[i];
     if (!change) return;
-    const risk = classifyChange(change, state);
-    if (risk.losesData && !approvalOf(step)) {
-      unapproved.push(`${m.file.displayPath}:${origin.line}: ${step.op}(${JSON.stringify(step.args[0])}, …) ${RISK_CODES[risk.code].meaning}`);
+    const [held] = holdByLifeCycle([change], state, undefined).held;
+    if (held) refused.push(`${m.file.displayPath}:${origin.line}: ${stepLabel(step)} on ${held.object.replace(/^[a-z]+:/, "")}, which is ${held.lifeCycle}`);
+    state = applyChange(state, change);
+  });
+  if (refused.length > 0) {
+    throw new RefusedError("LIFECYCLE_PROTECTED", `${m.file.fileName} changes objects their life cycle protects; nothing of it was applied`, {
+      details: refused,
+      hint: "change the object's lifeCycle in the code (a migration of its own) first, or remove these steps",
+    });
+  }
+}
+
+/** `dropColumn("Users", …)`: a step as messages name it; an object argument by its name. */
+export function stepLabel(step: Step): string {
+  const first = step.args[0];
+  const shown = first !== null && typeof first === "object" && "name" in first ? (first as { name: unknown }).name : first;
+  return `${step.op}(${JSON.stringify(shown)?.slice(0, 80) ?? ""}${step.args.length > 1 ? ", …" : ""})`;
+}
+
+/**
+ * Refuses (`DESTRUCTIVE_NOT_APPROVED`) when a step that loses data lacks `approveDataLoss: true`,
+ * naming each with its file:line. Steps guarded by a pre-flight check need none.
+ */
+export function unapprovedSteps(steps: ReadonlyArray<{ step: Step; origin: { line: number } }>, changes: ReadonlyArray<Change | null>, before: InfraMap, display: string, headline: string): void {
+  let state = before;
+  const unapproved: string[] = [];
+  steps.forEach(({ step, origin }, i) => {
+    const change = changes[i];
+    if (!change) return;
+    if (needsApproval(change, state) && !approvalOf(step)) {
+      const risk = classifyChange(change, state);
+      unapproved.push(`${display}:${origin.line}: ${stepLabel(step)} ${RISK_CODES[risk.code].meaning}`);
     }
     state = applyChange(state, change);
   });
   if (unapproved.length > 0) {
-    throw new RefusedError("DESTRUCTIVE_NOT_APPROVED", `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`, {
+    throw new RefusedError("DESTRUCTIVE_NOT_APPROVED", headline, {
       details: unapproved,
       hint: "if the data may go, write `{ approveDataLoss: true }` on each of these steps in the file (code review sees it); otherwise change the code so nothing is dropped",
     });
@@ -258,7 +336,11 @@ async function applyMigration(
   resumeRunning: boolean,
 ): Promise<MigrationOutcome> {
   const file = m.file;
-  const existing = await ledger.get(file.id);
+  let existing = await ledger.get(file.id);
+  if (existing && existing.checksum !== file.checksum && editableAfterFailure(existing)) {
+    await ledger.discardFailed(file.id);
+    existing = undefined;
+  }
   const done = new Set(existing ? await ledger.stepsDone(file.id) : []);
   if (done.size === 0) await checkDrift(m, engines.olap);
   // Everything that can fail before the first statement runs happens before the ledger records a start.
@@ -289,7 +371,7 @@ async function applyMigration(
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(file.id, i, message, statements);
-      return { id: file.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied };
+      return { id: file.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) };
     }
     await ledger.stepDone(file.id, i, statements);
     run++;
@@ -325,8 +407,12 @@ function touchedObjects(m: ReplayedMigration): { tables: Set<string>; views: Set
     else if (c.kind === "table.rename") {
       tables.add(c.from);
       tables.add(c.to);
+    } else if (c.kind === "table.rebuild") tables.add(c.before.name);
+    else if (c.kind === "table.copyRows") {
+      tables.add(c.from);
+      tables.add(c.to);
     } else if (c.kind.startsWith("table.")) tables.add((c as { table: string }).table);
-    else if (c.kind === "view.create" || c.kind === "view.drop") views.add(c.view.name);
+    else if (c.kind === "view.create" || c.kind === "view.drop" || c.kind === "view.backfill") views.add(c.view.name);
     else if (c.kind === "view.modify") views.add(c.after.name);
   }
   return { tables, views };

@@ -1,7 +1,7 @@
 import type { Change } from "../diff/change.js";
-import { EngineError } from "../errors.js";
+import { EngineError, RefusedError } from "../errors.js";
 import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
-import { statementsForChanges } from "../engines/olap/sql.js";
+import { checkStatement, parseCheck, statementsForChanges, typeChangeGuard } from "../engines/olap/sql.js";
 import type { InfraMap } from "../model/infra-map.js";
 
 /** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
@@ -17,11 +17,15 @@ export interface Engines {
   readonly workflows?: ChangeApplier;
 }
 
-/** A step to run: a structured change, or hand-written SQL (`change: null`). */
+/** A step to run: a structured change, or hand-written SQL or a check (`change: null`). */
 export interface ExecutableStep {
   readonly change: Change | null;
   /** For `sql(...)` steps: the statement. */
   readonly sql?: string;
+  /** For `check(...)` steps: the query whose rows are problems, and what they mean. */
+  readonly check?: { readonly query: string; readonly message: string };
+  /** The file approves data loss on this step (`approveDataLoss: true`). */
+  readonly approved?: boolean;
 }
 
 const RECORDED_ONLY = "recorded: the dev and prod servers serve endpoints and run topic-to-table syncs from the recorded state";
@@ -53,21 +57,42 @@ export function statementsForSteps(
   const byChange = statementsForChanges(olapChanges, ctx);
   const out: string[][] = steps.map((s) => {
     const c = s.change;
-    if (c === null) return [s.sql ?? ""];
+    if (c === null) return [s.check ? checkStatement(s.check.query, s.check.message) : (s.sql ?? "")];
     if (isStateOnly(c)) return [`-- ${c.kind.startsWith("table.") ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY}`];
     if (c.kind.startsWith("topic.")) return [`-- stream engine: ${c.kind} ${subjectName(c)}`];
     if (c.kind.startsWith("workflow.")) return [workflowsEnabled ? `-- temporal: ${c.kind} ${subjectName(c)}` : "-- workflows are disabled in [features]: recorded, not sent to Temporal"];
     return [];
   });
-  indexes.forEach((stepIndex, k) => (out[stepIndex] = byChange[k] ?? []));
+  indexes.forEach((stepIndex, k) => {
+    const step = steps[stepIndex] as ExecutableStep;
+    // A narrowing type change runs behind its pre-flight check (or, approved, its conversion of the rows that do not fit).
+    out[stepIndex] = [...typeChangeGuard(step.change as Change, ctx, step.approved ?? false), ...(byChange[k] ?? [])];
+  });
   return out;
+}
+
+/**
+ * Runs one OLAP statement. A check (see `CHECK_MARKER` in the SQL adapter) runs as a
+ * query and stops the step with `CHECK_FAILED` when it returns rows, naming them.
+ */
+export async function runStatement(olap: OlapEngine, sql: string): Promise<void> {
+  const check = parseCheck(sql);
+  if (!check) {
+    await olap.execute(sql);
+    return;
+  }
+  const rows = await olap.query<Record<string, unknown>>(check.query);
+  if (rows.length === 0) return;
+  const shown = rows.slice(0, 5).map((r) => (typeof r["problem"] === "string" ? r["problem"] : JSON.stringify(r)));
+  const more = rows.length > 5 ? ` (and ${rows.length - 5} more)` : "";
+  throw new RefusedError("CHECK_FAILED", `${check.message}: ${shown.join("; ")}${more}`);
 }
 
 /** Runs one step's effect on the engines (the statements come from `statementsForSteps`). */
 export async function executeStep(step: ExecutableStep, statements: readonly string[], engines: Engines): Promise<void> {
   const c = step.change;
   if (c === null) {
-    await engines.olap.execute(step.sql ?? "");
+    for (const sql of statements) await runStatement(engines.olap, sql);
     return;
   }
   if (isStateOnly(c)) return;
@@ -80,7 +105,7 @@ export async function executeStep(step: ExecutableStep, statements: readonly str
     if (engines.workflows) await engines.workflows.apply(c);
     return;
   }
-  for (const sql of statements) await engines.olap.execute(sql);
+  for (const sql of statements) await runStatement(engines.olap, sql);
 }
 
 function subjectName(c: Change): string {

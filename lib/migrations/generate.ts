@@ -1,45 +1,81 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
+import type { DiffOptions } from "../diff/diff.js";
+import { renameHints, type RenameResolver, type RenameSuggestion } from "../diff/rename-suggestions.js";
 import { InvalidInputError } from "../errors.js";
-import { planAgainst, extractProject, type PlanReport } from "../project/plan-project.js";
+import { checkTopicChanges } from "../engines/stream/topic-spec.js";
+import type { ExtractedApp } from "../extract/extract-app.js";
+import type { InfraMap } from "../model/infra-map.js";
+import { planAgainst, extractProject, type PlanOptions, type PlanReport } from "../project/plan-project.js";
 import { readMigrations } from "./read.js";
 import { defaultSlug, renderMigration, slugify, timestampId } from "./render.js";
 import { replayMigrations } from "./sequence.js";
-import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 
 export type GenerateResult =
   | { readonly kind: "no-changes"; readonly report: PlanReport }
-  | { readonly kind: "written"; readonly id: string; readonly path: string; readonly report: PlanReport };
+  | { readonly kind: "written"; readonly id: string; readonly path: string; readonly report: PlanReport; readonly accepted: readonly RenameSuggestion[] };
 
 export interface GenerateOptions {
   readonly name?: string;
   readonly now?: Date;
   readonly toolVersion: string;
+  /** `--rename old:new`: explicit renames, checked against the state and the code. */
+  readonly renames?: DiffOptions["renames"];
+  /** `--safe-type-change`: narrowing type changes as new column + backfill + swap. */
+  readonly safeTypeChanges?: boolean;
+  /** `--backfill-views`: new materialized views are backfilled from their sources. */
+  readonly backfillNewViews?: boolean;
+  /**
+   * Asked about each drop + add that looks like a rename (the CLI prompts on a terminal).
+   * Without it nothing is guessed: the drop stays, and needs an approval as always.
+   */
+  readonly resolveRename?: RenameResolver;
 }
 
 /**
  * `moose migrate generate`: the plan from the committed sequence to the code,
  * written as a new migration file. Nothing is written when there is no change.
  */
-export function generateMigration(config: LoadedConfig, options: GenerateOptions): GenerateResult {
-  const report = planCommitted(config);
-  if (report.plan.steps.length === 0) return { kind: "no-changes", report };
+export async function generateMigration(config: LoadedConfig, options: GenerateOptions): Promise<GenerateResult> {
+  const now = options.now ?? new Date();
+  const stamp = timestampId(now);
+  const app = extractProject(config);
+  const { state, count } = committedState(config);
+  const planOptions: PlanOptions = {
+    rebuildSuffix: stamp,
+    ...(options.renames ? { renames: options.renames } : {}),
+    ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
+    ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
+  };
+  let report = planAgainst(app, state, { kind: "migrations", count }, planOptions);
+  const accepted: RenameSuggestion[] = [];
+  if (options.resolveRename) {
+    for (const s of report.suggestions) if (await options.resolveRename(s)) accepted.push(s);
+    if (accepted.length > 0) report = planAgainst(app, state, { kind: "migrations", count }, { ...planOptions, renames: renameHints(accepted, options.renames) });
+  }
+  // Topic changes no stream engine can carry out are refused before a file is written.
   checkTopicChanges(report.changes, config.streaming);
+  if (report.plan.steps.length === 0) return { kind: "no-changes", report };
   const slug = options.name === undefined ? defaultSlug(report.plan) : slugify(options.name);
   if (slug === "") throw new InvalidInputError("USAGE", `--name ${JSON.stringify(options.name)} has no letters or digits to name the file with`);
-  const id = `${timestampId(options.now ?? new Date())}_${slug}`;
+  const id = `${stamp}_${slug}`;
   const dir = config.paths.migrationsDir;
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${id}.ts`);
   if (existsSync(path)) throw new InvalidInputError("MIGRATION_EXISTS", `${relative(config.projectDir, path)} already exists; wait a second or pass another --name`);
-  writeFileSync(path, renderMigration({ id, plan: report.plan, parent: report.fromHash, result: report.toHash, toolVersion: options.toolVersion }));
-  return { kind: "written", id, path, report };
+  writeFileSync(path, renderMigration({ id, plan: report.plan, parent: report.fromHash, result: report.resultHash, toolVersion: options.toolVersion }));
+  return { kind: "written", id, path, report, accepted };
+}
+
+/** The state the committed migration files lead to, replayed offline. */
+export function committedState(config: LoadedConfig): { state: InfraMap; count: number } {
+  const files = readMigrations(config.paths.migrationsDir, relative(config.projectDir, config.paths.migrationsDir) || ".");
+  return { state: replayMigrations(files).state, count: files.length };
 }
 
 /** Code versus the state the committed migration files lead to. */
-export function planCommitted(config: LoadedConfig): PlanReport {
-  const files = readMigrations(config.paths.migrationsDir, relative(config.projectDir, config.paths.migrationsDir) || ".");
-  const replay = replayMigrations(files);
-  return planAgainst(extractProject(config), replay.state, { kind: "migrations", count: files.length });
+export function planCommitted(config: LoadedConfig, options: PlanOptions = {}, app: ExtractedApp = extractProject(config)): PlanReport {
+  const { state, count } = committedState(config);
+  return planAgainst(app, state, { kind: "migrations", count }, options);
 }

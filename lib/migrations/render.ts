@@ -4,8 +4,8 @@ import Handlebars from "handlebars";
 import type { Change } from "../diff/change.js";
 import { assertNever } from "../errors.js";
 import { PACKAGE_ROOT } from "../extract/program.js";
-import type { Plan, PlanStep } from "../plan/plan.js";
-import { RISK_CODES } from "../plan/risk.js";
+import type { HeldChange, Plan, PlanStep } from "../plan/plan.js";
+import { guardedByPreflight, RISK_CODES } from "../plan/risk.js";
 import { stepOf } from "./steps.js";
 import { tsLiteral } from "./ts-literal.js";
 import type { Step } from "../migration/index.js";
@@ -24,6 +24,10 @@ export interface RenderInput {
   readonly parent: string;
   readonly result: string;
   readonly toolVersion: string;
+  /** Lines for the header, after the change list (e.g. what a baseline is). */
+  readonly notes?: readonly string[];
+  /** Why the migration has no `down`, when it must have none whatever its steps (a baseline). */
+  readonly irreversible?: string;
 }
 
 /**
@@ -33,9 +37,9 @@ export interface RenderInput {
 export function renderMigration(input: RenderInput): string {
   const up = input.plan.steps.map((s) => ({
     call: callText(stepOf(s.change, s.risk.losesData ? false : undefined), "    "),
-    comment: s.risk.losesData ? `⚠ ${s.risk.code}: ${RISK_CODES[s.risk.code].meaning}. Set approveDataLoss: true to run this step.` : "",
+    comments: wrap(stepComment(s), 96),
   }));
-  const reversible = input.plan.steps.every((s) => s.reverse !== null);
+  const reversible = input.irreversible === undefined && input.plan.steps.every((s) => s.reverse !== null);
   const down = reversible
     ? [...input.plan.steps].reverse().map((s) => ({ call: callText(stepOf(s.reverse!, losesDataOnReverse(s) ? true : undefined), "    ") }))
     : null;
@@ -48,7 +52,10 @@ export function renderMigration(input: RenderInput): string {
     id: input.id,
     toolVersion: input.toolVersion,
     summary: input.plan.steps.map((s) => describeChange(s.change)),
-    risks: input.plan.steps.filter((s) => s.risk.losesData).map((s) => `${describeChange(s.change)}: ${RISK_CODES[s.risk.code].meaning}`),
+    notes: (input.notes ?? []).flatMap((n) => wrap(n, 96)),
+    irreversible: input.irreversible ?? "at least one step has no reverse.",
+    risks: input.plan.steps.filter((s) => s.risk.losesData && !guardedByPreflight(s.change)).map((s) => `${describeChange(s.change)}: ${RISK_CODES[s.risk.code].meaning}`),
+    held: (input.plan.held ?? []).flatMap((h) => wrap(`${describeChange(h.change)} (${h.lifeCycle}): ${describeWayForward(h)}`, 92).map((line, i) => (i === 0 ? `- ${line}` : `  ${line}`))),
     imports: [...ops].sort().join(", "),
     parent: input.parent,
     result: input.result,
@@ -64,7 +71,70 @@ export function renderMigration(input: RenderInput): string {
  */
 function losesDataOnReverse(step: PlanStep): boolean {
   const r = step.reverse;
-  return r !== null && (r.kind === "table.drop" || r.kind === "table.dropColumn" || r.kind === "topic.drop");
+  return r !== null && (r.kind === "table.drop" || r.kind === "table.dropColumn" || r.kind === "topic.drop" || (r.kind === "view.drop" && r.view.inner !== undefined));
+}
+
+/** What a reviewer should know about a step, beyond the call itself. */
+function stepComment(s: PlanStep): string {
+  const c = s.change;
+  if (guardedByPreflight(c) && c.kind === "table.modifyColumn") {
+    return (
+      `⚠ ${s.risk.code}: pre-flight: this step first counts the rows of ${c.table}.${c.before.name} that would not convert to ${c.after.type} unchanged ` +
+      "and stops, changing nothing, if there are any (showing how many and a few values). approveDataLoss: true converts them to the type's default (or NULL) instead."
+    );
+  }
+  if (c.kind === "table.rebuild") {
+    const kept = c.keepOldAs === undefined ? `The previous table is dropped once the copy is verified.` : `The previous table stays as ${c.keepOldAs}; to drop it instead, write approveDataLoss: true in place of keepOldAs.`;
+    const lossy = s.risk.code === "REBUILD_TABLE_LOSSY" ? ` ⚠ ${RISK_CODES.REBUILD_TABLE_LOSSY.meaning}: set approveDataLoss: true to run it.` : "";
+    return `Rebuild keeping every row: copies ${c.before.name} into a table with the new definition, checks row count and checksum, then swaps the names. ${kept} Stop writers first: rows written during the copy are not carried over.${lossy}`;
+  }
+  if (s.risk.losesData) return `⚠ ${s.risk.code}: ${RISK_CODES[s.risk.code].meaning}. Set approveDataLoss: true to run this step.`;
+  switch (c.kind) {
+    case "table.backfillColumn":
+      return c.convertFrom !== undefined
+        ? `Fills ${c.column} with ${c.convertFrom} converted to the new type; values that do not convert become NULL or the type's default. To convert differently, write { expression: "…SQL…" }.`
+        : `Fills ${c.column} with the expression, in every row (a mutation; the step waits for it).`;
+    case "table.renameColumn":
+      return c.to.endsWith("__moose_old") ? `Keeps the original values of ${c.from} as ${c.to}; a later migration drops it (with an approval) once the new column is checked.` : "";
+    case "table.copyRows":
+      return `Copies the rows of ${c.from} into ${c.to} (which must be empty), then checks count and checksum. ${c.from} stays as it is.`;
+    case "view.backfill":
+      return `Runs ${c.view.name}'s SELECT over the rows its sources already hold. Rows inserted while it runs can be counted twice: stop writers first.`;
+    default:
+      return "";
+  }
+}
+
+/** The way forward for a held change, in words. */
+export function describeWayForward(h: HeldChange): string {
+  const name = h.object.replace(/^[a-z]+:/, "");
+  switch (h.wayForward) {
+    case "manage":
+      return `moose never changes an externally managed object; set lifeCycle: LifeCycle.FULLY_MANAGED on ${name} to let it`;
+    case "new-version":
+      return h.change.kind === "table.drop"
+        ? `the table stays. To replace it, declare a new version (version: "2"): moose creates it and copies the rows over. To drop it, restore the declaration with lifeCycle: LifeCycle.FULLY_MANAGED, deploy that, then remove it (the drop needs an approval)`
+        : `declare a new version of the table (version: "2") with the change: moose creates it and copies the rows over, and ${name} stays`;
+    case "unprotect":
+      return `set lifeCycle: LifeCycle.FULLY_MANAGED on ${name} and deploy that first; the change then follows in the next migration`;
+    default:
+      return h.wayForward satisfies never;
+  }
+}
+
+/** Splits text into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  if (text === "") return [];
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
 }
 
 function callText(step: Step, indent: string): string {
@@ -102,6 +172,14 @@ export function describeChange(c: Change): string {
       return `change settings of ${c.table}`;
     case "table.setLifeCycle":
       return `set life cycle of ${c.table} to ${c.after}`;
+    case "table.rebuild":
+      return `rebuild ${c.before.name}`;
+    case "table.backfillColumn":
+      return `backfill ${c.column} in ${c.table}`;
+    case "table.copyRows":
+      return `copy rows of ${c.from} to ${c.to}`;
+    case "view.backfill":
+      return `backfill view ${c.view.name}`;
     case "view.create":
       return `create view ${c.view.name}`;
     case "view.drop":

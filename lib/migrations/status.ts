@@ -25,6 +25,15 @@ export interface StatusReport {
 }
 
 /**
+ * A migration stopped by a pre-flight check before any of its steps was applied changed
+ * nothing, so its file may be edited (to approve the step, or to fix the data first):
+ * the next deploy starts it afresh.
+ */
+export function editableAfterFailure(r: MigrationRecord): boolean {
+  return r.status === "failed" && r.stepsApplied === 0 && (r.error ?? "").startsWith("CHECK_FAILED");
+}
+
+/**
  * `moose migrate status`: every file and ledger record, classified, plus a
  * drift check of the live OLAP objects against the applied migrations when an
  * engine is given.
@@ -41,7 +50,8 @@ export async function migrationStatus(
   draft?: MigrationFile,
   streams?: TopicLister,
 ): Promise<StatusReport> {
-  const records = allRecords.filter((r) => r.id !== DRAFT_ID);
+  // Unfinished rollbacks (`<id>.rollback`) are not migrations; deploy refuses until they finish.
+  const records = allRecords.filter((r) => r.id !== DRAFT_ID && !r.id.endsWith(".rollback"));
   const draftRecord = allRecords.find((r) => r.id === DRAFT_ID);
   const byId = new Map(records.map((r) => [r.id, r]));
   const fileIds = new Set(files.map((f) => f.id));
@@ -51,6 +61,8 @@ export async function migrationStatus(
     const r = byId.get(f.id);
     if (!r) {
       rows.push(newestApplied !== undefined && f.id < newestApplied ? { id: f.id, state: "out-of-order", detail: `older than the newest applied migration ${newestApplied}` } : { id: f.id, state: "pending" });
+    } else if (r.checksum !== f.checksum && editableAfterFailure(r)) {
+      rows.push({ id: f.id, state: "pending", record: r, detail: "edited after its pre-flight check stopped it; the next deploy starts it afresh" });
     } else if (r.checksum !== f.checksum) {
       rows.push({ id: f.id, state: "edited", record: r, detail: `checksum ${r.checksum.slice(0, 12)} recorded, ${f.checksum.slice(0, 12)} now` });
     } else {
@@ -99,10 +111,11 @@ export interface DriftScope {
 export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: DriftScope): Promise<string[]> {
   const inScope = <T>(objs: Readonly<Record<string, T>>, names: ReadonlySet<string> | undefined): Record<string, T> =>
     Object.fromEntries(Object.entries(objs).filter(([k]) => names === undefined || names.has(k)));
-  const [live, want] = await Promise.all([
-    olap.introspect(),
-    olap.normalize({ tables: inScope(expected.tables, scope?.tables), views: inScope(expected.views, scope?.views) }),
-  ]);
+  // Views are created from their tables when normalized: those come along, whether in scope or not.
+  const scopedViews = inScope(expected.views, scope?.views);
+  const needed = scope === undefined ? undefined : new Set([...scope.tables, ...Object.values(scopedViews).flatMap((v) => [...v.sourceTables, v.targetTable])]);
+  const [live, normalized] = await Promise.all([olap.introspect(), olap.normalize({ tables: inScope(expected.tables, needed), views: scopedViews })]);
+  const want = { tables: inScope(normalized.tables, scope?.tables), views: normalized.views };
   const lifeCycles = <T extends { lifeCycle: string }>(objs: Record<string, T>, from: Readonly<Record<string, { lifeCycle: string }>>) =>
     Object.fromEntries(Object.entries(objs).map(([k, v]) => [k, { ...v, lifeCycle: from[k]?.lifeCycle ?? v.lifeCycle }]));
   const actual = {

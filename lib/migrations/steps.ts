@@ -1,7 +1,7 @@
 import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
-import type { InfraMap } from "../model/infra-map.js";
-import type { Approval, Step } from "../migration/index.js";
+import { canonicalJson, type InfraMap, type Table, type TableEngine } from "../model/infra-map.js";
+import type { Approval, RebuildDefinition, Step } from "../migration/index.js";
 
 /**
  * Converting between plan changes and file steps. A step names what it
@@ -40,12 +40,22 @@ export function stepOf(change: Change, approveDataLoss: boolean | undefined): St
       return { op: "setSettings", args: [c.table, c.after] };
     case "table.setLifeCycle":
       return { op: "setLifeCycle", args: [c.table, c.after] };
+    case "table.rebuild": {
+      const options = { ...(c.keepOldAs !== undefined ? { keepOldAs: c.keepOldAs } : {}), ...(approval[0] ?? {}) };
+      return { op: "rebuildTable", args: [c.before.name, rebuildDefinition(c.before, c.after), ...(Object.keys(options).length > 0 ? [options] : [])] };
+    }
+    case "table.backfillColumn":
+      return { op: "backfillColumn", args: [c.table, c.column, c.convertFrom !== undefined ? { convertFrom: c.convertFrom } : { expression: c.expression ?? "" }] };
+    case "table.copyRows":
+      return { op: "copyRows", args: [c.from, c.to, c.columns] };
+    case "view.backfill":
+      return { op: "backfillView", args: [c.view.name] };
     case "view.create":
       return { op: "createView", args: [c.view] };
     case "view.drop":
-      return { op: "dropView", args: [c.view.name] };
+      return { op: "dropView", args: [c.view.name, ...approval] };
     case "view.modify":
-      return { op: "modifyView", args: [c.after] };
+      return { op: "modifyView", args: [c.after, ...approval] };
     case "topic.create":
       return { op: "createTopic", args: [c.topic] };
     case "topic.drop":
@@ -113,6 +123,35 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
     case "sql":
       str(0, "statement");
       return null;
+    case "check":
+      str(0, "query");
+      return null;
+    case "rebuildTable": {
+      const t = table(str(0, "table name"));
+      const def = obj<RebuildDefinition>(1, "definition");
+      const options = a[2] === undefined ? {} : obj<{ keepOldAs?: unknown }>(2, "options");
+      if (options.keepOldAs !== undefined && typeof options.keepOldAs !== "string") throw bad(origin, "rebuildTable: keepOldAs must be the name to keep the previous table under");
+      if (def.orderBy !== undefined && (!Array.isArray(def.orderBy) || !def.orderBy.every((x) => typeof x === "string"))) throw bad(origin, "rebuildTable: orderBy must be an array of expressions");
+      const after: { -readonly [K in keyof Table]: Table[K] } = { ...t };
+      if (def.engine !== undefined) after.engine = def.engine as TableEngine;
+      if (def.orderBy !== undefined) after.orderBy = def.orderBy;
+      if (def.partitionBy === null) delete after.partitionBy;
+      else if (typeof def.partitionBy === "string") after.partitionBy = def.partitionBy;
+      return { kind: "table.rebuild", before: t, after, ...(typeof options.keepOldAs === "string" ? { keepOldAs: options.keepOldAs } : {}) };
+    }
+    case "backfillColumn": {
+      const source = obj<{ convertFrom?: unknown; expression?: unknown }>(2, "source");
+      if (typeof source.convertFrom === "string") return { kind: "table.backfillColumn", table: str(0, "table name"), column: str(1, "column name"), convertFrom: source.convertFrom };
+      if (typeof source.expression === "string") return { kind: "table.backfillColumn", table: str(0, "table name"), column: str(1, "column name"), expression: source.expression };
+      throw bad(origin, "backfillColumn: argument 3 must be { convertFrom: \"column\" } or { expression: \"SQL\" }");
+    }
+    case "copyRows": {
+      const v = a[2];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw bad(origin, "copyRows: argument 3 must be an array of column names");
+      return { kind: "table.copyRows", from: str(0, "source table"), to: str(1, "target table"), columns: v as string[] };
+    }
+    case "backfillView":
+      return { kind: "view.backfill", view: existing(state.views, str(0, "view name"), "materialized view") };
     case "createTable":
       return { kind: "table.create", table: obj(0, "table") };
     case "dropTable":
@@ -218,6 +257,15 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
     default:
       return assertNever(step.op, "migration step");
   }
+}
+
+/** Only what a rebuild changes, so the step reads as the change. */
+function rebuildDefinition(before: Table, after: Table): RebuildDefinition {
+  const out: { -readonly [K in keyof RebuildDefinition]: RebuildDefinition[K] } = {};
+  if (canonicalJson(before.engine) !== canonicalJson(after.engine)) out.engine = after.engine;
+  if (canonicalJson(before.orderBy) !== canonicalJson(after.orderBy)) out.orderBy = after.orderBy;
+  if (before.partitionBy !== after.partitionBy) out.partitionBy = after.partitionBy ?? null;
+  return out;
 }
 
 /** The approval written on a step, if any. */

@@ -95,6 +95,27 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
       return alterTable(change.table, "change the settings of", (table) => ({ ...table, settings: change.after }));
     case "table.setLifeCycle":
       return alterTable(change.table, "change the life cycle of", (table) => ({ ...table, lifeCycle: change.after }));
+    case "table.rebuild":
+      return alterTable(change.before.name, "rebuild", (_table, failWith) => {
+        if (change.after.name !== change.before.name) failWith(`a rebuild keeps the name (the change names ${change.after.name}); rename the table as a separate change`);
+        return change.after;
+      });
+    // Data changes: the names they use must exist; the map stays as it is.
+    case "table.backfillColumn": {
+      const table = get(map.tables, change.table);
+      if (!table) return fail(`cannot backfill column ${change.column} of table ${change.table}: there is no table ${change.table}`);
+      if (findColumn(table, change.column) < 0) fail(`cannot backfill column ${change.column} of table ${change.table}: it has no column ${change.column}`);
+      return map;
+    }
+    case "table.copyRows": {
+      for (const [name, role] of [[change.from, "from"], [change.to, "into"]] as const) {
+        const table = get(map.tables, name);
+        if (!table) return fail(`cannot copy rows ${role} table ${name}: there is no table ${name}`);
+        const missing = change.columns.filter((c) => findColumn(table, c) < 0);
+        if (missing.length > 0) fail(`cannot copy rows ${role} table ${name}: it has no column ${missing.join(", ")}`);
+      }
+      return map;
+    }
 
     case "view.create":
       return { ...map, views: create(map.views, change.view, "materialized view", fail) };
@@ -102,6 +123,9 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
       return { ...map, views: drop(map.views, change.view, "materialized view", fail) };
     case "view.modify":
       return { ...map, views: modify(map.views, change.before, change.after, "materialized view", fail) };
+    case "view.backfill":
+      if (!has(map.views, change.view.name)) fail(`cannot backfill materialized view ${change.view.name}: there is no materialized view ${change.view.name}`);
+      return map;
     case "topic.create":
       return { ...map, topics: create(map.topics, change.topic, "topic", fail) };
     case "topic.drop":

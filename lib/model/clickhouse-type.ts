@@ -784,3 +784,39 @@ function classify(a0: ClickHouseType, b0: ClickHouseType): TypeChangeClass {
 function canonicalFunction(t: Extract<ClickHouseType, { kind: "AggregateFunction" }>): string {
   return formatClickHouseType({ ...t, args: [] });
 }
+
+/** Scalar types a row-by-row conversion check can reason about (after Nullable / LowCardinality). */
+function checkableScalar(t: ClickHouseType): boolean {
+  switch (t.kind) {
+    case "Nullable":
+    case "LowCardinality":
+      return checkableScalar(t.inner);
+    case "name":
+      return !["JSON", "Object", "Dynamic", "Variant", "Nothing"].includes(t.name);
+    case "DateTime":
+    case "DateTime64":
+    case "Decimal":
+    case "FixedString":
+    case "Enum":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether a pre-flight check can find, row by row, the values of a column of type
+ * `before` that would not survive the change to `after` (both scalar, possibly
+ * Nullable or LowCardinality). Composite types and aggregate states cannot be checked
+ * that way; changing them loses data without warning, so they keep needing an approval.
+ *
+ * @example conversionCheckable("Int64", "Int8") // true
+ * @example conversionCheckable("Array(Int64)", "Array(Int8)") // false
+ */
+export function conversionCheckable(before: string, after: string): boolean {
+  try {
+    return checkableScalar(parseClickHouseType(before)) && checkableScalar(parseClickHouseType(after));
+  } catch {
+    return false;
+  }
+}

@@ -60,9 +60,22 @@ export interface MaterializedView {
   readonly selectStatement: string;
   /** Tables the SELECT reads, sorted. */
   readonly sourceTables: readonly string[];
-  /** Table the view writes TO. */
+  /** Table the view writes TO; for a view with `inner` storage, the view's own name. */
   readonly targetTable: string;
   readonly lifeCycle: LifeCycle;
+  /**
+   * Set when the view stores its rows itself (declared without TO): ClickHouse keeps them
+   * in an inner table with this engine and key, read by selecting from the view.
+   */
+  readonly inner?: InnerStorage;
+}
+
+/** The inner table of a materialized view declared without TO. */
+export interface InnerStorage {
+  readonly engine: TableEngine;
+  /** ORDER BY expressions in order; empty means `tuple()`. */
+  readonly orderBy: readonly string[];
+  readonly partitionBy?: string;
 }
 
 export interface Topic {

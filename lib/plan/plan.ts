@@ -2,10 +2,14 @@ import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
 import { applyChange } from "../model/apply-change.js";
 import type { InfraMap, MaterializedView } from "../model/infra-map.js";
+import { copiesToNewVersions, safeTypeChanges, viewBackfills } from "./data-moves.js";
+import { holdByLifeCycle, type HeldChange } from "./life-cycle.js";
+import { fuseRebuilds } from "./rebuild.js";
 import { classifyChange, type Risk } from "./risk.js";
 
 export { RISK_CLASSES, RISK_CODES, classifyChange, compareRisk, riskOf } from "./risk.js";
 export type { Risk, RiskClass, RiskCode } from "./risk.js";
+export type { HeldChange } from "./life-cycle.js";
 
 export interface PlanStep {
   readonly change: Change;
@@ -16,6 +20,8 @@ export interface PlanStep {
 
 export interface Plan {
   readonly steps: readonly PlanStep[];
+  /** Changes the objects' life cycles hold back (with `context.from` only); not steps, and not applied. */
+  readonly held?: readonly HeldChange[];
 }
 
 export interface PlanContext {
@@ -27,6 +33,15 @@ export interface PlanContext {
   readonly from?: InfraMap;
   /** The map the changes lead to; its views take part in ordering and cycle detection. */
   readonly to?: InfraMap;
+  /**
+   * With `from`: the suffix of the name a table rebuild keeps the previous table under
+   * (`Events__moose_old_<suffix>`); `generate` passes the migration's timestamp.
+   */
+  readonly rebuildSuffix?: string;
+  /** Write narrowing or incompatible type changes as new column + backfill + swap (`generate --safe-type-change`). */
+  readonly safeTypeChanges?: boolean;
+  /** Backfill every new materialized view from the rows its sources already hold. */
+  readonly backfillNewViews?: boolean;
 }
 
 /**
@@ -47,6 +62,7 @@ const PHASES = [
   // Alters keep their input order: column changes of one table only fit in sequence.
   "alterTablesAndTopics",
   "createViews",
+  "backfillViews",
   "createProcesses",
   "createApis",
   "createWorkflows",
@@ -82,8 +98,13 @@ function phaseOf(change: Change): Phase {
     case "table.setTtl":
     case "table.setSettings":
     case "table.setLifeCycle":
+    case "table.rebuild":
+    case "table.backfillColumn":
+    case "table.copyRows":
     case "topic.modify":
       return "alterTablesAndTopics";
+    case "view.backfill":
+      return "backfillViews";
     case "view.create":
     case "view.modify":
       return "createViews";
@@ -115,24 +136,32 @@ function phaseOf(change: Change): Phase {
  * steps.filter((s) => s.risk.losesData); // what a safety gate asks about
  */
 export function plan(changes: readonly Change[], context: PlanContext = {}): Plan {
+  let work: Change[] = [...changes];
+  let held: HeldChange[] = [];
+  if (context.from) {
+    ({ kept: work, held } = holdByLifeCycle(changes, context.from, context.to));
+    if (context.safeTypeChanges) work = safeTypeChanges(work);
+    work.push(...copiesToNewVersions(held, work, context.from), ...viewBackfills(work, context.backfillNewViews ?? false));
+  }
   const byPhase = new Map<Phase, Change[]>(PHASES.map((p) => [p, []]));
-  for (const change of changes) byPhase.get(phaseOf(change))?.push(change);
+  for (const change of work) byPhase.get(phaseOf(change))?.push(change);
 
   const ordered: Change[] = [];
   for (const phase of PHASES) {
     const inPhase = byPhase.get(phase) ?? [];
     if (phase === "dropViews") ordered.push(...orderViewDrops(inPhase, context.from));
-    else if (phase === "createViews") ordered.push(...orderViewCreates(inPhase, context.to));
+    else if (phase === "createViews" || phase === "backfillViews") ordered.push(...orderViewCreates(inPhase, context.to));
     else ordered.push(...inPhase);
   }
 
+  const final = context.from ? fuseRebuilds(ordered, context.from, context.rebuildSuffix ?? "") : ordered;
   let state = context.from;
-  const steps = ordered.map((change): PlanStep => {
+  const steps = final.map((change): PlanStep => {
     const step = { change, risk: classifyChange(change, state), reverse: reverseChange(change, state) };
     if (state) state = applyChange(state, change);
     return step;
   });
-  return { steps };
+  return held.length > 0 ? { steps, held } : { steps };
 }
 
 /**
@@ -176,6 +205,16 @@ export function reverseChange(change: Change, state?: InfraMap): Change | null {
       return { kind: "table.setSettings", table: change.table, before: change.after, after: change.before };
     case "table.setLifeCycle":
       return { kind: "table.setLifeCycle", table: change.table, before: change.after, after: change.before };
+    case "table.rebuild":
+      // Rebuilding back keeps the table being replaced, as the forward step did.
+      return { kind: "table.rebuild", before: change.after, after: change.before, keepOldAs: `${change.keepOldAs ?? `${change.before.name}__moose_old`}_undo` };
+    case "table.backfillColumn":
+      // Filling the column again is harmless; the values it overwrote are not restored.
+      return change;
+    case "table.copyRows":
+    case "view.backfill":
+      // Copied rows cannot be told apart from the others.
+      return null;
     case "view.create":
       return { kind: "view.drop", view: change.view };
     case "view.drop":
@@ -292,6 +331,7 @@ function viewOf(change: Change): MaterializedView {
   switch (change.kind) {
     case "view.create":
     case "view.drop":
+    case "view.backfill":
       return change.view;
     case "view.modify":
       return change.after;

@@ -1,6 +1,6 @@
 import type { Change, ChangeOf } from "../diff/change.js";
 import { assertNever } from "../errors.js";
-import { classifyTypeChange } from "../model/clickhouse-type.js";
+import { classifyTypeChange, conversionCheckable } from "../model/clickhouse-type.js";
 import { canonicalJson, type InfraMap, type TableEngine, type Topic } from "../model/infra-map.js";
 
 /**
@@ -45,8 +45,12 @@ export const RISK_CODES = {
   MODIFY_API: { class: "rewrite", losesData: false, meaning: "changes an API endpoint; clients may see a different contract" },
   MODIFY_WORKFLOW: { class: "rewrite", losesData: false, meaning: "changes a workflow's schedule, retries, timeout or paused state" },
   MODIFY_PROCESS: { class: "rewrite", losesData: false, meaning: "changes a topic-to-table sync process" },
+  BACKFILL: { class: "rewrite", losesData: false, meaning: "writes rows or values computed from data already stored; nothing is deleted" },
   LOSSY_TYPE_CHANGE: { class: "destructive", losesData: true, meaning: "changes a column type so that some existing values cannot convert or change" },
   REBUILD_TABLE_LOSSY: { class: "destructive", losesData: true, meaning: "rebuilds the table with an engine or sorting key under which rows that were distinct may merge" },
+  REBUILD_DROP_OLD: { class: "destructive", losesData: true, meaning: "rebuilds the table keeping its rows, then drops the previous table once the copy is verified" },
+  RECREATE_VIEW_LOSSY: { class: "destructive", losesData: true, meaning: "re-creates a materialized view that stores its own rows: they are dropped with it (a backfill recomputes them from the source tables)" },
+  DROP_VIEW_INNER: { class: "destructive", losesData: true, meaning: "drops a materialized view that stores its own rows, and those rows" },
   SET_TTL: { class: "destructive", losesData: true, meaning: "sets or changes a TTL; rows older than it are deleted" },
   DROP_COLUMN: { class: "destructive", losesData: true, meaning: "drops a column and its data" },
   DROP_TABLE: { class: "destructive", losesData: true, meaning: "drops a table and its data" },
@@ -70,6 +74,21 @@ export interface Risk {
 export function riskOf(code: RiskCode): Risk {
   const info: RiskCodeInfo = RISK_CODES[code];
   return { class: info.class, code, losesData: info.losesData };
+}
+
+/**
+ * Whether a step that may lose data is guarded instead: a narrowing type change of a
+ * scalar column runs behind a pre-flight check that stops it, changing nothing, while
+ * any row would not convert. Such a step needs no approval; approving it converts those
+ * rows to the type's default (or NULL) instead of stopping.
+ */
+export function guardedByPreflight(change: Change): boolean {
+  return change.kind === "table.modifyColumn" && classifyTypeChange(change.before.type, change.after.type) === "lossy" && conversionCheckable(change.before.type, change.after.type);
+}
+
+/** Whether a change needs `approveDataLoss: true` in its migration file to run. */
+export function needsApproval(change: Change, state?: InfraMap): boolean {
+  return classifyChange(change, state).losesData && !guardedByPreflight(change);
 }
 
 /** Orders risks by severity: class first, then whether data is lost. */
@@ -103,7 +122,7 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
     case "table.drop":
       return riskOf("DROP_TABLE");
     case "view.drop":
-      return riskOf("DROP_VIEW");
+      return riskOf(change.view.inner ? "DROP_VIEW_INNER" : "DROP_VIEW");
     case "topic.drop":
       return riskOf("DROP_TOPIC");
     case "api.drop":
@@ -138,8 +157,17 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
       return riskOf("CHANGE_SETTINGS");
     case "table.setLifeCycle":
       return riskOf("CHANGE_LIFECYCLE");
+    case "table.rebuild":
+      return rebuildRisk(change);
+    case "table.backfillColumn":
+    case "table.copyRows":
+    case "view.backfill":
+      return riskOf("BACKFILL");
     case "view.modify":
-      return riskOf("MODIFY_VIEW");
+      // A view without TO keeps its rows in an inner table, which goes when the view is re-created.
+      return (change.before.inner || change.after.inner) && canonicalJson(change.before) !== canonicalJson(change.after)
+        ? riskOf("RECREATE_VIEW_LOSSY")
+        : riskOf("MODIFY_VIEW");
     case "topic.modify":
       return topicRisk(change.before, change.after);
     case "api.modify":
@@ -174,6 +202,22 @@ function modifyColumnRisk(change: ChangeOf<"table.modifyColumn">): Risk {
   if (change.before.default !== change.after.default) risks.push(riskOf("CHANGE_DEFAULT"));
   // Only the spelling of the type changed (e.g. `Decimal32(2)` vs `Decimal(9, 2)`): nothing happens to values.
   return worstOf(risks, "WIDEN_TYPE");
+}
+
+/** The worst of what the rebuild changes, and dropping the previous table when the step says so. */
+function rebuildRisk(change: ChangeOf<"table.rebuild">): Risk {
+  const { before, after } = change;
+  const risks: Risk[] = [];
+  if (canonicalJson(before.engine) !== canonicalJson(after.engine)) {
+    risks.push(classifyChange({ kind: "table.setEngine", table: before.name, before: before.engine, after: after.engine }));
+  }
+  if (canonicalJson(before.orderBy) !== canonicalJson(after.orderBy)) {
+    // Rows merge under the new key only if the new engine merges them.
+    const state = { tables: { [after.name]: after } } as unknown as InfraMap;
+    risks.push(orderByRisk({ kind: "table.setOrderBy", table: after.name, before: before.orderBy, after: after.orderBy }, state));
+  }
+  if (change.keepOldAs === undefined) risks.push(riskOf("REBUILD_DROP_OLD"));
+  return worstOf(risks, "REBUILD_TABLE");
 }
 
 /** Engines that merge rows sharing a sorting key; every MergeTree variant except plain MergeTree. */

@@ -1,7 +1,9 @@
 import type { LoadedConfig } from "../config/config.js";
-import { diff } from "../diff/diff.js";
+import { diff, type DiffOptions } from "../diff/diff.js";
 import type { Change } from "../diff/change.js";
-import { AppExtractor, type ExtractedApp } from "../extract/extract-app.js";
+import { suggestRenames, type RenameSuggestion } from "../diff/rename-suggestions.js";
+import { AppExtractor, type ExtractedApp, type RenameHints } from "../extract/extract-app.js";
+import { applyChange } from "../model/apply-change.js";
 import { emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { plan, type Plan } from "../plan/plan.js";
 
@@ -13,28 +15,80 @@ export interface PlanReport {
   readonly from: InfraMap;
   readonly to: InfraMap;
   readonly fromHash: string;
+  /** Hash of the code's map. */
   readonly toHash: string;
+  /**
+   * The state after the plan's steps: the code's map, unless life cycles hold changes back
+   * or the plan keeps data on the side (a safe type change keeps the old column).
+   */
+  readonly result: InfraMap;
+  readonly resultHash: string;
   readonly changes: readonly Change[];
   readonly plan: Plan;
+  /** Drops and adds that look like renames and were not declared as such. */
+  readonly suggestions: readonly RenameSuggestion[];
   readonly app: ExtractedApp;
+}
+
+export interface PlanOptions {
+  /** Renames from the command line (`generate --rename`); invalid ones are errors. */
+  readonly renames?: DiffOptions["renames"];
+  /** Suffix of the name a rebuild keeps the previous table under (the migration's timestamp). */
+  readonly rebuildSuffix?: string;
+  readonly safeTypeChanges?: boolean;
+  readonly backfillNewViews?: boolean;
 }
 
 /**
  * Code versus current state: the one planner behind `plan`, `dev`,
- * `migrate generate` and `plan --url`.
+ * `migrate generate` and `plan --url`. Rename hints declared in the code apply where
+ * the current state still has the old name; explicit `options.renames` must fit.
  */
-export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateSource): PlanReport {
-  const changes = diff(current, app.map);
+export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateSource, options: PlanOptions = {}): PlanReport {
+  const fromCode = applicableHints(app.renames, current);
+  const renames = {
+    tables: [...fromCode.tables, ...(options.renames?.tables ?? [])],
+    columns: [...fromCode.columns, ...(options.renames?.columns ?? [])],
+  };
+  const changes = diff(current, app.map, { renames });
+  const p = plan(changes, {
+    from: current,
+    to: app.map,
+    ...(options.rebuildSuffix !== undefined ? { rebuildSuffix: options.rebuildSuffix } : {}),
+    ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
+    ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
+  });
+  const result = p.steps.reduce((state, s) => applyChange(state, s.change), current);
   return {
     source,
     from: current,
     to: app.map,
     fromHash: hashInfraMap(current),
     toHash: hashInfraMap(app.map),
+    result,
+    resultHash: hashInfraMap(result),
     changes,
-    plan: plan(changes, { from: current, to: app.map }),
+    plan: p,
+    suggestions: suggestRenames(changes),
     app,
   };
+}
+
+/**
+ * Code hints that can apply to `current`: the old name is still there. A hint naming an
+ * object the state never had (a fresh database, a typo) is left out rather than refused,
+ * since it stays in the code for good.
+ */
+export function applicableHints(hints: RenameHints | undefined, current: InfraMap): { tables: RenameHints["tables"][number][]; columns: RenameHints["columns"][number][] } {
+  const has = (name: string) => Object.prototype.hasOwnProperty.call(current.tables, name);
+  const tables = (hints?.tables ?? []).filter((h) => has(h.from) && !has(h.to));
+  const oldName = new Map(tables.map((h) => [h.to, h.from]));
+  const columns = (hints?.columns ?? []).filter((h) => {
+    const name = oldName.get(h.table) ?? h.table;
+    const table = has(name) ? current.tables[name] : undefined;
+    return table !== undefined && table.columns.some((c) => c.name === h.from) && !table.columns.some((c) => c.name === h.to);
+  });
+  return { tables, columns };
 }
 
 /** Extracts the project's app. */

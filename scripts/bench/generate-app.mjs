@@ -5,7 +5,7 @@
 // Deterministic (seeded PRNG): the same arguments give the same files byte for byte.
 // Each table has 10–50 columns (mean 30) of a realistic mix of types; tables are spread
 // over files of 25; every 10th table has a Stream writing to it, every 25th a
-// MaterializedView (in app/views/, importing its source across files).
+// MaterializedView (in app/views/, files of 10, importing their sources across files).
 //
 // The `standin` variant declares the same interfaces and objects against a one-line
 // stand-in class per declaration (app/standin.ts) instead of this library: it is the
@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TABLES_PER_FILE = 25;
+const VIEWS_PER_FILE = 10;
 
 /** mulberry32: small, fast, deterministic. */
 function prng(seed) {
@@ -153,12 +154,18 @@ export function generateApp({ tables, out, variant = "moose", seed = 1 }) {
     writeFileSync(join(dir, "app", "models", `${file}.ts`), text);
   }
 
-  let viewText = `import { MaterializedView, sql, type UInt64 } from "${from}";\n`;
-  for (const { i, file } of views) viewText += `import { ${tableName(i).toLowerCase()} } from "../models/${file}";\n`;
-  for (const { i } of views) {
-    const t = tableName(i);
-    const v = t.toLowerCase();
-    viewText += `
+  // Views in files of 10, each importing the model files its sources live in (as app/views/*.ts do).
+  const viewFiles = [];
+  for (let v = 0; v < views.length; v += VIEWS_PER_FILE) {
+    const group = views.slice(v, v + VIEWS_PER_FILE);
+    const file = `views_${pad(v / VIEWS_PER_FILE + 1, 3)}`;
+    viewFiles.push(file);
+    let text = `import { MaterializedView, sql, type UInt64 } from "${from}";\n`;
+    for (const { i, file: model } of group) text += `import { ${tableName(i).toLowerCase()} } from "../models/${model}";\n`;
+    for (const { i } of group) {
+      const t = tableName(i);
+      const v = t.toLowerCase();
+      text += `
 interface ${t}Daily {
   id: string;
   rows: UInt64;
@@ -171,10 +178,11 @@ export const ${v}Daily = new MaterializedView<${t}Daily>({
   selectTables: [${v}],
 });
 `;
+    }
+    writeFileSync(join(dir, "app", "views", `${file}.ts`), text);
   }
-  writeFileSync(join(dir, "app", "views", "daily.ts"), viewText);
 
-  const index = [...modelFiles.map((f) => `export * from "./models/${f}";`), `export * from "./views/daily";`].join("\n") + "\n";
+  const index = [...modelFiles.map((f) => `export * from "./models/${f}";`), ...viewFiles.map((f) => `export * from "./views/${f}";`)].join("\n") + "\n";
   writeFileSync(join(dir, "app", "index.ts"), index);
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(TSCONFIG, null, 2) + "\n");
   writeFileSync(join(dir, "moose.config.toml"), `[moose]\nmain_file = "app/index.ts"\nmigrations_dir = "migrations"\nstate_dir = ".moose"\n`);
@@ -183,7 +191,7 @@ export const ${v}Daily = new MaterializedView<${t}Daily>({
     mkdirSync(join(dir, "node_modules"), { recursive: true });
     symlinkSync(PACKAGE_ROOT, join(dir, "node_modules", "moose-migrate"));
   }
-  return { dir, variant, tables, columns, files: modelFiles.length + 2, streams, views: views.length };
+  return { dir, variant, tables, columns, files: modelFiles.length + viewFiles.length + 1, streams, views: views.length };
 }
 
 function parseArgs(argv) {

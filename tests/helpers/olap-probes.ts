@@ -55,6 +55,14 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
     await e.execute("EXCHANGE TABLES p_ex1 AND p_ex2");
   },
   isDeletedColumn: (e) => e.execute("CREATE TABLE p_isdel (id String, v UInt64, d UInt8) ENGINE = ReplacingMergeTree(v, d) ORDER BY id"),
+  accurateCast: async (e) => {
+    const [row] = await e.query("SELECT accurateCastOrNull(300, 'Int8') AS a, accurateCastOrDefault(300, 'Int8') AS b");
+    if (row?.a !== null || Number(row?.b) !== 0) throw new Error(JSON.stringify(row));
+  },
+  optimizeOnInsert: async (e) => {
+    await e.execute(`CREATE TABLE p_ooi (a String) ${mt}`);
+    await e.execute("INSERT INTO p_ooi SETTINGS optimize_on_insert = 0 SELECT 'x'");
+  },
   queryParameters: async (e) => {
     const [row] = await e.query("SELECT {x:UInt8} + 1 AS y", { x: 7 });
     if (Number(row?.y) !== 8) throw new Error(JSON.stringify(row));

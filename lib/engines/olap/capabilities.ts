@@ -65,6 +65,10 @@ export interface OlapCapabilities {
   readonly isDeletedColumn: boolean;
   /** Query parameters `{name:Type}` (19.11). */
   readonly queryParameters: boolean;
+  /** `accurateCastOrNull` and `accurateCastOrDefault` (21.4), for pre-flight checks and conversions of narrowed columns. */
+  readonly accurateCast: boolean;
+  /** The `optimize_on_insert` setting (21.1): a rebuild's copy into a merging engine keeps every row until the count is verified. */
+  readonly optimizeOnInsert: boolean;
   /** MergeTree settings that cannot change after CREATE (`index_granularity`, ...). */
   readonly readonlySettings: readonly string[];
 }
@@ -130,6 +134,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     exchangeTables: atLeast(v, 20, 10) && (facts.databaseEngine === undefined || facts.databaseEngine === "Atomic" || facts.databaseEngine === "Replicated"),
     isDeletedColumn: atLeast(v, 23, 2),
     queryParameters: atLeast(v, 19, 11),
+    accurateCast: atLeast(v, 21, 4),
+    optimizeOnInsert: atLeast(v, 21, 1),
     readonlySettings,
   };
 }

@@ -2,6 +2,7 @@ import { quoteString } from "../../model/clickhouse-type.js";
 import type { Column, MaterializedView, Table, TableEngine } from "../../model/infra-map.js";
 import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
 import {
+  MOOSE_NAME_INFIX,
   asIdentifier,
   engineClauses,
   parseSettingsClause,
@@ -72,7 +73,7 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
     "create_table_query",
     "dependencies_database",
     "dependencies_table",
-    ...["as_select", "target_database", "target_table"].filter((c) => has("tables", c)),
+    ...["as_select", "target_database", "target_table", "uuid"].filter((c) => has("tables", c)),
   ];
   const tableRows = await run(`SELECT ${tableFields.join(", ")} FROM system.tables WHERE database = ${db} AND NOT is_temporary ORDER BY name`);
   // Servers before `position` existed list columns in table order already.
@@ -104,15 +105,18 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
     });
   }
 
+  const byName = new Map(tableRows.map((r) => [str(r.name), r]));
   for (const row of tableRows) {
     const name = str(row.name);
     const engine = str(row.engine);
-    if (name.startsWith(".inner")) {
-      skipped.push({ name, engine, reason: "inner table of a materialized view declared without TO" });
+    // The inner table of a view declared without TO is part of that view.
+    if (name.startsWith(".inner")) continue;
+    if (name.includes(MOOSE_NAME_INFIX)) {
+      skipped.push({ name, engine, reason: "a copy a table rebuild kept (or a failed one left); drop it once it is no longer needed" });
       continue;
     }
     if (engine === "MaterializedView") {
-      const view = await readView(row, database, run, caps, triggers.get(name));
+      const view = await readView(row, database, run, caps, triggers.get(name), byName);
       if ("reason" in view) skipped.push({ name, engine, reason: view.reason });
       else views[name] = view;
       continue;
@@ -219,13 +223,23 @@ async function readView(
   run: QueryRunner,
   caps: OlapCapabilities,
   triggerTables: ReadonlySet<string> | undefined,
+  tables: ReadonlyMap<string, Record<string, unknown>>,
 ): Promise<MaterializedView | Unrepresentable> {
   const name = str(row.name);
   const parsed = parseViewDefinition(str(row.create_table_query));
   const targetDb = str(row.target_table) !== "" ? str(row.target_database) : (parsed.target?.[0] ?? database);
-  const targetTable = str(row.target_table) !== "" ? str(row.target_table) : parsed.target?.[1];
-  if (targetTable === undefined || targetTable.startsWith(".inner")) return { reason: "it stores rows in an inner table (no TO clause); moose views write TO a table" };
-  if (targetDb !== database) return { reason: `it writes to ${targetDb}.${targetTable}, outside the managed database ${database}` };
+  let targetTable = str(row.target_table) !== "" ? str(row.target_table) : parsed.target?.[1];
+  let inner: MaterializedView["inner"];
+  if (targetTable === undefined || targetTable.startsWith(".inner")) {
+    // Atomic databases name the inner table after the view's UUID, Ordinary ones after its name.
+    const innerRow = (targetTable !== undefined ? tables.get(targetTable) : undefined) ?? tables.get(`.inner_id.${str(row.uuid)}`) ?? tables.get(`.inner.${name}`);
+    if (!innerRow) return { reason: "it stores rows in an inner table (no TO clause) that could not be found" };
+    const engine = readEngine(str(innerRow.engine), engineClauses(str(innerRow.engine_full)).args);
+    if ("reason" in engine) return { reason: `its inner table: ${engine.reason}` };
+    const partitionBy = str(innerRow.partition_key);
+    inner = { engine, orderBy: splitTopLevel(str(innerRow.sorting_key)).map((e) => asIdentifier(e) ?? e), ...(partitionBy === "" ? {} : { partitionBy }) };
+    targetTable = name;
+  } else if (targetDb !== database) return { reason: `it writes to ${targetDb}.${targetTable}, outside the managed database ${database}` };
   const stored = str(row.as_select) !== "" ? str(row.as_select) : parsed.select;
   if (stored === undefined || stored === "") return { reason: "its SELECT could not be read from create_table_query" };
 
@@ -234,12 +248,15 @@ async function readView(
   if (atLeast(parseServerVersion(caps.version), 20, 6)) {
     for (const table of await tablesInQuery(run, stored, database)) sources.add(table);
   }
+  // A view without TO: the SELECT follows the inner table's clauses in create_table_query.
+  const select = inner && str(row.as_select) === "" ? (parsed.select ?? stored) : stored;
   return {
     name,
-    selectStatement: stripDatabaseQualifier(stored, database),
+    selectStatement: stripDatabaseQualifier(select, database),
     sourceTables: [...sources].sort(),
     targetTable,
     lifeCycle: "FULLY_MANAGED",
+    ...(inner ? { inner } : {}),
   };
 }
 

@@ -217,6 +217,13 @@ export function asIdentifier(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The infix of names moose gives the tables and columns it keeps or stages while keeping
+ * data (`Events__moose_old_20261126031500`, `score__moose_new`). Introspection leaves such
+ * tables out of the model: they are copies, not declared objects.
+ */
+export const MOOSE_NAME_INFIX = "__moose_";
+
 /** Every identifier named in `text` (bare or quoted), e.g. to see which columns an expression uses. */
 export function identifiersIn(text: string): Set<string> {
   const out = new Set<string>();

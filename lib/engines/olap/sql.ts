@@ -1,7 +1,7 @@
 import type { Change, ChangeOf } from "../../diff/change.js";
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
-import { formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
+import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
 import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine } from "../../model/infra-map.js";
 import type { OlapCapabilities } from "./capabilities.js";
 import { identifiersIn, isPlainIdentifier, qualifiedName, quoteIdentifier } from "./sql-text.js";
@@ -15,7 +15,29 @@ import { identifiersIn, isPlainIdentifier, qualifiedName, quoteIdentifier } from
 export interface SqlContext {
   readonly database: string;
   readonly capabilities: OlapCapabilities;
-  readonly state?: Pick<InfraMap, "tables">;
+  /** With `views`, a rebuild re-points the views that read or write the table when the swap needs it. */
+  readonly state?: Pick<InfraMap, "tables"> & Partial<Pick<InfraMap, "views">>;
+}
+
+/**
+ * The first line of a statement that is a check rather than a command: a query whose
+ * rows, if it returns any, are the problems (a column `problem` says each in words).
+ * The executor runs it with `query` and stops the step when a row comes back; ClickHouse
+ * reads the line as a comment, so the ledger and `--dry-run` show runnable SQL.
+ */
+export const CHECK_MARKER = "-- moose:check";
+
+/** A check statement (see {@link CHECK_MARKER}); `message` heads the failure. */
+export function checkStatement(query: string, message: string): string {
+  return `${CHECK_MARKER} ${message.replace(/\s*\n\s*/g, " ")}\n${query}`;
+}
+
+/** The query and message of a check statement; undefined for any other statement. */
+export function parseCheck(statement: string): { readonly query: string; readonly message: string } | undefined {
+  if (!statement.startsWith(CHECK_MARKER)) return undefined;
+  const newline = statement.indexOf("\n");
+  if (newline < 0) return undefined;
+  return { message: statement.slice(CHECK_MARKER.length, newline).trim(), query: statement.slice(newline + 1) };
 }
 
 /**
@@ -78,6 +100,14 @@ export function statementsFor(change: Change, ctx: SqlContext): string[] {
       return setSettingsStatements(change, ctx);
     case "table.setLifeCycle":
       return [];
+    case "table.rebuild":
+      return rebuildStatements(change, ctx);
+    case "table.backfillColumn":
+      return backfillColumnStatements(change, ctx);
+    case "table.copyRows":
+      return copyRowsStatements(change, ctx);
+    case "view.backfill":
+      return backfillViewStatements(change.view, ctx);
     case "view.create":
       return [createViewStatement(change.view, ctx)];
     case "view.drop":
@@ -175,6 +205,11 @@ function touchesTable(change: Change, table: string): boolean {
       return change.table.name === table;
     case "table.rename":
       return change.from === table || change.to === table;
+    case "table.rebuild":
+      return change.before.name === table;
+    case "table.copyRows":
+      return change.from === table || change.to === table;
+    case "table.backfillColumn":
     case "table.addColumn":
     case "table.dropColumn":
     case "table.renameColumn":
@@ -188,6 +223,7 @@ function touchesTable(change: Change, table: string): boolean {
       return change.table === table;
     case "view.create":
     case "view.drop":
+    case "view.backfill":
       return change.view.targetTable === table;
     case "view.modify":
       return change.before.targetTable === table || change.after.targetTable === table;
@@ -462,6 +498,13 @@ function settingAssignment(name: string, value: string, table: string): string {
 function createViewStatement(view: MaterializedView, ctx: SqlContext): string {
   // Unqualified tables in the SELECT resolve in the connection's current database,
   // which both engines set to the managed database.
+  if (view.inner) {
+    const { engine, orderBy, partitionBy } = view.inner;
+    const lines = [`CREATE MATERIALIZED VIEW ${qualifiedName(ctx.database, view.name)}`, `ENGINE = ${engineClause(engine, view.name, ctx.capabilities)}`];
+    if (partitionBy !== undefined) lines.push(`PARTITION BY ${partitionBy}`);
+    lines.push(`ORDER BY ${orderByExpression(orderBy, new Set())}`, `AS ${view.selectStatement}`);
+    return lines.join("\n");
+  }
   return `CREATE MATERIALIZED VIEW ${qualifiedName(ctx.database, view.name)} TO ${qualifiedName(ctx.database, view.targetTable)}\nAS ${view.selectStatement}`;
 }
 
@@ -474,6 +517,10 @@ function modifyViewStatements(before: MaterializedView, after: MaterializedView,
   if (before.name !== after.name) {
     throw new InvalidInputError("CHANGE_INVALID", `view.modify of ${before.name} would rename it to ${after.name}; drop and create the view instead`);
   }
+  if (canonicalJson(before) === canonicalJson(after)) return [];
+  // A view without TO keeps its rows in an inner table: it is re-created (its rows go with it; the
+  // planner adds a backfill), as the ALTER would also have to fit the inner table's columns.
+  if (before.inner || after.inner) return [dropViewStatement(before.name, ctx), createViewStatement(after, ctx)];
   const sameTarget = before.targetTable === after.targetTable;
   if (sameTarget && before.selectStatement === after.selectStatement) return [];
   if (sameTarget && ctx.capabilities.modifyQuery) {
@@ -481,6 +528,275 @@ function modifyViewStatements(before: MaterializedView, after: MaterializedView,
   }
   // Rows inserted into the sources between these two statements are not seen by the view.
   return [dropViewStatement(before.name, ctx), createViewStatement(after, ctx)];
+}
+
+// ---------------------------------------------------------------------------
+// Keeping data: rebuilds, backfills, copies and the checks around them
+
+/** Column types whose values `cityHash64` cannot hash; a checksum leaves them out (the row count still covers them). */
+function hashable(type: string): boolean {
+  let ok = true;
+  try {
+    walk(parseClickHouseType(type), (t) => {
+      if (t.kind === "AggregateFunction" && !t.simple) ok = false;
+      if ((t.kind === "name" || t.kind === "generic") && ["JSON", "Object", "Dynamic", "Variant"].includes(t.name)) ok = false;
+    });
+  } catch {
+    ok = false;
+  }
+  return ok;
+}
+
+/**
+ * A check that two tables hold the same rows over `columns`: the same count and the same
+ * order-independent checksum (the sum of each row's `cityHash64`).
+ */
+function sameRowsCheck(from: string, to: string, columns: readonly Column[], ctx: SqlContext, message: string): string {
+  const hashed = columns.filter((c) => hashable(c.type)).map((c) => quoteIdentifier(c.name));
+  const h = hashed.length === 0 ? "toUInt64(0)" : `sum(cityHash64(${hashed.join(", ")}))`;
+  const side = (name: string) => `(SELECT count() AS n, ${h} AS h FROM ${qualifiedName(ctx.database, name)})`;
+  return checkStatement(
+    [
+      `SELECT concat(${quoteString(`${to}: `)}, toString(b.n), ' rows (checksum ', toString(b.h), '); ', ${quoteString(`${from}: `)}, toString(a.n), ' rows (checksum ', toString(a.h), ')') AS problem`,
+      `FROM ${side(from)} AS a`,
+      `CROSS JOIN ${side(to)} AS b`,
+      "WHERE a.n != b.n OR a.h != b.h",
+    ].join("\n"),
+    message,
+  );
+}
+
+/**
+ * Rebuilds a table keeping its rows (`table.rebuild`). Every run of the list is safe to
+ * repeat from its first statement until the swap, which is its last data statement:
+ *
+ * 1. the copy is built from scratch under a name only the rebuild uses (dropped first if a
+ *    failed run left it), with the new definition;
+ * 2. the rows are copied (for a merging engine with `optimize_on_insert = 0`, so nothing
+ *    merges before it is counted) and checked: same row count and checksum, or the step
+ *    stops with both and the table is untouched;
+ * 3. the names are swapped: `EXCHANGE TABLES` (atomic; views follow the name), or where the
+ *    server has none a double `RENAME`, after which the views that read or write the table
+ *    are re-pointed (`MODIFY QUERY`, or re-created);
+ * 4. the previous table stays under `keepOldAs`, or is dropped when the step has none
+ *    (which the file has to approve).
+ *
+ * Rows written to the table between the copy and the swap are not copied: stop writers first.
+ */
+function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): string[] {
+  const { before, after, keepOldAs } = change;
+  if (before.name !== after.name) {
+    throw new InvalidInputError("CHANGE_INVALID", `cannot rebuild table ${before.name} as ${after.name}: a rebuild keeps the name; rename the table as a separate change`);
+  }
+  const caps = ctx.capabilities;
+  const name = before.name;
+  const target = qualifiedName(ctx.database, name);
+  const shared = after.columns.filter((c) => before.columns.some((b) => b.name === c.name));
+  const list = shared.map((c) => quoteIdentifier(c.name)).join(", ");
+  const settings = after.engine.kind !== "MergeTree" && caps.optimizeOnInsert ? " SETTINGS optimize_on_insert = 0" : "";
+  const copy = (staging: string): string[] => [
+    `DROP TABLE IF EXISTS ${qualifiedName(ctx.database, staging)}`,
+    createTableStatement({ ...after, name: staging }, ctx),
+    ...(shared.length === 0 ? [] : [`INSERT INTO ${qualifiedName(ctx.database, staging)} (${list})${settings}\nSELECT ${list} FROM ${target}`]),
+    sameRowsCheck(name, staging, shared, ctx, `the copy of ${name} does not hold the same rows; ${name} is unchanged`),
+  ];
+  if (caps.exchangeTables) {
+    // The copy is built under the name the old table ends up with, so the swap is the step's last data statement.
+    const staging = keepOldAs ?? `${name}__moose_rebuild`;
+    return [...copy(staging), `EXCHANGE TABLES ${target} AND ${qualifiedName(ctx.database, staging)}`, ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, staging)}`] : [])];
+  }
+  const staging = `${name}__moose_rebuild`;
+  const old = keepOldAs ?? `${name}__moose_old`;
+  return [
+    ...copy(staging),
+    `RENAME TABLE ${target} TO ${qualifiedName(ctx.database, old)}, ${qualifiedName(ctx.database, staging)} TO ${target}`,
+    ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, old)}`] : []),
+    ...repointViews(name, ctx),
+  ];
+}
+
+/**
+ * After a RENAME swap the views that read or write the table still point at the renamed
+ * old one: re-resolve their source with `MODIFY QUERY`, or re-create them (a view writing
+ * TO the table has no ALTER for its target). A view storing its own rows is not re-created.
+ */
+function repointViews(table: string, ctx: SqlContext): string[] {
+  const out: string[] = [];
+  const views = Object.values(ctx.state?.views ?? {}).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const v of views) {
+    const reads = v.sourceTables.includes(table);
+    const writes = !v.inner && v.targetTable === table;
+    if (!reads && !writes) continue;
+    if (!writes && ctx.capabilities.modifyQuery) out.push(`ALTER TABLE ${qualifiedName(ctx.database, v.name)} MODIFY QUERY\n${v.selectStatement}`);
+    else if (v.inner) {
+      throw unsupported(ctx.capabilities, `re-point materialized view ${v.name} (which stores its own rows) after rebuilding ${table}`, "ALTER TABLE … MODIFY QUERY and EXCHANGE TABLES", "rebuild the table by hand, or re-create the view with a backfill");
+    } else out.push(dropViewStatement(v.name, ctx), createViewStatement(v, ctx));
+  }
+  return out;
+}
+
+/** The type of a column as the state before the change has it. */
+function stateColumn(table: string, column: string, ctx: SqlContext, what: string): Column {
+  const found = ctx.state?.tables[table]?.columns.find((c) => c.name === column);
+  if (!found) {
+    throw new InvalidInputError("CHANGE_NEEDS_STATE", `cannot write the SQL to ${what}: the map before the change (ctx.state) has no column ${table}.${column}`, {
+      hint: "pass the map just before the change as ctx.state (statementsForChanges carries it through a list)",
+    });
+  }
+  return found;
+}
+
+interface TypeParts {
+  readonly nullable: boolean;
+  /** The type without LowCardinality and Nullable, as ClickHouse prints it. */
+  readonly inner: ClickHouseType;
+}
+
+function typeParts(type: string): TypeParts {
+  let t = parseClickHouseType(type);
+  let nullable = false;
+  for (;;) {
+    if (t.kind === "LowCardinality") t = t.inner;
+    else if (t.kind === "Nullable") {
+      nullable = true;
+      t = t.inner;
+    } else return { nullable, inner: t };
+  }
+}
+
+function needAccurateCast(ctx: SqlContext, action: string): void {
+  if (!ctx.capabilities.accurateCast) {
+    throw unsupported(ctx.capabilities, action, "accurateCastOrNull / accurateCastOrDefault (ClickHouse 21.4+)", "clean up the values with a sql(...) step and change the type by hand");
+  }
+}
+
+/**
+ * SQL converting `x` (a column of type `from`) to type `to`, never failing: values that
+ * do not convert become NULL when `to` is Nullable, else the type's default (an enum's first label).
+ */
+function conversionExpression(x: string, from: string, to: string, nullsAllowed = true): string {
+  const s = typeParts(from);
+  const parts = typeParts(to);
+  const t = { ...parts, nullable: parts.nullable && nullsAllowed };
+  const value = s.nullable ? `assumeNotNull(${x})` : x;
+  const inner = formatClickHouseType(t.inner);
+  if (t.inner.kind === "Enum") {
+    const labels = t.inner.values.map((v) => quoteString(v.label)).join(", ");
+    const fallback = t.nullable ? "NULL" : quoteString(t.inner.values[0]?.label ?? "");
+    const known = `toString(${x}) IN (${labels})`;
+    return `if(${s.nullable ? `isNotNull(${x}) AND ` : ""}${known}, toString(${value}), ${fallback})`;
+  }
+  if (t.nullable) return s.nullable ? `if(isNull(${x}), NULL, accurateCastOrNull(${value}, ${quoteString(inner)}))` : `accurateCastOrNull(${value}, ${quoteString(inner)})`;
+  return `accurateCastOrDefault(${value}, ${quoteString(inner)})`;
+}
+
+/** Rows whose value of `x` does not survive the change `from` → `to` unchanged. */
+function notConvertible(x: string, from: string, to: string): string {
+  const s = typeParts(from);
+  const t = typeParts(to);
+  const value = s.nullable ? `assumeNotNull(${x})` : x;
+  const sourceInner = quoteString(formatClickHouseType(s.inner));
+  let changes: string;
+  if (t.inner.kind === "Enum") {
+    changes = `toString(${value}) NOT IN (${t.inner.values.map((v) => quoteString(v.label)).join(", ")})`;
+  } else {
+    const cast = `accurateCastOrNull(${value}, ${quoteString(formatClickHouseType(t.inner))})`;
+    // Round trip in the source type: catches values out of range and values that change (precision, scale).
+    changes = `(isNull(${cast}) OR CAST(assumeNotNull(${cast}), ${sourceInner}) != ${value})`;
+  }
+  if (!s.nullable) return changes;
+  return t.nullable ? `(isNotNull(${x}) AND ${changes})` : `(isNull(${x}) OR ${changes})`;
+}
+
+/**
+ * What runs before a narrowing `MODIFY COLUMN` of a scalar column (see `guardedByPreflight`
+ * in the planner): without approval, a pre-flight check that stops the step, changing
+ * nothing, with the number of rows that would not convert and up to five of their values;
+ * with approval, an UPDATE that first gives those rows the converted value or the type's
+ * default, so the ALTER cannot fail half-way (a failed MODIFY COLUMN leaves ClickHouse with
+ * the new type in its metadata and a mutation that never finishes). Other changes: `[]`.
+ *
+ * @example typeChangeGuard(modifyColumn("Users", "score", "Int64" → "Int8"), ctx, false)
+ * // ["-- moose:check …\nSELECT concat(toString(count()), ' rows of Users.score …') AS problem FROM … WHERE … HAVING count() > 0"]
+ */
+export function typeChangeGuard(change: Change, ctx: SqlContext, approved: boolean): string[] {
+  if (change.kind !== "table.modifyColumn" || classifyTypeChange(change.before.type, change.after.type) !== "lossy") return [];
+  if (!conversionCheckable(change.before.type, change.after.type)) return [];
+  const { table, before, after } = change;
+  needAccurateCast(ctx, `check which rows of ${table}.${before.name} convert from ${before.type} to ${after.type}`);
+  const x = quoteIdentifier(before.name);
+  const target = qualifiedName(ctx.database, table);
+  const bad = notConvertible(x, before.type, after.type);
+  if (approved) {
+    // The fixed value is written in the old type, so it can only be NULL where that type allows it.
+    const fixed = conversionExpression(x, before.type, after.type, typeParts(before.type).nullable);
+    return [`ALTER TABLE ${target} UPDATE ${x} = CAST(${fixed}, ${quoteString(before.type)}) WHERE ${bad} SETTINGS mutations_sync = 2`];
+  }
+  const what = `${table}.${before.name}`;
+  return [
+    checkStatement(
+      [
+        `SELECT concat(toString(count()), ${quoteString(` row(s) of ${what} would not convert from ${before.type} to ${after.type} unchanged, e.g. `)}, arrayStringConcat(groupArray(5)(ifNull(toString(${x}), 'NULL')), ', ')) AS problem`,
+        `FROM ${target}`,
+        `WHERE ${bad}`,
+        "HAVING count() > 0",
+      ].join("\n"),
+      `pre-flight for changing ${what} to ${after.type}: nothing was changed. Fix those values first (a sql(...) step before this one), keep a wider type, regenerate with --safe-type-change, or write { approveDataLoss: true } on the step to convert them to the type's default`,
+    ),
+  ];
+}
+
+function backfillColumnStatements(change: ChangeOf<"table.backfillColumn">, ctx: SqlContext): string[] {
+  const column = stateColumn(change.table, change.column, ctx, `backfill column ${change.column} of table ${change.table}`);
+  const target = qualifiedName(ctx.database, change.table);
+  const set = (expr: string) => `ALTER TABLE ${target} UPDATE ${quoteIdentifier(column.name)} = ${expr} WHERE 1 SETTINGS mutations_sync = 2`;
+  if (change.convertFrom !== undefined) {
+    const source = stateColumn(change.table, change.convertFrom, ctx, `convert column ${change.convertFrom} of table ${change.table}`);
+    needAccurateCast(ctx, `convert ${change.table}.${source.name} to ${column.type}`);
+    return [set(conversionExpression(quoteIdentifier(source.name), source.type, column.type))];
+  }
+  if (change.expression === undefined || change.expression.trim() === "") {
+    throw new InvalidInputError("CHANGE_INVALID", `backfill of ${change.table}.${change.column} needs convertFrom (a column) or expression (SQL)`);
+  }
+  // A mutation whose expression fails on some row never finishes; evaluating it first
+  // over every row (the comparison is never true) stops the step before anything changes.
+  return [
+    checkStatement(
+      `SELECT 'unreachable' AS problem FROM ${target} WHERE length(toString(CAST((${change.expression}), ${quoteString(column.type)}))) < 0 LIMIT 1`,
+      `the backfill expression for ${change.table}.${change.column} fails on some row; nothing was changed`,
+    ),
+    set(change.expression),
+  ];
+}
+
+function copyRowsStatements(change: ChangeOf<"table.copyRows">, ctx: SqlContext): string[] {
+  const from = qualifiedName(ctx.database, change.from);
+  const to = qualifiedName(ctx.database, change.to);
+  const list = change.columns.map(quoteIdentifier).join(", ");
+  const columns = change.columns.map((name) => ctx.state?.tables[change.from]?.columns.find((c) => c.name === name) ?? { name, type: "String" });
+  return [
+    checkStatement(
+      `SELECT concat(${quoteString(`${change.to} already holds `)}, toString(count()), ' rows') AS problem FROM ${to} HAVING count() > 0`,
+      `copying the rows of ${change.from} into ${change.to} would duplicate rows already there (empty it, or remove this step)`,
+    ),
+    `INSERT INTO ${to} (${list})\nSELECT ${list} FROM ${from}`,
+    sameRowsCheck(change.from, change.to, columns.filter((c) => ctx.state?.tables[change.to]?.columns.find((t) => t.name === c.name)?.type === c.type), ctx, `the copy of ${change.from} into ${change.to} is incomplete`),
+  ];
+}
+
+/**
+ * Runs a view's SELECT over the rows its sources already hold. A view writing TO a table
+ * inserts by name into the target's columns (the SELECT must produce them, as the view
+ * does); a view with inner storage inserts into itself, whose columns are the SELECT's.
+ */
+function backfillViewStatements(view: MaterializedView, ctx: SqlContext): string[] {
+  if (view.inner) return [`INSERT INTO ${qualifiedName(ctx.database, view.name)}\nSELECT * FROM (\n${view.selectStatement}\n)`];
+  const target = ctx.state?.tables[view.targetTable];
+  if (!target) {
+    throw new InvalidInputError("CHANGE_NEEDS_STATE", `cannot write the SQL to backfill view ${view.name}: the map before the change (ctx.state) has no table ${view.targetTable}`);
+  }
+  const list = target.columns.map((c) => quoteIdentifier(c.name)).join(", ");
+  return [`INSERT INTO ${qualifiedName(ctx.database, view.targetTable)} (${list})\nSELECT ${list} FROM (\n${view.selectStatement}\n)`];
 }
 
 // ---------------------------------------------------------------------------

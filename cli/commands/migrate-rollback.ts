@@ -1,0 +1,60 @@
+import { ExitCode } from "../../lib/errors.js";
+import { rollback, type RollbackEvent, type RollbackReport } from "../../lib/migrations/rollback.js";
+import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { loadProject } from "../project.js";
+import { VERSION } from "../version.js";
+
+export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+  const json = Boolean(args["json"]);
+  const dryRun = Boolean(args["dryRun"] ?? args["dry-run"]);
+  try {
+    const config = await loadProject(io);
+    const files = projectMigrations(config);
+    const ledger = await projectLedger(config, VERSION);
+    try {
+      const report = await rollback(files, ledger, (needs) => openDeployEngines(config, needs), {
+        dryRun,
+        ...(args["to"] === undefined ? {} : { to: String(args["to"]) }),
+        lockWaitMs: Number(args["lockTimeout"] ?? args["lock-timeout"] ?? 0) * 1000,
+        ...(json ? {} : { onEvent: (e: RollbackEvent) => progress(e, io) }),
+      });
+      if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
+      else summary(report, dryRun, io);
+      return report.ok ? ExitCode.success : ExitCode.failure;
+    } finally {
+      await ledger.close();
+    }
+  } catch (error) {
+    return reportError(error, io, json);
+  }
+}
+
+function progress(e: RollbackEvent, io: CliIO): void {
+  if (e.kind === "rollback-start") io.stdout.write(`Rolling back ${e.id}${e.resumeFrom > 0 ? ` (resuming after ${e.resumeFrom} of ${e.steps} steps)` : ""}\n`);
+  else if (e.kind === "step-done") io.stdout.write(`  ✓ reverse step ${e.index + 1} (${e.ms.toFixed(0)} ms)\n`);
+}
+
+function summary(report: RollbackReport, dryRun: boolean, io: CliIO): void {
+  if (report.migrations.length === 0) {
+    io.stdout.write("Nothing to roll back.\n");
+    return;
+  }
+  for (const m of report.migrations) {
+    if (m.status === "planned") {
+      io.stdout.write(`${m.id} (dry run)\n`);
+      for (const s of m.steps) {
+        io.stdout.write(`  ${s.index + 1}. ${s.description}\n`);
+        for (const sql of s.statements) io.stdout.write(`     ${sql.replace(/\n/g, "\n     ")}\n`);
+      }
+    } else if (m.status === "failed") {
+      io.stderr.write(`error[STEP_FAILED]: rolling back ${m.id}: reverse step ${m.failedStep + 1} failed: ${m.error}\n  hint: fix the cause and run \`moose migrate rollback\` again; it resumes at that step\n`);
+    } else if (m.status === "not-run") {
+      io.stdout.write(`${m.id}: not rolled back (an earlier rollback failed)\n`);
+    } else {
+      io.stdout.write(`Rolled back ${m.id}: its file is pending again; delete or change it before the next deploy.\n`);
+    }
+  }
+  if (dryRun) io.stdout.write("\nDry run: nothing was rolled back.\n");
+}

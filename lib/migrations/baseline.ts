@@ -1,0 +1,128 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { LoadedConfig } from "../config/config.js";
+import { diff } from "../diff/diff.js";
+import type { OlapEngine } from "../engines/olap/engine.js";
+import { RefusedError } from "../errors.js";
+import type { ExtractedApp } from "../extract/extract-app.js";
+import type { Ledger } from "../ledger/ledger.js";
+import { checksumOf } from "../ledger/checksum.js";
+import { canonicalJson, emptyInfraMap, hashInfraMap, type InfraMap, type MaterializedView, type Table } from "../model/infra-map.js";
+import { plan } from "../plan/plan.js";
+import { DRAFT_ID, readMigrations } from "./read.js";
+import { renderMigration, slugify, timestampId } from "./render.js";
+
+export interface BaselineOptions {
+  readonly toolVersion: string;
+  readonly name?: string;
+  readonly now?: Date;
+}
+
+export interface BaselineResult {
+  readonly id: string;
+  readonly path: string;
+  /** Declared objects found in the database, now recorded (`tables:Events`, `views:DailyTotals`). */
+  readonly adopted: readonly string[];
+  /** Of those, the ones whose live definition differs from the code: the baseline records them as they are, so the next `generate` shows the difference. */
+  readonly differing: readonly string[];
+  /** Declared objects the database does not have: the next `generate` creates them. */
+  readonly missing: readonly string[];
+  /** Objects in the database the code does not declare: left alone, not recorded. */
+  readonly undeclared: readonly string[];
+  /** The state the baseline records. */
+  readonly state: InfraMap;
+}
+
+/**
+ * `moose migrate baseline`: adopts a database that existed before moose managed it.
+ * The tables and materialized views the code declares are read back from the database
+ * (introspection), written as the first migration, `<timestamp>_baseline.ts`, and that
+ * migration is recorded in the ledger as applied without running. Later migrations
+ * replay from it, so `generate` then plans only the real differences.
+ *
+ * An object that matches the code (compared in ClickHouse's own spelling, `normalize`)
+ * is recorded as the code declares it; one that differs is recorded as it is, so the next
+ * migration changes it like any other. Topics, APIs, workflows and sync processes are not
+ * read from the database: the next migration declares them.
+ *
+ * Refused (`BASELINE_NOT_FIRST`) when the project already has migrations or ledger records.
+ */
+export async function baselineDatabase(config: LoadedConfig, app: ExtractedApp, ledger: Ledger, olap: OlapEngine, options: BaselineOptions): Promise<BaselineResult> {
+  const dir = config.paths.migrationsDir;
+  const display = relative(config.projectDir, dir) || ".";
+  const files = readMigrations(dir, display);
+  const records = (await ledger.list()).filter((r) => r.id !== DRAFT_ID);
+  if (files.length > 0 || records.length > 0) {
+    throw new RefusedError("BASELINE_NOT_FIRST", `${display} already has ${files.length} migration file(s) and the ledger ${records.length} record(s); a baseline can only be the first migration`, {
+      hint: "baseline a database once, before any migration: in a fresh checkout of the project, or after moving the migrations away",
+    });
+  }
+
+  const live = await olap.introspect();
+  const declared = app.map;
+  const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+  const tableNames = Object.keys(declared.tables).filter((n) => has(live.tables, n)).sort();
+  // A view is adopted with the tables it needs: normalizing it creates it from them.
+  const viewNames = Object.keys(declared.views)
+    .filter((n) => has(live.views, n))
+    .filter((n) => {
+      const v = declared.views[n] as MaterializedView;
+      return [...v.sourceTables, ...(v.inner ? [] : [v.targetTable])].every((t) => tableNames.includes(t));
+    })
+    .sort();
+  const code = await olap.normalize({
+    tables: Object.fromEntries(tableNames.map((n) => [n, declared.tables[n] as Table])),
+    views: Object.fromEntries(viewNames.map((n) => [n, declared.views[n] as MaterializedView])),
+  });
+
+  const differing: string[] = [];
+  const tables: Record<string, Table> = {};
+  for (const name of tableNames) {
+    const want = declared.tables[name] as Table;
+    const got = { ...(live.tables[name] as Table), lifeCycle: want.lifeCycle };
+    const same = canonicalJson({ ...code.tables[name], lifeCycle: want.lifeCycle }) === canonicalJson(got);
+    tables[name] = same ? want : got;
+    if (!same) differing.push(`tables:${name}`);
+  }
+  const views: Record<string, MaterializedView> = {};
+  for (const name of viewNames) {
+    const want = declared.views[name] as MaterializedView;
+    const got = { ...(live.views[name] as MaterializedView), lifeCycle: want.lifeCycle };
+    const same = canonicalJson({ ...code.views[name], lifeCycle: want.lifeCycle }) === canonicalJson(got);
+    views[name] = same ? want : got;
+    if (!same) differing.push(`views:${name}`);
+  }
+  const state: InfraMap = { ...emptyInfraMap(), tables, views };
+
+  const now = options.now ?? new Date();
+  const id = `${timestampId(now)}_${slugify(options.name ?? "baseline") || "baseline"}`;
+  const empty = emptyInfraMap();
+  const text = renderMigration({
+    id,
+    plan: plan(diff(empty, state), { from: empty, to: state }),
+    parent: hashInfraMap(empty),
+    result: hashInfraMap(state),
+    toolVersion: options.toolVersion,
+    notes: [
+      `Baseline: these objects existed in the database before moose managed them. This migration is recorded as applied without running; later migrations replay from it.`,
+      ...(differing.length > 0 ? [`Recorded as the database has them, which differs from the code: ${differing.join(", ")}. The next \`moose migrate generate\` plans the difference.`] : []),
+    ],
+    irreversible: "a baseline adopts objects that existed before; rolling it back would drop them with their data.",
+  });
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${id}.ts`);
+  writeFileSync(path, text);
+  const { checksum, algorithm } = checksumOf(text);
+  await ledger.adopt({ id, fileName: `${id}.ts`, checksum, checksumAlgorithm: algorithm, parentHash: hashInfraMap(empty), resultHash: hashInfraMap(state), stepsTotal: tableNames.length + viewNames.length });
+
+  const adopted = [...tableNames.map((n) => `tables:${n}`), ...viewNames.map((n) => `views:${n}`)];
+  const missing = [
+    ...Object.keys(declared.tables).filter((n) => !tableNames.includes(n)).map((n) => `tables:${n}`),
+    ...Object.keys(declared.views).filter((n) => !viewNames.includes(n)).map((n) => `views:${n}`),
+  ].sort();
+  const undeclared = [
+    ...Object.keys(live.tables).filter((n) => !has(declared.tables, n)).map((n) => `tables:${n}`),
+    ...Object.keys(live.views).filter((n) => !has(declared.views, n)).map((n) => `views:${n}`),
+  ].sort();
+  return { id, path, adopted, differing, missing, undeclared, state };
+}

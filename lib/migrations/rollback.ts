@@ -1,0 +1,325 @@
+import { hostname } from "node:os";
+import type { Change } from "../diff/change.js";
+import { EngineError, MooseError, RefusedError } from "../errors.js";
+import type { Ledger } from "../ledger/ledger.js";
+import { applyChange } from "../model/apply-change.js";
+import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
+import { reverseChange } from "../plan/plan.js";
+import { executableSteps, isRollbackRecord, stepLabel, unapprovedSteps, type DeployEngines, type EngineNeeds } from "./deploy.js";
+import { executeStep, statementsForSteps } from "./execute.js";
+import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
+import { replayMigrations, type ReplayedMigration } from "./sequence.js";
+import { liveDrift } from "./status.js";
+import { changeOf } from "./steps.js";
+
+export interface RollbackOptions {
+  /** Roll back every applied migration after this one (which stays applied); default: only the newest. */
+  readonly to?: string;
+  readonly dryRun?: boolean;
+  readonly lockWaitMs?: number;
+  readonly owner?: string;
+  readonly lockTtlMs?: number;
+  readonly onEvent?: (event: RollbackEvent) => void;
+}
+
+export type RollbackEvent =
+  | { readonly kind: "rollback-start"; readonly id: string; readonly steps: number; readonly resumeFrom: number }
+  | { readonly kind: "step-done"; readonly id: string; readonly index: number; readonly ms: number }
+  | { readonly kind: "rollback-done"; readonly id: string };
+
+export type RollbackOutcome =
+  | { readonly id: string; readonly status: "rolled-back"; readonly steps: number }
+  | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<{ readonly index: number; readonly description: string; readonly statements: readonly string[] }> }
+  | { readonly id: string; readonly status: "failed"; readonly failedStep: number; readonly error: string }
+  | { readonly id: string; readonly status: "not-run" };
+
+export interface RollbackReport {
+  /** Newest first, in the order they are (or would be) undone. */
+  readonly migrations: readonly RollbackOutcome[];
+  readonly ok: boolean;
+}
+
+/** A migration to undo, with its down steps replayed from the state it produced. */
+interface Undo {
+  readonly migration: ReplayedMigration;
+  readonly down: readonly LocatedStep[];
+  readonly changes: ReadonlyArray<Change | null>;
+}
+
+/** The ledger record of a rollback in progress: resumable like a deploy. */
+function rollbackId(id: string): string {
+  return `${id}.rollback`;
+}
+
+/**
+ * `moose migrate rollback [--to <id>]`: runs the `down` steps of the newest applied
+ * migration (or of every one applied after `to`, newest first), then forgets them in the
+ * ledger, so the files are pending again (edit or delete them before the next deploy).
+ *
+ * Everything is checked before anything runs: a migration without `down` is refused
+ * naming the first step that has no reverse and why; `down` steps must lead back exactly
+ * to the state before the migration, and those that lose data (undoing an added column)
+ * must be approved in the file, as `generate` writes them. Progress is recorded in the
+ * ledger under `<id>.rollback`, so a failed rollback resumes at its failed step.
+ *
+ * @example await rollback(files, ledger, (needs) => openDeployEngines(config, needs), { to: "20261126031500_add_age" })
+ */
+export async function rollback(
+  files: readonly MigrationFile[],
+  ledger: Ledger,
+  openEngines: (needs: EngineNeeds) => Promise<DeployEngines>,
+  options: RollbackOptions = {},
+): Promise<RollbackReport> {
+  const replay = replayMigrations(files);
+  const records = await ledger.list();
+  const unsettled = records.filter((r) => r.id !== DRAFT_ID && !isRollbackRecord(r.id) && r.status !== "applied");
+  if (unsettled.length > 0) {
+    throw new RefusedError("ROLLBACK_UNSETTLED", `${unsettled.map((r) => `${r.id} is ${r.status.replace("_", " ")}`).join(", ")}; roll back only from a settled state`, {
+      hint: "finish it with `moose migrate deploy` (it resumes), then roll back",
+    });
+  }
+  if (records.some((r) => r.id === DRAFT_ID)) {
+    throw new RefusedError("ROLLBACK_UNSETTLED", "moose dev has applied uncommitted changes (migrations/.draft.ts) on top of the migrations", {
+      hint: "commit them with `moose migrate generate` and deploy, or undo them in the code, before rolling back",
+    });
+  }
+  const applied = new Set(records.filter((r) => r.status === "applied").map((r) => r.id));
+  const appliedInOrder = replay.migrations.filter((m) => applied.has(m.file.id));
+  let targets: ReplayedMigration[];
+  if (options.to !== undefined) {
+    const at = appliedInOrder.findIndex((m) => m.file.id === options.to);
+    if (at < 0) {
+      throw new RefusedError("ROLLBACK_TARGET_UNKNOWN", `--to ${options.to} is not an applied migration`, {
+        details: appliedInOrder.map((m) => `applied: ${m.file.id}`),
+        hint: "name the id (file name without .ts) of the migration to go back to",
+      });
+    }
+    targets = appliedInOrder.slice(at + 1).reverse();
+  } else {
+    const newest = appliedInOrder.at(-1);
+    targets = newest ? [newest] : [];
+  }
+  // A rollback that stopped half-way is finished first, whatever was asked.
+  const unfinished = records.find((r) => isRollbackRecord(r.id));
+  if (unfinished) {
+    const id = unfinished.id.replace(/\.rollback$/, "");
+    const m = appliedInOrder.find((x) => x.file.id === id);
+    if (m && !targets.includes(m)) targets = [m, ...targets];
+  }
+  if (targets.length === 0) return { migrations: [], ok: true };
+
+  const undos = targets.map(undoOf);
+
+  if (options.dryRun) {
+    const engines = await openEngines({ streams: false, workflows: false });
+    try {
+      const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+      return {
+        ok: true,
+        migrations: undos.map((u) => {
+          const statements = statementsForSteps(executableSteps(u.down.map((d) => d.step), u.changes), { ...ctx, state: u.migration.after }, engines.workflows !== undefined);
+          return { id: u.migration.file.id, status: "planned" as const, steps: u.down.map((d, i) => ({ index: i, description: d.step.op, statements: statements[i] ?? [] })) };
+        }),
+      };
+    } finally {
+      await engines.close();
+    }
+  }
+
+  const owner = options.owner ?? `${hostname()}:${process.pid}:rollback:${Math.random().toString(36).slice(2, 10)}`;
+  const ttl = options.lockTtlMs ?? 10 * 60_000;
+  await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
+  const outcomes: RollbackOutcome[] = [];
+  let ok = true;
+  try {
+    const kinds = undos.flatMap((u) => u.changes.map((c) => c?.kind ?? "sql"));
+    const engines = await openEngines({ streams: kinds.some((k) => k.startsWith("topic.")), workflows: kinds.some((k) => k.startsWith("workflow.")) });
+    try {
+      const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+      for (const u of undos) {
+        if (!ok) {
+          outcomes.push({ id: u.migration.file.id, status: "not-run" });
+          continue;
+        }
+        const outcome = await undo(u, ledger, engines, ctx, options.onEvent ?? (() => {}));
+        outcomes.push(outcome);
+        if (outcome.status === "failed") ok = false;
+      }
+    } finally {
+      await engines.close();
+    }
+  } finally {
+    await ledger.releaseLock(owner);
+  }
+  return { migrations: outcomes, ok };
+}
+
+/** Checks that a migration can be undone, and replays its down steps. */
+function undoOf(m: ReplayedMigration): Undo {
+  const file = m.file;
+  if (file.down === null) {
+    const culprit = irreversibleStep(m);
+    throw new RefusedError("ROLLBACK_IRREVERSIBLE", `${file.fileName} cannot be rolled back: ${culprit ?? "the file says `down: null`"}; nothing was rolled back`, {
+      position: { file: file.displayPath, line: 1, column: 1 },
+      hint: "undo it with a new migration instead (change the code and `moose migrate generate`), or write its `down` steps by hand if the change can be undone",
+    });
+  }
+  let state = m.after;
+  const changes: Array<Change | null> = [];
+  for (const { step, origin } of file.down) {
+    const change = changeOf(step, state, origin);
+    changes.push(change);
+    if (change) state = applyChange(state, change);
+  }
+  if (hashInfraMap(state) !== hashInfraMap(m.before)) {
+    throw new RefusedError("ROLLBACK_MISMATCH", `the down steps of ${file.fileName} do not lead back to the state before it (${short(hashInfraMap(state))} instead of ${short(hashInfraMap(m.before))}); nothing was rolled back`, {
+      position: { file: file.displayPath, line: 1, column: 1 },
+      hint: "make `down` undo every structured step of `up`, newest first",
+    });
+  }
+  unapprovedSteps(file.down, changes, m.after, file.displayPath, `rolling back ${file.fileName} would lose data and its down steps do not approve it; nothing was rolled back`);
+  return { migration: m, down: file.down, changes };
+}
+
+/** The first up step with no reverse, in words with its position, or undefined. */
+function irreversibleStep(m: ReplayedMigration): string | undefined {
+  let state: InfraMap = m.before;
+  for (let i = 0; i < m.file.up.length; i++) {
+    const { step, origin } = m.file.up[i] as LocatedStep;
+    const change = m.changes[i] ?? null;
+    const where = `step ${i + 1} ${stepLabel(step)} at line ${origin.line}`;
+    if (change === null) {
+      if (step.op === "sql") {
+        const options = step.args[1];
+        if (!(options !== null && typeof options === "object" && typeof (options as { reverse?: unknown }).reverse === "string")) return `${where} runs hand-written SQL without a reverse`;
+      }
+    } else if (reverseChange(change, state) === null) {
+      return `${where} ${whyIrreversible(change)}`;
+    }
+    if (change) state = applyChange(state, change);
+  }
+  // Every step has a reverse, yet the file has none: a baseline (or a hand edit) says so on purpose.
+  return /baseline/.test(m.file.id)
+    ? "it is a baseline: it adopted objects that existed before, and undoing it would drop them with their data"
+    : undefined;
+}
+
+function whyIrreversible(change: Change): string {
+  switch (change.kind) {
+    case "view.backfill":
+      return `inserted rows into ${change.view.targetTable} that cannot be told apart from the others`;
+    case "table.copyRows":
+      return `copied rows into ${change.to} that cannot be told apart from the others`;
+    case "table.dropColumn":
+      return "dropped a column whose position is unknown";
+    default:
+      return "has no reverse";
+  }
+}
+
+async function undo(
+  u: Undo,
+  ledger: Ledger,
+  engines: DeployEngines,
+  ctx: { database: string; capabilities: Awaited<ReturnType<DeployEngines["olap"]["capabilities"]>> },
+  emit: (e: RollbackEvent) => void,
+): Promise<RollbackOutcome> {
+  const file = u.migration.file;
+  const id = rollbackId(file.id);
+  const existing = await ledger.get(id);
+  const done = new Set(existing ? await ledger.stepsDone(id) : []);
+  if (done.size === 0) {
+    const scope = touched([...u.migration.changes, ...u.changes]);
+    const differences = await liveDrift(u.migration.after, engines.olap, scope);
+    if (differences.length > 0) {
+      throw new RefusedError("DRIFT", `the live database differs from what ${file.fileName} left; nothing was rolled back`, {
+        details: differences,
+        hint: "someone changed these objects outside migrations: undo that by hand first",
+      });
+    }
+  }
+  const steps = executableSteps(u.down.map((d) => d.step), u.changes);
+  const statements = statementsForSteps(steps, { ...ctx, state: u.migration.after }, engines.workflows !== undefined);
+  await ledger.begin({
+    id,
+    fileName: `${id}.ts`,
+    checksum: file.checksum,
+    checksumAlgorithm: file.checksumAlgorithm,
+    parentHash: file.result,
+    resultHash: file.parent,
+    stepsTotal: steps.length,
+  });
+  emit({ kind: "rollback-start", id: file.id, steps: steps.length, resumeFrom: done.size });
+  for (let i = 0; i < steps.length; i++) {
+    if (done.has(i)) continue;
+    const t0 = performance.now();
+    try {
+      await ledger.stepStarted(id, i, statements[i] ?? []);
+      await executeStep(steps[i]!, statements[i] ?? [], engines);
+    } catch (error) {
+      const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+      await ledger.stepFailed(id, i, message, statements[i] ?? []);
+      return { id: file.id, status: "failed", failedStep: i, error: message };
+    }
+    await ledger.stepDone(id, i, statements[i] ?? []);
+    emit({ kind: "step-done", id: file.id, index: i, ms: performance.now() - t0 });
+  }
+  await ledger.complete(id);
+  // Undone: the migration is pending again, and the rollback's own record has served its purpose.
+  await ledger.forget(file.id);
+  await ledger.forget(id);
+  emit({ kind: "rollback-done", id: file.id });
+  return { id: file.id, status: "rolled-back", steps: steps.length };
+}
+
+function touched(changes: ReadonlyArray<Change | null>): { tables: Set<string>; views: Set<string> } {
+  const tables = new Set<string>();
+  const views = new Set<string>();
+  for (const c of changes) {
+    if (!c) continue;
+    switch (c.kind) {
+      case "table.create":
+      case "table.drop":
+        tables.add(c.table.name);
+        break;
+      case "table.rename":
+        tables.add(c.from).add(c.to);
+        break;
+      case "table.rebuild":
+        tables.add(c.before.name);
+        break;
+      case "table.copyRows":
+        tables.add(c.from).add(c.to);
+        break;
+      case "view.create":
+      case "view.drop":
+      case "view.backfill":
+        views.add(c.view.name);
+        break;
+      case "view.modify":
+        views.add(c.after.name);
+        break;
+      default:
+        if (c.kind.startsWith("table.")) tables.add((c as { table: string }).table);
+    }
+  }
+  return { tables, views };
+}
+
+async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = await ledger.acquireLock(owner, ttl);
+    if (lock.acquired) return;
+    if (Date.now() >= deadline) {
+      throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt}`, {
+        hint: "wait for it to finish (or pass --lock-timeout SECONDS); if that process is gone, run `moose migrate unlock`",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+  }
+}
+
+function short(hash: string): string {
+  return hash.replace(/^sha256:/, "").slice(0, 12);
+}

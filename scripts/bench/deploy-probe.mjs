@@ -1,0 +1,128 @@
+// Deploy benchmark pieces, each run in its own process (chDB holds one data folder per process):
+//
+//   node scripts/bench/deploy-probe.mjs make <projectDir> <count>   writes <count> committed migrations
+//   node scripts/bench/deploy-probe.mjs deploy <projectDir> <out.json>
+//       deploys them in-process with the engine already open; writes { deployMs, statements }
+//   node scripts/bench/deploy-probe.mjs raw <projectDir> <statements.json>
+//       runs the same statements on a fresh engine, nothing else; prints { rawMs }
+//   node scripts/bench/deploy-probe.mjs breakdown <projectDir>
+//       deploys with every ledger and engine call timed; prints { totalMs, calls: { "ledger.begin": [ms, n], ... } }
+//
+// Each migration creates one table of 10 columns and adds a column to the previous
+// table: two steps, two DDL statements, the drift check touching two tables.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const dist = (p) => new URL(`../../dist/${p}`, import.meta.url).href;
+const [mode, dirArg, arg] = process.argv.slice(2);
+const dir = resolve(dirArg ?? ".");
+
+function table(name, extra = []) {
+  const columns = [{ name: "id", type: "String" }];
+  for (let c = 1; c < 10; c++) columns.push({ name: `c${c}`, type: c % 3 === 0 ? "Float64" : c % 3 === 1 ? "String" : "DateTime('UTC')" });
+  return { name, columns: [...columns, ...extra], orderBy: ["id"], engine: { kind: "MergeTree" }, settings: {}, lifeCycle: "FULLY_MANAGED" };
+}
+
+async function make(count) {
+  const { diff } = await import(dist("lib/diff/diff.js"));
+  const { plan } = await import(dist("lib/plan/plan.js"));
+  const { renderMigration } = await import(dist("lib/migrations/render.js"));
+  const { emptyInfraMap, hashInfraMap } = await import(dist("lib/model/infra-map.js"));
+  const migrations = join(dir, "migrations");
+  rmSync(migrations, { recursive: true, force: true });
+  mkdirSync(migrations, { recursive: true });
+  let state = emptyInfraMap();
+  const base = Date.UTC(2026, 0, 1);
+  for (let k = 1; k <= count; k++) {
+    const tables = { ...state.tables, [`T${k}`]: table(`T${k}`) };
+    if (k > 1) tables[`T${k - 1}`] = table(`T${k - 1}`, [{ name: `added${k}`, type: "Nullable(String)" }]);
+    const next = { ...state, tables };
+    const changes = diff(state, next);
+    const stamp = new Date(base + k * 1000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
+    const id = `${stamp}_step_${k}`;
+    const text = renderMigration({ id, plan: plan(changes, { from: state, to: next }), parent: hashInfraMap(state), result: hashInfraMap(next), toolVersion: "bench" });
+    writeFileSync(join(migrations, `${id}.ts`), text);
+    state = next;
+  }
+}
+
+async function deployTimed(out) {
+  const { loadConfig } = await import(dist("lib/config/config.js"));
+  const { deploy } = await import(dist("lib/migrations/deploy.js"));
+  const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
+  const config = await loadConfig(dir, {});
+  const files = projectMigrations(config);
+  const ledger = await projectLedger(config, "bench");
+  const engines = await openDeployEngines(config, { streams: false, workflows: false });
+  await engines.olap.capabilities();
+  const statements = [];
+  const t0 = performance.now();
+  const report = await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), {
+    onEvent: (e) => {
+      if (e.kind === "step-done") statements.push(...e.statements);
+    },
+  });
+  const deployMs = performance.now() - t0;
+  await engines.close();
+  await ledger.close();
+  if (!report.ok || report.migrations.some((m) => m.status !== "applied")) throw new Error(`deploy failed: ${JSON.stringify(report.migrations.find((m) => m.status !== "applied"))}`);
+  writeFileSync(out, JSON.stringify({ deployMs, migrations: files.length, statements }));
+}
+
+/** Where a deploy's time goes: every ledger method and engine call, timed. */
+async function breakdown() {
+  const { loadConfig } = await import(dist("lib/config/config.js"));
+  const { deploy } = await import(dist("lib/migrations/deploy.js"));
+  const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
+  const config = await loadConfig(dir, {});
+  const files = projectMigrations(config);
+  const ledger = await projectLedger(config, "bench");
+  const engines = await openDeployEngines(config, { streams: false, workflows: false });
+  await engines.olap.capabilities();
+  const calls = {};
+  const wrap = (obj, name, label) => {
+    const f = obj[name].bind(obj);
+    obj[name] = async (...a) => {
+      const t = performance.now();
+      try {
+        return await f(...a);
+      } finally {
+        const c = (calls[`${label}.${name}`] ??= [0, 0]);
+        c[0] += performance.now() - t;
+        c[1]++;
+      }
+    };
+  };
+  for (const m of Object.getOwnPropertyNames(Object.getPrototypeOf(ledger))) if (m !== "constructor" && typeof ledger[m] === "function") wrap(ledger, m, "ledger");
+  for (const m of ["execute", "query", "introspect"]) wrap(engines.olap, m, "engine");
+  const t0 = performance.now();
+  await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), {});
+  const totalMs = performance.now() - t0;
+  const during = structuredClone(calls);
+  await engines.close();
+  await ledger.close();
+  process.stdout.write(JSON.stringify({ totalMs, migrations: files.length, calls: during }) + "\n");
+}
+
+async function raw(statementsFile) {
+  const { loadConfig } = await import(dist("lib/config/config.js"));
+  const { openOlapEngine } = await import(dist("lib/engines/olap/engine.js"));
+  const config = await loadConfig(dir, {});
+  const { statements } = JSON.parse(readFileSync(statementsFile, "utf8"));
+  const engine = await openOlapEngine(config.olap);
+  await engine.capabilities();
+  const t0 = performance.now();
+  for (const sql of statements) if (!sql.startsWith("--")) await engine.execute(sql);
+  const rawMs = performance.now() - t0;
+  await engine.close();
+  process.stdout.write(JSON.stringify({ rawMs, statements: statements.length }) + "\n");
+}
+
+if (mode === "make") await make(Number(arg ?? 100));
+else if (mode === "deploy") await deployTimed(resolve(arg));
+else if (mode === "raw") await raw(resolve(arg));
+else if (mode === "breakdown") await breakdown();
+else {
+  process.stderr.write("usage: deploy-probe.mjs make|deploy|raw|breakdown <projectDir> <arg>\n");
+  process.exit(2);
+}

@@ -1,0 +1,661 @@
+// The benchmark suite: `npm run bench` (builds first), or `node scripts/bench/run.mjs [options]`.
+//
+//   --quick            sizes 10 and 100, 3 runs per figure, 20 migrations to deploy (about 2 minutes)
+//   --sizes 10,100     table counts of the synthetic apps (default 10,100,1000)
+//   --runs N           runs per figure (default 5; `--help` gets 3N)
+//   --deploy N         pending migrations for the deploy figures (default 100)
+//   --out FILE         where to write the report (default BENCHMARKS.md; `-` for stdout only)
+//   --work DIR         where the apps are generated (default: a fresh folder in the OS temp dir, removed after)
+//   --only LIST        only these figure groups: help,tsc,plan,generate,reextract,dev,deploy (the report then
+//                      lacks the others; for iterating, not for BENCHMARKS.md)
+//
+// Every figure is a separate process started the way a user starts it (cold: no warm
+// process, no cache of the app), timed from spawn to exit; the report gives the median,
+// the min–max of the runs, and the command to reproduce it. The generated apps never
+// land in the repository.
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import { join, relative, resolve } from "node:path";
+import { generateApp, PACKAGE_ROOT } from "./generate-app.mjs";
+
+const args = parseArgs(process.argv.slice(2));
+const quick = Boolean(args.quick);
+const SIZES = (args.sizes ?? (quick ? "10,100" : "10,100,1000")).split(",").map(Number);
+const RUNS = Number(args.runs ?? (quick ? 3 : 5));
+const DEPLOY_COUNT = Number(args.deploy ?? (quick ? 20 : 100));
+const OUT = args.out ?? join(PACKAGE_ROOT, "BENCHMARKS.md");
+const WORK = args.work ? resolve(args.work) : mkdtempSync(join(os.tmpdir(), "moose-bench-"));
+const BIN = join(PACKAGE_ROOT, "dist", "cli", "bin.js");
+const TSC = join(PACKAGE_ROOT, "node_modules", "typescript", "bin", "tsc");
+const USAGE_PRELOAD = join(PACKAGE_ROOT, "scripts", "bench", "report-usage.cjs");
+const DEV_EDITS = quick ? 5 : 10;
+const ONLY = args.only ? new Set(args.only.split(",")) : undefined;
+const wanted = (group) => !ONLY || ONLY.has(group);
+
+/** Targets of the issue, by figure id. */
+const TARGETS = {
+  help: { max: 150, text: "≤ 150 ms" },
+  "dev-100": { max: 250, text: "≤ 250 ms" },
+  "dev-1000": { max: 1000, text: "≤ 1 s" },
+  "generate-vs-tsc": { max: 1.2, text: "≤ 1.2 × tsc (stand-in)" },
+  "types-overhead": { max: 1.3, text: "≤ 1.3 × tsc (stand-in), i.e. ≤ +30 %" },
+  "deploy-overhead": { max: 5, text: "≤ 5 ms per migration" },
+  "dev-rss-1000": { max: 400, text: "≤ 400 MB" },
+};
+
+if (!existsSync(BIN)) {
+  process.stderr.write("dist/cli/bin.js is missing: run `npm run build` first (npm run bench does)\n");
+  process.exit(1);
+}
+
+const results = [];
+const loads = [];
+const started = new Date();
+
+function log(text) {
+  process.stderr.write(`[bench] ${text}\n`);
+}
+
+function noteLoad(when) {
+  loads.push({ when, load: os.loadavg().map((l) => l.toFixed(2)).join(" / ") });
+}
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
+    const key = a.slice(2);
+    if (key === "quick" || key === "keep") out[key] = true;
+    else out[key] = argv[++i];
+  }
+  return out;
+}
+
+// ---- measuring -------------------------------------------------------------
+
+/** Runs a command once; resolves with its wall time, exit code, output and (with `usage`) peak RSS and CPU. */
+function runOnce(cmd, argv, { cwd, usage = false, env = {} } = {}) {
+  const usageFile = usage ? join(WORK, `usage-${process.pid}-${Math.random().toString(36).slice(2)}.jsonl`) : undefined;
+  const nodeArgs = usage ? ["--require", USAGE_PRELOAD, ...argv] : argv;
+  return new Promise((resolveRun, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, nodeArgs, { cwd, env: { ...process.env, FORCE_COLOR: "0", ...(usageFile ? { MOOSE_BENCH_USAGE_FILE: usageFile } : {}), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      let u;
+      if (usageFile && existsSync(usageFile)) {
+        u = JSON.parse(readFileSync(usageFile, "utf8").trim().split("\n")[0]);
+        rmSync(usageFile, { force: true });
+      }
+      resolveRun({ ms, code, stdout, stderr, rssMb: u ? u.maxRssKb / 1024 : undefined, cpuMs: u ? u.userMs + u.systemMs : undefined });
+    });
+  });
+}
+
+function stats(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const q = (p) => {
+    const i = (v.length - 1) * p;
+    const lo = Math.floor(i);
+    return v[lo] + (v[Math.ceil(i)] - v[lo]) * (i - lo);
+  };
+  return { n: v.length, median: q(0.5), min: v[0], max: v[v.length - 1], q1: q(0.25), q3: q(0.75) };
+}
+
+/**
+ * Times `runs` runs of each command (after `warmup` unmeasured ones, which only warm
+ * the OS file cache). The commands take turns, run by run, so that a burst of load
+ * from other jobs weighs on all of them alike and their ratios stay meaningful.
+ * `before` runs, unmeasured, before each run of its command.
+ */
+async function measureTogether(specs) {
+  const state = specs.map((spec) => ({ spec, walls: [], cpus: [], rss: [] }));
+  for (const { spec } of state) log(`${spec.label}${spec.size !== undefined ? ` @ ${spec.size}` : ""} (${spec.runs ?? RUNS} runs)`);
+  const rounds = Math.max(...specs.map((s) => (s.warmup ?? 1) + (s.runs ?? RUNS)));
+  for (let i = 0; i < rounds; i++) {
+    for (const st of state) {
+      const { cmd = process.execPath, argv, cwd, runs = RUNS, warmup = 1, before, usage = true, expectCode = 0, label } = st.spec;
+      if (i >= warmup + runs) continue;
+      if (before) before();
+      const r = await runOnce(cmd, argv, { cwd, usage });
+      if (r.code !== expectCode) throw new Error(`${label}: exit ${r.code} (expected ${expectCode})\n${r.stderr.slice(0, 2000)}${r.stdout.slice(0, 500)}`);
+      if (i < warmup) continue;
+      st.walls.push(r.ms);
+      if (r.cpuMs !== undefined) st.cpus.push(r.cpuMs);
+      if (r.rssMb !== undefined) st.rss.push(r.rssMb);
+    }
+  }
+  return state.map(({ spec, walls, cpus, rss }) => {
+    const result = { id: spec.id, label: spec.label, size: spec.size, unit: "ms", wall: stats(walls), cpu: cpus.length ? stats(cpus) : undefined, rss: rss.length ? stats(rss) : undefined, command: spec.display };
+    results.push(result);
+    return result;
+  });
+}
+
+async function measure(id, label, size, spec) {
+  const [result] = await measureTogether([{ id, label, size, ...spec }]);
+  return result;
+}
+
+function record(id, label, size, fields) {
+  const result = { id, label, size, ...fields };
+  results.push(result);
+  return result;
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- figures ---------------------------------------------------------------
+
+async function benchHelp() {
+  const runs = RUNS * 3;
+  await measureTogether([
+    { id: "node-baseline", label: "`node -e 0` (Node.js start-up, the floor)", argv: ["-e", "0"], runs, usage: false, display: "node -e 0" },
+    { id: "help", label: "`moose --help` cold start", argv: [BIN, "--help"], runs, usage: false, display: "moose --help" },
+    { id: "version", label: "`moose --version` cold start", argv: [BIN, "--version"], runs, usage: false, display: "moose --version" },
+  ]);
+  const probe = join(PACKAGE_ROOT, "scripts", "bench", "ts-load-probe.mjs");
+  await measureTogether([
+    { id: "ts-esm", label: "load the TypeScript compiler with `import` (ES module)", argv: [probe, "esm"], usage: false, display: "node scripts/bench/ts-load-probe.mjs esm" },
+    { id: "ts-require", label: "load the TypeScript compiler with `require` (lib/extract/typescript.cts)", argv: [probe, "require"], usage: false, display: "node scripts/bench/ts-load-probe.mjs require" },
+  ]);
+}
+
+async function benchSize(size) {
+  const app = join(WORK, `app-${size}`);
+  const standin = join(WORK, `standin-${size}`);
+  const summary = generateApp({ tables: size, out: app });
+  generateApp({ tables: size, out: standin, variant: "standin" });
+  record("app", "synthetic app", size, { summary });
+  noteLoad(`before the ${size}-table figures`);
+
+  const clearMigrations = () => {
+    const dir = join(app, "migrations");
+    for (const f of readdirSync(dir)) if (f.endsWith(".ts")) rmSync(join(dir, f));
+  };
+  const specs = [];
+  if (wanted("tsc")) {
+    specs.push({ id: "tsc-standin", label: "`tsc --noEmit`, same interfaces with a one-line stand-in class", size, argv: [TSC, "-p", standin], cwd: standin, display: `node scripts/bench/generate-app.mjs --tables ${size} --variant standin --out /tmp/s${size} && tsc -p /tmp/s${size}` });
+    specs.push({ id: "tsc-app", label: "`tsc --noEmit` on the app (with moose-migrate's types)", size, argv: [TSC, "-p", app], cwd: app, display: `node scripts/bench/generate-app.mjs --tables ${size} --out /tmp/a${size} && tsc -p /tmp/a${size}` });
+  }
+  if (wanted("plan")) specs.push({ id: "plan", label: "cold `moose plan`", size, argv: [BIN, "plan"], cwd: app, display: `cd /tmp/a${size} && moose plan` });
+  if (wanted("generate")) specs.push({ id: "generate", label: "cold `moose migrate generate`", size, argv: [BIN, "migrate", "generate"], cwd: app, before: clearMigrations, display: `cd /tmp/a${size} && rm -f migrations/*.ts && moose migrate generate` });
+  if (specs.length > 0) await measureTogether(specs);
+  if (wanted("tsc") && size === Math.max(...SIZES)) await typeCounts(size, app, standin);
+  clearMigrations();
+  if (wanted("reextract")) await benchReextract(size, app);
+  if (wanted("dev")) await benchDev(size, app);
+}
+
+/** What the checker builds for each variant (`tsc --extendedDiagnostics`): counts do not depend on the machine's load. */
+async function typeCounts(size, app, standin) {
+  const counts = {};
+  for (const [variant, dir] of [["app", app], ["standin", standin]]) {
+    const r = await runOnce(process.execPath, [TSC, "-p", dir, "--extendedDiagnostics"], { cwd: dir });
+    const get = (name) => Number(new RegExp(`^${name}:\\s+([\\d.]+)`, "m").exec(r.stdout)?.[1]);
+    counts[variant] = { types: get("Types"), instantiations: get("Instantiations"), symbols: get("Symbols"), memoryKb: get("Memory used") };
+  }
+  record("type-counts", "what the type checker builds", size, { counts });
+}
+
+/** The extraction part of a dev-loop save, in-process: what lib/extract costs per one-column edit. */
+async function benchReextract(size, app) {
+  log(`re-extract after a one-column edit @ ${size}`);
+  const r = await runOnce(process.execPath, [join(PACKAGE_ROOT, "scripts", "bench", "extract-probe.mjs"), app, String(Math.max(RUNS, 7)), "--json"], { cwd: app, usage: true });
+  if (r.code !== 0) throw new Error(`extract-probe failed: ${r.stderr}`);
+  const probe = JSON.parse(r.stdout.trim().split("\n").at(-1));
+  record("reextract", "re-extraction after a one-column edit (in-process, warm Program; part of the dev loop)", size, {
+    unit: "ms",
+    wall: stats(probe.edits),
+    command: `node scripts/bench/extract-probe.mjs /tmp/a${size} 7`,
+  });
+  record("extract-rss", "peak RSS of extraction alone (one cold extract and the re-extractions above)", size, {
+    unit: "MB",
+    value: r.rssMb,
+    command: `node --require scripts/bench/report-usage.cjs scripts/bench/extract-probe.mjs /tmp/a${size} 7`,
+  });
+}
+
+/**
+ * The dev loop: `moose dev` on a copy of the app; each edit adds one column to a
+ * model file and is timed from the file write to the line `moose dev` prints after
+ * the change is applied and its ledger row (the `.draft` migration) is committed.
+ */
+async function benchDev(size, app) {
+  await benchEngineRss(size);
+  const dir = join(WORK, `dev-${size}`);
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(app, dir, { recursive: true, verbatimSymlinks: true });
+  const port = await freePort();
+  const usageFile = join(WORK, `dev-usage-${size}.jsonl`);
+  rmSync(usageFile, { force: true });
+  log(`moose dev @ ${size}: starting`);
+  const child = spawn(process.execPath, ["--require", USAGE_PRELOAD, BIN, "dev", "--port", String(port)], {
+    cwd: dir,
+    env: { ...process.env, FORCE_COLOR: "0", MOOSE_BENCH_USAGE_FILE: usageFile },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let exited;
+  const waiters = [];
+  const lines = [];
+  child.stdout.on("data", (c) => {
+    out += c;
+    const parts = out.split("\n");
+    out = parts.pop();
+    for (const line of parts) {
+      lines.push({ at: process.hrtime.bigint(), line });
+      for (const w of [...waiters]) w();
+    }
+  });
+  child.stderr.on("data", (c) => (err += c));
+  const exit = new Promise((r) => child.on("close", (code) => r((exited = code ?? 1))));
+  /** Resolves with the first line after index `from` matching `re`, or undefined on exit/timeout. */
+  const waitFor = (re, from, timeoutMs) =>
+    new Promise((resolveLine) => {
+      const deadline = setTimeout(() => done(undefined), timeoutMs);
+      const check = () => {
+        for (let i = from; i < lines.length; i++) if (re.test(lines[i].line)) return done(lines[i]);
+        if (exited !== undefined) done(undefined);
+      };
+      function done(v) {
+        clearTimeout(deadline);
+        const k = waiters.indexOf(check);
+        if (k >= 0) waiters.splice(k, 1);
+        resolveLine(v);
+      }
+      waiters.push(check);
+      exit.then(check);
+      check();
+    });
+
+  const ready = await waitFor(/The database matches the code|✓ applied \d+ step/, 0, 600_000);
+  if (!ready) {
+    child.kill("SIGKILL");
+    await exit;
+    const text = `${err}${out}`.trim();
+    const notImplemented = /not implemented/i.test(text);
+    const reason = notImplemented ? "not measured yet: moose dev not implemented" : `not measured: moose dev did not start (${text.split("\n").slice(0, 3).join(" ").slice(0, 200)})`;
+    log(`moose dev @ ${size}: ${reason}`);
+    record("dev", "dev loop: save to applied (one-column change)", size, { missing: reason });
+    record("dev-rss", "peak RSS of `moose dev`", size, { missing: reason });
+    return;
+  }
+  // The file watcher starts after the first cycle; give it time to settle.
+  await sleep(1500);
+  const models = readdirSync(join(dir, "app", "models")).sort();
+  const file = join(dir, "app", "models", models[Math.floor(models.length / 2)]);
+  let text = readFileSync(file, "utf8");
+  const times = [];
+  let failure;
+  for (let i = 0; i < DEV_EDITS && !failure; i++) {
+    text = text.replace(/\n}\n/, `\n  bench_added_${i}: string;\n}\n`);
+    const from = lines.length;
+    const t0 = process.hrtime.bigint();
+    writeFileSync(file, text);
+    const applied = await waitFor(/✓ applied \d+ step|✗|error/, from, 60_000);
+    if (!applied || !/✓ applied/.test(applied.line)) failure = applied ? applied.line : "no answer within 60 s";
+    else times.push(Number(applied.at - t0) / 1e6);
+    await sleep(300);
+  }
+  child.kill("SIGINT");
+  const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exit;
+  clearTimeout(killer);
+  const usage = existsSync(usageFile) ? JSON.parse(readFileSync(usageFile, "utf8").trim().split("\n")[0]) : undefined;
+  const command = `cd /tmp/a${size} && moose dev  # then add a column to a model file`;
+  if (failure || times.length === 0) record("dev", "dev loop: save to applied (one-column change)", size, { missing: `not measured: ${failure}` });
+  else record("dev", "dev loop: save to applied (one-column change)", size, { unit: "ms", wall: stats(times), command });
+  if (usage) record("dev-rss", "peak RSS of `moose dev` (start, initial apply, edits)", size, { unit: "MB", value: usage.maxRssKb / 1024, command });
+  else record("dev-rss", "peak RSS of `moose dev`", size, { missing: "not measured: moose dev did not report its usage at exit" });
+}
+
+/** What the embedded engine alone takes: the floor under `moose dev`'s RSS with the default engines. */
+async function benchEngineRss(size) {
+  const dir = join(WORK, `engine-${size}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "moose.config.toml"), `[moose]\nmain_file = "app/index.ts"\n`);
+  log(`embedded engine with ${size} tables: peak RSS`);
+  const r = await runOnce(process.execPath, [join(PACKAGE_ROOT, "scripts", "bench", "engine-probe.mjs"), dir, String(size)], { cwd: dir, usage: true });
+  if (r.code !== 0) throw new Error(`engine-probe failed: ${r.stderr}`);
+  record("engine-rss", `peak RSS of a process that only opens the embedded engine (chDB) and creates ${size} tables of 31 columns`, size, {
+    unit: "MB",
+    value: r.rssMb,
+    command: `node --require scripts/bench/report-usage.cjs scripts/bench/engine-probe.mjs DIR ${size}`,
+  });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function benchDeploy() {
+  const dir = join(WORK, "deploy");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "moose.config.toml"), `[moose]\nmain_file = "app/index.ts"\n`);
+  const probe = join(PACKAGE_ROOT, "scripts", "bench", "deploy-probe.mjs");
+  const made = await runOnce(process.execPath, [probe, "make", dir, String(DEPLOY_COUNT)], { cwd: dir });
+  if (made.code !== 0) throw new Error(`deploy-probe make failed: ${made.stderr}`);
+  noteLoad("before the deploy figures");
+  log(`deploy of ${DEPLOY_COUNT} migrations (${RUNS} runs)`);
+  const deployMs = [];
+  const rawMs = [];
+  const out = join(WORK, "deploy-statements.json");
+  for (let i = 0; i < RUNS; i++) {
+    rmSync(join(dir, ".moose"), { recursive: true, force: true });
+    const d = await runOnce(process.execPath, [probe, "deploy", dir, out], { cwd: dir });
+    if (d.code !== 0) throw new Error(`deploy-probe deploy failed: ${d.stderr}`);
+    deployMs.push(JSON.parse(readFileSync(out, "utf8")).deployMs);
+    rmSync(join(dir, ".moose"), { recursive: true, force: true });
+    const r = await runOnce(process.execPath, [probe, "raw", dir, out], { cwd: dir });
+    if (r.code !== 0) throw new Error(`deploy-probe raw failed: ${r.stderr}`);
+    rawMs.push(JSON.parse(r.stdout.trim()).rawMs);
+  }
+  const overhead = deployMs.map((d, i) => (d - rawMs[i]) / DEPLOY_COUNT);
+  const statements = JSON.parse(readFileSync(out, "utf8")).statements.length;
+  record("deploy-lib", `deploy of ${DEPLOY_COUNT} pending migrations, in-process (engine already open)`, undefined, { unit: "ms", wall: stats(deployMs), command: `node scripts/bench/deploy-probe.mjs make DIR ${DEPLOY_COUNT} && node scripts/bench/deploy-probe.mjs deploy DIR out.json` });
+  record("deploy-raw", `the same ${statements} DDL statements run directly on a fresh embedded engine`, undefined, { unit: "ms", wall: stats(rawMs), command: "node scripts/bench/deploy-probe.mjs raw DIR out.json" });
+  record("deploy-overhead", "ledger and checks overhead per migration ((deploy − raw DDL) / migrations)", undefined, { unit: "ms", wall: stats(overhead), command: "(see the two rows above)" });
+  rmSync(join(dir, ".moose"), { recursive: true, force: true });
+  const b = await runOnce(process.execPath, [probe, "breakdown", dir], { cwd: dir });
+  if (b.code !== 0) throw new Error(`deploy-probe breakdown failed: ${b.stderr}`);
+  const parts = JSON.parse(b.stdout.trim());
+  const timed = Object.values(parts.calls).reduce((sum, [ms]) => sum + ms, 0);
+  const calls = Object.entries(parts.calls)
+    .sort((x, y) => y[1][0] - x[1][0])
+    .map(([name, [ms, n]]) => ({ name, perMigration: ms / parts.migrations, calls: n, perCall: ms / n }));
+  calls.push({ name: "everything else (reading files, replay, planning statements, approvals; CPU)", perMigration: (parts.totalMs - timed) / parts.migrations });
+  record("deploy-breakdown", "where a deploy's time goes", undefined, { breakdown: calls, totalMs: parts.totalMs, migrations: parts.migrations });
+  rmSync(join(dir, ".moose"), { recursive: true, force: true });
+  await measure("deploy-cli", `cold \`moose migrate deploy\` of ${DEPLOY_COUNT} pending migrations`, undefined, {
+    argv: [BIN, "migrate", "deploy"],
+    cwd: dir,
+    warmup: 0,
+    before: () => rmSync(join(dir, ".moose"), { recursive: true, force: true }),
+    display: `cd DIR && rm -rf .moose && moose migrate deploy`,
+  });
+}
+
+// ---- report ----------------------------------------------------------------
+
+const fmt = (v, unit = "ms") => (v === undefined ? "–" : unit === "ms" ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`) : unit === "MB" ? `${v.toFixed(0)} MB` : `${v.toFixed(2)}×`);
+const spread = (s, unit = "ms") => (s ? `${fmt(s.min, unit)} – ${fmt(s.max, unit)}` : "");
+const find = (id, size) => results.find((r) => r.id === id && r.size === size);
+
+function machineInfo() {
+  const cpus = os.cpus();
+  let distro = os.type();
+  try {
+    distro = /PRETTY_NAME="([^"]+)"/.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? distro;
+  } catch {}
+  const version = (pkg) => {
+    try {
+      return JSON.parse(readFileSync(join(PACKAGE_ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+    } catch {
+      return "?";
+    }
+  };
+  return [
+    `- CPU: ${cpus.length} × ${cpus[0]?.model.trim() ?? "?"}`,
+    `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- OS: ${distro}, kernel ${os.release()}`,
+    `- Node.js ${process.version}, TypeScript ${version("typescript")}, chdb ${version("chdb")}, moose-migrate ${JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version}`,
+  ].join("\n");
+}
+
+function verdict(ok) {
+  return ok === undefined ? "not measured" : ok ? "**met**" : "**not met**";
+}
+
+function summaryRows() {
+  const rows = [];
+  const largest = Math.max(...SIZES);
+  const help = find("help");
+  rows.push(["`moose --help`", TARGETS.help.text, help ? `${fmt(help.wall.median)} (${spread(help.wall)})` : "–", verdict(help ? help.wall.median <= TARGETS.help.max : undefined)]);
+  for (const size of [100, 1000]) {
+    const dev = find("dev", size);
+    const target = TARGETS[`dev-${size}`];
+    if (!SIZES.includes(size)) continue;
+    rows.push([`dev loop at ${size} tables`, target.text, dev?.wall ? `${fmt(dev.wall.median)} (${spread(dev.wall)})` : (dev?.missing ?? "–"), verdict(dev?.wall ? dev.wall.median <= target.max : undefined)]);
+  }
+  const gen = find("generate", largest);
+  const floor = find("tsc-standin", largest);
+  const app = find("tsc-app", largest);
+  if (gen && floor) {
+    const r = gen.wall.median / floor.wall.median;
+    const typesOnly = app ? `; \`tsc\` on the app alone is already ${(app.wall.median / floor.wall.median).toFixed(2)}×` : "";
+    rows.push([`cold \`migrate generate\` at ${largest} tables vs \`tsc --noEmit\` (stand-in)`, TARGETS["generate-vs-tsc"].text, `${fmt(gen.wall.median)} / ${fmt(floor.wall.median)} = ${r.toFixed(2)}×${typesOnly}`, verdict(r <= TARGETS["generate-vs-tsc"].max)]);
+  }
+  if (app && floor) {
+    const r = app.wall.median / floor.wall.median;
+    rows.push([`our library's types: \`tsc\` on the app vs the stand-in, ${largest} tables`, TARGETS["types-overhead"].text, `${fmt(app.wall.median)} / ${fmt(floor.wall.median)} = ${r.toFixed(2)}× (+${((r - 1) * 100).toFixed(0)} %)`, verdict(r <= TARGETS["types-overhead"].max)]);
+  }
+  const over = find("deploy-overhead");
+  if (over) rows.push(["ledger and checks overhead on deploy", TARGETS["deploy-overhead"].text, `${fmt(over.wall.median)} per migration (${spread(over.wall)})`, verdict(over.wall.median <= TARGETS["deploy-overhead"].max)]);
+  if (SIZES.includes(1000)) {
+    const rss = find("dev-rss", 1000);
+    const engine = find("engine-rss", 1000);
+    const extract = find("extract-rss", 1000);
+    const floor = engine?.value !== undefined && extract?.value !== undefined ? `; floor: the embedded engine alone ${fmt(engine.value, "MB")} + extraction alone ${fmt(extract.value, "MB")}` : "";
+    rows.push(["peak RSS of `moose dev` at 1,000 tables", TARGETS["dev-rss-1000"].text, `${rss?.value !== undefined ? fmt(rss.value, "MB") : (rss?.missing ?? "–")}${floor}`, verdict(rss?.value !== undefined ? rss.value <= TARGETS["dev-rss-1000"].max : undefined)]);
+  }
+  const growth = growthRatio("generate");
+  const tscGrowth = growthRatio("tsc-standin");
+  if (growth) {
+    const reference = tscGrowth ? `; \`tsc\` (stand-in): ${tscGrowth.perTableFrom.toFixed(2)} → ${tscGrowth.perTableTo.toFixed(2)}` : "";
+    rows.push([`growth of cold \`migrate generate\`: ms per added table, ${growth.from} vs ${growth.to} tables`, "about linear", `${growth.perTableFrom.toFixed(2)} → ${growth.perTableTo.toFixed(2)} ms per table${reference}`, growth.ratio <= 1.5 ? "**met** (the cost per table does not grow)" : "**not met**"]);
+  }
+  return rows;
+}
+
+/**
+ * Cost per added table between consecutive sizes (the difference of the medians over
+ * the difference of table counts, so fixed start-up cost drops out). Linear growth
+ * keeps the slope flat; the last slope over the first says how far from linear it is.
+ */
+function slopes(id) {
+  const sizes = [...SIZES].sort((a, b) => a - b).filter((n) => find(id, n)?.wall);
+  if (sizes.length < 3) return undefined;
+  const out = [];
+  for (let i = 1; i < sizes.length; i++) {
+    const a = find(id, sizes[i - 1]);
+    const b = find(id, sizes[i]);
+    out.push({ from: a.size, to: b.size, msPerTable: (b.wall.median - a.wall.median) / (b.size - a.size) });
+  }
+  return { slopes: out, ratio: out[out.length - 1].msPerTable / out[0].msPerTable };
+}
+
+function growthRatio(id) {
+  const g = slopes(id);
+  if (!g) return undefined;
+  const first = g.slopes[0];
+  const last = g.slopes[g.slopes.length - 1];
+  return { from: `${first.from}→${first.to}`, to: `${last.from}→${last.to}`, perTableFrom: first.msPerTable, perTableTo: last.msPerTable, ratio: g.ratio };
+}
+
+function table(header, rows) {
+  return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+function detailRows() {
+  const rows = [];
+  for (const r of results) {
+    if (r.id === "app" || r.id === "deploy-breakdown" || r.id === "type-counts") continue;
+    const size = r.size === undefined ? "" : String(r.size);
+    if (r.missing) {
+      rows.push([r.label, size, r.missing, "", "", "", ""]);
+      continue;
+    }
+    if (r.value !== undefined) {
+      rows.push([r.label, size, fmt(r.value, r.unit), "", "", "", r.command ? `\`${r.command}\`` : ""]);
+      continue;
+    }
+    rows.push([r.label, size, fmt(r.wall.median, r.unit), spread(r.wall, r.unit), r.cpu ? fmt(r.cpu.median) : "", r.rss ? fmt(r.rss.median, "MB") : "", r.command ? `\`${r.command}\`` : ""]);
+  }
+  return rows;
+}
+
+function curve() {
+  const ids = ["tsc-standin", "tsc-app", "plan", "generate", "reextract", "dev"];
+  const sizes = [...SIZES].sort((a, b) => a - b);
+  const rows = ids
+    .filter((id) => sizes.some((s) => find(id, s)?.wall))
+    .map((id) => [find(id, sizes.find((s) => find(id, s)))?.label ?? id, ...sizes.map((s) => (find(id, s)?.wall ? fmt(find(id, s).wall.median) : "–"))]);
+  const max = Math.max(...sizes.map((s) => find("generate", s)?.wall?.median ?? 0));
+  const bars = sizes
+    .filter((s) => find("generate", s)?.wall)
+    .map((s) => {
+      const v = find("generate", s).wall.median;
+      return `${String(s).padStart(5)} tables | ${"█".repeat(Math.max(1, Math.round((v / max) * 50)))} ${fmt(v)}`;
+    });
+  return `${table(["median", ...sizes.map((s) => `${s} tables`)], rows)}\n\nCold \`moose migrate generate\` (linear scale):\n\n\`\`\`\n${bars.join("\n")}\n\`\`\``;
+}
+
+function deployBreakdown() {
+  const b = find("deploy-breakdown");
+  if (!b) return "(not measured in this run)";
+  const rows = b.breakdown.map((c) => [c.name.startsWith("everything") ? c.name : `\`${c.name}\``, fmt(c.perMigration), c.calls === undefined ? "" : String(c.calls), c.perCall === undefined ? "" : fmt(c.perCall)]);
+  return `One deploy of ${b.migrations} migrations with every ledger and engine call timed (\`node scripts/bench/deploy-probe.mjs breakdown DIR\`), ${fmt(b.totalMs)} in all. \`engine.execute\` is the DDL itself; everything else is overhead.\n\n${table(["call", "per migration", "calls", "per call"], rows)}`;
+}
+
+/** Modules of this build that still import `typescript` as an ES module (each costs the `import` row above, not the `require` one). */
+function esmTypescriptNote() {
+  const found = [];
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".js") && /^import [^;]*from "typescript";/m.test(readFileSync(p, "utf8"))) found.push(relative(PACKAGE_ROOT, p));
+    }
+  };
+  walk(join(PACKAGE_ROOT, "dist", "lib"));
+  walk(join(PACKAGE_ROOT, "dist", "cli"));
+  const esm = find("ts-esm");
+  const req = find("ts-require");
+  const cost = esm && req ? ` (${fmt(esm.wall.median - req.wall.median)} more per cold command than \`require\`, measured above)` : "";
+  return found.length === 0
+    ? "- Every module loads TypeScript with `require` (lib/extract/typescript.cts)."
+    : `- Modules of this build that still \`import\` TypeScript as an ES module, so that every cold command loading them pays for Node's scan of its 9 MB for named exports${cost}: ${found.map((f) => `\`${f}\``).join(", ")}. Importing \`lib/extract/typescript.cjs\` instead removes it.`;
+}
+
+function typeCountTable() {
+  const r = results.find((x) => x.id === "type-counts");
+  if (!r) return "";
+  const row = (name, key, unit = "") => [name, `${r.counts.app[key].toLocaleString("en-US")}${unit}`, `${r.counts.standin[key].toLocaleString("en-US")}${unit}`, `${(r.counts.app[key] / r.counts.standin[key]).toFixed(1)}×`];
+  return `What the type checker builds for the ${r.size}-table app, with moose-migrate's types and with the stand-in (\`tsc --extendedDiagnostics\`; counts do not depend on the machine's load):
+
+${table(["", "app", "stand-in", ""], [row("types", "types"), row("instantiations", "instantiations"), row("symbols", "symbols"), row("memory used", "memoryKb", " KB")])}
+
+`;
+}
+
+function slopeTable() {
+  const ids = ["tsc-standin", "tsc-app", "plan", "generate", "reextract", "dev"].filter((id) => slopes(id));
+  if (ids.length === 0) return "";
+  const header = slopes(ids[0]).slopes.map((s) => `${s.from} → ${s.to} tables`);
+  const rows = ids.map((id) => [find(id, SIZES[0])?.label ?? id, ...slopes(id).slopes.map((s) => `${s.msPerTable.toFixed(2)} ms`)]);
+  return `\nCost per added table (difference of medians over difference of table counts; start-up cost drops out):\n\n${table(["", ...header], rows)}\n`;
+}
+
+function appRows() {
+  return results.filter((r) => r.id === "app").map((r) => [String(r.size), String(r.summary.columns), String(r.summary.files), String(r.summary.streams), String(r.summary.views)]);
+}
+
+function report() {
+  const finished = new Date();
+  return `# Benchmarks
+
+Written by \`npm run bench\` (\`scripts/bench/run.mjs\`${quick ? " --quick" : ""}) on ${finished.toISOString().slice(0, 16).replace("T", " ")} UTC; the run took ${((finished - started) / 60000).toFixed(1)} min.
+Every figure is the median of ${RUNS} runs (\`moose --help\`: ${RUNS * 3}) of a fresh process, after one unmeasured run
+that only warms the OS file cache; the spread is min – max. CPU is user + system time of the process,
+which the load of other jobs on the machine inflates less than the wall time.
+
+## Machine
+
+${machineInfo()}
+- Load average (1 / 5 / 15 min) while measuring:
+${loads.map((l) => `  - ${l.when}: ${l.load}`).join("\n")}
+
+## Summary
+
+${table(["target", "goal", "measured (median, min – max)", ""], summaryRows())}
+
+${typeCountTable()}## Synthetic apps
+
+\`node scripts/bench/generate-app.mjs --tables N --out DIR [--variant standin]\`: N tables of 10–50 columns
+(mean 30) in files of 25, a Stream into every 10th table, a MaterializedView from every 25th (in view files
+of 10). The *stand-in* variant declares the same interfaces and objects against a one-line stand-in class
+per declaration instead of moose-migrate: the floor any type-based extraction is compared against.
+
+${table(["tables", "columns", "files", "streams", "materialized views"], appRows())}
+
+## All figures
+
+${table(["figure", "tables", "median", "min – max", "CPU", "peak RSS", "reproduce"], detailRows())}
+
+## Deploy: where the time goes
+
+${deployBreakdown()}
+
+## Growth with table count
+
+${curve()}
+${slopeTable()}
+## Notes
+
+${esmTypescriptNote()}
+- \`moose dev\` figures (dev loop, peak RSS) are measured by starting \`moose dev --port <free port>\` on a copy of
+  the app, waiting for its first cycle, then adding one column to a model file ${DEV_EDITS} times; each save is timed
+  from the file write to the \`✓ applied N step\` line, which \`moose dev\` prints after the change is applied
+  and the draft's ledger row is committed. Peak RSS is the process's own \`maxRSS\` at exit. Where the row says
+  *not measured yet*, the command did not exist in this build; the next \`npm run bench\` measures it.
+- *Re-extraction after a one-column edit* is the extraction part of that loop, in-process with a warm
+  \`AppExtractor\` (\`scripts/bench/extract-probe.mjs\`): it is not the dev loop, which adds diff, apply and ledger.
+- Deploy overhead: \`deploy-probe.mjs deploy\` runs \`deploy()\` on ${DEPLOY_COUNT} committed migrations (each creates a
+  10-column table and adds a column to the previous one) with the embedded engine already open; \`raw\` runs
+  the same DDL statements on a fresh engine. Their difference per migration is the ledger, lock, approval and
+  drift-check cost.
+- Sizes: ${SIZES.join(", ")} tables. Reproduce everything with \`npm run bench\` (about ${quick ? "2" : "10"} minutes), or \`npm run bench -- --quick\`.
+`;
+}
+
+// ---- main ------------------------------------------------------------------
+
+mkdirSync(WORK, { recursive: true });
+log(`work dir ${WORK}`);
+noteLoad("at the start");
+try {
+  if (wanted("help")) await benchHelp();
+  for (const size of SIZES) await benchSize(size);
+  if (wanted("deploy")) await benchDeploy();
+  noteLoad("at the end");
+  const text = report();
+  if (OUT === "-") process.stdout.write(text);
+  else {
+    writeFileSync(OUT, text);
+    log(`wrote ${relative(process.cwd(), OUT) || OUT}`);
+  }
+  writeFileSync(join(WORK, "results.json"), JSON.stringify(results, null, 2));
+} finally {
+  if (!args.work && !args.keep) rmSync(WORK, { recursive: true, force: true });
+}
