@@ -590,7 +590,7 @@ class DeclarationReader {
       case "Api": {
         const cfg = this.config(node, 2, cls);
         const params = this.schema(node, cls);
-        this.addApi({ name: id.api!, kind: "consumption", columns: this.columns(node, params).map((c) => c.column), ...opt("version", this.optString(cfg, "version")) }, node);
+        this.addApi({ name: id.api!, kind: "consumption", columns: this.columns(node, params, { allowEmpty: true }).map((c) => c.column), ...opt("version", this.optString(cfg, "version")) }, node);
         return;
       }
       case "Workflow": {
@@ -782,7 +782,7 @@ class DeclarationReader {
     return kept ? { kept } : { type: this.schemaType(node, cls) };
   }
 
-  private columns(node: DeclarationNode, schema: Schema): MappedColumn[] {
+  private columns(node: DeclarationNode, schema: Schema, options: { readonly allowEmpty?: boolean } = {}): MappedColumn[] {
     if ("kept" in schema) {
       this.note(schema.kept.notes);
       return schema.kept.columns;
@@ -794,6 +794,9 @@ class DeclarationReader {
       return cached;
     }
     const result = this.mapper.columnsOf(type, node.typeArguments?.[0] ?? node, () => this.checker.typeToString(type));
+    // An API without parameters is normal; a table or topic without columns is not. Not cached, so a
+    // table declared with the same empty type still gets its error.
+    if (options.allowEmpty && result.columns.length === 0 && result.errors.every((e) => e.code === "EMPTY_SCHEMA")) return [];
     if (result.errors.length > 0) {
       // Report each bad field once even when several declarations share the type.
       this.columnCache.set(type, []);
