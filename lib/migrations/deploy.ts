@@ -188,6 +188,7 @@ export async function deploy(
       const engines = await openEngines(needsOf(todo.map((f) => replayed.get(f.id)!)));
       try {
         const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+        await checkDriftOnce(todo.map((f) => replayed.get(f.id)!), ledger, engines.olap);
         for (const file of todo) {
           if (!ok) {
             outcomes.push({ id: file.id, status: "not-run" });
@@ -342,7 +343,6 @@ async function applyMigration(
     existing = undefined;
   }
   const done = new Set(existing ? await ledger.stepsDone(file.id) : []);
-  if (done.size === 0) await checkDrift(m, engines.olap);
   // Everything that can fail before the first statement runs happens before the ledger records a start.
   const steps = executable(m);
   const allStatements = statementsForSteps(steps, { ...ctx, state: m.before }, engines.workflows !== undefined);
@@ -387,12 +387,38 @@ async function applyMigration(
  * what the migration sequence says they are; otherwise someone changed them by
  * hand and running the steps could do something nobody reviewed.
  */
-async function checkDrift(m: ReplayedMigration, olap: OlapEngine): Promise<void> {
-  const scope = touchedObjects(m);
-  if (scope.tables.size === 0 && scope.views.size === 0) return;
-  const differences = await liveDrift(m.before, olap, scope);
+/**
+ * One drift check for the whole run, before anything is applied: every object
+ * a pending migration touches is compared with the state before the first
+ * pending migration. That is exact, because objects are only changed by the
+ * migrations of this run while it holds the lock: an object first touched by
+ * the third migration is, until then, as the first one found it. Objects first
+ * touched by a migration that is being resumed are half-way and left out.
+ */
+async function checkDriftOnce(pending: readonly ReplayedMigration[], ledger: Ledger, olap: OlapEngine): Promise<void> {
+  const first = pending[0];
+  if (!first) return;
+  const scope = { tables: new Set<string>(), views: new Set<string>() };
+  const seen = new Set<string>();
+  let blamed: ReplayedMigration | undefined;
+  for (const m of pending) {
+    const fresh = (await ledger.stepsDone(m.file.id)).length === 0;
+    const touched = touchedObjects(m);
+    for (const [kind, names] of [["tables", touched.tables], ["views", touched.views]] as const) {
+      for (const name of names) {
+        if (seen.has(`${kind}:${name}`)) continue;
+        seen.add(`${kind}:${name}`);
+        if (fresh) {
+          scope[kind].add(name);
+          blamed ??= m;
+        }
+      }
+    }
+  }
+  if (!blamed) return;
+  const differences = await liveDrift(first.before, olap, scope);
   if (differences.length === 0) return;
-  throw new RefusedError("DRIFT", `the live database differs from what ${m.file.fileName} expects; nothing of it was applied`, {
+  throw new RefusedError("DRIFT", `the live database differs from what ${blamed.file.fileName} expects; nothing of it was applied`, {
     details: differences,
     hint: "someone changed these objects outside migrations: undo that by hand, or capture it in a migration before this one",
   });

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import ts from "typescript";
+import ts from "../extract/typescript.cjs";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
 import { STEP_OPS, type Step, type StepOp } from "../migration/index.js";
 import { checksumOf } from "../ledger/checksum.js";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Handlebars from "handlebars";
+import { createRequire } from "node:module";
 import type { Change } from "../diff/change.js";
 import { assertNever } from "../errors.js";
 import { PACKAGE_ROOT } from "../extract/program.js";
@@ -12,8 +12,11 @@ import type { Step } from "../migration/index.js";
 
 export const TEMPLATE_DIR = join(PACKAGE_ROOT, "migrations-template");
 
+// Loaded on first render: `moose plan` and `deploy` import this module but never render.
+const require = createRequire(import.meta.url);
 let compiled: HandlebarsTemplateDelegate | undefined;
 function template(): HandlebarsTemplateDelegate {
+  const Handlebars = require("handlebars") as typeof import("handlebars");
   compiled ??= Handlebars.compile(readFileSync(join(TEMPLATE_DIR, "migration.ts.hbs"), "utf8"), { strict: true });
   return compiled;
 }
