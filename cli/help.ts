@@ -22,7 +22,7 @@ export const TOP_LEVEL_COMMANDS = {
 export const USAGE = "$0 <command> [options]\n\nInfrastructure as code, with reviewable migrations: ClickHouse tables and views, topics, APIs and workflows declared in app/index.ts.";
 
 export const EPILOG = `Exit codes: 0 success (also "no changes"), 1 engine or I/O failure, 2 invalid input (config, app code, usage),
-3 refused for safety (unapproved destructive change, edited or removed migration, drift, out-of-order), 4 pending migrations (migrate status).
+3 refused for safety (unapproved destructive change, edited or removed migration, drift, out-of-order), 4 pending migrations (migrate status, prod).
 Docs: README.md of the moose-migrate package.`;
 
 export const NO_COMMAND = "name a command (moose --help lists them)";

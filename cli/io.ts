@@ -6,6 +6,8 @@ export interface CliIO {
   readonly stderr: { write(text: string): unknown };
   /** Colours and emoji-free fallbacks are chosen from this. */
   readonly isTTY: boolean;
+  /** Resolves when the operator stops a long-running command (SIGINT / SIGTERM). */
+  stopped(): Promise<NodeJS.Signals>;
 }
 
 export function processIO(): CliIO {
@@ -15,6 +17,16 @@ export function processIO(): CliIO {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stdout.isTTY),
+    stopped: () =>
+      new Promise((resolve) => {
+        const on = (signal: NodeJS.Signals) => {
+          process.off("SIGINT", on);
+          process.off("SIGTERM", on);
+          resolve(signal);
+        };
+        process.on("SIGINT", on);
+        process.on("SIGTERM", on);
+      }),
   };
 }
 
@@ -28,6 +40,7 @@ export function memoryIO(cwd: string, env: Record<string, string | undefined> = 
     isTTY: false,
     stdout: { write: (t: string) => (out += t) },
     stderr: { write: (t: string) => (err += t) },
+    stopped: () => new Promise<NodeJS.Signals>(() => {}),
     out: () => out,
     err: () => err,
   };

@@ -111,11 +111,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     });
     await runCycle("start");
 
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    await io.stopped();
     say("stopping moose dev");
     clearTimeout(timer);
     await watcher.close();

@@ -37,15 +37,9 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     };
     pump();
     if (!follow) return ExitCode.success;
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(pump, 200);
-      const stop = () => {
-        clearInterval(timer);
-        resolve();
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    const timer = setInterval(pump, 200);
+    await io.stopped();
+    clearInterval(timer);
     return ExitCode.success;
   } catch (error) {
     return reportError(error, io);

@@ -44,7 +44,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
         `  endpoints: ${prod.endpoints.length > 0 ? prod.endpoints.map((p) => `/${p}`).join(", ") : "none"}; ${admin}; /health\n` +
         `Listening on ${prod.url} (Ctrl-C to stop)\n`,
     );
-    const signal = await shutdownSignal();
+    const signal = await io.stopped();
     io.stdout.write(`${signal}: closing…\n`);
     await prod.close();
     log?.write(`moose prod stopped (${signal})`);
@@ -53,22 +53,6 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   } catch (error) {
     return reportError(error, io);
   }
-}
-
-/**
- * The one place a command waits on the process itself: a server runs until the
- * operator (or the orchestrator) stops it.
- */
-function shutdownSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
-      resolve(signal);
-    };
-    process.on("SIGINT", on);
-    process.on("SIGTERM", on);
-  });
 }
 
 /** One log line per event, without its timestamp (never a token: events carry none). */

@@ -47,7 +47,7 @@ export const perCity = new MaterializedView<PerCity>({
   materializedViewName: "PerCity_MV",
   tableName: "PerCity",
   orderByFields: ["city"],
-  selectStatement: sql\`SELECT address.city AS city, count() AS n FROM \${users} GROUP BY city\`,
+  selectStatement: sql\`SELECT address.city AS city, count(\${users.columns.id}) AS n FROM \${users} GROUP BY city\`,
   selectTables: [users],
 });
 `,
@@ -62,6 +62,8 @@ for (const [rel, text] of Object.entries(files)) write(rel, text);
 const edits = [
   ["add a field to an interface imported by another file", "app/types.ts", (t) => t.replace("zip: string }", "zip: string; street?: string }")],
   ["add an enum member", "app/types.ts", (t) => t.replace('Closed = "closed"', 'Closed = "closed", Paused = "paused"')],
+  ["rename a column a view interpolates", "app/models/users.ts", (t) => t.replace("id: Id;", "uid: Id;").replace('orderByFields: ["id"]', 'orderByFields: ["uid"]')],
+  ["rename it back", "app/models/users.ts", (t) => t.replace("uid: Id;", "id: Id;").replace('orderByFields: ["uid"]', 'orderByFields: ["id"]')],
   ["change the Key alias", "app/types.ts", (t) => t.replace("Key<string>", "Key<number>")],
   ["add a column in the table's own file", "app/models/events.ts", (t) => t.replace('kind: "click" | "view"', 'kind: "click" | "view"; score: number')],
   ["a TypeScript error", "app/models/events.ts", (t) => t.replace("score: number }", "score: number }\nconst broken: number = \"x\";")],
@@ -79,7 +81,7 @@ const edits = [
   ["reference it", "app/types.ts", (t) => `/// <reference path="./globals.d.ts" />\n${t}`],
   ["use it in another file", "app/models/users.ts", (t) => t.replace("age?: number }", "age?: number; balance: Money }")],
   ["change the global type", "app/globals.d.ts", "declare type Money = string;\n"],
-  ["a view reading a new column", "app/views.ts", (t) => t.replace("count() AS n", "count() AS n, max(age) AS oldest").replace("n: number }", "n: number; oldest: number }")],
+  ["a view reading a new column", "app/views.ts", (t) => t.replace("AS n FROM", "AS n, max(${users.columns.age}) AS oldest FROM").replace("n: number }", "n: number; oldest: number }")],
 ];
 
 const current = { ...files };
