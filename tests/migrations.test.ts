@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalJson } from "../lib/model/infra-map.js";
 import { readMigrations, readMigrationText } from "../lib/migrations/read.js";
+import { nextTimestamp } from "../lib/migrations/generate.js";
 import { replayMigrations } from "../lib/migrations/sequence.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import { InvalidInputErrors, MooseError } from "../lib/errors.js";
@@ -143,4 +144,12 @@ test("a misnamed .ts file in migrations/ is an error, not silently skipped", (t)
   const r = moose(dir, ["plan"]);
   t.is(r.code, 2);
   t.regex(r.stderr, /error\[MIGRATION_NAME_INVALID\]: migrations\/add-users\.ts is not named like a migration/);
+});
+
+test("a new migration always sorts after the newest committed one, even within the same second", (t) => {
+  const now = new Date(Date.UTC(2026, 10, 26, 4, 30, 0));
+  t.is(nextTimestamp(now, undefined), "20261126043000");
+  t.is(nextTimestamp(now, "20261126042959"), "20261126043000");
+  t.is(nextTimestamp(now, "20261126043000"), "20261126043001");
+  t.is(nextTimestamp(now, "20261231235959"), "20270101000000");
 });

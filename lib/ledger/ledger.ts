@@ -40,6 +40,14 @@ export interface BeginMigration {
   readonly stepsTotal: number;
 }
 
+export interface StepDoneOptions {
+  /**
+   * The last step: completes the migration in the same transaction (one
+   * commit fewer per migration; refused like `complete` if a step is missing).
+   */
+  readonly complete?: boolean;
+}
+
 export interface BeginOptions {
   /**
    * Resume a record left `running`. Only a process that died mid-migration leaves
@@ -71,7 +79,7 @@ export interface Ledger {
   /** Optional: marks step `index` as in progress, so a crash mid-step shows which step may be half-applied. */
   stepStarted(id: string, index: number, statements?: readonly string[]): Promise<void>;
   /** Records step `index` as applied with the statements it ran. */
-  stepDone(id: string, index: number, statements: readonly string[]): Promise<MigrationRecord>;
+  stepDone(id: string, index: number, statements: readonly string[], options?: StepDoneOptions): Promise<MigrationRecord>;
   /** Records step `index` as failed; the migration becomes `failed`, or `partially_applied` when a step was applied. */
   stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord>;
   /** Marks a running migration `applied` once every step is; clears its error. */
@@ -366,7 +374,7 @@ class SqliteLedger implements Ledger {
     });
   }
 
-  async stepDone(id: string, index: number, statements: readonly string[]): Promise<MigrationRecord> {
+  async stepDone(id: string, index: number, statements: readonly string[], options: StepDoneOptions = {}): Promise<MigrationRecord> {
     requireStatements(statements, "statements");
     return this.#db.write(`recording step ${index} of migration ${id}`, async (db) => {
       const migration = await requireRunning(db, id, index);
@@ -385,6 +393,7 @@ class SqliteLedger implements Ledger {
         `UPDATE migrations SET steps_applied = (SELECT count(*) FROM migration_steps WHERE migration_id = ? AND status = 'applied') WHERE id = ?`,
         [id, id],
       );
+      if (options.complete) return this.#complete(db, id);
       return migrationFromRow(await mustFindMigration(db, id));
     });
   }
@@ -417,27 +426,29 @@ class SqliteLedger implements Ledger {
   }
 
   async complete(id: string): Promise<MigrationRecord> {
-    return this.#db.write(`completing migration ${id}`, async (db) => {
-      const migration = await requireRunning(db, id);
-      if (migration.steps_applied !== migration.steps_total) {
-        const done = new Set(await appliedSteps(db, id));
-        const missing = Array.from({ length: migration.steps_total }, (_, i) => i).filter((i) => !done.has(i));
-        throw new RefusedError(
-          "LEDGER_STEPS_INCOMPLETE",
-          `migration ${id} cannot be completed: ${migration.steps_applied} of ${migration.steps_total} steps are applied (missing: ${missing.join(", ")})`,
-          { hint: "record every step with stepDone before complete" },
-        );
-      }
-      const finishedAt = this.#now();
-      await db.table("migrations").where({ id }).update({
-        status: "applied",
-        error: null,
-        failed_step: null,
-        finished_at: finishedAt,
-        duration_ms: durationMs(migration.started_at, finishedAt),
-      });
-      return migrationFromRow(await mustFindMigration(db, id));
+    return this.#db.write(`completing migration ${id}`, (db) => this.#complete(db, id));
+  }
+
+  async #complete(db: Db, id: string): Promise<MigrationRecord> {
+    const migration = await requireRunning(db, id);
+    if (migration.steps_applied !== migration.steps_total) {
+      const done = new Set(await appliedSteps(db, id));
+      const missing = Array.from({ length: migration.steps_total }, (_, i) => i).filter((i) => !done.has(i));
+      throw new RefusedError(
+        "LEDGER_STEPS_INCOMPLETE",
+        `migration ${id} cannot be completed: ${migration.steps_applied} of ${migration.steps_total} steps are applied (missing: ${missing.join(", ")})`,
+        { hint: "record every step with stepDone before complete" },
+      );
+    }
+    const finishedAt = this.#now();
+    await db.table("migrations").where({ id }).update({
+      status: "applied",
+      error: null,
+      failed_step: null,
+      finished_at: finishedAt,
+      duration_ms: durationMs(migration.started_at, finishedAt),
     });
+    return migrationFromRow(await mustFindMigration(db, id));
   }
 
   async stepsDone(id: string): Promise<number[]> {

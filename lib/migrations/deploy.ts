@@ -358,6 +358,8 @@ async function applyMigration(
   const started = performance.now();
   emit({ kind: "migration-start", id: file.id, resumeFrom: done.size, steps: file.up.length });
   let run = 0;
+  let completed = false;
+  const lastToRun = Math.max(-1, ...file.up.map((_, i) => i).filter((i) => !done.has(i)));
   for (let i = 0; i < file.up.length; i++) {
     if (done.has(i)) {
       emit({ kind: "step-skipped", id: file.id, index: i });
@@ -366,18 +368,22 @@ async function applyMigration(
     const statements = allStatements[i] ?? [];
     const t0 = performance.now();
     try {
-      await ledger.stepStarted(file.id, i, statements);
+      // A step of several statements is marked started first, so a crash in the middle shows which step
+      // may be half-applied; one statement either ran or did not, and the commit is saved.
+      if (statements.length > 1) await ledger.stepStarted(file.id, i, statements);
       await executeStep(steps[i]!, statements, engines);
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(file.id, i, message, statements);
       return { id: file.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) };
     }
-    await ledger.stepDone(file.id, i, statements);
+    // The last step completes the migration in the same ledger transaction.
+    await ledger.stepDone(file.id, i, statements, { complete: i === lastToRun });
+    completed = i === lastToRun;
     run++;
     emit({ kind: "step-done", id: file.id, index: i, statements, ms: performance.now() - t0 });
   }
-  await ledger.complete(file.id);
+  if (!completed) await ledger.complete(file.id);
   emit({ kind: "migration-done", id: file.id, ms: performance.now() - started });
   return { id: file.id, status: "applied", stepsRun: run, resumedFrom: done.size };
 }

@@ -38,10 +38,9 @@ export interface GenerateOptions {
  * written as a new migration file. Nothing is written when there is no change.
  */
 export async function generateMigration(config: LoadedConfig, options: GenerateOptions): Promise<GenerateResult> {
-  const now = options.now ?? new Date();
-  const stamp = timestampId(now);
   const app = extractProject(config);
-  const { state, count } = committedState(config);
+  const { state, count, newest } = committedState(config);
+  const stamp = nextTimestamp(options.now ?? new Date(), newest);
   const planOptions: PlanOptions = {
     rebuildSuffix: stamp,
     ...(options.renames ? { renames: options.renames } : {}),
@@ -68,10 +67,23 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
   return { kind: "written", id, path, report, accepted };
 }
 
-/** The state the committed migration files lead to, replayed offline. */
-export function committedState(config: LoadedConfig): { state: InfraMap; count: number } {
+/** The state the committed migration files lead to, replayed offline, and the newest file's timestamp. */
+export function committedState(config: LoadedConfig): { state: InfraMap; count: number; newest: string | undefined } {
   const files = readMigrations(config.paths.migrationsDir, relative(config.projectDir, config.paths.migrationsDir) || ".");
-  return { state: replayMigrations(files).state, count: files.length };
+  return { state: replayMigrations(files).state, count: files.length, newest: files.at(-1)?.id.slice(0, 14) };
+}
+
+/**
+ * The new file's timestamp: now, but always after the newest committed file.
+ * Files order by name, so two migrations generated within one second (or on a
+ * machine whose clock is behind) would otherwise sort by slug, not by history.
+ */
+export function nextTimestamp(now: Date, newest: string | undefined): string {
+  const stamp = timestampId(now);
+  if (newest === undefined || stamp > newest) return stamp;
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(newest)!;
+  const next = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]) + 1));
+  return timestampId(next);
 }
 
 /** Code versus the state the committed migration files lead to. */
