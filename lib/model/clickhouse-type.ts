@@ -114,13 +114,17 @@ const DECODED_ESCAPES: Readonly<Record<string, string>> = {
  * ClickHouse rules: backslash escapes, `\xHH`, and a doubled quote stands for one;
  * an unknown escape like `\w` keeps its backslash (ClickHouse reads `'w\w'` as three characters).
  */
-function readQuoted(text: string, start: number): { value: string; end: number } {
+export function readQuoted(text: string, start: number, unterminated: "throw" | "take-rest" = "throw"): { value: string; end: number } {
   const quote = text[start] as string;
   let out = "";
   let i = start + 1;
   for (;;) {
     const c = text[i];
-    if (c === undefined) throw new TypeSyntaxError(`unterminated ${quote === "'" ? "string" : "quoted name"}`, start);
+    if (c === undefined) {
+      // "take-rest" is for reading ClickHouse's own output, where callers must never loop.
+      if (unterminated === "take-rest") return { value: out, end: text.length };
+      throw new TypeSyntaxError(`unterminated ${quote === "'" ? "string" : "quoted name"}`, start);
+    }
     if (c === quote) {
       if (text[i + 1] === quote) {
         out += quote;
@@ -131,7 +135,10 @@ function readQuoted(text: string, start: number): { value: string; end: number }
     }
     if (c === "\\") {
       const e = text[i + 1];
-      if (e === undefined) throw new TypeSyntaxError("unterminated escape sequence", i);
+      if (e === undefined) {
+        if (unterminated === "take-rest") return { value: out, end: text.length };
+        throw new TypeSyntaxError("unterminated escape sequence", i);
+      }
       if (e === "x" && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 2, i + 4))) {
         out += String.fromCharCode(parseInt(text.slice(i + 2, i + 4), 16));
         i += 4;

@@ -10,6 +10,8 @@
  * these fragments in a regular shape; the expressions themselves stay opaque text.
  */
 
+import { readQuoted } from "../../model/clickhouse-type.js";
+
 export type TokenKind = "word" | "quoted" | "string" | "number" | "punct" | "space" | "comment";
 
 export interface SqlToken {
@@ -24,54 +26,6 @@ export interface SqlToken {
   readonly depth: number;
 }
 
-const ESCAPES: Readonly<Record<string, string>> = {
-  b: "\b",
-  f: "\f",
-  n: "\n",
-  r: "\r",
-  t: "\t",
-  "0": "\0",
-  a: "\x07",
-  v: "\v",
-  e: "\x1b",
-  "\\": "\\",
-  "'": "'",
-  '"': '"',
-  "`": "`",
-};
-
-/** Reads a quoted run starting at `start`; ClickHouse's rules: backslash escapes and a doubled quote. */
-function readQuoted(text: string, start: number): { value: string; end: number } {
-  const quote = text[start] as string;
-  let out = "";
-  let i = start + 1;
-  while (i < text.length) {
-    const c = text[i] as string;
-    if (c === quote) {
-      if (text[i + 1] === quote) {
-        out += quote;
-        i += 2;
-        continue;
-      }
-      return { value: out, end: i + 1 };
-    }
-    if (c === "\\" && i + 1 < text.length) {
-      const e = text[i + 1] as string;
-      if (e === "x" && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 2, i + 4))) {
-        out += String.fromCharCode(parseInt(text.slice(i + 2, i + 4), 16));
-        i += 4;
-        continue;
-      }
-      out += ESCAPES[e] ?? "\\" + e;
-      i += 2;
-      continue;
-    }
-    out += c;
-    i += 1;
-  }
-  // Unterminated: take the rest, so that callers never loop; ClickHouse never prints this.
-  return { value: out, end: text.length };
-}
 
 /** Splits SQL text into tokens, tracking bracket depth. Never throws. */
 export function tokenize(text: string): SqlToken[] {
@@ -96,11 +50,11 @@ export function tokenize(text: string): SqlToken[] {
       i = close < 0 ? text.length : close + 2;
       push("comment", start, i);
     } else if (c === "'") {
-      const q = readQuoted(text, i);
+      const q = readQuoted(text, i, "take-rest");
       i = q.end;
       push("string", start, i, q.value);
     } else if (c === "`" || c === '"') {
-      const q = readQuoted(text, i);
+      const q = readQuoted(text, i, "take-rest");
       i = q.end;
       push("quoted", start, i, q.value);
     } else if (/[A-Za-z_]/.test(c)) {
