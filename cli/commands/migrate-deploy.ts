@@ -5,6 +5,7 @@ import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
+import { writePlannedSteps } from "../present/steps.js";
 
 export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
   const json = Boolean(args["json"]);
@@ -59,11 +60,7 @@ function summary(report: DeployReport, dryRun: boolean, io: CliIO): void {
   }
   for (const m of report.migrations) {
     if (m.status === "planned") {
-      io.stdout.write(`${m.id} (dry run)\n`);
-      for (const s of m.steps) {
-        io.stdout.write(`  ${s.index + 1}. ${s.description}\n`);
-        for (const sql of s.statements) io.stdout.write(`     ${sql.replace(/\n/g, "\n     ")}\n`);
-      }
+      writePlannedSteps(io, m.id, m.steps);
     } else if (m.status === "failed") {
       if (m.code === "CHECK_FAILED") {
         io.stderr.write(`error[CHECK_FAILED]: ${m.id}: step ${m.failedStep + 1} was stopped by its pre-flight check; nothing of that step ran: ${m.error.replace(/^CHECK_FAILED: /, "")}\n  hint: ${m.stepsApplied === 0 ? "you may edit the migration file (fix the data first, or approve the step); the next deploy starts it afresh" : `fix the data and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}`}\n`);

@@ -5,6 +5,7 @@ import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
+import { writePlannedSteps } from "../present/steps.js";
 
 export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
   const json = Boolean(args["json"]);
@@ -43,11 +44,7 @@ function summary(report: RollbackReport, dryRun: boolean, io: CliIO): void {
   }
   for (const m of report.migrations) {
     if (m.status === "planned") {
-      io.stdout.write(`${m.id} (dry run)\n`);
-      for (const s of m.steps) {
-        io.stdout.write(`  ${s.index + 1}. ${s.description}\n`);
-        for (const sql of s.statements) io.stdout.write(`     ${sql.replace(/\n/g, "\n     ")}\n`);
-      }
+      writePlannedSteps(io, m.id, m.steps);
     } else if (m.status === "failed") {
       io.stderr.write(`error[STEP_FAILED]: rolling back ${m.id}: reverse step ${m.failedStep + 1} failed: ${m.error}\n  hint: fix the cause and run \`moose migrate rollback\` again; it resumes at that step\n`);
     } else if (m.status === "not-run") {
