@@ -27,6 +27,8 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     log?.write(text.replace(/\n$/, ""));
   };
   try {
+    // Listen for Ctrl-C from the start: a stop during start-up then closes cleanly too.
+    const stopped = io.stopped();
     const config = await loadProject(io);
     log = openLogFile(config.paths.logFile);
     const ledger = await projectLedger(config, VERSION);
@@ -111,7 +113,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     });
     await runCycle("start");
 
-    await io.stopped();
+    await stopped;
     say("stopping moose dev");
     clearTimeout(timer);
     await watcher.close();
