@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import { diff } from "../diff/diff.js";
@@ -114,8 +114,19 @@ export class DevSession {
     return relative(this.options.config.projectDir, path) || path;
   }
 
+  private committedCache: { readonly signature: string; readonly files: MigrationFile[] } | undefined;
+
+  /**
+   * The committed migration files, re-read only when the folder changed: every
+   * save needs them (draft, adoption), and parsing them all each time would make
+   * the dev loop slower as history grows.
+   */
   private committed(): MigrationFile[] {
-    return readMigrations(this.migrationsDir, this.display(this.migrationsDir));
+    const signature = folderSignature(this.migrationsDir);
+    if (this.committedCache?.signature === signature) return this.committedCache.files;
+    const files = readMigrations(this.migrationsDir, this.display(this.migrationsDir));
+    this.committedCache = { signature, files };
+    return files;
   }
 
   /** Applied committed migrations, as a state. */
@@ -299,4 +310,26 @@ export class DevSession {
     }
     return adopted;
   }
+}
+
+/** Names, sizes and modification times of the committed files (hidden ones, like the draft, excluded). */
+function folderSignature(dir: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dir)
+      .filter((n) => !n.startsWith("."))
+      .sort();
+  } catch {
+    return "";
+  }
+  return names
+    .map((name) => {
+      try {
+        const st = statSync(join(dir, name));
+        return `${name}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return name;
+      }
+    })
+    .join("|");
 }
