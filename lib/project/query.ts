@@ -1,6 +1,5 @@
 import { InvalidInputError, RefusedError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
-import { atLeast, parseServerVersion } from "../engines/olap/capabilities.js";
 
 /** Root nodes of ClickHouse's own AST that only read. */
 export const READ_ONLY_ROOTS: ReadonlySet<string> = new Set([
@@ -37,14 +36,13 @@ export interface QueryResult {
 export async function runQuery(olap: OlapEngine, sql: string, options: { readonly write?: boolean } = {}): Promise<QueryResult> {
   const text = sql.trim().replace(/;\s*$/, "");
   if (text === "") throw new InvalidInputError("QUERY_EMPTY", "no SQL given", { hint: 'moose query "SELECT count() FROM Users"' });
-  if (!atLeast(parseServerVersion(await olap.version()), 20, 6)) return legacyQuery(olap, text, options.write ?? false);
-  let statement: string;
+  let statement: string | undefined;
   try {
-    const ast = await olap.query<{ explain: string }>(`EXPLAIN AST ${text}`);
-    statement = (ast[0]?.explain ?? "").trim().split(/\s+/)[0] ?? "";
+    statement = await olap.statementKind(text);
   } catch (error) {
     throw new InvalidInputError("QUERY_INVALID", `ClickHouse cannot parse this statement: ${(error as Error).message}`, { cause: error });
   }
+  if (statement === undefined) return legacyQuery(olap, text, options.write ?? false);
   const reads = READ_ONLY_ROOTS.has(statement);
   if (!reads && !options.write) {
     throw new RefusedError("QUERY_WRITES", `this statement (${statement}) can change data or schema, and moose query is read-only by default`, {

@@ -21,35 +21,20 @@ export function readOnlyQuery(olap: OlapEngine): <R = Record<string, unknown>>(t
     const statement = text.trim().replace(/;\s*$/, "");
     let kind = kinds.get(statement);
     if (kind === undefined) {
-      const found = await statementKind(olap, statement, params);
-      kind = found.kind;
-      if (found.parsed) {
-        if (kinds.size >= CACHE_LIMIT) kinds.clear();
-        kinds.set(statement, kind);
-      }
+      const parsed = await olap.statementKind(statement, params);
+      // A server without EXPLAIN enforces it itself: the query runs in its read-only mode.
+      if (parsed === undefined) return olap.readOnlyQuery<R>(statement, params);
+      kind = parsed;
+      if (kinds.size >= CACHE_LIMIT) kinds.clear();
+      kinds.set(statement, kind);
     }
     if (!READ_ONLY_ROOTS.has(kind)) {
-      const what = kind === "" ? "this statement does not start with SELECT or WITH" : `ClickHouse parses this statement as ${kind}`;
-      throw new RefusedError("API_QUERY_WRITES", `an API handler may only read; ${what}: ${statement.slice(0, 200)}`, {
+      throw new RefusedError("API_QUERY_WRITES", `an API handler may only read; ClickHouse parses this statement as ${kind}: ${statement.slice(0, 200)}`, {
         hint: "write through an ingest endpoint or a migration",
       });
     }
     return olap.query<R>(statement, params);
   };
-}
-
-/** The root of the statement's AST, e.g. `SelectWithUnionQuery`; `parsed` when ClickHouse said so (worth caching). */
-async function statementKind(olap: OlapEngine, statement: string, params: Record<string, unknown>): Promise<{ kind: string; parsed: boolean }> {
-  try {
-    // EXPLAIN AST needs the parameters bound too, though it only parses.
-    const ast = await olap.query<{ explain: string }>(`EXPLAIN AST ${statement}`, params);
-    return { kind: (ast[0]?.explain ?? "").trim().split(/\s+/)[0] ?? "", parsed: true };
-  } catch {
-    // Servers before 20.6 have no EXPLAIN, and a statement ClickHouse cannot parse fails
-    // again when run, with the real message. Then only a leading read keyword will do.
-    const reads = /^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*(SELECT|WITH)\b/i.test(statement);
-    return { kind: reads ? "SelectWithUnionQuery" : "", parsed: false };
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { OlapConfig } from "../../config/config.js";
 import type { MaterializedView, Table } from "../../model/infra-map.js";
-import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
+import { atLeast, capabilitiesFor, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, type OlapIntrospection } from "./introspect.js";
 import { statementsFor } from "./sql.js";
 import { quoteIdentifier } from "./sql-text.js";
@@ -45,7 +45,14 @@ export interface OlapEngine {
    * schema may not): the server itself refuses a write. Only the server adapter
    * has it; on the embedded engine `EXPLAIN AST` tells statements apart instead.
    */
-  readOnlyQuery<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  readOnlyQuery<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  /**
+   * What ClickHouse's own parser makes of a statement: the root of its AST
+   * (`SelectWithUnionQuery`, `InsertQuery`, …), via `EXPLAIN AST`. `undefined` on
+   * servers without EXPLAIN (before 20.6): use `readOnlyQuery` there. A statement
+   * ClickHouse cannot parse is an `OLAP_QUERY_FAILED` error with its message.
+   */
+  statementKind(sql: string, params?: Record<string, unknown>): Promise<string | undefined>;
   /**
    * Inserts rows into a table of the managed database as one JSONEachRow insert (one
    * block, so all rows or none). Values travel as data, never as SQL text; date-times
@@ -93,7 +100,7 @@ export interface OlapConnection {
   /** See {@link OlapEngine.insertJsonRows}. */
   insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
   /** See {@link OlapEngine.readOnlyQuery}; adapters that cannot enforce it leave it out. */
-  readOnlyQuery?(sql: string): Promise<Array<Record<string, unknown>>>;
+  readOnlyQuery?(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
   close(): Promise<void>;
 }
 
@@ -150,11 +157,18 @@ class ClickHouseEngine implements OlapEngine {
     return (await this.connection.query(sql, params)) as T[];
   }
 
-  async readOnlyQuery<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+  async statementKind(sql: string, params?: Record<string, unknown>): Promise<string | undefined> {
+    if (!atLeast(parseServerVersion(this.connection.version), 20, 6)) return undefined;
+    // EXPLAIN AST needs the parameters bound too, though it only parses.
+    const ast = await this.query<{ explain: string }>(`EXPLAIN AST ${sql}`, params);
+    return (ast[0]?.explain ?? "").trim().split(/\s+/)[0] ?? "";
+  }
+
+  async readOnlyQuery<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
     if (!this.connection.readOnlyQuery) {
       throw new EngineError("OLAP_READONLY_UNSUPPORTED", `the ${this.kind} ClickHouse adapter cannot enforce read-only queries`);
     }
-    return (await this.connection.readOnlyQuery(sql)) as T[];
+    return (await this.connection.readOnlyQuery(sql, params)) as T[];
   }
 
   async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {

@@ -67,9 +67,14 @@ class ServerConnection implements OlapConnection {
     }
   }
 
-  async readOnlyQuery(sql: string): Promise<Array<Record<string, unknown>>> {
+  async readOnlyQuery(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {
     try {
-      const result = await this.client.query({ query: sql, format: "JSONEachRow", clickhouse_settings: { ...this.settings, readonly: "2" } });
+      const result = await this.client.query({
+        query: sql,
+        format: "JSONEachRow",
+        clickhouse_settings: { ...this.settings, readonly: "2" },
+        ...(params === undefined ? {} : { query_params: params }),
+      });
       return await result.json<Record<string, unknown>>();
     } catch (error) {
       throw this.failure(sql, error);
