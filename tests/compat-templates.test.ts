@@ -193,20 +193,20 @@ const REDIRECTS = [
   "imports of @514labs/moose-lib are planned against moose-migrate's declaration library",
   "typia is not installed: its type tags are read from moose-migrate's copy of them",
 ];
-const FAKER = "app/workflows/generator.ts:1:23: Cannot find module '@faker-js/faker' or its corresponding type declarations. (ignored for planning)";
+const FAKER = "app/workflows/generator.ts:1:23: cannot find module '@faker-js/faker' (ignored for planning; install it before `moose dev` runs the code that imports it)";
 
 const WARNINGS: Readonly<Record<Template, readonly string[]>> = {
   typescript: [FAKER, ...REDIRECTS],
   "typescript-express": [
-    "app/apis/bar-express.ts:1:21: Cannot find module 'express' or its corresponding type declarations. (ignored for planning)",
-    "app/apis/protected.ts:1:21: Cannot find module 'express' or its corresponding type declarations. (ignored for planning)",
+    "app/apis/bar-express.ts:1:21: cannot find module 'express' (ignored for planning; install it before `moose dev` runs the code that imports it)",
+    "app/apis/protected.ts:1:21: cannot find module 'express' (ignored for planning; install it before `moose dev` runs the code that imports it)",
     FAKER,
     ...REDIRECTS,
     'app/apis/bar-express.ts:32:30: WebApp "barExpress" (mounted at /express) is code served by `moose dev`; it has no infrastructure to plan',
     'app/apis/protected.ts:13:35: WebApp "protectedApiKey" (mounted at /protected-api-key) is code served by `moose dev`; it has no infrastructure to plan',
   ],
   "typescript-fastify": [
-    "app/apis/bar.ts:1:21: Cannot find module 'fastify' or its corresponding type declarations. (ignored for planning)",
+    "app/apis/bar.ts:1:21: cannot find module 'fastify' (ignored for planning; install it before `moose dev` runs the code that imports it)",
     FAKER,
     ...REDIRECTS,
     'app/apis/bar.ts:24:30: WebApp "barFastify" (mounted at /fastify) is code served by `moose dev`; it has no infrastructure to plan',

@@ -315,13 +315,90 @@ test("a name declared in two files names the first declaration", (t) => {
   ]);
 });
 
-test("TypeScript errors in the app stop extraction, with their TS code and position", (t) => {
+test("when a declaration cannot be read, the TypeScript errors of its file are reported too, with their TS code and position", (t) => {
   const hint = "fix the TypeScript error; the last good state is kept until then";
   t.deepEqual(errorsOf(() => extractFixture("typescript-error")), [
     { code: "TYPESCRIPT_ERROR", located: "app/index.ts:8:7: TS2322: Type 'string' is not assignable to type 'number'.", hint },
-    // A typed config catches a bad orderByFields before the extractor does.
-    { code: "TYPESCRIPT_ERROR", located: "app/index.ts:11:66: TS2322: Type '\"nope\"' is not assignable to type 'keyof Row'.", hint },
+    // On the bad orderByFields' line, the extractor's error replaces TypeScript's.
+    {
+      code: "INVALID_CONFIG",
+      located: 'app/index.ts:11:50: orderByFields names "nope", which is not a field of Rows (fields: id, count)',
+      hint: undefined,
+    },
   ]);
+});
+
+test("planning does not type-check code it does not read: a type error beside valid declarations does not stop it", (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { OlapTable } from "moose-migrate";',
+      "interface Row { id: string }",
+      'const limit: number = "ten";',
+      'export const rows = new OlapTable<Row>("Rows");',
+      "",
+    ].join("\n"),
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const app = extractApp({ projectDir: dir, mainFile: "app/index.ts" });
+  t.deepEqual(app.map.tables["Rows"]?.columns, [{ name: "id", type: "String" }]);
+  t.deepEqual(app.warnings, []);
+});
+
+test("a misspelt type name in a record is reported as TypeScript reports it", (t) => {
+  const dir = tempApp({
+    "app/index.ts": ['import { OlapTable } from "moose-migrate";', 'import type { Row } from "./row";', 'export const rows = new OlapTable<Row>("Rows");', ""].join("\n"),
+    "app/row.ts": "export interface Row {\n  id: string;\n  at: Dat;\n}\n",
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.deepEqual(errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })), [
+    { code: "TYPESCRIPT_ERROR", located: `${join("app", "row.ts")}:3:7: TS2552: Cannot find name 'Dat'. Did you mean 'Date'?`, hint: "fix the TypeScript error; the last good state is kept until then" },
+  ]);
+});
+
+test("an option the library does not declare is refused, with the closest option, in nested objects too", (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { IngestPipeline, OlapTable, Stream } from "moose-migrate";',
+      "interface Row { id: string; at: Date }",
+      'export const rows = new OlapTable<Row>("Rows", { oderByFields: ["id"] });',
+      'export const events = new Stream<Row>("Events", { retentionPeriod: 60, paralelism: 2 });',
+      'export const pipe = new IngestPipeline<Row>("Pipe", { table: { orderByFields: ["id"], partitionby: "toYYYYMM(at)" }, stream: true, ingestApi: true });',
+      "",
+    ].join("\n"),
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const errors = errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" }));
+  t.deepEqual(
+    errors.map((e) => e.located),
+    [
+      "app/index.ts:3:50: oderByFields is not an option of OlapTable; did you mean orderByFields?",
+      "app/index.ts:4:72: paralelism is not an option of Stream; did you mean parallelism?",
+      "app/index.ts:5:87: partitionby is not an option of IngestPipeline; did you mean partitionBy?",
+    ],
+  );
+  t.true(errors.every((e) => e.code === "INVALID_CONFIG"));
+  t.regex(errors[0]!.hint ?? "", /^OlapTable options here: .*orderByFields, orderByExpression, partitionBy/);
+});
+
+test("an engine's own option on a table of another engine is refused", (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { ClickHouseEngines, OlapTable } from "moose-migrate";',
+      "interface Row { id: string; version: number; sign: number }",
+      'export const a = new OlapTable<Row>("A", { orderByFields: ["id"], ver: "version" });',
+      'export const b = new OlapTable<Row>("B", { engine: ClickHouseEngines.ReplacingMergeTree, orderByFields: ["id"], sign: "sign" });',
+      'export const c = new OlapTable<Row>("C", { engine: ClickHouseEngines.ReplacingMergeTree, orderByFields: ["id"], ver: "version" });',
+      "",
+    ].join("\n"),
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.deepEqual(
+    errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })).map((e) => e.located),
+    [
+      "app/index.ts:3:67: ver is an option of ReplacingMergeTree only; this table's engine is MergeTree",
+      "app/index.ts:4:113: sign is an option of CollapsingMergeTree only; this table's engine is ReplacingMergeTree",
+    ],
+  );
 });
 
 test("a missing main file is an input error naming the file", (t) => {
@@ -339,7 +416,7 @@ test("a missing main file is an input error naming the file", (t) => {
 test("a runtime-only import that is not installed is a warning, not an error", (t) => {
   const app = extractFixture("runtime-import");
   t.deepEqual(app.warnings, [
-    "app/index.ts:2:23: Cannot find module '@faker-js/faker' or its corresponding type declarations. (ignored for planning)",
+    "app/index.ts:2:23: cannot find module '@faker-js/faker' (ignored for planning; install it before `moose dev` runs the code that imports it)",
   ]);
   t.deepEqual(Object.keys(app.map.tables), ["Users"]);
   t.deepEqual(Object.keys(app.map.topics), ["UserEvents"]);
@@ -387,11 +464,11 @@ test("dev mode: an AppExtractor picks up edits, reports a broken save, and recov
   save("export interface User {\n  id: string;\n  name: string;\n  age: number;\n}\n");
   t.deepEqual(names(extractor.extract()), ["id String", "name String", "age Float64"]);
 
-  save("export interface User {\n  id: string;\n  name: string;\n  age: number;\n}\nconst broken: number = 'x';\n");
+  save("export interface User {\n  id: string;\n  name: string;\n  age: numbr;\n}\n");
   t.deepEqual(errorsOf(() => extractor.extract()), [
     {
       code: "TYPESCRIPT_ERROR",
-      located: `${join("app", "schema.ts")}:6:7: TS2322: Type 'string' is not assignable to type 'number'.`,
+      located: `${join("app", "schema.ts")}:4:8: TS2552: Cannot find name 'numbr'. Did you mean 'number'?`,
       hint: "fix the TypeScript error; the last good state is kept until then",
     },
   ]);

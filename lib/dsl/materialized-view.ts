@@ -3,7 +3,7 @@ import { ClickHouseEngines, OlapTable, type LifeCycle, type OlapConfig } from ".
 import type { Sql } from "./sql.js";
 import type { View } from "./view.js";
 
-type Field<T> = Extract<keyof T, string>;
+type Field<T> = keyof T & string;
 
 export interface MaterializedViewConfig<T> {
   /** The SELECT that feeds the target table (a string or a `sql` template). */

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import ts from "./typescript.cjs";
+import { closestName } from "../config/suggest.js";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
 import {
   INFRA_MAP_VERSION,
@@ -15,7 +16,8 @@ import {
   type Topic,
   type Workflow,
 } from "../model/infra-map.js";
-import { ImportClosures } from "./import-closure.js";
+import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
+import { OptionShapes, type OptionShape } from "./option-shapes.js";
 import { AppProgram, isLibraryFile, isStable } from "./program.js";
 import {
   isObjectValue,
@@ -79,8 +81,19 @@ const DEAD_LETTER_COLUMNS: readonly Column[] = [
   { name: "source", type: "String" },
 ];
 
+/** Members of the library's classes that an object literal in a union with the class would never set. */
+const INTERNAL_MEMBERS: ReadonlySet<string> = new Set(["kind", "__schema"]);
+
 /** moose-lib table options this tool does not plan yet; setting one is a warning, not an error. */
 const UNPLANNED_TABLE_OPTIONS = ["sampleByExpression", "primaryKeyExpression", "indexes", "projections", "database", "cluster", "constraints"] as const;
+
+/** Table options that belong to one engine (the config type accepts them with any engine). */
+const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
+  ["ver", ["ReplacingMergeTree"]],
+  ["isDeleted", ["ReplacingMergeTree"]],
+  ["columns", ["SummingMergeTree"]],
+  ["sign", ["CollapsingMergeTree"]],
+]);
 
 /** Engines moose-lib offers and this tool cannot plan yet. */
 const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
@@ -164,6 +177,8 @@ interface Identity {
   targetConfig?: StaticObject;
 }
 
+
+/** A file's syntax errors, and warnings about it (imports that did not resolve). */
 interface FileDiagnostics {
   readonly warnings: readonly string[];
   readonly errors: readonly InvalidInputError[];
@@ -249,47 +264,85 @@ export class AppExtractor {
 
     const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results);
     const result = reader.read();
-    if (result.errors.length > 0) throw new InvalidInputErrors(result.errors.map((e) => relativize(e, this.options.projectDir)));
+    if (result.errors.length > 0) {
+      throw new InvalidInputErrors(this.withTypeErrors(program, result.errors).map((e) => relativize(e, this.options.projectDir)));
+    }
     const locations: Record<string, SourcePosition> = {};
     for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
     return { map: result.map, renames: result.renames, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName) };
   }
 
-  /** The TypeScript errors of one file that block planning, and the ones that are only worth a warning. */
+  /**
+   * A file's syntax errors, which block planning (its declarations cannot be read
+   * reliably), and its imports that did not resolve: a warning, since only run-time
+   * code can use them (were a declared record's type to come from one, mapping it reports
+   * the resulting `any`).
+   */
   private diagnose(program: ts.Program, sf: ts.SourceFile): FileDiagnostics {
+    const errors = program.getSyntacticDiagnostics(sf).map((d) => this.typescriptError(d));
+    const missing = this.program.unresolved.get(sf.fileName);
     const warnings: string[] = [];
-    const errors: InvalidInputError[] = [];
-    const inFunctions: Array<{ readonly code: number; readonly message: string; readonly position: SourcePosition }> = [];
-    const semantic = new Set(program.getSemanticDiagnostics(sf));
-    for (const d of [...program.getSyntacticDiagnostics(sf), ...semantic]) {
-      if (d.category !== ts.DiagnosticCategory.Error) continue;
-      const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
-      const position = d.file && d.start !== undefined ? diagnosticPosition(d.file, d.start) : undefined;
-      // A type error inside a function body (a transform, a handler, a task's run) is
-      // in code that only runs in `moose dev`; planning never evaluates it.
-      if (position && semantic.has(d) && d.file && d.start !== undefined && insideFunctionBody(d.file, d.start)) {
-        inFunctions.push({ code: d.code, message, position });
-        continue;
+    if (missing) {
+      for (const specifier of moduleSpecifiers(sf)) {
+        if (!ts.isStringLiteralLike(specifier) || !missing.includes(specifier.text)) continue;
+        const p = diagnosticPosition(sf, specifier.getStart(sf));
+        warnings.push(`${this.display(p.file)}:${p.line}:${p.column}: cannot find module '${specifier.text}' (ignored for planning; install it before \`moose dev\` runs the code that imports it)`);
       }
-      if (NON_BLOCKING_DIAGNOSTICS.has(d.code)) {
-        warnings.push(`${position ? `${this.display(position.file)}:${position.line}:${position.column}: ` : ""}${message} (ignored for planning)`);
-        continue;
-      }
-      errors.push(
-        new InvalidInputError("TYPESCRIPT_ERROR", `TS${d.code}: ${message}`, {
-          ...(position ? { position: { ...position, file: this.display(position.file) } } : {}),
-          hint: "fix the TypeScript error; the last good state is kept until then",
-        }),
-      );
     }
-    const first = inFunctions[0];
-    if (first) {
-      const count = inFunctions.length === 1 ? "1 TypeScript error" : `${inFunctions.length} TypeScript errors`;
-      warnings.push(
-        `${this.display(sf.fileName)}: ${count} in function bodies ignored for planning (that code runs in \`moose dev\`); first at ${first.position.line}:${first.position.column}: TS${first.code}: ${first.message}`,
-      );
+    return { errors, warnings };
+  }
+
+  /**
+   * Planning reads the types of declared records and the literal options of each
+   * declaration; it does not type-check the app (that is `tsc`'s and the editor's
+   * job, and checking every call costs several times the extraction). When reading
+   * failed, the TypeScript errors of the files involved (and of the files they import)
+   * often say why, and are reported beside the extractor's: on one line, the extractor's
+   * error is kept (it names the option and what to do), except for a field whose type
+   * did not resolve, where TypeScript's error names the cause.
+   */
+  private withTypeErrors(program: ts.Program, errors: readonly InvalidInputError[]): InvalidInputError[] {
+    const suspects = new Set<ts.SourceFile>();
+    for (const e of errors) {
+      const sf = e.position && program.getSourceFile(e.position.file);
+      if (!sf || !isUserFile(sf)) continue;
+      suspects.add(sf);
+      for (const imported of directImports(program, sf)) if (isUserFile(imported)) suspects.add(imported);
     }
-    return { warnings, errors };
+    const found: InvalidInputError[] = [];
+    for (const sf of suspects) found.push(...this.typeErrors(program, sf));
+    if (found.length === 0) return [...errors];
+    const line = (e: InvalidInputError) => (e.position ? `${e.position.file}:${e.position.line}` : "");
+    const typeLines = new Set(found.map(line));
+    // A field whose type TypeScript could not resolve maps to `any`: TypeScript's error says why.
+    const kept = errors.filter((e) => !(e.code === "UNSUPPORTED_TYPE" && typeLines.has(line(e))));
+    const keptLines = new Set(kept.map(line));
+    const typescript = found.filter((e) => !keptLines.has(line(e)));
+    return [...typescript, ...kept].sort((a, b) => comparePositions(a.position, b.position));
+  }
+
+  /**
+   * The type errors of one file that can matter to planning: not those inside function
+   * bodies (transforms, handlers, a task's run: code that only runs in `moose dev`),
+   * nor a missing module that only run-time code imports.
+   */
+  private typeErrors(program: ts.Program, sf: ts.SourceFile): InvalidInputError[] {
+    const out: InvalidInputError[] = [];
+    for (const d of program.getSemanticDiagnostics(sf)) {
+      if (d.category !== ts.DiagnosticCategory.Error || NON_BLOCKING_DIAGNOSTICS.has(d.code)) continue;
+      if (d.file && d.start !== undefined && insideFunctionBody(d.file, d.start)) continue;
+      out.push(this.typescriptError(d));
+    }
+    return out;
+  }
+
+  private typescriptError(d: ts.Diagnostic): InvalidInputError {
+    const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+    const position = d.file && d.start !== undefined ? diagnosticPosition(d.file, d.start) : undefined;
+    return new InvalidInputError("TYPESCRIPT_ERROR", `TS${d.code}: ${message}`, {
+      ...(position ? { position } : {}),
+      hint: "fix the TypeScript error; the last good state is kept until then",
+    });
   }
 
   private display(file: string): string {
@@ -355,6 +408,9 @@ class DeclarationReader {
   private readonly identities = new Map<DeclarationNode, Identity>();
   private readonly evaluator: StaticEvaluator;
   private readonly mapper: TypeMapper;
+  private readonly shapes: OptionShapes;
+  /** Config arguments whose option names were checked. */
+  private readonly checkedOptions = new Set<ts.Node>();
   private readonly errors: InvalidInputError[] = [];
   private readonly warnings: string[] = [];
   private readonly locations: Record<string, SourcePosition> = {};
@@ -378,6 +434,7 @@ class DeclarationReader {
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
+    this.shapes = new OptionShapes(checker);
   }
 
   read(): ReadResult {
@@ -862,6 +919,14 @@ class DeclarationReader {
 
   private engine(cfg: StaticObject | undefined, columns: readonly Column[], table: string): TableEngine {
     const value = cfg?.entries.get("engine");
+    if (typeof value !== "string" || !UNPLANNED_ENGINES.has(value)) {
+      const engine = typeof value === "string" ? value : "MergeTree";
+      for (const [key, engines] of ENGINE_OPTIONS) {
+        if (cfg?.entries.get(key) !== undefined && !engines.includes(engine)) {
+          throw this.bad(cfg, key, `is an option of ${engines.join(" and ")} only; this table's engine is ${engine}`);
+        }
+      }
+    }
     if (value === undefined) return { kind: "MergeTree" };
     const column = (key: string): string | undefined => {
       const v = this.optString(cfg, key);
@@ -1022,7 +1087,44 @@ class DeclarationReader {
     const v = this.evaluator.evaluate(arg, `the config of this ${cls}`);
     if (v === undefined) return undefined;
     if (!isObjectValue(v)) throw notStatic(arg, `the config of this ${cls}`, "write the config as an object literal");
+    if (!this.checkedOptions.has(arg)) {
+      const shape = this.argumentShape(node, index);
+      if (shape) this.checkOptions(v, shape, cls);
+      this.checkedOptions.add(arg);
+    }
     return v;
+  }
+
+  /** What argument `index` of the library constructor or factory that `node` calls accepts. */
+  private argumentShape(node: DeclarationNode, index: number): OptionShape | undefined {
+    const callee = this.librarySymbol(node.expression);
+    return callee && this.shapes.ofArgument(callee, ts.isNewExpression(node) ? "construct" : "call", index);
+  }
+
+  /**
+   * Refuses an option the library does not declare (a misspelt `orderByFields` would
+   * otherwise be ignored, and the table ordered by something else), in nested option
+   * objects too. A table whose engine cannot be planned is refused for that instead.
+   */
+  private checkOptions(cfg: StaticObject, shape: OptionShape, cls: string): void {
+    if (shape.open) return;
+    const engine = cfg.entries.get("engine");
+    if (typeof engine === "string" && UNPLANNED_ENGINES.has(engine)) return;
+    for (const [key, value] of cfg.entries) {
+      const types = shape.keys.get(key);
+      if (!types) {
+        const known = [...shape.keys.keys()].filter((k) => !INTERNAL_MEMBERS.has(k));
+        const suggestion = closestName(key, known);
+        throw new InvalidInputError("INVALID_CONFIG", `${key} is not an option of ${cls}${suggestion ? `; did you mean ${suggestion}?` : ""}`, {
+          position: this.bad(cfg, key, "").position!,
+          hint: `${cls} options here: ${known.join(", ")}`,
+        });
+      }
+      if (isObjectValue(value)) {
+        const nested = this.shapes.ofTypes(types);
+        if (nested) this.checkOptions(value, nested, cls);
+      }
+    }
   }
 
   private requiredConfig(node: DeclarationNode, index: number, cls: string): StaticObject {

@@ -40,21 +40,14 @@ export class ImportClosures {
     if (known) return known;
     const all = program.getSourceFiles();
     const files = all.filter(this.mayChange);
-    const checker = program.getTypeChecker();
     const direct = new Map<ts.SourceFile, ts.SourceFile[]>();
     // Scripts (an app's global .d.ts too) and files with `declare global` / `declare module "x"`
     // can change any file's types.
     const global = all.filter((sf) => !ts.isExternalModule(sf) || sf.statements.some(isAugmentation));
     for (const sf of files) {
-      const deps = new Set<ts.SourceFile>();
-      for (const specifier of moduleSpecifiers(sf)) {
-        const decl = checker.getSymbolAtLocation(specifier)?.declarations?.[0];
-        const target = decl && (ts.isSourceFile(decl) ? decl : decl.getSourceFile());
-        // Files outside the app (this library, node_modules) never change while the process
-        // lives, but one can appear where an import did not resolve before: it is part of the closure.
-        if (target && target !== sf) deps.add(target);
-      }
-      direct.set(sf, [...deps]);
+      // Files outside the app (this library, node_modules) never change while the process
+      // lives, but one can appear where an import did not resolve before: it is part of the closure.
+      direct.set(sf, directImports(program, sf));
     }
     const out = new Map<ts.SourceFile, readonly ts.SourceFile[]>();
     for (const sf of files) {
@@ -75,6 +68,18 @@ export class ImportClosures {
   }
 }
 
+/** The files `sf` imports directly (its module specifiers that resolve). */
+export function directImports(program: ts.Program, sf: ts.SourceFile): ts.SourceFile[] {
+  const checker = program.getTypeChecker();
+  const out = new Set<ts.SourceFile>();
+  for (const specifier of moduleSpecifiers(sf)) {
+    const decl = checker.getSymbolAtLocation(specifier)?.declarations?.[0];
+    const target = decl && (ts.isSourceFile(decl) ? decl : decl.getSourceFile());
+    if (target && target !== sf) out.add(target);
+  }
+  return [...out];
+}
+
 function isAugmentation(statement: ts.Statement): boolean {
   return ts.isModuleDeclaration(statement) && (Boolean(statement.flags & ts.NodeFlags.GlobalAugmentation) || ts.isStringLiteral(statement.name));
 }
@@ -88,7 +93,7 @@ const NESTED_IMPORT = /\b(?:import|require)\s*\(/;
  * require()`, and (only when the text has any) `import("x")` types and calls and
  * `require("x")` calls.
  */
-function moduleSpecifiers(sf: ts.SourceFile): readonly ts.Expression[] {
+export function moduleSpecifiers(sf: ts.SourceFile): readonly ts.Expression[] {
   const cached = specifierCache.get(sf);
   if (cached) return cached;
   const out: ts.Expression[] = [];

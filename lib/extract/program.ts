@@ -84,6 +84,12 @@ export class AppProgram {
   private readonly moduleCache: ts.ModuleResolutionCache;
   /** Module names that resolved to our library although the user's import named the original Moose package. */
   readonly redirected = new Set<string>();
+  /**
+   * Per importing file, the module names that did not resolve (a package only run-time
+   * code needs that is not installed). Kept from the last Program that resolved the
+   * file's imports: an unchanged file's imports are not resolved again.
+   */
+  readonly unresolved = new Map<string, readonly string[]>();
 
   constructor(
     readonly rootFile: string,
@@ -109,7 +115,7 @@ export class AppProgram {
         if (!sf) {
           const text = base.readFile(fileName);
           if (text === undefined) return undefined;
-          sf = ts.createSourceFile(fileName, text, languageVersion);
+          sf = ts.createSourceFile(fileName, text, parseOptions(languageVersion));
           stableFiles.set(fileName, sf);
         }
         return sf;
@@ -119,7 +125,7 @@ export class AppProgram {
       const cached = this.files.get(fileName);
       if (cached && cached.version === version) return cached.sourceFile;
       const text = readFileSync(fileName, "utf8");
-      const sourceFile = ts.createSourceFile(fileName, text, languageVersion);
+      const sourceFile = ts.createSourceFile(fileName, text, parseOptions(languageVersion));
       this.files.set(fileName, { version, sourceFile });
       return sourceFile;
     };
@@ -128,8 +134,13 @@ export class AppProgram {
       ...base,
       getSourceFile,
       getDefaultLibLocation: () => libDir,
-      resolveModuleNameLiterals: (literals, containingFile, _redirected, options) =>
-        literals.map((literal) => this.resolveModule(literal.text, containingFile, options, base)),
+      resolveModuleNameLiterals: (literals, containingFile, _redirected, options) => {
+        const resolved = literals.map((literal) => this.resolveModule(literal.text, containingFile, options, base));
+        const missing = literals.filter((_, i) => !resolved[i]!.resolvedModule).map((literal) => literal.text);
+        if (missing.length > 0) this.unresolved.set(containingFile, missing);
+        else this.unresolved.delete(containingFile);
+        return resolved;
+      },
     };
   }
 
@@ -154,6 +165,15 @@ export class AppProgram {
     }
     return resolved;
   }
+}
+
+/**
+ * JSDoc comments are skipped as `tsc` skips them in .ts files: planning reads no
+ * documentation, and parsing every comment costs about a tenth of parsing.
+ */
+function parseOptions(languageVersion: ts.ScriptTarget | ts.CreateSourceFileOptions): ts.CreateSourceFileOptions {
+  const options = typeof languageVersion === "object" ? languageVersion : { languageVersion };
+  return { ...options, jsDocParsingMode: ts.JSDocParsingMode.ParseForTypeErrors };
 }
 
 function redirectTo(file: string): ts.ResolvedModuleWithFailedLookupLocations {
