@@ -85,6 +85,37 @@ test("a reload after a save picks up the change in an imported file, and only th
   t.is(first.consumptionApis["api/extra"], undefined);
 });
 
+test("with reuseUnchanged, a save that changes no JavaScript (a type edit) reuses the last load; a code change or a failed load does not", async (t) => {
+  const dir = copyFixture("syntax-error");
+  const file = join(dir, "app", "index.ts");
+  const types = join(dir, "app", "types.ts");
+  const source = (extra: string, name: string) =>
+    `import { OlapTable } from "moose-migrate";\nimport type { Row } from "./types";\ninterface Local { id: string;${extra} }\nexport const rows = new OlapTable<Row>("${name}");\nexport const local = new OlapTable<Local>("Local");\n`;
+  writeFileSync(types, "export interface Row {\n  id: string;\n}\n");
+  writeFileSync(file, source("", "Rows"));
+  const first = await loadApp(file, { reuseUnchanged: true });
+  writeFileSync(types, "export interface Row {\n  id: string;\n  added: number;\n  more: string[];\n}\n");
+  writeFileSync(file, source(" added: number;", "Rows"));
+  const typesOnly = await loadApp(file, { reuseUnchanged: true });
+  t.is(typesOnly, first, "type edits that move no code transpile to the same JavaScript and mappings");
+  // A line added above code moves that code: stack traces need the new mappings.
+  writeFileSync(file, source("\n  moved: string;", "Rows"));
+  const moved = await loadApp(file, { reuseUnchanged: true });
+  t.true(moved.generation > first.generation);
+  writeFileSync(file, source(" added: number;", "Renamed"));
+  const changed = await loadApp(file, { reuseUnchanged: true });
+  t.true(changed.generation > first.generation);
+  t.deepEqual(Object.keys(changed.tables), ["Renamed", "Local"]);
+  // A failed load forgets the last one: the next load runs the files again, even when they are back as they were.
+  writeFileSync(file, source(" added: number;", "Renamed") + "export const broken = (;\n");
+  t.is((await loadFailure(file)).code, "APP_LOAD_FAILED");
+  writeFileSync(file, source(" added: number;", "Renamed"));
+  const recovered = await loadApp(file, { reuseUnchanged: true });
+  t.true(recovered.generation > changed.generation);
+  // Without the option every call runs the app again.
+  t.true((await loadApp(file)).generation > recovered.generation);
+});
+
 test("a syntax error is APP_LOAD_FAILED with the file, line and column", async (t) => {
   const error = await loadFailure(main("syntax-error"));
   t.is(error.code, "APP_LOAD_FAILED");

@@ -63,7 +63,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       syncs?.refresh();
       if (!reloadApp) return appError;
       try {
-        app = await loadApp(config.paths.mainFile);
+        app = await loadApp(config.paths.mainFile, { reuseUnchanged: true });
         appError = undefined;
       } catch (error) {
         appError = error;

@@ -1,7 +1,8 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
+import { MessageChannel } from "node:worker_threads";
 import type { ApiHandler, ConsumptionApi, IngestApi } from "../dsl/api.js";
 import type { OlapTable } from "../dsl/olap-table.js";
 import { clearDeclarations, declaredObjects, type Declared } from "../dsl/registry.js";
@@ -11,6 +12,7 @@ import type { Workflow } from "../dsl/workflow.js";
 import { EngineError, type SourcePosition } from "../errors.js";
 import { GENERATION_PARAM, type LoaderData } from "./loader-hooks.js";
 import { apiPath, versionedName } from "./names.js";
+import { answer, transpileAppFile, type TranspileRequest } from "./transpile.js";
 
 /** A consumption API of the loaded app, keyed in {@link LoadedApp.consumptionApis} by its route. */
 export interface LoadedConsumptionApi {
@@ -90,14 +92,28 @@ export function registerAppLoader(): void {
     });
   }
   const lib = new URL("../", import.meta.url);
+  const { port1, port2 } = new MessageChannel();
   const data: LoaderData = {
     libraryUrl: new URL("index.js", lib).href,
     migrationUrl: new URL("migration/index.js", lib).href,
     typiaUrl: new URL("dsl/typia.js", lib).href,
     typiaTagsUrl: new URL("dsl/typia-tags.js", lib).href,
     libraryDirUrl: lib.href,
+    port: port2,
   };
-  register(new URL("./loader-hooks.js", import.meta.url), { data });
+  // The loader thread asks this thread to transpile app files (one TypeScript compiler per process).
+  port1.on("message", (request: TranspileRequest) => {
+    const response = answer(request);
+    const main = request.generation === undefined ? undefined : generationMains.get(request.generation);
+    if ("output" in response && main !== undefined) {
+      let files = transpiledFiles.get(main);
+      if (!files) transpiledFiles.set(main, (files = new Map()));
+      files.set(request.file, { text: request.text, output: response.output });
+    }
+    port1.postMessage(response);
+  });
+  port1.unref();
+  register(new URL("./loader-hooks.js", import.meta.url), { data, transferList: [port2] });
   // Stack traces of app code then point at the .ts lines (the transpiler inlines source maps).
   process.setSourceMapsEnabled(true);
   hooksRegistered = true;
@@ -107,12 +123,65 @@ let generation = 0;
 /** Loads run one at a time: the declaration registry is one list for the process. */
 let queue: Promise<unknown> = Promise.resolve();
 
+/** Per main file, every app file the loader had transpiled for its loads: its text and JavaScript. */
+const transpiledFiles = new Map<string, Map<string, { readonly text: string; readonly output: string }>>();
+/** The main file of each load generation. */
+const generationMains = new Map<number, string>();
+/** The last successful load of each main file. */
+const lastLoads = new Map<string, LoadedApp>();
+
+export interface LoadOptions {
+  /**
+   * Return the last load of this main file when no app file's JavaScript (nor the lines
+   * it maps to) changed since: a save that only edits types in a file of types. Old
+   * generations cannot be unloaded, so skipping a reload keeps a long `moose dev`
+   * session from growing by a copy of the app per save.
+   */
+  readonly reuseUnchanged?: boolean;
+}
+
+/** Whether every file loaded for `mainFile` so far still transpiles to the same JavaScript. */
+function javascriptUnchanged(mainFile: string): boolean {
+  for (const [file, known] of transpiledFiles.get(mainFile) ?? []) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return false;
+    }
+    if (text === known.text) continue;
+    const now = transpileAppFile(file, text);
+    if (!("output" in now) || runningCode(now.output) !== runningCode(known.output)) return false;
+  }
+  return true;
+}
+
+const INLINE_SOURCE_MAP = "\n//# sourceMappingURL=data:application/json;base64,";
+
+/**
+ * What a loaded module runs and how its stack frames map to the .ts lines: the code and
+ * the source map's mappings, without the embedded source text. Equal for an edit that
+ * changes only types on their own lines (an interface in a file of interfaces); not for
+ * one that moves code to other lines, whose stack traces would then point at old lines.
+ */
+function runningCode(output: string): string {
+  const at = output.lastIndexOf(INLINE_SOURCE_MAP);
+  if (at < 0) return output;
+  try {
+    const map = JSON.parse(Buffer.from(output.slice(at + INLINE_SOURCE_MAP.length).trim(), "base64").toString("utf8")) as { mappings?: unknown };
+    return `${output.slice(0, at)}\n${String(map.mappings)}`;
+  } catch {
+    return output;
+  }
+}
+
 /**
  * Runs the app's main file and collects what it declared. Each call evaluates the
  * app's own files again (a cache-busting query string follows every import inside the
  * app), so `moose dev` sees a save; the library stays one instance, so the registry
  * the app fills is the one read here. Old generations stay in memory (ES modules cannot
- * be unloaded), which is fine for a dev session's reloads.
+ * be unloaded); with `reuseUnchanged`, a load whose JavaScript would be the same returns
+ * the last one instead.
  *
  * Fails only with `EngineError`s: `APP_LOAD_FAILED` (missing main file, syntax error,
  * missing package, error thrown while the app's modules run), naming the file (and the
@@ -123,8 +192,13 @@ let queue: Promise<unknown> = Promise.resolve();
  * const app = await loadApp("/project/app/index.ts");
  * const handler = app.consumptionApis["api/metrics/v2"]?.handler;
  */
-export function loadApp(mainFile: string): Promise<LoadedApp> {
-  const run = queue.then(() => loadNow(resolvePath(mainFile)));
+export function loadApp(mainFile: string, options: LoadOptions = {}): Promise<LoadedApp> {
+  const run = queue.then(() => {
+    const file = resolvePath(mainFile);
+    const last = lastLoads.get(file);
+    if (options.reuseUnchanged && last && existsSync(file) && javascriptUnchanged(file)) return last;
+    return loadNow(file);
+  });
   queue = run.catch(() => undefined);
   return run;
 }
@@ -137,6 +211,7 @@ async function loadNow(mainFile: string): Promise<LoadedApp> {
   }
   registerAppLoader();
   generation += 1;
+  generationMains.set(generation, mainFile);
   const url = new URL(pathToFileURL(mainFile).href);
   url.searchParams.set(GENERATION_PARAM, String(generation));
   clearDeclarations();
@@ -145,11 +220,15 @@ async function loadNow(mainFile: string): Promise<LoadedApp> {
     exports = (await import(url.href)) as Record<string, unknown>;
   } catch (cause) {
     clearDeclarations();
+    // Files this failed load transpiled may differ from the last good load's: never reuse it.
+    lastLoads.delete(mainFile);
     throw loadFailure(mainFile, cause);
   }
   const declarations = [...declaredObjects()];
   clearDeclarations();
-  return collect(mainFile, generation, exports, declarations);
+  const app = collect(mainFile, generation, exports, declarations);
+  lastLoads.set(mainFile, app);
+  return app;
 }
 
 function collect(mainFile: string, gen: number, exports: Record<string, unknown>, declarations: readonly Declared[]): LoadedApp {

@@ -10,7 +10,9 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { LoadHook, ResolveHook, InitializeHook } from "node:module";
+import type { MessagePort } from "node:worker_threads";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { TranspileRequest, TranspileResponse } from "./transpile.js";
 
 /** What the main thread tells the hooks at registration. */
 export interface LoaderData {
@@ -23,6 +25,8 @@ export interface LoaderData {
   readonly typiaTagsUrl: string;
   /** `file:` URL of the folder holding the built library; its modules never get a load generation. */
   readonly libraryDirUrl: string;
+  /** Where the loader asks the main thread to transpile a TypeScript file (`transpile.ts`). */
+  readonly port: MessagePort;
 }
 
 /**
@@ -145,15 +149,6 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
   }
 };
 
-type TypeScript = typeof import("typescript");
-let typescript: Promise<TypeScript> | undefined;
-
-function loadTypeScript(): Promise<TypeScript> {
-  // Loaded on the first .ts file only: the compiler is large and most imports are plain JS.
-  typescript ??= import("typescript").then((m) => ((m as { default?: TypeScript }).default ?? m) as TypeScript);
-  return typescript;
-}
-
 /** Transpiled output by file, reused while the source text is unchanged (a reload re-reads every app file). */
 const transpiled = new Map<string, { readonly text: string; readonly output: string }>();
 
@@ -162,40 +157,40 @@ class AppSyntaxError extends SyntaxError {
   readonly code = "ERR_MOOSE_APP_SYNTAX";
 }
 
-async function transpile(file: string): Promise<string> {
+let nextRequest = 0;
+const pending = new Map<number, { resolve(output: string): void; reject(error: Error): void }>();
+let listening = false;
+
+/**
+ * The main thread transpiles (it holds the TypeScript compiler already): the request
+ * goes through the port it passed at registration. The main thread is free to answer
+ * because `import()` waits for the loader thread without blocking it.
+ */
+function transpileOnMainThread(port: MessagePort, file: string, text: string, generation: number | undefined): Promise<string> {
+  if (!listening) {
+    listening = true;
+    port.on("message", (m: TranspileResponse) => {
+      const waiter = pending.get(m.id);
+      if (!waiter) return;
+      pending.delete(m.id);
+      if ("output" in m) waiter.resolve(m.output);
+      else waiter.reject(new AppSyntaxError(m.syntaxError));
+    });
+  }
+  const id = nextRequest++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    port.postMessage({ id, file, text, generation } satisfies TranspileRequest);
+  });
+}
+
+async function transpile(file: string, port: MessagePort, generation: number | undefined): Promise<string> {
   const text = await readFile(file, "utf8");
   const cached = transpiled.get(file);
   if (cached?.text === text) return cached.output;
-  const ts = await loadTypeScript();
-  const out = ts.transpileModule(text, {
-    fileName: file,
-    reportDiagnostics: true,
-    compilerOptions: {
-      module: ts.ModuleKind.ESNext,
-      target: ts.ScriptTarget.ES2022,
-      inlineSourceMap: true,
-      inlineSources: true,
-      esModuleInterop: true,
-      // Another file's `const enum` is read from its emitted object: each file is transpiled alone.
-      preserveConstEnums: true,
-      experimentalDecorators: true,
-    },
-  });
-  const problems = (out.diagnostics ?? []).filter((dg) => dg.category === ts.DiagnosticCategory.Error);
-  const first = problems[0];
-  if (first !== undefined) {
-    const where =
-      first.file !== undefined && first.start !== undefined
-        ? (() => {
-            const { line, character } = first.file.getLineAndCharacterOfPosition(first.start);
-            return `${file}:${line + 1}:${character + 1}`;
-          })()
-        : file;
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
-    throw new AppSyntaxError(`${where}: ${ts.flattenDiagnosticMessageText(first.messageText, "\n")}${more}`);
-  }
-  transpiled.set(file, { text, output: out.outputText });
-  return out.outputText;
+  const output = await transpileOnMainThread(port, file, text, generation);
+  transpiled.set(file, { text, output });
+  return output;
 }
 
 export const load: LoadHook = async (url, context, nextLoad) => {
@@ -203,7 +198,8 @@ export const load: LoadHook = async (url, context, nextLoad) => {
     const pathname = new URL(url).pathname;
     if (/\.m?ts$/.test(pathname) && !/\.d\.m?ts$/.test(pathname)) {
       const file = fileURLToPath(url);
-      if (existsSync(file)) return { format: "module", source: await transpile(file), shortCircuit: true };
+      const generation = new URL(url).searchParams.get(GENERATION_PARAM);
+      if (existsSync(file)) return { format: "module", source: await transpile(file, data.port, generation === null ? undefined : Number(generation)), shortCircuit: true };
     }
   }
   return nextLoad(url, context);
