@@ -1,6 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import {
-  canonicalJson,
+  canonicallyEqual,
   type Column,
   type InfraMap,
   type Table,
@@ -86,7 +86,7 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const has = (record: object, key: string): boolean => Object.prototype.hasOwnProperty.call(record, key);
 /** Own members only: a table called `constructor` must not find Object.prototype's. */
 const get = <T>(record: Readonly<Record<string, T>>, key: string): T | undefined => (has(record, key) ? record[key] : undefined);
-const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+const same = (a: unknown, b: unknown): boolean => canonicallyEqual(a, b);
 
 function invalidHint(message: string): InvalidInputError {
   return new InvalidInputError("RENAME_HINT_INVALID", message, {

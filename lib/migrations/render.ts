@@ -16,8 +16,14 @@ export const TEMPLATE_DIR = join(PACKAGE_ROOT, "migrations-template");
 const require = createRequire(import.meta.url);
 let compiled: HandlebarsTemplateDelegate | undefined;
 function template(): HandlebarsTemplateDelegate {
-  const Handlebars = require("handlebars") as typeof import("handlebars");
-  compiled ??= Handlebars.compile(readFileSync(join(TEMPLATE_DIR, "migration.ts.hbs"), "utf8"), { strict: true });
+  if (compiled === undefined) {
+    // The package's single-file build of the same version: its main entry loads the same
+    // code as some 40 modules, which takes three times as long (18 ms against 6).
+    const Handlebars = require("handlebars/dist/handlebars.js") as typeof import("handlebars");
+    // The template uses no `@data` variables and only built-in helpers; saying so lets
+    // Handlebars skip a data frame per `#each` iteration, of which a 1,000-table file has thousands.
+    compiled = Handlebars.compile(readFileSync(join(TEMPLATE_DIR, "migration.ts.hbs"), "utf8"), { strict: true, data: false, knownHelpersOnly: true });
+  }
   return compiled;
 }
 
@@ -38,19 +44,14 @@ export interface RenderInput {
  * byte-identical text (the id carries the timestamp).
  */
 export function renderMigration(input: RenderInput): string {
-  const up = input.plan.steps.map((s) => ({
-    call: callText(stepOf(s.change, s.risk.losesData ? false : undefined), "    "),
-    comments: wrap(stepComment(s), 96),
-  }));
-  const reversible = input.irreversible === undefined && input.plan.steps.every((s) => s.reverse !== null);
-  const down = reversible
-    ? [...input.plan.steps].reverse().map((s) => ({ call: callText(stepOf(s.reverse!, losesDataOnReverse(s) ? true : undefined), "    ") }))
-    : null;
   const ops = new Set<string>();
-  for (const s of input.plan.steps) {
-    ops.add(stepOf(s.change, undefined).op);
-    if (reversible) ops.add(stepOf(s.reverse!, undefined).op);
-  }
+  const call = (step: Step): string => {
+    ops.add(step.op);
+    return callText(step, "    ");
+  };
+  const up = input.plan.steps.map((s) => ({ call: call(stepOf(s.change, s.risk.losesData ? false : undefined)), comments: wrap(stepComment(s), 96) }));
+  const reversible = input.irreversible === undefined && input.plan.steps.every((s) => s.reverse !== null);
+  const down = reversible ? [...input.plan.steps].reverse().map((s) => ({ call: call(stepOf(s.reverse!, losesDataOnReverse(s) ? true : undefined)) })) : null;
   return template()({
     id: input.id,
     toolVersion: input.toolVersion,

@@ -132,7 +132,51 @@ export function emptyInfraMap(): InfraMap {
  * `undefined` members left out. Two equal maps always give identical text.
  */
 export function canonicalJson(value: unknown, indent?: number): string {
-  return JSON.stringify(sortKeys(value), null, indent);
+  return JSON.stringify(canonicalForm(value), null, indent);
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * `value` with keys sorted and `undefined` members left out. Parts that already are
+ * so (most of a map: columns, engines, arrays of names) are returned as they are
+ * rather than copied: copying every object of a 1,000-table map cost more than
+ * serializing it. Anything unusual (a class instance, a `toJSON` or `__proto__` key)
+ * is copied by {@link sortKeys}, whose result defines the text.
+ */
+function canonicalForm(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype || hasOwn.call(value, "toJSON")) return sortKeys(value);
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const c = v !== null && typeof v === "object" ? canonicalForm(v) : v;
+      if (out === undefined && c !== v) out = value.slice(0, i);
+      out?.push(c);
+    }
+    return out ?? value;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return sortKeys(value);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if ((i > 0 && !((keys[i - 1] as string) < k)) || record[k] === undefined || k === "__proto__" || k === "toJSON") return sortKeys(value);
+  }
+  let out: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const v = record[k];
+    const c = v !== null && typeof v === "object" ? canonicalForm(v) : v;
+    if (out === undefined && c !== v) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j] as string] = record[keys[j] as string];
+    }
+    if (out !== undefined) out[k] = c;
+  }
+  return out ?? value;
 }
 
 function sortKeys(value: unknown): unknown {
@@ -141,11 +185,82 @@ function sortKeys(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
+      if (v !== undefined) out[key] = canonicalForm(v);
     }
     return out;
   }
   return value;
+}
+
+/**
+ * `canonicalJson(a) === canonicalJson(b)`, without writing the text when both are plain
+ * data (strings, booleans, finite numbers, null, arrays and plain objects of them), which
+ * is what maps are made of: `diff` compares every column of every table this way.
+ *
+ * @example canonicallyEqual({ name: "id", type: "String", default: undefined }, { type: "String", name: "id" }) // true
+ */
+export function canonicallyEqual(a: unknown, b: unknown): boolean {
+  return a === b || (plainEqual(a, b) ?? canonicalJson(a) === canonicalJson(b));
+}
+
+/** Whether two plain values have the same canonical JSON; undefined when either holds something else. */
+function plainEqual(a: unknown, b: unknown): boolean | undefined {
+  // The same object always has the same text (maps share unchanged parts).
+  if (a === b && a !== null && typeof a === "object") return true;
+  if (a === null || typeof a !== "object" || b === null || typeof b !== "object") {
+    // JSON writes every finite number, string and boolean differently, except 0 and -0 (which `===` equates).
+    return jsonScalar(a) && jsonScalar(b) ? a === b : undefined;
+  }
+  const aIsArray = Array.isArray(a);
+  if (!plainObject(a, aIsArray) || !plainObject(b, Array.isArray(b))) return undefined;
+  if (aIsArray !== Array.isArray(b)) return false;
+  if (aIsArray) {
+    const x = a as readonly unknown[];
+    const y = b as readonly unknown[];
+    if (x.length !== y.length) return false;
+    let equal = true;
+    for (let i = 0; i < x.length; i++) {
+      // A hole or an undefined element is written as `null`.
+      if (x[i] === undefined || y[i] === undefined) return undefined;
+      const e = plainEqual(x[i], y[i]);
+      if (e === undefined) return undefined;
+      equal &&= e;
+    }
+    return equal;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let equal = true;
+  let count = 0;
+  for (const k of Object.keys(x)) {
+    if (x[k] === undefined) continue;
+    count++;
+    const e = hasOwn.call(y, k) && y[k] !== undefined ? plainEqual(x[k], y[k]) : jsonVisible(x[k]) ? false : undefined;
+    if (e === undefined) return undefined;
+    equal &&= e;
+  }
+  for (const k of Object.keys(y)) {
+    if (y[k] === undefined) continue;
+    count--;
+    if (!jsonVisible(y[k])) return undefined;
+  }
+  return equal && count === 0;
+}
+
+function jsonScalar(v: unknown): boolean {
+  return v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+}
+
+/** Written as JSON text of its own (a function or a symbol member is left out, like an undefined one). */
+function jsonVisible(v: unknown): boolean {
+  return jsonScalar(v) || (v !== null && typeof v === "object");
+}
+
+/** An array or object whose JSON is just its members: no class instance, no `toJSON`, no `__proto__` key. */
+function plainObject(v: object, isArray: boolean): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (isArray ? proto !== Array.prototype : proto !== Object.prototype && proto !== null) return false;
+  return !hasOwn.call(v, "toJSON") && !hasOwn.call(v, "__proto__");
 }
 
 /** Stable content hash of a map: `sha256:<hex>` of its canonical JSON. */

@@ -1,11 +1,11 @@
 import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
-import { applyChange } from "../model/apply-change.js";
 import type { InfraMap, MaterializedView } from "../model/infra-map.js";
 import { copiesToNewVersions, safeTypeChanges, viewBackfills } from "./data-moves.js";
 import { holdByLifeCycle, type HeldChange } from "./life-cycle.js";
 import { fuseRebuilds } from "./rebuild.js";
 import { classifyChange, type Risk } from "./risk.js";
+import { WorkingState } from "./working-state.js";
 
 export { RISK_CLASSES, RISK_CODES, classifyChange, compareRisk, riskOf } from "./risk.js";
 export type { Risk, RiskClass, RiskCode } from "./risk.js";
@@ -136,6 +136,19 @@ function phaseOf(change: Change): Phase {
  * steps.filter((s) => s.risk.losesData); // what a safety gate asks about
  */
 export function plan(changes: readonly Change[], context: PlanContext = {}): Plan {
+  return planWithResult(changes, context).plan;
+}
+
+/**
+ * {@link plan}, and with `context.from` the state its steps lead to, which planning
+ * computes anyway: a caller that needs it does not apply the steps a second time
+ * (one `applyChange` per step copies a whole collection, about 50 ms for 1,000 new tables).
+ *
+ * @example
+ * const { plan: p, result } = planWithResult(diff(current, desired), { from: current, to: desired });
+ * hashInfraMap(result!); // the migration's `result`
+ */
+export function planWithResult(changes: readonly Change[], context: PlanContext = {}): { plan: Plan; result: InfraMap | undefined } {
   let work: Change[] = [...changes];
   let held: HeldChange[] = [];
   if (context.from) {
@@ -155,13 +168,13 @@ export function plan(changes: readonly Change[], context: PlanContext = {}): Pla
   }
 
   const final = context.from ? fuseRebuilds(ordered, context.from, context.rebuildSuffix ?? "") : ordered;
-  let state = context.from;
+  const state = context.from ? new WorkingState(context.from) : undefined;
   const steps = final.map((change): PlanStep => {
-    const step = { change, risk: classifyChange(change, state), reverse: reverseChange(change, state) };
-    if (state) state = applyChange(state, change);
+    const step = { change, risk: classifyChange(change, state?.map), reverse: reverseChange(change, state?.map) };
+    state?.apply(change);
     return step;
   });
-  return held.length > 0 ? { steps, held } : { steps };
+  return { plan: held.length > 0 ? { steps, held } : { steps }, result: state?.map };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Change, ChangeOf } from "../diff/change.js";
 import { identifiersIn, MOOSE_NAME_INFIX } from "../engines/olap/sql-text.js";
 import { applyChange } from "../model/apply-change.js";
 import { canonicalJson, type InfraMap, type Table } from "../model/infra-map.js";
+import { WorkingState } from "./working-state.js";
 
 /** The infix of tables a rebuild keeps or stages; introspection leaves them out of the model. */
 export const REBUILD_INFIX = MOOSE_NAME_INFIX;
@@ -36,26 +37,26 @@ export function fuseRebuilds(ordered: readonly Change[], from: InfraMap, suffix:
 
   const out: Change[] = [];
   const done = new Set<string>();
-  let state = from;
+  const state = new WorkingState(from);
   for (const change of ordered) {
     const table = structuralTable(change);
     if (table === undefined || !rebuilt.has(table)) {
       out.push(change);
-      state = applyChange(state, change);
+      state.apply(change);
       continue;
     }
     if (done.has(table)) continue;
     done.add(table);
-    const before = state.tables[table] as Table;
+    const before = state.map.tables[table] as Table;
     let after: Table = before;
     for (const c of ordered) {
       if (structuralTable(c) !== table) continue;
-      after = applyChange({ ...state, tables: { ...state.tables, [table]: after } }, c).tables[table] as Table;
+      after = applyChange({ ...state.map, tables: { ...state.map.tables, [table]: after } }, c).tables[table] as Table;
     }
     if (canonicalJson(after) === canonicalJson(before)) continue;
     const rebuild: Change = { kind: "table.rebuild", before, after, keepOldAs: keptTableName(table, suffix) };
     out.push(rebuild);
-    state = applyChange(state, rebuild);
+    state.apply(rebuild);
   }
   return out;
 }

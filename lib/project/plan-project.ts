@@ -4,8 +4,8 @@ import type { Change } from "../diff/change.js";
 import { suggestRenames, type RenameSuggestion } from "../diff/rename-suggestions.js";
 import { AppExtractor, type ExtractedApp, type RenameHints } from "../extract/extract-app.js";
 import { applyChange } from "../model/apply-change.js";
-import { emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
-import { plan, type Plan } from "../plan/plan.js";
+import { canonicallyEqual, emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
+import { planWithResult, type Plan } from "../plan/plan.js";
 
 /** Where the "current" side of a plan came from. */
 export type StateSource = { readonly kind: "empty" } | { readonly kind: "migrations"; readonly count: number } | { readonly kind: "remote"; readonly url: string };
@@ -51,22 +51,25 @@ export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateS
     columns: [...fromCode.columns, ...(options.renames?.columns ?? [])],
   };
   const changes = diff(current, app.map, { renames });
-  const p = plan(changes, {
+  const planned = planWithResult(changes, {
     from: current,
     to: app.map,
     ...(options.rebuildSuffix !== undefined ? { rebuildSuffix: options.rebuildSuffix } : {}),
     ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
     ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
   });
-  const result = p.steps.reduce((state, s) => applyChange(state, s.change), current);
+  const p = planned.plan;
+  const result = planned.result ?? p.steps.reduce((state, s) => applyChange(state, s.change), current);
+  const toHash = hashInfraMap(app.map);
   return {
     source,
     from: current,
     to: app.map,
     fromHash: hashInfraMap(current),
-    toHash: hashInfraMap(app.map),
+    toHash,
     result,
-    resultHash: hashInfraMap(result),
+    // Usually the plan reaches the code's state (nothing held back): its hash is known.
+    resultHash: canonicallyEqual(result, app.map) ? toHash : hashInfraMap(result),
     changes,
     plan: p,
     suggestions: suggestRenames(changes),

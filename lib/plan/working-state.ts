@@ -1,0 +1,148 @@
+import type { Change } from "../diff/change.js";
+import { assertNever } from "../errors.js";
+import { applyChange } from "../model/apply-change.js";
+import { COMPONENT_KINDS, type ComponentKind, type InfraMap } from "../model/infra-map.js";
+
+type Entries = Record<string, unknown>;
+
+/**
+ * The map a sequence of changes leads through, for a planner that looks at the state
+ * before each change. `applyChange` returns a new map with a copy of the collection it
+ * changes, so applying a plan that creates 1,000 tables copied half a million entries.
+ * Here a change is applied to a map holding only the entries it names, and the result
+ * is written back in place: `applyChange` stays the one definition of what a change does
+ * and when it does not fit, with the same errors.
+ *
+ * `map` is live: it always shows the state after the changes applied so far. Entries are
+ * replaced, never edited, so an object read from it stays as it was.
+ *
+ * @example
+ * const state = new WorkingState(current);
+ * for (const change of changes) {
+ *   reverseChange(change, state.map); // the state just before the change
+ *   state.apply(change);
+ * }
+ */
+export class WorkingState {
+  readonly map: InfraMap;
+  private readonly collections: Record<ComponentKind, Entries>;
+
+  constructor(start: InfraMap) {
+    const copy = (kind: ComponentKind): Entries => ({ ...(start[kind] as Entries) });
+    this.collections = {
+      tables: copy("tables"),
+      topics: copy("topics"),
+      views: copy("views"),
+      processes: copy("processes"),
+      apis: copy("apis"),
+      workflows: copy("workflows"),
+    };
+    this.map = { ...start, ...this.collections } as InfraMap;
+  }
+
+  /** Applies one change; throws what `applyChange` throws, leaving the state as it was. */
+  apply(change: Change): void {
+    const named = entriesNamed(change);
+    const part: Record<string, unknown> = { ...this.map };
+    for (const kind of COMPONENT_KINDS) part[kind] = {};
+    for (const [kind, name] of named) {
+      const from = this.collections[kind];
+      if (hasOwn(from, name)) define(part[kind] as Entries, name, from[name]);
+    }
+    const after = applyChange(part as unknown as InfraMap, change);
+    for (const [kind, name] of named) {
+      const result = after[kind] as Entries;
+      if (hasOwn(result, name)) define(this.collections[kind], name, result[name]);
+      else delete this.collections[kind][name];
+    }
+  }
+}
+
+const hasOwn = (record: object, key: string): boolean => Object.prototype.hasOwnProperty.call(record, key);
+
+/** Sets an own member, in place when it exists (the key keeps its position); `__proto__` too, as a member. */
+function define(record: Entries, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+  else record[key] = value;
+}
+
+/**
+ * Every entry `applyChange` may read or write for a change: each name the change
+ * mentions, in the collection it names. Naming more than it uses is harmless; naming
+ * less would hide an entry from it, so a new change kind must be added here (the
+ * compiler asks for it).
+ */
+function entriesNamed(change: Change): Array<[ComponentKind, string]> {
+  switch (change.kind) {
+    case "table.create":
+    case "table.drop":
+      return [["tables", change.table.name]];
+    case "table.rename":
+    case "table.copyRows":
+      return [
+        ["tables", change.from],
+        ["tables", change.to],
+      ];
+    case "table.rebuild":
+      return [
+        ["tables", change.before.name],
+        ["tables", change.after.name],
+      ];
+    case "table.addColumn":
+    case "table.dropColumn":
+    case "table.renameColumn":
+    case "table.modifyColumn":
+    case "table.moveColumn":
+    case "table.setOrderBy":
+    case "table.setEngine":
+    case "table.setPartitionBy":
+    case "table.setTtl":
+    case "table.setSettings":
+    case "table.setLifeCycle":
+    case "table.backfillColumn":
+      return [["tables", change.table]];
+    case "view.create":
+    case "view.drop":
+    case "view.backfill":
+      return [["views", change.view.name]];
+    case "topic.create":
+    case "topic.drop":
+      return [["topics", change.topic.name]];
+    case "api.create":
+    case "api.drop":
+      return [["apis", change.api.name]];
+    case "workflow.create":
+    case "workflow.drop":
+      return [["workflows", change.workflow.name]];
+    case "process.create":
+    case "process.drop":
+      return [["processes", change.process.name]];
+    case "view.modify":
+      return [
+        ["views", change.before.name],
+        ["views", change.after.name],
+      ];
+    case "topic.modify":
+      return [
+        ["topics", change.before.name],
+        ["topics", change.after.name],
+      ];
+    case "api.modify":
+      return [
+        ["apis", change.before.name],
+        ["apis", change.after.name],
+      ];
+    case "workflow.modify":
+      return [
+        ["workflows", change.before.name],
+        ["workflows", change.after.name],
+      ];
+    case "process.modify":
+      return [
+        ["processes", change.before.name],
+        ["processes", change.after.name],
+      ];
+    default:
+      return assertNever(change, "change kind");
+  }
+}
