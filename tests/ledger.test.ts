@@ -371,6 +371,43 @@ test("stepStarted marks the step in flight; a run left running is resumed only o
   t.like(await next.complete(ID), { status: "applied" });
 });
 
+test("stepDone times a step from its stepStarted or the step before it in this attempt; complete: true finishes in the same write", async (t) => {
+  const clock = manualClock("2026-11-26T03:15:00.000Z");
+  const { path, ledger } = await fresh(t, { now: clock.now });
+  const m = sampleMigration(ID, 3);
+  await ledger.begin(m);
+  clock.advance(100);
+  await ledger.stepDone(ID, 0, ["a"]);
+  clock.advance(100);
+  await ledger.stepStarted(ID, 1, ["b1", "b2"]);
+  clock.advance(100);
+  await ledger.stepFailed(ID, 1, "boom");
+  clock.advance(1000);
+  await ledger.begin(m);
+  clock.advance(100);
+
+  // Completing with a step missing is refused, and the step it came with is not recorded either.
+  const incomplete = await refusal(t, ledger.stepDone(ID, 1, ["b1", "b2"], { complete: true }));
+  t.is(incomplete.code, "LEDGER_STEPS_INCOMPLETE");
+  t.regex(incomplete.message, /2 of 3 steps are applied \(missing: 2\)/);
+  t.like(await ledger.get(ID), { status: "running", stepsApplied: 1, error: "boom" });
+  t.like((await ledger.steps(ID))[1], { status: "failed", finishedAt: "2026-11-26T03:15:00.300Z" });
+
+  await ledger.stepDone(ID, 1, ["b1", "b2"]);
+  clock.advance(100);
+  await ledger.stepStarted(ID, 2, ["c"]);
+  clock.advance(100);
+  const done = await ledger.stepDone(ID, 2, ["c"], { complete: true });
+  t.like(done, { status: "applied", stepsApplied: 3, error: null, failedStep: null, startedAt: "2026-11-26T03:15:01.300Z", finishedAt: "2026-11-26T03:15:01.600Z", durationMs: 300, attempts: 2 });
+  t.deepEqual(await ledger.get(ID), done);
+  t.deepEqual(await queryRows(path, "SELECT step_index, status, started_at, finished_at, error FROM migration_steps ORDER BY step_index"), [
+    { step_index: 0, status: "applied", started_at: "2026-11-26T03:15:00.000Z", finished_at: "2026-11-26T03:15:00.100Z", error: null },
+    // Step 0 finished in the first attempt: step 1 of the second one starts when that attempt does.
+    { step_index: 1, status: "applied", started_at: "2026-11-26T03:15:01.300Z", finished_at: "2026-11-26T03:15:01.400Z", error: null },
+    { step_index: 2, status: "applied", started_at: "2026-11-26T03:15:01.500Z", finished_at: "2026-11-26T03:15:01.600Z", error: null },
+  ]);
+});
+
 // ---------------------------------------------------------------- refusals
 
 test("begin refuses a file whose checksum differs from the recorded one (failed or applied)", async (t) => {

@@ -12,10 +12,23 @@ import { EngineError, MooseError } from "../errors.js";
  * else in this process can slip a statement into it.
  */
 
-/** A query surface bound to the connection of the running operation. */
+/** A value SQLite binds to a `?`. */
+export type SqlValue = string | number | null;
+
+/**
+ * A query surface bound to the connection of the running operation. `all` goes
+ * straight to the driver, through a statement prepared once per connection: on
+ * the per-step path of a deploy, building the query through knex and preparing
+ * and finalizing it every time cost more than SQLite took to run it.
+ */
 export interface Db {
   table(name: string): Knex.QueryBuilder;
   raw<T = unknown[]>(sql: string, bindings?: readonly Knex.Value[]): Promise<T>;
+  /**
+   * Runs one statement to its end and returns its rows (a SELECT, or a write with RETURNING).
+   * `sql` must be a constant (it is prepared once and kept); values go in `bindings`.
+   */
+  all<T>(sql: string, bindings?: readonly SqlValue[]): Promise<T[]>;
 }
 
 export interface LedgerConnection {
@@ -24,6 +37,12 @@ export interface LedgerConnection {
   read<T>(operation: string, fn: (db: Db) => Promise<T>): Promise<T>;
   /** Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`; rolls back when it throws. */
   write<T>(operation: string, fn: (db: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs a single statement as its own transaction (SQLite's autocommit): as
+   * atomic and as durable as `write`, two round trips fewer. A write statement
+   * takes the write lock when it starts, waiting up to busy_timeout like BEGIN IMMEDIATE.
+   */
+  statement<T>(operation: string, sql: string, bindings?: readonly SqlValue[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -65,18 +84,62 @@ export function ledgerError(path: string, operation: string, error: unknown): Mo
   return new EngineError("LEDGER_QUERY_FAILED", `${operation}: the migration ledger ${path} failed: ${errorText(error)}`, { cause: error });
 }
 
-function bind(k: Knex, conn: unknown): Db {
+type RawStatement = {
+  all(bindings: readonly SqlValue[], callback: (error: Error | null, rows: unknown[]) => void): void;
+  finalize(callback: () => void): void;
+};
+
+type RawConnection = {
+  prepare(sql: string, callback: (this: RawStatement, error: Error | null) => void): RawStatement;
+  get(sql: string, callback: (error: Error | null, row: unknown) => void): void;
+};
+
+/**
+ * The statements prepared on each connection, by SQL text. `sqlite3.Database#all` prepares,
+ * runs and finalizes a statement: three trips through the driver's thread pool instead of one.
+ * Every use steps a statement to its end (`all`), so a kept statement holds no lock or snapshot.
+ */
+const prepared = new WeakMap<RawConnection, Map<string, Promise<RawStatement>>>();
+
+function statementFor(conn: RawConnection, sql: string): Promise<RawStatement> {
+  let byText = prepared.get(conn);
+  if (!byText) prepared.set(conn, (byText = new Map()));
+  let statement = byText.get(sql);
+  if (!statement) {
+    statement = new Promise((resolve, reject) => {
+      conn.prepare(sql, function (error) {
+        if (error) reject(error);
+        else resolve(this);
+      });
+    });
+    byText.set(sql, statement);
+    statement.catch(() => byText.delete(sql));
+  }
+  return statement;
+}
+
+async function all<T>(conn: RawConnection, sql: string, bindings: readonly SqlValue[] = []): Promise<T[]> {
+  const statement = await statementFor(conn, sql);
+  return new Promise((resolve, reject) => statement.all(bindings, (error, rows) => (error ? reject(error) : resolve(rows as T[]))));
+}
+
+/** `sqlite3_close` refuses a connection that still has statements: finalize them first. */
+async function finalizeStatements(conn: RawConnection): Promise<void> {
+  const byText = prepared.get(conn);
+  if (!byText) return;
+  prepared.delete(conn);
+  const statements = await Promise.allSettled(byText.values());
+  await Promise.all(statements.map((s) => (s.status === "fulfilled" ? new Promise<void>((resolve) => s.value.finalize(resolve)) : undefined)));
+}
+
+function bind(k: Knex, conn: RawConnection): Db {
   return {
     table: (name) => k(name).connection(conn),
     raw: async <T>(sql: string, bindings: readonly Knex.Value[] = []) =>
       (await k.raw(sql, bindings as Knex.Value[]).connection(conn)) as T,
+    all: (sql, bindings) => all(conn, sql, bindings),
   };
 }
-
-type RawConnection = {
-  run(sql: string, callback: (error: Error | null) => void): void;
-  get(sql: string, callback: (error: Error | null, row: unknown) => void): void;
-};
 
 /** Per-connection settings; `busy_timeout` first, because switching to WAL may itself wait for a lock. */
 function configure(conn: RawConnection, busyTimeoutMs: number): Promise<void> {
@@ -137,11 +200,13 @@ export async function openConnection(path: string, busyTimeoutMs: number): Promi
   });
 
   let closed = false;
-  const withConnection = async <T>(operation: string, fn: (conn: unknown) => Promise<T>): Promise<T> => {
+  const used = new Set<RawConnection>();
+  const withConnection = async <T>(operation: string, fn: (conn: RawConnection) => Promise<T>): Promise<T> => {
     if (closed) throw new EngineError("LEDGER_CLOSED", `${operation}: the migration ledger ${path} is closed`);
-    let conn: unknown;
+    let conn: RawConnection;
     try {
-      conn = await k.client.acquireConnection();
+      conn = (await k.client.acquireConnection()) as RawConnection;
+      used.add(conn);
     } catch (error) {
       throw errorCode(error)?.startsWith("SQLITE_BUSY") ? ledgerError(path, operation, error) : unavailable(path, error);
     }
@@ -169,23 +234,40 @@ export async function openConnection(path: string, busyTimeoutMs: number): Promi
           // IMMEDIATE takes the write lock up front, waiting up to busy_timeout. A
           // deferred BEGIN would read first and then fail to upgrade with an
           // immediate SQLITE_BUSY whenever another process wrote in between.
-          await db.raw("BEGIN IMMEDIATE");
+          await all(conn, "BEGIN IMMEDIATE");
         } catch (error) {
           throw ledgerError(path, operation, error);
         }
         try {
           const result = await fn(db);
-          await db.raw("COMMIT");
+          await all(conn, "COMMIT");
           return result;
         } catch (error) {
           // SQLite may already have rolled back (e.g. after SQLITE_FULL); then ROLLBACK itself errors.
-          await db.raw("ROLLBACK").catch(() => undefined);
+          await all(conn, "ROLLBACK").catch(() => undefined);
+          throw ledgerError(path, operation, error);
+        }
+      }),
+    statement: (operation, sql, bindings) =>
+      withConnection(operation, async (conn) => {
+        try {
+          return await all(conn, sql, bindings);
+        } catch (error) {
           throw ledgerError(path, operation, error);
         }
       }),
     close: async () => {
       if (closed) return;
       closed = true;
+      if (used.size > 0) {
+        // Taking the (single) connection first waits for an operation still in flight.
+        const conn: unknown = await k.client.acquireConnection().catch(() => undefined);
+        try {
+          for (const c of used) await finalizeStatements(c);
+        } finally {
+          if (conn !== undefined) await k.client.releaseConnection(conn);
+        }
+      }
       await k.destroy();
     },
   };

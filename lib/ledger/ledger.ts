@@ -288,22 +288,34 @@ class SqliteLedger implements Ledger {
   }
 
   async list(): Promise<MigrationRecord[]> {
-    return this.#db.read("listing migrations", async (db) => {
-      const rows = (await db.table("migrations").select("*").orderBy("id")) as MigrationRow[];
-      return rows.map(migrationFromRow);
-    });
+    const rows = await this.#db.statement<MigrationRow>("listing migrations", "SELECT * FROM migrations ORDER BY id");
+    return rows.map(migrationFromRow);
   }
 
   async get(id: string): Promise<MigrationRecord | undefined> {
-    return this.#db.read(`reading migration ${id}`, async (db) => {
-      const row = await findMigration(db, id);
-      return row ? migrationFromRow(row) : undefined;
-    });
+    const [row] = await this.#db.statement<MigrationRow>(`reading migration ${id}`, "SELECT * FROM migrations WHERE id = ?", [id]);
+    return row ? migrationFromRow(row) : undefined;
   }
 
   async begin(m: BeginMigration, options: BeginOptions = {}): Promise<MigrationRecord> {
     validateBegin(m);
-    return this.#db.write(`beginning migration ${m.id}`, async (db) => {
+    const operation = `beginning migration ${m.id}`;
+    // A migration never recorded (the common case) is one INSERT; a record that exists is
+    // left untouched by it and goes through the checks below, in a transaction of their own.
+    const [inserted] = await this.#db.statement<MigrationRow>(operation, INSERT_NEW_MIGRATION, [
+      m.id,
+      m.fileName,
+      m.checksum,
+      m.checksumAlgorithm,
+      m.parentHash,
+      m.resultHash,
+      m.stepsTotal,
+      this.#now(),
+      this.#context.toolVersion,
+      this.#context.host,
+    ]);
+    if (inserted) return migrationFromRow(inserted);
+    return this.#db.write(operation, async (db) => {
       const existing = await findMigration(db, m.id);
       const now = this.#now();
       if (!existing) {
@@ -377,24 +389,19 @@ class SqliteLedger implements Ledger {
   async stepDone(id: string, index: number, statements: readonly string[], options: StepDoneOptions = {}): Promise<MigrationRecord> {
     requireStatements(statements, "statements");
     return this.#db.write(`recording step ${index} of migration ${id}`, async (db) => {
-      const migration = await requireRunning(db, id, index);
-      const step = await requireStepNotApplied(db, migration, index);
-      const finishedAt = this.#now();
-      await upsertStep(db, {
-        migration_id: id,
-        step_index: index,
-        status: "applied",
-        statements: JSON.stringify(statements),
-        started_at: await stepStart(db, migration, step),
-        finished_at: finishedAt,
-        error: null,
-      });
-      await db.raw(
-        `UPDATE migrations SET steps_applied = (SELECT count(*) FROM migration_steps WHERE migration_id = ? AND status = 'applied') WHERE id = ?`,
-        [id, id],
-      );
-      if (options.complete) return this.#complete(db, id);
-      return migrationFromRow(await mustFindMigration(db, id));
+      // The guards are folded into the write: it records nothing unless the migration is running,
+      // the index is in range and the step is not applied yet. Only then do the guards themselves
+      // run, to say which of them refused.
+      const now = this.#now();
+      const recorded = Number.isInteger(index) && index >= 0 ? await db.all(RECORD_APPLIED_STEP, [id, index, JSON.stringify(statements), now]) : [];
+      if (recorded.length === 0) {
+        await requireStepNotApplied(db, await requireRunning(db, id, index), index);
+        throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not recorded`);
+      }
+      if (options.complete) return completeCounted(db, id, now);
+      const [migration] = await db.all<MigrationRow>(COUNT_APPLIED_STEPS, [id]);
+      if (!migration) throw new Error(`ledger invariant: migration ${id} vanished inside its own transaction`);
+      return migrationFromRow(migration);
     });
   }
 
@@ -430,29 +437,13 @@ class SqliteLedger implements Ledger {
   }
 
   async #complete(db: Db, id: string): Promise<MigrationRecord> {
-    const migration = await requireRunning(db, id);
-    if (migration.steps_applied !== migration.steps_total) {
-      const done = new Set(await appliedSteps(db, id));
-      const missing = Array.from({ length: migration.steps_total }, (_, i) => i).filter((i) => !done.has(i));
-      throw new RefusedError(
-        "LEDGER_STEPS_INCOMPLETE",
-        `migration ${id} cannot be completed: ${migration.steps_applied} of ${migration.steps_total} steps are applied (missing: ${missing.join(", ")})`,
-        { hint: "record every step with stepDone before complete" },
-      );
-    }
-    const finishedAt = this.#now();
-    await db.table("migrations").where({ id }).update({
-      status: "applied",
-      error: null,
-      failed_step: null,
-      finished_at: finishedAt,
-      duration_ms: durationMs(migration.started_at, finishedAt),
-    });
-    return migrationFromRow(await mustFindMigration(db, id));
+    await requireRunning(db, id);
+    return completeCounted(db, id, this.#now());
   }
 
   async stepsDone(id: string): Promise<number[]> {
-    return this.#db.read(`reading the steps of migration ${id}`, (db) => appliedSteps(db, id));
+    const rows = await this.#db.statement<{ step_index: number }>(`reading the steps of migration ${id}`, APPLIED_STEPS, [id]);
+    return rows.map((r) => r.step_index);
   }
 
   async steps(id: string): Promise<StepRecord[]> {
@@ -620,6 +611,25 @@ async function requireRunning(db: Db, id: string, stepIndex?: number): Promise<M
   return row;
 }
 
+/**
+ * Marks a running migration applied, counting its applied steps in the same statement; when a
+ * step is missing it throws, and the caller's transaction rolls the statement back.
+ */
+async function completeCounted(db: Db, id: string, finishedAt: string): Promise<MigrationRecord> {
+  const [migration] = await db.all<MigrationRow>(COUNT_AND_COMPLETE, [id, finishedAt]);
+  if (!migration) throw new Error(`ledger invariant: migration ${id} vanished inside its own transaction`);
+  if (migration.steps_applied !== migration.steps_total) {
+    const done = new Set(await appliedSteps(db, id));
+    const missing = Array.from({ length: migration.steps_total }, (_, i) => i).filter((i) => !done.has(i));
+    throw new RefusedError(
+      "LEDGER_STEPS_INCOMPLETE",
+      `migration ${id} cannot be completed: ${migration.steps_applied} of ${migration.steps_total} steps are applied (missing: ${missing.join(", ")})`,
+      { hint: "record every step with stepDone before complete" },
+    );
+  }
+  return migrationFromRow(migration);
+}
+
 async function findStep(db: Db, id: string, index: number): Promise<StepRow | undefined> {
   return (await db.table("migration_steps").where({ migration_id: id, step_index: index }).first()) as StepRow | undefined;
 }
@@ -638,12 +648,54 @@ async function upsertStep(db: Db, row: StepRow): Promise<void> {
   await db.table("migration_steps").insert(row).onConflict(["migration_id", "step_index"]).merge();
 }
 
+const APPLIED_STEPS = "SELECT step_index FROM migration_steps WHERE migration_id = ? AND status = 'applied' ORDER BY step_index";
+
 async function appliedSteps(db: Db, id: string): Promise<number[]> {
-  const rows = (await db.table("migration_steps").select("step_index").where({ migration_id: id, status: "applied" }).orderBy("step_index")) as {
-    step_index: number;
-  }[];
+  const rows = await db.all<{ step_index: number }>(APPLIED_STEPS, [id]);
   return rows.map((r) => r.step_index);
 }
+
+/** `begin` of a migration with no record: `?1`–`?10` are id, file name, checksum, algorithm, parent, result, steps, now, tool version, host. */
+const INSERT_NEW_MIGRATION = `INSERT INTO migrations
+  (id, file_name, checksum, checksum_algorithm, parent_hash, result_hash, status, steps_applied, steps_total, error, failed_step, started_at, finished_at, duration_ms, attempts, tool_version, host)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', 0, ?7, NULL, NULL, ?8, NULL, NULL, 1, ?9, ?10)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING *`;
+
+/**
+ * `stepDone` as one statement (`?1` migration id, `?2` step index, `?3` statements, `?4` now): a row
+ * only when the migration is running, the index is in range and the step is not applied yet (the
+ * guards `requireRunning` and `requireStepNotApplied` apply). The step's start is `stepStart`'s.
+ */
+const RECORD_APPLIED_STEP = `INSERT INTO migration_steps (migration_id, step_index, status, statements, started_at, finished_at, error)
+  SELECT m.id, ?2, 'applied', ?3,
+    coalesce(
+      (SELECT s.started_at FROM migration_steps s WHERE s.migration_id = m.id AND s.step_index = ?2 AND s.status = 'running' AND s.started_at >= m.started_at),
+      (SELECT max(s.finished_at) FROM migration_steps s WHERE s.migration_id = m.id AND s.status = 'applied' AND s.finished_at >= m.started_at),
+      m.started_at
+    ),
+    ?4, NULL
+  FROM migrations m
+  WHERE m.id = ?1 AND m.status = 'running' AND ?2 < m.steps_total
+  ON CONFLICT (migration_id, step_index) DO UPDATE SET
+    status = excluded.status, statements = excluded.statements, started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error
+    WHERE migration_steps.status <> 'applied'
+  RETURNING step_index`;
+
+const COUNT_APPLIED = `(SELECT count(*) FROM migration_steps WHERE migration_id = ?1 AND status = 'applied')`;
+
+const COUNT_APPLIED_STEPS = `UPDATE migrations SET steps_applied = ${COUNT_APPLIED} WHERE id = ?1 RETURNING *`;
+
+/**
+ * `?1` migration id, `?2` now. The duration is `durationMs(started_at, now)`: SQLite keeps
+ * times as whole milliseconds, so the difference of two julian days rounds back exactly.
+ */
+const COUNT_AND_COMPLETE = `UPDATE migrations SET
+    steps_applied = ${COUNT_APPLIED},
+    status = 'applied', error = NULL, failed_step = NULL, finished_at = ?2,
+    duration_ms = max(0, CAST(round((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER))
+  WHERE id = ?1
+  RETURNING *`;
 
 /**
  * When a step started: as recorded by `stepStarted`, else when the previous step of

@@ -177,8 +177,11 @@ export async function deploy(
   const renew = setInterval(() => void ledger.renewLock(owner, ttl).catch(() => {}), Math.max(1000, Math.floor(ttl / 3)));
   renew.unref();
   try {
-    // Re-read under the lock: another deploy may have applied some of these meanwhile.
-    const now = pendingMigrations(files, await ledger.list(), options.allowOutOfOrder);
+    // Re-read under the lock: another deploy may have applied some of these meanwhile. While this
+    // deploy holds the lock, only it writes these records, so this one read stands in for a read per migration.
+    const underLock = await ledger.list();
+    const recorded = new Map(underLock.map((r) => [r.id, r]));
+    const now = pendingMigrations(files, underLock, options.allowOutOfOrder);
     const todo = pending.filter((f) => now.includes(f));
     for (const f of pending) if (!todo.includes(f)) outcomes.push({ id: f.id, status: "already-applied" });
     if (todo.length > 0) {
@@ -188,13 +191,13 @@ export async function deploy(
       const engines = await openEngines(needsOf(todo.map((f) => replayed.get(f.id)!)));
       try {
         const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-        await checkDriftOnce(todo.map((f) => replayed.get(f.id)!), ledger, engines.olap);
+        await checkDriftOnce(todo.map((f) => replayed.get(f.id)!), recorded, ledger, engines.olap);
         for (const file of todo) {
           if (!ok) {
             outcomes.push({ id: file.id, status: "not-run" });
             continue;
           }
-          const outcome = await applyMigration(replayed.get(file.id)!, ledger, engines, ctx, emit, options.resumeRunning ?? false);
+          const outcome = await applyMigration(replayed.get(file.id)!, recorded.get(file.id), ledger, engines, ctx, emit, options.resumeRunning ?? false);
           outcomes.push(outcome);
           if (outcome.status === "failed") ok = false;
         }
@@ -330,6 +333,7 @@ export function unapprovedSteps(steps: ReadonlyArray<{ step: Step; origin: { lin
 
 async function applyMigration(
   m: ReplayedMigration,
+  recorded: MigrationRecord | undefined,
   ledger: Ledger,
   engines: DeployEngines,
   ctx: { database: string; capabilities: Awaited<ReturnType<OlapEngine["capabilities"]>> },
@@ -337,16 +341,16 @@ async function applyMigration(
   resumeRunning: boolean,
 ): Promise<MigrationOutcome> {
   const file = m.file;
-  let existing = await ledger.get(file.id);
+  let existing = recorded;
   if (existing && existing.checksum !== file.checksum && editableAfterFailure(existing)) {
     await ledger.discardFailed(file.id);
     existing = undefined;
   }
-  const done = new Set(existing ? await ledger.stepsDone(file.id) : []);
+  let done = new Set(existing ? await ledger.stepsDone(file.id) : []);
   // Everything that can fail before the first statement runs happens before the ledger records a start.
   const steps = executable(m);
   const allStatements = statementsForSteps(steps, { ...ctx, state: m.before }, engines.workflows !== undefined);
-  await ledger.begin({
+  const begun = await ledger.begin({
     id: file.id,
     fileName: file.fileName,
     checksum: file.checksum,
@@ -355,6 +359,9 @@ async function applyMigration(
     resultHash: file.result,
     stepsTotal: file.up.length,
   }, { resumeRunning });
+  // `begin` returns the record as it made it ours, with its count of applied steps: only a record
+  // changed since the read under the lock (a process writing without the lock) makes that differ.
+  if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(file.id));
   const started = performance.now();
   emit({ kind: "migration-start", id: file.id, resumeFrom: done.size, steps: file.up.length });
   let run = 0;
@@ -401,14 +408,20 @@ async function applyMigration(
  * the third migration is, until then, as the first one found it. Objects first
  * touched by a migration that is being resumed are half-way and left out.
  */
-async function checkDriftOnce(pending: readonly ReplayedMigration[], ledger: Ledger, olap: OlapEngine): Promise<void> {
+async function checkDriftOnce(
+  pending: readonly ReplayedMigration[],
+  recorded: ReadonlyMap<string, MigrationRecord>,
+  ledger: Ledger,
+  olap: OlapEngine,
+): Promise<void> {
   const first = pending[0];
   if (!first) return;
   const scope = { tables: new Set<string>(), views: new Set<string>() };
   const seen = new Set<string>();
   let blamed: ReplayedMigration | undefined;
   for (const m of pending) {
-    const fresh = (await ledger.stepsDone(m.file.id)).length === 0;
+    // No record, no steps (they belong to it); only a record can have some.
+    const fresh = !recorded.has(m.file.id) || (await ledger.stepsDone(m.file.id)).length === 0;
     const touched = touchedObjects(m);
     for (const [kind, names] of [["tables", touched.tables], ["views", touched.views]] as const) {
       for (const name of names) {

@@ -1,6 +1,6 @@
 // The embedded engine's share of a process's memory: opens chDB on a fresh data folder, optionally
 // creates N tables of 30 columns, and exits (run with report-usage.cjs preloaded to get its peak RSS).
-//   node --require scripts/bench/report-usage.cjs scripts/bench/engine-probe.mjs <projectDir> [tables]
+//   node --require ./scripts/bench/report-usage.cjs scripts/bench/engine-probe.mjs <projectDir> [tables]
 import { resolve } from "node:path";
 const dir = resolve(process.argv[2] ?? ".");
 const tables = Number(process.argv[3] ?? 0);

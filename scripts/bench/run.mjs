@@ -245,7 +245,7 @@ async function benchReextract(size, app) {
   record("extract-rss", "peak RSS of extraction alone (one cold extract and the re-extractions above)", size, {
     unit: "MB",
     value: r.rssMb,
-    command: `node --require scripts/bench/report-usage.cjs scripts/bench/extract-probe.mjs /tmp/a${size} 7`,
+    command: `node --require ./scripts/bench/report-usage.cjs scripts/bench/extract-probe.mjs /tmp/a${size} 7`,
   });
 }
 
@@ -356,7 +356,7 @@ async function benchEngineRss(size) {
   record("engine-rss", `peak RSS of a process that only opens the embedded engine (chDB) and creates ${size} tables of 31 columns`, size, {
     unit: "MB",
     value: r.rssMb,
-    command: `node --require scripts/bench/report-usage.cjs scripts/bench/engine-probe.mjs DIR ${size}`,
+    command: `node --require ./scripts/bench/report-usage.cjs scripts/bench/engine-probe.mjs DIR ${size}`,
   });
   rmSync(dir, { recursive: true, force: true });
 }
