@@ -1,5 +1,5 @@
 import test from "ava";
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { moose, tempDir } from "./helpers/cli.js";
 
@@ -103,4 +103,34 @@ test("usage errors exit 2; --version and --help exit 0; unfinished commands say 
   const prod = moose(dir, ["prod"]);
   t.is(prod.code, 2);
   t.regex(prod.stderr, /error\[CONFIG_NOT_FOUND\]: .*run `moose init`/);
+});
+
+test("TypeScript is loaded from a V8 code cache: written by the first command, rewritten when V8 rejects it, off with MOOSE_NO_COMPILE_CACHE", (t) => {
+  const root = tempDir("code-cache");
+  t.is(moose(root, ["init", "demo"]).code, 0);
+  const dir = join(root, "demo");
+  const cacheHome = tempDir("code-cache-home");
+  const env = { XDG_CACHE_HOME: cacheHome };
+  const cacheFiles = () => (existsSync(join(cacheHome, "moose-migrate")) ? readdirSync(join(cacheHome, "moose-migrate")) : []);
+
+  const off = moose(dir, ["plan"], { ...env, MOOSE_NO_COMPILE_CACHE: "1" });
+  t.is(off.code, 0, off.stderr);
+  t.deepEqual(cacheFiles(), []);
+
+  const first = moose(dir, ["plan"], env);
+  t.is(first.code, 0, first.stderr);
+  t.is(first.stdout, off.stdout);
+  const [file] = cacheFiles();
+  t.regex(file ?? "", /^typescript-.*\.v8cache$/);
+  const path = join(cacheHome, "moose-migrate", file!);
+  const written = statSync(path).size;
+  t.true(written > 100_000, `cache of ${written} bytes`);
+
+  // A damaged cache is rejected by V8, the command still works, and the cache is written again.
+  writeFileSync(path, "not a code cache");
+  const damaged = moose(dir, ["plan"], env);
+  t.is(damaged.code, 0, damaged.stderr);
+  t.is(damaged.stdout, off.stdout);
+  t.true(statSync(path).size > 100_000);
+  t.deepEqual(cacheFiles(), [file]);
 });
