@@ -380,6 +380,34 @@ test("an option the library does not declare is refused, with the closest option
   t.regex(errors[0]!.hint ?? "", /^OlapTable options here: .*orderByFields, orderByExpression, partitionBy/);
 });
 
+test("a stream or ingest API whose destination declares other fields is refused (the types would not have checked)", (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { IngestApi, OlapTable, Stream } from "moose-migrate";',
+      "interface Row { id: string; at: Date; n: number }",
+      "interface Other { id: string; at: string; extra: boolean }",
+      'export const table = new OlapTable<Other>("T");',
+      'export const stream = new Stream<Row>("S", { destination: table as never });',
+      'export const same = new Stream<Other>("Same", { destination: table });',
+      'export const api = new IngestApi<Row>("in", { destination: same as never });',
+      "",
+    ].join("\n"),
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.deepEqual(errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })), [
+    {
+      code: "RECORD_MISMATCH",
+      located: "app/index.ts:5:23: stream S sends its records to table T, but their fields differ: table T has extra, which stream S does not; stream S has n, which table T does not; at is DateTime('UTC') in stream S and String in table T",
+      hint: "declare both with the same record type (new Stream<T>(..., { destination: table }) with table an OlapTable<T>)",
+    },
+    {
+      code: "RECORD_MISMATCH",
+      located: "app/index.ts:7:20: ingest API ingest/in sends its records to topic Same, but their fields differ: topic Same has extra, which ingest API ingest/in does not; ingest API ingest/in has n, which topic Same does not; at is DateTime('UTC') in ingest API ingest/in and String in topic Same",
+      hint: "declare both with the same record type (new Stream<T>(..., { destination: table }) with table an OlapTable<T>)",
+    },
+  ]);
+});
+
 test("an engine's own option on a table of another engine is refused", (t) => {
   const dir = tempApp({
     "app/index.ts": [

@@ -16,6 +16,7 @@ import {
   type Topic,
   type Workflow,
 } from "../model/infra-map.js";
+import { classifyTypeChange } from "../model/clickhouse-type.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
 import { AppProgram, isLibraryFile, isStable } from "./program.js";
@@ -1067,8 +1068,47 @@ class DeclarationReader {
     for (const api of Object.values(map.apis)) {
       if (api.destination && !map.topics[api.destination] && !map.tables[api.destination]) {
         this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `ingest API ${api.name} delivers to ${api.destination}, which is not declared`, { position: this.locations[`apis:${api.name}`] }));
+        continue;
       }
+      const target = api.destination !== undefined ? (map.topics[api.destination] ?? map.tables[api.destination]) : undefined;
+      if (target) this.checkSameRecords(`ingest API ${api.name}`, api.columns, `${map.topics[target.name] ? "topic" : "table"} ${target.name}`, target.columns, this.locations[`apis:${api.name}`]);
     }
+    for (const process of Object.values(map.processes)) {
+      const topic = map.topics[process.sourceTopic];
+      const table = map.tables[process.targetTable];
+      if (topic && table) this.checkSameRecords(`stream ${topic.name}`, topic.columns, `table ${table.name}`, table.columns, this.locations[`processes:${process.name}`]);
+    }
+  }
+
+  /**
+   * Records flow unchanged from an ingest API to its topic or table and from a topic to
+   * its destination table: both sides must declare the same fields, each value fitting
+   * the destination's type unchanged (the library's types ask for one record type —
+   * `Stream<T>` takes an `OlapTable<T>` — and planning, which does not type-check the
+   * app, checks it here instead).
+   */
+  private checkSameRecords(from: string, fromColumns: readonly Column[], to: string, toColumns: readonly Column[], position: SourcePosition | undefined): void {
+    // A value that widens into the destination's type is stored as it is: moose-lib's
+    // dead-letter topics carry `source` as a String into DeadLetterModel's LowCardinality(String).
+    const fits = (type: string, into: string) => ["same", "widening"].includes(classifyTypeChange(type, into));
+    const theirs = new Map(toColumns.map((c) => [c.name, c.type]));
+    const ours = new Map(fromColumns.map((c) => [c.name, c.type]));
+    const problems: string[] = [];
+    const missing = toColumns.filter((c) => !ours.has(c.name)).map((c) => c.name);
+    const extra = fromColumns.filter((c) => !theirs.has(c.name)).map((c) => c.name);
+    if (missing.length > 0) problems.push(`${to} has ${missing.join(", ")}, which ${from} does not`);
+    if (extra.length > 0) problems.push(`${from} has ${extra.join(", ")}, which ${to} does not`);
+    for (const c of fromColumns) {
+      const other = theirs.get(c.name);
+      if (other !== undefined && !fits(c.type, other)) problems.push(`${c.name} is ${c.type} in ${from} and ${other} in ${to}`);
+    }
+    if (problems.length === 0) return;
+    this.errors.push(
+      new InvalidInputError("RECORD_MISMATCH", `${from} sends its records to ${to}, but their fields differ: ${problems.join("; ")}`, {
+        ...(position ? { position } : {}),
+        hint: "declare both with the same record type (new Stream<T>(..., { destination: table }) with table an OlapTable<T>)",
+      }),
+    );
   }
 
   // ---- config access ---------------------------------------------------------
