@@ -408,6 +408,30 @@ test("a stream or ingest API whose destination declares other fields is refused 
   ]);
 });
 
+test("a materialized view writing to a table of other fields is refused", (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { MaterializedView, OlapTable, sql } from "moose-migrate";',
+      "interface Src { id: string; n: number }",
+      "interface Daily { id: string; total: number }",
+      'export const src = new OlapTable<Src>("Src");',
+      'export const daily = new OlapTable<Src>("Daily");',
+      "export const mv = new MaterializedView<Daily>({",
+      '  materializedViewName: "Daily_MV",',
+      "  targetTable: daily as never,",
+      "  selectStatement: sql`SELECT id, sum(n) AS total FROM ${src} GROUP BY id`,",
+      "  selectTables: [src],",
+      "});",
+      "",
+    ].join("\n"),
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.deepEqual(
+    errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })).map((e) => e.located),
+    ["app/index.ts:6:19: materialized view Daily_MV sends its records to table Daily, but their fields differ: table Daily has n, which materialized view Daily_MV does not; materialized view Daily_MV has total, which table Daily does not"],
+  );
+});
+
 test("an engine's own option on a table of another engine is refused", (t) => {
   const dir = tempApp({
     "app/index.ts": [

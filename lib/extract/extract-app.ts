@@ -776,6 +776,11 @@ class DeclarationReader {
     let target: string;
     if (id.targetRef) {
       target = this.refName(id.targetRef, ["table"], cfg, "targetTable");
+      const table = this.tables[target];
+      if (table && node.typeArguments?.[0]) {
+        const rows = this.columns(node, this.schema(node, "MaterializedView")).map((c) => c.column);
+        this.checkSameRecords(`materialized view ${viewName}`, rows, `table ${target}`, table.columns, positionOf(node));
+      }
     } else {
       target = id.table!;
       // `targetTable: { name, engine?, orderByFields? }` wins over the older top-level keys.
