@@ -745,7 +745,7 @@ class DeclarationReader {
     if (!TOPIC_NAME.test(name) || name.length > 249 || name === "." || name === "..") {
       throw this.badName(node, "topic", name, "letters, digits, `.`, `_` and `-`, at most 249 characters");
     }
-    const partitions = this.optNumber(cfg, "parallelism") ?? this.optNumber(cfg, "partitions") ?? 1;
+    const partitions = this.optNumber(cfg, "parallelism") ?? 1;
     if (!Number.isInteger(partitions) || partitions < 1) throw this.bad(cfg!, "parallelism", "must be a whole number of partitions, at least 1");
     const retentionSeconds = this.optNumber(cfg, "retentionPeriod") ?? DEFAULT_RETENTION_SECONDS;
     const topic: Topic = {
@@ -1161,7 +1161,7 @@ class DeclarationReader {
         const known = [...shape.keys.keys()].filter((k) => !INTERNAL_MEMBERS.has(k));
         const suggestion = closestName(key, known);
         throw new InvalidInputError("INVALID_CONFIG", `${key} is not an option of ${cls}${suggestion ? `; did you mean ${suggestion}?` : ""}`, {
-          position: this.bad(cfg, key, "").position!,
+          position: this.keyPosition(cfg, key),
           hint: `${cls} options here: ${known.join(", ")}`,
         });
       }
@@ -1215,10 +1215,15 @@ class DeclarationReader {
   }
 
   private bad(cfg: StaticObject, key: string, problem: string): InvalidInputError {
+    return new InvalidInputError("INVALID_CONFIG", `${key} ${problem}`, { position: this.keyPosition(cfg, key) });
+  }
+
+  /** Where `key` is written in a config object literal, else the config itself (a key from a spread). */
+  private keyPosition(cfg: StaticObject, key: string): SourcePosition {
     const prop = ts.isObjectLiteralExpression(cfg.node)
       ? cfg.node.properties.find((p) => p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) && p.name.text === key)
       : undefined;
-    return new InvalidInputError("INVALID_CONFIG", `${key} ${problem}`, { position: positionOf(prop ?? cfg.node) });
+    return positionOf(prop ?? cfg.node);
   }
 
   private badName(node: DeclarationNode, what: string, name: string, allowed: string): InvalidInputError {
