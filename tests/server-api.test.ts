@@ -251,9 +251,9 @@ test("a handler's query() reads with bound parameters and refuses writes, as Cli
   t.deepEqual(await query("SELECT {n:UInt8} + 1 AS m", { n: 1 }), [{ m: 2 }]);
   t.deepEqual(await query("SELECT 1 AS one;"), [{ one: 1 }]);
   const error = await t.throwsAsync(query("INSERT INTO Events (id) VALUES ({id:String})", { id: "sneaky" }));
-  t.is((error as { code?: string }).code, "API_QUERY_WRITES");
-  t.is(error?.message, "an API handler may only read; ClickHouse parses this statement as InsertQuery: INSERT INTO Events (id) VALUES ({id:String})");
-  await t.throwsAsync(query("ALTER TABLE Events DELETE WHERE 1"), { message: /ClickHouse parses this statement as AlterQuery/ });
+  t.is((error as { code?: string }).code, "API_QUERY_REFUSED");
+  t.is(error?.message, "the API handler's query refused: ClickHouse parses it as InsertQuery, not as a SELECT");
+  await t.throwsAsync(query("ALTER TABLE Events DELETE WHERE 1"), { message: /ClickHouse parses it as AlterQuery/ });
   t.deepEqual(await w().olap.query("SELECT count() AS n FROM Events WHERE id = 'sneaky'"), [{ n: "0" }]);
 });
 

@@ -1,6 +1,7 @@
 import { ExitCode, InvalidInputError } from "../../lib/errors.js";
 import type { PlanReport } from "../../lib/project/plan-project.js";
 import { planCommitted } from "../../lib/migrations/generate.js";
+import { extractProjectChecked } from "../../lib/project/plan-project.js";
 import { DEFAULT_REMOTE_TIMEOUT_MS, type RemoteState, type TokenSource } from "../../lib/remote/fetch-state.js";
 import type { CliIO } from "../io.js";
 import { renderPlanText } from "../present/plan-text.js";
@@ -12,7 +13,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   try {
     if (args["url"] !== undefined) return await runRemote(args, io, json);
     const config = await loadProject(io);
-    const report = planCommitted(config);
+    const report = planCommitted(config, {}, await extractProjectChecked(config));
     printWarnings(report.app.warnings, io);
     io.stdout.write(json ? JSON.stringify(planJson(report), null, 2) + "\n" : renderPlanText(report.plan, report.suggestions));
     return ExitCode.success;

@@ -17,7 +17,7 @@ import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
 import { guardedByPreflight } from "../plan/risk.js";
-import { applicableHints, planAgainst } from "../project/plan-project.js";
+import { applicableHints, checkAppSql, planAgainst } from "../project/plan-project.js";
 import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 
 function suggestionKey(s: RenameSuggestion): string {
@@ -186,6 +186,7 @@ export class DevSession {
     let app: ExtractedApp;
     try {
       app = this.extractor.extract();
+      await checkAppSql(app);
     } catch (error) {
       if (error instanceof InvalidInputErrors) return { kind: "invalid", errors: error.errors, extractMs: performance.now() - t0 };
       if (error instanceof MooseError && error.exit === "invalidInput") return { kind: "invalid", errors: [error], extractMs: performance.now() - t0 };

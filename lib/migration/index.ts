@@ -78,7 +78,7 @@ export const createProcess = step<[process: SyncProcess]>("createProcess");
 export const dropProcess = step<[name: string]>("dropProcess");
 export const modifyProcess = step<[process: SyncProcess]>("modifyProcess");
 /** Hand-written SQL (a backfill, a data fix). It does not change the tracked state. */
-export const sql = step<[statement: string, options?: { readonly reverse?: string }]>("sql");
+export const sql = step<[statement: string, options?: { readonly reverse?: string; readonly approveDataLoss?: boolean }]>("sql");
 
 /** What a rebuild changes; anything left out stays as it is. `partitionBy: null` removes the partition key. */
 export interface RebuildDefinition {

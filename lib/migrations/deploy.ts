@@ -13,6 +13,7 @@ import { holdByLifeCycle } from "../plan/life-cycle.js";
 import { DRAFT_ID, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { editableAfterFailure, liveDrift } from "./status.js";
+import { guardMigrationSql } from "./sql-guard.js";
 import { approvalOf } from "./steps.js";
 
 export type { ChangeApplier } from "./execute.js";
@@ -48,7 +49,7 @@ export interface DeployOptions {
 export type MigrationOutcome =
   | { readonly id: string; readonly status: "already-applied" }
   | { readonly id: string; readonly status: "applied"; readonly stepsRun: number; readonly resumedFrom: number }
-  | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<{ readonly index: number; readonly description: string; readonly statements: readonly string[] }> }
+  | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<PlannedStep> }
   | {
       readonly id: string;
       readonly status: "failed";
@@ -120,6 +121,14 @@ export function pendingMigrations(files: readonly MigrationFile[], allRecords: r
 
 export { editableAfterFailure } from "./status.js";
 
+/** A step of a dry run: what it will run, and (hand-written SQL) what it does to data when that needs approval. */
+export interface PlannedStep {
+  readonly index: number;
+  readonly description: string;
+  readonly statements: readonly string[];
+  readonly dataLoss?: string;
+}
+
 /** Ledger ids of unfinished rollbacks (`<migration id>.rollback`); see rollback.ts. */
 export function isRollbackRecord(id: string): boolean {
   return id.endsWith(".rollback");
@@ -158,12 +167,18 @@ export async function deploy(
 
   // Approval comes first and for the whole sequence: nothing of a migration runs when one of its steps is unapproved.
   for (const file of pending) checkApprovals(replayed.get(file.id)!);
+  // Hand-written SQL is read by ClickHouse's parser, for the whole sequence, before anything runs.
+  const losses = new Map<string, Map<number, string>>();
+  for (const file of pending) {
+    const m = replayed.get(file.id)!;
+    losses.set(file.id, await guardMigrationSql(m.file.up, m.changes, m.file.displayPath, `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`));
+  }
   if (pending.length === 0) return { migrations: outcomes, ok: true };
 
   if (options.dryRun) {
     const engines = await openEngines({ streams: false, workflows: false });
     try {
-      return await dryRun(pending, replayed, engines, outcomes, files);
+      return await dryRun(pending, replayed, engines, outcomes, files, losses);
     } finally {
       await engines.close();
     }
@@ -232,15 +247,20 @@ async function dryRun(
   engines: DeployEngines,
   outcomes: MigrationOutcome[],
   files: readonly MigrationFile[],
+  losses: ReadonlyMap<string, ReadonlyMap<number, string>>,
 ): Promise<DeployReport> {
   const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
   for (const file of pending) {
     const m = replayed.get(file.id)!;
     const statements = statementsForSteps(executable(m), { ...ctx, state: m.before }, engines.workflows !== undefined);
+    const lost = losses.get(file.id);
     outcomes.push({
       id: file.id,
       status: "planned",
-      steps: file.up.map((s, i) => ({ index: i, description: s.step.op, statements: statements[i] ?? [] })),
+      steps: file.up.map((s, i) => {
+        const loss = lost?.get(i);
+        return { index: i, description: s.step.op, statements: statements[i] ?? [], ...(loss !== undefined ? { dataLoss: loss } : {}) };
+      }),
     });
   }
   return { migrations: sortOutcomes(outcomes, files), ok: true };

@@ -7,7 +7,7 @@ import { InvalidInputError } from "../errors.js";
 import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 import type { ExtractedApp } from "../extract/extract-app.js";
 import type { InfraMap } from "../model/infra-map.js";
-import { planAgainst, extractProject, type PlanOptions, type PlanReport } from "../project/plan-project.js";
+import { planAgainst, extractProject, extractProjectChecked, type PlanOptions, type PlanReport } from "../project/plan-project.js";
 import { readMigrations } from "./read.js";
 import { defaultSlug, renderMigration, slugify, timestampId } from "./render.js";
 import { replayMigrations } from "./sequence.js";
@@ -38,7 +38,7 @@ export interface GenerateOptions {
  * written as a new migration file. Nothing is written when there is no change.
  */
 export async function generateMigration(config: LoadedConfig, options: GenerateOptions): Promise<GenerateResult> {
-  const app = extractProject(config);
+  const app = await extractProjectChecked(config);
   const { state, count, newest } = committedState(config);
   const stamp = nextTimestamp(options.now ?? new Date(), newest);
   const planOptions: PlanOptions = {

@@ -5,7 +5,8 @@ import type { Ledger } from "../ledger/ledger.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { reverseChange } from "../plan/plan.js";
-import { executableSteps, isRollbackRecord, stepLabel, unapprovedSteps, type DeployEngines, type EngineNeeds } from "./deploy.js";
+import { executableSteps, isRollbackRecord, stepLabel, unapprovedSteps, type DeployEngines, type EngineNeeds, type PlannedStep } from "./deploy.js";
+import { guardMigrationSql } from "./sql-guard.js";
 import { executeStep, statementsForSteps } from "./execute.js";
 import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
@@ -29,7 +30,7 @@ export type RollbackEvent =
 
 export type RollbackOutcome =
   | { readonly id: string; readonly status: "rolled-back"; readonly steps: number }
-  | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<{ readonly index: number; readonly description: string; readonly statements: readonly string[] }> }
+  | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<PlannedStep> }
   | { readonly id: string; readonly status: "failed"; readonly failedStep: number; readonly error: string }
   | { readonly id: string; readonly status: "not-run" };
 
@@ -109,6 +110,11 @@ export async function rollback(
   if (targets.length === 0) return { migrations: [], ok: true };
 
   const undos = targets.map(undoOf);
+  const losses = new Map<string, Map<number, string>>();
+  for (const u of undos) {
+    const file = u.migration.file;
+    losses.set(file.id, await guardMigrationSql(u.down, u.changes, file.displayPath, `rolling back ${file.fileName} would lose data and its down steps do not approve it; nothing was rolled back`));
+  }
 
   if (options.dryRun) {
     const engines = await openEngines({ streams: false, workflows: false });
@@ -118,7 +124,15 @@ export async function rollback(
         ok: true,
         migrations: undos.map((u) => {
           const statements = statementsForSteps(executableSteps(u.down.map((d) => d.step), u.changes), { ...ctx, state: u.migration.after }, engines.workflows !== undefined);
-          return { id: u.migration.file.id, status: "planned" as const, steps: u.down.map((d, i) => ({ index: i, description: d.step.op, statements: statements[i] ?? [] })) };
+          const lost = losses.get(u.migration.file.id);
+          return {
+            id: u.migration.file.id,
+            status: "planned" as const,
+            steps: u.down.map((d, i) => {
+              const loss = lost?.get(i);
+              return { index: i, description: d.step.op, statements: statements[i] ?? [], ...(loss !== undefined ? { dataLoss: loss } : {}) };
+            }),
+          };
         }),
       };
     } finally {

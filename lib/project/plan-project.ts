@@ -6,6 +6,7 @@ import { AppExtractor, type ExtractedApp, type RenameHints } from "../extract/ex
 import { applyChange } from "../model/apply-change.js";
 import { canonicallyEqual, emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { planWithResult, type Plan } from "../plan/plan.js";
+import { checkMapSql } from "../engines/olap/statement-policy.js";
 
 /** Where the "current" side of a plan came from. */
 export type StateSource = { readonly kind: "empty" } | { readonly kind: "migrations"; readonly count: number } | { readonly kind: "remote"; readonly url: string };
@@ -97,6 +98,23 @@ export function applicableHints(hints: RenameHints | undefined, current: InfraMa
 /** Extracts the project's app. */
 export function extractProject(config: LoadedConfig): ExtractedApp {
   return new AppExtractor({ projectDir: config.projectDir, mainFile: config.paths.mainFile }).extract();
+}
+
+/**
+ * Extracts the project's app and has ClickHouse's parser read every SQL text it declares
+ * (defaults, keys, TTLs, view queries): each must be one expression (or one SELECT), so
+ * nothing planned from it can carry a second statement (`SQL_MULTI_STATEMENT`,
+ * `SQL_EXPRESSION_INVALID`, with the declaration's file:line).
+ */
+export async function extractProjectChecked(config: LoadedConfig): Promise<ExtractedApp> {
+  const app = extractProject(config);
+  await checkAppSql(app);
+  return app;
+}
+
+/** See {@link extractProjectChecked}. */
+export function checkAppSql(app: ExtractedApp): Promise<void> {
+  return checkMapSql(app.map, (key) => app.locations[key]);
 }
 
 /**

@@ -1,26 +1,7 @@
 import { InvalidInputError, RefusedError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
-
-/** Root nodes of ClickHouse's own AST that only read. */
-export const READ_ONLY_ROOTS: ReadonlySet<string> = new Set([
-  "SelectWithUnionQuery",
-  "SelectQuery",
-  "SelectIntersectExceptQuery",
-  "ShowTables",
-  "ShowTablesQuery",
-  "ShowCreateTableQuery",
-  "ShowCreateViewQuery",
-  "ShowCreateDatabaseQuery",
-  "ShowColumns",
-  "ShowIndexes",
-  "DescribeQuery",
-  "ExistsTableQuery",
-  "ExistsViewQuery",
-  "ExistsDatabaseQuery",
-  "ExplainQuery",
-  "ShowProcesslistQuery",
-  "ShowSettingQuery",
-]);
+import { parseStatement } from "../engines/olap/parser.js";
+import { readRefusal, readRefused } from "../engines/olap/statement-policy.js";
 
 export interface QueryResult {
   readonly rows: ReadonlyArray<Record<string, unknown>>;
@@ -29,48 +10,38 @@ export interface QueryResult {
 }
 
 /**
- * `moose query`: one statement on the configured OLAP engine. Without `write`
- * it must be a read: ClickHouse's own parser (`EXPLAIN AST`) says what the
- * statement is, so no guessing from the text.
+ * `moose query`: one statement on the configured OLAP engine.
+ *
+ * ClickHouse's own parser reads the text first (it is never run to find out what it is):
+ * more than one statement is refused (`SQL_MULTI_STATEMENT`). Without `write`, only a read
+ * runs, and it runs in ClickHouse's read-only mode, so the engine itself refuses writes,
+ * settings changes and table functions that reach files, URLs or other servers;
+ * `INTO OUTFILE` (which the embedded engine would honour) is refused from the tree.
+ * With `write` the statement runs as written: that is the only way to read local files.
  */
 export async function runQuery(olap: OlapEngine, sql: string, options: { readonly write?: boolean } = {}): Promise<QueryResult> {
-  const text = sql.trim().replace(/;\s*$/, "");
+  const text = sql.trim();
   if (text === "") throw new InvalidInputError("QUERY_EMPTY", "no SQL given", { hint: 'moose query "SELECT count() FROM Users"' });
-  let statement: string | undefined;
-  try {
-    statement = await olap.statementKind(text);
-  } catch (error) {
-    throw new InvalidInputError("QUERY_INVALID", `ClickHouse cannot parse this statement: ${(error as Error).message}`, { cause: error });
+  const origin = { what: "moose query" };
+  const parsed = await parseStatement(text, origin);
+  if (options.write) {
+    if (readRefusal(parsed, "query", olap.database)?.code === "WRITES") {
+      await olap.execute(text);
+      return { rows: [], statement: parsed.kind };
+    }
+    return { rows: await olap.query(text), statement: parsed.kind };
   }
-  if (statement === undefined) return legacyQuery(olap, text, options.write ?? false);
-  const reads = READ_ONLY_ROOTS.has(statement);
-  if (!reads && !options.write) {
-    throw new RefusedError("QUERY_WRITES", `this statement (${statement}) can change data or schema, and moose query is read-only by default`, {
-      hint: "add --write to run it; schema changes belong in migrations (moose migrate generate), or they show up as drift",
-    });
-  }
-  if (reads) return { rows: await olap.query(text), statement };
-  await olap.execute(text);
-  return { rows: [], statement };
-}
-
-/**
- * Servers before 20.6 have no `EXPLAIN`: the statement runs under ClickHouse's
- * `readonly` setting, so the server itself refuses a write; with `--write` a
- * statement it refused as a write is then executed.
- */
-async function legacyQuery(olap: OlapEngine, text: string, write: boolean): Promise<QueryResult> {
+  const refusal = readRefusal(parsed, "query", olap.database);
+  if (refusal) throw readRefused(refusal, "query", origin);
   try {
-    return { rows: await olap.readOnlyQuery(text), statement: "query" };
+    return { rows: await olap.readOnlyQuery(text), statement: parsed.kind };
   } catch (error) {
-    const readonly = /readonly|Code: 164\b/i.test(error instanceof Error ? error.message : "");
-    if (!readonly) throw error;
-    if (!write) {
-      throw new RefusedError("QUERY_WRITES", "this statement changes data or schema (the server refused it in read-only mode), and moose query is read-only by default", {
-        hint: "add --write to run it; schema changes belong in migrations (moose migrate generate), or they show up as drift",
+    if (error instanceof RefusedError && error.code === "OLAP_READ_ONLY") {
+      throw new RefusedError("QUERY_READ_ONLY", `moose query runs reads in ClickHouse's read-only mode, and ${error.message.replace(/^ClickHouse /, "ClickHouse ")}`, {
+        cause: error,
+        hint: "table functions that reach files, URLs or other servers (file, url, s3, remote, …) and SETTINGS run only with --write",
       });
     }
-    await olap.execute(text);
-    return { rows: [], statement: "write" };
+    throw error;
   }
 }

@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "../config/config.js";
-import { extractProject, planAgainst, type PlanReport } from "../project/plan-project.js";
+import { extractProjectChecked, planAgainst, type PlanReport } from "../project/plan-project.js";
 import { fetchRemoteState, type FetchStateOptions, type RemoteState } from "./fetch-state.js";
 
 export interface RemotePlan {
@@ -19,6 +19,6 @@ export interface RemotePlan {
  */
 export async function planRemote(config: LoadedConfig, url: string, options: FetchStateOptions = {}): Promise<RemotePlan> {
   const remote = await fetchRemoteState(url, options);
-  const report = planAgainst(extractProject(config), remote.inframap, { kind: "remote", url: remote.url });
+  const report = planAgainst(await extractProjectChecked(config), remote.inframap, { kind: "remote", url: remote.url });
   return { report, remote };
 }

@@ -3,37 +3,23 @@ import type { MooseClient, QueryResult } from "../dsl/runtime.js";
 import { sql, toQuery, type Sql } from "../dsl/sql.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { RefusedError } from "../errors.js";
-// A consumption API answers reads: its SQL is checked by ClickHouse's own parser, with `moose query`'s list.
-import { READ_ONLY_ROOTS } from "../project/query.js";
-
-
-/** Statement kinds by SQL text; a handler runs the same few statements again and again. */
-const CACHE_LIMIT = 500;
+import { parseStatement } from "../engines/olap/parser.js";
+import { readRefusal, readRefused } from "../engines/olap/statement-policy.js";
 
 /**
- * A read-only query runner on `olap`: `query(sql, params)` binds `{name:Type}` parameters
- * and refuses any statement ClickHouse parses as something other than a read
- * (`RefusedError` `API_QUERY_WRITES`).
+ * A read-only query runner on `olap` for API handlers: `query(sql, params)` binds
+ * `{name:Type}` parameters. ClickHouse's parser reads the text first: one SELECT on the
+ * project's database, no table functions that reach outside it, no SETTINGS, FORMAT or
+ * INTO OUTFILE (`API_QUERY_REFUSED`); what passes runs in ClickHouse's read-only mode,
+ * so even SQL a handler pasted together from request values cannot write.
  */
 export function readOnlyQuery(olap: OlapEngine): <R = Record<string, unknown>>(text: string, params?: Record<string, unknown>) => Promise<R[]> {
-  const kinds = new Map<string, string>();
   return async <R = Record<string, unknown>>(text: string, params: Record<string, unknown> = {}): Promise<R[]> => {
-    const statement = text.trim().replace(/;\s*$/, "");
-    let kind = kinds.get(statement);
-    if (kind === undefined) {
-      const parsed = await olap.statementKind(statement, params);
-      // A server without EXPLAIN enforces it itself: the query runs in its read-only mode.
-      if (parsed === undefined) return olap.readOnlyQuery<R>(statement, params);
-      kind = parsed;
-      if (kinds.size >= CACHE_LIMIT) kinds.clear();
-      kinds.set(statement, kind);
-    }
-    if (!READ_ONLY_ROOTS.has(kind)) {
-      throw new RefusedError("API_QUERY_WRITES", `an API handler may only read; ClickHouse parses this statement as ${kind}: ${statement.slice(0, 200)}`, {
-        hint: "write through an ingest endpoint or a migration",
-      });
-    }
-    return olap.query<R>(statement, params);
+    const origin = { what: "the API handler's query" };
+    const parsed = await parseStatement(text, origin, params);
+    const refusal = readRefusal(parsed, "api", olap.database);
+    if (refusal) throw readRefused(refusal, "api", origin);
+    return olap.readOnlyQuery<R>(text, params);
   };
 }
 

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
+import { offerRunner, releaseOwnSession } from "./chdb-process.js";
 import type { OlapConnection } from "./engine.js";
 import { quoteIdentifier } from "./sql-text.js";
 
@@ -10,8 +11,10 @@ import { quoteIdentifier } from "./sql-text.js";
  * database; chDB allows several sessions on one data directory but only one data
  * directory per process.
  */
-export async function openEmbeddedConnection(dataDir: string, database: string): Promise<OlapConnection & { readonly version: string }> {
+export async function openEmbeddedConnection(dataDir: string, database: string, options: { readonly readOnly?: boolean } = {}): Promise<OlapConnection & { readonly version: string }> {
   mkdirSync(dataDir, { recursive: true });
+  // The SQL parser may hold a session of its own on a temporary directory (one per process).
+  await releaseOwnSession();
   let session: Session;
   try {
     // 64-bit integers as strings, as the server adapter returns them: a JS number would round them.
@@ -26,6 +29,10 @@ export async function openEmbeddedConnection(dataDir: string, database: string):
   try {
     await conn.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
     await conn.execute(`USE ${quoteIdentifier(database)}`);
+    // ClickHouse's read-only mode, for good: a session at readonly = 1 cannot change any
+    // setting again (readonly included), so no statement sent on it can write, create, or
+    // reach files, URLs or other servers through table functions.
+    if (options.readOnly) await conn.execute("SET readonly = 1");
     const [row] = await conn.query("SELECT version() AS version");
     return Object.assign(conn, { version: String(row?.version ?? "") });
   } catch (error) {
@@ -37,11 +44,15 @@ export async function openEmbeddedConnection(dataDir: string, database: string):
 class EmbeddedConnection implements OlapConnection {
   /** chDB runs one query per session at a time; later calls wait here. */
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly withdraw: () => void;
 
   constructor(
     private readonly session: Session,
     private readonly dataDir: string,
-  ) {}
+  ) {
+    // While open, this session also serves the SQL parser (chDB admits one data directory per process).
+    this.withdraw = offerRunner({ run: (sql, params, format) => this.run(sql, params, format) });
+  }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const next = this.tail.then(work, work);
@@ -69,14 +80,11 @@ class EmbeddedConnection implements OlapConnection {
     await this.run(`INSERT INTO ${quoteIdentifier(table)} SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow\n${data}`);
   }
 
-  private run(sql: string, params?: Record<string, unknown>): Promise<string> {
+  private run(sql: string, params?: Record<string, unknown>, format = "JSONEachRow"): Promise<string> {
     return this.serial(async () => {
       if (!this.session.open) throw new EngineError("OLAP_CLOSED", `the embedded ClickHouse engine on ${this.dataDir} is closed`);
       try {
-        const result =
-          params === undefined
-            ? await this.session.queryAsync(sql, { format: "JSONEachRow" })
-            : await this.session.queryBindAsync(sql, params, { format: "JSONEachRow" });
+        const result = params === undefined ? await this.session.queryAsync(sql, { format }) : await this.session.queryBindAsync(sql, params, { format });
         return result.text();
       } catch (error) {
         throw queryFailed(sql, error);
@@ -85,6 +93,7 @@ class EmbeddedConnection implements OlapConnection {
   }
 
   async close(): Promise<void> {
+    this.withdraw();
     await this.tail;
     this.session.close();
   }

@@ -1,11 +1,12 @@
 import type { OlapConfig } from "../../config/config.js";
 import type { MaterializedView, Table } from "../../model/infra-map.js";
-import { atLeast, capabilitiesFor, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
+import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, type OlapIntrospection } from "./introspect.js";
 import { statementsFor } from "./sql.js";
 import { quoteIdentifier } from "./sql-text.js";
 import { EngineError, RefusedError } from "../../errors.js";
 import { quoteString } from "../../model/clickhouse-type.js";
+import { assertSingleStatement } from "./parser.js";
 
 export type { OlapCapabilities } from "./capabilities.js";
 export type { OlapIntrospection, SkippedObject } from "./introspect.js";
@@ -31,7 +32,10 @@ export interface OlapEngine {
   version(): Promise<string>;
   /** What this server can run, decided from its version (cached). */
   capabilities(): Promise<OlapCapabilities>;
-  /** Runs one DDL/DML statement. */
+  /**
+   * Runs one DDL/DML statement. Text that ClickHouse reads as more than one statement is
+   * refused (`SQL_MULTI_STATEMENT`) before anything runs, on both engines.
+   */
   execute(sql: string): Promise<void>;
   /**
    * Runs a query and returns its rows as objects. `params` bind `{name:Type}`
@@ -41,18 +45,13 @@ export interface OlapEngine {
    */
   query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /**
-   * Runs a query under ClickHouse's `readonly = 2` (settings may change, data and
-   * schema may not): the server itself refuses a write. Only the server adapter
-   * has it; on the embedded engine `EXPLAIN AST` tells statements apart instead.
+   * Runs one query in ClickHouse's read-only mode (`readonly = 1`): the engine itself
+   * refuses writes, DDL, setting changes and table functions that reach files, URLs or
+   * other servers (`OLAP_READ_ONLY`, a `RefusedError`). The server adapter sends the
+   * setting with the query; the embedded engine runs it on a session of its own that was
+   * put in read-only mode once and cannot leave it.
    */
   readOnlyQuery<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
-  /**
-   * What ClickHouse's own parser makes of a statement: the root of its AST
-   * (`SelectWithUnionQuery`, `InsertQuery`, …), via `EXPLAIN AST`. `undefined` on
-   * servers without EXPLAIN (before 20.6): use `readOnlyQuery` there. A statement
-   * ClickHouse cannot parse is an `OLAP_QUERY_FAILED` error with its message.
-   */
-  statementKind(sql: string, params?: Record<string, unknown>): Promise<string | undefined>;
   /**
    * Inserts rows into a table of the managed database as one JSONEachRow insert (one
    * block, so all rows or none). Values travel as data, never as SQL text; date-times
@@ -87,7 +86,7 @@ export async function openOlapEngine(config: OlapConfig): Promise<OlapEngine> {
   // Imported lazily: chDB loads a native library, which a server-only project never needs.
   if (config.engine === "embedded") {
     const { openEmbeddedConnection } = await import("./embedded.js");
-    return ClickHouseEngine.open("embedded", config.database, (database) => openEmbeddedConnection(config.dataDir, database));
+    return ClickHouseEngine.open("embedded", config.database, (database, options) => openEmbeddedConnection(config.dataDir, database, options));
   }
   const { openServerConnection } = await import("./server.js");
   return ClickHouseEngine.open("server", config.database, (database) => openServerConnection(config, database));
@@ -99,16 +98,17 @@ export interface OlapConnection {
   query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
   /** See {@link OlapEngine.insertJsonRows}. */
   insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
-  /** See {@link OlapEngine.readOnlyQuery}; adapters that cannot enforce it leave it out. */
+  /** See {@link OlapEngine.readOnlyQuery}; adapters that enforce it per query (the server). Others open a read-only connection. */
   readOnlyQuery?(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
   close(): Promise<void>;
 }
 
-/** Opens a connection whose current database is `database`, creating the database if missing. */
-export type ConnectionFactory = (database: string) => Promise<OlapConnection & { readonly version: string }>;
+/** Opens a connection whose current database is `database`, creating the database if missing; `readOnly`: one in ClickHouse's read-only mode for good. */
+export type ConnectionFactory = (database: string, options?: { readonly readOnly?: boolean }) => Promise<OlapConnection & { readonly version: string }>;
 
 class ClickHouseEngine implements OlapEngine {
   private caps: Promise<OlapCapabilities> | undefined;
+  private reader: Promise<OlapConnection> | undefined;
   private closed = false;
 
   private constructor(
@@ -144,31 +144,43 @@ class ClickHouseEngine implements OlapEngine {
     });
   }
 
-  execute(sql: string): Promise<void> {
+  async execute(sql: string): Promise<void> {
+    await assertSingleStatement(sql, { what: "the statement" });
     return this.connection.execute(sql);
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
+    await assertSingleStatement(sql, { what: "the query" });
+    await this.checkParams(params);
+    return (await this.connection.query(sql, params)) as T[];
+  }
+
+  private async checkParams(params: Record<string, unknown> | undefined): Promise<void> {
     if (params !== undefined && Object.keys(params).length > 0 && !(await this.capabilities()).queryParameters) {
       throw new RefusedError("UNSUPPORTED_BY_SERVER", `cannot bind query parameters ${Object.keys(params).join(", ")}: ClickHouse ${this.connection.version} has no query parameters ({name:Type}, ClickHouse 19.11+)`, {
         hint: "put the values into the SQL as quoted literals, or upgrade the server",
       });
     }
-    return (await this.connection.query(sql, params)) as T[];
-  }
-
-  async statementKind(sql: string, params?: Record<string, unknown>): Promise<string | undefined> {
-    if (!atLeast(parseServerVersion(this.connection.version), 20, 6)) return undefined;
-    // EXPLAIN AST needs the parameters bound too, though it only parses.
-    const ast = await this.query<{ explain: string }>(`EXPLAIN AST ${sql}`, params);
-    return (ast[0]?.explain ?? "").trim().split(/\s+/)[0] ?? "";
   }
 
   async readOnlyQuery<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
-    if (!this.connection.readOnlyQuery) {
-      throw new EngineError("OLAP_READONLY_UNSUPPORTED", `the ${this.kind} ClickHouse adapter cannot enforce read-only queries`);
+    await assertSingleStatement(sql, { what: "the query" });
+    await this.checkParams(params);
+    try {
+      if (this.connection.readOnlyQuery) return (await this.connection.readOnlyQuery(sql, params)) as T[];
+      this.reader ??= this.connect(this.database, { readOnly: true });
+      return (await (await this.reader).query(sql, params)) as T[];
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof EngineError && /\bCode: 164\b|\(READONLY\)|in readonly mode/i.test(message)) {
+        const said = (message.split("DB::Exception: ").at(-1) ?? message).replace(/^default: /, "").replace(/\s*\(READONLY\).*$/s, "").replace(/, e\.what\(\).*$/s, "");
+        throw new RefusedError("OLAP_READ_ONLY", `ClickHouse refused it in read-only mode: ${said.split("\n")[0]}`, {
+          cause: error,
+          hint: "only reads of the database's tables run read-only; table functions (file, url, s3, remote, …), settings and writes do not",
+        });
+      }
+      throw error;
     }
-    return (await this.connection.readOnlyQuery(sql, params)) as T[];
   }
 
   async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
@@ -185,11 +197,15 @@ class ClickHouseEngine implements OlapEngine {
     const conn = await this.connect(scratch);
     try {
       const ctx = { database: scratch, capabilities };
+      const run = async (sql: string) => {
+        await assertSingleStatement(sql, { what: "the statement" });
+        await conn.execute(sql);
+      };
       for (const table of Object.values(objects.tables)) {
-        for (const sql of statementsFor({ kind: "table.create", table }, ctx)) await conn.execute(sql);
+        for (const sql of statementsFor({ kind: "table.create", table }, ctx)) await run(sql);
       }
       for (const view of Object.values(objects.views)) {
-        for (const sql of statementsFor({ kind: "view.create", view }, ctx)) await conn.execute(sql);
+        for (const sql of statementsFor({ kind: "view.create", view }, ctx)) await run(sql);
       }
       const read = await introspectDatabase((sql) => conn.query(sql), scratch, capabilities);
       const tables = Object.fromEntries(
@@ -211,6 +227,9 @@ class ClickHouseEngine implements OlapEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader) await (await reader.catch(() => undefined))?.close();
     await this.connection.close();
   }
 }

@@ -72,7 +72,7 @@ class ServerConnection implements OlapConnection {
       const result = await this.client.query({
         query: sql,
         format: "JSONEachRow",
-        clickhouse_settings: { ...this.settings, readonly: "2" },
+        clickhouse_settings: { ...this.settings, readonly: "1" },
         ...(params === undefined ? {} : { query_params: params }),
       });
       return await result.json<Record<string, unknown>>();
