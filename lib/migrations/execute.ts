@@ -73,7 +73,7 @@ export function statementsForSteps(
 
 /**
  * Runs one OLAP statement. A check (see `CHECK_MARKER` in the SQL adapter) runs as a
- * query and stops the step with `CHECK_FAILED` when it returns rows, naming them.
+ * read-only query and stops the step with `CHECK_FAILED` when it returns rows, naming them.
  */
 export async function runStatement(olap: OlapEngine, sql: string): Promise<void> {
   const check = parseCheck(sql);
@@ -81,7 +81,8 @@ export async function runStatement(olap: OlapEngine, sql: string): Promise<void>
     await olap.execute(sql);
     return;
   }
-  const rows = await olap.query<Record<string, unknown>>(check.query);
+  // ClickHouse's read-only mode: a check reads, whatever it says.
+  const rows = await olap.readOnlyQuery<Record<string, unknown>>(check.query);
   if (rows.length === 0) return;
   const shown = rows.slice(0, 5).map((r) => (typeof r["problem"] === "string" ? r["problem"] : JSON.stringify(r)));
   const more = rows.length > 5 ? ` (and ${rows.length - 5} more)` : "";

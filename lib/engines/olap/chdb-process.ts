@@ -21,8 +21,26 @@ export function offerRunner(runner: ChdbRunner): () => void {
   return () => hosts.delete(runner);
 }
 
-/** Closes the parser's own session, so the process may open a data directory. */
-export async function releaseOwnSession(): Promise<void> {
+/** Opens of a data directory in progress; the parser waits for them (it may borrow what they open). */
+let opening: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `open` (which creates a chDB session on a data directory and offers it) once the
+ * parser's own session is closed, with parses started meanwhile held back until it is
+ * done: a parse in between would open a session of its own again, and the data directory
+ * could not be opened.
+ */
+export function openingDataDirectory<T>(open: () => T): Promise<T> {
+  const run = async (): Promise<T> => {
+    await releaseOwnSession();
+    return open();
+  };
+  const result = opening.then(run, run);
+  opening = result.catch(() => undefined);
+  return result;
+}
+
+async function releaseOwnSession(): Promise<void> {
   const current = own;
   if (current === undefined) return;
   own = undefined;
@@ -32,10 +50,12 @@ export async function releaseOwnSession(): Promise<void> {
 
 /** A runner for the parser: an open embedded connection, or the parser's own session. */
 export function parserRunner(): ChdbRunner {
-  const host = hosts.values().next();
-  if (!host.done) return host.value;
   return {
-    run(sql, params, format) {
+    async run(sql, params, format) {
+      await opening;
+      // Chosen after the wait, in the same turn as the session is created or borrowed.
+      const host = hosts.values().next();
+      if (!host.done) return host.value.run(sql, params, format);
       own ??= { session: new Session(), tail: Promise.resolve() };
       const current = own;
       const work = async (): Promise<string> => {

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
-import { offerRunner, releaseOwnSession } from "./chdb-process.js";
+import { offerRunner, openingDataDirectory } from "./chdb-process.js";
 import type { OlapConnection } from "./engine.js";
 import { quoteIdentifier } from "./sql-text.js";
 
@@ -14,18 +14,19 @@ import { quoteIdentifier } from "./sql-text.js";
 export async function openEmbeddedConnection(dataDir: string, database: string, options: { readonly readOnly?: boolean } = {}): Promise<OlapConnection & { readonly version: string }> {
   mkdirSync(dataDir, { recursive: true });
   // The SQL parser may hold a session of its own on a temporary directory (one per process).
-  await releaseOwnSession();
-  let session: Session;
-  try {
-    // 64-bit integers as strings, as the server adapter returns them: a JS number would round them.
-    session = new Session(dataDir, { connectionArgs: ["--output_format_json_quote_64bit_integers=1"] });
-  } catch (error) {
-    throw new EngineError("OLAP_EMBEDDED_BUSY", `cannot open the embedded ClickHouse data directory ${dataDir}: ${(error as Error).message}`, {
-      cause: error,
-      hint: "chDB holds one data directory per process; close the other embedded engine first",
-    });
-  }
-  const conn = new EmbeddedConnection(session, dataDir);
+  const conn = await openingDataDirectory(() => {
+    let session: Session;
+    try {
+      // 64-bit integers as strings, as the server adapter returns them: a JS number would round them.
+      session = new Session(dataDir, { connectionArgs: ["--output_format_json_quote_64bit_integers=1"] });
+    } catch (error) {
+      throw new EngineError("OLAP_EMBEDDED_BUSY", `cannot open the embedded ClickHouse data directory ${dataDir}: ${(error as Error).message}`, {
+        cause: error,
+        hint: "chDB holds one data directory per process; close the other embedded engine first",
+      });
+    }
+    return new EmbeddedConnection(session, dataDir);
+  });
   try {
     await conn.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
     await conn.execute(`USE ${quoteIdentifier(database)}`);

@@ -109,14 +109,17 @@ export function readRefusal(parsed: ParsedStatement, scope: ReadScope, database:
     if (called === undefined && OUTSIDE_FUNCTION.test(name)) called = name;
   });
   if (called !== undefined) return { code: "OUTSIDE", reason: `the function ${called} reads outside the query's tables` };
-  if (scope === "check") return undefined;
-  const others = databasesNamed(parsed).filter((d) => d !== database);
-  if (others.length > 0) return { code: "OUTSIDE", reason: `it reads from database ${others.join(", ")}; an API reads only the project's database (${database})` };
   let settings = false;
   walk(parsed.ast, (n) => {
     if (n.name === "Set") settings = true;
   });
-  if (settings) return { code: "SETTINGS", reason: "SETTINGS in an API query could change limits; set them in the server's profile instead" };
+  if (settings) {
+    return { code: "SETTINGS", reason: scope === "check" ? "SETTINGS in a check could lift read-only mode or limits" : "SETTINGS in an API query could change limits; set them in the server's profile instead" };
+  }
+  // A check may read system tables and other databases (it runs read-only).
+  if (scope === "check") return undefined;
+  const others = databasesNamed(parsed).filter((d) => d !== database);
+  if (others.length > 0) return { code: "OUTSIDE", reason: `it reads from database ${others.join(", ")}; an API reads only the project's database (${database})` };
   if (parsed.ast.children.some((c) => c.name === "Identifier")) return { code: "FORMAT", reason: "FORMAT in an API query: the API answers JSON" };
   if (/\{[^{}:]+:\s*Identifier\s*\}/.test(parsed.formatted)) return { code: "IDENTIFIER_PARAMETER", reason: "a query parameter of type Identifier would let a request name any table" };
   return undefined;
