@@ -5,6 +5,7 @@ import test, { type ExecutionContext } from "ava";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
 import { MooseError } from "../lib/errors.js";
 import { guardMigrationSql } from "../lib/migrations/sql-guard.js";
+import { migrationStatus } from "../lib/migrations/status.js";
 import { hashInfraMap, type Column, type InfraMap, type Table } from "../lib/model/infra-map.js";
 import { moose, tempDir } from "./helpers/cli.js";
 import { EvolveProject, fingerprint } from "./helpers/evolve.js";
@@ -168,6 +169,8 @@ for (const target of targets) {
     const planned = JSON.stringify(dry);
     t.regex(planned, /truncates `Users`/);
     t.is((await fingerprint(p.olap, "Users", ["id"])).rows, 3, "the dry run ran nothing");
+    const status = await migrationStatus(p.files(), await p.ledger.list());
+    t.is(status.rows.find((r) => r.id === id)?.detail, "⚠ approved data loss: step 1 sql: truncates `Users`");
     const report = await p.deploy();
     t.true(report.ok, JSON.stringify(report.migrations));
     t.is((await fingerprint(p.olap, "Users", ["id"])).rows, 0);

@@ -59,3 +59,23 @@ export async function guardMigrationSql(steps: readonly LocatedStep[], changes: 
 function asInvalid(error: RefusedError): InvalidInputError {
   return new InvalidInputError(error.code, error.message, { ...(error.position ? { position: error.position } : {}), ...(error.hint ? { hint: error.hint } : {}) });
 }
+
+/**
+ * The steps of `file` that approve losing data, for `⚠` in `migrate status`: an approved
+ * `sql(…)` says what its statement does (read by ClickHouse's parser), other approved
+ * steps name their operation and object. Text that does not parse is left to deploy's
+ * guard, which refuses it with its position.
+ */
+export async function approvedLosses(file: { readonly up: readonly LocatedStep[] }): Promise<string[]> {
+  const out: string[] = [];
+  for (const [i, { step }] of file.up.entries()) {
+    if (!approvalOf(step)) continue;
+    if (step.op !== "sql") {
+      out.push(`step ${i + 1} ${step.op}(${step.args.filter((a) => typeof a === "string").map((a) => JSON.stringify(a)).join(", ")})`);
+      continue;
+    }
+    const loss = await parseStatement(String(step.args[0]), { what: "sql(…)" }).then(dataLossOf, () => undefined);
+    if (loss !== undefined) out.push(`step ${i + 1} sql: ${loss}`);
+  }
+  return out;
+}

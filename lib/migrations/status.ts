@@ -1,3 +1,4 @@
+import { approvedLosses } from "./sql-guard.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { diff } from "../diff/diff.js";
 import type { MigrationRecord } from "../ledger/records.js";
@@ -60,7 +61,9 @@ export async function migrationStatus(
   for (const f of files) {
     const r = byId.get(f.id);
     if (!r) {
-      rows.push(newestApplied !== undefined && f.id < newestApplied ? { id: f.id, state: "out-of-order", detail: `older than the newest applied migration ${newestApplied}` } : { id: f.id, state: "pending" });
+      const losses = await approvedLosses(f);
+      const warning = losses.length > 0 ? { detail: `⚠ approved data loss: ${losses.join("; ")}` } : {};
+      rows.push(newestApplied !== undefined && f.id < newestApplied ? { id: f.id, state: "out-of-order", detail: `older than the newest applied migration ${newestApplied}` } : { id: f.id, state: "pending", ...warning });
     } else if (r.checksum !== f.checksum && editableAfterFailure(r)) {
       rows.push({ id: f.id, state: "pending", record: r, detail: "edited after its pre-flight check stopped it; the next deploy starts it afresh" });
     } else if (r.checksum !== f.checksum) {
