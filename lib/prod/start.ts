@@ -27,7 +27,7 @@ export interface ProductionOptions {
   /** Overrides `http_server_config.host` / `port`; port 0 picks a free one. */
   readonly host?: string;
   readonly port?: number;
-  /** Failed admin authentications per client (default 10 per minute). */
+  /** Failed admin authentications: default 10 per client and 30 in total per minute. */
   readonly rateLimit?: FailureLimiterOptions;
   readonly onEvent?: (event: ProductionEvent) => void;
 }

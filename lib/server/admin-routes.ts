@@ -36,7 +36,9 @@ const RATE_LIMITED_LOG_INTERVAL_MS = 10_000;
  * - `GET /admin/migrations` → `{ version, migrations: MigrationRecord[] }`.
  *
  * 401 answers carry `WWW-Authenticate: Bearer`; a client over its failure limit
- * gets 429 with `Retry-After` before its token is even looked at.
+ * gets 429 with `Retry-After` before its token is even looked at, and so does
+ * any client while the shared budget of wrong tokens is spent or the queue of
+ * verifications is full (unless its token is cached: see `createAdminAuthenticator`).
  *
  * @example
  * startHttpServer({ host, port, log, routes: () => [createAdminRoutes({ auth, source, version }), ...apiRoutes] });
@@ -45,13 +47,15 @@ export function createAdminRoutes(options: AdminRoutesOptions): RouteHandler {
   const { auth, source, version } = options;
   const emit = options.onEvent ?? (() => {});
   // A limited client is logged once per interval, not per request: a flood must not flood the log.
+  // Refusals for the shared budget are logged once per interval in all, or rotating addresses would flood it.
   const quietUntil = new Map<string, number>();
   const shouldLog = (client: string, reason: AdminAuthFailure): boolean => {
-    if (reason !== "rate-limited") return true;
+    if (reason !== "rate-limited" && reason !== "overloaded") return true;
+    const key = reason === "overloaded" ? "" : client;
     const now = Date.now();
-    if ((quietUntil.get(client) ?? 0) > now) return false;
+    if ((quietUntil.get(key) ?? 0) > now) return false;
     if (quietUntil.size >= 1000) quietUntil.clear();
-    quietUntil.set(client, now + RATE_LIMITED_LOG_INTERVAL_MS);
+    quietUntil.set(key, now + RATE_LIMITED_LOG_INTERVAL_MS);
     return true;
   };
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
