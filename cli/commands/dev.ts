@@ -1,3 +1,5 @@
+import type { Change } from "../../lib/diff/change.js";
+import { subjects } from "../../lib/diff/change-meta.js";
 import { createInterface } from "node:readline/promises";
 import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -166,14 +168,12 @@ async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string
   }
 }
 
-function describe(change: { kind: string } & Record<string, unknown>): string {
-  const c = change as Record<string, unknown>;
-  const name = (v: unknown) => (typeof v === "object" && v !== null && "name" in v ? String((v as { name: unknown }).name) : String(v ?? ""));
-  if (change.kind === "table.dropColumn") return `${String(c["table"])}.${name(c["column"])}`;
-  if (change.kind === "table.drop") return `table ${name(c["table"])}`;
-  if (change.kind === "topic.drop") return `topic ${name(c["topic"])}`;
-  if ("table" in c && typeof c["table"] === "string") return `${String(c["table"])} (${change.kind})`;
-  return `${change.kind} ${name(c["after"] ?? c["table"] ?? c["topic"])}`;
+/** `Users.email`, `table Users`, `Users (table.setTtl)`: the object a losing change is about. */
+function describe(change: Change): string {
+  if (change.kind === "table.dropColumn") return `${change.table}.${change.column.name}`;
+  const [subject] = subjects(change);
+  if (change.kind === "table.drop" || change.kind === "topic.drop") return `${subject!.collection.replace(/s$/, "")} ${subject!.name}`;
+  return subject!.collection === "tables" ? `${subject!.name} (${change.kind})` : `${change.kind} ${subject!.name}`;
 }
 
 function present(result: CycleResult, reason: string, totalMs: number, say: (t: string) => void, io: CliIO): void {

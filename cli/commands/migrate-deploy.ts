@@ -37,7 +37,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
 
 function progress(e: DeployEvent, io: CliIO): void {
   switch (e.kind) {
-    case "migration-start":
+    case "start":
       io.stdout.write(`Applying ${e.id}${e.resumeFrom > 0 ? ` (resuming at step ${e.resumeFrom + 1} of ${e.steps})` : ""}\n`);
       return;
     case "step-done":
@@ -46,7 +46,7 @@ function progress(e: DeployEvent, io: CliIO): void {
     case "step-skipped":
       io.stdout.write(`  · step ${e.index + 1} already applied\n`);
       return;
-    case "migration-done":
+    case "done":
       io.stdout.write(`  applied in ${e.ms.toFixed(0)} ms\n`);
       return;
   }

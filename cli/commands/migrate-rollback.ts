@@ -33,7 +33,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
 }
 
 function progress(e: RollbackEvent, io: CliIO): void {
-  if (e.kind === "rollback-start") io.stdout.write(`Rolling back ${e.id}${e.resumeFrom > 0 ? ` (resuming after ${e.resumeFrom} of ${e.steps} steps)` : ""}\n`);
+  if (e.kind === "start") io.stdout.write(`Rolling back ${e.id}${e.resumeFrom > 0 ? ` (resuming after ${e.resumeFrom} of ${e.steps} steps)` : ""}\n`);
   else if (e.kind === "step-done") io.stdout.write(`  ✓ reverse step ${e.index + 1} (${e.ms.toFixed(0)} ms)\n`);
 }
 

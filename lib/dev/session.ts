@@ -186,7 +186,7 @@ export class DevSession {
     let app: ExtractedApp;
     try {
       app = this.extractor.extract();
-      await checkAppSql(app);
+      await checkAppSql(app, this.options.config.projectDir);
     } catch (error) {
       if (error instanceof InvalidInputErrors) return { kind: "invalid", errors: error.errors, extractMs: performance.now() - t0 };
       if (error instanceof MooseError && error.exit === "invalidInput") return { kind: "invalid", errors: [error], extractMs: performance.now() - t0 };

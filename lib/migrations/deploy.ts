@@ -1,33 +1,27 @@
-import { hostname } from "node:os";
 import type { Change } from "../diff/change.js";
+import { liveObjects } from "../diff/change-meta.js";
 import type { InfraMap } from "../model/infra-map.js";
 import type { Step } from "../migration/index.js";
-import { EngineError, MooseError, RefusedError } from "../errors.js";
+import { RefusedError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
-import { executeStep, statementsForSteps, type Engines, type ExecutableStep } from "./execute.js";
+import type { ExecutableStep } from "./execute.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { MigrationRecord } from "../ledger/records.js";
 import { applyChange } from "../model/apply-change.js";
 import { classifyChange, needsApproval, RISK_CODES } from "../plan/risk.js";
 import { holdByLifeCycle } from "../plan/life-cycle.js";
-import { DRAFT_ID, type MigrationFile } from "./read.js";
+import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { editableAfterFailure, liveDrift } from "./status.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { approvalOf } from "./steps.js";
+import { planUnits, runUnits, withMigrationLock, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
 
 export type { ChangeApplier } from "./execute.js";
 
-export interface DeployEngines extends Engines {
-  /** Closes every engine it opened. */
-  close(): Promise<void>;
-}
-
-export type DeployEvent =
-  | { readonly kind: "migration-start"; readonly id: string; readonly resumeFrom: number; readonly steps: number }
-  | { readonly kind: "step-done"; readonly id: string; readonly index: number; readonly statements: readonly string[]; readonly ms: number }
-  | { readonly kind: "step-skipped"; readonly id: string; readonly index: number }
-  | { readonly kind: "migration-done"; readonly id: string; readonly ms: number };
+export type { EngineNeeds } from "./runner.js";
+export type DeployEngines = RunEngines;
+export type DeployEvent = RunEvent;
 
 export interface DeployOptions {
   readonly dryRun?: boolean;
@@ -43,7 +37,7 @@ export interface DeployOptions {
   readonly allowOutOfOrder?: boolean;
   readonly owner?: string;
   readonly lockTtlMs?: number;
-  readonly onEvent?: (event: DeployEvent) => void;
+  readonly onEvent?: (event: RunEvent) => void;
 }
 
 export type MigrationOutcome =
@@ -141,29 +135,12 @@ export function isRollbackRecord(id: string): boolean {
  * run resumes at the failed step. Steps that lose data run only when the file
  * approves them; live objects must match what the migration expects.
  */
-/** Which non-OLAP engines the pending migrations need, so nothing unneeded is contacted. */
-export interface EngineNeeds {
-  readonly streams: boolean;
-  readonly workflows: boolean;
-}
-
-function needsOf(migrations: readonly ReplayedMigration[]): EngineNeeds {
-  const kinds = migrations.flatMap((m) => m.changes.map((c) => c?.kind ?? "sql"));
-  return { streams: kinds.some((k) => k.startsWith("topic.")), workflows: kinds.some((k) => k.startsWith("workflow.")) };
-}
-
-export async function deploy(
-  files: readonly MigrationFile[],
-  ledger: Ledger,
-  openEngines: (needs: EngineNeeds) => Promise<DeployEngines>,
-  options: DeployOptions = {},
-): Promise<DeployReport> {
+export async function deploy(files: readonly MigrationFile[], ledger: Ledger, openEngines: OpenEngines, options: DeployOptions = {}): Promise<DeployReport> {
   const replay = replayMigrations(files);
   const replayed = new Map(replay.migrations.map((m) => [m.file.id, m]));
   const records = await ledger.list();
   const pending = pendingMigrations(files, records, options.allowOutOfOrder);
   const outcomes: MigrationOutcome[] = files.filter((f) => !pending.includes(f)).map((f) => ({ id: f.id, status: "already-applied" as const }));
-  const emit = options.onEvent ?? (() => {});
 
   // Approval comes first and for the whole sequence: nothing of a migration runs when one of its steps is unapproved.
   for (const file of pending) checkApprovals(replayed.get(file.id)!);
@@ -176,96 +153,69 @@ export async function deploy(
   if (pending.length === 0) return { migrations: outcomes, ok: true };
 
   if (options.dryRun) {
-    const engines = await openEngines({ streams: false, workflows: false });
-    try {
-      return await dryRun(pending, replayed, engines, outcomes, files, losses);
-    } finally {
-      await engines.close();
-    }
+    const planned = await planUnits(pending.map((f) => deployUnit(replayed.get(f.id)!)), openEngines);
+    pending.forEach((file, k) => outcomes.push({ id: file.id, status: "planned", steps: plannedSteps(file.up, planned[k]!, losses.get(file.id)) }));
+    return { migrations: sortOutcomes(outcomes, files), ok: true };
   }
 
-  const owner = options.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
-  const ttl = options.lockTtlMs ?? 10 * 60_000;
-  await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
-  let ok = true;
-  // The ledger does not check the lock per write: keep it alive through long ClickHouse steps.
-  const renew = setInterval(() => void ledger.renewLock(owner, ttl).catch(() => {}), Math.max(1000, Math.floor(ttl / 3)));
-  renew.unref();
-  try {
+  return withMigrationLock(ledger, "deploy", options, async () => {
     // Re-read under the lock: another deploy may have applied some of these meanwhile. While this
     // deploy holds the lock, only it writes these records, so this one read stands in for a read per migration.
     const underLock = await ledger.list();
     const recorded = new Map(underLock.map((r) => [r.id, r]));
     const now = pendingMigrations(files, underLock, options.allowOutOfOrder);
-    const todo = pending.filter((f) => now.includes(f));
-    for (const f of pending) if (!todo.includes(f)) outcomes.push({ id: f.id, status: "already-applied" });
-    if (todo.length > 0) {
-      // Engines open only under the lock: the embedded engine admits one process per data folder.
-      // Every engine is opened (and so reached) before the first step runs: an unreachable
-      // broker or Temporal fails the deploy with nothing applied or recorded.
-      const engines = await openEngines(needsOf(todo.map((f) => replayed.get(f.id)!)));
-      try {
-        const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-        await checkDriftOnce(todo.map((f) => replayed.get(f.id)!), recorded, ledger, engines.olap);
-        for (const file of todo) {
-          if (!ok) {
-            outcomes.push({ id: file.id, status: "not-run" });
-            continue;
-          }
-          const outcome = await applyMigration(replayed.get(file.id)!, recorded.get(file.id), ledger, engines, ctx, emit, options.resumeRunning ?? false);
-          outcomes.push(outcome);
-          if (outcome.status === "failed") ok = false;
-        }
-      } finally {
-        await engines.close();
-      }
-    }
-  } finally {
-    clearInterval(renew);
-    await ledger.releaseLock(owner);
-  }
-  return { migrations: sortOutcomes(outcomes, files), ok };
+    const todo = pending.filter((f) => now.includes(f)).map((f) => replayed.get(f.id)!);
+    for (const f of pending) if (!now.includes(f)) outcomes.push({ id: f.id, status: "already-applied" });
+    const results = await runUnits(
+      todo.map(deployUnit),
+      ledger,
+      openEngines,
+      {
+        beforeAll: (engines) => checkDriftOnce(todo, recorded, ledger, engines.olap),
+        // A file edited after its pre-flight check stopped it starts afresh.
+        beforeUnit: async (unit) => {
+          const r = recorded.get(unit.id);
+          if (r && r.checksum !== unit.record.checksum && editableAfterFailure(r)) await ledger.discardFailed(unit.id);
+        },
+        resumeRunning: options.resumeRunning ?? false,
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      },
+      "deploy",
+    );
+    outcomes.push(...results.map(deployOutcome));
+    return { migrations: sortOutcomes(outcomes, files), ok: results.every((r) => r.status === "done") };
+  });
 }
 
-async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const lock = await ledger.acquireLock(owner, ttl);
-    if (lock.acquired) return;
-    if (Date.now() >= deadline) {
-      throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt} (expires ${lock.holder.expiresAt})`, {
-        hint: "wait for it to finish (or pass --lock-timeout SECONDS to wait); if that process is gone, run `moose migrate unlock`",
-      });
-    }
-    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-  }
-}
-
-async function dryRun(
-  pending: readonly MigrationFile[],
-  replayed: ReadonlyMap<string, ReplayedMigration>,
-  engines: DeployEngines,
-  outcomes: MigrationOutcome[],
-  files: readonly MigrationFile[],
-  losses: ReadonlyMap<string, ReadonlyMap<number, string>>,
-): Promise<DeployReport> {
-  const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-  for (const file of pending) {
-    const m = replayed.get(file.id)!;
-    const statements = statementsForSteps(executable(m), { ...ctx, state: m.before }, engines.workflows !== undefined);
-    const lost = losses.get(file.id);
-    outcomes.push({
+function deployUnit(m: ReplayedMigration): RunUnit {
+  const file = m.file;
+  return {
+    id: file.id,
+    record: {
       id: file.id,
-      status: "planned",
-      steps: file.up.map((s, i) => {
-        const loss = lost?.get(i);
-        return { index: i, description: s.step.op, statements: statements[i] ?? [], ...(loss !== undefined ? { dataLoss: loss } : {}) };
-      }),
-    });
-  }
-  return { migrations: sortOutcomes(outcomes, files), ok: true };
+      fileName: file.fileName,
+      checksum: file.checksum,
+      checksumAlgorithm: file.checksumAlgorithm,
+      parentHash: file.parent,
+      resultHash: file.result,
+      stepsTotal: file.up.length,
+    },
+    steps: executable(m),
+    state: m.before,
+  };
 }
 
+function deployOutcome(r: UnitOutcome): MigrationOutcome {
+  return r.status === "done" ? { id: r.id, status: "applied", stepsRun: r.stepsRun, resumedFrom: r.resumedFrom } : r;
+}
+
+/** A dry run's steps: what each runs, and (hand-written SQL) what it does to data. */
+export function plannedSteps(steps: readonly LocatedStep[], statements: readonly string[][], losses: ReadonlyMap<number, string> | undefined): PlannedStep[] {
+  return steps.map((s, i) => {
+    const loss = losses?.get(i);
+    return { index: i, description: s.step.op, statements: statements[i] ?? [], ...(loss !== undefined ? { dataLoss: loss } : {}) };
+  });
+}
 
 function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFile[]): MigrationOutcome[] {
   const order = new Map(files.map((f, i) => [f.id, i]));
@@ -351,70 +301,6 @@ export function unapprovedSteps(steps: ReadonlyArray<{ step: Step; origin: { lin
 }
 
 
-async function applyMigration(
-  m: ReplayedMigration,
-  recorded: MigrationRecord | undefined,
-  ledger: Ledger,
-  engines: DeployEngines,
-  ctx: { database: string; capabilities: Awaited<ReturnType<OlapEngine["capabilities"]>> },
-  emit: (e: DeployEvent) => void,
-  resumeRunning: boolean,
-): Promise<MigrationOutcome> {
-  const file = m.file;
-  let existing = recorded;
-  if (existing && existing.checksum !== file.checksum && editableAfterFailure(existing)) {
-    await ledger.discardFailed(file.id);
-    existing = undefined;
-  }
-  let done = new Set(existing ? await ledger.stepsDone(file.id) : []);
-  // Everything that can fail before the first statement runs happens before the ledger records a start.
-  const steps = executable(m);
-  const allStatements = statementsForSteps(steps, { ...ctx, state: m.before }, engines.workflows !== undefined);
-  const begun = await ledger.begin({
-    id: file.id,
-    fileName: file.fileName,
-    checksum: file.checksum,
-    checksumAlgorithm: file.checksumAlgorithm,
-    parentHash: file.parent,
-    resultHash: file.result,
-    stepsTotal: file.up.length,
-  }, { resumeRunning });
-  // `begin` returns the record as it made it ours, with its count of applied steps: only a record
-  // changed since the read under the lock (a process writing without the lock) makes that differ.
-  if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(file.id));
-  const started = performance.now();
-  emit({ kind: "migration-start", id: file.id, resumeFrom: done.size, steps: file.up.length });
-  let run = 0;
-  let completed = false;
-  const lastToRun = Math.max(-1, ...file.up.map((_, i) => i).filter((i) => !done.has(i)));
-  for (let i = 0; i < file.up.length; i++) {
-    if (done.has(i)) {
-      emit({ kind: "step-skipped", id: file.id, index: i });
-      continue;
-    }
-    const statements = allStatements[i] ?? [];
-    const t0 = performance.now();
-    try {
-      // A step of several statements is marked started first, so a crash in the middle shows which step
-      // may be half-applied; one statement either ran or did not, and the commit is saved.
-      if (statements.length > 1) await ledger.stepStarted(file.id, i, statements);
-      await executeStep(steps[i]!, statements, engines);
-    } catch (error) {
-      const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
-      const record = await ledger.stepFailed(file.id, i, message, statements);
-      return { id: file.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) };
-    }
-    // The last step completes the migration in the same ledger transaction.
-    await ledger.stepDone(file.id, i, statements, { complete: i === lastToRun });
-    completed = i === lastToRun;
-    run++;
-    emit({ kind: "step-done", id: file.id, index: i, statements, ms: performance.now() - t0 });
-  }
-  if (!completed) await ledger.complete(file.id);
-  emit({ kind: "migration-done", id: file.id, ms: performance.now() - started });
-  return { id: file.id, status: "applied", stepsRun: run, resumedFrom: done.size };
-}
-
 /**
  * Before a migration first runs, the live tables and views it touches must be
  * what the migration sequence says they are; otherwise someone changed them by
@@ -442,7 +328,7 @@ async function checkDriftOnce(
   for (const m of pending) {
     // No record, no steps (they belong to it); only a record can have some.
     const fresh = !recorded.has(m.file.id) || (await ledger.stepsDone(m.file.id)).length === 0;
-    const touched = touchedObjects(m);
+    const touched = liveObjects(m.changes);
     for (const [kind, names] of [["tables", touched.tables], ["views", touched.views]] as const) {
       for (const name of names) {
         if (seen.has(`${kind}:${name}`)) continue;
@@ -461,24 +347,4 @@ async function checkDriftOnce(
     details: differences,
     hint: "someone changed these objects outside migrations: undo that by hand, or capture it in a migration before this one",
   });
-}
-
-function touchedObjects(m: ReplayedMigration): { tables: Set<string>; views: Set<string> } {
-  const tables = new Set<string>();
-  const views = new Set<string>();
-  for (const c of m.changes) {
-    if (!c) continue;
-    if (c.kind === "table.create" || c.kind === "table.drop") tables.add(c.table.name);
-    else if (c.kind === "table.rename") {
-      tables.add(c.from);
-      tables.add(c.to);
-    } else if (c.kind === "table.rebuild") tables.add(c.before.name);
-    else if (c.kind === "table.copyRows") {
-      tables.add(c.from);
-      tables.add(c.to);
-    } else if (c.kind.startsWith("table.")) tables.add((c as { table: string }).table);
-    else if (c.kind === "view.create" || c.kind === "view.drop" || c.kind === "view.backfill") views.add(c.view.name);
-    else if (c.kind === "view.modify") views.add(c.after.name);
-  }
-  return { tables, views };
 }

@@ -1,3 +1,4 @@
+import { ownerOf, subjectName } from "../diff/change-meta.js";
 import type { Change } from "../diff/change.js";
 import { EngineError, RefusedError } from "../errors.js";
 import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
@@ -32,7 +33,7 @@ const RECORDED_ONLY = "recorded: the dev and prod servers serve endpoints and ru
 
 /** Changes with no effect outside moose's own state. */
 export function isStateOnly(change: Change): boolean {
-  return change.kind.startsWith("api.") || change.kind.startsWith("process.") || change.kind === "table.setLifeCycle";
+  return ownerOf(change) === "state";
 }
 
 /**
@@ -49,7 +50,7 @@ export function statementsForSteps(
   const olapChanges: Change[] = [];
   steps.forEach((s, i) => {
     const c = s.change;
-    if (c && (c.kind.startsWith("table.") || c.kind.startsWith("view.")) && !isStateOnly(c)) {
+    if (c && ownerOf(c) === "olap") {
       indexes.push(i);
       olapChanges.push(c);
     }
@@ -59,8 +60,8 @@ export function statementsForSteps(
     const c = s.change;
     if (c === null) return [s.check ? checkStatement(s.check.query, s.check.message) : (s.sql ?? "")];
     if (isStateOnly(c)) return [`-- ${c.kind.startsWith("table.") ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY}`];
-    if (c.kind.startsWith("topic.")) return [`-- stream engine: ${c.kind} ${subjectName(c)}`];
-    if (c.kind.startsWith("workflow.")) return [workflowsEnabled ? `-- temporal: ${c.kind} ${subjectName(c)}` : "-- workflows are disabled in [features]: recorded, not sent to Temporal"];
+    if (ownerOf(c) === "stream") return [`-- stream engine: ${c.kind} ${subjectName(c)}`];
+    if (ownerOf(c) === "workflow") return [workflowsEnabled ? `-- temporal: ${c.kind} ${subjectName(c)}` : "-- workflows are disabled in [features]: recorded, not sent to Temporal"];
     return [];
   });
   indexes.forEach((stepIndex, k) => {
@@ -97,21 +98,14 @@ export async function executeStep(step: ExecutableStep, statements: readonly str
     return;
   }
   if (isStateOnly(c)) return;
-  if (c.kind.startsWith("topic.")) {
+  if (ownerOf(c) === "stream") {
     if (!engines.streams) throw new EngineError("STREAMS_UNAVAILABLE", `no stream engine is configured to carry out ${c.kind} for ${subjectName(c)}`, { hint: "enable [features] streaming_engine" });
     await engines.streams.apply(c);
     return;
   }
-  if (c.kind.startsWith("workflow.")) {
+  if (ownerOf(c) === "workflow") {
     if (engines.workflows) await engines.workflows.apply(c);
     return;
   }
   for (const sql of statements) await runStatement(engines.olap, sql);
-}
-
-function subjectName(c: Change): string {
-  if ("topic" in c) return c.topic.name;
-  if ("workflow" in c) return c.workflow.name;
-  if ("after" in c && typeof c.after === "object" && c.after !== null && "name" in c.after) return String(c.after.name);
-  return "";
 }

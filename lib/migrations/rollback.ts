@@ -1,13 +1,13 @@
-import { hostname } from "node:os";
 import type { Change } from "../diff/change.js";
-import { EngineError, MooseError, RefusedError } from "../errors.js";
+import { liveObjects } from "../diff/change-meta.js";
+import { RefusedError } from "../errors.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { reverseChange } from "../plan/plan.js";
-import { executableSteps, isRollbackRecord, stepLabel, unapprovedSteps, type DeployEngines, type EngineNeeds, type PlannedStep } from "./deploy.js";
+import { executableSteps, isRollbackRecord, plannedSteps, stepLabel, unapprovedSteps, type PlannedStep } from "./deploy.js";
 import { guardMigrationSql } from "./sql-guard.js";
-import { executeStep, statementsForSteps } from "./execute.js";
+import { planUnits, runUnits, withMigrationLock, type OpenEngines, type RunEvent, type RunUnit } from "./runner.js";
 import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { liveDrift } from "./status.js";
@@ -20,13 +20,10 @@ export interface RollbackOptions {
   readonly lockWaitMs?: number;
   readonly owner?: string;
   readonly lockTtlMs?: number;
-  readonly onEvent?: (event: RollbackEvent) => void;
+  readonly onEvent?: (event: RunEvent) => void;
 }
 
-export type RollbackEvent =
-  | { readonly kind: "rollback-start"; readonly id: string; readonly steps: number; readonly resumeFrom: number }
-  | { readonly kind: "step-done"; readonly id: string; readonly index: number; readonly ms: number }
-  | { readonly kind: "rollback-done"; readonly id: string };
+export type RollbackEvent = RunEvent;
 
 export type RollbackOutcome =
   | { readonly id: string; readonly status: "rolled-back"; readonly steps: number }
@@ -68,7 +65,7 @@ function rollbackId(id: string): string {
 export async function rollback(
   files: readonly MigrationFile[],
   ledger: Ledger,
-  openEngines: (needs: EngineNeeds) => Promise<DeployEngines>,
+  openEngines: OpenEngines,
   options: RollbackOptions = {},
 ): Promise<RollbackReport> {
   const replay = replayMigrations(files);
@@ -116,56 +113,57 @@ export async function rollback(
     losses.set(file.id, await guardMigrationSql(u.down, u.changes, file.displayPath, `rolling back ${file.fileName} would lose data and its down steps do not approve it; nothing was rolled back`));
   }
 
+  const units = undos.map(rollbackUnit);
   if (options.dryRun) {
-    const engines = await openEngines({ streams: false, workflows: false });
-    try {
-      const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-      return {
-        ok: true,
-        migrations: undos.map((u) => {
-          const statements = statementsForSteps(executableSteps(u.down.map((d) => d.step), u.changes), { ...ctx, state: u.migration.after }, engines.workflows !== undefined);
-          const lost = losses.get(u.migration.file.id);
-          return {
-            id: u.migration.file.id,
-            status: "planned" as const,
-            steps: u.down.map((d, i) => {
-              const loss = lost?.get(i);
-              return { index: i, description: d.step.op, statements: statements[i] ?? [], ...(loss !== undefined ? { dataLoss: loss } : {}) };
-            }),
-          };
-        }),
-      };
-    } finally {
-      await engines.close();
-    }
+    const planned = await planUnits(units, openEngines);
+    return { ok: true, migrations: undos.map((u, k) => ({ id: u.migration.file.id, status: "planned" as const, steps: plannedSteps(u.down, planned[k]!, losses.get(u.migration.file.id)) })) };
   }
 
-  const owner = options.owner ?? `${hostname()}:${process.pid}:rollback:${Math.random().toString(36).slice(2, 10)}`;
-  const ttl = options.lockTtlMs ?? 10 * 60_000;
-  await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
-  const outcomes: RollbackOutcome[] = [];
-  let ok = true;
-  try {
-    const kinds = undos.flatMap((u) => u.changes.map((c) => c?.kind ?? "sql"));
-    const engines = await openEngines({ streams: kinds.some((k) => k.startsWith("topic.")), workflows: kinds.some((k) => k.startsWith("workflow.")) });
-    try {
-      const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-      for (const u of undos) {
-        if (!ok) {
-          outcomes.push({ id: u.migration.file.id, status: "not-run" });
-          continue;
-        }
-        const outcome = await undo(u, ledger, engines, ctx, options.onEvent ?? (() => {}));
-        outcomes.push(outcome);
-        if (outcome.status === "failed") ok = false;
-      }
-    } finally {
-      await engines.close();
-    }
-  } finally {
-    await ledger.releaseLock(owner);
-  }
-  return { migrations: outcomes, ok };
+  return withMigrationLock(ledger, "rollback", options, async () => {
+    const byId = new Map(undos.map((u) => [u.migration.file.id, u]));
+    const results = await runUnits(
+      units,
+      ledger,
+      openEngines,
+      {
+        // Before its first reverse step, the objects a rollback touches must be as the migration left them.
+        beforeUnit: async (unit, engines, done) => {
+          if (done.size > 0) return;
+          const u = byId.get(unit.id)!;
+          const differences = await liveDrift(u.migration.after, engines.olap, liveObjects([...u.migration.changes, ...u.changes]));
+          if (differences.length > 0) {
+            throw new RefusedError("DRIFT", `the live database differs from what ${u.migration.file.fileName} left; nothing was rolled back`, {
+              details: differences,
+              hint: "someone changed these objects outside migrations: undo that by hand first",
+            });
+          }
+        },
+        // Undone: the migration is pending again, and the rollback's own record has served its purpose.
+        afterUnit: async (unit) => {
+          await ledger.forget(unit.id);
+          await ledger.forget(unit.record.id);
+        },
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      },
+      "rollback",
+    );
+    const migrations: RollbackOutcome[] = results.map((r) =>
+      r.status === "done" ? { id: r.id, status: "rolled-back", steps: byId.get(r.id)!.down.length } : r.status === "failed" ? { id: r.id, status: "failed", failedStep: r.failedStep, error: r.error } : r,
+    );
+    return { migrations, ok: results.every((r) => r.status === "done") };
+  });
+}
+
+function rollbackUnit(u: Undo): RunUnit {
+  const file = u.migration.file;
+  const id = rollbackId(file.id);
+  const steps = executableSteps(u.down.map((d) => d.step), u.changes);
+  return {
+    id: file.id,
+    record: { id, fileName: `${id}.ts`, checksum: file.checksum, checksumAlgorithm: file.checksumAlgorithm, parentHash: file.result, resultHash: file.parent, stepsTotal: steps.length },
+    steps,
+    state: u.migration.after,
+  };
 }
 
 /** Checks that a migration can be undone, and replays its down steps. */
@@ -231,108 +229,6 @@ function whyIrreversible(change: Change): string {
   }
 }
 
-async function undo(
-  u: Undo,
-  ledger: Ledger,
-  engines: DeployEngines,
-  ctx: { database: string; capabilities: Awaited<ReturnType<DeployEngines["olap"]["capabilities"]>> },
-  emit: (e: RollbackEvent) => void,
-): Promise<RollbackOutcome> {
-  const file = u.migration.file;
-  const id = rollbackId(file.id);
-  const existing = await ledger.get(id);
-  const done = new Set(existing ? await ledger.stepsDone(id) : []);
-  if (done.size === 0) {
-    const scope = touched([...u.migration.changes, ...u.changes]);
-    const differences = await liveDrift(u.migration.after, engines.olap, scope);
-    if (differences.length > 0) {
-      throw new RefusedError("DRIFT", `the live database differs from what ${file.fileName} left; nothing was rolled back`, {
-        details: differences,
-        hint: "someone changed these objects outside migrations: undo that by hand first",
-      });
-    }
-  }
-  const steps = executableSteps(u.down.map((d) => d.step), u.changes);
-  const statements = statementsForSteps(steps, { ...ctx, state: u.migration.after }, engines.workflows !== undefined);
-  await ledger.begin({
-    id,
-    fileName: `${id}.ts`,
-    checksum: file.checksum,
-    checksumAlgorithm: file.checksumAlgorithm,
-    parentHash: file.result,
-    resultHash: file.parent,
-    stepsTotal: steps.length,
-  });
-  emit({ kind: "rollback-start", id: file.id, steps: steps.length, resumeFrom: done.size });
-  for (let i = 0; i < steps.length; i++) {
-    if (done.has(i)) continue;
-    const t0 = performance.now();
-    try {
-      await ledger.stepStarted(id, i, statements[i] ?? []);
-      await executeStep(steps[i]!, statements[i] ?? [], engines);
-    } catch (error) {
-      const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
-      await ledger.stepFailed(id, i, message, statements[i] ?? []);
-      return { id: file.id, status: "failed", failedStep: i, error: message };
-    }
-    await ledger.stepDone(id, i, statements[i] ?? []);
-    emit({ kind: "step-done", id: file.id, index: i, ms: performance.now() - t0 });
-  }
-  await ledger.complete(id);
-  // Undone: the migration is pending again, and the rollback's own record has served its purpose.
-  await ledger.forget(file.id);
-  await ledger.forget(id);
-  emit({ kind: "rollback-done", id: file.id });
-  return { id: file.id, status: "rolled-back", steps: steps.length };
-}
-
-function touched(changes: ReadonlyArray<Change | null>): { tables: Set<string>; views: Set<string> } {
-  const tables = new Set<string>();
-  const views = new Set<string>();
-  for (const c of changes) {
-    if (!c) continue;
-    switch (c.kind) {
-      case "table.create":
-      case "table.drop":
-        tables.add(c.table.name);
-        break;
-      case "table.rename":
-        tables.add(c.from).add(c.to);
-        break;
-      case "table.rebuild":
-        tables.add(c.before.name);
-        break;
-      case "table.copyRows":
-        tables.add(c.from).add(c.to);
-        break;
-      case "view.create":
-      case "view.drop":
-      case "view.backfill":
-        views.add(c.view.name);
-        break;
-      case "view.modify":
-        views.add(c.after.name);
-        break;
-      default:
-        if (c.kind.startsWith("table.")) tables.add((c as { table: string }).table);
-    }
-  }
-  return { tables, views };
-}
-
-async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const lock = await ledger.acquireLock(owner, ttl);
-    if (lock.acquired) return;
-    if (Date.now() >= deadline) {
-      throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt}`, {
-        hint: "wait for it to finish (or pass --lock-timeout SECONDS); if that process is gone, run `moose migrate unlock`",
-      });
-    }
-    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-  }
-}
 
 function short(hash: string): string {
   return hash.replace(/^sha256:/, "").slice(0, 12);

@@ -1,5 +1,5 @@
 import type { Change } from "../diff/change.js";
-import { assertNever } from "../errors.js";
+import { subjects, type Subject } from "../diff/change-meta.js";
 import { canonicalJson, type InfraMap, type LifeCycle } from "../model/infra-map.js";
 import { classifyChange } from "./risk.js";
 
@@ -86,53 +86,12 @@ function isLifeCycleOnly(change: Change): boolean {
   return false;
 }
 
-/** The objects with a life cycle that a change touches (old and new name for renames). */
+/** The objects with a life cycle that a change alters (old and new name for renames; not what it only reads). */
 function subjectOf(change: Change): { collection: Collection; names: string[] } | undefined {
-  switch (change.kind) {
-    case "table.create":
-    case "table.drop":
-      return { collection: "tables", names: [change.table.name] };
-    case "table.rename":
-      return { collection: "tables", names: [change.from, change.to] };
-    case "table.rebuild":
-      return { collection: "tables", names: [change.before.name] };
-    case "table.copyRows":
-      return { collection: "tables", names: [change.to] };
-    case "table.addColumn":
-    case "table.dropColumn":
-    case "table.renameColumn":
-    case "table.modifyColumn":
-    case "table.moveColumn":
-    case "table.setOrderBy":
-    case "table.setEngine":
-    case "table.setPartitionBy":
-    case "table.setTtl":
-    case "table.setSettings":
-    case "table.setLifeCycle":
-    case "table.backfillColumn":
-      return { collection: "tables", names: [change.table] };
-    case "view.create":
-    case "view.drop":
-    case "view.backfill":
-      return { collection: "views", names: [change.view.name] };
-    case "view.modify":
-      return { collection: "views", names: [change.after.name] };
-    case "topic.create":
-    case "topic.drop":
-      return { collection: "topics", names: [change.topic.name] };
-    case "topic.modify":
-      return { collection: "topics", names: [change.after.name] };
-    case "api.create":
-    case "api.drop":
-    case "api.modify":
-    case "workflow.create":
-    case "workflow.drop":
-    case "workflow.modify":
-    case "process.create":
-    case "process.drop":
-    case "process.modify":
-      return undefined;
-    default:
-      return assertNever(change, "change kind");
-  }
+  const named = subjects(change).filter((s): s is Subject & { collection: Collection } => (s.role === "changed" || s.role === "previous") && LIFE_CYCLED.has(s.collection));
+  if (named.length === 0) return undefined;
+  // The changed object (the new name of a renamed one) is last: held changes are reported by it.
+  return { collection: named[0]!.collection, names: named.map((s) => s.name).reverse() };
 }
+
+const LIFE_CYCLED: ReadonlySet<string> = new Set<Collection>(["tables", "views", "topics"]);

@@ -1,5 +1,5 @@
 import type { Change } from "../diff/change.js";
-import { assertNever } from "../errors.js";
+import { subjects } from "../diff/change-meta.js";
 import { applyChange } from "../model/apply-change.js";
 import { COMPONENT_KINDS, type ComponentKind, type InfraMap } from "../model/infra-map.js";
 
@@ -67,82 +67,12 @@ function define(record: Entries, key: string, value: unknown): void {
 }
 
 /**
- * Every entry `applyChange` may read or write for a change: each name the change
- * mentions, in the collection it names. Naming more than it uses is harmless; naming
- * less would hide an entry from it, so a new change kind must be added here (the
- * compiler asks for it).
+ * Every entry `applyChange` may read or write for a change: each object the change
+ * names in its own collection (a view's target table is not read). Naming more than it
+ * uses is harmless; naming less would hide an entry from it.
  */
 function entriesNamed(change: Change): Array<[ComponentKind, string]> {
-  switch (change.kind) {
-    case "table.create":
-    case "table.drop":
-      return [["tables", change.table.name]];
-    case "table.rename":
-    case "table.copyRows":
-      return [
-        ["tables", change.from],
-        ["tables", change.to],
-      ];
-    case "table.rebuild":
-      return [
-        ["tables", change.before.name],
-        ["tables", change.after.name],
-      ];
-    case "table.addColumn":
-    case "table.dropColumn":
-    case "table.renameColumn":
-    case "table.modifyColumn":
-    case "table.moveColumn":
-    case "table.setOrderBy":
-    case "table.setEngine":
-    case "table.setPartitionBy":
-    case "table.setTtl":
-    case "table.setSettings":
-    case "table.setLifeCycle":
-    case "table.backfillColumn":
-      return [["tables", change.table]];
-    case "view.create":
-    case "view.drop":
-    case "view.backfill":
-      return [["views", change.view.name]];
-    case "topic.create":
-    case "topic.drop":
-      return [["topics", change.topic.name]];
-    case "api.create":
-    case "api.drop":
-      return [["apis", change.api.name]];
-    case "workflow.create":
-    case "workflow.drop":
-      return [["workflows", change.workflow.name]];
-    case "process.create":
-    case "process.drop":
-      return [["processes", change.process.name]];
-    case "view.modify":
-      return [
-        ["views", change.before.name],
-        ["views", change.after.name],
-      ];
-    case "topic.modify":
-      return [
-        ["topics", change.before.name],
-        ["topics", change.after.name],
-      ];
-    case "api.modify":
-      return [
-        ["apis", change.before.name],
-        ["apis", change.after.name],
-      ];
-    case "workflow.modify":
-      return [
-        ["workflows", change.before.name],
-        ["workflows", change.after.name],
-      ];
-    case "process.modify":
-      return [
-        ["processes", change.before.name],
-        ["processes", change.after.name],
-      ];
-    default:
-      return assertNever(change, "change kind");
-  }
+  return subjects(change)
+    .filter((s) => s.role !== "target")
+    .map((s) => [s.collection, s.name]);
 }

@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import { diff, type DiffOptions } from "../diff/diff.js";
 import type { Change } from "../diff/change.js";
@@ -108,13 +110,46 @@ export function extractProject(config: LoadedConfig): ExtractedApp {
  */
 export async function extractProjectChecked(config: LoadedConfig): Promise<ExtractedApp> {
   const app = extractProject(config);
-  await checkAppSql(app);
+  await checkAppSql(app, config.projectDir);
   return app;
 }
 
-/** See {@link extractProjectChecked}. */
-export function checkAppSql(app: ExtractedApp): Promise<void> {
-  return checkMapSql(app.map, (key) => app.locations[key]);
+/**
+ * See {@link extractProjectChecked}. Texts found good are remembered in
+ * `.moose/sql-checked` (sha256 of parser, grammar and text), so a command whose texts
+ * were all read before does not load ClickHouse's parser; deploy reads every statement
+ * it runs again, whatever this file says.
+ */
+export async function checkAppSql(app: ExtractedApp, projectDir: string | undefined): Promise<void> {
+  if (projectDir === undefined) return checkMapSql(app.map, (key) => app.locations[key]);
+  const file = join(projectDir, ".moose", "sql-checked");
+  const known = new Set(readLines(file));
+  const before = known.size;
+  try {
+    await checkMapSql(app.map, (key) => app.locations[key], known);
+  } finally {
+    if (known.size > before) writeLines(file, [...known].slice(-20_000));
+  }
+}
+
+function readLines(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter((l) => /^[0-9a-f]{64}$/.test(l));
+  } catch {
+    return [];
+  }
+}
+
+/** Best effort: a cache that cannot be written only costs the next command a parse. */
+function writeLines(file: string, lines: readonly string[]): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, lines.join("\n") + "\n");
+    renameSync(temp, file);
+  } catch {
+    // not fatal
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Session } from "chdb";
+import type { Session } from "chdb";
 
 /**
  * chDB holds one data directory per process. The SQL parser (see `parser.ts`) needs a
@@ -52,11 +52,13 @@ async function releaseOwnSession(): Promise<void> {
 export function parserRunner(): ChdbRunner {
   return {
     async run(sql, params, format) {
+      // Loaded on first use: a command whose statements were all read before never loads ClickHouse.
+      const { Session: ChdbSession } = await import("chdb");
       await opening;
       // Chosen after the wait, in the same turn as the session is created or borrowed.
       const host = hosts.values().next();
       if (!host.done) return host.value.run(sql, params, format);
-      own ??= { session: new Session(), tail: Promise.resolve() };
+      own ??= { session: new ChdbSession(), tail: Promise.resolve() };
       const current = own;
       const work = async (): Promise<string> => {
         const result =

@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { EngineError, InvalidInputError, type SourcePosition } from "../../errors.js";
 import { parserRunner } from "./chdb-process.js";
 
@@ -54,6 +55,17 @@ export async function parseStatement(text: string, origin: SqlOrigin, params?: R
     return await parsed;
   } catch (error) {
     throw located(error, origin);
+  }
+}
+
+/** Which parser reads statements: the embedded ClickHouse's package version (its grammar decides). */
+export const PARSER_ID = `chdb@${chdbVersion()}`;
+
+function chdbVersion(): string {
+  try {
+    return String((createRequire(import.meta.url)("chdb/package.json") as { version?: unknown }).version ?? "unknown");
+  } catch {
+    return "unknown";
   }
 }
 

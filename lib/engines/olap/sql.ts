@@ -1,4 +1,5 @@
 import type { Change, ChangeOf } from "../../diff/change.js";
+import { ownerOf, subjects } from "../../diff/change-meta.js";
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
 import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
@@ -199,37 +200,7 @@ function fusableAdds(changes: readonly Change[], at: number, taken: ReadonlyMap<
 }
 
 function touchesTable(change: Change, table: string): boolean {
-  switch (change.kind) {
-    case "table.create":
-    case "table.drop":
-      return change.table.name === table;
-    case "table.rename":
-      return change.from === table || change.to === table;
-    case "table.rebuild":
-      return change.before.name === table;
-    case "table.copyRows":
-      return change.from === table || change.to === table;
-    case "table.backfillColumn":
-    case "table.addColumn":
-    case "table.dropColumn":
-    case "table.renameColumn":
-    case "table.modifyColumn":
-    case "table.moveColumn":
-    case "table.setOrderBy":
-    case "table.setEngine":
-    case "table.setPartitionBy":
-    case "table.setTtl":
-    case "table.setSettings":
-      return change.table === table;
-    case "view.create":
-    case "view.drop":
-    case "view.backfill":
-      return change.view.targetTable === table;
-    case "view.modify":
-      return change.before.targetTable === table || change.after.targetTable === table;
-    default:
-      return false;
-  }
+  return ownerOf(change) === "olap" && subjects(change).some((s) => s.collection === "tables" && s.name === table);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { PARSER_ID } from "./parser.js";
 import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError, InvalidInputErrors, MooseError, RefusedError, type SourcePosition } from "../../errors.js";
 import type { InfraMap, MaterializedView, Table } from "../../model/infra-map.js";
@@ -380,7 +382,18 @@ const BARE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  *
  * @example await checkMapSql(app.map, (key) => app.locations[key])
  */
-export async function checkMapSql(map: InfraMap, positionOf: (key: string) => SourcePosition | undefined): Promise<void> {
+/** Texts already found to be one piece of their grammar (see `checkedTextKey`); checked texts are added. */
+export interface CheckedTexts {
+  has(key: string): boolean;
+  add(key: string): void;
+}
+
+/** The key of a checked text: its grammar, its text and the parser that read it. */
+export function checkedTextKey(item: SqlText): string {
+  return createHash("sha256").update(`${PARSER_ID}\0${item.grammar}\0${item.text}`).digest("hex");
+}
+
+export async function checkMapSql(map: InfraMap, positionOf: (key: string) => SourcePosition | undefined, checked?: CheckedTexts): Promise<void> {
   const errors: MooseError[] = [];
   const items: Array<[SqlText, SourcePosition | undefined]> = [
     ...Object.values(map.tables).flatMap((t) => sqlTextsOfTable(t).map((item): [SqlText, SourcePosition | undefined] => [item, positionOf(`tables:${t.name}`)])),
@@ -388,8 +401,11 @@ export async function checkMapSql(map: InfraMap, positionOf: (key: string) => So
   ];
   for (const [item, position] of items) {
     if (item.grammar === "expression" && BARE_NAME.test(item.text)) continue;
+    const key = checked ? checkedTextKey(item) : "";
+    if (checked?.has(key)) continue;
     try {
       await checkSqlText(item, position);
+      checked?.add(key);
     } catch (error) {
       if (error instanceof MooseError && error.exit === "invalidInput") errors.push(error);
       else throw error;

@@ -1,0 +1,173 @@
+import { assertNever } from "../errors.js";
+import type { Change, ChangeKind } from "./change.js";
+
+/**
+ * What a change touches and which engine carries it out: the one place that answers
+ * "which objects does this change name", so deploy's drift scope, life-cycle holds,
+ * replay's working state and the SQL adapter's grouping agree. A new change kind adds
+ * one case to {@link subjects} and one entry to {@link OWNER} (the compiler asks for both).
+ */
+
+/** The InfraMap collection an object lives in. */
+export type Collection = "tables" | "views" | "topics" | "apis" | "workflows" | "processes";
+
+/**
+ * How a change names an object:
+ * - `changed`: the object it creates, alters, drops or fills (renames: the new name);
+ * - `previous`: the old name of a renamed object, or the replaced version of a modified one;
+ * - `source`: an object it reads rows from without changing it (`copyRows` from);
+ * - `target`: the table a view writes into (not changed by the view's DDL).
+ */
+export type Role = "changed" | "previous" | "source" | "target";
+
+export interface Subject {
+  readonly collection: Collection;
+  readonly name: string;
+  readonly role: Role;
+}
+
+/** The engine whose API carries a change out; `state` changes are only recorded (moose enforces them). */
+export type Owner = "olap" | "stream" | "workflow" | "state";
+
+const OWNER: { readonly [K in ChangeKind]: Owner } = {
+  "table.create": "olap",
+  "table.drop": "olap",
+  "table.rename": "olap",
+  "table.addColumn": "olap",
+  "table.dropColumn": "olap",
+  "table.renameColumn": "olap",
+  "table.modifyColumn": "olap",
+  "table.moveColumn": "olap",
+  "table.setOrderBy": "olap",
+  "table.setEngine": "olap",
+  "table.setPartitionBy": "olap",
+  "table.setTtl": "olap",
+  "table.setSettings": "olap",
+  // Life cycles are enforced by moose, not stored in ClickHouse.
+  "table.setLifeCycle": "state",
+  "table.rebuild": "olap",
+  "table.backfillColumn": "olap",
+  "table.copyRows": "olap",
+  "view.create": "olap",
+  "view.drop": "olap",
+  "view.modify": "olap",
+  "view.backfill": "olap",
+  "topic.create": "stream",
+  "topic.drop": "stream",
+  "topic.modify": "stream",
+  // APIs and sync processes live in moose's own runtime: recorded, served from the state.
+  "api.create": "state",
+  "api.drop": "state",
+  "api.modify": "state",
+  "workflow.create": "workflow",
+  "workflow.drop": "workflow",
+  "workflow.modify": "workflow",
+  "process.create": "state",
+  "process.drop": "state",
+  "process.modify": "state",
+};
+
+/** Which engine carries `change` out. */
+export function ownerOf(change: Change | ChangeKind): Owner {
+  return OWNER[typeof change === "string" ? change : change.kind];
+}
+
+/**
+ * Every object `change` names, with how it names it; the `changed` subject comes first.
+ *
+ * @example subjects({ kind: "table.rename", from: "A", to: "B" }) // [{ tables, B, changed }, { tables, A, previous }]
+ */
+export function subjects(change: Change): Subject[] {
+  const table = (name: string, role: Role = "changed"): Subject => ({ collection: "tables", name, role });
+  switch (change.kind) {
+    case "table.create":
+    case "table.drop":
+      return [table(change.table.name)];
+    case "table.rename":
+      return [table(change.to), table(change.from, "previous")];
+    case "table.rebuild":
+      return [table(change.after.name), ...(change.before.name !== change.after.name ? [table(change.before.name, "previous")] : [])];
+    case "table.copyRows":
+      return [table(change.to), table(change.from, "source")];
+    case "table.addColumn":
+    case "table.dropColumn":
+    case "table.renameColumn":
+    case "table.modifyColumn":
+    case "table.moveColumn":
+    case "table.setOrderBy":
+    case "table.setEngine":
+    case "table.setPartitionBy":
+    case "table.setTtl":
+    case "table.setSettings":
+    case "table.setLifeCycle":
+    case "table.backfillColumn":
+      return [table(change.table)];
+    case "view.create":
+    case "view.drop":
+    case "view.backfill":
+      return [{ collection: "views", name: change.view.name, role: "changed" }, table(change.view.targetTable, "target")];
+    case "view.modify":
+      return [
+        { collection: "views", name: change.after.name, role: "changed" },
+        ...(change.before.name !== change.after.name ? [{ collection: "views", name: change.before.name, role: "previous" } as const] : []),
+        table(change.after.targetTable, "target"),
+        ...(change.before.targetTable !== change.after.targetTable ? [table(change.before.targetTable, "target")] : []),
+      ];
+    case "topic.create":
+    case "topic.drop":
+      return [{ collection: "topics", name: change.topic.name, role: "changed" }];
+    case "api.create":
+    case "api.drop":
+      return [{ collection: "apis", name: change.api.name, role: "changed" }];
+    case "workflow.create":
+    case "workflow.drop":
+      return [{ collection: "workflows", name: change.workflow.name, role: "changed" }];
+    case "process.create":
+    case "process.drop":
+      return [{ collection: "processes", name: change.process.name, role: "changed" }];
+    case "topic.modify":
+    case "api.modify":
+    case "workflow.modify":
+    case "process.modify": {
+      const collection = COLLECTION_OF_PREFIX[change.kind.slice(0, change.kind.indexOf(".")) as "topic" | "api" | "workflow" | "process"];
+      return [
+        { collection, name: change.after.name, role: "changed" },
+        ...(change.before.name !== change.after.name ? [{ collection, name: change.before.name, role: "previous" } as const] : []),
+      ];
+    }
+    default:
+      return assertNever(change, "change kind");
+  }
+}
+
+const COLLECTION_OF_PREFIX = { topic: "topics", api: "apis", workflow: "workflows", process: "processes" } as const;
+
+/** The name of the object a change is about (the new name for renames). */
+export function subjectName(change: Change): string {
+  return subjects(change)[0]!.name;
+}
+
+/**
+ * The tables and views whose live definition a change depends on or alters (a view's
+ * target table is not: its DDL leaves the table as it is): what a deploy compares with
+ * the live database before it runs.
+ */
+export function liveObjects(changes: ReadonlyArray<Change | null>): { tables: Set<string>; views: Set<string> } {
+  const tables = new Set<string>();
+  const views = new Set<string>();
+  for (const c of changes) {
+    if (!c) continue;
+    for (const s of subjects(c)) {
+      if (s.role === "target") continue;
+      if (s.collection === "tables") tables.add(s.name);
+      else if (s.collection === "views") views.add(s.name);
+    }
+  }
+  return { tables, views };
+}
+
+/** The engines other than ClickHouse that `changes` need, so nothing unneeded is contacted. */
+export function enginesNeeded(changes: ReadonlyArray<Change | null>): { readonly streams: boolean; readonly workflows: boolean } {
+  const owners = new Set(changes.flatMap((c) => (c ? [ownerOf(c)] : [])));
+  return { streams: owners.has("stream"), workflows: owners.has("workflow") };
+}

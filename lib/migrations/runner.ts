@@ -1,0 +1,206 @@
+import { hostname } from "node:os";
+import { enginesNeeded } from "../diff/change-meta.js";
+import { EngineError, MooseError } from "../errors.js";
+import type { OlapCapabilities } from "../engines/olap/capabilities.js";
+import type { BeginMigration, Ledger } from "../ledger/ledger.js";
+import type { InfraMap } from "../model/infra-map.js";
+import { executeStep, statementsForSteps, type Engines, type ExecutableStep } from "./execute.js";
+
+/**
+ * The one executor behind `deploy` and `rollback` (and their dry runs): a direction
+ * decides which steps a unit holds and what its completion means; taking and renewing
+ * the lock, opening the engines the steps need, recording every step in the ledger and
+ * resuming at the first step not recorded are the same both ways.
+ */
+
+export type Direction = "deploy" | "rollback";
+
+export interface RunEngines extends Engines {
+  /** Closes every engine it opened. */
+  close(): Promise<void>;
+}
+
+/** Which non-OLAP engines the steps need, so nothing unneeded is contacted. */
+export interface EngineNeeds {
+  readonly streams: boolean;
+  readonly workflows: boolean;
+}
+
+export type OpenEngines = (needs: EngineNeeds) => Promise<RunEngines>;
+
+/** One migration run in one direction: its steps in order, recorded under `record.id`. */
+export interface RunUnit {
+  /** The migration's id, for events and outcomes. */
+  readonly id: string;
+  /** The ledger record the run keeps (`<id>` deploying, `<id>.rollback` rolling back). */
+  readonly record: BeginMigration;
+  readonly steps: readonly ExecutableStep[];
+  /** The state the first step starts from (statements are written against it). */
+  readonly state: InfraMap;
+}
+
+export type RunEvent =
+  | { readonly kind: "start"; readonly direction: Direction; readonly id: string; readonly resumeFrom: number; readonly steps: number }
+  | { readonly kind: "step-done"; readonly direction: Direction; readonly id: string; readonly index: number; readonly statements: readonly string[]; readonly ms: number }
+  | { readonly kind: "step-skipped"; readonly direction: Direction; readonly id: string; readonly index: number }
+  | { readonly kind: "done"; readonly direction: Direction; readonly id: string; readonly ms: number };
+
+export type UnitOutcome =
+  | { readonly id: string; readonly status: "done"; readonly stepsRun: number; readonly resumedFrom: number }
+  | {
+      readonly id: string;
+      readonly status: "failed";
+      readonly failedStep: number;
+      readonly error: string;
+      readonly stepsApplied: number;
+      /** The error's code when it has one; `CHECK_FAILED` is a pre-flight check that stopped the step before it changed anything. */
+      readonly code?: string;
+    }
+  | { readonly id: string; readonly status: "not-run" };
+
+export interface LockOptions {
+  /** How long to wait for another run's lock before giving up (default 0: fail at once). */
+  readonly lockWaitMs?: number;
+  readonly owner?: string;
+  readonly lockTtlMs?: number;
+}
+
+export interface RunHooks {
+  /** With the engines open, before the first unit: what must hold for the whole run (deploy's drift check). */
+  readonly beforeAll?: (engines: RunEngines, units: readonly RunUnit[]) => Promise<void>;
+  /** Before a unit's record is begun, with the steps it already recorded (rollback's drift check, a discarded failed record). */
+  readonly beforeUnit?: (unit: RunUnit, engines: RunEngines, done: ReadonlySet<number>) => Promise<void>;
+  /** After a unit's last step is recorded and the record completed (rollback forgets the migration). */
+  readonly afterUnit?: (unit: RunUnit) => Promise<void>;
+  /** Passed to `ledger.begin`: resume a record a dead process left `running`. */
+  readonly resumeRunning?: boolean;
+  readonly onEvent?: (event: RunEvent) => void;
+}
+
+/**
+ * Runs the lock-taking part: `work` runs while this process holds the migration lock,
+ * which is renewed in the background (the ledger does not check it per write) and
+ * released however `work` ends.
+ */
+export async function withMigrationLock<T>(ledger: Ledger, direction: Direction, options: LockOptions, work: () => Promise<T>): Promise<T> {
+  const owner = options.owner ?? `${hostname()}:${process.pid}:${direction === "rollback" ? "rollback:" : ""}${Math.random().toString(36).slice(2, 10)}`;
+  const ttl = options.lockTtlMs ?? 10 * 60_000;
+  await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
+  const renew = setInterval(() => void ledger.renewLock(owner, ttl).catch(() => {}), Math.max(1000, Math.floor(ttl / 3)));
+  renew.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(renew);
+    await ledger.releaseLock(owner);
+  }
+}
+
+async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = await ledger.acquireLock(owner, ttl);
+    if (lock.acquired) return;
+    if (Date.now() >= deadline) {
+      throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt} (expires ${lock.holder.expiresAt})`, {
+        hint: "wait for it to finish (or pass --lock-timeout SECONDS to wait); if that process is gone, run `moose migrate unlock`",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+  }
+}
+
+/** What each step of each unit would run, without running anything (`--dry-run`). Only ClickHouse is opened. */
+export async function planUnits(units: readonly RunUnit[], openEngines: OpenEngines): Promise<string[][][]> {
+  const engines = await openEngines({ streams: false, workflows: false });
+  try {
+    const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+    return units.map((u) => statementsForSteps(u.steps, { ...ctx, state: u.state }, engines.workflows !== undefined));
+  } finally {
+    await engines.close();
+  }
+}
+
+/**
+ * Runs `units` in order (the caller holds the lock); stops at the first failed unit and
+ * reports the rest as `not-run`. Every engine the units need is opened (and so reached)
+ * before the first step runs: an unreachable broker or Temporal fails the run with
+ * nothing applied or recorded.
+ */
+export async function runUnits(units: readonly RunUnit[], ledger: Ledger, openEngines: OpenEngines, hooks: RunHooks, direction: Direction): Promise<UnitOutcome[]> {
+  if (units.length === 0) return [];
+  const engines = await openEngines(enginesNeeded(units.flatMap((u) => u.steps.map((s) => s.change))));
+  const outcomes: UnitOutcome[] = [];
+  try {
+    const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+    await hooks.beforeAll?.(engines, units);
+    let ok = true;
+    for (const unit of units) {
+      if (!ok) {
+        outcomes.push({ id: unit.id, status: "not-run" });
+        continue;
+      }
+      const outcome = await runUnit(unit, ledger, engines, ctx, hooks, direction);
+      outcomes.push(outcome);
+      if (outcome.status === "failed") ok = false;
+    }
+  } finally {
+    await engines.close();
+  }
+  return outcomes;
+}
+
+async function runUnit(
+  unit: RunUnit,
+  ledger: Ledger,
+  engines: RunEngines,
+  ctx: { readonly database: string; readonly capabilities: OlapCapabilities },
+  hooks: RunHooks,
+  direction: Direction,
+): Promise<UnitOutcome> {
+  const ledgerId = unit.record.id;
+  const emit = hooks.onEvent ?? (() => {});
+  const existing = await ledger.get(ledgerId);
+  let done = new Set(existing ? await ledger.stepsDone(ledgerId) : []);
+  await hooks.beforeUnit?.(unit, engines, done);
+  if (existing && !(await ledger.get(ledgerId))) done = new Set();
+  // Everything that can fail before the first statement runs happens before the ledger records a start.
+  const allStatements = statementsForSteps(unit.steps, { ...ctx, state: unit.state }, engines.workflows !== undefined);
+  const begun = await ledger.begin(unit.record, { resumeRunning: hooks.resumeRunning ?? false });
+  // `begin` returns the record as it made it ours, with its count of applied steps: only a record
+  // changed since the read above (a process writing without the lock) makes that differ.
+  if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(ledgerId));
+  const started = performance.now();
+  const total = unit.steps.length;
+  emit({ kind: "start", direction, id: unit.id, resumeFrom: done.size, steps: total });
+  let run = 0;
+  let completed = false;
+  const lastToRun = Math.max(-1, ...unit.steps.map((_, i) => i).filter((i) => !done.has(i)));
+  for (let i = 0; i < total; i++) {
+    if (done.has(i)) {
+      emit({ kind: "step-skipped", direction, id: unit.id, index: i });
+      continue;
+    }
+    const statements = allStatements[i] ?? [];
+    const t0 = performance.now();
+    try {
+      // A step of several statements is marked started first, so a crash in the middle shows which step
+      // may be half-applied; one statement either ran or did not, and the commit is saved.
+      if (statements.length > 1) await ledger.stepStarted(ledgerId, i, statements);
+      await executeStep(unit.steps[i]!, statements, engines);
+    } catch (error) {
+      const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+      const record = await ledger.stepFailed(ledgerId, i, message, statements);
+      return { id: unit.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) };
+    }
+    // The last step completes the record in the same ledger transaction.
+    await ledger.stepDone(ledgerId, i, statements, { complete: i === lastToRun });
+    completed = i === lastToRun;
+    run++;
+    emit({ kind: "step-done", direction, id: unit.id, index: i, statements, ms: performance.now() - t0 });
+  }
+  if (!completed) await ledger.complete(ledgerId);
+  await hooks.afterUnit?.(unit);
+  emit({ kind: "done", direction, id: unit.id, ms: performance.now() - started });
+  return { id: unit.id, status: "done", stepsRun: run, resumedFrom: done.size };
+}
