@@ -109,7 +109,8 @@ const VIEWS: Readonly<Record<string, MaterializedView>> = {
 };
 
 const BAR_API_PARAMS = [
-  col("orderBy", "LowCardinality(Nullable(String))"),
+  // The union's values travel with the parameter: the server answers 400 to any other.
+  { ...col("orderBy", "LowCardinality(Nullable(String))"), oneOf: ["maxTextLength", "rowsWithText", "totalRows", "totalTextLength"] },
   col("limit", "Nullable(Float64)"),
   col("startDay", "Nullable(Int32)"),
   col("endDay", "Nullable(Int32)"),

@@ -1,4 +1,5 @@
 import { register } from "./registry.js";
+import { physicalName, sqlIdentifier } from "./sql.js";
 import { OlapTable, type LifeCycle, type OlapConfig } from "./olap-table.js";
 import { Stream, type StreamConfig } from "./stream.js";
 import { IngestApi, type IngestConfig } from "./api.js";
@@ -74,6 +75,7 @@ export class IngestPipeline<T> {
         ...(this.deadLetterQueue ? { deadLetterQueue: this.deadLetterQueue } : {}),
       });
     }
+    sqlIdentifier(this, () => physicalName(this.name, this.config.version));
     register(this);
   }
 }

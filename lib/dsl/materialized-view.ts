@@ -1,6 +1,6 @@
 import { register } from "./registry.js";
 import { ClickHouseEngines, OlapTable, type LifeCycle, type OlapConfig } from "./olap-table.js";
-import type { Sql } from "./sql.js";
+import { sqlIdentifier, type Sql } from "./sql.js";
 import type { View } from "./view.js";
 
 type Field<T> = keyof T & string;
@@ -60,6 +60,8 @@ export class MaterializedView<T> {
     if (this.targetTable.name === this.name) {
       throw new Error(`materialized view ${this.name}: the view and its target table need different names`);
     }
+    // Selecting from a view with TO reads its target table.
+    sqlIdentifier(this, () => this.name);
     register(this);
   }
 }

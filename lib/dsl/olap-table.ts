@@ -1,6 +1,7 @@
 import { register } from "./registry.js";
 import type { Insertable } from "./column-types.js";
 import { notAvailable } from "./runtime.js";
+import { physicalName, sqlIdentifier } from "./sql.js";
 
 /**
  * Table engines (values are the ClickHouse engine names). moose-migrate plans the
@@ -144,8 +145,9 @@ export class OlapTable<T> {
     this.name = name;
     this.config = config ?? {};
     this.columns = new Proxy({} as { readonly [K in Field<T>]: ColumnRef }, {
-      get: (_target, key) => (typeof key === "string" ? { kind: "Column", name: key } : undefined),
+      get: (_target, key) => (typeof key === "string" ? sqlIdentifier<ColumnRef>({ kind: "Column", name: key }, () => key) : undefined),
     });
+    sqlIdentifier(this, () => physicalName(this.name, this.config.version));
     register(this);
   }
 

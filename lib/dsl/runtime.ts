@@ -8,8 +8,7 @@
  * const { client } = await getMooseClients();
  * const rows = await (await client.query.execute<Row>(sql`SELECT * FROM ${events}`)).json();
  */
-import type { Sql } from "./sql.js";
-import { sql } from "./sql.js";
+import { sql, typedPair, type Sql } from "./sql.js";
 
 /** Throws: the named run-time helper cannot be used from moose-migrate yet. */
 export function notAvailable(name: string): never {
@@ -111,10 +110,15 @@ export class MooseCache {
   }
 }
 
-/** Marks a string as a column or table identifier in a query (moose-lib's `ApiHelpers`). */
+/**
+ * moose-lib's `ApiHelpers`: a string bound as a parameter of type `Identifier`. API
+ * handler queries refuse Identifier parameters (a request could name any table or
+ * column); interpolate `table.columns[x]` after checking `x` (a string-literal union
+ * parameter is checked for you).
+ */
 export const ApiHelpers = {
-  column: (value: string): [string, string] => ["Identifier", value],
-  table: (value: string): [string, string] => ["Identifier", value],
+  column: (value: string): [string, string] => typedPair("Identifier", value),
+  table: (value: string): [string, string] => typedPair("Identifier", value),
 };
 /** @deprecated moose-lib's older name for {@link ApiHelpers}. */
 export const ConsumptionHelpers = ApiHelpers;

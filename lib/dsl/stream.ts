@@ -3,6 +3,7 @@ import type { OlapTable } from "./olap-table.js";
 import type { LifeCycle } from "./olap-table.js";
 import type { DeadLetterQueue } from "./dead-letter.js";
 import { notAvailable } from "./runtime.js";
+import { physicalName, sqlIdentifier } from "./sql.js";
 
 /** moose-lib's default topic retention: 7 days, in seconds. */
 export const DEFAULT_RETENTION_SECONDS = 60 * 60 * 24 * 7;
@@ -66,6 +67,7 @@ export class Stream<T> {
   constructor(name: string, config?: StreamConfig<T>) {
     this.name = name;
     this.config = config ?? {};
+    sqlIdentifier(this, () => physicalName(this.name, this.config.version));
     register(this);
   }
 

@@ -1,6 +1,6 @@
 import { register } from "./registry.js";
 import type { OlapTable } from "./olap-table.js";
-import type { Sql } from "./sql.js";
+import { sqlIdentifier, type Sql } from "./sql.js";
 
 /**
  * A plain ClickHouse view (moose-lib's `View`). Accepted so moose-lib apps compile;
@@ -21,6 +21,7 @@ export class View {
     this.selectStatement = selectStatement;
     this.baseTables = baseTables;
     this.metadata = metadata ?? {};
+    sqlIdentifier(this, () => this.name);
     register(this);
   }
 }

@@ -648,7 +648,9 @@ class DeclarationReader {
       case "Api": {
         const cfg = this.config(node, 2, cls);
         const params = this.schema(node, cls);
-        this.addApi({ name: id.api!, kind: "consumption", columns: this.columns(node, params, { allowEmpty: true }).map((c) => c.column), ...opt("version", this.optString(cfg, "version")) }, node);
+        // A string-literal union parameter carries its values: the server refuses others with a 400.
+        const columns = this.columns(node, params, { allowEmpty: true }).map((c) => (c.oneOf === undefined ? c.column : { ...c.column, oneOf: c.oneOf }));
+        this.addApi({ name: id.api!, kind: "consumption", columns, ...opt("version", this.optString(cfg, "version")) }, node);
         return;
       }
       case "Workflow": {

@@ -26,6 +26,8 @@ export interface MappedColumn {
   /** Marked `Key<...>`: part of the default ORDER BY. */
   readonly key: boolean;
   readonly position: SourcePosition;
+  /** The values of a string-literal union field (of its elements, for an array), sorted; API parameters are checked against them. */
+  readonly oneOf?: readonly string[];
 }
 
 /** Something worth telling the user that does not stop planning (a codec that is not planned yet). */
@@ -171,6 +173,7 @@ export class TypeMapper {
         const propType = this.checker.getTypeOfSymbolAtLocation(prop, node);
         const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
         const mapped = this.mapType(propType, node, propPath, optional, ctx);
+        const oneOf = this.literalUnion(propType);
         columns.push({
           column: mapped.defaultExpr === undefined ? { name: prop.name, type: mapped.type } : { name: prop.name, type: mapped.type, default: mapped.defaultExpr },
           key: mapped.key,
@@ -178,6 +181,7 @@ export class TypeMapper {
           get position() {
             return positionOf(node);
           },
+          ...(oneOf === undefined ? {} : { oneOf }),
         });
       } catch (e) {
         if (e instanceof InvalidInputError) errors.push(e);
@@ -190,6 +194,22 @@ export class TypeMapper {
       );
     }
     return { columns, errors };
+  }
+
+  /**
+   * `"a" | "b"` (optional or nullable too), one literal, or an array of either: the
+   * literals, sorted (a union's member order is the checker's, not the source's).
+   */
+  private literalUnion(type: ts.Type): string[] | undefined {
+    let t = this.nonNullable(type);
+    if (this.checker.isArrayType(t)) {
+      const element = this.checker.getTypeArguments(t as ts.TypeReference)[0];
+      if (element === undefined) return undefined;
+      t = this.nonNullable(element);
+    }
+    const members = t.isUnion() ? t.types : [t];
+    if (!members.every((m) => m.isStringLiteral() && !(m.flags & ts.TypeFlags.EnumLiteral))) return undefined;
+    return [...new Set(members.map((m) => (m as ts.StringLiteralType).value))].sort();
   }
 
   private isRecordType(type: ts.Type): boolean {

@@ -33,6 +33,12 @@ export interface Column {
   readonly type: string;
   /** DEFAULT expression as SQL text, when declared. */
   readonly default?: string;
+  /**
+   * API parameters only: the values a string-literal union allows (`orderBy: "id" | "name"`),
+   * sorted; for an array parameter, the values its elements may take. A request with another
+   * value is a 400. Tables never have it (the column is `LowCardinality(String)`, open-ended).
+   */
+  readonly oneOf?: readonly string[];
 }
 
 export type TableEngine =

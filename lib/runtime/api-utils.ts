@@ -36,7 +36,8 @@ export function createApiUtils(olap: OlapEngine): ApiUtils {
   const client: MooseClient = {
     query: {
       async execute<T = any>(q: Sql): Promise<QueryResult<T>> {
-        const [text, params] = toQuery(q);
+        // Typed for the server that binds them (Bool and DateTime64 are not everywhere).
+        const [text, params] = toQuery(q, await olap.capabilities());
         const rows = await query<T>(text, params);
         return {
           json: async () => rows,

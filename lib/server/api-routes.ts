@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ApiUtils } from "../dsl/api.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import type { StreamEngine } from "../engines/stream/engine.js";
-import type { ApiEndpoint, InfraMap } from "../model/infra-map.js";
+import { declareParameterType } from "../dsl/sql.js";
+import { parseClickHouseType, type ClickHouseType } from "../model/clickhouse-type.js";
+import type { ApiEndpoint, Column, InfraMap } from "../model/infra-map.js";
 import { createApiUtils } from "../runtime/api-utils.js";
 import type { LoadedApp } from "../runtime/load-app.js";
 import { readJsonBody, sendJson, type RouteHandler } from "./server.js";
@@ -33,8 +35,10 @@ const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
  *   them into its destination table; `{ inserted: n }`. Invalid input: 400
  *   `{ error, errors: [{ path, reason }] }` and nothing is written.
  * - `GET /api/<path>?...`: query parameters typed by the API's columns (400 when
- *   invalid), then the app's handler with `(params, { query, client, sql })`; its
- *   result as JSON. No handler (app not loaded): 503.
+ *   invalid, or not one of a string-literal union's values), then the app's handler
+ *   with `(params, { query, client, sql })`; its result as JSON. No handler (app not
+ *   loaded): 503. An array parameter is an array however many times it is repeated
+ *   (`?tags=a` is `["a"]`), and binds in `sql` as the Array type it declares.
  *
  * Paths not in the state are left to the next route (in the end a 404).
  *
@@ -123,6 +127,7 @@ async function consume(options: ApiRoutesOptions, endpoint: ApiEndpoint, url: UR
     sendJson(res, 400, { error: `invalid query parameters for GET /${endpoint.name}`, errors });
     return;
   }
+  declareArrayTypes(params, endpoint.columns);
   const app = options.app();
   const entry = app?.consumptionApis[endpoint.name];
   if (entry === undefined) {
@@ -145,4 +150,45 @@ async function consume(options: ApiRoutesOptions, endpoint: ApiEndpoint, url: UR
     return;
   }
   sendJson(res, 200, result === undefined ? null : result);
+}
+
+/** Tells `sql` the declared type of each array parameter, so `?ids=1&ids=2` of `ids: number[]` binds as Array(Float64). */
+function declareArrayTypes(params: Readonly<Record<string, unknown>>, columns: readonly Column[]): void {
+  for (const column of columns) {
+    const value = params[column.name];
+    if (!Array.isArray(value)) continue;
+    const type = parameterType(parseClickHouseType(column.type));
+    if (type !== undefined) declareParameterType(value, type);
+  }
+}
+
+/** The parameter type a query-string value of a column type binds as (values of the other types are strings, and bind as String). */
+function parameterType(t: ClickHouseType): string | undefined {
+  switch (t.kind) {
+    case "Array": {
+      const element = parameterType(t.element);
+      return element === undefined ? undefined : `Array(${element})`;
+    }
+    case "Nullable": {
+      const inner = parameterType(t.inner);
+      return inner === undefined || inner.startsWith("Array(") ? undefined : `Nullable(${inner})`;
+    }
+    case "LowCardinality":
+      return parameterType(t.inner);
+    case "Decimal":
+      return "Float64";
+    case "name":
+      if (/^U?Int(8|16|32)$/.test(t.name) || t.name === "Int64") return "Int64";
+      if (t.name === "UInt64") return "UInt64";
+      if (/^(Float32|Float64|BFloat16)$/.test(t.name)) return "Float64";
+      if (t.name === "Bool" || t.name === "Boolean") return "Bool";
+      return t.name === "String" || t.name === "UUID" || t.name === "IPv4" || t.name === "IPv6" || t.name === "Date" || t.name === "Date32" ? "String" : undefined;
+    case "FixedString":
+    case "Enum":
+    case "DateTime":
+    case "DateTime64":
+      return "String";
+    default:
+      return undefined;
+  }
 }

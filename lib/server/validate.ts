@@ -101,7 +101,8 @@ function rowCheck(columns: readonly Column[]): Check {
     check = objectCheck(
       columns.map((c) => {
         const type = parseClickHouseType(c.type);
-        return { name: c.name, check: typeCheck(type), optional: c.default !== undefined || mayBeAbsent(type), typeText: c.type };
+        const check = c.oneOf === undefined ? typeCheck(type) : oneOfCheck(typeCheck(type), c.oneOf);
+        return { name: c.name, check, optional: c.default !== undefined || mayBeAbsent(type), typeText: c.type };
       }),
       "an object",
     );
@@ -417,6 +418,25 @@ function nameCheck(t: Extract<ClickHouseType, { kind: "name" }>): Check {
       // Types the tool does not model (Dynamic, Variant, Interval, ...): ClickHouse checks them on insert.
       return anything;
   }
+}
+
+/**
+ * A string-literal union (`Column.oneOf`): after the type's own check, each string (each
+ * element of an array) must be one of the values. Reported with the values, so a client
+ * sees what to send instead of a handler failing on it.
+ */
+function oneOfCheck(check: Check, values: readonly string[]): Check {
+  const allowed = new Set(values);
+  const list = values.map((v) => JSON.stringify(v)).join(", ");
+  const one = (v: unknown, path: string, errors: Errors): void => {
+    if (typeof v === "string" && !allowed.has(v)) errors.add(path, `expected one of ${list}, got ${describe(v)}`);
+  };
+  return (v, path, errors) => {
+    const out = check(v, path, errors);
+    if (Array.isArray(v)) v.forEach((e, i) => one(e, `${path}[${i}]`, errors));
+    else one(v, path, errors);
+    return out;
+  };
 }
 
 function jsonCheck(t: ClickHouseType): Check {
