@@ -25,7 +25,11 @@ import { serverConfigFromEnv } from "./helpers/olap-server.js";
 const dataDir = mkdtempSync(join(tmpdir(), "moose-hostile-migrations-"));
 const opened: Array<{ close(): Promise<void> }> = [];
 
+/** Server databases the tests made, dropped at the end. */
+const serverDatabases: Array<{ olap: OlapEngine; database: string }> = [];
+
 test.after.always(async () => {
+  for (const { olap, database } of serverDatabases) await olap.execute(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => undefined);
   for (const o of opened.reverse()) await o.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -43,7 +47,15 @@ interface Target {
 
 const targets: Target[] = [{ name: "embedded", open: (prefix) => openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase(prefix) }) }];
 if (serverConfigFromEnv("probe")) {
-  targets.push({ name: "server", open: (prefix) => openOlapEngine(serverConfigFromEnv(uniqueDatabase(prefix))!) });
+  targets.push({
+    name: "server",
+    open: async (prefix) => {
+      const database = uniqueDatabase(prefix);
+      const olap = await openOlapEngine(serverConfigFromEnv(database)!);
+      serverDatabases.push({ olap, database });
+      return olap;
+    },
+  });
 }
 
 /** A project whose Users table exists with three rows. */

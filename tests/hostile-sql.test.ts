@@ -45,7 +45,11 @@ async function prepare(opening: Promise<OlapEngine>): Promise<OlapEngine> {
 }
 
 test.after.always(async () => {
-  for (const t of targets) await (await t.olap).close();
+  for (const t of targets) {
+    const olap = await t.olap;
+    if (t.name === "server") await olap.execute(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => undefined);
+    await olap.close();
+  }
 });
 
 async function intact(t: ExecutionContext, olap: OlapEngine): Promise<void> {
