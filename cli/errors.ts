@@ -40,3 +40,8 @@ export function reportError(error: unknown, io: CliIO, json = false): number {
   if (io.env["MOOSE_DEBUG"] && error instanceof Error && error.stack) io.stderr.write(error.stack + "\n");
   return ExitCode.failure;
 }
+
+/** Notes a command's library calls returned (e.g. `Ledger.notices`), on stderr: `note: …`. */
+export function writeNotices(io: CliIO, notices: readonly string[]): void {
+  for (const n of notices) io.stderr.write(`note: ${n}\n`);
+}

@@ -87,17 +87,18 @@ test("openLedger creates the folder, the schema tables and a WAL-mode file", asy
   const tables = await queryRows<{ name: string }>(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name");
   t.deepEqual(
     tables.map((r) => r.name),
-    ["ledger_schema", "migrate_lock", "migration_steps", "migrations"],
+    ["ledger_meta", "ledger_schema", "migrate_lock", "migration_steps", "migrations"],
   );
   t.deepEqual(await queryRows(path, "SELECT * FROM ledger_schema"), [
     { version: 1, description: "migrations, migration_steps and migrate_lock", applied_at: clock.iso(), tool_version: "9.9.9-test" },
+    { version: 2, description: "ledger_meta: what this file is (the mirror of a target's ledger)", applied_at: clock.iso(), tool_version: "9.9.9-test" },
   ]);
   t.deepEqual(await queryRows(path, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
 
   // Opening again neither re-creates nor re-records anything.
   const again = await open();
   t.is(await again.schemaVersion(), LEDGER_SCHEMA_VERSION);
-  t.is((await queryRows(path, "SELECT * FROM ledger_schema")).length, 1);
+  t.is((await queryRows(path, "SELECT * FROM ledger_schema")).length, 2);
 });
 
 test("a ledger written by a newer schema version is refused, not touched", async (t) => {
@@ -636,7 +637,7 @@ async function checkLedger(t: import("ava").ExecutionContext, path: string) {
   t.deepEqual(await queryRows(path, "SELECT id, status, steps_applied, attempts, error FROM migrations ORDER BY id"), IDS.map((id) => ({ id, status: "applied", steps_applied: 2, attempts: 1, error: null })));
   t.deepEqual(await queryRows(path, "SELECT migration_id, count(*) AS n FROM migration_steps WHERE status = 'applied' GROUP BY migration_id ORDER BY migration_id"), IDS.map((id) => ({ migration_id: id, n: 2 })));
   t.deepEqual(await queryRows(path, "SELECT * FROM migrate_lock"), [], "the last holder released the lock");
-  t.deepEqual(await queryRows(path, "SELECT version FROM ledger_schema"), [{ version: 1 }], "the schema was created once");
+  t.deepEqual(await queryRows(path, "SELECT version FROM ledger_schema"), [{ version: 1 }, { version: 2 }], "the schema was created once");
 }
 
 test("20 processes deploying at once on a new ledger: each migration applied exactly once, one lock holder at a time", async (t) => {

@@ -33,7 +33,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const stopped = io.stopped();
     const config = await loadProject(io);
     log = openLogFile(config.paths.logFile);
-    const ledger = await projectLedger(config, VERSION);
+    const ledger = await projectLedger(config, VERSION, { local: true });
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
     const acceptDataLoss = Boolean(args["acceptDataLoss"] ?? args["accept-data-loss"]);
     const session = new DevSession({

@@ -4,7 +4,7 @@ import { baselineDatabase } from "../../lib/migrations/baseline.js";
 import { extractProject } from "../../lib/project/plan-project.js";
 import { projectLedger, projectOlap } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
-import { reportError } from "../errors.js";
+import { reportError, writeNotices } from "../errors.js";
 import { loadProject, printWarnings } from "../project.js";
 import { VERSION } from "../version.js";
 
@@ -15,6 +15,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const app = extractProject(config);
     printWarnings(app.warnings, io);
     const ledger = await projectLedger(config, VERSION);
+    writeNotices(io, ledger.notices);
     try {
       const olap = await projectOlap(config);
       try {

@@ -2,7 +2,7 @@ import { ExitCode } from "../../lib/errors.js";
 import { deploy, type DeployEvent, type DeployReport } from "../../lib/migrations/deploy.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
-import { reportError } from "../errors.js";
+import { reportError, writeNotices } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
@@ -14,6 +14,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const config = await loadProject(io);
     const files = projectMigrations(config);
     const ledger = await projectLedger(config, VERSION);
+    writeNotices(io, ledger.notices);
     try {
       const report = await deploy(files, ledger, (needs) => openDeployEngines(config, needs), {
         dryRun,

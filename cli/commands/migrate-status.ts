@@ -4,7 +4,7 @@ import { openAndReportStatus } from "../../lib/project/status.js";
 import { devRequest } from "../../lib/dev/client.js";
 import { runningDevInstance } from "../../lib/dev/instance.js";
 import type { CliIO } from "../io.js";
-import { reportError } from "../errors.js";
+import { reportError, writeNotices } from "../errors.js";
 import { renderTable } from "../present/table.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
@@ -17,6 +17,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const config = await loadProject(io);
     const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;
     const report = dev ? (await devRequest<{ report: StatusReport }>(dev, "status")).report : await openAndReportStatus(config, VERSION);
+    writeNotices(io, report.notices ?? []);
     if (json) {
       io.stdout.write(JSON.stringify({ ok: report.verdict === "ok", verdict: report.verdict, migrations: report.rows, drift: report.drift }, null, 2) + "\n");
     } else {

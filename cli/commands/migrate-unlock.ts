@@ -1,7 +1,7 @@
 import { ExitCode } from "../../lib/errors.js";
 import { projectLedger } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
-import { reportError } from "../errors.js";
+import { reportError, writeNotices } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 
@@ -9,6 +9,7 @@ export async function run(_args: Record<string, unknown>, io: CliIO): Promise<nu
   try {
     const config = await loadProject(io);
     const ledger = await projectLedger(config, VERSION);
+    writeNotices(io, ledger.notices);
     try {
       const holder = await ledger.forceUnlock();
       io.stdout.write(holder ? `Released the migration lock held by ${holder.owner} since ${holder.acquiredAt} (it would have expired at ${holder.expiresAt}).\n` : "The migration lock was not held.\n");

@@ -8,7 +8,7 @@ import { AppExtractor, type ExtractedApp } from "../extract/extract-app.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { checksumOf } from "../ledger/checksum.js";
 import { deploy, type DeployEngines, type DeployReport } from "../migrations/deploy.js";
-import { executeStep, statementsForSteps } from "../migrations/execute.js";
+import { effectsForSteps, effectText, executeStep } from "../migrations/execute.js";
 import { DRAFT_FILE, DRAFT_ID, readDraft, readMigrations, type MigrationFile } from "../migrations/read.js";
 import { renderMigration, timestampId } from "../migrations/render.js";
 import { replayMigrations } from "../migrations/sequence.js";
@@ -237,11 +237,11 @@ export class DevSession {
     const t1 = performance.now();
     const { engines } = this.options;
     const steps = plan.steps.map((s) => ({ change: s.change, ...(confirmed && s.risk.losesData ? { approved: true } : {}) }));
-    const statements = statementsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
+    const effects = effectsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
     const executed: string[][] = [];
     for (let i = 0; i < steps.length; i++) {
       try {
-        await executeStep(steps[i]!, statements[i] ?? [], engines);
+        await executeStep(effects[i] ?? [], engines);
       } catch (error) {
         this.suspect = true;
         const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
@@ -251,7 +251,7 @@ export class DevSession {
       this.live = applyChange(this.live, change);
       if (change.kind === "table.rename") this.appliedRenames.push({ kind: "table", from: change.from, to: change.to });
       if (change.kind === "table.renameColumn") this.appliedRenames.push({ kind: "column", table: change.table, from: change.from, to: change.to, type: "" });
-      executed.push(statements[i] ?? []);
+      executed.push((effects[i] ?? []).map(effectText));
     }
     const draft = await this.writeDraft(executed);
     const adopted = await this.adopt(this.committed());

@@ -6,6 +6,8 @@ import { openConnection, type Db, type LedgerConnection } from "./connection.js"
 import {
   holderFromRow,
   migrationFromRow,
+  rowFromMigration,
+  rowFromStep,
   stepFromRow,
   type LockHolder,
   type LockResult,
@@ -121,7 +123,28 @@ export interface Ledger {
   lockHolder(): Promise<LockHolder | undefined>;
   /** The ledger schema version of the file. */
   schemaVersion(): Promise<number>;
+  /**
+   * Where the authoritative records live: `local` for this file, or the target database
+   * (`clickhouse://host/db`) this ledger reads and writes through, with the local file as its mirror.
+   */
+  readonly authority: string;
+  /** What opening the ledger found worth saying (a local record the target lacks, an upload); printed by the CLI. */
+  readonly notices: readonly string[];
   close(): Promise<void>;
+}
+
+/**
+ * The local SQLite ledger as the mirror of a target's ledger (see `target.ts`): the
+ * records are replaced wholesale by the target's, and the file remembers which target
+ * it mirrors.
+ */
+export interface MirrorLedger extends Ledger {
+  /** Replaces every migration and step record with these, in one transaction. */
+  replaceRecords(migrations: readonly MigrationRecord[], steps: readonly StepRecord[]): Promise<void>;
+  /** Every step record of every migration. */
+  allSteps(): Promise<StepRecord[]>;
+  meta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -167,7 +190,7 @@ function defaultToolVersion(): string {
  * @throws EngineError `LEDGER_UNAVAILABLE` when the file cannot be opened or created;
  *   RefusedError `LEDGER_SCHEMA_TOO_NEW` when a newer moose-migrate wrote it.
  */
-export async function openLedger(path: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
+export async function openLedger(path: string, options: OpenLedgerOptions = {}): Promise<MirrorLedger> {
   const absolute = resolve(path);
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
@@ -270,8 +293,10 @@ function validateBegin(m: BeginMigration): void {
 
 // ------------------------------------------------------------------ implementation
 
-class SqliteLedger implements Ledger {
+class SqliteLedger implements MirrorLedger {
   readonly path: string;
+  readonly authority = "local";
+  readonly notices: readonly string[] = [];
   readonly #context: Context;
 
   constructor(context: Context) {
@@ -494,6 +519,31 @@ class SqliteLedger implements Ledger {
       });
       return migrationFromRow(await mustFindMigration(db, m.id));
     });
+  }
+
+  async replaceRecords(migrations: readonly MigrationRecord[], steps: readonly StepRecord[]): Promise<void> {
+    await this.#db.write("replacing the mirrored records", async (db) => {
+      await db.table("migration_steps").delete();
+      await db.table("migrations").delete();
+      for (const m of migrations) await db.table("migrations").insert(rowFromMigration(m));
+      for (const step of steps) await db.table("migration_steps").insert(rowFromStep(step));
+    });
+  }
+
+  async allSteps(): Promise<StepRecord[]> {
+    return this.#db.read("reading every step", async (db) => {
+      const rows = (await db.table("migration_steps").select("*").orderBy(["migration_id", "step_index"])) as StepRow[];
+      return rows.map(stepFromRow);
+    });
+  }
+
+  async meta(key: string): Promise<string | undefined> {
+    const [row] = await this.#db.statement<{ value: string }>(`reading ${key}`, "SELECT value FROM ledger_meta WHERE key = ?", [key]);
+    return row?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.#db.statement(`recording ${key}`, "INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
   }
 
   async forget(id: string): Promise<MigrationRecord | undefined> {

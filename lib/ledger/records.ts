@@ -152,3 +152,37 @@ export function stepFromRow(row: StepRow): StepRecord {
 export function holderFromRow(row: LockRow): LockHolder {
   return Object.freeze({ owner: row.owner, acquiredAt: row.acquired_at, expiresAt: row.expires_at });
 }
+
+export function rowFromMigration(r: MigrationRecord): MigrationRow {
+  return {
+    id: r.id,
+    file_name: r.fileName,
+    checksum: r.checksum,
+    checksum_algorithm: r.checksumAlgorithm,
+    parent_hash: r.parentHash,
+    result_hash: r.resultHash,
+    status: r.status,
+    steps_applied: r.stepsApplied,
+    steps_total: r.stepsTotal,
+    error: r.error,
+    failed_step: r.failedStep,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    duration_ms: r.durationMs,
+    attempts: r.attempts,
+    tool_version: r.toolVersion,
+    host: r.host,
+  };
+}
+
+export function rowFromStep(r: StepRecord): StepRow {
+  return {
+    migration_id: r.migrationId,
+    step_index: r.index,
+    status: r.status,
+    statements: JSON.stringify(r.statements),
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    error: r.error,
+  };
+}

@@ -66,6 +66,16 @@ export const LEDGER_SCHEMA_STEPS: readonly LedgerSchemaStep[] = [
       ) STRICT`,
     ],
   },
+  {
+    version: 2,
+    description: "ledger_meta: what this file is (the mirror of a target's ledger)",
+    statements: [
+      `CREATE TABLE ledger_meta (
+        key   TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT`,
+    ],
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -1,6 +1,6 @@
 import { ownerOf, subjectName } from "../diff/change-meta.js";
 import type { Change } from "../diff/change.js";
-import { EngineError, RefusedError } from "../errors.js";
+import { assertNever, EngineError, RefusedError } from "../errors.js";
 import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
 import { checkStatement, parseCheck, statementsForChanges, typeChangeGuard } from "../engines/olap/sql.js";
 import type { InfraMap } from "../model/infra-map.js";
@@ -37,15 +37,55 @@ export function isStateOnly(change: Change): boolean {
 }
 
 /**
- * What each step will run, as text for the ledger and `--dry-run`: SQL for
- * OLAP changes (converted together, because ClickHouse needs some in one ALTER:
- * a new column and the ORDER BY that appends it), a note for the others.
+ * What one step does, as typed data: the executor runs it and the ledger and `--dry-run`
+ * show its text ({@link effectText}). Nothing is routed by the text of a statement.
  */
-export function statementsForSteps(
+export type Effect =
+  /** A statement ClickHouse runs. */
+  | { readonly kind: "olap"; readonly sql: string }
+  /** A read-only query whose rows are problems: any row stops the step (`CHECK_FAILED`), naming them. */
+  | { readonly kind: "check"; readonly query: string; readonly message: string }
+  /** A topic change the stream engine carries out. */
+  | { readonly kind: "stream"; readonly change: Change }
+  /** A schedule change Temporal carries out; with workflows disabled in [features] only recorded. */
+  | { readonly kind: "workflow"; readonly change: Change; readonly enabled: boolean }
+  /** Recorded in moose's state only (life cycles, APIs, syncs). */
+  | { readonly kind: "state"; readonly note: string };
+
+/** How an effect reads in the ledger and a dry run. */
+export function effectText(effect: Effect): string {
+  switch (effect.kind) {
+    case "olap":
+      return effect.sql;
+    case "check":
+      return checkStatement(effect.query, effect.message);
+    case "stream":
+      return `-- stream engine: ${effect.change.kind} ${subjectName(effect.change)}`;
+    case "workflow":
+      return effect.enabled ? `-- temporal: ${effect.change.kind} ${subjectName(effect.change)}` : "-- workflows are disabled in [features]: recorded, not sent to Temporal";
+    case "state":
+      return `-- ${effect.note}`;
+    default:
+      return assertNever(effect, "effect");
+  }
+}
+
+/** The SQL adapter's statements as effects: its pre-flight checks become `check` effects here, at the adapter's edge. */
+function olapEffect(statement: string): Effect {
+  const check = parseCheck(statement);
+  return check ? { kind: "check", ...check } : { kind: "olap", sql: statement };
+}
+
+/**
+ * What each step will do: ClickHouse statements for OLAP changes (converted together,
+ * because ClickHouse needs some in one ALTER: a new column and the ORDER BY that appends
+ * it), the change itself for the engine that owns it, a note for state-only changes.
+ */
+export function effectsForSteps(
   steps: readonly ExecutableStep[],
   ctx: { readonly database: string; readonly capabilities: OlapCapabilities; readonly state: InfraMap },
   workflowsEnabled: boolean,
-): string[][] {
+): Effect[][] {
   const indexes: number[] = [];
   const olapChanges: Change[] = [];
   steps.forEach((s, i) => {
@@ -56,56 +96,69 @@ export function statementsForSteps(
     }
   });
   const byChange = statementsForChanges(olapChanges, ctx);
-  const out: string[][] = steps.map((s) => {
+  const out: Effect[][] = steps.map((s): Effect[] => {
     const c = s.change;
-    if (c === null) return [s.check ? checkStatement(s.check.query, s.check.message) : (s.sql ?? "")];
-    if (isStateOnly(c)) return [`-- ${c.kind.startsWith("table.") ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY}`];
-    if (ownerOf(c) === "stream") return [`-- stream engine: ${c.kind} ${subjectName(c)}`];
-    if (ownerOf(c) === "workflow") return [workflowsEnabled ? `-- temporal: ${c.kind} ${subjectName(c)}` : "-- workflows are disabled in [features]: recorded, not sent to Temporal"];
-    return [];
+    if (c === null) return [s.check ? { kind: "check", query: s.check.query, message: s.check.message } : { kind: "olap", sql: s.sql ?? "" }];
+    switch (ownerOf(c)) {
+      case "state":
+        return [{ kind: "state", note: c.kind === "table.setLifeCycle" ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY }];
+      case "stream":
+        return [{ kind: "stream", change: c }];
+      case "workflow":
+        return [{ kind: "workflow", change: c, enabled: workflowsEnabled }];
+      case "olap":
+        return [];
+    }
   });
   indexes.forEach((stepIndex, k) => {
     const step = steps[stepIndex] as ExecutableStep;
     // A narrowing type change runs behind its pre-flight check (or, approved, its conversion of the rows that do not fit).
-    out[stepIndex] = [...typeChangeGuard(step.change as Change, ctx, step.approved ?? false), ...(byChange[k] ?? [])];
+    out[stepIndex] = [...typeChangeGuard(step.change as Change, ctx, step.approved ?? false), ...(byChange[k] ?? [])].map(olapEffect);
   });
   return out;
 }
 
-/**
- * Runs one OLAP statement. A check (see `CHECK_MARKER` in the SQL adapter) runs as a
- * read-only query and stops the step with `CHECK_FAILED` when it returns rows, naming them.
- */
-export async function runStatement(olap: OlapEngine, sql: string): Promise<void> {
-  const check = parseCheck(sql);
-  if (!check) {
-    await olap.execute(sql);
-    return;
-  }
+/** Runs a check: a read-only query, stopping the step with `CHECK_FAILED` when it returns rows, naming them. */
+async function runCheck(olap: OlapEngine, query: string, message: string): Promise<void> {
   // ClickHouse's read-only mode: a check reads, whatever it says.
-  const rows = await olap.readOnlyQuery<Record<string, unknown>>(check.query);
+  const rows = await olap.readOnlyQuery<Record<string, unknown>>(query);
   if (rows.length === 0) return;
   const shown = rows.slice(0, 5).map((r) => (typeof r["problem"] === "string" ? r["problem"] : JSON.stringify(r)));
   const more = rows.length > 5 ? ` (and ${rows.length - 5} more)` : "";
-  throw new RefusedError("CHECK_FAILED", `${check.message}: ${shown.join("; ")}${more}`);
+  throw new RefusedError("CHECK_FAILED", `${message}: ${shown.join("; ")}${more}`);
 }
 
-/** Runs one step's effect on the engines (the statements come from `statementsForSteps`). */
-export async function executeStep(step: ExecutableStep, statements: readonly string[], engines: Engines): Promise<void> {
-  const c = step.change;
-  if (c === null) {
-    for (const sql of statements) await runStatement(engines.olap, sql);
-    return;
+/** Runs one OLAP statement as the SQL adapter wrote it (its checks included); for tests and tools that hold text. */
+export async function runStatement(olap: OlapEngine, sql: string): Promise<void> {
+  await runEffect(olapEffect(sql), { olap });
+}
+
+/** Carries out one effect on the engine that owns it. */
+export async function runEffect(effect: Effect, engines: Engines): Promise<void> {
+  switch (effect.kind) {
+    case "olap":
+      await engines.olap.execute(effect.sql);
+      return;
+    case "check":
+      await runCheck(engines.olap, effect.query, effect.message);
+      return;
+    case "stream":
+      if (!engines.streams) {
+        throw new EngineError("STREAMS_UNAVAILABLE", `no stream engine is configured to carry out ${effect.change.kind} for ${subjectName(effect.change)}`, { hint: "enable [features] streaming_engine" });
+      }
+      await engines.streams.apply(effect.change);
+      return;
+    case "workflow":
+      if (effect.enabled && engines.workflows) await engines.workflows.apply(effect.change);
+      return;
+    case "state":
+      return;
+    default:
+      assertNever(effect, "effect");
   }
-  if (isStateOnly(c)) return;
-  if (ownerOf(c) === "stream") {
-    if (!engines.streams) throw new EngineError("STREAMS_UNAVAILABLE", `no stream engine is configured to carry out ${c.kind} for ${subjectName(c)}`, { hint: "enable [features] streaming_engine" });
-    await engines.streams.apply(c);
-    return;
-  }
-  if (ownerOf(c) === "workflow") {
-    if (engines.workflows) await engines.workflows.apply(c);
-    return;
-  }
-  for (const sql of statements) await runStatement(engines.olap, sql);
+}
+
+/** Runs one step's effects in order. */
+export async function executeStep(effects: readonly Effect[], engines: Engines): Promise<void> {
+  for (const effect of effects) await runEffect(effect, engines);
 }

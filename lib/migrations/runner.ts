@@ -4,7 +4,7 @@ import { EngineError, MooseError } from "../errors.js";
 import type { OlapCapabilities } from "../engines/olap/capabilities.js";
 import type { BeginMigration, Ledger } from "../ledger/ledger.js";
 import type { InfraMap } from "../model/infra-map.js";
-import { executeStep, statementsForSteps, type Engines, type ExecutableStep } from "./execute.js";
+import { effectsForSteps, effectText, executeStep, type Effect, type Engines, type ExecutableStep } from "./execute.js";
 
 /**
  * The one executor behind `deploy` and `rollback` (and their dry runs): a direction
@@ -110,12 +110,12 @@ async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: numb
   }
 }
 
-/** What each step of each unit would run, without running anything (`--dry-run`). Only ClickHouse is opened. */
+/** What each step of each unit would run, as text, without running anything (`--dry-run`). Only ClickHouse is opened. */
 export async function planUnits(units: readonly RunUnit[], openEngines: OpenEngines): Promise<string[][][]> {
   const engines = await openEngines({ streams: false, workflows: false });
   try {
     const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-    return units.map((u) => statementsForSteps(u.steps, { ...ctx, state: u.state }, engines.workflows !== undefined));
+    return units.map((u) => effectsForSteps(u.steps, { ...ctx, state: u.state }, engines.workflows !== undefined).map((effects) => effects.map(effectText)));
   } finally {
     await engines.close();
   }
@@ -165,7 +165,7 @@ async function runUnit(
   await hooks.beforeUnit?.(unit, engines, done);
   if (existing && !(await ledger.get(ledgerId))) done = new Set();
   // Everything that can fail before the first statement runs happens before the ledger records a start.
-  const allStatements = statementsForSteps(unit.steps, { ...ctx, state: unit.state }, engines.workflows !== undefined);
+  const allEffects = effectsForSteps(unit.steps, { ...ctx, state: unit.state }, engines.workflows !== undefined);
   const begun = await ledger.begin(unit.record, { resumeRunning: hooks.resumeRunning ?? false });
   // `begin` returns the record as it made it ours, with its count of applied steps: only a record
   // changed since the read above (a process writing without the lock) makes that differ.
@@ -181,13 +181,14 @@ async function runUnit(
       emit({ kind: "step-skipped", direction, id: unit.id, index: i });
       continue;
     }
-    const statements = allStatements[i] ?? [];
+    const effects: readonly Effect[] = allEffects[i] ?? [];
+    const statements = effects.map(effectText);
     const t0 = performance.now();
     try {
-      // A step of several statements is marked started first, so a crash in the middle shows which step
-      // may be half-applied; one statement either ran or did not, and the commit is saved.
-      if (statements.length > 1) await ledger.stepStarted(ledgerId, i, statements);
-      await executeStep(unit.steps[i]!, statements, engines);
+      // A step of several effects is marked started first, so a crash in the middle shows which step
+      // may be half-applied; one effect either happened or did not, and the commit is saved.
+      if (effects.length > 1) await ledger.stepStarted(ledgerId, i, statements);
+      await executeStep(effects, engines);
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(ledgerId, i, message, statements);

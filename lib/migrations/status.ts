@@ -23,6 +23,8 @@ export interface StatusReport {
   readonly driftChecked: boolean;
   /** The CI-facing verdict, most serious first. */
   readonly verdict: "ok" | "pending" | "failed" | "refused";
+  /** What opening the ledger found worth saying (see `Ledger.notices`). */
+  readonly notices?: readonly string[];
 }
 
 /**

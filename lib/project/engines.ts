@@ -11,8 +11,24 @@ export function projectMigrations(config: LoadedConfig): MigrationFile[] {
   return readMigrations(config.paths.migrationsDir, relative(config.projectDir, config.paths.migrationsDir) || ".");
 }
 
-export function projectLedger(config: LoadedConfig, toolVersion: string): Promise<Ledger> {
-  return openLedger(config.paths.ledgerPath, { toolVersion });
+/**
+ * The project's ledger. On a ClickHouse server the authoritative ledger and the lock live
+ * in the target database (`_moose_ledger`, `_moose_lock_<n>`) and the local file is its
+ * mirror; on the embedded engine (and for `moose dev`, `{ local: true }`) the local file is
+ * the ledger.
+ */
+export async function projectLedger(config: LoadedConfig, toolVersion: string, options: { readonly local?: boolean } = {}): Promise<Ledger> {
+  const mirror = await openLedger(config.paths.ledgerPath, { toolVersion });
+  if (options.local || config.olap.engine !== "server") return mirror;
+  let olap: OlapEngine;
+  try {
+    olap = await projectOlap(config);
+  } catch (error) {
+    await mirror.close();
+    throw error;
+  }
+  const { openTargetLedger } = await import("../ledger/target.js");
+  return openTargetLedger(olap, mirror);
 }
 
 export function projectOlap(config: LoadedConfig): Promise<OlapEngine> {

@@ -18,7 +18,8 @@ export async function openAndReportStatus(config: LoadedConfig, toolVersion: str
     // Topics are checked when the stream engine answers; a broker that is down is not a status failure.
     const streams = config.features.streamingEngine ? await openStreams(config).catch(() => undefined) : undefined;
     try {
-      return await projectStatus(config, ledger, olap, streams);
+      const report = await projectStatus(config, ledger, olap, streams);
+      return ledger.notices.length > 0 ? { ...report, notices: ledger.notices } : report;
     } finally {
       await streams?.close();
       await olap.close();

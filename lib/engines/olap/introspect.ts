@@ -75,7 +75,10 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
     "dependencies_table",
     ...["as_select", "target_database", "target_table", "uuid"].filter((c) => has("tables", c)),
   ];
-  const tableRows = await run(`SELECT ${tableFields.join(", ")} FROM system.tables WHERE database = ${db} AND NOT is_temporary ORDER BY name`);
+  // Names starting `_moose_` are moose's own (the ledger and the lock kept in the target), never the app's.
+  const tableRows = (await run(`SELECT ${tableFields.join(", ")} FROM system.tables WHERE database = ${db} AND NOT is_temporary ORDER BY name`)).filter(
+    (r) => !isMooseInternal(str(r.name)),
+  );
   // Servers before `position` existed list columns in table order already.
   const columnRows = await run(
     `SELECT table, name, type, default_kind, default_expression FROM system.columns WHERE database = ${db}${has("columns", "position") ? " ORDER BY table, position" : ""}`,
@@ -276,4 +279,11 @@ async function tablesInQuery(run: QueryRunner, select: string, database: string)
     else if (ident.includes(".")) out.push(ident);
   }
   return out;
+}
+
+/** Tables moose keeps in the target for itself (the ledger and the lock): `_moose_…`. */
+export const MOOSE_INTERNAL_PREFIX = "_moose_";
+
+export function isMooseInternal(name: string): boolean {
+  return name.startsWith(MOOSE_INTERNAL_PREFIX);
 }

@@ -20,6 +20,10 @@ export async function openServerConnection(config: ServerOlapConfig, database: s
       ...(db === undefined ? {} : { database: db }),
       request_timeout: 120_000,
       application: "moose-migrate",
+      // Older servers close an idle keep-alive connection after 3 s; under load the timers that
+      // retire client sockets run late and a reused socket answers ECONNRESET. Retire them well
+      // before that, and check their age when they are taken (event-loop delays included).
+      keep_alive: { enabled: true, idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
       // The library never prints; failures reach the caller as EngineErrors.
       log: { level: ClickHouseLogLevel.OFF },
     });

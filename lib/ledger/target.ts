@@ -1,0 +1,402 @@
+import { hostname } from "node:os";
+import { EngineError } from "../errors.js";
+import type { OlapEngine } from "../engines/olap/engine.js";
+import { MOOSE_INTERNAL_PREFIX } from "../engines/olap/introspect.js";
+import { quoteIdentifier } from "../engines/olap/sql-text.js";
+import { quoteString } from "../model/clickhouse-type.js";
+import type { BeginMigration, BeginOptions, Ledger, MirrorLedger, StepDoneOptions } from "./ledger.js";
+import type { LockHolder, LockResult, MigrationRecord, RenewResult, StepRecord } from "./records.js";
+
+/**
+ * The ledger of a ClickHouse server target, kept in the target: every runner that
+ * deploys to the database sees the same records and the same lock, however fresh its
+ * checkout.
+ *
+ * - **Records**: an append-only log, `_moose_ledger`, one row per ledger write with the
+ *   migration's record (and the step's) as they are after it: plain INSERTs, which every
+ *   server version makes atomic. The records are the last row per migration (and per
+ *   step) by `seq`; `discard` and `forget` rows remove them. Readable with plain SQL:
+ *   `SELECT seq, at, op, migration_id, step_index FROM _moose_ledger ORDER BY seq`.
+ * - **Mirror**: the local `.moose/ledger.sqlite` holds a copy, replaced by the target's
+ *   records whenever the ledger is opened or the lock taken; every write goes to the
+ *   mirror first (its rules refuse what may not happen) and then to the target. The
+ *   target wins: a local record the target lacks is reported, never pushed — except once,
+ *   for a project deployed before its ledger moved to the target (a local file that
+ *   mirrors nothing yet, and a target with no ledger), which is uploaded with a notice.
+ * - **Lock**: generations of a table, `_moose_lock_<n>`. `CREATE TABLE` without `IF NOT
+ *   EXISTS` succeeds for exactly one caller on every server version, so taking the lock is
+ *   creating generation n+1 when generation n is free (released) or stale (no heartbeat
+ *   for the lock's time to live, or its holder's process gone on this host). The holder
+ *   appends heartbeat rows; releasing appends a `release` row. Old generations are dropped.
+ */
+
+export const LEDGER_LOG_TABLE = `${MOOSE_INTERNAL_PREFIX}ledger`;
+const LOCK_PREFIX = `${MOOSE_INTERNAL_PREFIX}lock_`;
+/** A lock generation with no holder row yet is being created: taken over only after this long. */
+const CREATING_GRACE_S = 30;
+/** A time to live for reading who holds the lock whatever its heartbeat (100 years). */
+const FOREVER_MS = 100 * 365 * 24 * 3600 * 1000;
+
+interface LogRow {
+  readonly seq: string | number;
+  readonly op: string;
+  readonly migration_id: string;
+  readonly step_index: number | string;
+  readonly migration: string;
+  readonly step: string;
+}
+
+export interface TargetLedgerOptions {
+  /** Written on lock rows; defaults to `os.hostname()` and `process.pid`. */
+  readonly host?: string;
+  readonly pid?: number;
+  /** Whether a process of this host is alive (tests inject one). */
+  readonly isAlive?: (pid: number) => boolean;
+}
+
+/**
+ * Opens the ledger kept in `olap`'s database, with `mirror` (the local SQLite ledger) as
+ * its offline copy; `olap` is closed with the ledger.
+ */
+export async function openTargetLedger(olap: OlapEngine, mirror: MirrorLedger, options: TargetLedgerOptions = {}): Promise<Ledger> {
+  const ledger = new TargetLedger(olap, mirror, options);
+  try {
+    await ledger.open();
+  } catch (error) {
+    await mirror.close();
+    await olap.close();
+    throw error;
+  }
+  return ledger;
+}
+
+class TargetLedger implements Ledger {
+  readonly path: string;
+  readonly authority: string;
+  readonly notices: string[] = [];
+  #seq = 0;
+  readonly #host: string;
+  readonly #pid: number;
+  readonly #isAlive: (pid: number) => boolean;
+
+  constructor(
+    private readonly olap: OlapEngine,
+    private readonly mirror: MirrorLedger,
+    options: TargetLedgerOptions,
+  ) {
+    this.path = mirror.path;
+    this.authority = `clickhouse database ${olap.database}`;
+    this.#host = options.host ?? hostname();
+    this.#pid = options.pid ?? process.pid;
+    this.#isAlive = options.isAlive ?? processAlive;
+  }
+
+  get #log(): string {
+    return quoteIdentifier(LEDGER_LOG_TABLE);
+  }
+
+  async open(): Promise<void> {
+    const existed = await this.#tableExists(LEDGER_LOG_TABLE);
+    if (!existed) {
+      await this.olap.execute(
+        `CREATE TABLE IF NOT EXISTS ${this.#log} (seq UInt64, at String, op String, migration_id String, step_index Int32, migration String, step String, host String, tool_version String) ENGINE = MergeTree ORDER BY seq`,
+      );
+    }
+    const mirrored = await this.mirror.meta("mirror_of");
+    const local = await this.mirror.list();
+    if (mirrored === undefined && !existed && local.length > 0) {
+      // A project deployed before the ledger moved to the target: its history goes up once.
+      await this.#upload(local, await this.mirror.allSteps());
+      this.notices.push(
+        `uploaded ${local.length} migration record${local.length === 1 ? "" : "s"} from ${this.mirror.path} to ${LEDGER_LOG_TABLE} in database ${this.olap.database}: the target's ledger is authoritative from now on`,
+      );
+    }
+    await this.mirror.setMeta("mirror_of", this.authority);
+    await this.refresh(mirrored === this.authority);
+  }
+
+  /**
+   * Replaces the mirror's records with the target's. A local record the target lacks (or
+   * holds differently) is reported in `notices`, never pushed; `compareLocal: false` skips
+   * that (a file that mirrored another target, or nothing).
+   */
+  async refresh(compareLocal = true): Promise<void> {
+    const rows = await this.olap.query<LogRow>(
+      `SELECT toString(seq) AS seq, op, migration_id, step_index, migration, step FROM ${this.#log} ORDER BY seq, migration_id, step_index`,
+    );
+    const migrations = new Map<string, MigrationRecord>();
+    const steps = new Map<string, StepRecord>();
+    for (const row of rows) {
+      this.#seq = Math.max(this.#seq, Number(row.seq));
+      if (row.op === "discard" || row.op === "forget") {
+        migrations.delete(row.migration_id);
+        for (const key of [...steps.keys()]) if (key.startsWith(`${row.migration_id}\u0000`)) steps.delete(key);
+        continue;
+      }
+      if (row.migration !== "") migrations.set(row.migration_id, JSON.parse(row.migration) as MigrationRecord);
+      if (row.step !== "") steps.set(`${row.migration_id}\u0000${String(row.step_index).padStart(8, "0")}`, JSON.parse(row.step) as StepRecord);
+    }
+    if (compareLocal) {
+      const target = new Map([...migrations.values()].map((m) => [m.id, JSON.stringify(m)]));
+      for (const local of await this.mirror.list()) {
+        if (!target.has(local.id)) this.notices.push(`the local mirror ${this.mirror.path} has a record of ${local.id} (${local.status}) that the target's ledger lacks; the target wins (the record is not pushed)`);
+      }
+    }
+    await this.mirror.replaceRecords(
+      [...migrations.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      [...steps.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, s]) => s),
+    );
+  }
+
+  async #upload(migrations: readonly MigrationRecord[], steps: readonly StepRecord[]): Promise<void> {
+    const rows = [
+      ...migrations.map((m) => this.#row("upload", m.id, -1, m, undefined)),
+      ...steps.map((s) => this.#row("upload", s.migrationId, s.index, undefined, s)),
+    ];
+    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, rows);
+  }
+
+  #row(op: string, id: string, stepIndex: number, migration: MigrationRecord | undefined, step: StepRecord | undefined): Record<string, unknown> {
+    this.#seq += 1;
+    return {
+      seq: this.#seq,
+      at: new Date().toISOString(),
+      op,
+      migration_id: id,
+      step_index: stepIndex,
+      migration: migration ? JSON.stringify(migration) : "",
+      step: step ? JSON.stringify(step) : "",
+      host: this.#host,
+      tool_version: migration?.toolVersion ?? "",
+    };
+  }
+
+  /** Writes the mirror's record of `id` (and its step `index`) as they are now to the target. */
+  async #publish(op: string, id: string, index?: number): Promise<void> {
+    const migration = await this.mirror.get(id);
+    const step = index === undefined ? undefined : (await this.mirror.steps(id)).find((s) => s.index === index);
+    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, [this.#row(op, id, index ?? -1, migration, step)]);
+  }
+
+  // ---------------------------------------------------------------- records
+
+  list(): Promise<MigrationRecord[]> {
+    return this.mirror.list();
+  }
+
+  get(id: string): Promise<MigrationRecord | undefined> {
+    return this.mirror.get(id);
+  }
+
+  async begin(m: BeginMigration, options?: BeginOptions): Promise<MigrationRecord> {
+    const record = await this.mirror.begin(m, options);
+    await this.#publish("begin", m.id);
+    return record;
+  }
+
+  async stepStarted(id: string, index: number, statements?: readonly string[]): Promise<void> {
+    await this.mirror.stepStarted(id, index, statements);
+    await this.#publish("step_started", id, index);
+  }
+
+  async stepDone(id: string, index: number, statements: readonly string[], options?: StepDoneOptions): Promise<MigrationRecord> {
+    const record = await this.mirror.stepDone(id, index, statements, options);
+    await this.#publish("step_done", id, index);
+    return record;
+  }
+
+  async stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord> {
+    const record = await this.mirror.stepFailed(id, index, error, statements);
+    await this.#publish("step_failed", id, index);
+    return record;
+  }
+
+  async complete(id: string): Promise<MigrationRecord> {
+    const record = await this.mirror.complete(id);
+    await this.#publish("complete", id);
+    return record;
+  }
+
+  stepsDone(id: string): Promise<number[]> {
+    return this.mirror.stepsDone(id);
+  }
+
+  steps(id: string): Promise<StepRecord[]> {
+    return this.mirror.steps(id);
+  }
+
+  async discardFailed(id: string): Promise<MigrationRecord> {
+    const record = await this.mirror.discardFailed(id);
+    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, [this.#row("discard", id, -1, undefined, undefined)]);
+    return record;
+  }
+
+  async adopt(m: BeginMigration): Promise<MigrationRecord> {
+    const record = await this.mirror.adopt(m);
+    await this.#publish("adopt", m.id);
+    return record;
+  }
+
+  async forget(id: string): Promise<MigrationRecord | undefined> {
+    const record = await this.mirror.forget(id);
+    if (record) await this.olap.insertJsonRows(LEDGER_LOG_TABLE, [this.#row("forget", id, -1, undefined, undefined)]);
+    return record;
+  }
+
+  schemaVersion(): Promise<number> {
+    return this.mirror.schemaVersion();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.mirror.close();
+    } finally {
+      await this.olap.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- lock
+
+  async #tableExists(name: string): Promise<boolean> {
+    const rows = await this.olap.query<{ n: string | number }>(
+      `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(this.olap.database)} AND name = ${quoteString(name)}`,
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  }
+
+  /** The newest lock generation and what its rows say, or undefined when there is none. */
+  async #current(ttlMs: number): Promise<Generation | undefined> {
+    const tables = await this.olap.query<{ name: string; age: string | number }>(
+      `SELECT name, toString(toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time)) AS age FROM system.tables WHERE database = ${quoteString(this.olap.database)} AND substring(name, 1, ${LOCK_PREFIX.length}) = ${quoteString(LOCK_PREFIX)}`,
+    );
+    const generations = tables
+      .map((t) => ({ n: Number(t.name.slice(LOCK_PREFIX.length)), age: Number(t.age) }))
+      .filter((g) => Number.isSafeInteger(g.n) && g.n > 0)
+      .sort((a, b) => b.n - a.n);
+    const top = generations[0];
+    if (!top) return undefined;
+    const rows = await this.olap
+      .query<{ event: string; owner: string; host: string; pid: string | number; at: string; ago: string | number }>(
+        `SELECT event, owner, host, toString(pid) AS pid, toString(at) AS at, toString(toUnixTimestamp(now()) - toUnixTimestamp(at)) AS ago FROM ${quoteIdentifier(LOCK_PREFIX + top.n)}`,
+      )
+      .catch((error: unknown) => {
+        // Dropped between the two reads: a newer generation exists; the caller retries.
+        if (error instanceof Error && /doesn't exist|UNKNOWN_TABLE|Code: 60/.test(error.message)) return undefined;
+        throw error;
+      });
+    if (rows === undefined) return { n: top.n, state: "gone", older: generations.slice(1).map((g) => g.n) };
+    const acquire = rows.find((r) => r.event === "acquire");
+    const older = generations.slice(1).map((g) => g.n);
+    if (!acquire) return { n: top.n, state: top.age >= CREATING_GRACE_S ? "stale" : "creating", older };
+    const lastBeat = Math.min(...rows.filter((r) => r.event !== "release").map((r) => Number(r.ago)));
+    const holder: LockHolder = Object.freeze({
+      owner: acquire.owner,
+      acquiredAt: isoOf(acquire.at),
+      expiresAt: new Date(Date.now() - lastBeat * 1000 + Math.min(ttlMs, FOREVER_MS)).toISOString(),
+    });
+    const base = { n: top.n, older, holder, host: acquire.host, pid: Number(acquire.pid) };
+    if (rows.some((r) => r.event === "release")) return { ...base, state: "released" };
+    if (acquire.host === this.#host && !this.#isAlive(Number(acquire.pid)) && Number(acquire.pid) !== this.#pid) return { ...base, state: "stale" };
+    return { ...base, state: lastBeat * 1000 >= ttlMs ? "stale" : "held" };
+  }
+
+  async acquireLock(owner: string, ttlMs: number): Promise<LockResult> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.#current(ttlMs);
+      if (current?.state === "gone") continue;
+      if (current && current.holder && current.state === "held") {
+        if (current.holder.owner !== owner) return { acquired: false, holder: current.holder };
+        await this.#beat(current.n, owner);
+        return { acquired: true, holder: { ...current.holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() } };
+      }
+      if (current?.state === "creating") return { acquired: false, holder: { owner: "(a runner taking the lock)", acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + CREATING_GRACE_S * 1000).toISOString() } };
+      const next = (current?.n ?? 0) + 1;
+      try {
+        await this.olap.execute(
+          `CREATE TABLE ${quoteIdentifier(LOCK_PREFIX + next)} ENGINE = Log AS SELECT 'acquire' AS event, ${quoteString(owner)} AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
+        );
+      } catch (error) {
+        // Another runner created this generation first: it holds the lock.
+        if (error instanceof Error && /already exists|TABLE_ALREADY_EXISTS|Code: 57/.test(error.message)) continue;
+        throw error;
+      }
+      // The lock is ours: the ledger as the previous holder left it, and old generations go.
+      for (const n of [...(current?.older ?? []), ...(current ? [current.n] : [])]) {
+        await this.olap.execute(`DROP TABLE IF EXISTS ${quoteIdentifier(LOCK_PREFIX + n)}`).catch(() => undefined);
+      }
+      await this.refresh();
+      const now = new Date();
+      const holder: LockHolder = Object.freeze({ owner, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlMs).toISOString() });
+      return current?.state === "stale" && current.holder ? { acquired: true, holder, takenOverFrom: current.holder } : { acquired: true, holder };
+    }
+    const current = await this.#current(ttlMs);
+    if (current?.holder) return { acquired: false, holder: current.holder };
+    throw new EngineError("DEPLOY_LOCK_UNAVAILABLE", `could not take the migration lock in database ${this.olap.database}: it changed hands on every attempt`, {
+      hint: "retry; if it persists, look at the _moose_lock_* tables in the database",
+    });
+  }
+
+  async #beat(n: number, owner: string): Promise<void> {
+    await this.olap.execute(
+      `INSERT INTO ${quoteIdentifier(LOCK_PREFIX + n)} SELECT 'heartbeat' AS event, ${quoteString(owner)} AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
+    );
+  }
+
+  async renewLock(owner: string, ttlMs: number): Promise<RenewResult> {
+    const current = await this.#current(ttlMs);
+    if (!current?.holder || current.holder.owner !== owner || current.state === "released") {
+      return { renewed: false, holder: current?.holder };
+    }
+    await this.#beat(current.n, owner);
+    return { renewed: true, holder: { ...current.holder, expiresAt: new Date(Date.now() + ttlMs).toISOString() } };
+  }
+
+  async releaseLock(owner: string): Promise<boolean> {
+    const current = await this.#current(FOREVER_MS);
+    if (!current?.holder || current.holder.owner !== owner || current.state === "released") return false;
+    await this.olap.execute(
+      `INSERT INTO ${quoteIdentifier(LOCK_PREFIX + current.n)} SELECT 'release' AS event, ${quoteString(owner)} AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
+    );
+    return true;
+  }
+
+  async forceUnlock(): Promise<LockHolder | undefined> {
+    const current = await this.#current(FOREVER_MS);
+    if (!current || current.state === "released" || current.state === "gone") return undefined;
+    await this.olap.execute(
+      `INSERT INTO ${quoteIdentifier(LOCK_PREFIX + current.n)} SELECT 'release' AS event, 'moose migrate unlock' AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
+    );
+    return current.holder;
+  }
+
+  async lockHolder(): Promise<LockHolder | undefined> {
+    const current = await this.#current(FOREVER_MS);
+    return current && current.state !== "released" ? current.holder : undefined;
+  }
+}
+
+type Generation =
+  | { readonly n: number; readonly state: "gone" | "creating" | "stale"; readonly older: readonly number[]; readonly holder?: undefined }
+  | {
+      readonly n: number;
+      readonly state: "held" | "stale" | "released";
+      readonly older: readonly number[];
+      readonly holder: LockHolder;
+      readonly host: string;
+      readonly pid: number;
+    };
+
+/** `2026-12-03 07:01:02` (the server's time zone is assumed UTC) as ISO. */
+function isoOf(serverTime: string): string {
+  const parsed = Date.parse(`${serverTime.replace(" ", "T")}Z`);
+  return Number.isNaN(parsed) ? serverTime : new Date(parsed).toISOString();
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

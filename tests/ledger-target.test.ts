@@ -1,0 +1,230 @@
+import test from "ava";
+import { spawn } from "node:child_process";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { openLedger } from "../lib/ledger/index.js";
+import { openTargetLedger } from "../lib/ledger/target.js";
+import { BIN, moose, mooseAsync, tempDir } from "./helpers/cli.js";
+import { serverConfigFromEnv } from "./helpers/olap-server.js";
+
+/**
+ * The ledger and the lock kept in a ClickHouse server target: runners with fresh
+ * checkouts (no `.moose/`) agree on what is applied, never apply a migration twice, and
+ * take over a lock whose holder died. Real CLI processes against the real server CI
+ * starts (Debian's clickhouse-server 18.16); skipped, with a line saying so, without
+ * CLICKHOUSE_URL.
+ */
+
+const url = process.env["CLICKHOUSE_URL"];
+const run = url ? test : test.skip;
+if (!url) console.log("ledger-target: CLICKHOUSE_URL is not set; skipping the ledger-in-the-target suite (.ci/run sets it)");
+
+const APP = `import { OlapTable } from "moose-migrate";
+
+interface UserSchema {
+  id: string;
+  name: string;
+}
+
+export const usersTable = new OlapTable<UserSchema>("Users");
+`;
+
+const databases: string[] = [];
+
+test.after.always(async () => {
+  if (!url) return;
+  const olap = await admin("default");
+  for (const db of databases) await olap.execute(`DROP DATABASE IF EXISTS \`${db}\``).catch(() => undefined);
+  await olap.close();
+});
+
+function admin(database: string): Promise<OlapEngine> {
+  return openOlapEngine(serverConfigFromEnv(database)!);
+}
+
+/** A project (runner A's checkout) on a database of its own. */
+function project(): { dir: string; database: string } {
+  const database = `moose_ledger_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  databases.push(database);
+  const root = tempDir("ledger-target");
+  const init = moose(root, ["init", "p"]);
+  if (init.code !== 0) throw new Error(init.stderr);
+  const dir = join(root, "p");
+  const { hostname, port } = new URL(url!);
+  writeFileSync(join(dir, "moose.config.toml"), `[clickhouse_config]\nhost = "${hostname}"\nhost_port = ${port || 8123}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n`);
+  writeFileSync(join(dir, "app/index.ts"), APP);
+  return { dir, database };
+}
+
+/** Another runner: a fresh clone of `dir` (what the repository holds; no `.moose/`). */
+function freshClone(dir: string): string {
+  const clone = join(tempDir("ledger-clone"), "p");
+  cpSync(dir, clone, { recursive: true });
+  rmSync(join(clone, ".moose"), { recursive: true, force: true });
+  return clone;
+}
+
+function ok(t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { code: number; stdout: string; stderr: string }): string {
+  t.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Appends a hand-written migration (no change to the model) whose step is `up`. */
+function handWritten(dir: string, name: string, up: string): void {
+  const files = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".ts")).sort();
+  const last = readFileSync(join(dir, "migrations", files.at(-1)!), "utf8");
+  const result = /result: "(sha256:[0-9a-f]{64})"/.exec(last)![1]!;
+  const stamp = String(Number(files.at(-1)!.slice(0, 14)) + 1);
+  writeFileSync(
+    join(dir, "migrations", `${stamp}_${name}.ts`),
+    `import { migration, sql } from "moose-migrate/migration";\nexport default migration({\n  parent: "${result}",\n  result: "${result}",\n  up: [${up}],\n  down: null,\n});\n`,
+  );
+}
+
+run("deployed from runner A, a fresh clone sees it applied: status is up to date, deploy does nothing, and its next deploy is seen by A", async (t) => {
+  const { dir, database } = project();
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+
+  const b = freshClone(dir);
+  const status = moose(b, ["migrate", "status", "--json"]);
+  t.is(status.code, 0, status.stdout + status.stderr);
+  const doc = JSON.parse(status.stdout) as { verdict: string; drift: string[]; migrations: Array<{ state: string }> };
+  t.deepEqual(doc.migrations.map((m) => m.state), ["applied"]);
+  t.deepEqual(doc.drift, [], "the ledger's own tables are not drift");
+  t.regex(ok(t, moose(b, ["migrate", "deploy"])), /No pending migrations: the database is up to date\./);
+
+  writeFileSync(join(b, "app/index.ts"), APP.replace("  name: string;\n", "  name: string;\n  age?: number;\n"));
+  ok(t, moose(b, ["migrate", "generate", "--name", "add age"]));
+  t.regex(ok(t, moose(b, ["migrate", "deploy"])), /1 migration applied\./);
+  // A pulls B's file: A's old mirror is refreshed from the target.
+  for (const f of readdirSync(join(b, "migrations"))) cpSync(join(b, "migrations", f), join(dir, "migrations", f));
+  t.regex(ok(t, moose(dir, ["migrate", "status"])), /_add_age\s+applied[\s\S]*Up to date\./);
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /No pending migrations/);
+
+  // The records are plain SQL in the target.
+  const olap = await admin(database);
+  const rows = await olap.query<{ op: string; migration_id: string }>("SELECT op, migration_id FROM _moose_ledger ORDER BY seq");
+  await olap.close();
+  t.deepEqual(
+    rows.map((r) => `${r.op} ${r.migration_id.replace(/^\d{14}_/, "")}`),
+    ["begin create_users", "step_done create_users", "begin add_age", "step_done add_age"],
+  );
+});
+
+run("two fresh runners deploy the same pending migration at once: its INSERT runs exactly once, the other waits and finds it applied", async (t) => {
+  const { dir, database } = project();
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  handWritten(dir, "seed", "sql(\"INSERT INTO Users (id, name) VALUES ('u1', 'Ada')\"), sql(\"SELECT sleep(1)\")");
+  const runners = [freshClone(dir), freshClone(dir), freshClone(dir)];
+  const results = await Promise.all(runners.map((r) => mooseAsync(r, ["migrate", "deploy", "--lock-timeout", "60"])));
+  for (const r of results) t.is(r.code, 0, r.stdout + r.stderr);
+  t.is(results.filter((r) => /1 migration applied\./.test(r.stdout)).length, 1, results.map((r) => r.stdout).join("\n---\n"));
+  t.is(results.filter((r) => /No pending migrations/.test(r.stdout)).length, 2);
+  const olap = await admin(database);
+  t.deepEqual(await olap.query("SELECT id FROM Users"), [{ id: "u1" }], "the INSERT ran once");
+  await olap.close();
+});
+
+run("without --lock-timeout the runner that finds the lock held exits DEPLOY_LOCKED naming the holder", async (t) => {
+  const { dir, database } = project();
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  const olap = await admin(database);
+  // Another host's runner holds the lock with a fresh heartbeat.
+  await olap.execute("CREATE TABLE _moose_lock_1 ENGINE = Log AS SELECT 'acquire' AS event, 'ci-runner-7:4242:abc' AS owner, 'ci-runner-7' AS host, toUInt32(4242) AS pid, now() AS at");
+  const r = moose(freshClone(dir), ["migrate", "deploy"]);
+  t.is(r.code, 1, r.stdout + r.stderr);
+  t.regex(r.stderr, /error\[DEPLOY_LOCKED\]: another deploy holds the migration lock: ci-runner-7:4242:abc/);
+  t.deepEqual(await olap.query("SELECT name FROM system.tables WHERE database = currentDatabase() AND name = 'Users'"), [], "nothing was applied");
+  // `moose migrate unlock` from yet another clone releases it; the deploy then runs.
+  const unlock = moose(freshClone(dir), ["migrate", "unlock"]);
+  t.is(unlock.code, 0, unlock.stdout + unlock.stderr);
+  t.regex(unlock.stdout, /ci-runner-7:4242:abc/);
+  t.regex(ok(t, moose(freshClone(dir), ["migrate", "deploy"])), /1 migration applied\./);
+  await olap.close();
+});
+
+run("a runner SIGKILLed while holding the lock: on the same host the next runner takes the lock over at once", async (t) => {
+  const { dir, database } = project();
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  handWritten(dir, "slow", 'sql("SELECT sleep(3)")');
+  const a = freshClone(dir);
+  const child = spawn(process.execPath, [BIN, "migrate", "deploy"], { cwd: a, env: { ...process.env, FORCE_COLOR: "0" } });
+  await new Promise<void>((resolve) => {
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+      if (out.includes("Applying")) resolve();
+    });
+  });
+  child.kill("SIGKILL");
+  await new Promise((r) => child.on("close", r));
+  const olap = await admin(database);
+  const [held] = await olap.query<{ n: string }>("SELECT toString(count()) AS n FROM system.tables WHERE database = currentDatabase() AND name LIKE '\\\\_moose\\\\_lock\\\\_%'");
+  t.is(held?.n, "1", "the killed runner left its lock behind");
+  // Not DEPLOY_LOCKED: the holder's process is gone. The half-run migration itself is the crash-safety issue's to resume.
+  const r = moose(freshClone(dir), ["migrate", "deploy"]);
+  t.notRegex(r.stderr, /DEPLOY_LOCKED/, r.stderr);
+  t.regex(r.stderr + r.stdout, /LEDGER_MIGRATION_RUNNING|1 migration applied/);
+  await olap.close();
+});
+
+run("a holder on another host whose heartbeat stopped is taken over after the lock's time to live", async (t) => {
+  const { database } = project();
+  const olap = await admin(database);
+  await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
+  const dir = tempDir("ledger-ttl");
+  const ledger = await openTargetLedger(await admin(database), await openLedger(join(dir, "ledger.sqlite")), { host: "runner-b" });
+  await olap.execute("CREATE TABLE _moose_lock_1 ENGINE = Log AS SELECT 'acquire' AS event, 'runner-a:1:x' AS owner, 'runner-a' AS host, toUInt32(1) AS pid, now() - 5 AS at");
+  const fresh = await ledger.acquireLock("runner-b:2:y", 60_000);
+  t.false(fresh.acquired, "a heartbeat 5 s old is alive for a 60 s lock");
+  const stale = await ledger.acquireLock("runner-b:2:y", 2_000);
+  t.true(stale.acquired, "5 s without a heartbeat is stale for a 2 s lock");
+  t.is(stale.acquired && stale.takenOverFrom?.owner, "runner-a:1:x");
+  t.deepEqual(
+    (await olap.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '\\\\_moose\\\\_lock%' ORDER BY name")).map((r) => r.name),
+    ["_moose_lock_2"],
+    "the old generation is dropped",
+  );
+  t.false((await ledger.renewLock("runner-a:1:x", 60_000)).renewed, "the old holder has lost it");
+  t.true((await ledger.renewLock("runner-b:2:y", 60_000)).renewed);
+  t.true(await ledger.releaseLock("runner-b:2:y"));
+  t.is(await ledger.lockHolder(), undefined);
+  await ledger.close();
+  await olap.close();
+});
+
+run("a project deployed before the ledger moved to the target: its local records are uploaded once, with a notice", async (t) => {
+  const { dir, database } = project();
+  // The old layout: deploy recorded in .moose/ledger.sqlite only.
+  const local = await openLedger(join(dir, ".moose", "ledger.sqlite"));
+  await local.adopt({ id: "20260101000000_old", fileName: "20260101000000_old.ts", checksum: "c", checksumAlgorithm: "sha256-lf", parentHash: "sha256:a", resultHash: "sha256:b", stepsTotal: 1 });
+  await local.close();
+  const olap = await admin(database);
+  await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
+  const first = await openTargetLedger(await admin(database), await openLedger(join(dir, ".moose", "ledger.sqlite")));
+  t.deepEqual(first.notices.length, 1);
+  t.regex(first.notices[0]!, /uploaded 1 migration record from .* to _moose_ledger/);
+  await first.close();
+  const again = await openTargetLedger(await admin(database), await openLedger(join(dir, ".moose", "ledger.sqlite")));
+  t.deepEqual(again.notices, [], "uploaded once");
+  t.deepEqual((await again.list()).map((r) => r.id), ["20260101000000_old"]);
+  await again.close();
+  // A local record the target lacks (written to the mirror behind the target's back) is reported, not pushed.
+  const mirror = await openLedger(join(dir, ".moose", "ledger.sqlite"));
+  await mirror.adopt({ id: "20260102000000_local_only", fileName: "20260102000000_local_only.ts", checksum: "c", checksumAlgorithm: "sha256-lf", parentHash: "sha256:b", resultHash: "sha256:b", stepsTotal: 0 });
+  await mirror.close();
+  const third = await openTargetLedger(await admin(database), await openLedger(join(dir, ".moose", "ledger.sqlite")));
+  t.is(third.notices.length, 1);
+  t.regex(third.notices[0]!, /has a record of 20260102000000_local_only .* the target's ledger lacks; the target wins/);
+  t.deepEqual((await third.list()).map((r) => r.id), ["20260101000000_old"]);
+  await third.close();
+  t.deepEqual(
+    (await olap.query<{ migration_id: string }>("SELECT DISTINCT migration_id FROM _moose_ledger")).map((r) => r.migration_id),
+    ["20260101000000_old"],
+  );
+  await olap.close();
+});
