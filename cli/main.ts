@@ -104,7 +104,17 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
         )
         .command("status", "applied / pending / failed / edited / drift", (g) => g.option("json", json), lazy(() => import("./commands/migrate-status.js")))
         .command("unlock", "clear a stale deploy lock", (g) => g, lazy(() => import("./commands/migrate-unlock.js")))
-        .demandCommand(1, "name a migrate command: generate, deploy, status, unlock, baseline or rollback"),
+        .command(
+          "resolve",
+          "record a migration as applied or rolled back without running it, after a fix by hand",
+          (g) =>
+            g
+              .option("applied", { type: "string", describe: "record this migration id as applied (the live objects must be as it leaves them)" })
+              .option("rolled-back", { type: "string", describe: "record this failed migration id as rolled back (the live objects must be as it found them)" })
+              .option("lock-timeout", { type: "number", default: 0, describe: "seconds to wait for another deploy's lock" }),
+          lazy(() => import("./commands/migrate-resolve.js")),
+        )
+        .demandCommand(1, "name a migrate command: generate, deploy, status, unlock, baseline, rollback or resolve"),
     )
     .command(
       TOP.query.command,

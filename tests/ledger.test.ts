@@ -108,7 +108,7 @@ test("a ledger written by a newer schema version is refused, not touched", async
   const error = await refusal(t, openLedger(path));
   t.true(error instanceof RefusedError);
   t.is(error.code, "LEDGER_SCHEMA_TOO_NEW");
-  t.regex(error.message, /schema version 99, newer than the 1/);
+  t.regex(error.message, /schema version 99, newer than the 2/);
 });
 
 test("LEDGER_UNAVAILABLE names the path and the OS error when the file cannot be opened", async (t) => {

@@ -158,7 +158,7 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
     return { migrations: sortOutcomes(outcomes, files), ok: true };
   }
 
-  return withMigrationLock(ledger, "deploy", options, async () => {
+  return withMigrationLock(ledger, "deploy", options, async (held) => {
     // Re-read under the lock: another deploy may have applied some of these meanwhile. While this
     // deploy holds the lock, only it writes these records, so this one read stands in for a read per migration.
     const underLock = await ledger.list();
@@ -171,6 +171,7 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
       ledger,
       openEngines,
       {
+        held,
         beforeAll: (engines) => checkDriftOnce(todo, recorded, ledger, engines.olap),
         // A file edited after its pre-flight check stopped it starts afresh.
         beforeUnit: async (unit) => {

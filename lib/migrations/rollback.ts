@@ -119,13 +119,14 @@ export async function rollback(
     return { ok: true, migrations: undos.map((u, k) => ({ id: u.migration.file.id, status: "planned" as const, steps: plannedSteps(u.down, planned[k]!, losses.get(u.migration.file.id)) })) };
   }
 
-  return withMigrationLock(ledger, "rollback", options, async () => {
+  return withMigrationLock(ledger, "rollback", options, async (held) => {
     const byId = new Map(undos.map((u) => [u.migration.file.id, u]));
     const results = await runUnits(
       units,
       ledger,
       openEngines,
       {
+        held,
         // Before its first reverse step, the objects a rollback touches must be as the migration left them.
         beforeUnit: async (unit, engines, done) => {
           if (done.size > 0) return;

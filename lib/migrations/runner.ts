@@ -58,6 +58,12 @@ export type UnitOutcome =
     }
   | { readonly id: string; readonly status: "not-run" };
 
+/** How long a lock lives without a heartbeat (the holder renews it every third of this). */
+export const DEFAULT_LOCK_TTL_MS = 2 * 60_000;
+
+/** Throws `DEPLOY_LOCK_LOST` once the run's lock was taken over or released under it. */
+export type LockCheck = () => void;
+
 export interface LockOptions {
   /** How long to wait for another run's lock before giving up (default 0: fail at once). */
   readonly lockWaitMs?: number;
@@ -72,6 +78,8 @@ export interface RunHooks {
   readonly beforeUnit?: (unit: RunUnit, engines: RunEngines, done: ReadonlySet<number>) => Promise<void>;
   /** After a unit's last step is recorded and the record completed (rollback forgets the migration). */
   readonly afterUnit?: (unit: RunUnit) => Promise<void>;
+  /** Called before every step (see {@link withMigrationLock}). */
+  readonly held?: LockCheck;
   /** Passed to `ledger.begin`: resume a record a dead process left `running`. */
   readonly resumeRunning?: boolean;
   readonly onEvent?: (event: RunEvent) => void;
@@ -82,14 +90,30 @@ export interface RunHooks {
  * which is renewed in the background (the ledger does not check it per write) and
  * released however `work` ends.
  */
-export async function withMigrationLock<T>(ledger: Ledger, direction: Direction, options: LockOptions, work: () => Promise<T>): Promise<T> {
+export async function withMigrationLock<T>(ledger: Ledger, direction: Direction, options: LockOptions, work: (held: LockCheck) => Promise<T>): Promise<T> {
   const owner = options.owner ?? `${hostname()}:${process.pid}:${direction === "rollback" ? "rollback:" : ""}${Math.random().toString(36).slice(2, 10)}`;
-  const ttl = options.lockTtlMs ?? 10 * 60_000;
+  const ttl = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
   await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
-  const renew = setInterval(() => void ledger.renewLock(owner, ttl).catch(() => {}), Math.max(1000, Math.floor(ttl / 3)));
+  let lost: string | undefined;
+  const renew = setInterval(() => {
+    void ledger.renewLock(owner, ttl).then(
+      (r) => {
+        if (!r.renewed) lost ??= r.holder ? `${r.holder.owner} took it over` : "it was released (moose migrate unlock?)";
+      },
+      () => {},
+    );
+  }, Math.max(1000, Math.floor(ttl / 3)));
   renew.unref();
+  // Checked before every step: a run that lost its lock stops rather than race the new holder.
+  const held: LockCheck = () => {
+    if (lost !== undefined) {
+      throw new EngineError("DEPLOY_LOCK_LOST", `this ${direction} lost the migration lock: ${lost}; it stopped before the next step`, {
+        hint: "check who holds it (moose migrate status) and run the command again when it is free",
+      });
+    }
+  };
   try {
-    return await work();
+    return await work(held);
   } finally {
     clearInterval(renew);
     await ledger.releaseLock(owner);
@@ -183,6 +207,7 @@ async function runUnit(
     }
     const effects: readonly Effect[] = allEffects[i] ?? [];
     const statements = effects.map(effectText);
+    hooks.held?.();
     const t0 = performance.now();
     try {
       // A step of several effects is marked started first, so a crash in the middle shows which step
