@@ -147,7 +147,6 @@ test("POST /ingest/Users goes to the topic, and the sync writes it to the table"
 
 test("an invalid body for a topic endpoint produces nothing", async (t) => {
   const { streams } = w();
-  const before = await streams.offsets("Users");
   const res = await post("/ingest/Users", { id: "nope", name: "x", tags: "a", address: {}, signedUpAt: "2024-01-31" });
   t.is(res.status, 400);
   t.deepEqual(await json(res), {
@@ -158,7 +157,11 @@ test("an invalid body for a topic endpoint produces nothing", async (t) => {
       { path: "address.zip", reason: "required field is missing (String)" },
     ],
   });
-  t.deepEqual(await streams.offsets("Users"), before);
+  // Other tests produce to Users meanwhile: look for this body's record rather than compare offsets.
+  for (const p of await streams.offsets("Users")) {
+    const { records } = await streams.readFrom("Users", p.partition, p.low, 10_000);
+    t.false(records.some((r) => (r.value as { id?: unknown }).id === "nope"), `partition ${p.partition}`);
+  }
 });
 
 test("bad JSON is a 400 and a GET on an ingest route is a 405", async (t) => {

@@ -1,16 +1,19 @@
 import test, { type ExecutionContext } from "ava";
-import { spawn } from "node:child_process";
-import { appendFile, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import sqlite3 from "sqlite3";
 import type { EmbeddedStreamingConfig } from "../lib/config/config.js";
 import { EngineError, InvalidInputError, RefusedError } from "../lib/errors.js";
 import type { Topic } from "../lib/model/infra-map.js";
-import { openEmbeddedStreamEngine, type EmbeddedStreamOptions } from "../lib/engines/stream/embedded.js";
-import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
+import { LOG_FILE, openEmbeddedStreamEngine, type EmbeddedStreamOptions } from "../lib/engines/stream/embedded.js";
+import { openStreamEngine, type StreamEngine, type StreamRecord } from "../lib/engines/stream/engine.js";
 import { murmur2, partitionForKey } from "../lib/engines/stream/partitioner.js";
+import { queryRows } from "./helpers/ledger-sqlite.js";
 
 const ENGINE_URL = pathToFileURL(fileURLToPath(new URL("../lib/engines/stream/engine.js", import.meta.url))).href;
 
@@ -38,7 +41,7 @@ async function fresh(t: ExecutionContext, more: Partial<EmbeddedStreamingConfig>
 }
 
 async function readAll(engine: StreamEngine, name: string, partition: number) {
-  const out = [];
+  const out: StreamRecord[] = [];
   let offset = 0;
   for (;;) {
     const batch = await engine.readFrom(name, partition, offset, 1000);
@@ -49,6 +52,20 @@ async function readAll(engine: StreamEngine, name: string, partition: number) {
   return out;
 }
 
+/** Looks into the log's database through its own read-only connection, never through the engine. */
+function inspect(dataDir: string, sql: string, params: unknown[] = []) {
+  return queryRows<Record<string, unknown>>(join(dataDir, LOG_FILE), sql, params);
+}
+
+async function partitionTables(dataDir: string): Promise<string[]> {
+  const rows = await inspect(dataDir, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'log\\_%' ESCAPE '\\' ORDER BY name");
+  return rows.map((r) => String(r.name));
+}
+
+async function catalog(dataDir: string): Promise<string[]> {
+  return (await inspect(dataDir, "SELECT name FROM topics ORDER BY name")).map((r) => String(r.name));
+}
+
 // ---------------------------------------------------------------- lifecycle
 
 test("openStreamEngine picks the embedded engine for engine = embedded", async (t) => {
@@ -57,8 +74,19 @@ test("openStreamEngine picks the embedded engine for engine = embedded", async (
   const engine = await openStreamEngine(configFor(dataDir));
   t.is(engine.kind, "embedded");
   t.deepEqual(await engine.introspect(), {});
+  t.true((await stat(join(dataDir, LOG_FILE))).isFile());
+  t.deepEqual(await inspect(dataDir, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
   await engine.close();
   await t.throwsAsync(engine.introspect(), { instanceOf: EngineError, message: /is closed/ });
+});
+
+test("a file in the way of the log is reported with its path", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moose-streams-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  await writeFile(join(dataDir, LOG_FILE), "not a database, just some text that is long enough to have a header page".repeat(20));
+  const error = await t.throwsAsync(openEmbeddedStreamEngine(configFor(dataDir)), { instanceOf: EngineError });
+  t.is(error?.code, "STREAM_IO_FAILED");
+  t.is(error?.message, `cannot open the embedded stream log (${join(dataDir, LOG_FILE)}): SQLITE_NOTADB: file is not a database`);
 });
 
 test("create, modify and drop a topic; introspection reports the settings in effect", async (t) => {
@@ -66,7 +94,8 @@ test("create, modify and drop a topic; introspection reports the settings in eff
   const events = topic("Events", { partitions: 2, config: { "cleanup.policy": "delete" } });
   await engine.apply({ kind: "topic.create", topic: events });
   // Physical name carries the namespace; the logical name comes back.
-  t.deepEqual(await readdir(join(dataDir, "topics")), ["dev.Events"]);
+  t.deepEqual(await catalog(dataDir), ["dev.Events"]);
+  t.deepEqual(await partitionTables(dataDir), ["log_1_0", "log_1_1"]);
   t.deepEqual(await engine.introspect(), {
     Events: { name: "Events", partitions: 2, retentionMs: 45_000, replicationFactor: 1, config: { "cleanup.policy": "delete" } },
   });
@@ -76,18 +105,56 @@ test("create, modify and drop a topic; introspection reports the settings in eff
   t.deepEqual(await engine.introspect(), {
     Events: { name: "Events", partitions: 4, retentionMs: 1000, replicationFactor: 1, config: { "cleanup.policy": "compact", "max.message.bytes": "2048" } },
   });
+  t.deepEqual(await partitionTables(dataDir), ["log_1_0", "log_1_1", "log_1_2", "log_1_3"]);
   await engine.produce("Events", [{ id: "p3" }], { partition: 3 });
   t.deepEqual((await engine.readFrom("Events", 3, 0, 10)).records.map((r) => r.value), [{ id: "p3" }]);
-  // Settings were replaced atomically: no temp files next to topic.json.
-  t.deepEqual((await readdir(join(dataDir, "topics", "dev.Events"))).filter((f) => f.endsWith(".tmp")), []);
 
   // A columns-only change is nothing to the stream engine.
   await engine.apply({ kind: "topic.modify", before: grown, after: { ...grown, columns: [] } });
 
   await engine.apply({ kind: "topic.drop", topic: grown });
   t.deepEqual(await engine.introspect(), {});
-  t.deepEqual(await readdir(join(dataDir, "topics")), []);
-  t.deepEqual(await readdir(join(dataDir, "tmp")), []);
+  t.deepEqual(await catalog(dataDir), []);
+  t.deepEqual(await partitionTables(dataDir), []);
+});
+
+test("deleting a topic drops its tables; created again, it is a new log from offset 0", async (t) => {
+  const { engine, dataDir } = await fresh(t);
+  const events = topic("Events", { partitions: 3 });
+  await engine.apply({ kind: "topic.create", topic: events });
+  await engine.apply({ kind: "topic.create", topic: topic("Other") });
+  await engine.produce("Events", Array.from({ length: 9 }, (_, i) => ({ i })));
+  t.deepEqual(await partitionTables(dataDir), ["log_1_0", "log_1_1", "log_1_2", "log_2_0"]);
+
+  await engine.apply({ kind: "topic.drop", topic: events });
+  t.deepEqual(await partitionTables(dataDir), ["log_2_0"], "only the other topic's table is left");
+  t.deepEqual(await catalog(dataDir), ["Other"]);
+
+  // A new id, never the dropped one's: nobody still holding the old topic can write into this one.
+  await engine.apply({ kind: "topic.create", topic: events });
+  t.deepEqual(await partitionTables(dataDir), ["log_2_0", "log_3_0", "log_3_1", "log_3_2"]);
+  t.deepEqual(await engine.offsets("Events"), [0, 1, 2].map((partition) => ({ partition, low: 0, high: 0 })));
+  await t.throwsAsync(engine.readFrom("Events", 0, 3, 10), { instanceOf: EngineError, code: "STREAM_OFFSET_OUT_OF_RANGE" });
+  await engine.produce("Events", [{ again: true }], { partition: 0 });
+  t.deepEqual((await engine.readFrom("Events", 0, 0, 10)).records.map((r) => [r.offset, r.value]), [[0, { again: true }]]);
+});
+
+test("topic names: case, dots and dashes make distinct topics; names SQL would choke on never reach it", async (t) => {
+  const { engine, dataDir } = await fresh(t);
+  // SQLite folds the case of identifiers: tables named after topics would make these two one.
+  const names = ["Events", "events", "my.topic-v_2", "log_1_0", "topics"];
+  for (const name of names) await engine.apply({ kind: "topic.create", topic: topic(name) });
+  for (const name of names) await engine.produce(name, [{ from: name }]);
+  for (const name of names) t.deepEqual((await engine.readFrom(name, 0, 0, 10)).records.map((r) => r.value), [{ from: name }], name);
+  t.deepEqual(Object.keys(await engine.introspect()).sort(), [...names].sort());
+
+  const hostile = [`Ev"ents`, "Ev`ents", "Ev'ents", "Événements", "事件", "x]; DROP TABLE topics; --", ""];
+  for (const name of hostile) {
+    await t.throwsAsync(engine.apply({ kind: "topic.create", topic: topic(name) }), { instanceOf: InvalidInputError, code: "TOPIC_NAME_INVALID" }, name);
+    await t.throwsAsync(engine.produce(name, [{}]), { instanceOf: InvalidInputError, code: "TOPIC_NAME_INVALID" }, name);
+    await t.throwsAsync(engine.readFrom(name, 0, 0, 1), { instanceOf: InvalidInputError, code: "TOPIC_NAME_INVALID" }, name);
+  }
+  t.deepEqual(await catalog(dataDir), [...names].sort());
 });
 
 test("introspection leaves out topics of other namespaces", async (t) => {
@@ -96,7 +163,7 @@ test("introspection leaves out topics of other namespaces", async (t) => {
   const prod = await openEmbeddedStreamEngine(configFor(dataDir, { namespace: "prod" }));
   t.teardown(() => prod.close());
   await prod.apply({ kind: "topic.create", topic: topic("Events", { partitions: 3 }) });
-  t.deepEqual(await readdir(join(dataDir, "topics")), ["dev.Events", "prod.Events"]);
+  t.deepEqual(await catalog(dataDir), ["dev.Events", "prod.Events"]);
   t.is((await engine.introspect()).Events?.partitions, 1);
   t.is((await prod.introspect()).Events?.partitions, 3);
   t.deepEqual(Object.keys(await engine.introspect()), ["Events"]);
@@ -106,7 +173,7 @@ test("refuses to decrease partitions or change the replication factor, and chang
   const { engine, dataDir } = await fresh(t);
   const events = topic("UserEvents", { partitions: 4, replicationFactor: 1 });
   await engine.apply({ kind: "topic.create", topic: events });
-  const before = await readFile(join(dataDir, "topics", "UserEvents", "topic.json"), "utf8");
+  const before = await inspect(dataDir, "SELECT * FROM topics");
 
   const decrease = await t.throwsAsync(engine.apply({ kind: "topic.modify", before: events, after: { ...events, partitions: 2, retentionMs: 5 } }), {
     instanceOf: RefusedError,
@@ -122,7 +189,8 @@ test("refuses to decrease partitions or change the replication factor, and chang
   t.is(replication?.code, "TOPIC_REPLICATION_FACTOR_CHANGE");
   t.regex(replication?.message ?? "", /from 1 to 3: Kafka changes it only by reassigning partitions/);
 
-  t.is(await readFile(join(dataDir, "topics", "UserEvents", "topic.json"), "utf8"), before);
+  t.deepEqual(await inspect(dataDir, "SELECT * FROM topics"), before);
+  t.is((await partitionTables(dataDir)).length, 4);
 });
 
 test("the next version of a versioned topic is suggested", async (t) => {
@@ -197,6 +265,16 @@ test("readFrom pages through a partition with offsets, keys and timestamps", asy
   ]);
 });
 
+test("any JSON value round-trips: strings, numbers, null, arrays, quotes and unicode", async (t) => {
+  const { engine } = await fresh(t);
+  await engine.apply({ kind: "topic.create", topic: topic("Events") });
+  const values = ["text", `a "quoted" 'one' and a \`tick\``, "ünïcödé 事件 🙂", 0, -1.5, 1e300, null, true, [], [1, [2]], {}, { "k\"ey": { nested: ["x"] } }];
+  await engine.produce("Events", values, { key: `k"ey 🙂` });
+  const read = await engine.readFrom("Events", 0, 0, 100);
+  t.deepEqual(read.records.map((r) => r.value), values);
+  t.true(read.records.every((r) => r.key === `k"ey 🙂`));
+});
+
 test("records without a partition are spread round-robin; a key always picks Kafka's partition for it", async (t) => {
   const { engine } = await fresh(t);
   await engine.apply({ kind: "topic.create", topic: topic("Events", { partitions: 3 }) });
@@ -207,6 +285,16 @@ test("records without a partition are spread round-robin; a key always picks Kaf
   t.is((await engine.offsets("Events"))[keyed]?.high, 5);
 });
 
+test("offsets covers topics with more partitions than one SQLite compound statement takes", async (t) => {
+  const { engine } = await fresh(t);
+  await engine.apply({ kind: "topic.create", topic: topic("Wide", { partitions: 601 }) });
+  await engine.produce("Wide", [{ last: true }], { partition: 600 });
+  const offsets = await engine.offsets("Wide");
+  t.is(offsets.length, 601);
+  t.deepEqual(offsets[600], { partition: 600, low: 0, high: 1 });
+  t.deepEqual(offsets[0], { partition: 0, low: 0, high: 0 });
+});
+
 test("murmur2 matches kafkajs's DefaultPartitioner hash (and so Java's)", (t) => {
   const require = createRequire(import.meta.url);
   const kafkajsMurmur2 = require("kafkajs/src/producer/partitioners/default/murmur2.js") as (key: Buffer) => number;
@@ -215,10 +303,10 @@ test("murmur2 matches kafkajs's DefaultPartitioner hash (and so Java's)", (t) =>
   }
 });
 
-// ---------------------------------------------------------------- durability
+// ---------------------------------------------------------------- durability and retention
 
 test("topics and records survive closing and reopening the engine", async (t) => {
-  const { engine, open } = await fresh(t, {}, { segmentBytes: 256 });
+  const { engine, open } = await fresh(t);
   const events = topic("Events", { partitions: 2, retentionMs: 60_000, config: { "cleanup.policy": "delete" } });
   await engine.apply({ kind: "topic.create", topic: events });
   for (let i = 0; i < 20; i++) await engine.produce("Events", [{ i, text: "x".repeat(20) }], { partition: i % 2 });
@@ -229,56 +317,152 @@ test("topics and records survive closing and reopening the engine", async (t) =>
   t.deepEqual(await reopened.introspect(), described);
   const evens = await readAll(reopened, "Events", 0);
   t.deepEqual(evens.map((r) => [r.offset, (r.value as { i: number }).i]), Array.from({ length: 10 }, (_, k) => [k, 2 * k]));
-  // Appends continue the offsets, across several (small) segments.
+  // Appends continue the offsets.
   await reopened.produce("Events", [{ i: 100 }], { partition: 0 });
   t.deepEqual((await reopened.readFrom("Events", 0, 10, 5)).records.map((r) => [r.offset, r.value]), [[10, { i: 100 }]]);
 });
 
-test("a torn last line (a writer that died mid-write) is cut off before the next append", async (t) => {
-  const { engine, dataDir } = await fresh(t);
-  await engine.apply({ kind: "topic.create", topic: topic("Events") });
-  await engine.produce("Events", [{ n: 0 }, { n: 1 }]);
-  const segment = join(dataDir, "topics", "Events", "0", "00000000000000000000.log");
-  await appendFile(segment, '{"offset":2,"timestamp":1,"value":{"n":');
-  // Readers never see the partial line.
-  t.is((await engine.readFrom("Events", 0, 0, 10)).records.length, 2);
-  t.is((await engine.offsets("Events"))[0]?.high, 2);
-  await engine.produce("Events", [{ n: 2 }]);
-  t.deepEqual((await readAll(engine, "Events", 0)).map((r) => [r.offset, r.value]), [[0, { n: 0 }], [1, { n: 1 }], [2, { n: 2 }]]);
-});
-
-test("retention deletes whole old segments lazily; reads then start at the log start offset", async (t) => {
-  const { engine, dataDir } = await fresh(t, {}, { segmentBytes: 100, retentionCheckIntervalMs: 0 });
+test("retention deletes the records older than retention.ms from the start of the log; reads then start at the log start offset", async (t) => {
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const { engine, dataDir } = await fresh(t, {}, { retentionCheckIntervalMs: 0, now: () => now });
   await engine.apply({ kind: "topic.create", topic: topic("Events", { retentionMs: 60_000 }) });
-  for (let i = 0; i < 6; i++) await engine.produce("Events", [{ i, pad: "y".repeat(60) }]);
-  const dir = join(dataDir, "topics", "Events", "0");
-  const segments = (await readdir(dir)).filter((f) => f.endsWith(".log")).sort();
-  t.true(segments.length >= 3, `rolled into ${segments.length} segments`);
-  // Age every segment but the active one past retention.
-  const old = new Date(Date.now() - 120_000);
-  for (const s of segments.slice(0, -1)) await utimes(join(dir, s), old, old);
+  const start = now;
+  for (let i = 0; i < 6; i++) {
+    await engine.produce("Events", [{ i }]);
+    now += 1000;
+  }
+  t.deepEqual(await engine.offsets("Events"), [{ partition: 0, low: 0, high: 6 }], "nothing is old enough yet");
+
+  // Records 0-3 (stamped start .. start+3s) fall out of a 60 s retention at start+63.5s.
+  now = start + 63_500;
   await engine.produce("Events", [{ i: 6 }]);
-  const left = (await readdir(dir)).filter((f) => f.endsWith(".log")).sort();
-  t.false(left.includes(segments[0]!), "the oldest segment is gone");
-  const offsets = (await engine.offsets("Events"))[0]!;
-  t.true(offsets.low > 0);
-  t.is(offsets.high, 7);
+  t.deepEqual(await engine.offsets("Events"), [{ partition: 0, low: 4, high: 7 }]);
+  t.deepEqual(await inspect(dataDir, "SELECT count(*) AS n FROM log_1_0"), [{ n: 3 }], "the rows are deleted, not hidden");
   const read = await engine.readFrom("Events", 0, 0, 100);
-  t.is(read.logStartOffset, offsets.low);
-  t.is(read.records[0]?.offset, offsets.low);
-  t.is(read.records[read.records.length - 1]?.offset, 6);
+  t.is(read.logStartOffset, 4);
+  t.deepEqual(read.records.map((r) => [r.offset, r.value]), [[4, { i: 4 }], [5, { i: 5 }], [6, { i: 6 }]]);
+  t.is(read.nextOffset, 7);
+
+  // Everything expired: the newest record stays, so the next offset continues from it.
+  now += 3_600_000;
+  await engine.apply({ kind: "topic.modify", before: topic("Events", { retentionMs: 60_000 }), after: topic("Events", { retentionMs: 1000 }) });
+  await engine.produce("Events", [{ i: 7 }]);
+  now += 5000;
+  await engine.produce("Events", [{ i: 8 }]);
+  t.deepEqual(await engine.offsets("Events"), [{ partition: 0, low: 8, high: 9 }]);
+  t.deepEqual((await engine.readFrom("Events", 0, 2, 10)).records.map((r) => r.offset), [8]);
 });
 
-test("a lock left by a dead process is broken", async (t) => {
+test("retention never punches a hole: a record stamped earlier than the one before it waits for its predecessors", async (t) => {
+  let now = 100_000;
+  const { engine } = await fresh(t, {}, { retentionCheckIntervalMs: 0, now: () => now });
+  await engine.apply({ kind: "topic.create", topic: topic("Events", { retentionMs: 10_000 }) });
+  // Two processes whose clocks disagree: offset 1 carries the older stamp.
+  for (const [at, i] of [[100_000, 0], [90_000, 1], [100_500, 2]] as const) {
+    now = at;
+    await engine.produce("Events", [{ i }]);
+  }
+  now = 105_000; // cutoff 95 000: offset 1 is older, but offset 0 is not
+  await engine.produce("Events", [{ i: 3 }]);
+  t.deepEqual((await readAll(engine, "Events", 0)).map((r) => r.offset), [0, 1, 2, 3]);
+  now = 110_200; // cutoff 100 200: offsets 0 and 1 go together
+  await engine.produce("Events", [{ i: 4 }]);
+  t.deepEqual((await readAll(engine, "Events", 0)).map((r) => r.offset), [2, 3, 4]);
+});
+
+test("retention -1 keeps every record", async (t) => {
+  let now = 0;
+  const { engine } = await fresh(t, {}, { retentionCheckIntervalMs: 0, now: () => now });
+  await engine.apply({ kind: "topic.create", topic: topic("Forever", { retentionMs: -1 }) });
+  for (let i = 0; i < 3; i++) {
+    await engine.produce("Forever", [{ i }]);
+    now += 365 * 86_400_000;
+  }
+  t.deepEqual(await engine.offsets("Forever"), [{ partition: 0, low: 0, high: 3 }]);
+});
+
+/** Runs a script in a fresh Node.js process with the engine module's URL and the data directory as arguments. */
+function child(script: string, args: readonly string[]): { proc: ChildProcessWithoutNullStreams; saw: (text: string) => Promise<void>; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> } {
+  const proc = spawn(process.execPath, ["--input-type=module", "-e", script, ENGINE_URL, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  const waiters: Array<() => void> = [];
+  proc.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    for (const w of waiters) w();
+  });
+  proc.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const saw = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => out.includes(text) && resolve();
+      waiters.push(check);
+      proc.on("exit", () => reject(new Error(`child exited before printing ${text}: ${err}`)));
+      check();
+    });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
+    proc.on("exit", (code, signal) => resolve({ code, signal, out, err })),
+  );
+  return { proc, saw, exit };
+}
+
+test("a producer killed mid-write leaves no partial batch, no gap and no lock behind", async (t) => {
+  t.timeout(60_000);
   const { engine, dataDir } = await fresh(t);
   await engine.apply({ kind: "topic.create", topic: topic("Events") });
-  const dead = spawn(process.execPath, ["-e", ""]);
-  const pid = await new Promise<number>((resolve) => dead.on("exit", () => resolve(dead.pid!)));
-  const { hostname } = await import("node:os");
-  await writeFile(join(dataDir, "topics", "Events", "0", "append.lock"), `${pid}@${hostname()} deadbeef`);
-  await engine.produce("Events", [{ after: "crash" }]);
-  t.deepEqual((await engine.readFrom("Events", 0, 0, 10)).records.map((r) => r.value), [{ after: "crash" }]);
-  t.false((await readdir(join(dataDir, "topics", "Events", "0"))).includes("append.lock"));
+  const script = `
+    const [url, dataDir] = process.argv.slice(1);
+    const { openStreamEngine } = await import(url);
+    const engine = await openStreamEngine({ engine: "embedded", dataDir, messageTimeoutMs: 1000, retentionMs: 600000, replicationFactor: 1 });
+    for (let batch = 0; ; batch++) {
+      await engine.produce("Events", Array.from({ length: 50 }, (_, k) => ({ batch, k, pad: "x".repeat(200) })));
+      if (batch === 3) process.stdout.write("going\\n");
+    }
+  `;
+  const writer = child(script, [dataDir]);
+  t.teardown(() => void writer.proc.kill("SIGKILL"));
+  await writer.saw("going");
+  await sleep(150);
+  writer.proc.kill("SIGKILL");
+  t.is((await writer.exit).signal, "SIGKILL");
+
+  const records = await readAll(engine, "Events", 0);
+  t.true(records.length >= 200, `${records.length} records written before the kill`);
+  t.deepEqual(records.map((r) => r.offset), records.map((_, k) => k), "gap-free");
+  t.is(records.length % 50, 0, "whole batches only");
+  // The dead process's lock went with it: this append neither waits nor fails.
+  const started = Date.now();
+  await engine.produce("Events", [{ after: "kill" }]);
+  t.true(Date.now() - started < 5000);
+  t.deepEqual((await engine.readFrom("Events", 0, records.length, 10)).records.map((r) => [r.offset, r.value]), [[records.length, { after: "kill" }]]);
+});
+
+test("a producer waits while another connection holds the write lock, up to busyTimeoutMs", async (t) => {
+  const { engine, dataDir, open } = await fresh(t);
+  await engine.apply({ kind: "topic.create", topic: topic("Events") });
+  await engine.produce("Events", [{ n: 0 }]);
+  const holder = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const db: sqlite3.Database = new sqlite3.Database(join(dataDir, LOG_FILE), (error) => (error ? reject(error) : resolve(db)));
+  });
+  t.teardown(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+  const exec = (sql: string) => new Promise<void>((resolve, reject) => holder.exec(sql, (error) => (error ? reject(error) : resolve())));
+  const impatient = await open({ busyTimeoutMs: 200 });
+  await exec("BEGIN IMMEDIATE; INSERT INTO log_1_0 (\"offset\", \"timestamp\", \"value\") VALUES (1, 0, '{\"n\":\"held\"}')");
+
+  const error = await t.throwsAsync(impatient.produce("Events", [{ n: "gives up" }]), { instanceOf: EngineError });
+  t.is(error?.code, "STREAM_LOCK_TIMEOUT");
+  t.regex(error?.message ?? "", /^cannot produce to topic Events: the embedded stream log .*log\.sqlite stayed locked by another process for longer than 200 ms$/);
+
+  let done = false;
+  const waiting = engine.produce("Events", [{ n: "waited" }]).then(() => (done = true));
+  await sleep(300);
+  t.false(done, "still waiting for the lock");
+  await exec("COMMIT");
+  await waiting;
+  t.deepEqual((await readAll(engine, "Events", 0)).map((r) => [r.offset, r.value]), [
+    [0, { n: 0 }],
+    [1, { n: "held" }],
+    [2, { n: "waited" }],
+  ]);
 });
 
 // ---------------------------------------------------------------- concurrency
@@ -298,50 +482,46 @@ test("concurrent appends from two engines in one process lose nothing", async (t
   t.is(seen.size, 200);
 });
 
-test("two processes appending concurrently lose nothing and never share an offset", async (t) => {
-  t.timeout(90_000);
-  const { engine, dataDir } = await fresh(t);
-  await engine.apply({ kind: "topic.create", topic: topic("Events", { partitions: 2 }) });
-  const CALLS = 200;
-  const PER_CALL = 3;
-  // Each worker opens its own engine, says "ready", waits for "go" so both contend at once,
-  // then fires all its produce calls concurrently.
-  const worker = `
-    const [url, dataDir, tag, calls, perCall] = process.argv.slice(1);
+/**
+ * Starts one process per tag; each opens its own engine, says "ready", waits for "go" so
+ * all contend at once, then makes `calls` produce calls of `perCall` records from 10
+ * concurrent lanes of sequential calls.
+ */
+async function produceFromProcesses(t: ExecutionContext, dataDir: string, tags: readonly string[], calls: number, perCall: number, partition?: number) {
+  const script = `
+    const [url, dataDir, tag, calls, perCall, partition] = process.argv.slice(1);
     const { openStreamEngine } = await import(url);
     const engine = await openStreamEngine({ engine: "embedded", dataDir, messageTimeoutMs: 1000, retentionMs: 600000, replicationFactor: 1 });
+    const options = partition === "" ? {} : { partition: Number(partition) };
     process.stdout.write("ready\\n");
     await new Promise((resolve) => process.stdin.once("data", resolve));
-    // 10 concurrent lanes of sequential produce calls, so the two processes overlap for a while.
     let next = 0;
-    await Promise.all(Array.from({ length: 10 }, async () => {
+    await Promise.all(Array.from({ length: 10 }, async (_, lane) => {
       for (let c = next++; c < Number(calls); c = next++) {
-        await engine.produce("Events", Array.from({ length: Number(perCall) }, (_, k) => ({ tag, c, k })));
+        await engine.produce("Events", Array.from({ length: Number(perCall) }, (_, k) => ({ tag, lane, c, k })), options);
       }
     }));
     await engine.close();
     process.stdout.write("done\\n");
     process.exit(0);
   `;
-  const children = ["A", "B"].map((tag) =>
-    spawn(process.execPath, ["--input-type=module", "-e", worker, ENGINE_URL, dataDir, tag, String(CALLS), String(PER_CALL)], { stdio: ["pipe", "pipe", "pipe"] }),
-  );
+  const children = tags.map((tag) => child(script, [dataDir, tag, String(calls), String(perCall), partition === undefined ? "" : String(partition)]));
   t.teardown(() => {
-    for (const child of children) if (child.exitCode === null) child.kill();
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
   });
-  const outputs = children.map((child) => {
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const ready = new Promise<void>((resolve) => child.stdout.on("data", () => out.includes("ready") && resolve()));
-    const exit = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
-    return { ready, exit };
-  });
-  await Promise.all(outputs.map((o) => o.ready));
-  for (const child of children) child.stdin.write("go\n");
-  const results = await Promise.all(outputs.map((o) => o.exit));
+  await Promise.all(children.map((c) => c.saw("ready")));
+  for (const c of children) c.proc.stdin.write("go\n");
+  const results = await Promise.all(children.map((c) => c.exit));
   for (const r of results) t.is(r.code, 0, r.err);
+}
+
+test("two processes appending concurrently lose nothing and never share an offset", async (t) => {
+  t.timeout(90_000);
+  const { engine, dataDir } = await fresh(t);
+  await engine.apply({ kind: "topic.create", topic: topic("Events", { partitions: 2 }) });
+  const CALLS = 200;
+  const PER_CALL = 3;
+  await produceFromProcesses(t, dataDir, ["A", "B"], CALLS, PER_CALL);
 
   const seen = new Map<string, number>();
   let total = 0;
@@ -360,4 +540,107 @@ test("two processes appending concurrently lose nothing and never share an offse
   t.is(total, 2 * CALLS * PER_CALL);
   t.is(seen.size, 2 * CALLS * PER_CALL, "every record exactly once");
   t.true([...seen.values()].every((n) => n === 1));
+});
+
+test("two processes producing 1,000 records each into one partition get offsets 0..1999, each record once, each lane in order", async (t) => {
+  t.timeout(90_000);
+  const { engine, dataDir } = await fresh(t);
+  await engine.apply({ kind: "topic.create", topic: topic("Events", { partitions: 2 }) });
+  await produceFromProcesses(t, dataDir, ["A", "B"], 1000, 1, 1);
+
+  const records = await readAll(engine, "Events", 1);
+  t.deepEqual(records.map((r) => r.offset), Array.from({ length: 2000 }, (_, k) => k));
+  t.deepEqual(await engine.offsets("Events"), [
+    { partition: 0, low: 0, high: 0 },
+    { partition: 1, low: 0, high: 2000 },
+  ]);
+  const values = records.map((r) => r.value as { tag: string; lane: number; c: number });
+  t.is(new Set(values.map((v) => `${v.tag}/${v.c}`)).size, 2000, "no record lost or duplicated");
+  for (const tag of ["A", "B"]) t.is(values.filter((v) => v.tag === tag).length, 1000, tag);
+  // A lane makes its calls one after the other: its records must appear in that order.
+  const lastCall = new Map<string, number>();
+  for (const v of values) {
+    const lane = `${v.tag}/${v.lane}`;
+    t.true((lastCall.get(lane) ?? -1) < v.c, `lane ${lane} in order`);
+    lastCall.set(lane, v.c);
+  }
+  const switches = values.filter((v, k) => k > 0 && v.tag !== values[k - 1]!.tag).length;
+  t.log(`writer switched ${switches} times`);
+});
+
+// ---------------------------------------------------------------- data directories of the segment-file format
+
+/** Writes a data directory as the segment-file engine left it. */
+async function writeLegacyDataDir(dataDir: string): Promise<void> {
+  const topicDir = join(dataDir, "topics", "dev.Events");
+  await mkdir(join(topicDir, "0"), { recursive: true });
+  await mkdir(join(topicDir, "1"), { recursive: true });
+  await mkdir(join(dataDir, "topics", "prod.Other", "0"), { recursive: true });
+  await mkdir(join(dataDir, "tmp", "create-0123456789ab"), { recursive: true });
+  const meta = (name: string, partitions: number, retentionMs: number, config: Record<string, string>) =>
+    JSON.stringify({ format: 1, name, partitions, replicationFactor: 1, retentionMs, config, createdAt: "2026-01-01T00:00:00.000Z" }, null, 2) + "\n";
+  await writeFile(join(topicDir, "topic.json"), meta("dev.Events", 2, 60_000, { "cleanup.policy": "delete" }));
+  await writeFile(
+    join(topicDir, "0", "00000000000000000007.log"),
+    '{"offset":7,"timestamp":1000,"value":{"n":7}}\n{"offset":8,"timestamp":1001,"key":"user-1","value":{"n":8}}\n{"offset":9,"timestamp":1002,"value":"text"}\n',
+  );
+  // The active segment, with the torn line of a writer that died mid-write.
+  await writeFile(join(topicDir, "0", "00000000000000000010.log"), '{"offset":10,"timestamp":2000,"value":[1,{"q":"\\"x\\""}]}\n{"offset":11,"timestamp":2001,"value":{"n":');
+  await writeFile(join(topicDir, "0", "append.lock"), "12345@host deadbeef");
+  await writeFile(join(topicDir, "1", "00000000000000000000.log"), "");
+  await writeFile(join(dataDir, "topics", "prod.Other", "topic.json"), meta("prod.Other", 1, -1, {}));
+  await writeFile(join(dataDir, "topics", "prod.Other", "0", "00000000000000000000.log"), '{"offset":0,"timestamp":5,"value":null}\n');
+}
+
+test("a data directory of the segment-file format is imported once: settings, offsets, keys and timestamps kept, old folders removed", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moose-streams-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  await writeLegacyDataDir(dataDir);
+
+  // Two engines opening at once: one imports, the other waits for it and finds the claim.
+  const [dev, alsoDev] = await Promise.all([openEmbeddedStreamEngine(configFor(dataDir, { namespace: "dev" })), openEmbeddedStreamEngine(configFor(dataDir, { namespace: "dev" }))]);
+  t.teardown(async () => {
+    await dev.close();
+    await alsoDev.close();
+  });
+  t.deepEqual(await readdir(dataDir).then((names) => names.filter((n) => !n.startsWith(LOG_FILE))), [], "topics/ and tmp/ are gone");
+  t.deepEqual(await catalog(dataDir), ["dev.Events", "prod.Other"]);
+  t.deepEqual(await dev.introspect(), { Events: { name: "Events", partitions: 2, retentionMs: 60_000, replicationFactor: 1, config: { "cleanup.policy": "delete" } } });
+  t.deepEqual(await dev.offsets("Events"), [
+    { partition: 0, low: 7, high: 11 },
+    { partition: 1, low: 0, high: 0 },
+  ]);
+  const read = await dev.readFrom("Events", 0, 0, 10);
+  t.is(read.logStartOffset, 7);
+  t.deepEqual(
+    read.records.map((r) => ({ ...r })),
+    [
+      { partition: 0, offset: 7, timestamp: 1000, value: { n: 7 } },
+      { partition: 0, offset: 8, timestamp: 1001, key: "user-1", value: { n: 8 } },
+      { partition: 0, offset: 9, timestamp: 1002, value: "text" },
+      { partition: 0, offset: 10, timestamp: 2000, value: [1, { q: '"x"' }] },
+    ],
+  );
+  await alsoDev.produce("Events", [{ n: 11 }], { partition: 0 });
+  t.deepEqual((await dev.readFrom("Events", 0, 11, 10)).records.map((r) => [r.offset, r.value]), [[11, { n: 11 }]]);
+  const prod = await openEmbeddedStreamEngine(configFor(dataDir, { namespace: "prod" }));
+  t.teardown(() => prod.close());
+  t.deepEqual((await prod.readFrom("Other", 0, 0, 10)).records.map((r) => [r.offset, r.timestamp, r.value]), [[0, 5, null]]);
+  t.is((await prod.introspect()).Other?.retentionMs, -1);
+  t.is((await inspect(dataDir, "SELECT count(*) AS n FROM meta WHERE key = 'segments_imported'"))[0]?.n, 1);
+});
+
+test("a damaged segment file stops the import with the file named, and nothing is imported", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moose-streams-"));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  await writeLegacyDataDir(dataDir);
+  const bad = join(dataDir, "topics", "prod.Other", "0", "00000000000000000000.log");
+  await writeFile(bad, '{"offset":0,"timestamp":5,"value":null}\nnot json\n');
+  const error = await t.throwsAsync(openEmbeddedStreamEngine(configFor(dataDir)), { instanceOf: EngineError });
+  t.is(error?.code, "STREAM_LOG_CORRUPT");
+  t.true(error?.message.startsWith(`cannot import the old embedded stream log: ${bad}: line 2: `), error?.message);
+  t.regex(error?.hint ?? "", /fix or remove the file named/);
+  t.deepEqual(await catalog(dataDir), []);
+  t.deepEqual(await inspect(dataDir, "SELECT key FROM meta ORDER BY key"), [{ key: "format" }], "the claim was rolled back with the rest");
+  t.true((await stat(join(dataDir, "topics"))).isDirectory(), "the old folder is kept");
 });

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import knex, { type Knex } from "knex";
 import type { EmbeddedStreamingConfig } from "../../config/config.js";
 import type { Change } from "../../diff/change.js";
 import { EngineError, MooseError } from "../../errors.js";
@@ -14,67 +14,131 @@ import {
   type StreamRecord,
   type TopicOperations,
 } from "./engine.js";
-import { withFileLock } from "./file-lock.js";
 import { partitionForKey } from "./partitioner.js";
 import { checkReadArguments, encodeRecordValue } from "./record-codec.js";
+import { LEGACY_TMP_DIR, LEGACY_TOPICS_DIR, readLegacyPartition, readLegacyTopics } from "./segment-import.js";
 import { logicalTopicName, physicalTopicName, RETENTION_CONFIG, type TopicDescription, type TopicSettings, type TopicUpdate } from "./topic-spec.js";
 
 /**
- * The embedded stream engine: Kafka's topic model as files, so `moose dev` runs
- * ingest → stream → table with no broker.
+ * The embedded stream engine: Kafka's topic model in one SQLite database, so `moose dev`
+ * runs ingest → stream → table with no broker.
  *
  * ```
- * <dataDir>/topics/<topic>/topic.json                  settings (replaced atomically: temp file + rename)
- * <dataDir>/topics/<topic>/<partition>/<base>.log      segments: one JSON line per record, {"offset":…,"timestamp":…,"value":…}
- * <dataDir>/topics/<topic>/<partition>/append.lock     held while appending (see file-lock.ts)
- * <dataDir>/tmp/                                       topics being created or deleted
+ * <dataDir>/log.sqlite   (WAL mode: with log.sqlite-wal and log.sqlite-shm next to it)
+ *   meta                    format version; when the old segment files were imported
+ *   topics                  one row per topic: id, physical name, partitions, replication factor, retention.ms, other config
+ *   log_<id>_<partition>    one table per topic-partition: "offset" INTEGER PRIMARY KEY, "timestamp", "key", "value" (JSON text)
  * ```
  *
- * A segment is named after its first offset (20 digits, as Kafka names them). Appends
- * queue per partition in the process; a flush takes the partition's lock file, reads the
- * next offset from the tail of the active segment and writes every queued line with one
- * O_APPEND write, so producers in any number of processes get distinct, gap-free
- * offsets. Readers take no lock and ignore a trailing line that is not complete yet. A
- * topic appears and disappears with one directory rename, so no reader ever sees half
- * a topic.
+ * Partition tables are named after the topic's id, never its name: SQLite folds the case
+ * of identifiers, so `Events` and `events` (two topics to Kafka) would share a table, and
+ * ids are never reused (AUTOINCREMENT), so a process that looked a topic up just before
+ * another process dropped and re-created it fails (`STREAM_UNKNOWN_TOPIC`) instead of
+ * writing into the new topic.
  *
- * Like Kafka, appends are not fsynced: the OS page cache survives a process restart,
- * not a power cut. Settings files are fsynced before they replace the old ones.
- * Retention is enforced lazily at segment granularity: when an append finds non-active
- * segments last written more than `retention.ms` ago, it deletes them.
+ * Offsets: a produce call writes each partition with one `INSERT … SELECT` that numbers its
+ * records from `max(offset) + 1`. A writing statement takes SQLite's write lock before it
+ * reads anything and keeps it until its implicit COMMIT (as `BEGIN IMMEDIATE` would), so
+ * producers in any number of processes get distinct, gap-free offsets; one that finds the
+ * lock taken waits (`busy_timeout`) instead of failing. Within a process, the produce calls
+ * that arrive while a partition is being written go into its next statement together (group
+ * commit). In WAL mode readers never wait for the writer, and every read is one statement,
+ * so it sees one consistent snapshot.
+ *
+ * Like Kafka, a produce is durable against a crash of the process, not of the machine
+ * (`synchronous = NORMAL`: the WAL is fsynced at checkpoints, not at every commit).
+ *
+ * Retention: a produce checks its partition at most once per `retentionCheckIntervalMs` and
+ * deletes the records older than `retention.ms` from the start of the log up to the first
+ * one still inside it, so the log stays gap-free between its start and end offsets even
+ * when two producers' clocks disagree. The newest record always stays: the next offset
+ * continues from it (the segment files kept their active segment for the same reason).
+ * Reading from a deleted offset starts at the oldest one left, as in Kafka.
  */
 export interface EmbeddedStreamOptions {
-  /** Roll to a new segment once the active one reaches this size (default 8 MiB). */
-  readonly segmentBytes?: number;
-  /** Give up waiting for another process's append after this long (default 30 s). */
-  readonly lockTimeoutMs?: number;
+  /**
+   * How long a write waits for another process's write before failing with
+   * `STREAM_LOCK_TIMEOUT` (default 30 s).
+   */
+  readonly busyTimeoutMs?: number;
   /** Check retention at most this often per partition (default 1 s). */
   readonly retentionCheckIntervalMs?: number;
+  /** The clock records are stamped with and retention is measured by, in ms since the epoch (default `Date.now`). */
+  readonly now?: () => number;
 }
 
-const META_FILE = "topic.json";
-const META_FORMAT = 1;
-const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
-const OFFSET_PREFIX = /^\{"offset":(\d+),/;
+/** The database file under the engine's data directory. */
+export const LOG_FILE = "log.sqlite";
+const FORMAT = "1";
+const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
+/** SQLite's limit on the SELECTs of one compound statement (SQLITE_MAX_COMPOUND_SELECT). */
+const MAX_COMPOUND_SELECT = 500;
 
-interface TopicMeta {
-  readonly format: typeof META_FORMAT;
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT`,
+  `INSERT INTO meta (key, value) VALUES ('format', '${FORMAT}') ON CONFLICT (key) DO NOTHING`,
+  `CREATE TABLE IF NOT EXISTS topics (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    name               TEXT    NOT NULL UNIQUE,
+    partitions         INTEGER NOT NULL CHECK (partitions >= 1),
+    replication_factor INTEGER NOT NULL,
+    retention_ms       INTEGER NOT NULL,
+    config             TEXT    NOT NULL,
+    created_at         TEXT    NOT NULL
+  ) STRICT`,
+];
+
+/** The table of one topic-partition; built from two integers, so no name a user chose reaches SQL as an identifier. */
+function partitionTable(topicId: number, partition: number): string {
+  if (!Number.isSafeInteger(topicId) || topicId < 1 || !Number.isSafeInteger(partition) || partition < 0) {
+    throw new Error(`no partition table for topic id ${topicId}, partition ${partition}`);
+  }
+  return `log_${topicId}_${partition}`;
+}
+
+const sql = {
+  createPartition: (t: string) => `CREATE TABLE ${t} (
+    "offset"    INTEGER PRIMARY KEY,
+    "timestamp" INTEGER NOT NULL,
+    "key"       TEXT,
+    "value"     TEXT    NOT NULL
+  ) STRICT`,
+  /**
+   * Appends a JSON array of `[key, value text]` pairs. The subquery runs once, under the
+   * write lock this statement holds, so the batch gets the offsets right after the last stored one.
+   */
+  append: (t: string) => `INSERT INTO ${t} ("offset", "timestamp", "key", "value")
+    SELECT (SELECT coalesce(max("offset") + 1, 0) FROM ${t}) + batch.key, ?, json_extract(batch.value, '$[0]'), json_extract(batch.value, '$[1]')
+    FROM json_each(?) AS batch`,
+  /** Inserts `[offset, timestamp, key, value]` tuples as they are (the import of segment files). */
+  insertAt: (t: string) => `INSERT INTO ${t} ("offset", "timestamp", "key", "value")
+    SELECT json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]') FROM json_each(?) AS r`,
+  /** Deletes the prefix of the log older than the cutoff; never the newest record. */
+  retention: (t: string) => `DELETE FROM ${t} WHERE "offset" < coalesce(
+    (SELECT "offset" FROM ${t} WHERE "timestamp" >= ? ORDER BY "offset" LIMIT 1),
+    (SELECT max("offset") FROM ${t}))`,
+  /** The partition's bounds and up to `max` records from an offset, in one statement and so one snapshot. */
+  read: (t: string) => `SELECT bounds.low, bounds.high, r."offset", r."timestamp", r."key", r."value"
+    FROM (SELECT (SELECT min("offset") FROM ${t}) AS low, (SELECT max("offset") FROM ${t}) AS high) AS bounds
+    LEFT JOIN (SELECT * FROM ${t} WHERE "offset" >= ? ORDER BY "offset" LIMIT ?) AS r ON 1
+    ORDER BY r."offset"`,
+  bounds: (t: string, partition: number) => `SELECT ${partition} AS "partition", (SELECT min("offset") FROM ${t}) AS low, (SELECT max("offset") FROM ${t}) AS high`,
+};
+
+interface TopicRow {
+  readonly id: number;
   readonly name: string;
   readonly partitions: number;
-  readonly replicationFactor: number;
-  readonly retentionMs: number;
-  readonly config: Readonly<Record<string, string>>;
-  readonly createdAt: string;
-}
-
-interface Segment {
-  readonly base: number;
-  readonly path: string;
+  readonly replication_factor: number;
+  readonly retention_ms: number;
+  readonly config: string;
 }
 
 interface PendingAppend {
-  readonly values: readonly string[];
-  readonly keyJson: string;
+  readonly records: ReadonlyArray<readonly [key: string | null, value: string]>;
   readonly retentionMs: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
@@ -85,487 +149,431 @@ interface AppendQueue {
   flushing: boolean;
 }
 
-interface Tail {
-  readonly segment: string;
-  readonly size: number;
-  readonly next: number;
+interface ReadRow {
+  readonly low: number | null;
+  readonly high: number | null;
+  readonly offset: number | null;
+  readonly timestamp: number;
+  readonly key: string | null;
+  readonly value: string;
 }
 
+const silentLog = { warn() {}, error() {}, debug() {}, deprecate() {}, inspectionDepth: 0, enableColors: false };
+
 /**
- * Opens (and creates) the embedded log under `config.dataDir`.
+ * Opens (and creates) the embedded log at `<config.dataDir>/log.sqlite`. A data directory
+ * still in the segment-file format of earlier versions is imported on the first open.
  *
  * @example
  * const streams = await openEmbeddedStreamEngine({ engine: "embedded", dataDir: ".moose/streams", messageTimeoutMs: 1000, retentionMs: 30000, replicationFactor: 1 });
  */
 export async function openEmbeddedStreamEngine(config: EmbeddedStreamingConfig, options: EmbeddedStreamOptions = {}): Promise<StreamEngine> {
   try {
-    await mkdir(join(config.dataDir, "topics"), { recursive: true });
-    await mkdir(join(config.dataDir, "tmp"), { recursive: true });
+    await mkdir(config.dataDir, { recursive: true });
   } catch (error) {
     throw ioError(`cannot create the embedded stream directory ${config.dataDir}`, error);
   }
-  return new EmbeddedStreamEngine(config, options);
+  const path = join(config.dataDir, LOG_FILE);
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const db = knex({
+    client: "sqlite3",
+    connection: { filename: path },
+    useNullAsDefault: true,
+    log: silentLog,
+    // Errors carry the SQL text but not the bindings: a produce binds every record it writes.
+    compileSqlOnError: false,
+    // One connection (knex's default for sqlite3): statements of this process queue for it,
+    // and the queue may have to wait out another process's write lock.
+    acquireConnectionTimeout: Math.max(60_000, busyTimeoutMs * 2),
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: { exec(sql: string, done: (error: Error | null) => void): void }, done: (error: Error | null, conn: unknown) => void) {
+        // busy_timeout first: switching to WAL may itself wait for another process's lock.
+        conn.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL`, (error) => done(error, conn));
+      },
+    },
+  });
+  const engine = new EmbeddedStreamEngine(db, path, config, options);
+  try {
+    await engine.setUp();
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return engine;
 }
 
 class EmbeddedStreamEngine implements StreamEngine {
   readonly kind = "embedded" as const;
-  private closed = false;
+  private closing: Promise<void> | undefined;
   private roundRobin = 0;
-  /** Appends waiting for their partition's flush, per partition directory. */
+  private readonly running = new Set<Promise<unknown>>();
+  /** Appends waiting for their partition's flush, per partition table. */
   private readonly queues = new Map<string, AppendQueue>();
-  private readonly flushes = new Set<Promise<void>>();
+  /** Topic look-ups under way, shared by the produce calls that start meanwhile. */
+  private readonly lookups = new Map<string, Promise<TopicRow>>();
   private readonly retentionCheckedAt = new Map<string, number>();
-  private readonly topicsDir: string;
-  private readonly tmpDir: string;
+  private readonly now: () => number;
 
   constructor(
+    private readonly db: Knex,
+    private readonly path: string,
     private readonly config: EmbeddedStreamingConfig,
     private readonly options: EmbeddedStreamOptions,
   ) {
-    this.topicsDir = join(config.dataDir, "topics");
-    this.tmpDir = join(config.dataDir, "tmp");
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Creates the schema when the file is new (every statement is idempotent, so processes
+   * opening at once agree; an existing log is only read, so opening never waits for a
+   * writer), checks its format and imports old segment files.
+   */
+  async setUp(): Promise<void> {
+    try {
+      const [created] = (await this.db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")) as unknown[];
+      if (!created) for (const statement of SCHEMA) await this.db.raw(statement);
+      const [format] = (await this.db.raw("SELECT value FROM meta WHERE key = 'format'")) as Array<{ value: string }>;
+      if (format?.value !== FORMAT) {
+        throw new EngineError("STREAM_LOG_FORMAT", `the embedded stream log ${this.path} is in format ${format?.value ?? "?"}; this moose-migrate reads format ${FORMAT}`, {
+          hint: "it was written by another version of moose-migrate: use that version, or move the file away to start an empty log",
+        });
+      }
+    } catch (error) {
+      throw this.failure("cannot open the embedded stream log", error);
+    }
+    await this.importSegments();
   }
 
   async apply(change: Change): Promise<void> {
-    this.checkOpen();
     const ops: TopicOperations = {
       createTopic: (settings, logical) => this.createTopic(settings, logical),
       deleteTopic: (physical, logical) => this.deleteTopic(physical, logical),
       updateTopic: (update, logical) => this.updateTopic(update, logical),
     };
-    await applyTopicChange(change, ops, topicDefaults(this.config), "embedded");
+    await this.run(() => applyTopicChange(change, ops, topicDefaults(this.config), "embedded"));
   }
 
   async introspect(): Promise<Record<string, TopicDescription>> {
-    this.checkOpen();
-    const names = await readdir(this.topicsDir).catch((error) => {
-      throw ioError(`cannot list ${this.topicsDir}`, error);
-    });
-    const out: Record<string, TopicDescription> = {};
-    for (const physical of names.sort()) {
-      const logical = logicalTopicName(physical, this.config.namespace);
-      if (logical === undefined) continue;
-      const meta = await this.readMeta(physical, logical).catch((error) => {
-        // Deleted while we listed: it is gone, which is what a later listing would say.
-        if (error instanceof MooseError && error.code === "STREAM_UNKNOWN_TOPIC") return undefined;
-        throw error;
-      });
-      if (meta === undefined) continue;
-      out[logical] = {
-        name: logical,
-        partitions: meta.partitions,
-        retentionMs: meta.retentionMs,
-        replicationFactor: meta.replicationFactor,
-        config: { ...meta.config },
-      };
-    }
-    return out;
+    return this.run(async () => {
+      const rows = (await this.db.raw("SELECT id, name, partitions, replication_factor, retention_ms, config FROM topics ORDER BY name")) as TopicRow[];
+      const out: Record<string, TopicDescription> = {};
+      for (const row of rows) {
+        const logical = logicalTopicName(row.name, this.config.namespace);
+        if (logical === undefined) continue;
+        out[logical] = {
+          name: logical,
+          partitions: row.partitions,
+          retentionMs: row.retention_ms,
+          replicationFactor: row.replication_factor,
+          config: JSON.parse(row.config) as Record<string, string>,
+        };
+      }
+      return out;
+    }, "cannot list the topics");
   }
 
   async produce(topic: string, records: readonly unknown[], options: ProduceOptions = {}): Promise<void> {
-    this.checkOpen();
-    const physical = physicalTopicName(topic, this.config.namespace);
-    const lines = records.map((value, index) => encodeRecordValue(value, index, topic));
-    const meta = await this.readMeta(physical, topic);
-    if (options.partition !== undefined) checkPartition(topic, options.partition, meta.partitions);
-    const byPartition = new Map<number, string[]>();
-    const fixed = options.partition ?? (options.key === undefined ? undefined : partitionForKey(options.key, meta.partitions));
-    for (const line of lines) {
-      const partition = fixed ?? this.roundRobin++ % meta.partitions;
-      let list = byPartition.get(partition);
-      if (!list) byPartition.set(partition, (list = []));
-      list.push(line);
-    }
-    const keyJson = options.key === undefined ? "" : `,"key":${JSON.stringify(options.key)}`;
-    await Promise.all(
-      [...byPartition].map(([partition, values]) => this.append(meta, topic, partition, values, keyJson)),
+    return this.run(
+      async () => {
+        const physical = physicalTopicName(topic, this.config.namespace);
+        const key = options.key ?? null;
+        const values = records.map((value, index) => [key, encodeRecordValue(value, index, topic)] as const);
+        const row = await this.lookup(physical, topic);
+        if (options.partition !== undefined) checkPartition(topic, options.partition, row.partitions);
+        const byPartition = new Map<number, Array<readonly [string | null, string]>>();
+        const fixed = options.partition ?? (options.key === undefined ? undefined : partitionForKey(options.key, row.partitions));
+        for (const value of values) {
+          const partition = fixed ?? this.roundRobin++ % row.partitions;
+          let list = byPartition.get(partition);
+          if (!list) byPartition.set(partition, (list = []));
+          list.push(value);
+        }
+        await Promise.all([...byPartition].map(([partition, list]) => this.append(partitionTable(row.id, partition), list, row.retention_ms)));
+      },
+      `cannot produce to topic ${topic}`,
+      topic,
     );
   }
 
   async readFrom(topic: string, partition: number, offset: number, max: number): Promise<ReadResult> {
-    this.checkOpen();
-    checkReadArguments(offset, max);
-    const physical = physicalTopicName(topic, this.config.namespace);
-    const meta = await this.readMeta(physical, topic);
-    checkPartition(topic, partition, meta.partitions);
-    const dir = this.partitionDir(physical, partition);
-    // Retention may delete the segment we are about to read: start over with the new list.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.readSegments(dir, topic, partition, offset, max);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 3) throw mapMissing(error, topic, this.config.dataDir);
-      }
-    }
+    return this.run(
+      async () => {
+        checkReadArguments(offset, max);
+        const row = await this.topicRow(this.db, physicalTopicName(topic, this.config.namespace), topic);
+        checkPartition(topic, partition, row.partitions);
+        const table = partitionTable(row.id, partition);
+        const rows = (await this.db.raw(sql.read(table), [offset, max])) as ReadRow[];
+        const { low, high } = rows[0] ?? { low: null, high: null };
+        const highWatermark = high === null ? 0 : high + 1;
+        const logStartOffset = low ?? highWatermark;
+        if (offset > highWatermark) {
+          throw new EngineError(
+            "STREAM_OFFSET_OUT_OF_RANGE",
+            `offset ${offset} is past the end of topic ${topic} partition ${partition} (next offset ${highWatermark})`,
+            { hint: "the topic was probably dropped and created again; restart the reader from offset 0" },
+          );
+        }
+        const out: StreamRecord[] = [];
+        for (const r of rows) {
+          if (r.offset === null) continue; // the bounds of an empty slice
+          out.push({ partition, offset: r.offset, timestamp: r.timestamp, ...(r.key === null ? {} : { key: r.key }), value: this.decode(r, table) });
+        }
+        const last = out[out.length - 1];
+        return { records: out, nextOffset: last ? last.offset + 1 : Math.max(offset, logStartOffset), highWatermark, logStartOffset };
+      },
+      `cannot read topic ${topic} partition ${partition}`,
+      topic,
+    );
   }
 
   async offsets(topic: string): Promise<PartitionOffsets[]> {
-    this.checkOpen();
-    const physical = physicalTopicName(topic, this.config.namespace);
-    const meta = await this.readMeta(physical, topic);
-    const out: PartitionOffsets[] = [];
-    for (let partition = 0; partition < meta.partitions; partition++) {
-      const segments = await listSegments(this.partitionDir(physical, partition)).catch((error) => {
-        throw mapMissing(error, topic, this.config.dataDir);
-      });
-      const first = segments[0];
-      const last = segments[segments.length - 1];
-      if (!first || !last) throw corrupt(this.partitionDir(physical, partition), "no segment files");
-      out.push({ partition, low: first.base, high: await endOffset(last) });
-    }
-    return out;
+    return this.run(
+      async () => {
+        const row = await this.topicRow(this.db, physicalTopicName(topic, this.config.namespace), topic);
+        const out: PartitionOffsets[] = [];
+        for (let first = 0; first < row.partitions; first += MAX_COMPOUND_SELECT) {
+          const parts: string[] = [];
+          for (let p = first; p < Math.min(row.partitions, first + MAX_COMPOUND_SELECT); p++) parts.push(sql.bounds(partitionTable(row.id, p), p));
+          const rows = (await this.db.raw(parts.join(" UNION ALL "))) as Array<{ partition: number; low: number | null; high: number | null }>;
+          for (const r of rows) {
+            const high = r.high === null ? 0 : r.high + 1;
+            out.push({ partition: r.partition, low: r.low ?? high, high });
+          }
+        }
+        return out;
+      },
+      `cannot read the offsets of topic ${topic}`,
+      topic,
+    );
   }
 
-  /** Stops accepting calls and waits for queued appends to be written. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.flushes]);
+  /** Stops accepting calls, waits for the ones under way and closes the database. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.running]);
+      await this.db.destroy();
+    })();
+    return this.closing;
   }
 
   // ---------------------------------------------------------------- topic lifecycle
 
   private async createTopic(settings: TopicSettings, logical: string): Promise<void> {
-    const staging = join(this.tmpDir, `create-${randomBytes(6).toString("hex")}`);
-    try {
-      await mkdir(staging);
-      for (let p = 0; p < settings.partitions; p++) await createPartition(join(staging, String(p)), 0);
-      await writeJson(join(staging, META_FILE), metaFor(settings));
-    } catch (error) {
-      await rm(staging, { recursive: true, force: true });
-      throw ioError(`cannot create topic ${logical} in ${this.config.dataDir}`, error);
-    }
-    try {
-      // One rename publishes the whole topic; it fails when a topic directory (never empty) is there.
-      await rename(staging, this.topicDir(settings.physicalName));
-    } catch (error) {
-      await rm(staging, { recursive: true, force: true });
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOTEMPTY" || code === "EEXIST") {
+    await this.write(`cannot create topic ${logical}`, async (trx) => {
+      const config = Object.fromEntries(Object.entries(settings.config).filter(([k]) => k !== RETENTION_CONFIG));
+      const [created] = (await trx.raw(
+        `INSERT INTO topics (name, partitions, replication_factor, retention_ms, config, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO NOTHING RETURNING id`,
+        [settings.physicalName, settings.partitions, settings.replicationFactor, settings.retentionMs, JSON.stringify(config), new Date().toISOString()],
+      )) as Array<{ id: number }>;
+      if (!created) {
         throw new EngineError("STREAM_TOPIC_EXISTS", `cannot create topic ${logical}: it already exists in the embedded stream engine at ${this.config.dataDir}`, {
-          cause: error,
           hint: "the topics on disk have drifted from the migrations: compare them with `moose ls`, or drop the topic first",
         });
       }
-      throw ioError(`cannot create topic ${logical} in ${this.config.dataDir}`, error);
-    }
+      for (let p = 0; p < settings.partitions; p++) await trx.raw(sql.createPartition(partitionTable(created.id, p)));
+    });
   }
 
   private async deleteTopic(physical: string, logical: string): Promise<void> {
-    const trash = join(this.tmpDir, `deleted-${physical}-${randomBytes(6).toString("hex")}`);
-    try {
-      await rename(this.topicDir(physical), trash);
-    } catch (error) {
-      throw mapMissing(error, logical, this.config.dataDir);
-    }
-    await rm(trash, { recursive: true, force: true }).catch((error) => {
-      throw ioError(`topic ${logical} is deleted, but its files in ${trash} could not be removed`, error);
+    await this.write(`cannot delete topic ${logical}`, async (trx) => {
+      const [deleted] = (await trx.raw("DELETE FROM topics WHERE name = ? RETURNING id, partitions", [physical])) as Array<{ id: number; partitions: number }>;
+      if (!deleted) throw unknownTopic(logical, this.config.dataDir);
+      for (let p = 0; p < deleted.partitions; p++) await trx.raw(`DROP TABLE ${partitionTable(deleted.id, p)}`);
     });
   }
 
   private async updateTopic(update: TopicUpdate, logical: string): Promise<void> {
-    const physical = update.physicalName;
-    await withFileLock(
-      join(this.topicDir(physical), "topic.lock"),
-      async () => {
-        const meta = await this.readMeta(physical, logical);
-        let next: TopicMeta = meta;
-        if (update.partitions) {
-          const wanted = update.partitions.to;
-          if (meta.partitions >= wanted) {
-            throw new EngineError(
-              "STREAM_INVALID_PARTITIONS",
-              `cannot grow topic ${logical} to ${wanted} partitions: it already has ${meta.partitions} in the embedded stream engine at ${this.config.dataDir} (the change expected ${update.partitions.from})`,
-              { hint: "the topic has drifted from the migrations; compare with `moose ls`" },
-            );
-          }
-          // Partition directories first, settings last: a producer never sees a partition without its log.
-          for (let p = meta.partitions; p < wanted; p++) {
-            await createPartition(this.partitionDir(physical, p), 0).catch((error) => {
-              throw ioError(`cannot add partition ${p} to topic ${logical}`, error);
-            });
-          }
-          next = { ...next, partitions: wanted };
+    await this.write(`cannot update topic ${logical}`, async (trx) => {
+      const row = await this.topicRow(trx, update.physicalName, logical);
+      let partitions = row.partitions;
+      if (update.partitions) {
+        const wanted = update.partitions.to;
+        if (row.partitions >= wanted) {
+          throw new EngineError(
+            "STREAM_INVALID_PARTITIONS",
+            `cannot grow topic ${logical} to ${wanted} partitions: it already has ${row.partitions} in the embedded stream engine at ${this.config.dataDir} (the change expected ${update.partitions.from})`,
+            { hint: "the topic has drifted from the migrations; compare with `moose ls`" },
+          );
         }
-        if (update.config) next = { ...next, retentionMs: update.config.retentionMs, config: { ...update.config.config } };
-        await writeJson(join(this.topicDir(physical), META_FILE), next).catch((error) => {
-          throw ioError(`cannot update topic ${logical}`, error);
-        });
-      },
-      this.lockOptions(),
-    ).catch((error) => {
-      throw mapMissing(error, logical, this.config.dataDir);
+        for (let p = row.partitions; p < wanted; p++) await trx.raw(sql.createPartition(partitionTable(row.id, p)));
+        partitions = wanted;
+      }
+      const retentionMs = update.config?.retentionMs ?? row.retention_ms;
+      const config = update.config ? JSON.stringify(update.config.config) : row.config;
+      await trx.raw("UPDATE topics SET partitions = ?, retention_ms = ?, config = ? WHERE id = ?", [partitions, retentionMs, config, row.id]);
     });
   }
 
   // ---------------------------------------------------------------- appends
 
   /**
-   * Queues an append; one flush per partition at a time writes everything queued so far
-   * under a single hold of the partition lock (group commit), so a busy producer takes
-   * the lock once per batch of calls rather than once per call.
+   * Queues records for a partition; one flush per partition at a time writes everything
+   * queued so far with one statement (group commit), so concurrent produce calls share a
+   * transaction instead of queueing for the connection and the write lock one by one.
    */
-  private append(meta: TopicMeta, topic: string, partition: number, values: readonly string[], keyJson: string): Promise<void> {
-    const dir = this.partitionDir(meta.name, partition);
+  private append(table: string, records: PendingAppend["records"], retentionMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let queue = this.queues.get(dir);
-      if (!queue) this.queues.set(dir, (queue = { pending: [], flushing: false }));
-      queue.pending.push({ values, keyJson, retentionMs: meta.retentionMs, resolve, reject });
-      if (!queue.flushing) {
-        const flush = this.flush(dir, topic, queue);
-        this.flushes.add(flush);
-        void flush.finally(() => this.flushes.delete(flush));
-      }
+      let queue = this.queues.get(table);
+      if (!queue) this.queues.set(table, (queue = { pending: [], flushing: false }));
+      queue.pending.push({ records, retentionMs, resolve, reject });
+      if (!queue.flushing) void this.flush(table, queue);
     });
   }
 
-  private async flush(dir: string, topic: string, queue: AppendQueue): Promise<void> {
+  private async flush(table: string, queue: AppendQueue): Promise<void> {
     queue.flushing = true;
     try {
       while (queue.pending.length > 0) {
         const group = queue.pending.splice(0);
+        const timestamp = this.now();
         try {
-          await withFileLock(join(dir, "append.lock"), () => this.write(dir, group), this.lockOptions());
-          for (const append of group) append.resolve();
+          await this.db.raw(sql.append(table), [timestamp, JSON.stringify(group.flatMap((append) => append.records))]);
         } catch (error) {
-          const mapped = mapMissing(error, topic, this.config.dataDir);
-          for (const append of group) append.reject(mapped);
+          for (const append of group) append.reject(error);
+          continue;
         }
+        // The records are stored whatever happens to retention, which the next check retries.
+        await this.enforceRetention(table, group[group.length - 1]!.retentionMs, timestamp).catch(() => undefined);
+        for (const append of group) append.resolve();
       }
     } finally {
       queue.flushing = false;
-      if (this.queues.get(dir) === queue) this.queues.delete(dir);
+      if (this.queues.get(table) === queue) this.queues.delete(table);
     }
   }
 
-  /** Writes a group of appends at the end of the log; the caller holds the partition lock. */
-  private async write(dir: string, group: readonly PendingAppend[]): Promise<void> {
-    let tail = await this.tail(dir);
-    const segmentBytes = this.options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    if (tail.size >= segmentBytes) {
-      const segment = segmentPath(dir, tail.next);
-      await writeFile(segment, "", { flag: "a" });
-      tail = { segment, size: 0, next: tail.next };
-    }
-    const timestamp = Date.now();
-    let offset = tail.next;
-    let text = "";
-    for (const append of group) {
-      for (const value of append.values) text += `{"offset":${offset++},"timestamp":${timestamp}${append.keyJson},"value":${value}}\n`;
-    }
-    const bytes = Buffer.from(text, "utf8");
-    const handle = await open(tail.segment, "a");
-    try {
-      // O_APPEND; a short write (only ever for huge groups) just continues: we hold the lock.
-      for (let written = 0; written < bytes.length; ) {
-        written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
-      }
-    } finally {
-      await handle.close();
-    }
-    await this.enforceRetention(dir, group[group.length - 1]!.retentionMs);
+  private async enforceRetention(table: string, retentionMs: number, now: number): Promise<void> {
+    if (retentionMs < 0) return;
+    const interval = this.options.retentionCheckIntervalMs ?? 1000;
+    if (now - (this.retentionCheckedAt.get(table) ?? -Infinity) < interval) return;
+    this.retentionCheckedAt.set(table, now);
+    await this.db.raw(sql.retention(table), [now - retentionMs]);
   }
+
+  // ---------------------------------------------------------------- the segment files of earlier versions
 
   /**
-   * The end of a partition's log, read under its append lock from the last line of the
-   * active segment (no cached state: another process may have appended since). Repairs
-   * a torn last line.
+   * Carries a data directory of the segment-file format over, once: the claim (a `meta`
+   * row), the topics and their records commit together, so a crash imports nothing and
+   * a second process opening at the same time waits for the first and then finds the
+   * claim. The old folders are removed afterwards; if that fails, a later open retries.
    */
-  private async tail(dir: string): Promise<Tail> {
-    const segments = await listSegments(dir);
-    const active = segments[segments.length - 1];
-    if (!active) throw corrupt(dir, "no segment files");
-    const size = (await stat(active.path)).size;
-    const end = await scanEnd(active.path, size);
-    if (end.complete < size) {
-      // A writer died mid-write: nobody else can be writing (we hold the lock), so cut the partial line.
-      await truncate(active.path, end.complete);
-    }
-    return { segment: active.path, size: end.complete, next: end.lastOffset === undefined ? active.base : end.lastOffset + 1 };
-  }
-
-  private async enforceRetention(dir: string, retentionMs: number): Promise<void> {
-    if (retentionMs < 0) return;
-    const now = Date.now();
-    const interval = this.options.retentionCheckIntervalMs ?? 1000;
-    if (now - (this.retentionCheckedAt.get(dir) ?? -Infinity) < interval) return;
-    this.retentionCheckedAt.set(dir, now);
-    const segments = await listSegments(dir);
-    // Never the active (last) segment; oldest first, stop at the first one still inside retention.
-    for (const segment of segments.slice(0, -1)) {
-      const info = await stat(segment.path);
-      if (now - info.mtimeMs <= retentionMs) break;
-      await unlink(segment.path);
-    }
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  private async readSegments(dir: string, topic: string, partition: number, offset: number, max: number): Promise<ReadResult> {
-    const segments = await listSegments(dir);
-    const first = segments[0];
-    const last = segments[segments.length - 1];
-    if (!first || !last) throw corrupt(dir, "no segment files");
-    const logStartOffset = first.base;
-    const highWatermark = await endOffset(last);
-    if (offset > highWatermark) {
-      throw new EngineError(
-        "STREAM_OFFSET_OUT_OF_RANGE",
-        `offset ${offset} is past the end of topic ${topic} partition ${partition} (next offset ${highWatermark})`,
-        { hint: "the topic was probably dropped and created again; restart the reader from offset 0" },
-      );
-    }
-    const from = Math.max(offset, logStartOffset);
-    const records: StreamRecord[] = [];
-    let startIndex = 0;
-    segments.forEach((s, i) => {
-      if (s.base <= from) startIndex = i;
-    });
-    for (const segment of segments.slice(startIndex)) {
-      if (records.length >= max) break;
-      const text = await readFile(segment.path, "utf8");
-      let lineStart = 0;
-      for (let newline = text.indexOf("\n"); newline >= 0 && records.length < max; newline = text.indexOf("\n", lineStart)) {
-        const line = text.slice(lineStart, newline);
-        lineStart = newline + 1;
-        const lineOffset = Number(OFFSET_PREFIX.exec(line)?.[1] ?? NaN);
-        if (Number.isNaN(lineOffset)) throw corrupt(segment.path, `unreadable line ${JSON.stringify(line.slice(0, 80))}`);
-        if (lineOffset < from || lineOffset >= highWatermark) continue;
-        const entry = JSON.parse(line) as { offset: number; timestamp: number; key?: string; value: unknown };
-        records.push({
-          partition,
-          offset: entry.offset,
-          timestamp: entry.timestamp,
-          ...(entry.key === undefined ? {} : { key: entry.key }),
-          value: entry.value,
-        });
+  private async importSegments(): Promise<void> {
+    const legacy = join(this.config.dataDir, LEGACY_TOPICS_DIR);
+    const found = await stat(legacy).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!found) return;
+    await this.write(`cannot import the old embedded stream log in ${legacy}`, async (trx) => {
+      const claimed = (await trx.raw("INSERT INTO meta (key, value) VALUES ('segments_imported', ?) ON CONFLICT (key) DO NOTHING RETURNING key", [
+        new Date().toISOString(),
+      ])) as unknown[];
+      if (claimed.length === 0) return;
+      for (const topic of await readLegacyTopics(this.config.dataDir)) {
+        const [created] = (await trx.raw(
+          "INSERT INTO topics (name, partitions, replication_factor, retention_ms, config, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+          [topic.name, topic.partitions, topic.replicationFactor, topic.retentionMs, JSON.stringify(topic.config), topic.createdAt],
+        )) as Array<{ id: number }>;
+        for (let p = 0; p < topic.partitions; p++) {
+          const table = partitionTable(created!.id, p);
+          await trx.raw(sql.createPartition(table));
+          for await (const records of readLegacyPartition(this.config.dataDir, topic.name, p)) {
+            if (records.length > 0) await trx.raw(sql.insertAt(table), [JSON.stringify(records.map((r) => [r.offset, r.timestamp, r.key, r.value]))]);
+          }
+        }
       }
-    }
-    const lastRecord = records[records.length - 1];
-    return { records, nextOffset: lastRecord ? lastRecord.offset + 1 : from, highWatermark, logStartOffset };
+    });
+    // What is left is either imported just now or by another process: the log has it.
+    for (const dir of [LEGACY_TOPICS_DIR, LEGACY_TMP_DIR]) await rm(join(this.config.dataDir, dir), { recursive: true, force: true }).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- helpers
 
-  private topicDir(physical: string): string {
-    return join(this.topicsDir, physical);
+  /**
+   * A write transaction that holds SQLite's write lock from its first statement. knex
+   * starts SQLite transactions with a deferred `BEGIN`: the first read would take a
+   * snapshot, and the first write after it fails at once (SQLITE_BUSY, no waiting) when
+   * another process wrote in between. Writing first (a no-op UPDATE) takes the lock up
+   * front, waiting up to busy_timeout: `BEGIN IMMEDIATE` through knex's public API.
+   */
+  private write<T>(what: string, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return this.db
+      .transaction(async (trx) => {
+        await trx.raw("UPDATE meta SET value = value WHERE key = 'format'");
+        return fn(trx);
+      })
+      .catch((error: unknown) => {
+        throw this.failure(what, error);
+      });
   }
 
-  private partitionDir(physical: string, partition: number): string {
-    return join(this.topicsDir, physical, String(partition));
+  /** The topic's row; produce calls that start while one look-up runs share its answer. */
+  private lookup(physical: string, logical: string): Promise<TopicRow> {
+    let row = this.lookups.get(physical);
+    if (!row) {
+      row = this.topicRow(this.db, physical, logical).finally(() => this.lookups.delete(physical));
+      this.lookups.set(physical, row);
+    }
+    return row;
   }
 
-  private async readMeta(physical: string, logical: string): Promise<TopicMeta> {
-    const file = join(this.topicDir(physical), META_FILE);
-    let text: string;
+  private async topicRow(db: Knex | Knex.Transaction, physical: string, logical: string): Promise<TopicRow> {
+    const [row] = (await db.raw("SELECT id, name, partitions, replication_factor, retention_ms, config FROM topics WHERE name = ?", [physical])) as TopicRow[];
+    if (!row) throw unknownTopic(logical, this.config.dataDir);
+    return row;
+  }
+
+  private decode(row: ReadRow, table: string): unknown {
     try {
-      text = await readFile(file, "utf8");
-    } catch (error) {
-      throw mapMissing(error, logical, this.config.dataDir);
+      return JSON.parse(row.value) as unknown;
+    } catch {
+      throw new EngineError("STREAM_LOG_CORRUPT", `${this.path}: table ${table}, offset ${row.offset}: the value is not JSON: ${JSON.stringify(row.value.slice(0, 80))}`, {
+        hint: "the embedded stream log was changed by something other than moose; read on from the next offset",
+      });
     }
+  }
+
+  /**
+   * Runs one call of the public API: refused once closed, waited for by `close`. With
+   * `what`, driver errors become `STREAM_*` errors saying what failed.
+   */
+  private async run<T>(fn: () => Promise<T>, what?: string, topic?: string): Promise<T> {
+    if (this.closing) throw new EngineError("STREAM_CLOSED", `the embedded stream engine on ${this.config.dataDir} is closed`);
+    const call = fn();
+    this.running.add(call);
     try {
-      const meta = JSON.parse(text) as TopicMeta;
-      if (meta.format !== META_FORMAT || !Number.isInteger(meta.partitions)) throw new Error(`unknown format ${JSON.stringify(meta.format)}`);
-      return meta;
+      return await call;
     } catch (error) {
-      throw corrupt(file, (error as Error).message);
+      throw what === undefined ? error : this.failure(what, error, topic);
+    } finally {
+      this.running.delete(call);
     }
   }
 
-  private lockOptions() {
-    return this.options.lockTimeoutMs === undefined ? {} : { timeoutMs: this.options.lockTimeoutMs };
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new EngineError("STREAM_CLOSED", `the embedded stream engine on ${this.config.dataDir} is closed`);
-  }
-}
-
-function metaFor(settings: TopicSettings): TopicMeta {
-  return {
-    format: META_FORMAT,
-    name: settings.physicalName,
-    partitions: settings.partitions,
-    replicationFactor: settings.replicationFactor,
-    retentionMs: settings.retentionMs,
-    config: Object.fromEntries(Object.entries(settings.config).filter(([k]) => k !== RETENTION_CONFIG)),
-    createdAt: new Date().toISOString(),
-  };
-}
-
-/** Idempotent, so a retry after a crash between the two steps completes the partition. */
-async function createPartition(dir: string, base: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(segmentPath(dir, base), "", { flag: "a" });
-}
-
-function segmentPath(dir: string, base: number): string {
-  return join(dir, `${String(base).padStart(20, "0")}.log`);
-}
-
-async function listSegments(dir: string): Promise<Segment[]> {
-  const names = await readdir(dir);
-  return names
-    .filter((n) => /^\d{20}\.log$/.test(n))
-    .map((n) => ({ base: Number(n.slice(0, 20)), path: join(dir, n) }))
-    .sort((a, b) => a.base - b.base);
-}
-
-/** The offset after the last complete line of a segment. */
-async function endOffset(segment: Segment): Promise<number> {
-  const size = (await stat(segment.path)).size;
-  const { lastOffset } = await scanEnd(segment.path, size);
-  return lastOffset === undefined ? segment.base : lastOffset + 1;
-}
-
-/**
- * Finds the last complete line of a file by reading backwards from `size`:
- * `complete` is the length up to and including its newline.
- */
-async function scanEnd(path: string, size: number): Promise<{ complete: number; lastOffset?: number }> {
-  if (size === 0) return { complete: 0 };
-  const handle = await open(path, "r");
-  try {
-    let chunk = 4096;
-    for (;;) {
-      const start = Math.max(0, size - chunk);
-      const buffer = Buffer.alloc(size - start);
-      await handle.read(buffer, 0, buffer.length, start);
-      const lastNewline = buffer.lastIndexOf(0x0a);
-      if (lastNewline < 0) {
-        if (start === 0) return { complete: 0 };
-        chunk *= 4;
-        continue;
-      }
-      // (lastIndexOf with a negative start would count from the end.)
-      const previousNewline = lastNewline === 0 ? -1 : buffer.lastIndexOf(0x0a, lastNewline - 1);
-      if (previousNewline < 0 && start > 0) {
-        chunk *= 4;
-        continue;
-      }
-      const line = buffer.subarray(previousNewline + 1, lastNewline).toString("utf8");
-      const match = OFFSET_PREFIX.exec(line);
-      if (!match) throw corrupt(path, `unreadable line ${JSON.stringify(line.slice(0, 80))}`);
-      return { complete: start + lastNewline + 1, lastOffset: Number(match[1]) };
+  /** Turns a driver error into a `STREAM_*` error; our own errors pass through. */
+  private failure(what: string, error: unknown, topic?: string): Error {
+    if (error instanceof MooseError) return error;
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = driverMessage(error);
+    if (topic !== undefined && code === "SQLITE_ERROR" && /no such table: log_\d+_\d+/.test(message)) {
+      // Looked up, then dropped by another process before the statement ran.
+      return unknownTopic(topic, this.config.dataDir, error);
     }
-  } finally {
-    await handle.close();
-  }
-}
-
-async function writeJson(path: string, value: unknown): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const handle = await open(temp, "w");
-  try {
-    await handle.writeFile(JSON.stringify(value, null, 2) + "\n");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
+    if ((typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code === "SQLITE_LOCKED")) || (error as Error | null)?.name === "KnexTimeoutError") {
+      return new EngineError(
+        "STREAM_LOCK_TIMEOUT",
+        `${what}: the embedded stream log ${this.path} stayed locked by another process for longer than ${this.options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS} ms`,
+        { cause: error, hint: "another moose process kept writing to it; retry once it is done" },
+      );
+    }
+    return new EngineError("STREAM_IO_FAILED", `${what} (${this.path}): ${message}`, {
+      cause: error,
+      hint: "check that the folder is writable and has space, and that the file is the SQLite database moose keeps the embedded stream log in",
+    });
   }
 }
 
@@ -575,27 +583,22 @@ function checkPartition(topic: string, partition: number, partitions: number): v
   }
 }
 
-/** ENOENT under a topic's directory means the topic is not there (or was deleted meanwhile). */
-function mapMissing(error: unknown, topic: string, dataDir: string): Error {
-  // A MooseError's `code` is ours; the errno is on its cause (a lock file that could not be created).
-  const errno = error instanceof MooseError ? (error.cause as NodeJS.ErrnoException | undefined)?.code : (error as NodeJS.ErrnoException).code;
-  if (errno === "ENOENT") {
-    return new EngineError("STREAM_UNKNOWN_TOPIC", `topic ${topic} does not exist in the embedded stream engine at ${dataDir}`, {
-      cause: error,
-      hint: "create it by applying the migration that declares it (`moose migrate`), or check the name",
-    });
-  }
-  if (error instanceof MooseError) return error;
-  return ioError(`topic ${topic}`, error);
+function unknownTopic(topic: string, dataDir: string, cause?: unknown): EngineError {
+  return new EngineError("STREAM_UNKNOWN_TOPIC", `topic ${topic} does not exist in the embedded stream engine at ${dataDir}`, {
+    ...(cause === undefined ? {} : { cause }),
+    hint: "create it by applying the migration that declares it (`moose migrate`), or check the name",
+  });
+}
+
+/** SQLite's own words: knex puts the statement in front of them (`<sql> - SQLITE_BUSY: database is locked`). */
+function driverMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  const at = typeof code === "string" ? text.lastIndexOf(`${code}: `) : -1;
+  return at >= 0 ? text.slice(at) : text;
 }
 
 function ioError(what: string, error: unknown): EngineError {
   if (error instanceof EngineError) return error;
   return new EngineError("STREAM_IO_FAILED", `${what}: ${(error as Error).message}`, { cause: error });
-}
-
-function corrupt(path: string, what: string): EngineError {
-  return new EngineError("STREAM_LOG_CORRUPT", `${path}: ${what}`, {
-    hint: "the embedded stream files were changed by something other than moose; delete the topic's directory to start it afresh",
-  });
 }
