@@ -258,7 +258,9 @@ test("20 concurrent deploys apply each migration exactly once", async (t) => {
   t.is(moose(dir, ["migrate", "status"]).code, 0);
 });
 
-test("a stale lock names its holder; moose migrate unlock clears it", async (t) => {
+// Serial: it opens the ledger in this process, and the other tests' spawnSync calls block this
+// process's event loop for as long as their CLI runs (under load, past knex's pool timeout).
+test.serial("a stale lock names its holder; moose migrate unlock clears it", async (t) => {
   const dir = project();
   ok(t, moose(dir, ["migrate", "generate"]));
   const ledger = await openLedger(ledgerPath(dir));

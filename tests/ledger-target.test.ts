@@ -228,3 +228,28 @@ run("a project deployed before the ledger moved to the target: its local records
   );
   await olap.close();
 });
+
+run("rollback, baseline and resolve from fresh clones read and write the target's ledger", async (t) => {
+  const { dir, database } = project();
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  writeFileSync(join(dir, "app/index.ts"), APP.replace("  name: string;\n", "  name: string;\n  age?: number;\n"));
+  ok(t, moose(dir, ["migrate", "generate", "--name", "add age"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  // Rolled back from one fresh clone: another sees it pending.
+  t.regex(ok(t, moose(freshClone(dir), ["migrate", "rollback"])), /Rolled back \d{14}_add_age/);
+  const status = moose(freshClone(dir), ["migrate", "status"]);
+  t.is(status.code, 4, status.stdout + status.stderr);
+  t.regex(status.stdout, /_add_age\s+pending/);
+  // A baseline on a database with applied history is refused from a fresh clone as from the first.
+  const baseline = moose(freshClone(dir), ["migrate", "baseline"]);
+  t.is(baseline.code, 3, baseline.stdout + baseline.stderr);
+  t.regex(baseline.stderr, /BASELINE_NOT_FIRST/);
+  // Finished by hand and resolved from a fresh clone: every clone sees it applied.
+  const olap = await admin(database);
+  await olap.execute("ALTER TABLE Users ADD COLUMN age Nullable(Float64)");
+  await olap.close();
+  const id = readdirSync(join(dir, "migrations")).find((f) => f.endsWith("_add_age.ts"))!.replace(/\.ts$/, "");
+  ok(t, moose(freshClone(dir), ["migrate", "resolve", "--applied", id]));
+  t.regex(ok(t, moose(freshClone(dir), ["migrate", "status"])), /_add_age\s+applied[\s\S]*Up to date\./);
+});

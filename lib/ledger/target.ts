@@ -180,7 +180,9 @@ class TargetLedger implements Ledger {
 
   // ---------------------------------------------------------------- records
 
-  list(): Promise<MigrationRecord[]> {
+  /** The target's records, read now (a long-lived process such as `moose prod` sees later deploys). */
+  async list(): Promise<MigrationRecord[]> {
+    await this.refresh(false);
     return this.mirror.list();
   }
 

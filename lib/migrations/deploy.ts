@@ -328,7 +328,9 @@ async function checkDriftOnce(
   let blamed: ReplayedMigration | undefined;
   for (const m of pending) {
     // No record, no steps (they belong to it); only a record can have some.
-    const fresh = !recorded.has(m.file.id) || (await ledger.stepsDone(m.file.id)).length === 0;
+    // A run that died mid-step leaves its record `running`: that step is settled by the runner, not called drift.
+    const record = recorded.get(m.file.id);
+    const fresh = !record || (record.status !== "running" && (await ledger.stepsDone(m.file.id)).length === 0);
     const touched = liveObjects(m.changes);
     for (const [kind, names] of [["tables", touched.tables], ["views", touched.views]] as const) {
       for (const name of names) {

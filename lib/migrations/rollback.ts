@@ -128,8 +128,8 @@ export async function rollback(
       {
         held,
         // Before its first reverse step, the objects a rollback touches must be as the migration left them.
-        beforeUnit: async (unit, engines, done) => {
-          if (done.size > 0) return;
+        beforeUnit: async (unit, engines, done, existing) => {
+          if (done.size > 0 || existing?.status === "running") return;
           const u = byId.get(unit.id)!;
           const differences = await liveDrift(u.migration.after, engines.olap, liveObjects([...u.migration.changes, ...u.changes]));
           if (differences.length > 0) {

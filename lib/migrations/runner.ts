@@ -1,6 +1,12 @@
 import { hostname } from "node:os";
-import { enginesNeeded } from "../diff/change-meta.js";
-import { EngineError, MooseError } from "../errors.js";
+import { DATA_CHANGE_KINDS } from "../diff/change.js";
+import { enginesNeeded, liveObjects, ownerOf } from "../diff/change-meta.js";
+import { parseStatement } from "../engines/olap/parser.js";
+import { readRefusal } from "../engines/olap/statement-policy.js";
+import { EngineError, MooseError, RefusedError } from "../errors.js";
+import type { MigrationRecord } from "../ledger/records.js";
+import { applyChange } from "../model/apply-change.js";
+import { liveDrift } from "./status.js";
 import type { OlapCapabilities } from "../engines/olap/capabilities.js";
 import type { BeginMigration, Ledger } from "../ledger/ledger.js";
 import type { InfraMap } from "../model/infra-map.js";
@@ -74,13 +80,17 @@ export interface LockOptions {
 export interface RunHooks {
   /** With the engines open, before the first unit: what must hold for the whole run (deploy's drift check). */
   readonly beforeAll?: (engines: RunEngines, units: readonly RunUnit[]) => Promise<void>;
-  /** Before a unit's record is begun, with the steps it already recorded (rollback's drift check, a discarded failed record). */
-  readonly beforeUnit?: (unit: RunUnit, engines: RunEngines, done: ReadonlySet<number>) => Promise<void>;
+  /** Before a unit's record is begun, with the steps it already recorded and its record (rollback's drift check, a discarded failed record). */
+  readonly beforeUnit?: (unit: RunUnit, engines: RunEngines, done: ReadonlySet<number>, existing: MigrationRecord | undefined) => Promise<void>;
   /** After a unit's last step is recorded and the record completed (rollback forgets the migration). */
   readonly afterUnit?: (unit: RunUnit) => Promise<void>;
   /** Called before every step (see {@link withMigrationLock}). */
   readonly held?: LockCheck;
-  /** Passed to `ledger.begin`: resume a record a dead process left `running`. */
+  /**
+   * Re-run a step left `running` by a dead process even when moose cannot tell whether it
+   * ran (a hand-written write, a data copy, a stream or workflow change). Steps it can
+   * tell about are settled without it (see {@link settleInterrupted}).
+   */
   readonly resumeRunning?: boolean;
   readonly onEvent?: (event: RunEvent) => void;
 }
@@ -186,11 +196,14 @@ async function runUnit(
   const emit = hooks.onEvent ?? (() => {});
   const existing = await ledger.get(ledgerId);
   let done = new Set(existing ? await ledger.stepsDone(ledgerId) : []);
-  await hooks.beforeUnit?.(unit, engines, done);
-  if (existing && !(await ledger.get(ledgerId))) done = new Set();
+  await hooks.beforeUnit?.(unit, engines, done, existing);
   // Everything that can fail before the first statement runs happens before the ledger records a start.
   const allEffects = effectsForSteps(unit.steps, { ...ctx, state: unit.state }, engines.workflows !== undefined);
-  const begun = await ledger.begin(unit.record, { resumeRunning: hooks.resumeRunning ?? false });
+  // The lock is ours, so a record left `running` belongs to a run that died: settle the step it was on.
+  const interrupted = existing?.status === "running" && (await ledger.get(ledgerId))?.status === "running";
+  if (interrupted) await settleInterrupted(unit, done, allEffects, ledger, engines, hooks.resumeRunning ?? false);
+  if (existing) done = new Set(await ledger.stepsDone(ledgerId));
+  const begun = await ledger.begin(unit.record, { resumeRunning: interrupted });
   // `begin` returns the record as it made it ours, with its count of applied steps: only a record
   // changed since the read above (a process writing without the lock) makes that differ.
   if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(ledgerId));
@@ -210,9 +223,8 @@ async function runUnit(
     hooks.held?.();
     const t0 = performance.now();
     try {
-      // A step of several effects is marked started first, so a crash in the middle shows which step
-      // may be half-applied; one effect either happened or did not, and the commit is saved.
-      if (effects.length > 1) await ledger.stepStarted(ledgerId, i, statements);
+      // Marked started first: after a crash, the next run knows which step may have happened.
+      await ledger.stepStarted(ledgerId, i, statements);
       await executeStep(effects, engines);
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
@@ -229,4 +241,54 @@ async function runUnit(
   await hooks.afterUnit?.(unit);
   emit({ kind: "done", direction, id: unit.id, ms: performance.now() - started });
   return { id: unit.id, status: "done", stepsRun: run, resumedFrom: done.size };
+}
+
+/**
+ * Settles the step a dead run was on (the first one not recorded as done), so a plain
+ * run can go on: a step recorded as never started did not run; a ClickHouse DDL step is
+ * compared with the live database — as after it: recorded as done; as before it: run
+ * again; anything else is refused (`STEP_INTERRUPTED`, with the differences); checks,
+ * reads and state-only steps run again harmlessly. A step moose cannot see the effect of
+ * (hand-written writes, data copies and backfills, topic and workflow changes) is refused
+ * (`STEP_UNCERTAIN`) unless `rerun` (`--resume-running`) says to run it again.
+ */
+export async function settleInterrupted(unit: RunUnit, done: ReadonlySet<number>, effects: readonly Effect[][], ledger: Ledger, engines: RunEngines, rerun: boolean): Promise<void> {
+  const ledgerId = unit.record.id;
+  const index = unit.steps.findIndex((_, i) => !done.has(i));
+  if (index < 0) return;
+  const started = (await ledger.steps(ledgerId)).some((s) => s.index === index && s.status === "running");
+  if (!started) return;
+  const step = unit.steps[index]!;
+  const change = step.change;
+  const label = `step ${index + 1} of ${unit.id}`;
+  const statements = (effects[index] ?? []).map(effectText);
+  const harmless = (effects[index] ?? []).every((e) => e.kind === "check" || e.kind === "state");
+  if (harmless || (change === null && step.sql !== undefined && (await readsOnly(step.sql)))) return;
+  if (change !== null && ownerOf(change) === "olap" && !(DATA_CHANGE_KINDS as readonly string[]).includes(change.kind)) {
+    let before = unit.state;
+    for (const s of unit.steps.slice(0, index)) if (s.change) before = applyChange(before, s.change);
+    const after = applyChange(before, change);
+    const scope = liveObjects([change]);
+    const differences = await liveDrift(after, engines.olap, scope);
+    if (differences.length === 0) {
+      await ledger.stepDone(ledgerId, index, statements);
+      return;
+    }
+    if ((await liveDrift(before, engines.olap, scope)).length === 0) return;
+    throw new RefusedError("STEP_INTERRUPTED", `${label} was interrupted, and the live database is neither as before it nor as after it; nothing more was run`, {
+      details: differences,
+      hint: "finish or undo that step by hand, then `moose migrate resolve` or run deploy again",
+    });
+  }
+  if (rerun) return;
+  throw new RefusedError("STEP_UNCERTAIN", `${label} (${change?.kind ?? "hand-written SQL"}) was running when its run stopped, and moose cannot see whether it took effect; nothing more was run`, {
+    details: statements.slice(0, 3),
+    hint: "check the database: if it took effect, record the migration with `moose migrate resolve --applied`; to run the step again, `moose migrate deploy --resume-running`",
+  });
+}
+
+/** A hand-written statement that only reads (re-running it changes nothing). */
+async function readsOnly(sql: string): Promise<boolean> {
+  const parsed = await parseStatement(sql, { what: "sql(…)" }).catch(() => undefined);
+  return parsed !== undefined && readRefusal(parsed, "query", "") === undefined;
 }
