@@ -28,7 +28,6 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
     .usage(USAGE)
     .version(VERSION)
     .strict()
-    .recommendCommands()
     .wrap(helpWidth(process.stdout.columns))
     .epilog(EPILOG)
     .command(
@@ -147,12 +146,22 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
     .alias("help", "h");
 }
 
+/** A failed parse: yargs' message, and the error it carries (ours when a check threw). */
+class UsageFailure extends Error {
+  constructor(
+    message: string,
+    readonly error: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** Runs the CLI and returns the exit code; only bin.ts touches process. */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   let code: number = ExitCode.success;
-  let failed: { message: string | undefined; error: unknown } | undefined;
   const parser = buildParser(io, (c) => (code = c)).fail((message, error) => {
-    failed = { message, error };
+    // yargs goes on to run the command when this returns: only a throw stops it.
+    throw new UsageFailure(message ?? String(error), error);
   });
   let output = "";
   try {
@@ -160,14 +169,12 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       output = out;
     });
   } catch (error) {
-    if (!failed) return reportError(error, io, argv.includes("--json"));
-  }
-  if (failed) {
-    if (failed.error && !(failed.error instanceof Error && failed.error.name === "YError")) {
-      return reportError(failed.error, io, argv.includes("--json"));
+    if (!(error instanceof UsageFailure)) return reportError(error, io, argv.includes("--json"));
+    if (error.error && !(error.error instanceof Error && error.error.name === "YError")) {
+      return reportError(error.error, io, argv.includes("--json"));
     }
     if (output) io.stderr.write(output + "\n");
-    io.stderr.write(`error[USAGE]: ${failed.message ?? String(failed.error)}\n  hint: ${USAGE_HINT}\n`);
+    io.stderr.write(`error[USAGE]: ${error.message}\n  hint: ${USAGE_HINT}\n`);
     return ExitCode.invalidInput;
   }
   if (output) io.stdout.write(output + "\n");

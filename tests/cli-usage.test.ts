@@ -1,0 +1,115 @@
+import test from "ava";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { openLedger } from "../lib/ledger/index.js";
+import { runCli, tempDir } from "./helpers/cli.js";
+import { queryRows } from "./helpers/ledger-sqlite.js";
+
+/**
+ * A mistyped flag or a wrong value stops every command before it does anything:
+ * exit 2, the word yargs did not know, and nothing changed (no migration applied or
+ * rolled back, no file written, no engine opened, no server started). In this
+ * process, on one project: one applied migration, one pending, and an app change
+ * not yet generated, so every command has something it would do.
+ */
+
+let dir = "";
+const ledgerPath = () => join(dir, ".moose", "ledger.sqlite");
+
+test.before(async () => {
+  const root = tempDir("usage");
+  const init = await runCli(root, ["init", "p"]);
+  if (init.code !== 0) throw new Error(init.stderr);
+  dir = join(root, "p");
+  const edit = (from: string, to: string) => {
+    const path = join(dir, "app/index.ts");
+    writeFileSync(path, readFileSync(path, "utf8").replace(from, to));
+  };
+  const step = async (args: string[]) => {
+    const r = await runCli(dir, args);
+    if (r.code !== 0) throw new Error(`moose ${args.join(" ")}: ${r.stdout}${r.stderr}`);
+  };
+  await step(["migrate", "generate", "--name", "first"]);
+  await step(["migrate", "deploy"]);
+  await step(["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'a@x')", "--write"]);
+  edit("  email: string;\n", "  email: string;\n  age?: number;\n");
+  await step(["migrate", "generate", "--name", "second"]);
+  edit("  age?: number;\n", "  age?: number;\n  city?: string;\n");
+});
+
+/** Everything a command could change: the project's files (with their sizes), the ledger, the rows, the lock. */
+async function state(): Promise<unknown> {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      // The engines' own files change on every open; the ledger and the rows below say what matters.
+      if (name === "node_modules" || relative(dir, path).startsWith(join(".moose", "clickhouse"))) continue;
+      const s = statSync(path);
+      if (s.isDirectory()) walk(path);
+      else files.push(`${relative(dir, path)} ${name.startsWith("ledger.sqlite") ? "" : s.size}`);
+    }
+  };
+  walk(dir);
+  const ledger = await queryRows(ledgerPath(), "SELECT id, status, steps_applied, attempts FROM migrations ORDER BY id");
+  const rows = await runCli(dir, ["query", "SELECT count() AS n FROM Users", "--format", "json"]);
+  const l = await openLedger(ledgerPath());
+  try {
+    return { files, ledger, rows: rows.stdout, lock: await l.lockHolder() };
+  } finally {
+    await l.close();
+  }
+}
+
+const CASES: ReadonlyArray<{ args: string[]; unknown: RegExp }> = [
+  { args: ["init", "q", "--dryrun"], unknown: /Unknown argument: dryrun/ },
+  { args: ["plan", "--jsn"], unknown: /Unknown argument: jsn/ },
+  { args: ["ls", "--jsn"], unknown: /Unknown argument: jsn/ },
+  { args: ["ls", "--type", "tabel"], unknown: /Invalid values:\n  Argument: type, Given: "tabel"/ },
+  { args: ["migrate", "generate", "--nme", "third"], unknown: /Unknown argument: nme/ },
+  { args: ["migrate", "baseline", "--nme", "base"], unknown: /Unknown argument: nme/ },
+  { args: ["migrate", "rollback", "--dryrun"], unknown: /Unknown argument: dryrun/ },
+  { args: ["migrate", "deploy", "--dryrun"], unknown: /Unknown argument: dryrun/ },
+  { args: ["migrate", "deploy", "--allow-out-of-oder"], unknown: /Unknown arguments?: allow-out-of-oder/ },
+  { args: ["migrate", "status", "--jsn"], unknown: /Unknown argument: jsn/ },
+  { args: ["migrate", "unlock", "--froce"], unknown: /Unknown argument: froce/ },
+  { args: ["query", "INSERT INTO Users (id, name, email) VALUES ('u2', 'Bo', 'b@x')", "--write", "--fromat", "json"], unknown: /Unknown argument: fromat/ },
+  { args: ["dev", "--prot", "0"], unknown: /Unknown argument: prot/ },
+  { args: ["logs", "--folow"], unknown: /Unknown argument: folow/ },
+  { args: ["prod", "--prot", "0"], unknown: /Unknown argument: prot/ },
+  { args: ["generate", "hash-token", "--jsno"], unknown: /Unknown argument: jsno/ },
+];
+
+for (const { args, unknown } of CASES) {
+  test.serial(`moose ${args.join(" ")}: exit 2 and nothing done`, async (t) => {
+    const before = await state();
+    const r = await runCli(dir, args);
+    t.is(r.code, 2, r.stdout + r.stderr);
+    t.is(r.stdout, "");
+    t.regex(r.stderr, new RegExp(`^error\\[USAGE\\]: ${unknown.source}`));
+    t.deepEqual(await state(), before);
+  });
+}
+
+test.serial("a mistyped flag beside a held lock: unlock leaves it held", async (t) => {
+  const ledger = await openLedger(ledgerPath());
+  t.true((await ledger.acquireLock("ghost-host:4242:dead", 3_600_000)).acquired);
+  await ledger.close();
+  const r = await runCli(dir, ["migrate", "unlock", "--froce"]);
+  t.is(r.code, 2);
+  const after = await openLedger(ledgerPath());
+  try {
+    t.is((await after.lockHolder())?.owner, "ghost-host:4242:dead");
+    await after.forceUnlock();
+  } finally {
+    await after.close();
+  }
+});
+
+test.serial("the setup left work for every command (so the cases above would show it)", async (t) => {
+  t.false(existsSync(join(dir, "..", "q")));
+  const status = await runCli(dir, ["migrate", "status"]);
+  t.is(status.code, 4, status.stdout);
+  t.regex(status.stdout, /_first\s+applied[\s\S]*_second\s+pending/);
+  t.regex((await runCli(dir, ["plan"])).stdout, /\+ city Nullable\(String\)/);
+});
