@@ -7,7 +7,7 @@ import { queryRows } from "./helpers/ledger-sqlite.js";
 
 /**
  * A mistyped flag or a wrong value stops every command before it does anything:
- * exit 2, the word yargs did not know, and nothing changed (no migration applied or
+ * exit 2, what was wrong, and nothing changed (no migration applied or
  * rolled back, no file written, no engine opened, no server started). In this
  * process, on one project: one applied migration, one pending, and an app change
  * not yet generated, so every command has something it would do.
@@ -61,32 +61,38 @@ async function state(): Promise<unknown> {
   }
 }
 
-const CASES: ReadonlyArray<{ args: string[]; unknown: RegExp }> = [
-  { args: ["init", "q", "--dryrun"], unknown: /Unknown argument: dryrun/ },
-  { args: ["plan", "--jsn"], unknown: /Unknown argument: jsn/ },
-  { args: ["ls", "--jsn"], unknown: /Unknown argument: jsn/ },
-  { args: ["ls", "--type", "tabel"], unknown: /Invalid values:\n  Argument: type, Given: "tabel"/ },
-  { args: ["migrate", "generate", "--nme", "third"], unknown: /Unknown argument: nme/ },
-  { args: ["migrate", "baseline", "--nme", "base"], unknown: /Unknown argument: nme/ },
-  { args: ["migrate", "rollback", "--dryrun"], unknown: /Unknown argument: dryrun/ },
-  { args: ["migrate", "deploy", "--dryrun"], unknown: /Unknown argument: dryrun/ },
-  { args: ["migrate", "deploy", "--allow-out-of-oder"], unknown: /Unknown arguments?: allow-out-of-oder/ },
-  { args: ["migrate", "status", "--jsn"], unknown: /Unknown argument: jsn/ },
-  { args: ["migrate", "unlock", "--froce"], unknown: /Unknown argument: froce/ },
-  { args: ["query", "INSERT INTO Users (id, name, email) VALUES ('u2', 'Bo', 'b@x')", "--write", "--fromat", "json"], unknown: /Unknown argument: fromat/ },
-  { args: ["dev", "--prot", "0"], unknown: /Unknown argument: prot/ },
-  { args: ["logs", "--folow"], unknown: /Unknown argument: folow/ },
-  { args: ["prod", "--prot", "0"], unknown: /Unknown argument: prot/ },
-  { args: ["generate", "hash-token", "--jsno"], unknown: /Unknown argument: jsno/ },
+const CASES: ReadonlyArray<{ args: string[]; says: RegExp }> = [
+  { args: ["init", "q", "--dryrun"], says: /Unknown argument: dryrun/ },
+  { args: ["plan", "--jsn"], says: /Unknown argument: jsn/ },
+  { args: ["ls", "--jsn"], says: /Unknown argument: jsn/ },
+  { args: ["ls", "--type", "tabel"], says: /Invalid values:\n  Argument: type, Given: "tabel"/ },
+  { args: ["migrate", "generate", "--nme", "third"], says: /Unknown argument: nme/ },
+  { args: ["migrate", "baseline", "--nme", "base"], says: /Unknown argument: nme/ },
+  { args: ["migrate", "rollback", "--dryrun"], says: /Unknown argument: dryrun/ },
+  { args: ["migrate", "deploy", "--dryrun"], says: /Unknown argument: dryrun/ },
+  { args: ["migrate", "deploy", "--allow-out-of-oder"], says: /Unknown arguments?: allow-out-of-oder/ },
+  { args: ["migrate", "status", "--jsn"], says: /Unknown argument: jsn/ },
+  { args: ["migrate", "unlock", "--froce"], says: /Unknown argument: froce/ },
+  { args: ["query", "INSERT INTO Users (id, name, email) VALUES ('u2', 'Bo', 'b@x')", "--write", "--fromat", "json"], says: /Unknown argument: fromat/ },
+  { args: ["dev", "--prot", "0"], says: /Unknown argument: prot/ },
+  { args: ["logs", "--folow"], says: /Unknown argument: folow/ },
+  { args: ["prod", "--prot", "0"], says: /Unknown argument: prot/ },
+  { args: ["generate", "hash-token", "--jsno"], says: /Unknown argument: jsno/ },
+  // Wrong values: yargs reads a word given to a number flag as NaN; the parser refuses it.
+  { args: ["migrate", "deploy", "--lock-timeout", "soon"], says: /--lock-timeout must be a number of seconds, 0 or more/ },
+  { args: ["migrate", "rollback", "--lock-timeout", "-1"], says: /--lock-timeout -1 must be a number of seconds, 0 or more/ },
+  { args: ["dev", "--port", "http"], says: /--port must be a port number 0–65535/ },
+  { args: ["prod", "--port", "70000"], says: /--port 70000 must be a port number 0–65535/ },
+  { args: ["plan", "--url", "http://127.0.0.1:1", "--timeout", "later"], says: /--timeout must be a positive number of seconds/ },
 ];
 
-for (const { args, unknown } of CASES) {
+for (const { args, says } of CASES) {
   test.serial(`moose ${args.join(" ")}: exit 2 and nothing done`, async (t) => {
     const before = await state();
     const r = await runCli(dir, args);
     t.is(r.code, 2, r.stdout + r.stderr);
     t.is(r.stdout, "");
-    t.regex(r.stderr, new RegExp(`^error\\[USAGE\\]: ${unknown.source}`));
+    t.regex(r.stderr, new RegExp(`^error\\[USAGE\\]: ${says.source}`));
     t.deepEqual(await state(), before);
   });
 }

@@ -16,11 +16,12 @@ import { renderPlanText } from "../present/plan-text.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { startDevServer } from "../../lib/dev/server.js";
+import type { DevArgs } from "./dev.args.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
 const DEBOUNCE_MS = 25;
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: DevArgs, io: CliIO): Promise<number> {
   let log: LogFile | undefined;
   const say = (text: string) => {
     io.stdout.write(text.endsWith("\n") ? text : text + "\n");
@@ -33,13 +34,12 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     log = openLogFile(config.paths.logFile);
     const ledger = await projectLedger(config, VERSION);
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
-    const acceptDataLoss = Boolean(args["acceptDataLoss"] ?? args["accept-data-loss"]);
     const session = new DevSession({
       config,
       engines,
       ledger,
       toolVersion: VERSION,
-      confirmDataLoss: (plan) => confirm(plan, acceptDataLoss, io, say),
+      confirmDataLoss: (plan) => confirm(plan, args.acceptDataLoss, io, say),
       // Only a person at a terminal decides that a drop + add is a rename; otherwise nothing is guessed.
       ...(process.stdin.isTTY ? { resolveRename: (s: RenameSuggestion) => askRename(s, say) } : {}),
     });
@@ -56,7 +56,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       engines,
       ledger,
       token,
-      port: args["port"] === undefined ? config.httpServer.port : Number(args["port"]),
+      port: args.port ?? config.httpServer.port,
       log: (line) => log?.write(line),
     });
     writeDevInstance(config.paths.stateDir, { pid: process.pid, url: server.url, token });

@@ -9,19 +9,20 @@ import { reportError } from "../errors.js";
 import { renderPlanText } from "../present/plan-text.js";
 import { loadProject, printWarnings } from "../project.js";
 import { VERSION } from "../version.js";
+import type { MigrateGenerateArgs } from "./migrate-generate.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
-    const name = args["name"] === undefined ? undefined : String(args["name"]);
-    const renames = parseRenameFlags(args["rename"]);
-    const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !args["non-interactive"] && !args["nonInteractive"];
+    const { name } = args;
+    const renames = parseRenameFlags(args.rename ?? []);
+    const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !args.nonInteractive;
     const result = await generateMigration(config, {
       toolVersion: VERSION,
       ...(name === undefined ? {} : { name }),
       ...(renames.tables.length + renames.columns.length > 0 ? { renames } : {}),
-      ...(args["safeTypeChange"] || args["safe-type-change"] ? { safeTypeChanges: true } : {}),
-      ...(args["backfillViews"] || args["backfill-views"] ? { backfillNewViews: true } : {}),
+      ...(args.safeTypeChange ? { safeTypeChanges: true } : {}),
+      ...(args.backfillViews ? { backfillNewViews: true } : {}),
       ...(interactive ? { resolveRename: promptRename(io) } : {}),
     });
     printWarnings(result.report.app.warnings, io);
@@ -49,8 +50,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
  * @example parseRenameFlags(["Users.mail:email", "Accounts:Users"])
  * // { tables: [{ from: "Accounts", to: "Users" }], columns: [{ table: "Users", from: "mail", to: "email" }] }
  */
-export function parseRenameFlags(value: unknown): { tables: TableRename[]; columns: ColumnRename[] } {
-  const list = value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
+export function parseRenameFlags(list: readonly string[]): { tables: TableRename[]; columns: ColumnRename[] } {
   const tables: TableRename[] = [];
   const columns: ColumnRename[] = [];
   for (const item of list) {
