@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline/promises";
 import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { ExitCode, MooseError } from "../../lib/errors.js";
@@ -34,6 +33,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     log = openLogFile(config.paths.logFile);
     const ledger = await projectLedger(config, VERSION);
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
+    const { ask } = io;
     const session = new DevSession({
       config,
       engines,
@@ -41,7 +41,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       toolVersion: VERSION,
       confirmDataLoss: (plan) => confirm(plan, args.acceptDataLoss, io, say),
       // Only a person at a terminal decides that a drop + add is a rename; otherwise nothing is guessed.
-      ...(process.stdin.isTTY ? { resolveRename: (s: RenameSuggestion) => askRename(s, say) } : {}),
+      ...(ask ? { resolveRename: (s: RenameSuggestion) => askRename(s, ask, say) } : {}),
     });
     const started = await session.start();
     for (const id of started.adopted) say(`✓ ${id} is already applied by this dev database: recorded`);
@@ -130,17 +130,12 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
   }
 }
 
-async function askRename(s: RenameSuggestion, say: (t: string) => void): Promise<boolean> {
+async function askRename(s: RenameSuggestion, ask: NonNullable<CliIO["ask"]>, say: (t: string) => void): Promise<boolean> {
   const what = s.kind === "table" ? `table ${s.from} is gone and ${s.to} is new (same columns)` : `${s.table}.${s.from} is gone and ${s.table}.${s.to} is new (both ${s.type})`;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(`${what}.\nRename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
-    const yes = !/^n(o)?$/i.test(answer.trim());
-    say(yes ? `rename ${s.from} → ${s.to}` : `drop ${s.from} and add ${s.to} (the drop needs confirming)`);
-    return yes;
-  } finally {
-    rl.close();
-  }
+  const answer = await ask(`${what}.\nRename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
+  const yes = !/^n(o)?$/i.test(answer.trim());
+  say(yes ? `rename ${s.from} → ${s.to}` : `drop ${s.from} and add ${s.to} (the drop needs confirming)`);
+  return yes;
 }
 
 async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string) => void): Promise<boolean> {
@@ -150,20 +145,15 @@ async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string
     say(`Data loss accepted (--accept-data-loss):\n${lines.join("\n")}`);
     return true;
   }
-  if (!process.stdin.isTTY) {
+  if (!io.ask) {
     say(`These changes lose data and were NOT applied:\n${lines.join("\n")}\n  Confirm in a terminal, or restart with --accept-data-loss; nothing else of this change was applied.`);
     return false;
   }
   io.stdout.write(`${renderPlanText(plan)}These changes lose data:\n${lines.join("\n")}\n`);
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question("Apply them? [y/N] ");
-    const yes = /^y(es)?$/i.test(answer.trim());
-    say(yes ? "data loss confirmed" : "not applied: answer was no (the code and the database now differ until you change either)");
-    return yes;
-  } finally {
-    rl.close();
-  }
+  const answer = await io.ask("Apply them? [y/N] ");
+  const yes = /^y(es)?$/i.test(answer.trim());
+  say(yes ? "data loss confirmed" : "not applied: answer was no (the code and the database now differ until you change either)");
+  return yes;
 }
 
 function describe(change: { kind: string } & Record<string, unknown>): string {

@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline/promises";
 import { relative } from "node:path";
 import type { ColumnRename, TableRename } from "../../lib/diff/diff.js";
 import type { RenameResolver, RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
@@ -16,14 +15,15 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
     const config = await loadProject(io);
     const { name } = args;
     const renames = parseRenameFlags(args.rename ?? []);
-    const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !args.nonInteractive;
+    const ask = io.isTTY && !args.nonInteractive ? io.ask : undefined;
+    const interactive = ask !== undefined;
     const result = await generateMigration(config, {
       toolVersion: VERSION,
       ...(name === undefined ? {} : { name }),
       ...(renames.tables.length + renames.columns.length > 0 ? { renames } : {}),
       ...(args.safeTypeChange ? { safeTypeChanges: true } : {}),
       ...(args.backfillViews ? { backfillNewViews: true } : {}),
-      ...(interactive ? { resolveRename: promptRename(io) } : {}),
+      ...(ask ? { resolveRename: promptRename(io, ask) } : {}),
     });
     printWarnings(result.report.app.warnings, io);
     const unanswered = result.kind === "written" ? result.report.suggestions : [];
@@ -68,17 +68,12 @@ export function parseRenameFlags(list: readonly string[]): { tables: TableRename
 }
 
 /** Asks on the terminal whether a drop + add is a rename. */
-function promptRename(io: CliIO): RenameResolver {
+function promptRename(io: CliIO, ask: NonNullable<CliIO["ask"]>): RenameResolver {
   return async (s: RenameSuggestion) => {
     const what = s.kind === "table" ? `table ${s.from} was removed and ${s.to} added (same columns)` : `${s.table}.${s.from} was removed and ${s.table}.${s.to} added (both ${s.type})`;
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
-    try {
-      const answer = await rl.question(`${what}.\n  Rename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
-      const yes = !/^n(o)?$/i.test(answer.trim());
-      io.stdout.write(yes ? `  → rename\n` : `  → drop and add (the drop needs approveDataLoss in the file)\n`);
-      return yes;
-    } finally {
-      rl.close();
-    }
+    const answer = await ask(`${what}.\n  Rename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
+    const yes = !/^n(o)?$/i.test(answer.trim());
+    io.stdout.write(yes ? `  → rename\n` : `  → drop and add (the drop needs approveDataLoss in the file)\n`);
+    return yes;
   };
 }

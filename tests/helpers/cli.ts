@@ -21,9 +21,10 @@ export interface CliResult {
  * sees. Needs no process per call (no Node start, no compiler or chDB load), so it is
  * what most CLI tests use. chDB opens one data directory per process: tests whose
  * commands reach the embedded engines of different projects are `test.serial`.
+ * With `answers`, the command runs at a terminal where a person gives those answers.
  */
-export async function runCli(cwd: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const io = memoryIO(cwd, env);
+export async function runCli(cwd: string, args: readonly string[], env: Record<string, string> = {}, answers?: readonly string[]): Promise<CliResult> {
+  const io = memoryIO(cwd, env, answers === undefined ? {} : { answers });
   const code = await main(args, io);
   return { code, stdout: io.out(), stderr: io.err() };
 }
