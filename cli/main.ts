@@ -16,6 +16,7 @@ import { logsCommand } from "./commands/logs.args.js";
 import { prodCommand } from "./commands/prod.args.js";
 import { hashTokenCommand } from "./commands/hash-token.args.js";
 import { reportError } from "./errors.js";
+import { usageMessage, type CommandWords } from "./usage-error.js";
 import type { CliIO } from "./io.js";
 import { EPILOG, NO_COMMAND, TOP_LEVEL_COMMANDS as TOP, USAGE, USAGE_HINT, helpWidth } from "./help.js";
 import { VERSION } from "./version.js";
@@ -135,10 +136,18 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return reportError(error.error, io, argv.includes("--json"));
     }
     if (output) io.stderr.write(output + "\n");
-    io.stderr.write(`error[USAGE]: ${error.message}\n  hint: ${USAGE_HINT}\n`);
+    io.stderr.write(`error[USAGE]: ${usageMessage(error.message, argv, COMMANDS.map(words))}\n  hint: ${USAGE_HINT}\n`);
     return ExitCode.invalidInput;
   }
   if (output) io.stdout.write(output + "\n");
   return code;
 }
 
+
+/** What a command accepts, for spelling suggestions. */
+function words(node: Leaf | Group): CommandWords {
+  if ("children" in node) return { name: node.command, children: node.children.map(words) };
+  const { spec } = node;
+  const aliases = Object.values(spec.options).flatMap((o) => (o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias]));
+  return { name: spec.command.split(" ")[0]!, flags: [...Object.keys(spec.options), ...aliases, ...Object.keys(spec.positionals ?? {})] };
+}

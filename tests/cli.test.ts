@@ -90,7 +90,7 @@ test("usage errors exit 2; --version and --help exit 0; unfinished commands say 
   const bad = moose(dir, ["plna"]);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /error\[USAGE\]/);
-  t.regex(bad.stderr, /error\[USAGE\]: Unknown argument: plna\n  hint: moose --help/);
+  t.regex(bad.stderr, /error\[USAGE\]: Unknown argument: plna; did you mean plan\?\n  hint: moose --help/);
   const noCmd = moose(dir, []);
   t.is(noCmd.code, 2);
   const v = moose(dir, ["--version"]);
