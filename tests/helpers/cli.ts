@@ -23,7 +23,7 @@ export interface CliResult {
  * commands reach the embedded engines of different projects are `test.serial`.
  * With `answers`, the command runs at a terminal where a person gives those answers.
  */
-export async function runCli(cwd: string, args: readonly string[], env: Record<string, string> = {}, answers?: readonly string[]): Promise<CliResult> {
+export async function runCli(cwd: string, args: readonly string[], env: Record<string, string | undefined> = {}, answers?: readonly string[]): Promise<CliResult> {
   const io = memoryIO(cwd, env, answers === undefined ? {} : { answers });
   const code = await main(args, io);
   return { code, stdout: io.out(), stderr: io.err() };
