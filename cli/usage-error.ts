@@ -50,8 +50,8 @@ const GLOBAL_FLAGS = ["help", "h", "version"];
  * the command it is given to, when a known one is close enough; `undefined` otherwise.
  *
  * @example
- * didYouMean(["migrate", "deploy", "--dryrun"], tree) // "did you mean --dry-run?"
- * didYouMean(["plna"], tree)                          // "did you mean plan?"
+ * didYouMean(["migrate", "deploy", "--dryrun"], tree) // { word: "dryrun", suggestion: "did you mean --dry-run?" }
+ * didYouMean(["plna"], tree)                          // { word: "plna", suggestion: "did you mean plan?" }
  */
 function didYouMean(argv: readonly string[], commands: readonly CommandWords[]): { word: string; suggestion: string } | undefined {
   const end = argv.indexOf("--");
@@ -75,10 +75,7 @@ function didYouMean(argv: readonly string[], commands: readonly CommandWords[]):
       level = next.children;
       continue;
     }
-    const near = nearest(
-      word,
-      level.map((c) => c.name),
-    );
+    const near = nearest(word, level.map((c) => c.name));
     if (near !== undefined) return { word, suggestion: `did you mean ${near}?` };
     level = undefined;
   }
