@@ -6,6 +6,11 @@ export interface CliIO {
   readonly stderr: { write(text: string): unknown };
   /** Colours and emoji-free fallbacks are chosen from this. */
   readonly isTTY: boolean;
+  /**
+   * Asks the person at the terminal and resolves with the answer line. Absent when
+   * nobody can answer (stdin is not a terminal): commands then decide without asking.
+   */
+  readonly ask?: (question: string) => Promise<string>;
   /** Resolves when the operator stops a long-running command (SIGINT / SIGTERM). */
   stopped(): Promise<NodeJS.Signals>;
 }
@@ -17,6 +22,19 @@ export function processIO(): CliIO {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: Boolean(process.stdout.isTTY),
+    ...(process.stdin.isTTY
+      ? {
+          ask: async (question: string) => {
+            const { createInterface } = await import("node:readline/promises");
+            const rl = createInterface({ input: process.stdin, output: process.stdout });
+            try {
+              return await rl.question(question);
+            } finally {
+              rl.close();
+            }
+          },
+        }
+      : {}),
     stopped: () =>
       new Promise((resolve) => {
         const on = (signal: NodeJS.Signals) => {
@@ -30,16 +48,36 @@ export function processIO(): CliIO {
   };
 }
 
-/** Collects output in memory: for tests of the parser and presenters. */
-export function memoryIO(cwd: string, env: Record<string, string | undefined> = {}): CliIO & { out: () => string; err: () => string } {
+/**
+ * Collects output in memory: for tests of the parser, the presenters and whole
+ * commands. With `answers`, it is a terminal whose person gives those answers in
+ * turn (a question beyond them fails the test's command).
+ */
+export function memoryIO(
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+  options: { readonly answers?: readonly string[] } = {},
+): CliIO & { out: () => string; err: () => string } {
   let out = "";
   let err = "";
+  const answers = options.answers === undefined ? undefined : [...options.answers];
   return {
     cwd,
     env,
-    isTTY: false,
+    isTTY: answers !== undefined,
     stdout: { write: (t: string) => (out += t) },
     stderr: { write: (t: string) => (err += t) },
+    ...(answers === undefined
+      ? {}
+      : {
+          ask: async (question: string) => {
+            out += question;
+            const answer = answers.shift();
+            if (answer === undefined) throw new Error(`no scripted answer left for: ${question}`);
+            out += answer + "\n";
+            return answer;
+          },
+        }),
     stopped: () => new Promise<NodeJS.Signals>(() => {}),
     out: () => out,
     err: () => err,

@@ -1,168 +1,131 @@
 import yargs, { type Argv } from "yargs";
 import { ExitCode } from "../lib/errors.js";
+import type { CommandRun, CommandSpec } from "./command-spec.js";
+import { initCommand } from "./commands/init.args.js";
+import { planCommand } from "./commands/plan.args.js";
+import { lsCommand } from "./commands/ls.args.js";
+import { migrateGenerateCommand } from "./commands/migrate-generate.args.js";
+import { migrateBaselineCommand } from "./commands/migrate-baseline.args.js";
+import { migrateRollbackCommand } from "./commands/migrate-rollback.args.js";
+import { migrateDeployCommand } from "./commands/migrate-deploy.args.js";
+import { migrateStatusCommand } from "./commands/migrate-status.args.js";
+import { migrateUnlockCommand } from "./commands/migrate-unlock.args.js";
+import { migrateResolveCommand } from "./commands/migrate-resolve.args.js";
+import { queryCommand } from "./commands/query.args.js";
+import { devCommand } from "./commands/dev.args.js";
+import { logsCommand } from "./commands/logs.args.js";
+import { prodCommand } from "./commands/prod.args.js";
+import { hashTokenCommand } from "./commands/hash-token.args.js";
 import { reportError } from "./errors.js";
+import { usageMessage, type CommandWords } from "./usage-error.js";
 import type { CliIO } from "./io.js";
 import { EPILOG, NO_COMMAND, TOP_LEVEL_COMMANDS as TOP, USAGE, USAGE_HINT, helpWidth } from "./help.js";
 import { VERSION } from "./version.js";
 
-/** A command module: parse is done by yargs; `run` calls the library and presents the result. */
-export type CommandRun = (args: Record<string, unknown>, io: CliIO) => Promise<number>;
+/** A command the parser runs: its declared arguments and the module with its `run`, loaded when it runs. */
+interface Leaf {
+  readonly spec: CommandSpec;
+  readonly load: () => Promise<{ run: CommandRun<any> }>;
+}
 
+/** A command that only groups others (`moose migrate …`). */
+interface Group {
+  readonly command: string;
+  readonly describe: string;
+  /** Said when no sub-command is named. */
+  readonly demand: string;
+  readonly children: readonly Leaf[];
+}
+
+/** Ties a command's `run` to its declaration: `run` must take exactly the arguments the spec declares. */
+function leaf<S extends CommandSpec<any, any>>(spec: S, load: () => Promise<{ run: CommandRun<S> }>): Leaf {
+  return { spec, load };
+}
+
+/**
+ * Every command, in the order `--help` lists them. Command modules are imported
+ * only when their command runs, so `moose --help` loads neither TypeScript nor any engine.
+ */
+const COMMANDS: ReadonlyArray<Leaf | Group> = [
+  leaf(initCommand, () => import("./commands/init.js")),
+  leaf(planCommand, () => import("./commands/plan.js")),
+  leaf(lsCommand, () => import("./commands/ls.js")),
+  {
+    ...TOP.migrate,
+    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback or resolve",
+    children: [
+      leaf(migrateGenerateCommand, () => import("./commands/migrate-generate.js")),
+      leaf(migrateBaselineCommand, () => import("./commands/migrate-baseline.js")),
+      leaf(migrateRollbackCommand, () => import("./commands/migrate-rollback.js")),
+      leaf(migrateDeployCommand, () => import("./commands/migrate-deploy.js")),
+      leaf(migrateStatusCommand, () => import("./commands/migrate-status.js")),
+      leaf(migrateUnlockCommand, () => import("./commands/migrate-unlock.js")),
+      leaf(migrateResolveCommand, () => import("./commands/migrate-resolve.js")),
+    ],
+  },
+  leaf(queryCommand, () => import("./commands/query.js")),
+  leaf(devCommand, () => import("./commands/dev.js")),
+  leaf(logsCommand, () => import("./commands/logs.js")),
+  leaf(prodCommand, () => import("./commands/prod.js")),
+  {
+    ...TOP.generate,
+    demand: "name what to generate: hash-token",
+    children: [leaf(hashTokenCommand, () => import("./commands/hash-token.js"))],
+  },
+];
 
 /**
  * The whole command line, side-effect free: tests drive it with a memory IO.
- * Command modules are imported only when their command runs, so `moose --help`
- * loads neither TypeScript nor any engine.
+ * yargs validates a command's arguments before its handler runs, provided the
+ * `fail` handler throws (see {@link main}).
  */
 export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
-  const lazy =
-    (load: () => Promise<{ run: CommandRun }>) =>
-    async (args: Record<string, unknown>): Promise<void> => {
-      const { run } = await load();
-      setCode(await run(args, io));
-    };
-  const json = { type: "boolean", default: false, describe: "print one JSON document on stdout" } as const;
-
-  return yargs()
-    .scriptName("moose")
-    .usage(USAGE)
-    .version(VERSION)
-    .strict()
-    .recommendCommands()
-    .wrap(helpWidth(process.stdout.columns))
-    .epilog(EPILOG)
-    .command(
-      TOP.init.command,
-      TOP.init.describe,
-      (y) => y.positional("dir", { type: "string", default: ".", describe: "folder to create the project in" }),
-      lazy(() => import("./commands/init.js")),
-    )
-    .command(
-      TOP.plan.command,
-      TOP.plan.describe,
-      (y) =>
-        y
-          .option("json", json)
-          .option("url", { type: "string", describe: "plan against a running production instance (moose prod)" })
-          .option("token", { type: "string", describe: "admin bearer token for --url (or MOOSE_ADMIN_TOKEN)" })
-          .option("timeout", { type: "number", describe: "seconds to wait for the --url instance (default 10)" }),
-      lazy(() => import("./commands/plan.js")),
-    )
-    .command(
-      TOP.ls.command,
-      TOP.ls.describe,
-      (y) =>
-        y.option("json", json).option("type", {
-          type: "string",
-          choices: ["table", "view", "topic", "api", "workflow", "process"],
-          describe: "only objects of this kind",
-        }),
-      lazy(() => import("./commands/ls.js")),
-    )
-    .command(TOP.migrate.command, TOP.migrate.describe, (y) =>
-      y
-        .command(
-          "generate",
-          "write the pending changes as a migration file in migrations/",
-          (g) =>
-            g
-              .option("name", { type: "string", describe: "slug for the file name (default: describes the change)" })
-              .option("rename", { type: "string", array: true, describe: "a rename, not a drop + add: Old:New (table) or Table.old:new (column); repeatable" })
-              .option("safe-type-change", { type: "boolean", default: false, describe: "write narrowing type changes as new column + backfill + swap, keeping the old values" })
-              .option("backfill-views", { type: "boolean", default: false, describe: "backfill new materialized views from the rows their sources hold" })
-              .option("non-interactive", { type: "boolean", default: false, describe: "never ask (rename suggestions are printed, not applied)" }),
-          lazy(() => import("./commands/migrate-generate.js")),
-        )
-        .command(
-          "baseline",
-          "adopt an existing database: write a baseline migration of the declared objects it has, recorded as applied",
-          (g) => g.option("name", { type: "string", default: "baseline", describe: "slug for the file name" }).option("json", json),
-          lazy(() => import("./commands/migrate-baseline.js")),
-        )
-        .command(
-          "rollback",
-          "undo the newest applied migration (or every one after --to) with its reverse steps",
-          (g) =>
-            g
-              .option("to", { type: "string", describe: "roll back every migration applied after this id (which stays applied)" })
-              .option("dry-run", { type: "boolean", default: false, describe: "print the reverse steps with their SQL, run nothing" })
-              .option("lock-timeout", { type: "number", default: 0, describe: "seconds to wait for another deploy's lock" })
-              .option("json", json),
-          lazy(() => import("./commands/migrate-rollback.js")),
-        )
-        .command(
-          "deploy",
-          "apply the committed migrations that have not run yet",
-          (g) =>
-            g
-              .option("dry-run", { type: "boolean", default: false, describe: "print each pending step with its SQL, apply nothing" })
-              .option("allow-out-of-order", { type: "boolean", default: false, describe: "apply pending files older than the newest applied one" })
-              .option("lock-timeout", { type: "number", default: 0, describe: "seconds to wait for another deploy's lock" })
-              .option("resume-running", { type: "boolean", default: false, describe: "resume a migration whose deploy process died mid-step (check that step first)" })
-              .option("json", json),
-          lazy(() => import("./commands/migrate-deploy.js")),
-        )
-        .command("status", "applied / pending / failed / edited / drift", (g) => g.option("json", json), lazy(() => import("./commands/migrate-status.js")))
-        .command("unlock", "clear a stale deploy lock", (g) => g, lazy(() => import("./commands/migrate-unlock.js")))
-        .command(
-          "resolve",
-          "record a migration as applied or rolled back without running it, after a fix by hand",
-          (g) =>
-            g
-              .option("applied", { type: "string", describe: "record this migration id as applied (the live objects must be as it leaves them)" })
-              .option("rolled-back", { type: "string", describe: "record this failed migration id as rolled back (the live objects must be as it found them)" })
-              .option("lock-timeout", { type: "number", default: 0, describe: "seconds to wait for another deploy's lock" }),
-          lazy(() => import("./commands/migrate-resolve.js")),
-        )
-        .demandCommand(1, "name a migrate command: generate, deploy, status, unlock, baseline, rollback or resolve"),
-    )
-    .command(
-      TOP.query.command,
-      TOP.query.describe,
-      (y) =>
-        y
-          .positional("sql", { type: "string", demandOption: true })
-          .option("write", { type: "boolean", default: false, describe: "allow statements that change data or schema" })
-          .option("format", { type: "string", choices: ["table", "json"], default: "table" }),
-      lazy(() => import("./commands/query.js")),
-    )
-    .command(
-      TOP.dev.command,
-      TOP.dev.describe,
-      (y) =>
-        y
-          .option("port", { type: "number", describe: "dev server port (default: http_server_config.port)" })
-          .option("accept-data-loss", { type: "boolean", default: false, describe: "apply changes that lose data without asking (for non-interactive runs)" }),
-      lazy(() => import("./commands/dev.js")),
-    )
-    .command(
-      TOP.logs.command,
-      TOP.logs.describe,
-      (y) => y.option("follow", { alias: "f", type: "boolean", default: false }).option("filter", { type: "string", describe: "only lines containing TEXT" }),
-      lazy(() => import("./commands/logs.js")),
-    )
-    .command(
-      TOP.prod.command,
-      TOP.prod.describe,
-      (y) => y.option("port", { type: "number", describe: "port to listen on (default: http_server_config.port)" }),
-      lazy(() => import("./commands/prod.js")),
-    )
-    .command(TOP.generate.command, TOP.generate.describe, (y) =>
-      y
-        .command("hash-token", "print a new admin bearer token and the hash for [authentication] admin_api_key", (g) => g.option("json", json), lazy(() => import("./commands/hash-token.js")))
-        .demandCommand(1, "name what to generate: hash-token"),
-    )
+  const register = (y: Argv, node: Leaf | Group): Argv => {
+    if ("children" in node) {
+      return y.command(node.command, node.describe, (g) => node.children.reduce(register, g).demandCommand(1, node.demand));
+    }
+    const { spec, load } = node;
+    return y.command(
+      spec.command,
+      spec.describe,
+      (g) => Object.entries(spec.positionals ?? {}).reduce((p, [name, o]) => p.positional(name, o), g).options(spec.options),
+      async (args) => {
+        const { run } = await load();
+        setCode(await run(args, io));
+      },
+    );
+  };
+  return COMMANDS.reduce(
+    register,
+    yargs()
+      .scriptName("moose")
+      .usage(USAGE)
+      .version(VERSION)
+      .strict()
+      .wrap(helpWidth(process.stdout.columns))
+      .epilog(EPILOG),
+  )
     .demandCommand(1, NO_COMMAND)
     .help()
     .alias("help", "h");
 }
 
+/** A failed parse: yargs' message, and the error it carries (ours when a check threw). */
+class UsageFailure extends Error {
+  constructor(
+    message: string,
+    readonly error: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** Runs the CLI and returns the exit code; only bin.ts touches process. */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
   let code: number = ExitCode.success;
-  let failed: { message: string | undefined; error: unknown } | undefined;
   const parser = buildParser(io, (c) => (code = c)).fail((message, error) => {
-    failed = { message, error };
+    // yargs runs the command anyway when this returns: only a throw stops it.
+    throw new UsageFailure(message ?? String(error), error);
   });
   let output = "";
   try {
@@ -170,16 +133,23 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       output = out;
     });
   } catch (error) {
-    if (!failed) return reportError(error, io, argv.includes("--json"));
-  }
-  if (failed) {
-    if (failed.error && !(failed.error instanceof Error && failed.error.name === "YError")) {
-      return reportError(failed.error, io, argv.includes("--json"));
+    if (!(error instanceof UsageFailure)) return reportError(error, io, argv.includes("--json"));
+    if (error.error && !(error.error instanceof Error && error.error.name === "YError")) {
+      return reportError(error.error, io, argv.includes("--json"));
     }
     if (output) io.stderr.write(output + "\n");
-    io.stderr.write(`error[USAGE]: ${failed.message ?? String(failed.error)}\n  hint: ${USAGE_HINT}\n`);
+    io.stderr.write(`error[USAGE]: ${usageMessage(error.message, argv, COMMANDS.map(words))}\n  hint: ${USAGE_HINT}\n`);
     return ExitCode.invalidInput;
   }
   if (output) io.stdout.write(output + "\n");
   return code;
+}
+
+
+/** What a command accepts, for spelling suggestions. */
+function words(node: Leaf | Group): CommandWords {
+  if ("children" in node) return { name: node.command, children: node.children.map(words) };
+  const { spec } = node;
+  const aliases = Object.values(spec.options).flatMap((o) => (o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias]));
+  return { name: spec.command.split(" ")[0]!, flags: [...Object.keys(spec.options), ...aliases, ...Object.keys(spec.positionals ?? {})] };
 }

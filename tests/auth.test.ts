@@ -1,7 +1,7 @@
 import test from "ava";
 import { constantTimeEqual, generateToken, legacyKeyFor, parseApiKey, PBKDF2_ITERATIONS, verifyToken } from "../lib/auth/token.js";
 import { InvalidInputError } from "../lib/errors.js";
-import { moose, tempDir } from "./helpers/cli.js";
+import { runCli, tempDir } from "./helpers/cli.js";
 
 // Vectors computed independently with Python's hashlib.pbkdf2_hmac.
 const LEGACY_TOKEN = "0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210";
@@ -65,12 +65,12 @@ test("constant-time comparison: equal inputs only, any length", (t) => {
 
 test("moose generate hash-token prints a verifiable pair; --json uses the original CLI's field names", async (t) => {
   const dir = tempDir("token");
-  const json = moose(dir, ["generate", "hash-token", "--json"]);
+  const json = await runCli(dir, ["generate", "hash-token", "--json"]);
   t.is(json.code, 0, json.stderr);
   const doc = JSON.parse(json.stdout) as Record<string, string>;
   t.deepEqual(Object.keys(doc).sort(), ["api_key_hash", "bearer_token"]);
   t.true(await verifyToken(doc["bearer_token"]!, parseApiKey(doc["api_key_hash"]!)));
-  const text = moose(dir, ["generate", "hash-token"]);
+  const text = await runCli(dir, ["generate", "hash-token"]);
   t.is(text.code, 0);
   t.regex(text.stdout, /\[authentication\]\n  admin_api_key = "\$pbkdf2-sha256\$i=600000\$[^"]+"\n/);
   t.regex(text.stdout, /MOOSE_AUTHENTICATION__ADMIN_API_KEY='\$pbkdf2-sha256/);

@@ -1,11 +1,15 @@
 import test from "ava";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { moose, tempDir } from "./helpers/cli.js";
+import { moose, runCli, tempDir } from "./helpers/cli.js";
 
-test("init scaffolds the seed project offline, and plan shows the seed's plan", (t) => {
+// Most tests run the commands in this process; two run the binary (start-up, exit codes,
+// fast help, the code cache).
+
+// `ls` opens the embedded engine: alone, before the others (chDB opens one data directory per process).
+test.serial("init scaffolds the seed project offline, and plan shows the seed's plan", async (t) => {
   const root = tempDir("init");
-  const init = moose(root, ["init", "demo"]);
+  const init = await runCli(root, ["init", "demo"]);
   t.is(init.code, 0, init.stderr);
   const dir = join(root, "demo");
   for (const f of ["app/index.ts", "moose.config.toml", "migrations/.gitkeep", ".gitignore", "package.json", "tsconfig.json"]) {
@@ -17,11 +21,11 @@ test("init scaffolds the seed project offline, and plan shows the seed's plan", 
   t.regex(pkg.dependencies["moose-migrate"] ?? "", /^file:/);
   t.true(readlinkSync(join(dir, "node_modules", "moose-migrate")).length > 0);
 
-  const plan = moose(dir, ["plan"]);
+  const plan = await runCli(dir, ["plan"]);
   t.is(plan.code, 0, plan.stderr);
   t.is(plan.stdout, "Infrastructure Changes:\n New Components\n  + Users (OLAP Table)\n  + UserEvents (Streaming Topic)\n");
 
-  const json = moose(dir, ["plan", "--json"]);
+  const json = await runCli(dir, ["plan", "--json"]);
   t.is(json.code, 0);
   const doc = JSON.parse(json.stdout) as { ok: boolean; steps: Array<{ change: { kind: string }; risk: { class: string } }> };
   t.true(doc.ok);
@@ -33,52 +37,52 @@ test("init scaffolds the seed project offline, and plan shows the seed's plan", 
     ],
   );
 
-  const ls = moose(dir, ["ls"]);
+  const ls = await runCli(dir, ["ls"]);
   t.is(ls.code, 0, ls.stderr);
   t.regex(ls.stdout, /OLAP Tables \(1\)[\s\S]*Users\s+3\s+tuple\(\)\s+MergeTree/);
   t.regex(ls.stdout, /Streaming Topics \(1\)[\s\S]*UserEvents\s+1/);
-  const lsJson = JSON.parse(moose(dir, ["ls", "--json", "--type", "topic"]).stdout) as { declared: Record<string, Array<{ name: string; declaredAt: { file: string; line: number } }>> };
+  const lsJson = JSON.parse((await runCli(dir, ["ls", "--json", "--type", "topic"])).stdout) as { declared: Record<string, Array<{ name: string; declaredAt: { file: string; line: number } }>> };
   t.deepEqual(Object.keys(lsJson.declared), ["topics"]);
   t.is(lsJson.declared["topics"]?.[0]?.name, "UserEvents");
   t.deepEqual(lsJson.declared["topics"]?.[0]?.declaredAt, { file: "app/index.ts", line: 12, column: 27 });
 });
 
-test("init refuses to overwrite an existing project (exit 2)", (t) => {
+test("init refuses to overwrite an existing project (exit 2)", async (t) => {
   const root = tempDir("init2");
-  t.is(moose(root, ["init", "p"]).code, 0);
-  const again = moose(root, ["init", "p"]);
+  t.is((await runCli(root, ["init", "p"])).code, 0);
+  const again = await runCli(root, ["init", "p"]);
   t.is(again.code, 2);
   t.regex(again.stderr, /error\[PROJECT_EXISTS\]: .*moose\.config\.toml already exists/);
 });
 
-test("commands outside a project say how to start one (exit 2)", (t) => {
-  const r = moose(tempDir("none"), ["plan"]);
+test("commands outside a project say how to start one (exit 2)", async (t) => {
+  const r = await runCli(tempDir("none"), ["plan"]);
   t.is(r.code, 2);
   t.regex(r.stderr, /error\[CONFIG_NOT_FOUND\]: no moose\.config\.toml in .*: run `moose init`/);
 });
 
-test("a bad config names the key and its line (exit 2)", (t) => {
+test("a bad config names the key and its line (exit 2)", async (t) => {
   const root = tempDir("badcfg");
-  t.is(moose(root, ["init", "p"]).code, 0);
+  t.is((await runCli(root, ["init", "p"])).code, 0);
   const dir = join(root, "p");
   writeFileSync(join(dir, "moose.config.toml"), '[http_server_config]\nport = 70000\n');
-  const r = moose(dir, ["plan"]);
+  const r = await runCli(dir, ["plan"]);
   t.is(r.code, 2);
   t.regex(r.stderr, /error\[CONFIG_INVALID\]: .*moose\.config\.toml:2:1: http_server_config\.port must be an integer port 1–65535/);
 });
 
-test("app errors print file:line:column and exit 2; --json prints them as data", (t) => {
+test("app errors print file:line:column and exit 2; --json prints them as data", async (t) => {
   const root = tempDir("badapp");
-  t.is(moose(root, ["init", "p"]).code, 0);
+  t.is((await runCli(root, ["init", "p"])).code, 0);
   const dir = join(root, "p");
   writeFileSync(
     join(dir, "app/index.ts"),
     'import { OlapTable } from "moose-migrate";\ninterface Row {\n  id: string;\n  blob: any;\n}\nexport const t = new OlapTable<Row>("Rows");\n',
   );
-  const r = moose(dir, ["plan"]);
+  const r = await runCli(dir, ["plan"]);
   t.is(r.code, 2);
   t.regex(r.stderr, /^error\[UNSUPPORTED_TYPE\]: app\/index\.ts:4:3: Row\.blob: `any` cannot be stored in a ClickHouse column\n  hint: /);
-  const j = moose(dir, ["plan", "--json"]);
+  const j = await runCli(dir, ["plan", "--json"]);
   t.is(j.code, 2);
   const doc = JSON.parse(j.stdout) as { ok: boolean; errors: Array<{ code: string; position: unknown }> };
   t.false(doc.ok);
@@ -90,7 +94,10 @@ test("usage errors exit 2; --version and --help exit 0; unfinished commands say 
   const bad = moose(dir, ["plna"]);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /error\[USAGE\]/);
-  t.regex(bad.stderr, /error\[USAGE\]: Unknown argument: plna\n  hint: moose --help/);
+  t.regex(bad.stderr, /error\[USAGE\]: Unknown argument: plna; did you mean plan\?\n  hint: moose --help/);
+  const typo = moose(dir, ["migrate", "deploy", "--dryrun"]);
+  t.is(typo.code, 2);
+  t.is(typo.stderr, "error[USAGE]: Unknown argument: dryrun; did you mean --dry-run?\n  hint: moose --help lists the commands; moose <command> --help its options\n");
   const noCmd = moose(dir, []);
   t.is(noCmd.code, 2);
   const v = moose(dir, ["--version"]);

@@ -1,13 +1,13 @@
 import test from "ava";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { moose, mooseAsync, tempDir } from "./helpers/cli.js";
+import { runCli, tempDir } from "./helpers/cli.js";
 import { startKafkaTestServer, type KafkaTestServer } from "./helpers/kafka-test-server.js";
 import { startTemporalTestServer, type TemporalTestServer } from "./helpers/temporal-test-server.js";
 
 /**
  * Topics and workflows through the whole path (plan → migration file → deploy → ledger → engine) with the
- * real CLI. No broker or Temporal server can be installed here: the kafka and Temporal adapters talk to
+ * CLI's commands, run in this process. No broker or Temporal server can be installed here: the kafka and Temporal adapters talk to
  * the protocol-level test servers over TCP/gRPC, which keep real state.
  */
 
@@ -35,9 +35,9 @@ const rollup = new Task<null, void>("rollup", { run: async () => {} });
 ${workflow}
 `;
 
-function project(): string {
+async function project(): Promise<string> {
   const root = tempDir("sw");
-  const r = moose(root, ["init", "p"]);
+  const r = await runCli(root, ["init", "p"]);
   if (r.code !== 0) throw new Error(r.stderr);
   const dir = join(root, "p");
   writeFileSync(
@@ -48,15 +48,15 @@ function project(): string {
 }
 
 async function ship(t: { is: (a: unknown, b: unknown, m?: string) => void }, dir: string, name: string): Promise<string> {
-  const g = await mooseAsync(dir, ["migrate", "generate", "--name", name]);
+  const g = await runCli(dir, ["migrate", "generate", "--name", name]);
   t.is(g.code, 0, g.stdout + g.stderr);
-  const d = await mooseAsync(dir, ["migrate", "deploy"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 0, d.stdout + d.stderr);
   return g.stdout + d.stdout;
 }
 
 test.serial("the seed's UserEvents stream and a workflow schedule go through generate → deploy; partitions grow, retention changes, a decrease is refused", async (t) => {
-  const dir = project();
+  const dir = await project();
   writeFileSync(join(dir, "app/index.ts"), APP("{ parallelism: 1 }", 'export const nightly = new Workflow("nightly", { startingTask: rollup, schedule: "0 3 * * *", retries: 2, timeout: "1h" });'));
   const first = await ship(t, dir, "create");
   t.regex(first, /\+ UserEvents \(Streaming Topic\)/);
@@ -68,7 +68,7 @@ test.serial("the seed's UserEvents stream and a workflow schedule go through gen
   t.is(schedule?.schedule["action"]?.["startWorkflow"]?.["workflowType"]?.["name"], "nightly");
 
   writeFileSync(join(dir, "app/index.ts"), APP("{ parallelism: 3, retentionPeriod: 1209600 }", 'export const nightly = new Workflow("nightly", { startingTask: rollup, schedule: "0 4 * * *", retries: 2, timeout: "1h" });'));
-  const plan = (await mooseAsync(dir, ["plan"])).stdout;
+  const plan = (await runCli(dir, ["plan"])).stdout;
   t.regex(plan, /~ UserEvents \(Config Change\)\n      ~ partitions 1 → 3\n      ~ retention 7d → 14d/);
   t.regex(plan, /~ nightly \(Config Change\)\n      ~ schedule 0 3 \* \* \* → 0 4 \* \* \*/);
   await ship(t, dir, "more partitions");
@@ -77,14 +77,14 @@ test.serial("the seed's UserEvents stream and a workflow schedule go through gen
   t.true(kafka.requestsOf("CreatePartitions").length >= 1);
   t.true(temporal.requestsOf("UpdateSchedule").length >= 1);
 
-  const ls = await mooseAsync(dir, ["ls"]);
+  const ls = await runCli(dir, ["ls"]);
   t.regex(ls.stdout, /UserEvents\s+3\s+14d\s+2\s+applied/);
   t.regex(ls.stdout, /nightly\s+0 4 \* \* \*\s+2\s+1h\s+no\s+applied/);
 
   // Kafka cannot shrink a topic: refused before a file is written, with the way forward.
   writeFileSync(join(dir, "app/index.ts"), APP("{ parallelism: 2, retentionPeriod: 1209600 }", 'export const nightly = new Workflow("nightly", { startingTask: rollup, schedule: "0 4 * * *", retries: 2, timeout: "1h" });'));
   const requestsBefore = kafka.requestsOf("CreatePartitions").length;
-  const refused = await mooseAsync(dir, ["migrate", "generate"]);
+  const refused = await runCli(dir, ["migrate", "generate"]);
   t.is(refused.code, 3);
   t.regex(refused.stderr, /error\[TOPIC_PARTITIONS_DECREASE\]: cannot reduce topic UserEvents from 3 to 2 partitions: Kafka can only add partitions/);
   t.regex(refused.stderr, /hint: keep 3 partitions, or create a new version of the stream/);
@@ -95,16 +95,16 @@ test.serial("the seed's UserEvents stream and a workflow schedule go through gen
   writeFileSync(join(dir, "app/index.ts"), APP("{ parallelism: 3, retentionPeriod: 1209600 }", ""));
   await ship(t, dir, "remove workflow");
   t.is(temporal.schedules("default").get("moose-nightly"), undefined);
-  t.is((await mooseAsync(dir, ["migrate", "status"])).code, 0);
+  t.is((await runCli(dir, ["migrate", "status"])).code, 0);
 });
 
 test.serial("with workflows enabled and Temporal unreachable, deploy says so and records nothing", async (t) => {
-  const dir = project();
+  const dir = await project();
   writeFileSync(join(dir, "moose.config.toml"), readFileSync(join(dir, "moose.config.toml"), "utf8").replace(temporal.address, "127.0.0.1:1"));
   writeFileSync(join(dir, "app/index.ts"), APP("{ parallelism: 1 }", 'export const nightly = new Workflow("nightly", { startingTask: rollup, schedule: "0 3 * * *" });'));
-  t.is((await mooseAsync(dir, ["migrate", "generate"])).code, 0);
-  const d = await mooseAsync(dir, ["migrate", "deploy"]);
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 1, d.stdout + d.stderr);
   t.regex(d.stderr, /error\[TEMPORAL_UNAVAILABLE\]: Temporal at 127\.0\.0\.1:1 is unreachable: .*\(workflows are enabled in \[features\]; start Temporal or set workflows = false\)/);
-  t.is((await mooseAsync(dir, ["migrate", "status"])).code, 4);
+  t.is((await runCli(dir, ["migrate", "status"])).code, 4);
 });

@@ -3,12 +3,14 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openLedger } from "../lib/ledger/index.js";
-import { BIN, moose, tempDir } from "./helpers/cli.js";
+import { BIN, runCli, tempDir } from "./helpers/cli.js";
 import { queryRows } from "./helpers/ledger-sqlite.js";
 
 /**
- * End-to-end: the real CLI in temp projects, on embedded ClickHouse (chDB) and
- * a real SQLite ledger. Each test has its own project, so tests run in parallel.
+ * End-to-end: the CLI's commands in temp projects, on embedded ClickHouse (chDB) and
+ * a real SQLite ledger, run in this process. chDB opens one data directory per
+ * process, so the tests (each with its own project) run serially. The concurrency
+ * test runs real processes.
  */
 
 const TABLES_ONLY = `import { OlapTable } from "moose-migrate";
@@ -22,9 +24,9 @@ interface UserSchema {
 export const usersTable = new OlapTable<UserSchema>("Users");
 `;
 
-function project(app = TABLES_ONLY): string {
+async function project(app = TABLES_ONLY): Promise<string> {
   const root = tempDir("deploy");
-  const r = moose(root, ["init", "p"]);
+  const r = await runCli(root, ["init", "p"]);
   if (r.code !== 0) throw new Error(r.stderr);
   const dir = join(root, "p");
   writeFileSync(join(dir, "app/index.ts"), app);
@@ -46,34 +48,34 @@ function ok(t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { code: 
 }
 
 /** Generate and deploy; returns the deploy's output. */
-function ship(t: Parameters<typeof ok>[0], dir: string, name: string): string {
-  ok(t, moose(dir, ["migrate", "generate", "--name", name]));
-  const d = moose(dir, ["migrate", "deploy"]);
+async function ship(t: Parameters<typeof ok>[0], dir: string, name: string): Promise<string> {
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", name]));
+  const d = await runCli(dir, ["migrate", "deploy"]);
   ok(t, d);
   return d.stdout;
 }
 
-test("seed walkthrough: Users → add Analytics → add age; old rows read NULL; ledger rows; engine matches code after every deploy", async (t) => {
-  const dir = project();
-  t.regex(ship(t, dir, "create users"), /Applying \d{14}_create_users\n  ✓ step 1/);
-  ok(t, moose(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')", "--write"]));
-  const status1 = moose(dir, ["migrate", "status"]);
+test.serial("seed walkthrough: Users → add Analytics → add age; old rows read NULL; ledger rows; engine matches code after every deploy", async (t) => {
+  const dir = await project();
+  t.regex(await ship(t, dir, "create users"), /Applying \d{14}_create_users\n  ✓ step 1/);
+  ok(t, await runCli(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')", "--write"]));
+  const status1 = await runCli(dir, ["migrate", "status"]);
   t.is(status1.code, 0, status1.stdout + status1.stderr);
   t.regex(status1.stdout, /Up to date\./);
 
   editApp(dir, 'export const usersTable', 'interface AnalyticsSchema {\n  event: string;\n  at: Date;\n}\nexport const analyticsTable = new OlapTable<AnalyticsSchema>("Analytics");\nexport const usersTable');
-  t.is(moose(dir, ["plan"]).stdout, "Infrastructure Changes:\n New Components\n  + Analytics (OLAP Table)\n");
-  ship(t, dir, "add analytics");
-  t.is(moose(dir, ["migrate", "status"]).code, 0);
+  t.is((await runCli(dir, ["plan"])).stdout, "Infrastructure Changes:\n New Components\n  + Analytics (OLAP Table)\n");
+  await ship(t, dir, "add analytics");
+  t.is((await runCli(dir, ["migrate", "status"])).code, 0);
 
   editApp(dir, "  email: string;\n", "  email: string;\n  age: number;\n");
-  t.regex(moose(dir, ["plan"]).stdout, /~ Users \(Schema Update\)\n      \+ age Float64\n/);
-  ship(t, dir, "add age to users");
-  const rows = JSON.parse(moose(dir, ["query", "SELECT id, age FROM Users", "--format", "json"]).stdout) as unknown[];
+  t.regex((await runCli(dir, ["plan"])).stdout, /~ Users \(Schema Update\)\n      \+ age Float64\n/);
+  await ship(t, dir, "add age to users");
+  const rows = JSON.parse((await runCli(dir, ["query", "SELECT id, age FROM Users", "--format", "json"])).stdout) as unknown[];
   // A required number column is non-Nullable Float64: existing rows read its default, 0.
   t.deepEqual(rows, [{ id: "u1", age: 0 }]);
-  t.is(moose(dir, ["plan"]).stdout, "No changes: the infrastructure matches the code.\n");
-  const status = moose(dir, ["migrate", "status", "--json"]);
+  t.is((await runCli(dir, ["plan"])).stdout, "No changes: the infrastructure matches the code.\n");
+  const status = await runCli(dir, ["migrate", "status", "--json"]);
   t.is(status.code, 0);
   const doc = JSON.parse(status.stdout) as { verdict: string; drift: string[]; migrations: Array<{ state: string }> };
   t.is(doc.verdict, "ok");
@@ -97,53 +99,53 @@ test("seed walkthrough: Users → add Analytics → add age; old rows read NULL;
   t.is(ledger[2]?.["parent_hash"], ledger[1]?.["result_hash"]);
 });
 
-test("an optional field added later reads NULL for existing rows", (t) => {
-  const dir = project();
-  ship(t, dir, "create");
-  ok(t, moose(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'a@x')", "--write"]));
+test.serial("an optional field added later reads NULL for existing rows", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
+  ok(t, await runCli(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'a@x')", "--write"]));
   editApp(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
-  ship(t, dir, "add age");
-  t.deepEqual(JSON.parse(moose(dir, ["query", "SELECT id, age FROM Users", "--format", "json"]).stdout), [{ id: "u1", age: null }]);
+  await ship(t, dir, "add age");
+  t.deepEqual(JSON.parse((await runCli(dir, ["query", "SELECT id, age FROM Users", "--format", "json"])).stdout), [{ id: "u1", age: null }]);
 });
 
-test("dry run prints each pending step with its SQL and applies nothing", async (t) => {
-  const dir = project();
-  ok(t, moose(dir, ["migrate", "generate"]));
-  const d = moose(dir, ["migrate", "deploy", "--dry-run"]);
+test.serial("dry run prints each pending step with its SQL and applies nothing", async (t) => {
+  const dir = await project();
+  ok(t, await runCli(dir, ["migrate", "generate"]));
+  const d = await runCli(dir, ["migrate", "deploy", "--dry-run"]);
   ok(t, d);
   t.regex(d.stdout, /\(dry run\)\n  1\. createTable\n     CREATE TABLE `local`\.`Users`/);
   t.regex(d.stdout, /Dry run: nothing was applied\./);
-  t.is(moose(dir, ["migrate", "status"]).code, 4);
+  t.is((await runCli(dir, ["migrate", "status"])).code, 4);
   t.deepEqual(await queryRows(ledgerPath(dir), "SELECT id FROM migrations"), []);
 });
 
-test("an applied migration edited afterwards is refused, naming the file (exit 3)", (t) => {
-  const dir = project();
-  ship(t, dir, "create");
+test.serial("an applied migration edited afterwards is refused, naming the file (exit 3)", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
   const path = join(dir, "migrations", files(dir)[0]!);
   writeFileSync(path, readFileSync(path, "utf8").replace("// Changes:", "// Changes (edited):"));
-  const d = moose(dir, ["migrate", "deploy"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 3);
   t.regex(d.stderr, /error\[MIGRATION_EDITED\]: migration migrations\/\d{14}_create\.ts was edited after it was applied/);
-  const s = moose(dir, ["migrate", "status"]);
+  const s = await runCli(dir, ["migrate", "status"]);
   t.is(s.code, 3);
   t.regex(s.stdout, /_create\s+edited\s+checksum/);
 });
 
-test("an applied migration whose file was removed is refused (exit 3)", (t) => {
-  const dir = project();
-  ship(t, dir, "create");
+test.serial("an applied migration whose file was removed is refused (exit 3)", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
   unlinkSync(join(dir, "migrations", files(dir)[0]!));
-  const d = moose(dir, ["migrate", "deploy"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 3);
   t.regex(d.stderr, /error\[MIGRATION_REMOVED\]: migration \d{14}_create\.ts was applied \(applied\) but its file is no longer in the migrations folder/);
 });
 
-test("a pending migration older than the newest applied one is refused unless allowed (exit 3)", (t) => {
-  const dir = project();
-  ship(t, dir, "create");
+test.serial("a pending migration older than the newest applied one is refused unless allowed (exit 3)", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
   editApp(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
-  ship(t, dir, "add age");
+  await ship(t, dir, "add age");
   const [first, second] = files(dir);
   const firstText = readFileSync(join(dir, "migrations", first!), "utf8");
   const result = /result: "(sha256:[0-9a-f]{64})"/.exec(firstText)![1]!;
@@ -154,31 +156,31 @@ test("a pending migration older than the newest applied one is refused unless al
     join(dir, "migrations", between),
     `import { migration, sql } from "moose-migrate/migration";\nexport default migration({\n  parent: "${result}",\n  result: "${result}",\n  up: [sql("SELECT 1")],\n  down: [],\n});\n`,
   );
-  const d = moose(dir, ["migrate", "deploy"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 3, d.stderr);
   t.regex(d.stderr, /error\[MIGRATION_OUT_OF_ORDER\]: migrations\/\d{14}_zz_backfill\.ts is older than the newest applied migration/);
-  ok(t, moose(dir, ["migrate", "deploy", "--allow-out-of-order"]));
+  ok(t, await runCli(dir, ["migrate", "deploy", "--allow-out-of-order"]));
 });
 
-test("drift: a live change outside migrations stops the next migration touching it (exit 3)", (t) => {
-  const dir = project();
-  ship(t, dir, "create");
-  ok(t, moose(dir, ["query", "ALTER TABLE Users ADD COLUMN hack String", "--write"]));
-  const s = moose(dir, ["migrate", "status"]);
+test.serial("drift: a live change outside migrations stops the next migration touching it (exit 3)", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
+  ok(t, await runCli(dir, ["query", "ALTER TABLE Users ADD COLUMN hack String", "--write"]));
+  const s = await runCli(dir, ["migrate", "status"]);
   t.is(s.code, 3);
   t.regex(s.stdout, /table Users has a column hack String that no migration added/);
   editApp(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
-  ok(t, moose(dir, ["migrate", "generate"]));
-  const d = moose(dir, ["migrate", "deploy"]);
+  ok(t, await runCli(dir, ["migrate", "generate"]));
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 3);
   t.regex(d.stderr, /error\[DRIFT\]: the live database differs from what \d{14}_add_age_to_users\.ts expects; nothing of it was applied\n  table Users has an? .*hack String/);
 });
 
-test("a step failing mid-migration is recorded exactly; the re-run resumes at that step", async (t) => {
-  const dir = project();
-  ship(t, dir, "create");
+test.serial("a step failing mid-migration is recorded exactly; the re-run resumes at that step", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
   editApp(dir, "  email: string;\n", "  email: string;\n  age?: number;\n  city?: string;\n");
-  ok(t, moose(dir, ["migrate", "generate", "--name", "two columns"]));
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "two columns"]));
   const path = join(dir, "migrations", files(dir)[1]!);
   // A hand-written check between the two steps, failing until a marker row exists.
   const text = readFileSync(path, "utf8").replace(
@@ -186,7 +188,7 @@ test("a step failing mid-migration is recorded exactly; the re-run resumes at th
     '    sql("SELECT throwIf(count() = 0, \'marker missing\') FROM system.one WHERE (SELECT count() FROM Users WHERE id = \'marker\') > 0"),\n$1',
   );
   writeFileSync(path, text);
-  const failed = moose(dir, ["migrate", "deploy"]);
+  const failed = await runCli(dir, ["migrate", "deploy"]);
   t.is(failed.code, 1);
   t.regex(failed.stderr, /error\[STEP_FAILED\]: \d{14}_two_columns: step 2 failed after 1 applied step\(s\): .*marker missing/);
   const [rec] = await queryRows<Record<string, unknown>>(ledgerPath(dir), "SELECT * FROM migrations WHERE id LIKE '%two_columns'");
@@ -194,12 +196,12 @@ test("a step failing mid-migration is recorded exactly; the re-run resumes at th
   t.is(rec?.["steps_applied"], 1);
   t.is(rec?.["failed_step"], 1);
   t.regex(String(rec?.["error"]), /marker missing/);
-  const status = moose(dir, ["migrate", "status"]);
+  const status = await runCli(dir, ["migrate", "status"]);
   t.is(status.code, 1, status.stdout + status.stderr);
   t.regex(status.stdout, /_two_columns\s+partially_applied\s+step 2: .*marker missing/);
 
-  ok(t, moose(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('marker', '', '')", "--write"]));
-  const resumed = moose(dir, ["migrate", "deploy"]);
+  ok(t, await runCli(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('marker', '', '')", "--write"]));
+  const resumed = await runCli(dir, ["migrate", "deploy"]);
   ok(t, resumed);
   t.regex(resumed.stdout, /resuming at step 2 of 3\)\n  · step 1 already applied\n  ✓ step 2/);
   const steps = await queryRows<Record<string, unknown>>(ledgerPath(dir), "SELECT step_index, status FROM migration_steps WHERE migration_id LIKE '%two_columns' ORDER BY step_index");
@@ -208,33 +210,33 @@ test("a step failing mid-migration is recorded exactly; the re-run resumes at th
     [1, "applied"],
     [2, "applied"],
   ]);
-  t.is(moose(dir, ["migrate", "status"]).code, 0);
+  t.is((await runCli(dir, ["migrate", "status"])).code, 0);
 });
 
-test("a destructive step without approval applies nothing and says how to approve (exit 3)", async (t) => {
-  const dir = project();
-  ship(t, dir, "create");
-  ok(t, moose(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'a@x')", "--write"]));
+test.serial("a destructive step without approval applies nothing and says how to approve (exit 3)", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
+  ok(t, await runCli(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'a@x')", "--write"]));
   editApp(dir, "  email: string;\n", "");
-  ok(t, moose(dir, ["migrate", "generate"]));
-  const d = moose(dir, ["migrate", "deploy"]);
+  ok(t, await runCli(dir, ["migrate", "generate"]));
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 3);
   t.regex(d.stderr, /error\[DESTRUCTIVE_NOT_APPROVED\]: \d{14}_drop_email_from_users\.ts would lose data and does not approve it; nothing of it was applied\n  migrations\/\d{14}_drop_email_from_users\.ts:\d+: dropColumn\("Users", …\) drops a column and its data\n  hint: .*approveDataLoss: true/);
   t.is((await queryRows(ledgerPath(dir), "SELECT id FROM migrations")).length, 1);
-  t.deepEqual(JSON.parse(moose(dir, ["query", "SELECT email FROM Users", "--format", "json"]).stdout), [{ email: "a@x" }]);
+  t.deepEqual(JSON.parse((await runCli(dir, ["query", "SELECT email FROM Users", "--format", "json"])).stdout), [{ email: "a@x" }]);
   const path = join(dir, "migrations", files(dir)[1]!);
   writeFileSync(path, readFileSync(path, "utf8").replace("{ approveDataLoss: false }", "{ approveDataLoss: true }"));
-  ok(t, moose(dir, ["migrate", "deploy"]));
-  t.regex(moose(dir, ["query", "SELECT name FROM system.columns WHERE table = 'Users' AND database = 'local'", "--format", "json"]).stdout, /^(?![\s\S]*email)/);
+  ok(t, await runCli(dir, ["migrate", "deploy"]));
+  t.regex((await runCli(dir, ["query", "SELECT name FROM system.columns WHERE table = 'Users' AND database = 'local'", "--format", "json"])).stdout, /^(?![\s\S]*email)/);
 });
 
-test("20 concurrent deploys apply each migration exactly once", async (t) => {
-  const dir = project();
-  ok(t, moose(dir, ["migrate", "generate", "--name", "one"]));
+test.serial("20 concurrent deploys apply each migration exactly once", async (t) => {
+  const dir = await project();
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "one"]));
   editApp(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
-  ok(t, moose(dir, ["migrate", "generate", "--name", "two"]));
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "two"]));
   editApp(dir, "  age?: number;\n", "  age?: number;\n  city?: string;\n");
-  ok(t, moose(dir, ["migrate", "generate", "--name", "three"]));
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "three"]));
   const runs = await Promise.all(
     Array.from({ length: 20 }, () =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -255,23 +257,21 @@ test("20 concurrent deploys apply each migration exactly once", async (t) => {
     ["applied", 1],
     ["applied", 1],
   ]);
-  t.is(moose(dir, ["migrate", "status"]).code, 0);
+  t.is((await runCli(dir, ["migrate", "status"])).code, 0);
 });
 
-// Serial: it opens the ledger in this process, and the other tests' spawnSync calls block this
-// process's event loop for as long as their CLI runs (under load, past knex's pool timeout).
 test.serial("a stale lock names its holder; moose migrate unlock clears it", async (t) => {
-  const dir = project();
-  ok(t, moose(dir, ["migrate", "generate"]));
+  const dir = await project();
+  ok(t, await runCli(dir, ["migrate", "generate"]));
   const ledger = await openLedger(ledgerPath(dir));
   t.true((await ledger.acquireLock("ghost-host:4242:dead", 3_600_000)).acquired);
   await ledger.close();
-  const d = moose(dir, ["migrate", "deploy"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 1);
   t.regex(d.stderr, /error\[DEPLOY_LOCKED\]: another deploy holds the migration lock: ghost-host:4242:dead, since \d{4}-\d\d-\d\dT[\d:.]+Z \(expires .*\)\n  hint: .*moose migrate unlock/);
-  const u = moose(dir, ["migrate", "unlock"]);
+  const u = await runCli(dir, ["migrate", "unlock"]);
   ok(t, u);
   t.regex(u.stdout, /Released the migration lock held by ghost-host:4242:dead since /);
-  ok(t, moose(dir, ["migrate", "deploy"]));
-  t.is(moose(dir, ["migrate", "unlock"]).stdout, "The migration lock was not held.\n");
+  ok(t, await runCli(dir, ["migrate", "deploy"]));
+  t.is((await runCli(dir, ["migrate", "unlock"])).stdout, "The migration lock was not held.\n");
 });

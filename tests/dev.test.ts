@@ -1,13 +1,15 @@
 import test from "ava";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { moose, tempDir } from "./helpers/cli.js";
+import { runCli, tempDir } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
 import { queryRows } from "./helpers/ledger-sqlite.js";
 
-function project(): string {
+// `moose dev` runs as the binary (it is stopped with a signal); the other commands run in this process.
+
+async function project(): Promise<string> {
   const root = tempDir("dev");
-  const r = moose(root, ["init", "p"]);
+  const r = await runCli(root, ["init", "p"]);
   if (r.code !== 0) throw new Error(r.stderr);
   return join(root, "p");
 }
@@ -19,13 +21,13 @@ function edit(dir: string, from: string, to: string): void {
   writeFileSync(path, text.replace(from, to));
 }
 
-const columns = (dir: string, table: string) =>
-  (JSON.parse(moose(dir, ["query", `SELECT name, type FROM system.columns WHERE database = 'local' AND table = '${table}' ORDER BY position`, "--format", "json"]).stdout) as Array<{ name: string; type: string }>).map(
+const columns = async (dir: string, table: string) =>
+  (JSON.parse((await runCli(dir, ["query", `SELECT name, type FROM system.columns WHERE database = 'local' AND table = '${table}' ORDER BY position`, "--format", "json"])).stdout) as Array<{ name: string; type: string }>).map(
     (c) => `${c.name} ${c.type}`,
   );
 
 test("moose dev: start, add a table, add a field, a type error and its fix, finalise, remove a field", async (t) => {
-  const dir = project();
+  const dir = await project();
   const dev = new DevProcess(dir);
   t.teardown(() => void dev.stop());
   const url = await dev.url();
@@ -37,7 +39,7 @@ test("moose dev: start, add a table, add a field, a type error and its fix, fina
   t.deepEqual(await health.json(), { status: "ok" });
 
   // From a second process, through the running instance (it holds the embedded engine).
-  t.deepEqual(columns(dir, "Users"), ["id String", "name String", "email String"]);
+  t.deepEqual(await columns(dir, "Users"), ["id String", "name String", "email String"]);
   t.true(existsSync(join(dir, "migrations", ".draft.ts")));
   const draftRow = await queryRows<Record<string, unknown>>(join(dir, ".moose/ledger.sqlite"), "SELECT id, status, steps_total FROM migrations");
   t.deepEqual(draftRow, [{ id: ".draft", status: "applied", steps_total: 2 }]);
@@ -45,28 +47,28 @@ test("moose dev: start, add a table, add a field, a type error and its fix, fina
   edit(dir, "export const usersTable", 'interface AnalyticsSchema {\n  event: string;\n  at: Date;\n}\nexport const analyticsTable = new OlapTable<AnalyticsSchema>("Analytics");\nexport const usersTable');
   const added = await dev.waitFor(/✓ applied 1 step in \d+ ms/);
   t.regex(added, /⟳ app\/index\.ts\nInfrastructure Changes:\n New Components\n  \+ Analytics \(OLAP Table\)\n/);
-  t.deepEqual(columns(dir, "Analytics"), ["event String", "at DateTime('UTC')"]);
+  t.deepEqual(await columns(dir, "Analytics"), ["event String", "at DateTime('UTC')"]);
 
   edit(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
   const field = await dev.waitFor(/✓ applied 2 steps in \d+ ms/);
   t.regex(field, /~ Users \(Schema Update\)\n      \+ age Nullable\(Float64\)\n/);
-  t.deepEqual(columns(dir, "Users"), ["id String", "name String", "email String", "age Nullable(Float64)"]);
+  t.deepEqual(await columns(dir, "Users"), ["id String", "name String", "email String", "age Nullable(Float64)"]);
 
   edit(dir, "  age?: number;\n", "  age?: number;\n  broken: any;\n");
   const bad = await dev.waitFor(/the last good state is kept:\n.*\n/);
   t.regex(bad, /error\[UNSUPPORTED_TYPE\]: app\/index\.ts:\d+:3: UserSchema\.broken: `any` cannot be stored in a ClickHouse column/);
-  t.deepEqual(columns(dir, "Users"), ["id String", "name String", "email String", "age Nullable(Float64)"]);
+  t.deepEqual(await columns(dir, "Users"), ["id String", "name String", "email String", "age Nullable(Float64)"]);
   edit(dir, "  broken: any;\n", "  city: string;\n");
   const fixed = await dev.waitFor(/✓ applied 2 steps in \d+ ms/);
   t.regex(fixed, /\+ city String/);
 
   // Finalise the session's draft into a reviewed migration: dev records it as applied, the draft goes away.
-  const generated = moose(dir, ["migrate", "generate", "--name", "initial"]);
+  const generated = await runCli(dir, ["migrate", "generate", "--name", "initial"]);
   t.is(generated.code, 0, generated.stderr);
   await dev.waitFor(/✓ \d{14}_initial matches the database: recorded as applied\n/);
   await dev.waitFor(/no uncommitted changes\n/);
   t.false(existsSync(join(dir, "migrations", ".draft.ts")));
-  const status = moose(dir, ["migrate", "status", "--json"]);
+  const status = await runCli(dir, ["migrate", "status", "--json"]);
   t.is(status.code, 0, status.stdout + status.stderr);
   t.is((JSON.parse(status.stdout) as { verdict: string }).verdict, "ok");
 
@@ -74,7 +76,7 @@ test("moose dev: start, add a table, add a field, a type error and its fix, fina
   edit(dir, "  email: string;\n", "");
   const waiting = await dev.waitFor(/⏸ waiting for approval: nothing applied\n/);
   t.regex(waiting, /These changes lose data and were NOT applied:\n.*⚠ drops a column and its data: Users\.email/);
-  t.true(columns(dir, "Users").includes("email String"));
+  t.true((await columns(dir, "Users")).includes("email String"));
   t.is(await dev.stop(), 0);
   t.false(existsSync(join(dir, ".moose", "dev.json")));
 
@@ -82,15 +84,15 @@ test("moose dev: start, add a table, add a field, a type error and its fix, fina
   t.teardown(() => void again.stop());
   const dropped = await again.waitFor(/✓ applied \d+ steps? in/);
   t.regex(dropped, /Data loss accepted \(--accept-data-loss\):\n  ⚠ drops a column and its data: Users\.email/);
-  t.false(columns(dir, "Users").includes("email String"));
+  t.false((await columns(dir, "Users")).includes("email String"));
   t.true(readdirSync(join(dir, "migrations")).includes(".draft.ts"));
   t.is(await again.stop(), 0);
-  const log = moose(dir, ["logs", "--filter", "waiting for approval"]);
+  const log = await runCli(dir, ["logs", "--filter", "waiting for approval"]);
   t.regex(log.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z ⏸ waiting for approval: nothing applied$/m);
 });
 
 test("moose dev serves ingest and consumption endpoints as they are declared, without a restart", async (t) => {
-  const dir = project();
+  const dir = await project();
   const dev = new DevProcess(dir);
   t.teardown(() => void dev.stop());
   const url = await dev.url();
@@ -131,7 +133,7 @@ export const userCount = new ConsumptionApi<{ minAge: number }, unknown>("userCo
   // The stream's sync delivers the rows to the table; nothing of the rejected request arrived.
   let rows: unknown[] = [];
   for (let i = 0; i < 100 && rows.length < 2; i++) {
-    rows = JSON.parse(moose(dir, ["query", "SELECT id, age FROM Users ORDER BY id", "--format", "json"]).stdout) as unknown[];
+    rows = JSON.parse((await runCli(dir, ["query", "SELECT id, age FROM Users ORDER BY id", "--format", "json"])).stdout) as unknown[];
     if (rows.length < 2) await new Promise((r) => setTimeout(r, 200));
   }
   t.deepEqual(rows, [

@@ -5,7 +5,7 @@ import { loadConfig } from "../lib/config/config.js";
 import { DevSession } from "../lib/dev/session.js";
 import type { RenameSuggestion } from "../lib/diff/rename-suggestions.js";
 import { openDeployEngines, projectLedger } from "../lib/project/engines.js";
-import { moose, tempDir } from "./helpers/cli.js";
+import { runCli, tempDir } from "./helpers/cli.js";
 
 /**
  * `moose dev`'s rename resolver, in process: the session asks about a drop + add that
@@ -14,7 +14,7 @@ import { moose, tempDir } from "./helpers/cli.js";
  */
 test("dev: the rename resolver turns a drop + add into a rename; declined, the drop waits for approval", async (t) => {
   const root = tempDir("evolve-dev");
-  const init = moose(root, ["init", "p"]);
+  const init = await runCli(root, ["init", "p"]);
   t.is(init.code, 0, init.stderr);
   const dir = join(root, "p");
   const config = await loadConfig(dir, {});
@@ -49,7 +49,7 @@ test("dev: the rename resolver turns a drop + add into a rename; declined, the d
   t.is(first.kind, "applied", JSON.stringify(first).slice(0, 2000));
   await engines.olap.execute("INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')");
   // Committed: the draft then holds only what changes after this.
-  const generated = moose(dir, ["migrate", "generate", "--name", "users"]);
+  const generated = await runCli(dir, ["migrate", "generate", "--name", "users"]);
   t.is(generated.code, 0, generated.stderr);
   const adopted = await session.cycle();
   t.true(adopted.kind === "applied" && adopted.adopted.length === 1, JSON.stringify(adopted).slice(0, 500));

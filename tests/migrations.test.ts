@@ -7,12 +7,14 @@ import { nextTimestamp } from "../lib/migrations/generate.js";
 import { replayMigrations } from "../lib/migrations/sequence.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import { InvalidInputErrors, MooseError } from "../lib/errors.js";
-import { moose, tempDir } from "./helpers/cli.js";
+import { runCli, tempDir } from "./helpers/cli.js";
+
+// The commands run in this process. None opens an engine, so the tests run concurrently.
 
 /** A project from `moose init`, with `app/index.ts` replaced. */
-function project(app?: string): string {
+async function project(app?: string): Promise<string> {
   const root = tempDir("mig");
-  const r = moose(root, ["init", "p"]);
+  const r = await runCli(root, ["init", "p"]);
   if (r.code !== 0) throw new Error(r.stderr);
   const dir = join(root, "p");
   if (app) writeFileSync(join(dir, "app/index.ts"), app);
@@ -29,9 +31,9 @@ function edit(dir: string, from: string, to: string): void {
   writeFileSync(path, readFileSync(path, "utf8").replace(from, to));
 }
 
-test("generate writes a reviewable file, replay reproduces the code's state, and a second generate finds nothing", (t) => {
-  const dir = project();
-  const g = moose(dir, ["migrate", "generate"]);
+test("generate writes a reviewable file, replay reproduces the code's state, and a second generate finds nothing", async (t) => {
+  const dir = await project();
+  const g = await runCli(dir, ["migrate", "generate"]);
   t.is(g.code, 0, g.stderr);
   t.regex(g.stdout, /Wrote migrations\/\d{14}_create_table_users_and_1_more\.ts\n$/);
   const [first] = migrationFiles(dir);
@@ -44,20 +46,20 @@ test("generate writes a reviewable file, replay reproduces the code's state, and
   const code = extractApp({ projectDir: dir, mainFile: "app/index.ts" });
   t.is(canonicalJson(replay.state), canonicalJson(code.map));
 
-  const again = moose(dir, ["migrate", "generate"]);
+  const again = await runCli(dir, ["migrate", "generate"]);
   t.is(again.code, 0);
   t.is(again.stdout, "No changes: the code matches the state of the committed migrations; nothing written.\n");
   t.is(migrationFiles(dir).length, 1);
-  t.is(moose(dir, ["plan"]).stdout, "No changes: the infrastructure matches the code.\n");
+  t.is((await runCli(dir, ["plan"])).stdout, "No changes: the infrastructure matches the code.\n");
 });
 
-test("adding a field gives add_age_to_users with addColumn after email and a reverse dropColumn", (t) => {
-  const dir = project();
-  t.is(moose(dir, ["migrate", "generate"]).code, 0);
+test("adding a field gives add_age_to_users with addColumn after email and a reverse dropColumn", async (t) => {
+  const dir = await project();
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
   edit(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
-  const plan = moose(dir, ["plan"]);
+  const plan = await runCli(dir, ["plan"]);
   t.true(plan.stdout.includes("  ~ Users (Schema Update)\n      + age Nullable(Float64)\n"), plan.stdout);
-  const g = moose(dir, ["migrate", "generate", "--name", "Add age to users"]);
+  const g = await runCli(dir, ["migrate", "generate", "--name", "Add age to users"]);
   t.is(g.code, 0, g.stderr);
   const second = migrationFiles(dir)[1]!;
   t.regex(second, /^\d{14}_add_age_to_users\.ts$/);
@@ -71,46 +73,46 @@ test("adding a field gives add_age_to_users with addColumn after email and a rev
   );
 });
 
-test("removing a field writes an unapproved dropColumn and names the data at risk", (t) => {
-  const dir = project();
-  t.is(moose(dir, ["migrate", "generate"]).code, 0);
+test("removing a field writes an unapproved dropColumn and names the data at risk", async (t) => {
+  const dir = await project();
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
   edit(dir, "  email: string;\n", "");
-  const plan = moose(dir, ["plan"]);
+  const plan = await runCli(dir, ["plan"]);
   t.regex(plan.stdout, /      - email String  ⚠ drops a column and its data\n/);
-  t.is(moose(dir, ["migrate", "generate"]).code, 0);
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
   const text = readFileSync(join(dir, "migrations", migrationFiles(dir)[1]!), "utf8");
   t.true(text.includes("//   ⚠ drop email from Users: drops a column and its data\n"), text);
   t.true(text.includes('    dropColumn("Users", "email", { approveDataLoss: false }),\n'), text);
   t.true(text.includes("// ⚠ DROP_COLUMN: drops a column and its data. Set approveDataLoss: true to run this step."), text);
 });
 
-test("rendering is deterministic: the same change gives byte-identical files (timestamp aside)", (t) => {
-  const a = project();
-  const b = project();
-  t.is(moose(a, ["migrate", "generate", "--name", "x"]).code, 0);
-  t.is(moose(b, ["migrate", "generate", "--name", "x"]).code, 0);
+test("rendering is deterministic: the same change gives byte-identical files (timestamp aside)", async (t) => {
+  const a = await project();
+  const b = await project();
+  t.is((await runCli(a, ["migrate", "generate", "--name", "x"])).code, 0);
+  t.is((await runCli(b, ["migrate", "generate", "--name", "x"])).code, 0);
   const ta = readFileSync(join(a, "migrations", migrationFiles(a)[0]!), "utf8").replace(/\d{14}/g, "T");
   const tb = readFileSync(join(b, "migrations", migrationFiles(b)[0]!), "utf8").replace(/\d{14}/g, "T");
   t.is(ta, tb);
 });
 
-test("an edited step that changes the result is refused with both hashes and the fix (exit 3)", (t) => {
-  const dir = project();
-  t.is(moose(dir, ["migrate", "generate"]).code, 0);
+test("an edited step that changes the result is refused with both hashes and the fix (exit 3)", async (t) => {
+  const dir = await project();
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
   const path = join(dir, "migrations", migrationFiles(dir)[0]!);
   writeFileSync(path, readFileSync(path, "utf8").replace('{ name: "email", type: "String" }', '{ name: "email", type: "Nullable(String)" }'));
-  const r = moose(dir, ["plan"]);
+  const r = await runCli(dir, ["plan"]);
   t.is(r.code, 3);
   t.regex(r.stderr, /error\[MIGRATION_RESULT_MISMATCH\]: migrations\/\d{14}_create_table_users_and_1_more\.ts:1:1: \d{14}_create_table_users_and_1_more\.ts's steps produce state [0-9a-f]{12}, but the file records result [0-9a-f]{12}\n  hint: if you edited its steps on purpose/);
 });
 
-test("a removed earlier migration breaks the chain and is refused (exit 3)", (t) => {
-  const dir = project();
-  t.is(moose(dir, ["migrate", "generate"]).code, 0);
+test("a removed earlier migration breaks the chain and is refused (exit 3)", async (t) => {
+  const dir = await project();
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
   edit(dir, "  email: string;\n", "  email: string;\n  age?: number;\n");
-  t.is(moose(dir, ["migrate", "generate"]).code, 0);
+  t.is((await runCli(dir, ["migrate", "generate"])).code, 0);
   unlinkSync(join(dir, "migrations", migrationFiles(dir)[0]!));
-  const r = moose(dir, ["plan"]);
+  const r = await runCli(dir, ["plan"]);
   t.is(r.code, 3);
   t.regex(r.stderr, /error\[MIGRATION_CHAIN_BROKEN\]: migrations\/\d{14}_add_age_to_users_and_1_more\.ts:1:1: .* expects to start from state [0-9a-f]{12}, but the migrations before it produce [0-9a-f]{12}/);
 });
@@ -138,10 +140,10 @@ test("steps must be literal calls of known builders; errors carry file:line:colu
   t.is(ok.down, null);
 });
 
-test("a misnamed .ts file in migrations/ is an error, not silently skipped", (t) => {
-  const dir = project();
+test("a misnamed .ts file in migrations/ is an error, not silently skipped", async (t) => {
+  const dir = await project();
   writeFileSync(join(dir, "migrations", "add-users.ts"), "export {};\n");
-  const r = moose(dir, ["plan"]);
+  const r = await runCli(dir, ["plan"]);
   t.is(r.code, 2);
   t.regex(r.stderr, /error\[MIGRATION_NAME_INVALID\]: migrations\/add-users\.ts is not named like a migration/);
 });

@@ -3,13 +3,13 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { generateToken, legacyKeyFor } from "../lib/auth/token.js";
-import { moose, tempDir } from "./helpers/cli.js";
+import { runCli, tempDir } from "./helpers/cli.js";
 import { mooseAsync, startProd, type ProdInstance } from "./helpers/prod-instance.js";
 
 /**
- * The production flow of the seed page, end to end, with the real CLI on
- * embedded ClickHouse: init → generate → deploy → `moose prod` (a child process
- * on loopback) → admin API → `moose plan --url` before and after a code change →
+ * The production flow of the seed page, end to end, on embedded ClickHouse:
+ * init → generate → deploy (in this process) → `moose prod` (the binary, a child
+ * process on loopback) → admin API → `moose plan --url` before and after a code change →
  * prod refusing to start while that change is pending → deploy → plan again.
  *
  * The steps share one project (chDB admits one process per data folder, so
@@ -78,7 +78,7 @@ let firstMigration = "";
 test.before(async () => {
   ({ bearerToken: token, apiKeyHash } = await generateToken());
   const root = tempDir("prod");
-  const init = moose(root, ["init", "p"]);
+  const init = await runCli(root, ["init", "p"]);
   if (init.code !== 0) throw new Error(init.stderr);
   dir = join(root, "p");
   writeFileSync(join(dir, "app/index.ts"), APP);
@@ -86,7 +86,7 @@ test.before(async () => {
     ["migrate", "generate", "--name", "create users"],
     ["migrate", "deploy"],
   ]) {
-    const r = moose(dir, args);
+    const r = await runCli(dir, args);
     if (r.code !== 0) throw new Error(`moose ${args.join(" ")}: ${r.stdout}\n${r.stderr}`);
   }
   firstMigration = readdirSync(join(dir, "migrations")).find((f) => f.endsWith(".ts"))!.replace(/\.ts$/, "");
@@ -196,7 +196,7 @@ test.serial("failures are rate-limited per client: the 11th in a minute is 429 w
 });
 
 test.serial("moose plan --url: no changes while the code is what is deployed", async (t) => {
-  const r = await mooseAsync(dir, ["plan", "--url", prod!.url, "--token", token]);
+  const r = await runCli(dir, ["plan", "--url", prod!.url, "--token", token]);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, "No changes: the infrastructure matches the code.\n");
 });
@@ -209,16 +209,16 @@ test.serial("moose plan --url: a code change shows up as the seed's plan, the sa
       .replace("  email: string;\n}", "  email: string;\n  age?: number;\n}")
       .concat('\ninterface AnalyticsSchema {\n  id: string;\n  views: number;\n}\nexport const analytics = new OlapTable<AnalyticsSchema>("Analytics");\n'),
   );
-  const remote = await mooseAsync(dir, ["plan", "--url", prod!.url], { MOOSE_ADMIN_TOKEN: token });
+  const remote = await runCli(dir, ["plan", "--url", prod!.url], { MOOSE_ADMIN_TOKEN: token });
   t.is(remote.code, 0, remote.stderr);
   t.is(
     remote.stdout,
     "Infrastructure Changes:\n New Components\n  + Analytics (OLAP Table)\n🔄 Modified Components\n  ~ Users (Schema Update)\n      + age Nullable(Float64)\n  ~ ingest/Users (Schema Update)\n      + age Nullable(Float64)\n",
   );
-  const local = await mooseAsync(dir, ["plan"]);
+  const local = await runCli(dir, ["plan"]);
   t.is(local.stdout, remote.stdout, "one planner: the remote preview equals the local plan");
 
-  const json = await mooseAsync(dir, ["plan", "--url", prod!.url, "--json"], { MOOSE_ADMIN_TOKEN: token });
+  const json = await runCli(dir, ["plan", "--url", prod!.url, "--json"], { MOOSE_ADMIN_TOKEN: token });
   t.is(json.code, 0, json.stderr);
   const doc = JSON.parse(json.stdout) as { source: { kind: string }; steps: Array<{ change: { kind: string } }>; remote: { migrations: { applied: string[] } } };
   t.is(doc.source.kind, "remote");
@@ -230,10 +230,10 @@ test.serial("moose plan --url: a code change shows up as the seed's plan, the sa
 });
 
 test.serial("moose plan --url against the real instance: a wrong token is exit 2 naming its source; no token says how to pass one", async (t) => {
-  const wrong = await mooseAsync(dir, ["plan", "--url", prod!.url], { MOOSE_ADMIN_TOKEN: "moose_wrong" });
+  const wrong = await runCli(dir, ["plan", "--url", prod!.url], { MOOSE_ADMIN_TOKEN: "moose_wrong" });
   t.is(wrong.code, 2);
   t.regex(wrong.stderr, /error\[REMOTE_UNAUTHORIZED\]: http:\/\/127\.0\.0\.1:\d+\/admin\/inframap refused the token from the MOOSE_ADMIN_TOKEN environment variable \(HTTP 401\): invalid bearer token/);
-  const none = await mooseAsync(dir, ["plan", "--url", prod!.url]);
+  const none = await runCli(dir, ["plan", "--url", prod!.url]);
   t.is(none.code, 2);
   t.regex(none.stderr, /no token was sent\n  hint: pass the admin bearer token with --token <token> or the MOOSE_ADMIN_TOKEN environment variable/);
 });
@@ -245,7 +245,7 @@ test.serial("SIGTERM closes moose prod gracefully (exit 0)", async (t) => {
 });
 
 test.serial("moose prod refuses to start while the engines are behind the committed migrations, naming them (exit 4)", async (t) => {
-  const gen = moose(dir, ["migrate", "generate", "--name", "add analytics and age"]);
+  const gen = await runCli(dir, ["migrate", "generate", "--name", "add analytics and age"]);
   t.is(gen.code, 0, gen.stderr);
   const second = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".ts")).sort()[1]!.replace(/\.ts$/, "");
   const r = await mooseAsync(dir, ["prod", "--port", "0"], { MOOSE_AUTHENTICATION__ADMIN_API_KEY: apiKeyHash });
@@ -255,7 +255,7 @@ test.serial("moose prod refuses to start while the engines are behind the commit
 });
 
 test.serial("after deploy, an instance with a key from the original Moose CLI serves the new state; plan --url has no changes", async (t) => {
-  const d = moose(dir, ["migrate", "deploy"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 0, d.stderr);
   prod = await startProd(dir, { MOOSE_AUTHENTICATION__ADMIN_API_KEY: legacyKeyFor(LEGACY_TOKEN) });
   t.regex(prod.output(), /2 migration\(s\) applied/);
@@ -263,7 +263,7 @@ test.serial("after deploy, an instance with a key from the original Moose CLI se
   t.is(state.status, 200, state.body);
   t.deepEqual(Object.keys(state.json<{ inframap: { tables: object } }>().inframap.tables).sort(), ["Analytics", "Users"]);
   t.is((await call(`${prod.url}/admin/inframap`, { headers: bearer(token) })).status, 401, "our-format token does not match a legacy key");
-  const plan = await mooseAsync(dir, ["plan", "--url", prod.url, "--token", LEGACY_TOKEN]);
+  const plan = await runCli(dir, ["plan", "--url", prod.url, "--token", LEGACY_TOKEN]);
   t.is(plan.code, 0, plan.stderr);
   t.is(plan.stdout, "No changes: the infrastructure matches the code.\n");
   t.is(await prod.stop(), 0);
@@ -276,7 +276,7 @@ test.serial("with no admin key the admin API answers 401 saying it is disabled; 
   const r = await call(`${prod.url}/admin/inframap`, { headers: bearer(token) });
   t.is(r.status, 401);
   t.deepEqual(r.json(), { error: "admin API disabled: set [authentication] admin_api_key (moose generate hash-token)" });
-  const plan = await mooseAsync(dir, ["plan", "--url", prod.url, "--token", token]);
+  const plan = await runCli(dir, ["plan", "--url", prod.url, "--token", token]);
   t.is(plan.code, 2);
   t.regex(plan.stderr, /error\[REMOTE_UNAUTHORIZED\]: .*refused the request \(HTTP 401\): admin API disabled[\s\S]*hint: on the instance, set \[authentication\] admin_api_key/);
   t.is(await prod.stop(), 0);

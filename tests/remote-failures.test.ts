@@ -8,20 +8,20 @@ import { join } from "node:path";
 import { InvalidInputError, MooseError } from "../lib/errors.js";
 import { emptyInfraMap, hashInfraMap } from "../lib/model/infra-map.js";
 import { fetchRemoteState, inframapUrl } from "../lib/remote/fetch-state.js";
-import { moose, tempDir } from "./helpers/cli.js";
-import { freePort, mooseAsync } from "./helpers/prod-instance.js";
+import { runCli, tempDir } from "./helpers/cli.js";
+import { freePort } from "./helpers/prod-instance.js";
 
 /**
  * Every way `moose plan --url` can fail, each against a server this test runs
- * (or a port nothing listens on), through the real CLI: the code, the message
- * and the exit code. The happy path against a real `moose prod` is in
+ * (or a port nothing listens on), through the CLI's parser and command in this
+ * process: the code, the message and the exit code. The happy path against a real `moose prod` is in
  * prod-e2e.test.ts.
  */
 
 let project = "";
-test.before(() => {
+test.before(async () => {
   const root = tempDir("remote");
-  const r = moose(root, ["init", "p"]);
+  const r = await runCli(root, ["init", "p"]);
   if (r.code !== 0) throw new Error(r.stderr);
   project = join(root, "p");
 });
@@ -56,7 +56,7 @@ function mooseLike(status: number, body: unknown, headers: Record<string, string
   };
 }
 
-const plan = (url: string, extra: readonly string[] = [], env: Record<string, string | undefined> = {}) => mooseAsync(project, ["plan", "--url", url, ...extra], env);
+const plan = (url: string, extra: readonly string[] = [], env: Record<string, string | undefined> = {}) => runCli(project, ["plan", "--url", url, ...extra], env);
 
 test("inframapUrl: base URLs, base paths and the endpoint itself", (t) => {
   t.is(inframapUrl("http://h:4000").toString(), "http://h:4000/admin/inframap");

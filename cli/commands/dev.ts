@@ -1,6 +1,5 @@
 import type { Change } from "../../lib/diff/change.js";
 import { subjects } from "../../lib/diff/change-meta.js";
-import { createInterface } from "node:readline/promises";
 import { existsSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { ExitCode, MooseError } from "../../lib/errors.js";
@@ -18,11 +17,12 @@ import { renderPlanText } from "../present/plan-text.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { startDevServer } from "../../lib/dev/server.js";
+import type { DevArgs } from "./dev.args.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
 const DEBOUNCE_MS = 25;
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: DevArgs, io: CliIO): Promise<number> {
   let log: LogFile | undefined;
   const say = (text: string) => {
     io.stdout.write(text.endsWith("\n") ? text : text + "\n");
@@ -35,15 +35,15 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     log = openLogFile(config.paths.logFile);
     const ledger = await projectLedger(config, VERSION, { local: true });
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
-    const acceptDataLoss = Boolean(args["acceptDataLoss"] ?? args["accept-data-loss"]);
+    const { ask } = io;
     const session = new DevSession({
       config,
       engines,
       ledger,
       toolVersion: VERSION,
-      confirmDataLoss: (plan) => confirm(plan, acceptDataLoss, io, say),
+      confirmDataLoss: (plan) => confirm(plan, args.acceptDataLoss, io, say),
       // Only a person at a terminal decides that a drop + add is a rename; otherwise nothing is guessed.
-      ...(process.stdin.isTTY ? { resolveRename: (s: RenameSuggestion) => askRename(s, say) } : {}),
+      ...(ask ? { resolveRename: (s: RenameSuggestion) => askRename(s, ask, say) } : {}),
     });
     const started = await session.start();
     for (const id of started.adopted) say(`✓ ${id} is already applied by this dev database: recorded`);
@@ -58,7 +58,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       engines,
       ledger,
       token,
-      port: args["port"] === undefined ? config.httpServer.port : Number(args["port"]),
+      port: args.port ?? config.httpServer.port,
       log: (line) => log?.write(line),
     });
     writeDevInstance(config.paths.stateDir, { pid: process.pid, url: server.url, token });
@@ -132,17 +132,12 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
   }
 }
 
-async function askRename(s: RenameSuggestion, say: (t: string) => void): Promise<boolean> {
+async function askRename(s: RenameSuggestion, ask: NonNullable<CliIO["ask"]>, say: (t: string) => void): Promise<boolean> {
   const what = s.kind === "table" ? `table ${s.from} is gone and ${s.to} is new (same columns)` : `${s.table}.${s.from} is gone and ${s.table}.${s.to} is new (both ${s.type})`;
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(`${what}.\nRename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
-    const yes = !/^n(o)?$/i.test(answer.trim());
-    say(yes ? `rename ${s.from} → ${s.to}` : `drop ${s.from} and add ${s.to} (the drop needs confirming)`);
-    return yes;
-  } finally {
-    rl.close();
-  }
+  const answer = await ask(`${what}.\nRename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
+  const yes = !/^n(o)?$/i.test(answer.trim());
+  say(yes ? `rename ${s.from} → ${s.to}` : `drop ${s.from} and add ${s.to} (the drop needs confirming)`);
+  return yes;
 }
 
 async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string) => void): Promise<boolean> {
@@ -152,20 +147,15 @@ async function confirm(plan: Plan, accepted: boolean, io: CliIO, say: (t: string
     say(`Data loss accepted (--accept-data-loss):\n${lines.join("\n")}`);
     return true;
   }
-  if (!process.stdin.isTTY) {
+  if (!io.ask) {
     say(`These changes lose data and were NOT applied:\n${lines.join("\n")}\n  Confirm in a terminal, or restart with --accept-data-loss; nothing else of this change was applied.`);
     return false;
   }
   io.stdout.write(`${renderPlanText(plan)}These changes lose data:\n${lines.join("\n")}\n`);
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question("Apply them? [y/N] ");
-    const yes = /^y(es)?$/i.test(answer.trim());
-    say(yes ? "data loss confirmed" : "not applied: answer was no (the code and the database now differ until you change either)");
-    return yes;
-  } finally {
-    rl.close();
-  }
+  const answer = await io.ask("Apply them? [y/N] ");
+  const yes = /^y(es)?$/i.test(answer.trim());
+  say(yes ? "data loss confirmed" : "not applied: answer was no (the code and the database now differ until you change either)");
+  return yes;
 }
 
 /** `Users.email`, `table Users`, `Users (table.setTtl)`: the object a losing change is about. */

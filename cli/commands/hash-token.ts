@@ -1,10 +1,11 @@
 import { generateToken } from "../../lib/auth/token.js";
 import { ExitCode } from "../../lib/errors.js";
 import type { CliIO } from "../io.js";
+import type { HashTokenArgs } from "./hash-token.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: HashTokenArgs, io: CliIO): Promise<number> {
   const { bearerToken, apiKeyHash } = await generateToken();
-  if (args["json"]) {
+  if (args.json) {
     io.stdout.write(JSON.stringify({ api_key_hash: apiKeyHash, bearer_token: bearerToken }, null, 2) + "\n");
     return ExitCode.success;
   }

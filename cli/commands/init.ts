@@ -3,9 +3,10 @@ import { resolve } from "node:path";
 import { ExitCode } from "../../lib/errors.js";
 import { initProject } from "../../lib/project/init.js";
 import type { CliIO } from "../io.js";
+import type { InitArgs } from "./init.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const dir = resolve(io.cwd, String(args["dir"] ?? "."));
+export async function run(args: InitArgs, io: CliIO): Promise<number> {
+  const dir = resolve(io.cwd, args.dir);
   const result = initProject(dir);
   const shown = relative(io.cwd, result.projectDir) || ".";
   io.stdout.write(`Created a moose project in ${result.projectDir}\n`);

@@ -4,14 +4,14 @@ import { ExitCode } from "../../lib/errors.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
+import type { LogsArgs } from "./logs.args.js";
 
 /** `moose logs [-f] [--filter TEXT]`: the project log that `moose dev` (and deploys run by it) write. */
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: LogsArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
     const path = config.paths.logFile;
-    const filter = args["filter"] === undefined ? undefined : String(args["filter"]);
-    const follow = Boolean(args["follow"] ?? args["f"]);
+    const { filter, follow } = args;
     if (!existsSync(path) && !follow) {
       io.stdout.write(`No log yet at ${relative(config.projectDir, path)}: moose dev writes it.\n`);
       return ExitCode.success;

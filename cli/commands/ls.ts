@@ -11,8 +11,9 @@ import { reportError } from "../errors.js";
 import { loadProject, printWarnings } from "../project.js";
 import { renderTable } from "../present/table.js";
 import { msText } from "../present/plan-text.js";
+import type { LsArgs } from "./ls.args.js";
 
-type Kind = "table" | "view" | "topic" | "api" | "workflow" | "process";
+type Kind = NonNullable<LsArgs["type"]>;
 
 /** One listing per kind: heading, columns and rows, all from the InfraMap. */
 function listings(map: InfraMap): Array<{ kind: Kind; title: string; header: string[]; rows: string[][] }> {
@@ -106,9 +107,8 @@ const COLLECTION: Record<Kind, keyof Omit<InfraMap, "version">> = {
   process: "processes",
 };
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = Boolean(args["json"]);
-  const only = args["type"] as Kind | undefined;
+export async function run(args: LsArgs, io: CliIO): Promise<number> {
+  const { json, type: only } = args;
   try {
     const config = await loadProject(io);
     const app = extractProject(config);

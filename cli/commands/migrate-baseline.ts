@@ -7,9 +7,10 @@ import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
 import { loadProject, printWarnings } from "../project.js";
 import { VERSION } from "../version.js";
+import type { MigrateBaselineArgs } from "./migrate-baseline.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = Boolean(args["json"]);
+export async function run(args: MigrateBaselineArgs, io: CliIO): Promise<number> {
+  const { json } = args;
   try {
     const config = await loadProject(io);
     const app = extractProject(config);
@@ -19,7 +20,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     try {
       const olap = await projectOlap(config);
       try {
-        const result = await baselineDatabase(config, app, ledger, olap, { toolVersion: VERSION, ...(args["name"] === undefined ? {} : { name: String(args["name"]) }) });
+        const result = await baselineDatabase(config, app, ledger, olap, { toolVersion: VERSION, name: args.name });
         const path = relative(io.cwd, result.path);
         if (json) {
           io.stdout.write(JSON.stringify({ ok: true, id: result.id, path, adopted: result.adopted, differing: result.differing, missing: result.missing, undeclared: result.undeclared }, null, 2) + "\n");

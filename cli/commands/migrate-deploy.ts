@@ -6,10 +6,10 @@ import { reportError, writeNotices } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
+import type { MigrateDeployArgs } from "./migrate-deploy.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = Boolean(args["json"]);
-  const dryRun = Boolean(args["dryRun"] ?? args["dry-run"]);
+export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
+  const { json, dryRun } = args;
   try {
     const config = await loadProject(io);
     const files = projectMigrations(config);
@@ -18,9 +18,9 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     try {
       const report = await deploy(files, ledger, (needs) => openDeployEngines(config, needs), {
         dryRun,
-        allowOutOfOrder: Boolean(args["allowOutOfOrder"] ?? args["allow-out-of-order"]),
-        resumeRunning: Boolean(args["resumeRunning"] ?? args["resume-running"]),
-        lockWaitMs: Number(args["lockTimeout"] ?? args["lock-timeout"] ?? 0) * 1000,
+        allowOutOfOrder: args.allowOutOfOrder,
+        resumeRunning: args.resumeRunning,
+        lockWaitMs: args.lockTimeout * 1000,
         ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),
       });
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");

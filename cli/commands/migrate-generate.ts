@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline/promises";
 import { relative } from "node:path";
 import type { ColumnRename, TableRename } from "../../lib/diff/diff.js";
 import type { RenameResolver, RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
@@ -9,20 +8,22 @@ import { reportError } from "../errors.js";
 import { renderPlanText } from "../present/plan-text.js";
 import { loadProject, printWarnings } from "../project.js";
 import { VERSION } from "../version.js";
+import type { MigrateGenerateArgs } from "./migrate-generate.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
-    const name = args["name"] === undefined ? undefined : String(args["name"]);
-    const renames = parseRenameFlags(args["rename"]);
-    const interactive = io.isTTY && Boolean(process.stdin.isTTY) && !args["non-interactive"] && !args["nonInteractive"];
+    const { name } = args;
+    const renames = parseRenameFlags(args.rename ?? []);
+    const ask = io.isTTY && !args.nonInteractive ? io.ask : undefined;
+    const interactive = ask !== undefined;
     const result = await generateMigration(config, {
       toolVersion: VERSION,
       ...(name === undefined ? {} : { name }),
       ...(renames.tables.length + renames.columns.length > 0 ? { renames } : {}),
-      ...(args["safeTypeChange"] || args["safe-type-change"] ? { safeTypeChanges: true } : {}),
-      ...(args["backfillViews"] || args["backfill-views"] ? { backfillNewViews: true } : {}),
-      ...(interactive ? { resolveRename: promptRename(io) } : {}),
+      ...(args.safeTypeChange ? { safeTypeChanges: true } : {}),
+      ...(args.backfillViews ? { backfillNewViews: true } : {}),
+      ...(ask ? { resolveRename: promptRename(io, ask) } : {}),
     });
     printWarnings(result.report.app.warnings, io);
     const unanswered = result.kind === "written" ? result.report.suggestions : [];
@@ -49,8 +50,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
  * @example parseRenameFlags(["Users.mail:email", "Accounts:Users"])
  * // { tables: [{ from: "Accounts", to: "Users" }], columns: [{ table: "Users", from: "mail", to: "email" }] }
  */
-export function parseRenameFlags(value: unknown): { tables: TableRename[]; columns: ColumnRename[] } {
-  const list = value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
+export function parseRenameFlags(list: readonly string[]): { tables: TableRename[]; columns: ColumnRename[] } {
   const tables: TableRename[] = [];
   const columns: ColumnRename[] = [];
   for (const item of list) {
@@ -68,17 +68,12 @@ export function parseRenameFlags(value: unknown): { tables: TableRename[]; colum
 }
 
 /** Asks on the terminal whether a drop + add is a rename. */
-function promptRename(io: CliIO): RenameResolver {
+function promptRename(io: CliIO, ask: NonNullable<CliIO["ask"]>): RenameResolver {
   return async (s: RenameSuggestion) => {
     const what = s.kind === "table" ? `table ${s.from} was removed and ${s.to} added (same columns)` : `${s.table}.${s.from} was removed and ${s.table}.${s.to} added (both ${s.type})`;
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
-    try {
-      const answer = await rl.question(`${what}.\n  Rename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
-      const yes = !/^n(o)?$/i.test(answer.trim());
-      io.stdout.write(yes ? `  → rename\n` : `  → drop and add (the drop needs approveDataLoss in the file)\n`);
-      return yes;
-    } finally {
-      rl.close();
-    }
+    const answer = await ask(`${what}.\n  Rename ${s.from} to ${s.to}, keeping the data? [Y/n] `);
+    const yes = !/^n(o)?$/i.test(answer.trim());
+    io.stdout.write(yes ? `  → rename\n` : `  → drop and add (the drop needs approveDataLoss in the file)\n`);
+    return yes;
   };
 }

@@ -5,11 +5,12 @@ import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
+import type { MigrateResolveArgs } from "./migrate-resolve.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: MigrateResolveArgs, io: CliIO): Promise<number> {
   try {
-    const applied = args["applied"];
-    const rolledBack = args["rolledBack"] ?? args["rolled-back"];
+    const applied = args.applied;
+    const rolledBack = args.rolledBack;
     if ((applied === undefined) === (rolledBack === undefined)) {
       throw new InvalidInputError("RESOLVE_USAGE", "name exactly one of --applied <id> or --rolled-back <id>");
     }
@@ -20,7 +21,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     writeNotices(io, ledger.notices);
     try {
       const report = await resolveMigration(files, ledger, (needs) => openDeployEngines(config, needs), id, applied !== undefined ? "applied" : "rolled-back", {
-        lockWaitMs: Number(args["lockTimeout"] ?? args["lock-timeout"] ?? 0) * 1000,
+        lockWaitMs: args.lockTimeout * 1000,
       });
       const was = report.previous ? ` (was ${report.previous.status.replace("_", " ")})` : "";
       io.stdout.write(

@@ -6,10 +6,10 @@ import { reportError, writeNotices } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
+import type { MigrateRollbackArgs } from "./migrate-rollback.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = Boolean(args["json"]);
-  const dryRun = Boolean(args["dryRun"] ?? args["dry-run"]);
+export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number> {
+  const { json, dryRun } = args;
   try {
     const config = await loadProject(io);
     const files = projectMigrations(config);
@@ -18,8 +18,8 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     try {
       const report = await rollback(files, ledger, (needs) => openDeployEngines(config, needs), {
         dryRun,
-        ...(args["to"] === undefined ? {} : { to: String(args["to"]) }),
-        lockWaitMs: Number(args["lockTimeout"] ?? args["lock-timeout"] ?? 0) * 1000,
+        ...(args.to === undefined ? {} : { to: args.to }),
+        lockWaitMs: args.lockTimeout * 1000,
         ...(json ? {} : { onEvent: (e: RollbackEvent) => progress(e, io) }),
       });
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");

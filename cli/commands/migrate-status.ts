@@ -8,11 +8,12 @@ import { reportError, writeNotices } from "../errors.js";
 import { renderTable } from "../present/table.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
+import type { MigrateStatusArgs } from "./migrate-status.args.js";
 
 const EXIT = { ok: ExitCode.success, pending: ExitCode.pending, failed: ExitCode.failure, refused: ExitCode.refused } as const;
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = Boolean(args["json"]);
+export async function run(args: MigrateStatusArgs, io: CliIO): Promise<number> {
+  const { json } = args;
   try {
     const config = await loadProject(io);
     const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;

@@ -4,8 +4,9 @@ import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
+import type { MigrateUnlockArgs } from "./migrate-unlock.args.js";
 
-export async function run(_args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(_args: MigrateUnlockArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
     const ledger = await projectLedger(config, VERSION);

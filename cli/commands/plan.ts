@@ -7,11 +7,12 @@ import type { CliIO } from "../io.js";
 import { renderPlanText } from "../present/plan-text.js";
 import { loadProject, printWarnings } from "../project.js";
 import { reportError } from "../errors.js";
+import type { PlanArgs } from "./plan.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = Boolean(args["json"]);
+export async function run(args: PlanArgs, io: CliIO): Promise<number> {
+  const { json } = args;
   try {
-    if (args["url"] !== undefined) return await runRemote(args, io, json);
+    if (args.url !== undefined) return await runRemote(args, args.url, io, json);
     const config = await loadProject(io);
     const report = planCommitted(config, {}, await extractProjectChecked(config));
     printWarnings(report.app.warnings, io);
@@ -23,15 +24,14 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
 }
 
 /** `moose plan --url <instance>`: the code against what that instance has applied. */
-async function runRemote(args: Record<string, unknown>, io: CliIO, json: boolean): Promise<number> {
-  const url = String(args["url"] ?? "");
+async function runRemote(args: PlanArgs, url: string, io: CliIO, json: boolean): Promise<number> {
   if (url === "") throw new InvalidInputError("USAGE", "--url needs the instance's URL, e.g. --url https://moose.example.com");
-  const fromFlag = typeof args["token"] === "string" && args["token"] !== "" ? args["token"] : undefined;
+  const fromFlag = args.token || undefined;
   const fromEnv = io.env["MOOSE_ADMIN_TOKEN"] || undefined;
   const token = fromFlag ?? fromEnv;
   const tokenSource: TokenSource | undefined = fromFlag !== undefined ? "--token" : fromEnv !== undefined ? "MOOSE_ADMIN_TOKEN" : undefined;
-  const timeout = args["timeout"] === undefined ? DEFAULT_REMOTE_TIMEOUT_MS / 1000 : Number(args["timeout"]);
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new InvalidInputError("USAGE", `--timeout ${String(args["timeout"])} must be a positive number of seconds`);
+  // The parser has checked that a given --timeout is a positive number.
+  const timeout = args.timeout ?? DEFAULT_REMOTE_TIMEOUT_MS / 1000;
 
   const config = await loadProject(io);
   // Lazy: the fetch client is only needed here, the compiler only after the fetch succeeded.

@@ -5,6 +5,7 @@ import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
+import type { ProdArgs } from "./prod.args.js";
 
 /**
  * `moose prod [--port N]`: serves the deployed project until SIGINT or SIGTERM,
@@ -12,7 +13,7 @@ import { VERSION } from "../version.js";
  * exit codes: 2 malformed admin key or config, 3 broken history, 4 pending
  * migrations, 1 a failed migration or an engine error.
  */
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
+export async function run(args: ProdArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
     // Lines go to stderr and to the project log, where `moose logs` finds them.
@@ -34,7 +35,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
     const { startProduction } = await import("../../lib/prod/start.js");
     const prod = await startProduction(config, {
       toolVersion: VERSION,
-      ...(args["port"] !== undefined ? { port: Number(args["port"]) } : {}),
+      ...(args.port !== undefined ? { port: args.port } : {}),
       onEvent,
     });
     log?.write(`moose prod ${VERSION} listening on ${prod.url}`);

@@ -7,13 +7,13 @@ import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { renderTable } from "../present/table.js";
 import { loadProject } from "../project.js";
+import type { QueryArgs } from "./query.args.js";
 
-export async function run(args: Record<string, unknown>, io: CliIO): Promise<number> {
-  const json = args["format"] === "json";
+export async function run(args: QueryArgs, io: CliIO): Promise<number> {
+  const json = args.format === "json";
   try {
     const config = await loadProject(io);
-    const sql = String(args["sql"] ?? "");
-    const write = Boolean(args["write"]);
+    const { sql, write } = args;
     // A running `moose dev` holds the embedded engine: ask it.
     const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;
     const olap = dev ? undefined : await projectOlap(config);
@@ -22,7 +22,7 @@ export async function run(args: Record<string, unknown>, io: CliIO): Promise<num
       if (json) {
         io.stdout.write(JSON.stringify(result.rows, null, 2) + "\n");
       } else if (result.rows.length === 0) {
-        io.stdout.write(args["write"] && result.statement && !result.statement.startsWith("Select") ? "OK\n" : "(0 rows)\n");
+        io.stdout.write(write && result.statement && !result.statement.startsWith("Select") ? "OK\n" : "(0 rows)\n");
       } else {
         const header = Object.keys(result.rows[0]!);
         io.stdout.write(renderTable(header, result.rows.map((r) => header.map((h) => cell(r[h])))));

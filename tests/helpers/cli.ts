@@ -3,6 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { memoryIO } from "../../cli/io.js";
+import { main } from "../../cli/main.js";
 
 /** The built CLI, as users run it. */
 export const BIN = fileURLToPath(new URL("../../cli/bin.js", import.meta.url));
@@ -13,7 +15,21 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `moose ...args` in `cwd` as a separate process. */
+/**
+ * Runs `moose ...args` in `cwd` in this process: the parser and the command the
+ * binary runs, with output in memory and `env` as the whole environment the command
+ * sees. Needs no process per call (no Node start, no compiler or chDB load), so it is
+ * what most CLI tests use. chDB opens one data directory per process: tests whose
+ * commands reach the embedded engines of different projects are `test.serial`.
+ * With `answers`, the command runs at a terminal where a person gives those answers.
+ */
+export async function runCli(cwd: string, args: readonly string[], env: Record<string, string | undefined> = {}, answers?: readonly string[]): Promise<CliResult> {
+  const io = memoryIO(cwd, env, answers === undefined ? {} : { answers });
+  const code = await main(args, io);
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+/** Runs `moose ...args` in `cwd` as a separate process: for what needs one (the binary itself, signals, several processes at once). */
 export function moose(cwd: string, args: readonly string[], env: Record<string, string> = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd,

@@ -1,0 +1,13 @@
+import { type Args, defineCommand } from "../command-spec.js";
+import { TOP_LEVEL_COMMANDS } from "../help.js";
+
+/** `moose logs`: its flags and help text, as the parser declares them and `run` receives them. */
+export const logsCommand = defineCommand({
+  ...TOP_LEVEL_COMMANDS.logs,
+  options: {
+    follow: { alias: "f", type: "boolean", default: false },
+    filter: { type: "string", describe: "only lines containing TEXT" },
+  },
+});
+
+export type LogsArgs = Args<typeof logsCommand>;
