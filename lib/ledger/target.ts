@@ -38,7 +38,7 @@ const CREATING_GRACE_S = 30;
 const FOREVER_MS = 100 * 365 * 24 * 3600 * 1000;
 
 interface LogRow {
-  readonly seq: string | number;
+  readonly seq_text: string;
   readonly op: string;
   readonly migration_id: string;
   readonly step_index: number | string;
@@ -122,12 +122,13 @@ class TargetLedger implements Ledger {
    */
   async refresh(compareLocal = true): Promise<void> {
     const rows = await this.olap.query<LogRow>(
-      `SELECT toString(seq) AS seq, op, migration_id, step_index, migration, step FROM ${this.#log} ORDER BY seq, migration_id, step_index`,
+      // Ordered by the number (an alias `seq` for the text would sort "10" before "9").
+      `SELECT toString(seq) AS seq_text, op, migration_id, step_index, migration, step FROM ${this.#log} ORDER BY seq, migration_id, step_index`,
     );
     const migrations = new Map<string, MigrationRecord>();
     const steps = new Map<string, StepRecord>();
     for (const row of rows) {
-      this.#seq = Math.max(this.#seq, Number(row.seq));
+      this.#seq = Math.max(this.#seq, Number(row.seq_text));
       if (row.op === "discard" || row.op === "forget") {
         migrations.delete(row.migration_id);
         for (const key of [...steps.keys()]) if (key.startsWith(`${row.migration_id}\u0000`)) steps.delete(key);
