@@ -172,6 +172,7 @@ runSerial("a runner SIGKILLed while holding the lock: on the same host the next 
   const r = moose(freshClone(dir), ["migrate", "deploy"]);
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /_slow \(resuming at step 2 of 2\)[\s\S]*1 migration applied\./);
+  t.regex(r.stderr, /note: took over the migration lock from [^ ]+:\d+:\w+ \(held since .*\): its process is gone or stopped renewing it/);
   await olap.close();
 });
 

@@ -666,3 +666,17 @@ test("20 processes each applying one migration per lock hold: handed over cleanl
   await checkLedger(t, path);
   t.log(`holds: ${holds.length}, applying processes: ${new Set(holds.filter((h) => h.applied.length > 0).map((h) => h.pid)).size}`);
 });
+
+test("a lock held by a process of this host that is gone is taken over at once, naming it; another host's waits for its expiry", async (t) => {
+  const { hostname } = await import("node:os");
+  const { ledger } = await fresh(t, { host: hostname() });
+  // A pid far above any this machine hands out: no such process.
+  const dead = `${hostname()}:4194303:killed`;
+  t.true((await ledger.acquireLock(dead, 3_600_000)).acquired);
+  const taken = await ledger.acquireLock(`${hostname()}:${process.pid}:next`, 60_000);
+  t.true(taken.acquired);
+  t.is(taken.acquired && taken.takenOverFrom?.owner, dead);
+  t.true(await ledger.releaseLock(`${hostname()}:${process.pid}:next`));
+  t.true((await ledger.acquireLock("other-host:4194303:x", 3_600_000)).acquired);
+  t.false((await ledger.acquireLock(`${hostname()}:${process.pid}:next`, 60_000)).acquired, "another host's pid says nothing here");
+});

@@ -21,6 +21,7 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
         allowOutOfOrder: args.allowOutOfOrder,
         resumeRunning: args.resumeRunning,
         lockWaitMs: args.lockTimeout * 1000,
+        onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
         ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),
       });
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");

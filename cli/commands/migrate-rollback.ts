@@ -20,6 +20,7 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
         dryRun,
         ...(args.to === undefined ? {} : { to: args.to }),
         lockWaitMs: args.lockTimeout * 1000,
+        onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
         ...(json ? {} : { onEvent: (e: RollbackEvent) => progress(e, io) }),
       });
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");

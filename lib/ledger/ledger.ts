@@ -572,12 +572,24 @@ class SqliteLedger implements MirrorLedger {
         await db.table("migrate_lock").where({ name: LOCK_NAME }).update({ expires_at: renewed.expires_at });
         return { acquired: true, holder: holderFromRow(renewed) } as const;
       }
-      if (Date.parse(current.expires_at) <= now.getTime()) {
+      if (Date.parse(current.expires_at) <= now.getTime() || this.#holderGone(current.owner)) {
         await db.table("migrate_lock").where({ name: LOCK_NAME, owner: current.owner }).update(mine);
         return { acquired: true, holder: holderFromRow(mine), takenOverFrom: holderFromRow(current) } as const;
       }
       return { acquired: false, holder: holderFromRow(current) } as const;
     });
+  }
+
+  /** A holder on this host (`host:pid:…`, as deploy names itself) whose process is gone: its lock is taken over at once. */
+  #holderGone(owner: string): boolean {
+    const [host, pid] = owner.split(":");
+    if (host !== this.#context.host || pid === undefined || !/^\d+$/.test(pid) || Number(pid) === process.pid) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ESRCH";
+    }
   }
 
   async renewLock(owner: string, ttlMs: number): Promise<RenewResult> {

@@ -15,7 +15,7 @@ import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { editableAfterFailure, liveDrift } from "./status.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { approvalOf } from "./steps.js";
-import { planUnits, runUnits, withMigrationLock, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
+import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
 
 export type { ChangeApplier } from "./execute.js";
 
@@ -23,20 +23,16 @@ export type { EngineNeeds } from "./runner.js";
 export type DeployEngines = RunEngines;
 export type DeployEvent = RunEvent;
 
-export interface DeployOptions {
+export interface DeployOptions extends LockOptions {
   readonly dryRun?: boolean;
   /**
-   * Resume a migration the ledger shows as `running`: its deploy process died
-   * mid-step (the lock keeps live deploys apart), so the step it was on may be
-   * half-applied. An operator's decision, never the default.
+   * Re-run a step a dead run left half-way when moose cannot see whether it took effect
+   * (`STEP_UNCERTAIN`: a hand-written write, a data copy, a topic or workflow change).
+   * Steps it can see are settled without it.
    */
   readonly resumeRunning?: boolean;
-  /** How long to wait for another deploy's lock before giving up (default 0: fail at once). */
-  readonly lockWaitMs?: number;
   /** Apply pending files older than the newest applied one. */
   readonly allowOutOfOrder?: boolean;
-  readonly owner?: string;
-  readonly lockTtlMs?: number;
   readonly onEvent?: (event: RunEvent) => void;
 }
 
@@ -44,16 +40,8 @@ export type MigrationOutcome =
   | { readonly id: string; readonly status: "already-applied" }
   | { readonly id: string; readonly status: "applied"; readonly stepsRun: number; readonly resumedFrom: number }
   | { readonly id: string; readonly status: "planned"; readonly steps: ReadonlyArray<PlannedStep> }
-  | {
-      readonly id: string;
-      readonly status: "failed";
-      readonly failedStep: number;
-      readonly error: string;
-      readonly stepsApplied: number;
-      /** The error's code when it has one; `CHECK_FAILED` is a pre-flight check that stopped the step before it changed anything. */
-      readonly code?: string;
-    }
-  | { readonly id: string; readonly status: "not-run" };
+  /** A failed migration (`CHECK_FAILED`: a pre-flight check stopped the step before it changed anything), or one not run after it. */
+  | Extract<UnitOutcome, { readonly status: "failed" | "not-run" }>;
 
 export interface DeployReport {
   readonly migrations: readonly MigrationOutcome[];

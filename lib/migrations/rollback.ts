@@ -7,19 +7,16 @@ import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { reverseChange } from "../plan/plan.js";
 import { executableSteps, isRollbackRecord, plannedSteps, stepLabel, unapprovedSteps, type PlannedStep } from "./deploy.js";
 import { guardMigrationSql } from "./sql-guard.js";
-import { planUnits, runUnits, withMigrationLock, type OpenEngines, type RunEvent, type RunUnit } from "./runner.js";
+import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEvent, type RunUnit } from "./runner.js";
 import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
 import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { liveDrift } from "./status.js";
 import { changeOf } from "./steps.js";
 
-export interface RollbackOptions {
+export interface RollbackOptions extends LockOptions {
   /** Roll back every applied migration after this one (which stays applied); default: only the newest. */
   readonly to?: string;
   readonly dryRun?: boolean;
-  readonly lockWaitMs?: number;
-  readonly owner?: string;
-  readonly lockTtlMs?: number;
   readonly onEvent?: (event: RunEvent) => void;
 }
 

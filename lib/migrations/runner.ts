@@ -4,7 +4,7 @@ import { enginesNeeded, liveObjects, ownerOf } from "../diff/change-meta.js";
 import { parseStatement } from "../engines/olap/parser.js";
 import { readRefusal } from "../engines/olap/statement-policy.js";
 import { EngineError, MooseError, RefusedError } from "../errors.js";
-import type { MigrationRecord } from "../ledger/records.js";
+import type { LockHolder, MigrationRecord } from "../ledger/records.js";
 import { applyChange } from "../model/apply-change.js";
 import { liveDrift } from "./status.js";
 import type { OlapCapabilities } from "../engines/olap/capabilities.js";
@@ -71,6 +71,8 @@ export const DEFAULT_LOCK_TTL_MS = 2 * 60_000;
 export type LockCheck = () => void;
 
 export interface LockOptions {
+  /** Told when the lock was taken over from a holder that died (its name and when it took the lock). */
+  readonly onTakeover?: (previous: { readonly owner: string; readonly acquiredAt: string }) => void;
   /** How long to wait for another run's lock before giving up (default 0: fail at once). */
   readonly lockWaitMs?: number;
   readonly owner?: string;
@@ -103,7 +105,8 @@ export interface RunHooks {
 export async function withMigrationLock<T>(ledger: Ledger, direction: Direction, options: LockOptions, work: (held: LockCheck) => Promise<T>): Promise<T> {
   const owner = options.owner ?? `${hostname()}:${process.pid}:${direction === "rollback" ? "rollback:" : ""}${Math.random().toString(36).slice(2, 10)}`;
   const ttl = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
-  await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
+  const taken = await takeLock(ledger, owner, ttl, options.lockWaitMs ?? 0);
+  if (taken) options.onTakeover?.(taken);
   let lost: string | undefined;
   const renew = setInterval(() => {
     void ledger.renewLock(owner, ttl).then(
@@ -130,11 +133,12 @@ export async function withMigrationLock<T>(ledger: Ledger, direction: Direction,
   }
 }
 
-async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<void> {
+/** Takes the lock; returns the holder it was taken over from, if any. */
+async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: number): Promise<LockHolder | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const lock = await ledger.acquireLock(owner, ttl);
-    if (lock.acquired) return;
+    if (lock.acquired) return lock.takenOverFrom;
     if (Date.now() >= deadline) {
       throw new EngineError("DEPLOY_LOCKED", `another deploy holds the migration lock: ${lock.holder.owner}, since ${lock.holder.acquiredAt} (expires ${lock.holder.expiresAt})`, {
         hint: "wait for it to finish (or pass --lock-timeout SECONDS to wait); if that process is gone, run `moose migrate unlock`",

@@ -232,8 +232,19 @@ class EmbeddedStreamEngine implements StreamEngine {
    */
   async setUp(): Promise<void> {
     try {
-      const [created] = (await this.db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")) as unknown[];
-      if (!created) for (const statement of SCHEMA) await this.db.raw(statement);
+      // Two processes creating a new file at once: SQLite may answer SQLITE_BUSY at once rather than
+      // wait (a schema change seen mid-statement); every statement here is idempotent, so try again.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const [created] = (await this.db.raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'")) as unknown[];
+          if (!created) for (const statement of SCHEMA) await this.db.raw(statement);
+          break;
+        } catch (error) {
+          const code = (error as { code?: unknown } | null)?.code;
+          if (attempt >= 50 || typeof code !== "string" || !code.startsWith("SQLITE_BUSY")) throw error;
+          await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+        }
+      }
       const [format] = (await this.db.raw("SELECT value FROM meta WHERE key = 'format'")) as Array<{ value: string }>;
       if (format?.value !== FORMAT) {
         throw new EngineError("STREAM_LOG_FORMAT", `the embedded stream log ${this.path} is in format ${format?.value ?? "?"}; this moose-migrate reads format ${FORMAT}`, {
