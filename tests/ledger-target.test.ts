@@ -241,7 +241,11 @@ run("rollback, baseline and resolve from fresh clones read and write the target'
   ok(t, moose(dir, ["migrate", "generate", "--name", "add age"]));
   ok(t, moose(dir, ["migrate", "deploy"]));
   // Rolled back from one fresh clone: another sees it pending.
-  t.regex(ok(t, moose(freshClone(dir), ["migrate", "rollback"])), /Rolled back \d{14}_add_age/);
+  // Undoing the added column drops it: refused until told.
+  const refused = moose(freshClone(dir), ["migrate", "rollback"]);
+  t.is(refused.code, 3, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /error\[ROLLBACK_LOSES_DATA\]/);
+  t.regex(ok(t, moose(freshClone(dir), ["migrate", "rollback", "--accept-data-loss"])), /Rolled back \d{14}_add_age/);
   const status = moose(freshClone(dir), ["migrate", "status"]);
   t.is(status.code, 4, status.stdout + status.stderr);
   t.regex(status.stdout, /_add_age\s+pending/);

@@ -7,6 +7,7 @@ export const migrateRollbackCommand = defineCommand({
   options: {
     to: { type: "string", describe: "roll back every migration applied after this id (which stays applied)" },
     "dry-run": { type: "boolean", default: false, describe: "print the reverse steps with their SQL, run nothing" },
+    "accept-data-loss": { type: "boolean", default: false, describe: "run reverse steps that lose data (⚠ in --dry-run)" },
     "lock-timeout": { type: "number", default: 0, describe: "seconds to wait for another deploy's lock", coerce: seconds("lock-timeout") },
     json: JSON_OPTION,
   },

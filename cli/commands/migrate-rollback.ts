@@ -19,6 +19,7 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
       const report = await rollback(files, ledger, (needs) => openDeployEngines(config, needs), {
         dryRun,
         ...(args.to === undefined ? {} : { to: args.to }),
+        acceptDataLoss: args.acceptDataLoss,
         lockWaitMs: args.lockTimeout * 1000,
         onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
         ...(json ? {} : { onEvent: (e: RollbackEvent) => progress(e, io) }),

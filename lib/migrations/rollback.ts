@@ -5,6 +5,7 @@ import type { Ledger } from "../ledger/ledger.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { reverseChange } from "../plan/plan.js";
+import { classifyChange, guardedByPreflight, RISK_CODES } from "../plan/risk.js";
 import { executableSteps, isRollbackRecord, plannedSteps, stepLabel, unapprovedSteps, type PlannedStep } from "./deploy.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEvent, type RunUnit } from "./runner.js";
@@ -17,6 +18,8 @@ export interface RollbackOptions extends LockOptions {
   /** Roll back every applied migration after this one (which stays applied); default: only the newest. */
   readonly to?: string;
   readonly dryRun?: boolean;
+  /** Run down steps that lose data (a rollback never does without being told, whatever the file approves). */
+  readonly acceptDataLoss?: boolean;
   readonly onEvent?: (event: RunEvent) => void;
 }
 
@@ -110,7 +113,28 @@ export async function rollback(
     losses.set(file.id, await guardMigrationSql(u.down, u.changes, file.displayPath, `rolling back ${file.fileName} would lose data and its down steps do not approve it; nothing was rolled back`));
   }
 
+  // What each down step loses, generated approvals or not: a rollback never loses data unannounced.
+  for (const u of undos) {
+    const lost = losses.get(u.migration.file.id)!;
+    let state = u.migration.after;
+    u.down.forEach(({ step }, i) => {
+      const change = u.changes[i];
+      if (!change) return;
+      const risk = classifyChange(change, state);
+      if (risk.losesData && !guardedByPreflight(change)) lost.set(i, `${stepLabel(step)} ${RISK_CODES[risk.code].meaning}`);
+      state = applyChange(state, change);
+    });
+  }
   const units = undos.map(rollbackUnit);
+  if (!options.dryRun && !options.acceptDataLoss) {
+    const losing = undos.flatMap((u) => [...losses.get(u.migration.file.id)!.entries()].map(([i, what]) => `${u.migration.file.displayPath}:${u.down[i]!.origin.line}: ${what}`));
+    if (losing.length > 0) {
+      throw new RefusedError("ROLLBACK_LOSES_DATA", `rolling back would lose data; nothing was rolled back`, {
+        details: losing,
+        hint: "check with `moose migrate rollback --dry-run` (⚠ marks these steps), then run it with --accept-data-loss if the data may go",
+      });
+    }
+  }
   if (options.dryRun) {
     const planned = await planUnits(units, openEngines);
     return { ok: true, migrations: undos.map((u, k) => ({ id: u.migration.file.id, status: "planned" as const, steps: plannedSteps(u.down, planned[k]!, losses.get(u.migration.file.id)) })) };

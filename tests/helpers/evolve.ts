@@ -86,8 +86,13 @@ export class EvolveProject {
     return deploy(this.files(), this.ledger, async () => ({ olap: this.olap, close: async () => {} }));
   }
 
-  rollback(to?: string): Promise<RollbackReport> {
-    return rollback(this.files(), this.ledger, async () => ({ olap: this.olap, close: async () => {} }), to === undefined ? {} : { to });
+  /** `moose migrate rollback [--to]`; `acceptDataLoss` (`--accept-data-loss`) is on unless said otherwise. */
+  rollback(to?: string, options: { readonly acceptDataLoss?: boolean; readonly dryRun?: boolean } = {}): Promise<RollbackReport> {
+    return rollback(this.files(), this.ledger, async () => ({ olap: this.olap, close: async () => {} }), {
+      acceptDataLoss: options.acceptDataLoss ?? true,
+      ...(options.dryRun ? { dryRun: true } : {}),
+      ...(to === undefined ? {} : { to }),
+    });
   }
 
   /** What differs between the live database and the applied state (empty when they agree). */
