@@ -145,3 +145,15 @@ test("killed in a step that only reads: plain deploy runs it again and finishes"
   t.true(report.ok, JSON.stringify(report.migrations));
   t.is((await fingerprint(p.olap, "Users", ["id"])).rows, 3);
 });
+
+test("lost state is noticed: with nothing pending, deploy refuses STATE_LOST when applied objects are gone, never 'up to date'", async (t) => {
+  const p = await project();
+  const { deploy } = await import("../lib/migrations/deploy.js");
+  const run = () => deploy(p.files(), p.ledger, async () => ({ olap: p.olap, close: async () => {} }), { verifyUpToDate: true });
+  t.true((await run()).ok, "up to date while the table is there");
+  await p.olap.execute("DROP TABLE Users");
+  const error = await refusal(t, run());
+  t.is(error.code, "STATE_LOST");
+  t.deepEqual(error.details, ["table Users is missing from the database"]);
+  t.regex(error.hint ?? "", /restore it from a backup/);
+});

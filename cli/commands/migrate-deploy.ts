@@ -20,6 +20,7 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
         dryRun,
         allowOutOfOrder: args.allowOutOfOrder,
         resumeRunning: args.resumeRunning,
+        verifyUpToDate: true,
         lockWaitMs: args.lockTimeout * 1000,
         onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
         ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),

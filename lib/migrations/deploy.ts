@@ -33,6 +33,11 @@ export interface DeployOptions extends LockOptions {
   readonly resumeRunning?: boolean;
   /** Apply pending files older than the newest applied one. */
   readonly allowOutOfOrder?: boolean;
+  /**
+   * With nothing pending, check the live database before saying "up to date": a lost
+   * embedded data folder or dropped objects are refused (`STATE_LOST`), never reported as up to date.
+   */
+  readonly verifyUpToDate?: boolean;
   readonly onEvent?: (event: RunEvent) => void;
 }
 
@@ -138,7 +143,10 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
     const m = replayed.get(file.id)!;
     losses.set(file.id, await guardMigrationSql(m.file.up, m.changes, m.file.displayPath, `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`));
   }
-  if (pending.length === 0) return { migrations: outcomes, ok: true };
+  if (pending.length === 0) {
+    if (options.verifyUpToDate && !options.dryRun) await verifyApplied(files, records, openEngines);
+    return { migrations: outcomes, ok: true };
+  }
 
   if (options.dryRun) {
     const planned = await planUnits(pending.map((f) => deployUnit(replayed.get(f.id)!)), openEngines);
@@ -338,4 +346,38 @@ async function checkDriftOnce(
     details: differences,
     hint: "someone changed these objects outside migrations: undo that by hand, or capture it in a migration before this one",
   });
+}
+
+/**
+ * Nothing is pending: the live tables and views must be what the applied migrations
+ * made, or the ledger and the engine contradict each other (a deleted data folder, a
+ * dropped table, a database restored from an older backup).
+ */
+async function verifyApplied(files: readonly MigrationFile[], records: readonly MigrationRecord[], openEngines: OpenEngines): Promise<void> {
+  const applied = new Set(records.filter((r) => r.status === "applied").map((r) => r.id));
+  const prefix: MigrationFile[] = [];
+  for (const f of files) {
+    if (!applied.has(f.id)) break;
+    prefix.push(f);
+  }
+  if (prefix.length === 0) return;
+  const engines = await openEngines({ streams: false, workflows: false });
+  try {
+    const differences = await liveDrift(replayMigrations(prefix).state, engines.olap);
+    if (differences.length === 0) return;
+    const missing = differences.filter((d) => / is missing from the database$/.test(d)).length;
+    throw new RefusedError(
+      "STATE_LOST",
+      `the ledger records ${prefix.length} applied migration${prefix.length === 1 ? "" : "s"}, but the live database does not hold what they made${missing === differences.length ? " (every difference is a missing object)" : ""}; nothing was run`,
+      {
+        details: differences,
+        hint:
+          missing > 0
+            ? "if the database (or the embedded data folder .moose/) was lost or replaced, restore it from a backup; to rebuild it empty, move the ledger away (it then says nothing is applied) and deploy again"
+            : "someone changed these objects outside migrations: undo that by hand, or capture it in a migration",
+      },
+    );
+  } finally {
+    await engines.close();
+  }
 }
