@@ -1,3 +1,4 @@
+import { quoteIdentifier } from "../engines/olap/sql-text.js";
 import { InvalidInputError } from "../errors.js";
 
 /**
@@ -56,9 +57,8 @@ export interface ParameterDialect {
 /** chDB and any server from 21.12 on. */
 const CURRENT: ParameterDialect = { boolType: true, dateTime64: true };
 
-export function quoteIdentifier(name: string): string {
-  return "`" + name.replace(/\\/g, "\\\\").replace(/`/g, "\\`") + "`";
-}
+/** A name as a backquoted ClickHouse identifier (the one quoting rule: `lib/engines/olap/sql-text.ts`). */
+export { quoteIdentifier };
 
 // The brands. Module-private and keyed by object identity: JSON.parse, a spread or
 // structuredClone of a branded object gives an object none of these know.

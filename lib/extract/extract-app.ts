@@ -1,3 +1,4 @@
+import { quoteIdentifier } from "../engines/olap/sql-text.js";
 import { existsSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import ts from "./typescript.cjs";
@@ -1003,7 +1004,7 @@ class DeclarationReader {
         else {
           const name = this.refName(part, ["table", "viewTarget"], cfg, "selectStatement");
           refs.push(name);
-          text += quoteIdent(name);
+          text += quoteIdentifier(name);
         }
       }
       return { text: text.trim(), refs };
@@ -1016,7 +1017,7 @@ class DeclarationReader {
    * `Aggregated<"fn", ...>` column, `` fnMerge(`x`) `` (the state must be merged to be read).
    */
   private columnSql(part: ColumnRefValue): string {
-    const quoted = quoteIdent(part.column);
+    const quoted = quoteIdentifier(part.column);
     const table = this.tableOf(part.owner);
     const type = table && this.tables[table]?.columns.find((c) => c.name === part.column)?.type;
     const fn = type?.startsWith("AggregateFunction(") ? aggregateFunctionOf(type) : undefined;
@@ -1306,9 +1307,7 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-function quoteIdent(name: string): string {
-  return "`" + name.replace(/\\/g, "\\\\").replace(/`/g, "\\`") + "`";
-}
+
 
 function comparePositions(a: SourcePosition | undefined, b: SourcePosition | undefined): number {
   if (!a || !b) return a ? -1 : b ? 1 : 0;

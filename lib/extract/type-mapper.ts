@@ -1,3 +1,4 @@
+import { quoteIdentifier } from "../engines/olap/sql-text.js";
 import ts from "./typescript.cjs";
 import { InvalidInputError, type SourcePosition } from "../errors.js";
 import type { Column } from "../model/infra-map.js";
@@ -559,9 +560,7 @@ export class TypeMapper {
   }
 }
 
-function quoteIdentifier(name: string): string {
-  return "`" + name.replace(/\\/g, "\\\\").replace(/`/g, "\\`") + "`";
-}
+
 
 /** Enum labels are ClickHouse string literals: backslash and quote escaped. */
 export function quoteEnumLabel(label: string): string {
