@@ -554,3 +554,35 @@ export const ingest = new IngestApi<Row>("Rows", { destination: rows, version: "
   t.is(apis["api/both/v3"]?.version, "v3");
   t.is(apis["ingest/Rows/1.0"]?.destination, "Rows");
 });
+
+const RECURSIVE_SCHEMAS: ReadonlyArray<readonly [string, string]> = [
+  ["a record containing itself", "interface Row { id: string; parent: Row }"],
+  ["an optional self reference", "interface Row { id: string; parent?: Row }"],
+  ["an array of itself (a tree)", "interface Row { id: string; children: Row[] }"],
+  ["two records containing each other", "interface Row { id: string; other: Other }\ninterface Other { back: Row }"],
+  ["a generic that grows at every level", "interface Deep<T> { value: T; next: Deep<T[]> }\ninterface Row { id: string; deep: Deep<string> }"],
+];
+
+for (const [what, schema] of RECURSIVE_SCHEMAS) {
+  test(`a recursive schema is an UNSUPPORTED_TYPE error naming the field, not a stack overflow: ${what}`, (t) => {
+    const dir = tempApp({
+      "app/index.ts": ['import { OlapTable } from "moose-migrate";', schema, 'export const rows = new OlapTable<Row>("Rows");', ""].join("\n"),
+    });
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const errors = errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" }));
+    t.is(errors.length, 1, JSON.stringify(errors));
+    t.is(errors[0]?.code, "UNSUPPORTED_TYPE");
+    t.regex(errors[0]?.located ?? "", /app\/index\.ts:\d+:\d+: Row\.\S+: a (recursive type|type nested more than 32 levels deep)/);
+    t.regex(errors[0]?.hint ?? "", /JSON/);
+  });
+}
+
+test("a project folder whose path holds a backslash is refused by name, not read as an empty app", (t) => {
+  const parent = tempApp({});
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, "my\\app");
+  writeFile(join(dir, "app/index.ts"), 'import { OlapTable } from "moose-migrate";\ninterface Row { id: string }\nexport const rows = new OlapTable<Row>("Rows");\n');
+  const error = t.throws(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })) as InvalidInputError;
+  t.is(error.code, "PROJECT_PATH_UNSUPPORTED");
+  t.regex(error.message, /contains a backslash, which TypeScript reads as a folder separator/);
+});

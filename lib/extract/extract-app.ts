@@ -228,6 +228,13 @@ export class AppExtractor {
   }
 
   extract(): ExtractedApp {
+    // TypeScript reads `\` in a path as a separator (it normalises paths to `/`): in a folder whose
+    // name holds one, the app's files would not be the Program's files and every declaration would vanish.
+    if (sep === "/" && this.mainFile.includes("\\")) {
+      throw new InvalidInputError("PROJECT_PATH_UNSUPPORTED", `the app's path ${this.mainFile} contains a backslash, which TypeScript reads as a folder separator`, {
+        hint: "move or rename the project folder so its path has no `\\`",
+      });
+    }
     if (!existsSync(this.mainFile)) {
       throw new InvalidInputError("MAIN_FILE_NOT_FOUND", `main file ${this.display(this.mainFile)} does not exist`, {
         hint: "create it, or point `[moose] main_file` in moose.config.toml at your app's entry file",

@@ -143,6 +143,8 @@ interface Context {
 }
 
 const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** How deep record types may nest inside each other (Tuple, Nested, Array of them). */
+const MAX_NESTING = 32;
 
 export class TypeMapper {
   constructor(private readonly checker: ts.TypeChecker) {}
@@ -266,14 +268,32 @@ export class TypeMapper {
    */
   private readonly mapped = [new Map<ts.Type, MappedType>(), new Map<ts.Type, MappedType>()] as const;
 
+  /** Types being mapped right now, outermost first: a type met again inside itself is a recursive type. */
+  private readonly active = new Set<ts.Type>();
+
   private mapType(type: ts.Type, node: ts.Node, path: FieldPath, optional: boolean, ctx: Context): MappedType {
     const cache = this.mapped[optional ? 1 : 0];
     const known = cache.get(type);
     if (known) return known;
-    const notes = ctx.notes.length;
-    const result = this.mapTypeUncached(type, node, path, optional, ctx);
-    if (ctx.notes.length === notes) cache.set(type, result);
-    return result;
+    // ClickHouse columns nest a finite number of times: a type that contains itself (directly, or through
+    // generics that grow at every level) would recurse until the stack overflows.
+    if (this.active.has(type) || this.active.size >= MAX_NESTING) {
+      throw this.unsupported(
+        node,
+        path,
+        this.active.has(type) ? `a recursive type (\`${this.checker.typeToString(type)}\` contains itself)` : `a type nested more than ${MAX_NESTING} levels deep`,
+        "give the recursive part a fixed depth, or store it as JSON (a `Record<string, any>` field)",
+      );
+    }
+    this.active.add(type);
+    try {
+      const notes = ctx.notes.length;
+      const result = this.mapTypeUncached(type, node, path, optional, ctx);
+      if (ctx.notes.length === notes) cache.set(type, result);
+      return result;
+    } finally {
+      this.active.delete(type);
+    }
   }
 
   private mapTypeUncached(type: ts.Type, node: ts.Node, path: FieldPath, optional: boolean, ctx: Context): MappedType {

@@ -291,7 +291,7 @@ class TargetLedger implements Ledger {
     const acquire = rows.find((r) => r.event === "acquire");
     const older = generations.slice(1).map((g) => g.n);
     if (!acquire) return { n: top.n, state: top.age >= CREATING_GRACE_S ? "stale" : "creating", older };
-    const lastBeat = Math.min(...rows.filter((r) => r.event !== "release").map((r) => Number(r.ago)));
+    const lastBeat = rows.filter((r) => r.event !== "release").reduce((least, r) => Math.min(least, Number(r.ago)), Infinity);
     const holder: LockHolder = Object.freeze({
       owner: acquire.owner,
       acquiredAt: isoOf(acquire.at),

@@ -144,7 +144,8 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
     losses.set(file.id, await guardMigrationSql(m.file.up, m.changes, m.file.displayPath, `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`));
   }
   if (pending.length === 0) {
-    if (options.verifyUpToDate && !options.dryRun) await verifyApplied(files, records, openEngines);
+    // Engines open only under the lock: the embedded engine admits one process per data folder.
+    if (options.verifyUpToDate && !options.dryRun) await withMigrationLock(ledger, "deploy", options, async () => verifyApplied(files, await ledger.list(), openEngines));
     return { migrations: outcomes, ok: true };
   }
 
@@ -180,6 +181,8 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
       "deploy",
     );
     outcomes.push(...results.map(deployOutcome));
+    // Another runner applied them meanwhile: "up to date" is checked as above.
+    if (todo.length === 0 && options.verifyUpToDate) await verifyApplied(files, underLock, openEngines);
     return { migrations: sortOutcomes(outcomes, files), ok: results.every((r) => r.status === "done") };
   });
 }
