@@ -560,3 +560,31 @@ test("closestName finds typos and other spellings, and nothing for unrelated wor
   t.is(closestName("telemetry", keys), undefined);
   t.is(closestName("x", keys), undefined);
 });
+
+test("loadConfig refuses a config that is a named pipe, a folder or huge, unread and without hanging", async (t) => {
+  const { execFileSync } = await import("node:child_process");
+  const { mkdir } = await import("node:fs/promises");
+  for (const [what, make, says] of [
+    ["a named pipe", (path: string) => execFileSync("mkfifo", [path]), /is not a regular file \(a named pipe\)/],
+    ["a folder", (path: string) => mkdir(path), /is not a regular file \(a folder\)/],
+    ["2 MB", (path: string) => writeFile(path, "#".repeat(2 * 1024 * 1024)), /is 2097152 bytes; a moose config is a few kilobytes/],
+  ] as const) {
+    const dir = await mkdtemp(join(tmpdir(), "moose-config-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await make(join(dir, CONFIG_FILE_NAME));
+    const error = await t.throwsAsync(loadConfig(dir, {}), { instanceOf: InvalidInputError }, what);
+    t.is(error?.code, "CONFIG_UNREADABLE", what);
+    t.regex(error?.message ?? "", says, what);
+  }
+});
+
+test("a config nesting arrays or inline tables 100,000 deep is CONFIG_INVALID, not a stack overflow", async (t) => {
+  for (const text of ["a = " + "[".repeat(100_000) + "]".repeat(100_000) + "\n", "a = " + "{ b = ".repeat(100_000) + "1" + " }".repeat(100_000) + "\n"]) {
+    const dir = await mkdtemp(join(tmpdir(), "moose-config-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, CONFIG_FILE_NAME), text);
+    const error = await t.throwsAsync(loadConfig(dir, {}), { instanceOf: InvalidInputError });
+    t.is(error?.code, "CONFIG_INVALID");
+    t.regex(error?.message ?? "", /nested too deeply/);
+  }
+});

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { posix, resolve as resolvePath } from "node:path";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
 import {
@@ -194,6 +194,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): MooseCon
  * const config = await loadConfig(process.cwd());
  * if (config.olap.engine === "embedded") openChdb(config.olap.dataDir);
  */
+/** Larger config files are refused unread. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export async function loadConfig(
   projectDir: string,
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -202,8 +205,21 @@ export async function loadConfig(
   const configFile = resolvePath(dir, CONFIG_FILE_NAME);
   let text: string;
   try {
+    // Only a regular file: reading a FIFO would wait for a writer for ever, and a huge file is not a config.
+    const info = await stat(configFile);
+    if (!info.isFile()) {
+      throw new InvalidInputError("CONFIG_UNREADABLE", `${configFile} is not a regular file (${info.isDirectory() ? "a folder" : info.isFIFO() ? "a named pipe" : "a special file"})`, {
+        hint: `replace it with the ${CONFIG_FILE_NAME} file (moose init writes one)`,
+      });
+    }
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new InvalidInputError("CONFIG_UNREADABLE", `${configFile} is ${info.size} bytes; a moose config is a few kilobytes (at most ${MAX_CONFIG_BYTES})`, {
+        hint: "check that this is the project's config file",
+      });
+    }
     text = await readFile(configFile, "utf8");
   } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") {
       throw new InvalidInputError(

@@ -31,6 +31,21 @@ export interface TomlEntry {
  * A syntax error throws `InvalidInputError` `CONFIG_INVALID` at the error's position.
  */
 export function readTomlEntries(text: string, file: string): TomlEntry[] {
+  try {
+    return readEntries(text, file);
+  } catch (error) {
+    // Arrays or inline tables nested tens of thousands deep overflow the parser's recursion.
+    if (error instanceof RangeError) {
+      throw new InvalidInputError("CONFIG_INVALID", `invalid TOML: values are nested too deeply to read (${error.message})`, {
+        position: { file, line: 1, column: 1 },
+        hint: "a moose config nests a few levels at most: check that this is the project's config file",
+      });
+    }
+    throw error;
+  }
+}
+
+function readEntries(text: string, file: string): TomlEntry[] {
   // Editors do not count a byte-order mark as a column, and the parser rejects it.
   const source = text.startsWith("\uFEFF") ? text.slice(1) : text;
   let program: AST.TOMLProgram;

@@ -126,6 +126,7 @@ export function app(map: InfraMap, renames: Partial<RenameHints> = {}): Extracte
  */
 export async function fingerprint(olap: OlapEngine, table: string, columns: readonly string[]): Promise<{ rows: number; checksum: string }> {
   const values = columns.map((c) => `ifNull(toString(\`${c}\`), '\\N')`).join(", ");
-  const [row] = await olap.query<{ n: string; h: string }>(`SELECT toString(count()) AS n, toString(sum(cityHash64(${values}))) AS h FROM \`${table}\``);
-  return { rows: Number(row?.n ?? -1), checksum: String(row?.h ?? "") };
+  // Aliases no test column is called (columns `n` and `h` exist in some).
+  const [row] = await olap.query<{ _fp_rows: string; _fp_sum: string }>(`SELECT toString(count()) AS _fp_rows, toString(sum(cityHash64(${values}))) AS _fp_sum FROM \`${table}\``);
+  return { rows: Number(row?._fp_rows ?? -1), checksum: String(row?._fp_sum ?? "") };
 }

@@ -523,15 +523,16 @@ function hashable(type: string): boolean {
  * order-independent checksum (the sum of each row's `cityHash64`).
  */
 function sameRowsCheck(from: string, to: string, columns: readonly Column[], ctx: SqlContext, message: string): string {
+  // Aliases an app's column is unlikely to be called: `n`/`h` captured the columns of those names.
   const hashed = columns.filter((c) => hashable(c.type)).map((c) => quoteIdentifier(c.name));
   const h = hashed.length === 0 ? "toUInt64(0)" : `sum(cityHash64(${hashed.join(", ")}))`;
-  const side = (name: string) => `(SELECT count() AS n, ${h} AS h FROM ${qualifiedName(ctx.database, name)})`;
+  const side = (name: string) => `(SELECT count() AS _moose_rows, ${h} AS _moose_sum FROM ${qualifiedName(ctx.database, name)})`;
   return checkStatement(
     [
-      `SELECT concat(${quoteString(`${to}: `)}, toString(b.n), ' rows (checksum ', toString(b.h), '); ', ${quoteString(`${from}: `)}, toString(a.n), ' rows (checksum ', toString(a.h), ')') AS problem`,
+      `SELECT concat(${quoteString(`${to}: `)}, toString(b._moose_rows), ' rows (checksum ', toString(b._moose_sum), '); ', ${quoteString(`${from}: `)}, toString(a._moose_rows), ' rows (checksum ', toString(a._moose_sum), ')') AS problem`,
       `FROM ${side(from)} AS a`,
       `CROSS JOIN ${side(to)} AS b`,
-      "WHERE a.n != b.n OR a.h != b.h",
+      "WHERE a._moose_rows != b._moose_rows OR a._moose_sum != b._moose_sum",
     ].join("\n"),
     message,
   );
