@@ -28,13 +28,18 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     io.stdout.write(text.endsWith("\n") ? text : text + "\n");
     log?.write(text.replace(/\n$/, ""));
   };
+  // Everything opened, closed in reverse on every way out (a start that fails, e.g. on a port in use,
+  // must not keep the embedded engine locked and the process alive).
+  const closers: Array<() => Promise<unknown> | unknown> = [];
   try {
     // Listen for Ctrl-C from the start: a stop during start-up then closes cleanly too.
     const stopped = io.stopped();
     const config = await loadProject(io);
     log = openLogFile(config.paths.logFile);
     const ledger = await projectLedger(config, VERSION, { local: true });
+    closers.push(() => ledger.close());
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
+    closers.push(() => engines.close());
     const { ask } = io;
     const session = new DevSession({
       config,
@@ -61,7 +66,9 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       port: args.port ?? config.httpServer.port,
       log: (line) => log?.write(line),
     });
+    closers.push(() => server.close());
     writeDevInstance(config.paths.stateDir, { pid: process.pid, url: server.url, token });
+    closers.push(() => removeDevInstance(config.paths.stateDir));
     say(
       [
         `moose dev ${VERSION}`,
@@ -98,6 +105,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       ignoreInitial: true,
       ignored: (path: string) => path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path),
     });
+    closers.push(() => watcher.close());
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
     let timer: NodeJS.Timeout | undefined;
@@ -120,15 +128,13 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     clearTimeout(timer);
     await watcher.close();
     await running;
-    await server.close();
-    removeDevInstance(config.paths.stateDir);
-    await engines.close();
-    await ledger.close();
     return ExitCode.success;
   } catch (error) {
     const code = reportError(error, io);
     if (error instanceof MooseError) log?.write(`error[${error.code}]: ${error.located}`);
     return code;
+  } finally {
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
   }
 }
 

@@ -48,6 +48,11 @@ export interface StepDoneOptions {
    * commit fewer per migration; refused like `complete` if a step is missing).
    */
   readonly complete?: boolean;
+  /**
+   * The step that runs next, marked started in the same transaction (as `stepStarted`
+   * would): one commit per step instead of two.
+   */
+  readonly next?: { readonly index: number; readonly statements: readonly string[] };
 }
 
 export interface BeginOptions {
@@ -422,6 +427,12 @@ class SqliteLedger implements MirrorLedger {
       if (recorded.length === 0) {
         await requireStepNotApplied(db, await requireRunning(db, id, index), index);
         throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not recorded`);
+      }
+      if (options.next !== undefined && !options.complete) {
+        requireStatements(options.next.statements, "statements");
+        const migration = await requireRunning(db, id, options.next.index);
+        await requireStepNotApplied(db, migration, options.next.index);
+        await upsertStep(db, { migration_id: id, step_index: options.next.index, status: "running", statements: JSON.stringify(options.next.statements), started_at: now, finished_at: null, error: null });
       }
       if (options.complete) return completeCounted(db, id, now);
       const [migration] = await db.all<MigrationRow>(COUNT_APPLIED_STEPS, [id]);

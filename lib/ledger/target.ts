@@ -172,11 +172,13 @@ class TargetLedger implements Ledger {
     };
   }
 
-  /** Writes the mirror's record of `id` (and its step `index`) as they are now to the target. */
-  async #publish(op: string, id: string, index?: number): Promise<void> {
+  /** Writes the mirror's record of `id` (and its step `index`, and a step marked started with it) as they are now to the target, in one INSERT. */
+  async #publish(op: string, id: string, index?: number, started?: number): Promise<void> {
     const migration = await this.mirror.get(id);
-    const step = index === undefined ? undefined : (await this.mirror.steps(id)).find((s) => s.index === index);
-    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, [this.#row(op, id, index ?? -1, migration, step)]);
+    const steps = index === undefined ? [] : await this.mirror.steps(id);
+    const rows = [this.#row(op, id, index ?? -1, migration, steps.find((s) => s.index === index))];
+    if (started !== undefined) rows.push(this.#row("step_started", id, started, migration, steps.find((s) => s.index === started)));
+    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, rows);
   }
 
   // ---------------------------------------------------------------- records
@@ -204,7 +206,7 @@ class TargetLedger implements Ledger {
 
   async stepDone(id: string, index: number, statements: readonly string[], options?: StepDoneOptions): Promise<MigrationRecord> {
     const record = await this.mirror.stepDone(id, index, statements, options);
-    await this.#publish("step_done", id, index);
+    await this.#publish("step_done", id, index, options?.next && !options.complete ? options.next.index : undefined);
     return record;
   }
 

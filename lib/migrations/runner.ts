@@ -216,6 +216,7 @@ async function runUnit(
   emit({ kind: "start", direction, id: unit.id, resumeFrom: done.size, steps: total });
   let run = 0;
   let completed = false;
+  let markedNext = -1;
   const lastToRun = Math.max(-1, ...unit.steps.map((_, i) => i).filter((i) => !done.has(i)));
   for (let i = 0; i < total; i++) {
     if (done.has(i)) {
@@ -227,16 +228,19 @@ async function runUnit(
     hooks.held?.();
     const t0 = performance.now();
     try {
-      // Marked started first: after a crash, the next run knows which step may have happened.
-      await ledger.stepStarted(ledgerId, i, statements);
+      // Marked started first: after a crash, the next run knows which step may have happened
+      // (the step after a done one is marked in the same write as that one).
+      if (i !== markedNext) await ledger.stepStarted(ledgerId, i, statements);
       await executeStep(effects, engines);
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(ledgerId, i, message, statements);
       return { id: unit.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) };
     }
-    // The last step completes the record in the same ledger transaction.
-    await ledger.stepDone(ledgerId, i, statements, { complete: i === lastToRun });
+    // The last step completes the record in the same ledger transaction; any other marks the next one started.
+    const next = unit.steps.findIndex((_, k) => k > i && !done.has(k));
+    markedNext = i !== lastToRun && next >= 0 ? next : -1;
+    await ledger.stepDone(ledgerId, i, statements, i === lastToRun ? { complete: true } : markedNext >= 0 ? { next: { index: markedNext, statements: (allEffects[markedNext] ?? []).map(effectText) } } : {});
     completed = i === lastToRun;
     run++;
     emit({ kind: "step-done", direction, id: unit.id, index: i, statements, ms: performance.now() - t0 });
