@@ -409,11 +409,7 @@ class SqliteLedger implements MirrorLedger {
 
   async stepStarted(id: string, index: number, statements: readonly string[] = []): Promise<void> {
     requireStatements(statements, "statements");
-    return this.#db.write(`starting step ${index} of migration ${id}`, async (db) => {
-      const migration = await requireRunning(db, id, index);
-      await requireStepNotApplied(db, migration, index);
-      await upsertStep(db, { migration_id: id, step_index: index, status: "running", statements: JSON.stringify(statements), started_at: this.#now(), finished_at: null, error: null });
-    });
+    return this.#db.write(`starting step ${index} of migration ${id}`, (db) => markStarted(db, id, index, statements, this.#now()));
   }
 
   async stepDone(id: string, index: number, statements: readonly string[], options: StepDoneOptions = {}): Promise<MigrationRecord> {
@@ -430,9 +426,7 @@ class SqliteLedger implements MirrorLedger {
       }
       if (options.next !== undefined && !options.complete) {
         requireStatements(options.next.statements, "statements");
-        const migration = await requireRunning(db, id, options.next.index);
-        await requireStepNotApplied(db, migration, options.next.index);
-        await upsertStep(db, { migration_id: id, step_index: options.next.index, status: "running", statements: JSON.stringify(options.next.statements), started_at: now, finished_at: null, error: null });
+        await markStarted(db, id, options.next.index, options.next.statements, now);
       }
       if (options.complete) return completeCounted(db, id, now);
       const [migration] = await db.all<MigrationRow>(COUNT_APPLIED_STEPS, [id]);
@@ -716,6 +710,28 @@ async function requireStepNotApplied(db: Db, migration: MigrationRow, index: num
   }
   return step;
 }
+
+/**
+ * Marks step `index` running, in one prepared statement that writes only when the
+ * migration is running, the index in range and the step not applied; otherwise the
+ * guards run to say which refused.
+ */
+async function markStarted(db: Db, id: string, index: number, statements: readonly string[], now: string): Promise<void> {
+  const marked = Number.isInteger(index) && index >= 0 ? await db.all(MARK_STEP_STARTED, [id, index, JSON.stringify(statements), now]) : [];
+  if (marked.length > 0) return;
+  await requireStepNotApplied(db, await requireRunning(db, id, index), index);
+  throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not marked started`);
+}
+
+/** `?1`–`?4`: migration id, step index, statements (JSON), now. */
+const MARK_STEP_STARTED = `INSERT INTO migration_steps (migration_id, step_index, status, statements, started_at, finished_at, error)
+  SELECT m.id, ?2, 'running', ?3, ?4, NULL, NULL
+  FROM migrations m
+  WHERE m.id = ?1 AND m.status = 'running' AND ?2 < m.steps_total
+  ON CONFLICT (migration_id, step_index) DO UPDATE SET
+    status = 'running', statements = excluded.statements, started_at = excluded.started_at, finished_at = NULL, error = NULL
+    WHERE migration_steps.status <> 'applied'
+  RETURNING step_index`;
 
 async function upsertStep(db: Db, row: StepRow): Promise<void> {
   await db.table("migration_steps").insert(row).onConflict(["migration_id", "step_index"]).merge();
