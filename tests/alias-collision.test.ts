@@ -1,25 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import test from "ava";
-import { openOlapEngine } from "../lib/engines/olap/engine.js";
-import { EvolveProject, fingerprint } from "./helpers/evolve.js";
+import { embeddedProjects, fingerprint } from "./helpers/evolve.js";
 import { infra, table } from "./helpers/model-builders.js";
-import { uniqueDatabase } from "./helpers/olap-fixtures.js";
 
 /** Columns named like the aliases of moose's own row checks (`n`, `h`) do not break a rebuild's copy check. */
 
-const dataDir = mkdtempSync(join(tmpdir(), "moose-alias-"));
-const opened: Array<{ close(): Promise<void> }> = [];
-test.after.always(async () => {
-  for (const o of opened.reverse()) await o.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const projects = embeddedProjects("alias");
 
 test("rebuilding a table with columns n and h keeps every row and passes its copy check", async (t) => {
-  const olap = await openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase("alias") });
-  const p = await EvolveProject.open(olap);
-  opened.push(p, olap);
+  const p = await projects.open();
+  const olap = p.olap;
   const before = table("T", [["id", "String"], ["n", "Int64"], ["h", "String"]]);
   p.generate(infra({ tables: [before] }), undefined, {}, "create");
   t.true((await p.deploy()).ok);

@@ -1,16 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
-import { openOlapEngine } from "../lib/engines/olap/engine.js";
 import { MooseError } from "../lib/errors.js";
 import { executable } from "../lib/migrations/deploy.js";
 import { effectsForSteps, effectText, executeStep } from "../lib/migrations/execute.js";
 import { replayMigrations } from "../lib/migrations/sequence.js";
 import { hashInfraMap } from "../lib/model/infra-map.js";
-import { EvolveProject, fingerprint } from "./helpers/evolve.js";
+import { embeddedProjects, EvolveProject, fingerprint } from "./helpers/evolve.js";
 import { infra, table } from "./helpers/model-builders.js";
-import { uniqueDatabase } from "./helpers/olap-fixtures.js";
 
 /**
  * A deploy that died mid-step, reproduced exactly: the ledger says what a killed run
@@ -20,13 +17,7 @@ import { uniqueDatabase } from "./helpers/olap-fixtures.js";
  * nothing runs twice. Embedded ClickHouse and a real SQLite ledger.
  */
 
-const dataDir = mkdtempSync(join(tmpdir(), "moose-crash-settle-"));
-const opened: Array<{ close(): Promise<void> }> = [];
-
-test.after.always(async () => {
-  for (const o of opened.reverse()) await o.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const projects = embeddedProjects("crash");
 
 const USERS = table("Users", [
   ["id", "String"],
@@ -34,9 +25,8 @@ const USERS = table("Users", [
 ]);
 
 async function project(): Promise<EvolveProject> {
-  const olap = await openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase("crash") });
-  const p = await EvolveProject.open(olap);
-  opened.push(p, olap);
+  const p = await projects.open();
+  const olap = p.olap;
   p.generate(infra({ tables: [USERS] }), undefined, {}, "create");
   const report = await p.deploy();
   if (!report.ok) throw new Error(JSON.stringify(report.migrations));

@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import test from "ava";
-import { openOlapEngine } from "../lib/engines/olap/engine.js";
 import { MooseError } from "../lib/errors.js";
-import { EvolveProject, fingerprint } from "./helpers/evolve.js";
+import { embeddedProjects, fingerprint } from "./helpers/evolve.js";
 import { infra, table } from "./helpers/model-builders.js";
-import { uniqueDatabase } from "./helpers/olap-fixtures.js";
 
 /**
  * A rollback never loses data unannounced: the generated `down` steps carry
@@ -15,12 +10,7 @@ import { uniqueDatabase } from "./helpers/olap-fixtures.js";
  * `--accept-data-loss`. Embedded ClickHouse, real SQLite ledger.
  */
 
-const dataDir = mkdtempSync(join(tmpdir(), "moose-rollback-loss-"));
-const opened: Array<{ close(): Promise<void> }> = [];
-test.after.always(async () => {
-  for (const o of opened.reverse()) await o.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const projects = embeddedProjects("rollback-loss");
 
 const USERS = table("Users", [
   ["id", "String"],
@@ -28,9 +18,8 @@ const USERS = table("Users", [
 ]);
 
 test("undoing an added column is refused without --accept-data-loss, marked ⚠ in the dry run, and runs with it", async (t) => {
-  const olap = await openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase("rbloss") });
-  const p = await EvolveProject.open(olap);
-  opened.push(p, olap);
+  const p = await projects.open();
+  const olap = p.olap;
   p.generate(infra({ tables: [USERS] }), undefined, {}, "create");
   p.generate(infra({ tables: [{ ...USERS, columns: [...USERS.columns, { name: "age", type: "Nullable(Int64)" }] }] }), undefined, {}, "age");
   t.true((await p.deploy()).ok);
@@ -53,9 +42,7 @@ test("undoing an added column is refused without --accept-data-loss, marked ⚠ 
 });
 
 test("undoing a created table drops it: refused without --accept-data-loss as well (a rename's undo needs no flag: evolve-cli)", async (t) => {
-  const olap = await openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase("rbsafe") });
-  const p = await EvolveProject.open(olap);
-  opened.push(p, olap);
+  const p = await projects.open();
   p.generate(infra({ tables: [USERS] }), undefined, {}, "create");
   p.generate(infra({ tables: [USERS, table("Other", [["id", "String"]])] }), undefined, {}, "other");
   t.true((await p.deploy()).ok);

@@ -1,8 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import test from "ava";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoadedConfig } from "../../lib/config/config.js";
-import type { OlapEngine } from "../../lib/engines/olap/engine.js";
+import { openOlapEngine, type OlapEngine } from "../../lib/engines/olap/engine.js";
+import { uniqueDatabase } from "./olap-fixtures.js";
 import type { ExtractedApp, RenameHints } from "../../lib/extract/extract-app.js";
 import { openLedger, type Ledger } from "../../lib/ledger/index.js";
 import { deploy, type DeployReport } from "../../lib/migrations/deploy.js";
@@ -129,4 +131,28 @@ export async function fingerprint(olap: OlapEngine, table: string, columns: read
   // Aliases no test column is called (columns `n` and `h` exist in some).
   const [row] = await olap.query<{ _fp_rows: string; _fp_sum: string }>(`SELECT toString(count()) AS _fp_rows, toString(sum(cityHash64(${values}))) AS _fp_sum FROM \`${table}\``);
   return { rows: Number(row?._fp_rows ?? -1), checksum: String(row?._fp_sum ?? "") };
+}
+
+/**
+ * Embedded projects for one test file: chDB holds one data directory per process, so
+ * every project gets its own database in one shared directory, all closed (and the
+ * directory removed) after the file's tests.
+ *
+ * @example const projects = embeddedProjects("crash"); const p = await projects.open();
+ */
+export function embeddedProjects(prefix: string): { open(): Promise<EvolveProject> } {
+  const dataDir = mkdtempSync(join(tmpdir(), `moose-${prefix}-`));
+  const opened: Array<{ close(): Promise<void> }> = [];
+  test.after.always(async () => {
+    for (const o of opened.reverse()) await o.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return {
+    async open() {
+      const olap = await openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase(prefix) });
+      const p = await EvolveProject.open(olap);
+      opened.push(p, olap);
+      return p;
+    },
+  };
 }
