@@ -12,7 +12,7 @@ import { runCli, tempDir } from "./helpers/cli.js";
  * looks like a rename; yes applies RENAME COLUMN (the values stay), no leaves the drop,
  * which waits for confirmation as before. Each suggestion is asked once.
  */
-test("dev: the rename resolver turns a drop + add into a rename; declined, the drop waits for approval", async (t) => {
+test.serial("dev: the rename resolver turns a drop + add into a rename; declined, the drop waits for approval", async (t) => {
   const root = tempDir("evolve-dev");
   const init = await runCli(root, ["init", "p"]);
   t.is(init.code, 0, init.stderr);
@@ -72,4 +72,40 @@ test("dev: the rename resolver turns a drop + add into a rename; declined, the d
   // Asked once: the next save does not ask again.
   await session.cycle();
   t.is(asked.length, 2);
+});
+
+test.serial("dev: a 'yes' to a drop is re-checked against the code after the answer; a declaration restored meanwhile is not dropped", async (t) => {
+  const root = tempDir("evolve-dev-stale");
+  const init = await runCli(root, ["init", "p"]);
+  t.is(init.code, 0, init.stderr);
+  const dir = join(root, "p");
+  const config = await loadConfig(dir, {});
+  const engines = await openDeployEngines(config, { streams: false, workflows: false });
+  const ledger = await projectLedger(config, "0.1.0-test");
+  t.teardown(async () => {
+    await engines.close();
+    await ledger.close();
+  });
+  const app = join(dir, "app/index.ts");
+  writeFileSync(app, readFileSync(app, "utf8").replace(/export const userEvents[^\n]*\n/, ""));
+  const original = readFileSync(app, "utf8");
+  const session = new DevSession({
+    config,
+    engines,
+    ledger,
+    toolVersion: "0.1.0-test",
+    // While the question is open, the developer puts the field back, then answers yes.
+    confirmDataLoss: async () => {
+      writeFileSync(app, original);
+      return true;
+    },
+  });
+  await session.start();
+  t.is((await session.cycle()).kind, "applied");
+  await engines.olap.execute("INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')");
+  writeFileSync(app, original.replace("  email: string;\n", ""));
+  const answered = await session.cycle();
+  t.is(answered.kind, "stale-answer");
+  t.deepEqual(await engines.olap.query("SELECT id, email FROM Users"), [{ id: "u1", email: "ada@example.com" }], "the column and its values are still there");
+  t.is((await session.cycle()).kind, "unchanged", "the code as it is now needs nothing");
 });

@@ -190,6 +190,9 @@ function present(result: CycleResult, reason: string, totalMs: number, say: (t: 
     case "needs-approval":
       say(`${head}${renderPlanText(result.plan)}⏸ waiting for approval: nothing applied`);
       return;
+    case "stale-answer":
+      say(`${head}✗ the code changed while the question was open; the answer was about the plan before it: nothing applied; planning again for the code as it is now`);
+      return;
     case "held":
       say(`${head}${renderPlanText(result.plan)}`);
       return;

@@ -1,3 +1,4 @@
+import { canonicalJson } from "../model/infra-map.js";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
@@ -31,6 +32,8 @@ export type CycleResult =
   /** Nothing can be applied: the remaining differences are held back by life cycles (`plan.held`). */
   | { readonly kind: "held"; readonly plan: Plan; readonly extractMs: number }
   | { readonly kind: "needs-approval"; readonly plan: Plan; readonly extractMs: number }
+  /** The code changed while the data-loss question was open: the answer was about another plan, nothing applied. */
+  | { readonly kind: "stale-answer"; readonly plan: Plan; readonly extractMs: number }
   | {
       readonly kind: "applied";
       readonly plan: Plan;
@@ -180,6 +183,15 @@ export class DevSession {
     return differences;
   }
 
+  /** Whether the app still declares what `app` did (read again now). */
+  private async unchangedSince(app: ExtractedApp): Promise<boolean> {
+    try {
+      return canonicalJson(this.extractor.extract().map) === canonicalJson(app.map);
+    } catch {
+      return false;
+    }
+  }
+
   /** One save: extract, diff against the live state, confirm data loss, apply, record. */
   async cycle(): Promise<CycleResult> {
     const t0 = performance.now();
@@ -234,6 +246,8 @@ export class DevSession {
     if (losing && !confirmed) {
       return { kind: "needs-approval", plan, extractMs };
     }
+    // The answer took time: it only holds for the code it was asked about.
+    if (confirmed && !(await this.unchangedSince(app))) return { kind: "stale-answer", plan, extractMs };
     const t1 = performance.now();
     const { engines } = this.options;
     const steps = plan.steps.map((s) => ({ change: s.change, ...(confirmed && s.risk.losesData ? { approved: true } : {}) }));
