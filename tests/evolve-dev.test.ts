@@ -109,3 +109,35 @@ test.serial("dev: a 'yes' to a drop is re-checked against the code after the ans
   t.deepEqual(await engines.olap.query("SELECT id, email FROM Users"), [{ id: "u1", email: "ada@example.com" }], "the column and its values are still there");
   t.is((await session.cycle()).kind, "unchanged", "the code as it is now needs nothing");
 });
+
+test.serial("dev: a rename answered in dev stays a rename when `migrate generate` (no terminal) finalises the draft", async (t) => {
+  const root = tempDir("evolve-dev-final");
+  const init = await runCli(root, ["init", "p"]);
+  t.is(init.code, 0, init.stderr);
+  const dir = join(root, "p");
+  const config = await loadConfig(dir, {});
+  const engines = await openDeployEngines(config, { streams: false, workflows: false });
+  const ledger = await projectLedger(config, "0.1.0-test");
+  t.teardown(async () => {
+    await engines.close();
+    await ledger.close();
+  });
+  const session = new DevSession({ config, engines, ledger, toolVersion: "0.1.0-test", confirmDataLoss: async () => false, resolveRename: async () => true });
+  await session.start();
+  const app = join(dir, "app/index.ts");
+  writeFileSync(app, readFileSync(app, "utf8").replace(/export const userEvents[^\n]*\n/, ""));
+  t.is((await session.cycle()).kind, "applied");
+  t.is((await runCli(dir, ["migrate", "generate", "--name", "users"])).code, 0);
+  t.is((await session.cycle()).kind, "applied");
+  await engines.olap.execute("INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')");
+  writeFileSync(app, readFileSync(app, "utf8").replace("email: string;", "mail: string;"));
+  t.is((await session.cycle()).kind, "applied");
+  const generated = await runCli(dir, ["migrate", "generate", "--name", "mail", "--non-interactive"]);
+  t.is(generated.code, 0, generated.stderr);
+  const file = readFileSync(join(dir, "migrations", (await import("node:fs")).readdirSync(join(dir, "migrations")).filter((f) => f.endsWith("_mail.ts"))[0]!), "utf8");
+  t.regex(file, /renameColumn\("Users", "email", "mail"\)/);
+  t.notRegex(file, /dropColumn/);
+  const adopted = await session.cycle();
+  t.true(adopted.kind === "applied" && adopted.adopted.length === 1, JSON.stringify(adopted).slice(0, 500));
+  t.deepEqual(await engines.olap.query("SELECT id, mail FROM Users"), [{ id: "u1", mail: "ada@example.com" }]);
+});

@@ -1,14 +1,14 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
-import type { DiffOptions } from "../diff/diff.js";
+import type { ColumnRename, DiffOptions, TableRename } from "../diff/diff.js";
 import { renameHints, type RenameResolver, type RenameSuggestion } from "../diff/rename-suggestions.js";
 import { InvalidInputError } from "../errors.js";
 import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 import type { ExtractedApp } from "../extract/extract-app.js";
-import type { InfraMap } from "../model/infra-map.js";
+import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { planAgainst, extractProject, extractProjectChecked, type PlanOptions, type PlanReport } from "../project/plan-project.js";
-import { readMigrations } from "./read.js";
+import { readDraft, readMigrations, type MigrationFile } from "./read.js";
 import { defaultSlug, renderMigration, slugify, timestampId } from "./render.js";
 import { replayMigrations } from "./sequence.js";
 
@@ -41,9 +41,12 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
   const app = await extractProjectChecked(config);
   const { state, count, newest } = committedState(config);
   const stamp = nextTimestamp(options.now ?? new Date(), newest);
+  // Renames answered in `moose dev` live in its draft: finalising it keeps them renames (not a drop + add).
+  const fromDraft = draftRenames(config, hashInfraMap(state));
+  const renames = fromDraft.tables.length + fromDraft.columns.length > 0 ? renameHints([], { tables: [...(options.renames?.tables ?? []), ...fromDraft.tables], columns: [...(options.renames?.columns ?? []), ...fromDraft.columns] }) : options.renames;
   const planOptions: PlanOptions = {
     rebuildSuffix: stamp,
-    ...(options.renames ? { renames: options.renames } : {}),
+    ...(renames ? { renames } : {}),
     ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
     ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
   };
@@ -65,6 +68,29 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
   if (existsSync(path)) throw new InvalidInputError("MIGRATION_EXISTS", `${relative(config.projectDir, path)} already exists; wait a second or pass another --name`);
   writeFileSync(path, renderMigration({ id, plan: report.plan, parent: report.fromHash, result: report.resultHash, toolVersion: options.toolVersion }));
   return { kind: "written", id, path, report, accepted };
+}
+
+/**
+ * The renames of `moose dev`'s draft (`migrations/.draft.ts`) when it starts where the
+ * committed files end; none otherwise (a draft of another history says nothing here).
+ */
+function draftRenames(config: LoadedConfig, committedHash: string): { tables: TableRename[]; columns: ColumnRename[] } {
+  const none = { tables: [], columns: [] };
+  let draft: MigrationFile | undefined;
+  try {
+    draft = readDraft(config.paths.migrationsDir);
+  } catch {
+    return none;
+  }
+  if (!draft || draft.parent !== committedHash) return none;
+  const tables: TableRename[] = [];
+  const columns: ColumnRename[] = [];
+  for (const { step } of draft.up) {
+    const [a, b, c] = step.args;
+    if (step.op === "renameTable" && typeof a === "string" && typeof b === "string") tables.push({ from: a, to: b });
+    if (step.op === "renameColumn" && typeof a === "string" && typeof b === "string" && typeof c === "string") columns.push({ table: a, from: b, to: c });
+  }
+  return { tables, columns };
 }
 
 /** The state the committed migration files lead to, replayed offline, and the newest file's timestamp. */
