@@ -142,11 +142,15 @@ test("an instance with the admin API disabled says how to enable it (exit 2)", a
   t.regex(r.stderr, /refused the request \(HTTP 401\): admin API disabled: set \[authentication\] admin_api_key \(moose generate hash-token\)\n  hint: on the instance, set \[authentication\] admin_api_key/);
 });
 
-test("429 says the address is rate-limited and when to retry (exit 1)", async (t) => {
+test("429 says why the instance refuses and when to retry (exit 1)", async (t) => {
   const url = await http(mooseLike(429, { error: "too many failed admin authentications" }, { "retry-after": "42" }));
   const r = await plan(url, ["--token", "t"]);
   t.is(r.code, 1);
-  t.regex(r.stderr, /error\[REMOTE_RATE_LIMITED\]: .* is refusing this address after too many failed admin authentications; retry in 42 s/);
+  t.regex(r.stderr, /error\[REMOTE_RATE_LIMITED\]: .* is refusing admin requests for now: too many failed admin authentications; retry in 42 s/);
+  // The shared budget of all addresses (not this address's failures) is named as the instance names it.
+  const shared = await http(mooseLike(429, { error: "too many admin token checks waiting" }, { "retry-after": "5" }));
+  const s = await plan(shared, ["--token", "t"]);
+  t.regex(s.stderr, /is refusing admin requests for now: too many admin token checks waiting; retry in 5 s/);
 });
 
 test("a plain web server is not a moose instance (exit 1)", async (t) => {

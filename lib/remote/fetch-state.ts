@@ -112,7 +112,9 @@ export async function fetchRemoteState(base: string, options: FetchStateOptions 
   }
   if (status === 429) {
     const retry = response.headers.get("retry-after");
-    throw new EngineError("REMOTE_RATE_LIMITED", `${where} is refusing this address after too many failed admin authentications${retry ? `; retry in ${retry} s` : ""}`, {
+    // The instance says why (this address's failures, or all addresses' checks: see the admin API).
+    const why = errorText(body) || "too many failed admin authentications from this address";
+    throw new EngineError("REMOTE_RATE_LIMITED", `${where} is refusing admin requests for now: ${why}${retry ? `; retry in ${retry} s` : ""}`, {
       hint: "check the token (--token or MOOSE_ADMIN_TOKEN), wait, and try again",
     });
   }
