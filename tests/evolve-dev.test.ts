@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config/config.js";
@@ -7,13 +7,9 @@ import type { RenameSuggestion } from "../lib/diff/rename-suggestions.js";
 import { openDeployEngines, projectLedger } from "../lib/project/engines.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 
-/**
- * `moose dev`'s rename resolver, in process: the session asks about a drop + add that
- * looks like a rename; yes applies RENAME COLUMN (the values stay), no leaves the drop,
- * which waits for confirmation as before. Each suggestion is asked once.
- */
-test.serial("dev: the rename resolver turns a drop + add into a rename; declined, the drop waits for approval", async (t) => {
-  const root = tempDir("evolve-dev");
+/** A fresh `moose init` project with its engines and ledger open in this process (closed after the test). */
+async function devProject(t: ExecutionContext, prefix: string) {
+  const root = tempDir(prefix);
   const init = await runCli(root, ["init", "p"]);
   t.is(init.code, 0, init.stderr);
   const dir = join(root, "p");
@@ -24,6 +20,16 @@ test.serial("dev: the rename resolver turns a drop + add into a rename; declined
     await engines.close();
     await ledger.close();
   });
+  return { dir, config, engines, ledger };
+}
+
+/**
+ * `moose dev`'s rename resolver, in process: the session asks about a drop + add that
+ * looks like a rename; yes applies RENAME COLUMN (the values stay), no leaves the drop,
+ * which waits for confirmation as before. Each suggestion is asked once.
+ */
+test.serial("dev: the rename resolver turns a drop + add into a rename; declined, the drop waits for approval", async (t) => {
+  const { dir, config, engines, ledger } = await devProject(t, "evolve-dev");
   const asked: RenameSuggestion[] = [];
   let answer = true;
   let confirmations = 0;
@@ -75,17 +81,7 @@ test.serial("dev: the rename resolver turns a drop + add into a rename; declined
 });
 
 test.serial("dev: a 'yes' to a drop is re-checked against the code after the answer; a declaration restored meanwhile is not dropped", async (t) => {
-  const root = tempDir("evolve-dev-stale");
-  const init = await runCli(root, ["init", "p"]);
-  t.is(init.code, 0, init.stderr);
-  const dir = join(root, "p");
-  const config = await loadConfig(dir, {});
-  const engines = await openDeployEngines(config, { streams: false, workflows: false });
-  const ledger = await projectLedger(config, "0.1.0-test");
-  t.teardown(async () => {
-    await engines.close();
-    await ledger.close();
-  });
+  const { dir, config, engines, ledger } = await devProject(t, "evolve-dev-stale");
   const app = join(dir, "app/index.ts");
   writeFileSync(app, readFileSync(app, "utf8").replace(/export const userEvents[^\n]*\n/, ""));
   const original = readFileSync(app, "utf8");
@@ -111,17 +107,7 @@ test.serial("dev: a 'yes' to a drop is re-checked against the code after the ans
 });
 
 test.serial("dev: a rename answered in dev stays a rename when `migrate generate` (no terminal) finalises the draft", async (t) => {
-  const root = tempDir("evolve-dev-final");
-  const init = await runCli(root, ["init", "p"]);
-  t.is(init.code, 0, init.stderr);
-  const dir = join(root, "p");
-  const config = await loadConfig(dir, {});
-  const engines = await openDeployEngines(config, { streams: false, workflows: false });
-  const ledger = await projectLedger(config, "0.1.0-test");
-  t.teardown(async () => {
-    await engines.close();
-    await ledger.close();
-  });
+  const { dir, config, engines, ledger } = await devProject(t, "evolve-dev-final");
   const session = new DevSession({ config, engines, ledger, toolVersion: "0.1.0-test", confirmDataLoss: async () => false, resolveRename: async () => true });
   await session.start();
   const app = join(dir, "app/index.ts");
