@@ -123,7 +123,9 @@ export async function extractProjectChecked(config: LoadedConfig): Promise<Extra
 export async function checkAppSql(app: ExtractedApp, projectDir: string | undefined): Promise<void> {
   if (projectDir === undefined) return checkMapSql(app.map, (key) => app.locations[key]);
   const file = join(projectDir, ".moose", "sql-checked");
-  const known = new Set(readLines(file));
+  // Read once per process: `moose dev` checks on every save and must not read the file each time.
+  let known = checkedByFile.get(file);
+  if (known === undefined) checkedByFile.set(file, (known = new Set(readLines(file))));
   const before = known.size;
   try {
     await checkMapSql(app.map, (key) => app.locations[key], known);
@@ -131,6 +133,8 @@ export async function checkAppSql(app: ExtractedApp, projectDir: string | undefi
     if (known.size > before) writeLines(file, [...known].slice(-20_000));
   }
 }
+
+const checkedByFile = new Map<string, Set<string>>();
 
 function readLines(file: string): string[] {
   try {
