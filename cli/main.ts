@@ -11,6 +11,7 @@ import { migrateDeployCommand } from "./commands/migrate-deploy.args.js";
 import { migrateStatusCommand } from "./commands/migrate-status.args.js";
 import { migrateUnlockCommand } from "./commands/migrate-unlock.args.js";
 import { migrateResolveCommand } from "./commands/migrate-resolve.args.js";
+import { migrateSqlCommand } from "./commands/migrate-sql.args.js";
 import { queryCommand } from "./commands/query.args.js";
 import { devCommand } from "./commands/dev.args.js";
 import { logsCommand } from "./commands/logs.args.js";
@@ -52,7 +53,7 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
   leaf(lsCommand, () => import("./commands/ls.js")),
   {
     ...TOP.migrate,
-    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback or resolve",
+    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback, resolve or sql",
     children: [
       leaf(migrateGenerateCommand, () => import("./commands/migrate-generate.js")),
       leaf(migrateBaselineCommand, () => import("./commands/migrate-baseline.js")),
@@ -61,6 +62,7 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
       leaf(migrateStatusCommand, () => import("./commands/migrate-status.js")),
       leaf(migrateUnlockCommand, () => import("./commands/migrate-unlock.js")),
       leaf(migrateResolveCommand, () => import("./commands/migrate-resolve.js")),
+      leaf(migrateSqlCommand, () => import("./commands/migrate-sql.js")),
     ],
   },
   leaf(queryCommand, () => import("./commands/query.js")),

@@ -1,4 +1,5 @@
 import { type Args, defineCommand } from "../command-spec.js";
+import { SERVER_VERSION_OPTION } from "./migrate-sql.args.js";
 
 /** `moose migrate generate`: its flags and help text, as the parser declares them and `run` receives them. */
 export const migrateGenerateCommand = defineCommand({
@@ -9,6 +10,7 @@ export const migrateGenerateCommand = defineCommand({
     rename: { type: "string", array: true, describe: "a rename, not a drop + add: Old:New (table) or Table.old:new (column); repeatable" },
     "safe-type-change": { type: "boolean", default: false, describe: "write narrowing type changes as new column + backfill + swap, keeping the old values" },
     "backfill-views": { type: "boolean", default: false, describe: "backfill new materialized views from the rows their sources hold" },
+    "server-version": SERVER_VERSION_OPTION,
     "non-interactive": { type: "boolean", default: false, describe: "never ask (rename suggestions are printed, not applied)" },
   },
 });

@@ -1,7 +1,12 @@
 import { relative } from "node:path";
 import type { ColumnRename, TableRename } from "../../lib/diff/diff.js";
 import type { RenameResolver, RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
-import { ExitCode, InvalidInputError } from "../../lib/errors.js";
+import type { LoadedConfig } from "../../lib/config/config.js";
+import { ExitCode, InvalidInputError, MooseError } from "../../lib/errors.js";
+import { replayMigrations } from "../../lib/migrations/sequence.js";
+import { checkVersion, describeTarget, migrationSql, sqlTarget } from "../../lib/migrations/sql-preview.js";
+import { projectMigrations } from "../../lib/project/engines.js";
+import { writeMigrationSql } from "../present/sql.js";
 import { generateMigration } from "../../lib/migrations/generate.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
@@ -13,6 +18,7 @@ import type { MigrateGenerateArgs } from "./migrate-generate.args.js";
 export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
+    if (args.serverVersion !== undefined) checkVersion(args.serverVersion, "--server-version");
     const { name } = args;
     const renames = parseRenameFlags(args.rename ?? []);
     const ask = io.isTTY && !args.nonInteractive ? io.ask : undefined;
@@ -36,10 +42,29 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
       return ExitCode.success;
     }
     io.stdout.write(renderPlanText(result.report.plan, interactive ? [] : unanswered));
+    await writeSql(config, result.id, args.serverVersion, io);
     io.stdout.write(`\nWrote ${relative(io.cwd, result.path)}\n`);
     return ExitCode.success;
   } catch (error) {
     return reportError(error, io);
+  }
+}
+
+/**
+ * The new file's SQL as deploy will run it on the target's version, read back from the file
+ * as deploy reads it. A step the target cannot run is a warning: the file is written either way.
+ */
+async function writeSql(config: LoadedConfig, id: string, version: string | undefined, io: CliIO): Promise<void> {
+  const target = await sqlTarget(config, version);
+  const m = replayMigrations(projectMigrations(config)).migrations.find((x) => x.file.id === id);
+  if (!m) return;
+  try {
+    const sql = migrationSql(m, target);
+    io.stdout.write("\n");
+    writeMigrationSql(io, target, [sql]);
+  } catch (error) {
+    if (!(error instanceof MooseError)) throw error;
+    io.stderr.write(`warning: ${describeTarget(target)} would refuse this migration at deploy: error[${error.code}]: ${error.located}\n${error.hint ? `  hint: ${error.hint}\n` : ""}`);
   }
 }
 

@@ -1,6 +1,11 @@
 import { ExitCode, InvalidInputError } from "../../lib/errors.js";
 import type { PlanReport } from "../../lib/project/plan-project.js";
-import { planCommitted } from "../../lib/migrations/generate.js";
+import type { LoadedConfig } from "../../lib/config/config.js";
+import { nextTimestamp, planCommitted } from "../../lib/migrations/generate.js";
+import type { MigrationFile } from "../../lib/migrations/read.js";
+import { migrationSql, planAsMigration, sqlTarget, type MigrationSql, type SqlTarget } from "../../lib/migrations/sql-preview.js";
+import { projectMigrations } from "../../lib/project/engines.js";
+import { migrationSqlJson, writeMigrationSql } from "../present/sql.js";
 import { extractProjectChecked } from "../../lib/project/plan-project.js";
 import { DEFAULT_REMOTE_TIMEOUT_MS, type RemoteState, type TokenSource } from "../../lib/remote/fetch-state.js";
 import type { CliIO } from "../io.js";
@@ -8,19 +13,40 @@ import { renderPlanText } from "../present/plan-text.js";
 import { loadProject, printWarnings } from "../project.js";
 import { reportError } from "../errors.js";
 import type { PlanArgs } from "./plan.args.js";
+import { VERSION } from "../version.js";
 
 export async function run(args: PlanArgs, io: CliIO): Promise<number> {
   const { json } = args;
   try {
+    if (args.url !== undefined && args.sql) throw new InvalidInputError("USAGE", "--sql shows the SQL of the plan against the committed migrations, not against --url", { hint: "run moose plan --sql without --url" });
     if (args.url !== undefined) return await runRemote(args, args.url, io, json);
     const config = await loadProject(io);
-    const report = planCommitted(config, {}, await extractProjectChecked(config));
+    if (!args.sql && args.serverVersion !== undefined) throw new InvalidInputError("USAGE", "--server-version only applies with --sql", { hint: "moose plan --sql --server-version 24.8" });
+    const files = args.sql ? projectMigrations(config) : [];
+    // With --sql the plan is the file `migrate generate` would write now (its rebuilds name the same timestamp).
+    const stamp = nextTimestamp(new Date(), files.at(-1)?.id.slice(0, 14));
+    const report = planCommitted(config, args.sql ? { rebuildSuffix: stamp } : {}, await extractProjectChecked(config));
     printWarnings(report.app.warnings, io);
-    io.stdout.write(json ? JSON.stringify(planJson(report), null, 2) + "\n" : renderPlanText(report.plan, report.suggestions));
+    const sql = args.sql && report.plan.steps.length > 0 ? await planSql(config, files, report, `${stamp}_plan`, args.serverVersion) : undefined;
+    if (json) {
+      io.stdout.write(JSON.stringify({ ...(planJson(report) as object), ...(sql ? { sql: migrationSqlJson(sql.target, [sql.migration]) } : {}) }, null, 2) + "\n");
+    } else {
+      io.stdout.write(renderPlanText(report.plan, report.suggestions));
+      if (sql) {
+        io.stdout.write("\n");
+        writeMigrationSql(io, sql.target, [sql.migration]);
+      }
+    }
     return ExitCode.success;
   } catch (error) {
     return reportError(error, io, json);
   }
+}
+
+/** The plan's steps as the file `migrate generate` would write, with the SQL deploy would run for each. */
+async function planSql(config: LoadedConfig, files: readonly MigrationFile[], report: PlanReport, id: string, version: string | undefined): Promise<{ target: SqlTarget; migration: MigrationSql }> {
+  const target = await sqlTarget(config, version);
+  return { target, migration: migrationSql(planAsMigration(files, report, id, VERSION), target) };
 }
 
 /** `moose plan --url <instance>`: the code against what that instance has applied. */

@@ -36,6 +36,8 @@ export interface EmbeddedOlapConfig {
   /** `<state_dir>/clickhouse`; absolute after `loadConfig`. */
   readonly dataDir: string;
   readonly database: string;
+  /** `server_version`: the version SQL is written for offline (default: chDB's own). */
+  readonly serverVersion?: string;
 }
 
 export interface ServerOlapConfig {
@@ -48,6 +50,8 @@ export interface ServerOlapConfig {
   readonly user: string;
   readonly password: string;
   readonly useSsl: boolean;
+  /** `server_version`: the server's version, for SQL written offline; unset: assumed to be chDB's. */
+  readonly serverVersion?: string;
 }
 
 export type OlapConfig = EmbeddedOlapConfig | ServerOlapConfig;
@@ -409,10 +413,13 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
   const database = get("clickhouse_config", "db_name");
   const host = optional("clickhouse_config", "host");
   const olapEngine = optional("clickhouse_config", "engine") ?? (host === undefined ? "embedded" : "server");
+  const serverVersion = optional("clickhouse_config", "server_version");
+  const versioned = serverVersion === undefined ? {} : { serverVersion };
   const olap: OlapConfig =
     olapEngine === "embedded"
-      ? { engine: "embedded", dataDir: posix.join(stateDir, "clickhouse"), database }
+      ? { engine: "embedded", dataDir: posix.join(stateDir, "clickhouse"), database, ...versioned }
       : {
+          ...versioned,
           engine: "server",
           host: host ?? "localhost",
           port: get("clickhouse_config", "host_port"),

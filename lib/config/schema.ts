@@ -150,6 +150,15 @@ export const CONFIG_SCHEMA = {
         doc: "Connect over HTTPS.",
         aliases: ["ssl", "tls", "use_tls", "secure"],
       },
+      server_version: {
+        kind: nonEmptyString,
+        default: undefined,
+        defaultText: "the embedded ClickHouse's version (chDB)",
+        example: "24.8",
+        render: "commented",
+        doc: "ClickHouse version of the deploy target, e.g. \"24.8\": `migrate generate`, `migrate sql` and `plan --sql` print the SQL that version will run, without connecting.",
+        aliases: ["version", "clickhouse_version"],
+      },
     },
   },
   redpanda_config: {

@@ -1,0 +1,150 @@
+import type { LoadedConfig } from "../config/config.js";
+import { capabilitiesFor, type OlapCapabilities } from "../engines/olap/capabilities.js";
+import { parserRunner } from "../engines/olap/chdb-process.js";
+import { InvalidInputError, MooseError, RefusedError } from "../errors.js";
+import { executable, stepLabel } from "./deploy.js";
+import { effectsForSteps, effectText, type ExecutableStep } from "./execute.js";
+import type { PlanReport } from "../project/plan-project.js";
+import { readMigrationText, type MigrationFile } from "./read.js";
+import { renderMigration } from "./render.js";
+import { replayMigrations, type ReplayedMigration } from "./sequence.js";
+
+/**
+ * The SQL a migration will run, computed offline: the same `effectsForSteps` and
+ * `effectText` the runner calls at deploy (and records in the ledger), fed with
+ * capabilities decided from a version named in the config or on the command line
+ * instead of one read from a live server. Reviewers see what deploy will send.
+ */
+
+/** Where the version the SQL is written for came from. */
+export type VersionSource = "flag" | "config" | "embedded" | "assumed";
+
+export interface SqlTarget {
+  readonly version: string;
+  readonly source: VersionSource;
+  readonly database: string;
+  readonly capabilities: OlapCapabilities;
+  readonly workflowsEnabled: boolean;
+}
+
+/** One step of a migration as deploy will run it. */
+export interface StepSql {
+  readonly index: number;
+  /** `addColumn("Users", …)`. */
+  readonly step: string;
+  readonly line: number;
+  readonly statements: readonly string[];
+}
+
+export interface MigrationSql {
+  readonly id: string;
+  readonly file: string;
+  readonly steps: readonly StepSql[];
+}
+
+const VERSION_TEXT = /^\d{1,4}\.\d{1,4}(\.\d{1,6}){0,2}$/;
+
+let embedded: Promise<string> | undefined;
+
+/** The embedded ClickHouse's version (chDB), read from its in-memory session: no data directory is opened. */
+export function embeddedVersion(): Promise<string> {
+  embedded ??= parserRunner()
+    .run("SELECT version()", undefined, "TSVRaw")
+    .then((out) => out.trim());
+  return embedded;
+}
+
+/** Checks a version given as text (`24.8`, `18.16.1`); `what` names where it came from. */
+export function checkVersion(text: string, what: string): string {
+  const v = text.trim();
+  if (!VERSION_TEXT.test(v)) {
+    throw new InvalidInputError(what.startsWith("--") ? "USAGE" : "CONFIG_INVALID", `${what} ${JSON.stringify(text)} is not a ClickHouse version`, {
+      hint: 'write the server\'s version as `SELECT version()` prints it, e.g. "24.8" or "18.16.1"',
+    });
+  }
+  return v;
+}
+
+/**
+ * The target the SQL is written for: `--server-version`, else `clickhouse_config.server_version`,
+ * else the embedded engine's own version (for a server without the key, `assumed`: callers say so).
+ */
+export async function sqlTarget(config: LoadedConfig, flag?: string): Promise<SqlTarget> {
+  const configured = config.olap.serverVersion;
+  const [version, source]: [string, VersionSource] =
+    flag !== undefined
+      ? [checkVersion(flag, "--server-version"), "flag"]
+      : configured !== undefined
+        ? [checkVersion(configured, "clickhouse_config.server_version"), "config"]
+        : [await embeddedVersion(), config.olap.engine === "embedded" ? "embedded" : "assumed"];
+  // Offline nothing says the database is not Atomic (the default since 20.10): EXCHANGE TABLES is assumed where the version has it.
+  return { version, source, database: config.olap.database, capabilities: capabilitiesFor(version), workflowsEnabled: config.features.workflows };
+}
+
+/** How a target reads in a heading: `ClickHouse 18.16.1 (clickhouse_config.server_version)`. */
+export function describeTarget(target: Pick<SqlTarget, "version" | "source">): string {
+  const from: Record<VersionSource, string> = {
+    flag: "--server-version",
+    config: "clickhouse_config.server_version",
+    embedded: "the embedded engine",
+    assumed: "assumed: set clickhouse_config.server_version to the server's version",
+  };
+  return `ClickHouse ${target.version} (${from[target.source]})`;
+}
+
+/**
+ * Every step's statements, as deploy runs them on a server of `target`'s version. What the
+ * server cannot run is refused as at deploy (`UNSUPPORTED_BY_SERVER`, `NEEDS_REBUILD`), here
+ * naming the file, line and step.
+ */
+export function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget, "database" | "capabilities" | "workflowsEnabled">): MigrationSql {
+  const steps = executable(m);
+  const ctx = { database: target.database, capabilities: target.capabilities, state: m.before };
+  const effects = effectsLocated(steps, ctx, target.workflowsEnabled, m);
+  return {
+    id: m.file.id,
+    file: m.file.displayPath,
+    steps: m.file.up.map((l, i) => ({ index: i, step: stepLabel(l.step), line: l.origin.line, statements: (effects[i] ?? []).map(effectText) })),
+  };
+}
+
+/**
+ * `effectsForSteps`, with a refusal located: the statements are written for all steps at once
+ * (some changes fuse into one ALTER), so on a refusal the steps are tried in growing prefixes
+ * to find the first one that cannot be written, and the error names its file:line and step.
+ */
+export function effectsLocated(
+  steps: readonly ExecutableStep[],
+  ctx: Parameters<typeof effectsForSteps>[1],
+  workflowsEnabled: boolean,
+  m: ReplayedMigration,
+): ReturnType<typeof effectsForSteps> {
+  try {
+    return effectsForSteps(steps, ctx, workflowsEnabled);
+  } catch (error) {
+    if (!(error instanceof MooseError)) throw error;
+    for (let k = 1; k <= steps.length; k++) {
+      try {
+        effectsForSteps(steps.slice(0, k), ctx, workflowsEnabled);
+      } catch {
+        const located = m.file.up[k - 1];
+        if (!located) break;
+        const position = { file: m.file.displayPath, line: located.origin.line, column: located.origin.column };
+        const message = `step ${k} of ${m.file.id}, ${stepLabel(located.step)}: ${error.message}`;
+        const options = { position, details: error.details, cause: error, ...(error.hint ? { hint: error.hint } : {}) };
+        throw error instanceof RefusedError ? new RefusedError(error.code, message, options) : new MooseError(error.code, error.exit, message, options);
+      }
+    }
+    throw error;
+  }
+}
+
+/**
+ * A plan as the migration `migrate generate` would write for it, read back and replayed after
+ * the committed files, without writing anything: `plan --sql` shows the statements of that file.
+ */
+export function planAsMigration(files: readonly MigrationFile[], report: PlanReport, id: string, toolVersion: string): ReplayedMigration {
+  const text = renderMigration({ id, plan: report.plan, parent: report.fromHash, result: report.resultHash, toolVersion });
+  const file = readMigrationText(text, `${id}.ts`, `${id}.ts`, "(plan)");
+  return replayMigrations([...files, file]).migrations.at(-1)!;
+}
