@@ -179,3 +179,24 @@ server("ClickHouse server: SQL written offline for its version is what deploy ru
   t.is(d.code, 0, d.stdout + d.stderr);
   for (const [k, id] of ids.entries()) t.deepEqual(await ledgerStatements(dir, id), offline[k]!.migrations[0]!.steps.map((s) => s.statements), id);
 });
+
+server("ClickHouse 18.16: a safe type change it cannot run is refused at deploy naming the file, line and step; nothing is run", async (t) => {
+  const { hostname, port } = new URL(url!);
+  const database = `moose_sql_safe_${process.pid}_${Date.now().toString(36)}`;
+  const dir = await project(
+    'import { OlapTable, type Int64 } from "moose-migrate";\ninterface Score {\n  id: string;\n  score: Int64;\n}\nexport const scores = new OlapTable<Score>("Scores");\n',
+    `[clickhouse_config]\nhost = "${hostname}"\nhost_port = ${port || 8123}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n`,
+  );
+  await generate(t, dir, "create");
+  t.is((await runCli(dir, ["migrate", "deploy"])).code, 0);
+  edit(dir, "type Int64 }", "type Int8 }");
+  edit(dir, "score: Int64;", "score: Int8;");
+  const { id } = await generate(t, dir, "narrow", ["--safe-type-change"]);
+  const d = await runCli(dir, ["migrate", "deploy"]);
+  t.is(d.code, 3, d.stdout + d.stderr);
+  t.regex(d.stderr, new RegExp(`^error\\[UNSUPPORTED_BY_SERVER\\]: migrations/${id}\\.ts:\\d+:\\d+: step \\d of ${id}, [a-zA-Z]+\\("Scores", …\\): .*18\\.16`));
+  t.deepEqual(await ledgerStatements(dir, id), []);
+  const dry = await runCli(dir, ["migrate", "deploy", "--dry-run"]);
+  t.is(dry.code, 3);
+  t.regex(dry.stderr, new RegExp(`migrations/${id}\\.ts:\\d+:\\d+: step \\d of ${id}`));
+});

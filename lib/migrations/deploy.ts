@@ -15,6 +15,7 @@ import { replayMigrations, type ReplayedMigration } from "./sequence.js";
 import { editableAfterFailure, liveDrift } from "./status.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { approvalOf } from "./steps.js";
+import { effectsLocated } from "./sql-preview.js";
 import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
 
 export type { ChangeApplier } from "./execute.js";
@@ -149,8 +150,10 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
     return { migrations: outcomes, ok: true };
   }
 
+  // What the target's version cannot run is refused before any step, naming the file, line and step.
+  const openEnginesChecked = preflightStatements(pending.map((f) => replayed.get(f.id)!), openEngines);
   if (options.dryRun) {
-    const planned = await planUnits(pending.map((f) => deployUnit(replayed.get(f.id)!)), openEngines);
+    const planned = await planUnits(pending.map((f) => deployUnit(replayed.get(f.id)!)), openEnginesChecked);
     pending.forEach((file, k) => outcomes.push({ id: file.id, status: "planned", steps: plannedSteps(file.up, planned[k]!, losses.get(file.id)) }));
     return { migrations: sortOutcomes(outcomes, files), ok: true };
   }
@@ -166,7 +169,7 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
     const results = await runUnits(
       todo.map(deployUnit),
       ledger,
-      openEngines,
+      openEnginesChecked,
       {
         held,
         beforeAll: (engines) => checkDriftOnce(todo, recorded, ledger, engines.olap),
@@ -185,6 +188,25 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
     if (todo.length === 0 && options.verifyUpToDate) await verifyApplied(files, underLock, openEngines);
     return { migrations: sortOutcomes(outcomes, files), ok: results.every((r) => r.status === "done") };
   });
+}
+
+/**
+ * The engines, opened, once every pending migration's statements could be written for the
+ * server's version: a step it cannot run (`UNSUPPORTED_BY_SERVER`, `NEEDS_REBUILD`) is refused
+ * with its file:line and step before anything is recorded or run.
+ */
+function preflightStatements(pending: readonly ReplayedMigration[], openEngines: OpenEngines): OpenEngines {
+  return async (needs) => {
+    const engines = await openEngines(needs);
+    try {
+      const capabilities = await engines.olap.capabilities();
+      for (const m of pending) effectsLocated(executable(m), { database: engines.olap.database, capabilities, state: m.before }, engines.workflows !== undefined, m);
+    } catch (error) {
+      await engines.close();
+      throw error;
+    }
+    return engines;
+  };
 }
 
 function deployUnit(m: ReplayedMigration): RunUnit {
