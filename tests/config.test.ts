@@ -270,7 +270,7 @@ const badEnv: [string, Record<string, string>, string][] = [
     { MOOSE_CLICKHOUSE_CONFIG__PASWORD: "x" },
     "unknown environment variable MOOSE_CLICKHOUSE_CONFIG__PASWORD: clickhouse_config.pasword is not a config key; " +
       "did you mean MOOSE_CLICKHOUSE_CONFIG__PASSWORD? " +
-      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl",
+      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
   ],
 ];
 
@@ -303,7 +303,7 @@ const badFiles: [string, string, string, number, number][] = [
     "unknown key, typo",
     '[clickhouse_config]\nhots = "localhost"\n',
     "unknown key clickhouse_config.hots; did you mean clickhouse_config.host? " +
-      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl",
+      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
     2,
     1,
   ],
@@ -311,7 +311,7 @@ const badFiles: [string, string, string, number, number][] = [
     "unknown key, another name for a key",
     '[clickhouse_config]\n  database = "analytics"\n',
     "unknown key clickhouse_config.database; did you mean clickhouse_config.db_name? " +
-      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl",
+      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
     2,
     3,
   ],
@@ -492,7 +492,7 @@ test("every mistake is reported at once, file errors in order, then environment 
     [
       'moose.config.toml:3:1: features.olap must be true or false, found "yes"',
       "moose.config.toml:7:1: unknown key clickhouse_config.hots_port; did you mean clickhouse_config.host_port? " +
-        "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl",
+        "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
       "moose.config.toml:8:1: clickhouse_config.native_port must be an integer port 1–65535, found 70000",
       'moose.config.toml:12:1: redpanda_config.security_protocol must be one of "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", found "TLS"',
       "moose.config.toml:14:2: unknown section [telemetry]; allowed sections: features, clickhouse_config, redpanda_config, " +
