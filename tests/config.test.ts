@@ -13,11 +13,13 @@ import {
   renderDefaultConfig,
   type MooseConfig,
 } from "../lib/config/config.js";
+import { TOP_LEVEL_KEYS } from "../lib/config/schema.js";
 import { closestName } from "../lib/config/suggest.js";
 import { InvalidInputError, InvalidInputErrors, type MooseError } from "../lib/errors.js";
 
 // Compiled to dist/tests/, so the fixtures are two levels up.
 const fixtures = fileURLToPath(new URL("../../fixtures/config/", import.meta.url));
+const repositoryRoot = fileURLToPath(new URL("../../", import.meta.url));
 const FILE = "moose.config.toml";
 
 function parse(text: string, env: Record<string, string | undefined> = {}): MooseConfig {
@@ -55,7 +57,11 @@ test("an empty file means the defaults: embedded engines, state under .moose", (
     authentication: {},
     temporal: { address: "localhost:7233", namespace: "default" },
     httpServer: { host: "localhost", port: 4000 },
+    watcher: { ignorePatterns: [] },
+    devInfra: { streams: false },
+    notices: [],
     paths: {
+      appDir: "app",
       mainFile: "app/index.ts",
       migrationsDir: "migrations",
       stateDir: ".moose",
@@ -72,8 +78,9 @@ test("renderDefaultConfig parses back to the defaults and selects the embedded e
   t.deepEqual(config, DEFAULT_CONFIG);
   t.is(config.olap.engine, "embedded");
   t.is(config.streaming.engine, "embedded");
-  // The golden file is what `moose init` writes; review its diff when the schema changes.
-  t.is(text, await readFile(join(fixtures, "default.moose.config.toml"), "utf8"));
+  // The reference config at the repository's top level is what `moose init` writes; review its diff when
+  // the schema changes (regenerate: node -e 'import("./dist/lib/config/config.js").then(m => process.stdout.write(m.renderDefaultConfig()))' > moose.config.toml).
+  t.is(text, await readFile(join(repositoryRoot, "moose.config.toml"), "utf8"));
 });
 
 test("renderDefaultConfig shows every section and every key with a comment above it", (t) => {
@@ -111,7 +118,10 @@ test("uncommenting host and broker in the rendered file switches to servers", (t
 
 test("renderConfigReference has one row per key", (t) => {
   const rows = renderConfigReference().trim().split("\n").slice(2);
-  const keys = Object.entries(CONFIG_SCHEMA).flatMap(([s, spec]) => Object.keys(spec.keys).map((k) => `${s}.${k}`));
+  const keys = [
+    ...Object.keys(TOP_LEVEL_KEYS),
+    ...Object.entries(CONFIG_SCHEMA).flatMap(([s, spec]) => Object.keys(spec.keys).map((k) => `${s}.${k}`)),
+  ];
   t.deepEqual(
     rows.map((r) => /^\| `([^`]+)`/.exec(r)?.[1]),
     keys,
@@ -187,6 +197,7 @@ test("SASL: canonical mechanism, SASL_SSL unless told otherwise", (t) => {
 
 test("[moose] paths; ledger and log follow state_dir unless set", (t) => {
   t.deepEqual(parse('[moose]\nstate_dir = "var/moose"\nmain_file = "src/main.ts"\n').paths, {
+    appDir: "src",
     mainFile: "src/main.ts",
     migrationsDir: "migrations",
     stateDir: "var/moose",
@@ -270,7 +281,7 @@ const badEnv: [string, Record<string, string>, string][] = [
     { MOOSE_CLICKHOUSE_CONFIG__PASWORD: "x" },
     "unknown environment variable MOOSE_CLICKHOUSE_CONFIG__PASWORD: clickhouse_config.pasword is not a config key; " +
       "did you mean MOOSE_CLICKHOUSE_CONFIG__PASSWORD? " +
-      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
+      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version, additional_databases, clusters",
   ],
 ];
 
@@ -287,7 +298,7 @@ const badFiles: [string, string, string, number, number][] = [
     "unknown section, with a suggestion",
     '[features]\nolap = true\n\n[clickhous_config]\nhost = "localhost"\n',
     "unknown section [clickhous_config]; did you mean [clickhouse_config]? " +
-      "Allowed sections: features, clickhouse_config, redpanda_config, authentication, temporal_config, http_server_config, moose",
+      "Allowed sections: features, clickhouse_config, redpanda_config, authentication, temporal_config, http_server_config, redis_config, watcher_config, moose",
     4,
     2,
   ],
@@ -295,7 +306,7 @@ const badFiles: [string, string, string, number, number][] = [
     "unknown section, nothing close",
     "[telemetry]\nenabled = false\n",
     "unknown section [telemetry]; " +
-      "allowed sections: features, clickhouse_config, redpanda_config, authentication, temporal_config, http_server_config, moose",
+      "allowed sections: features, clickhouse_config, redpanda_config, authentication, temporal_config, http_server_config, redis_config, watcher_config, moose",
     1,
     2,
   ],
@@ -303,7 +314,7 @@ const badFiles: [string, string, string, number, number][] = [
     "unknown key, typo",
     '[clickhouse_config]\nhots = "localhost"\n',
     "unknown key clickhouse_config.hots; did you mean clickhouse_config.host? " +
-      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
+      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version, additional_databases, clusters",
     2,
     1,
   ],
@@ -311,14 +322,14 @@ const badFiles: [string, string, string, number, number][] = [
     "unknown key, another name for a key",
     '[clickhouse_config]\n  database = "analytics"\n',
     "unknown key clickhouse_config.database; did you mean clickhouse_config.db_name? " +
-      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
+      "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version, additional_databases, clusters",
     2,
     3,
   ],
   [
     "unknown key, nothing close",
-    "[http_server_config]\nworkers = 4\n",
-    "unknown key http_server_config.workers; allowed keys in [http_server_config]: host, port",
+    "[http_server_config]\ncors = 4\n",
+    "unknown key http_server_config.cors; allowed keys in [http_server_config]: host, port, management_port",
     2,
     1,
   ],
@@ -326,7 +337,7 @@ const badFiles: [string, string, string, number, number][] = [
     "key above its section",
     "host_port = 18123\n[clickhouse_config]\n",
     "unknown top-level key host_port; did you mean clickhouse_config.host_port (under [clickhouse_config])? " +
-      "Keys belong in a section: features, clickhouse_config, redpanda_config, authentication, temporal_config, http_server_config, moose",
+      "Top-level keys are source_dir, load_infra, language; other keys belong in a section: features, clickhouse_config, redpanda_config, authentication, temporal_config, http_server_config, redis_config, watcher_config, moose",
     1,
     1,
   ],
@@ -492,11 +503,11 @@ test("every mistake is reported at once, file errors in order, then environment 
     [
       'moose.config.toml:3:1: features.olap must be true or false, found "yes"',
       "moose.config.toml:7:1: unknown key clickhouse_config.hots_port; did you mean clickhouse_config.host_port? " +
-        "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version",
+        "Allowed keys in [clickhouse_config]: engine, host, host_port, native_port, db_name, user, password, use_ssl, server_version, additional_databases, clusters",
       "moose.config.toml:8:1: clickhouse_config.native_port must be an integer port 1–65535, found 70000",
       'moose.config.toml:12:1: redpanda_config.security_protocol must be one of "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", found "TLS"',
       "moose.config.toml:14:2: unknown section [telemetry]; allowed sections: features, clickhouse_config, redpanda_config, " +
-        "authentication, temporal_config, http_server_config, moose",
+        "authentication, temporal_config, http_server_config, redis_config, watcher_config, moose",
       'MOOSE_HTTP_SERVER_CONFIG__PORT (http_server_config.port) must be an integer port 1–65535, found "http"',
     ],
   );
@@ -516,6 +527,7 @@ test("loadConfig reads <projectDir>/moose.config.toml and makes paths absolute",
   t.is(config.projectDir, dir);
   t.is(config.configFile, join(dir, CONFIG_FILE_NAME));
   t.deepEqual(config.paths, {
+    appDir: join(dir, "app"),
     mainFile: join(dir, "app/index.ts"),
     migrationsDir: join(dir, "migrations"),
     stateDir: join(dir, ".moose"),

@@ -1,7 +1,8 @@
 import type { Change } from "../../lib/diff/change.js";
 import { subjects } from "../../lib/diff/change-meta.js";
 import { existsSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
+import { watchIgnorer } from "../../lib/dev/watch-ignore.js";
 import { ExitCode, MooseError } from "../../lib/errors.js";
 import { DevSession, type CycleResult } from "../../lib/dev/session.js";
 import { openLogFile, type LogFile } from "../../lib/dev/log.js";
@@ -17,6 +18,7 @@ import { renderPlanText } from "../present/plan-text.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { startDevServer } from "../../lib/dev/server.js";
+import { devConfig } from "../../lib/dev/infra.js";
 import type { DevArgs } from "./dev.args.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
@@ -34,7 +36,8 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
   try {
     // Listen for Ctrl-C from the start: a stop during start-up then closes cleanly too.
     const stopped = io.stopped();
-    const config = await loadProject(io);
+    // A Moose config's loopback servers are run here, embedded (see devConfig).
+    const config = devConfig(await loadProject(io));
     log = openLogFile(config.paths.logFile);
     const ledger = await projectLedger(config, VERSION, { local: true });
     closers.push(() => ledger.close());
@@ -67,15 +70,16 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       log: (line) => log?.write(line),
     });
     closers.push(() => server.close());
+    if (server.managementError) io.stderr.write(`warning: ${server.managementError}\n`);
     writeDevInstance(config.paths.stateDir, { pid: process.pid, url: server.url, token });
     closers.push(() => removeDevInstance(config.paths.stateDir));
     say(
       [
         `moose dev ${VERSION}`,
-        `  server   ${server.url}  (GET /health, POST /ingest/<name>, GET /api/<name>)`,
+        `  server   ${server.url}  (GET /health, POST /ingest/<name>, GET /api/<name>)${server.managementUrl ? `; management ${server.managementUrl}` : ""}`,
         `  engines  ClickHouse ${config.olap.engine === "embedded" ? `embedded, data in ${relative(config.projectDir, config.olap.dataDir)}` : `server ${config.olap.host}:${config.olap.port}`}; streams ${config.streaming.engine}`,
         `  ledger   ${relative(config.projectDir, config.paths.ledgerPath)}; draft migrations/${DRAFT_FILE}; log ${relative(config.projectDir, config.paths.logFile)}`,
-        `  watching ${relative(config.projectDir, dirname(config.paths.mainFile)) || "."}/ and ${relative(config.projectDir, config.paths.migrationsDir)}/ (Ctrl-C to stop)`,
+        `  watching ${relative(config.projectDir, config.paths.appDir) || "."}/ and ${relative(config.projectDir, config.paths.migrationsDir)}/ (Ctrl-C to stop)`,
       ].join("\n"),
     );
 
@@ -101,9 +105,11 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     };
     // Watch first (and wait until the watcher is ready), so no save made during the first cycle is missed.
     const { watch } = await import("chokidar");
-    const watcher = watch([dirname(config.paths.mainFile), config.paths.migrationsDir], {
+    const ignoredByConfig = watchIgnorer(config.paths.appDir, config.watcher.ignorePatterns);
+    const watcher = watch([config.paths.appDir, config.paths.migrationsDir], {
       ignoreInitial: true,
-      ignored: (path: string) => path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path),
+      ignored: (path: string) =>
+        path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path) || ignoredByConfig(path),
     });
     closers.push(() => watcher.close());
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));

@@ -4,18 +4,30 @@ import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../e
 import {
   CONFIG_SCHEMA,
   SECTION_NAMES,
+  TOP_LEVEL_KEYS,
   envVarName,
   isSectionName,
   keyNames,
   keySpec,
+  topLevelKeySpec,
+  type ClusterSpec,
   type KeyName,
   type KeySpec,
   type SectionName,
+  type TopLevelKey,
   type ValueOf,
 } from "./schema.js";
+import {
+  IGNORED_KEYS,
+  IGNORED_SECTIONS,
+  IGNORED_TOP_LEVEL_KEYS,
+  SECTION_ALIASES,
+  ignoredKeyReason,
+  ignoredSectionChildren,
+} from "./moose-keys.js";
 import { closestName } from "./suggest.js";
 import { readTomlEntries, type TomlEntry } from "./toml-document.js";
-import { coerce, describeEnvKind, describeRaw, rawFromEnv } from "./values.js";
+import { coerce, describeEnvKind, describeRaw, rawFromEnv, type CoercedValue } from "./values.js";
 
 export { renderDefaultConfig, renderConfigReference } from "./render.js";
 export { CONFIG_SCHEMA, envVarName } from "./schema.js";
@@ -30,8 +42,16 @@ export interface FeaturesConfig {
   readonly apis: boolean;
 }
 
+/** What both OLAP engines share: Moose's `additional_databases` and `clusters`, when set. */
+export interface OlapExtras {
+  /** Created next to `database` when the engine opens (`CREATE DATABASE IF NOT EXISTS`). */
+  readonly additionalDatabases?: readonly string[];
+  /** `[[clickhouse_config.clusters]]`, validated: names unique. */
+  readonly clusters?: readonly ClusterSpec[];
+}
+
 /** In-process ClickHouse (chDB): nothing to install or start. */
-export interface EmbeddedOlapConfig {
+export interface EmbeddedOlapConfig extends OlapExtras {
   readonly engine: "embedded";
   /** `<state_dir>/clickhouse`; absolute after `loadConfig`. */
   readonly dataDir: string;
@@ -40,7 +60,7 @@ export interface EmbeddedOlapConfig {
   readonly serverVersion?: string;
 }
 
-export interface ServerOlapConfig {
+export interface ServerOlapConfig extends OlapExtras {
   readonly engine: "server";
   readonly host: string;
   /** HTTP port. */
@@ -103,10 +123,48 @@ export interface TemporalConfig {
 export interface HttpServerConfig {
   readonly host: string;
   readonly port: number;
+  /** Moose's `management_port`: a second listener answering `GET /health`, when set. */
+  readonly managementPort?: number;
+}
+
+/** Moose's `[redis_config]`, present when any of its keys is set: MooseCache then uses that Redis. */
+export interface RedisConfig {
+  readonly url: string;
+  readonly keyPrefix: string;
+}
+
+export interface WatcherConfig {
+  /** Globs relative to `paths.appDir` (see `compileGlob`); matching paths never start a dev cycle. */
+  readonly ignorePatterns: readonly string[];
+}
+
+/**
+ * What `moose dev` runs itself instead of connecting, as Moose does with Docker:
+ * with `load_infra` (default true), a loopback `clickhouse_config.host` and no
+ * explicit `engine`, dev runs the embedded ClickHouse and serves its HTTP
+ * interface at that host and port with the configured user and password; a
+ * loopback broker (no SASL, no explicit engine) becomes the embedded stream log.
+ */
+export interface DevInfraConfig {
+  readonly clickhouse?: {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly password: string;
+  };
+  readonly streams: boolean;
+}
+
+/** Something the config said that is accepted and not acted on, with the reason. */
+export interface ConfigNotice {
+  readonly message: string;
+  readonly position?: SourcePosition;
 }
 
 /** Project paths, relative to the project directory (absolute after `loadConfig`). */
 export interface PathsConfig {
+  /** The app's folder: Moose's `source_dir`, else the folder of `mainFile`. */
+  readonly appDir: string;
   readonly mainFile: string;
   readonly migrationsDir: string;
   readonly stateDir: string;
@@ -122,7 +180,12 @@ export interface MooseConfig {
   readonly authentication: AuthenticationConfig;
   readonly temporal: TemporalConfig;
   readonly httpServer: HttpServerConfig;
+  readonly redis?: RedisConfig;
+  readonly watcher: WatcherConfig;
+  readonly devInfra: DevInfraConfig;
   readonly paths: PathsConfig;
+  /** Moose keys that were accepted and are ignored here, one notice per reason (commands print them). */
+  readonly notices: readonly ConfigNotice[];
 }
 
 export interface LoadedConfig extends MooseConfig {
@@ -145,7 +208,7 @@ type Origin =
   | { readonly source: "env"; readonly name: string };
 
 interface Setting {
-  readonly value: string | number | boolean | readonly string[];
+  readonly value: CoercedValue;
   readonly origin: Origin;
 }
 
@@ -174,8 +237,9 @@ export function parseConfig(text: string, options: ParseConfigOptions): MooseCon
   }
   // Keys whose value was rejected: already reported, so no rule that combines keys may call them missing.
   const invalid = new Set<string>();
-  const fromFile = readFileSettings(entries, errors, invalid);
-  const fromEnv = readEnvSettings(options.env ?? {}, errors, invalid);
+  const notices: ConfigNotice[] = [];
+  const fromFile = readFileSettings(entries, errors, invalid, notices);
+  const fromEnv = readEnvSettings(options.env ?? {}, errors, invalid, notices);
 
   // An environment broker list replaces the file's, whichever of the two spellings each uses.
   if (["redpanda_config.broker", "redpanda_config.brokers"].some((id) => fromEnv.has(id))) {
@@ -186,7 +250,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): MooseCon
   checkCombinations(settings, invalid, errors);
 
   if (errors.length > 0) throw collect(errors);
-  return resolveConfig(settings);
+  return resolveConfig(settings, notices);
 }
 
 /**
@@ -248,6 +312,7 @@ export function absolutePaths(config: MooseConfig, projectDir: string): MooseCon
     olap: olap.engine === "embedded" ? { ...olap, dataDir: abs(olap.dataDir) } : olap,
     streaming: streaming.engine === "embedded" ? { ...streaming, dataDir: abs(streaming.dataDir) } : streaming,
     paths: {
+      appDir: abs(paths.appDir),
       mainFile: abs(paths.mainFile),
       migrationsDir: abs(paths.migrationsDir),
       stateDir: abs(paths.stateDir),
@@ -261,15 +326,46 @@ function readFileSettings(
   entries: readonly TomlEntry[],
   errors: InvalidInputError[],
   invalid: Set<string>,
+  notices: ConfigNotice[],
 ): Map<string, Setting> {
   const settings = new Map<string, Setting>();
   const badSections = new Set<string>();
+  // Ignored Moose keys, grouped by their reason, for one notice per reason.
+  const ignored = new Map<string, { keys: string[]; position: SourcePosition }>();
+  const ignore = (name: string, why: string, position: SourcePosition): void => {
+    const group = ignored.get(why);
+    if (group === undefined) ignored.set(why, { keys: [name], position });
+    else group.keys.push(name);
+  };
+  // `[kafka_config]` is read as `[redpanda_config]`; both at once would be two sources for one thing.
+  const aliasUsed = new Map<string, SourcePosition>();
 
-  for (const { path, position, value } of entries) {
+  for (const { path: rawPath, position, value } of entries) {
+    const alias = rawPath[0] === undefined ? undefined : SECTION_ALIASES[rawPath[0]];
+    const path = alias === undefined ? rawPath : [alias, ...rawPath.slice(1)];
     const [section, key] = path;
     if (section === undefined) continue;
     if (path.length === 1) {
-      if (!isSectionName(section)) {
+      if (alias !== undefined) {
+        const other = entries.find((e) => e.path.length === 1 && e.path[0] === alias);
+        if (other) {
+          errors.push(configError(`[${rawPath[0]}] and [${alias}] are both set; they are the same section (Moose's two names for it): keep one`, position));
+          badSections.add(section);
+          continue;
+        }
+        aliasUsed.set(rawPath[0]!, position);
+      }
+      const topSpec = topLevelKeySpec(section);
+      if (topSpec !== undefined) {
+        readSetting(section, section, topSpec, value, position, settings, errors, invalid);
+      } else if (Object.hasOwn(IGNORED_TOP_LEVEL_KEYS, section)) {
+        ignore(section, IGNORED_TOP_LEVEL_KEYS[section]!, position);
+      } else if (Object.hasOwn(IGNORED_SECTIONS, section)) {
+        if (value.type !== "table") {
+          badSections.add(section);
+          errors.push(configError(`${section} must be a table ([${section}]), found ${describeRaw(value)}`, position));
+        } else ignore(`[${section}]`, IGNORED_SECTIONS[section]!.why, position);
+      } else if (!isSectionName(section)) {
         badSections.add(section);
         errors.push(
           value.type === "table" || value.type === "tableArray"
@@ -284,48 +380,133 @@ function readFileSettings(
       }
       continue;
     }
-    // Deeper paths are reported through their parent (an unknown key, or a value that is not a table).
-    if (key === undefined || path.length > 2 || badSections.has(section) || !isSectionName(section)) continue;
-    const spec = keySpec(section, key);
-    if (spec === undefined) {
-      errors.push(unknownKey(section, key, position));
+    if (key === undefined || badSections.has(section)) continue;
+    const ignoredSection = Object.hasOwn(IGNORED_SECTIONS, section) ? IGNORED_SECTIONS[section]! : undefined;
+    if (ignoredSection !== undefined) {
+      checkIgnoredSectionKey(section, ignoredSection, path.slice(1), value, position, errors);
       continue;
     }
-    const origin: Origin = { source: "file", position };
-    const result = coerce(spec.kind, value, { secret: spec.secret === true });
-    if (result.ok) settings.set(`${section}.${key}`, { value: result.value, origin });
-    else {
-      invalid.add(`${section}.${key}`);
-      const index = result.index === undefined ? "" : `[${result.index}]`;
-      errors.push(
-        configError(
-          `${section}.${key}${index} must be ${result.expected}, found ${result.found}`,
-          result.position ?? position,
-        ),
-      );
+    // Deeper paths are reported through their parent (an unknown key, or a value that is not a table).
+    if (path.length > 2 || !isSectionName(section)) continue;
+    const spec = keySpec(section, key);
+    if (spec === undefined) {
+      const why = ignoredKeyReason(section, key);
+      if (why !== undefined) ignore(`${section}.${key}`, why, position);
+      else errors.push(unknownKey(section, key, position));
+      continue;
     }
+    readSetting(`${section}.${key}`, `${section}.${key}`, spec, value, position, settings, errors, invalid);
+  }
+  for (const [name, position] of aliasUsed) {
+    notices.push({ message: `[${name}] is read as [${SECTION_ALIASES[name]}] (Moose's other name for it)`, position });
+  }
+  for (const [why, { keys, position }] of ignored) {
+    notices.push({ message: `${describeIgnored(keys)} accepted from Moose and ignored: ${why}`, position });
   }
   return settings;
+}
+
+/** `language is`, `temporal_config.db_user, db_port are`, `[git_config] is`. */
+function describeIgnored(keys: readonly string[]): string {
+  const [first, ...rest] = keys;
+  const section = first?.includes(".") ? first.slice(0, first.indexOf(".") + 1) : "";
+  const shown = [first, ...rest.map((k) => (section !== "" && k.startsWith(section) ? k.slice(section.length) : k))];
+  return `${shown.join(", ")} ${keys.length === 1 ? "is" : "are"}`;
+}
+
+function readSetting(
+  id: string,
+  label: string,
+  spec: KeySpec,
+  value: TomlEntry["value"],
+  position: SourcePosition,
+  settings: Map<string, Setting>,
+  errors: InvalidInputError[],
+  invalid: Set<string>,
+): void {
+  const result = coerce(spec.kind, value, { secret: spec.secret === true });
+  if (result.ok) {
+    settings.set(id, { value: result.value, origin: { source: "file", position } });
+    return;
+  }
+  invalid.add(id);
+  const index = result.index === undefined ? "" : `[${result.index}]`;
+  errors.push(configError(`${label}${index} must be ${result.expected}, found ${result.found}`, result.position ?? position));
+}
+
+/**
+ * A key inside a section that is all ignored must still be one Moose has (a
+ * typo there is as wrong as anywhere). Moose's `jwt.enforce_*` keys are refused
+ * when true: ignoring them would serve the APIs without the check asked for.
+ */
+function checkIgnoredSectionKey(
+  section: string,
+  spec: (typeof IGNORED_SECTIONS)[string],
+  rest: readonly string[],
+  value: TomlEntry["value"],
+  position: SourcePosition,
+  errors: InvalidInputError[],
+): void {
+  if (spec.keys === "any") return;
+  const dotted = rest.join(".");
+  const known = spec.keys.some((k) => k === dotted || k.startsWith(`${dotted}.`));
+  if (!known) {
+    const parent = rest.slice(0, -1);
+    const children = ignoredSectionChildren(spec, parent);
+    const where = [section, ...parent].join(".");
+    const suggestion = closestName(rest[rest.length - 1]!, children);
+    errors.push(
+      configError(
+        withChoices(`unknown key ${section}.${dotted}`, suggestion && `${where}.${suggestion}`, `Keys Moose allows in [${where}]`, children),
+        position,
+      ),
+    );
+    return;
+  }
+  if (section === "jwt" && dotted.startsWith("enforce_on_all_") && value.type === "boolean" && value.value) {
+    errors.push(
+      configError(
+        `jwt.${dotted} = true asks for JWT checks on every API, and moose does not verify JWTs: the APIs would answer without the check`,
+        position,
+        "remove the key (or set it to false) and protect the APIs in front of moose, e.g. at your gateway",
+      ),
+    );
+  }
 }
 
 function readEnvSettings(
   env: Readonly<Record<string, string | undefined>>,
   errors: InvalidInputError[],
   invalid: Set<string>,
+  notices: ConfigNotice[],
 ): Map<string, Setting> {
   const settings = new Map<string, Setting>();
   for (const name of Object.keys(env).sort()) {
     const text = env[name];
     if (!name.startsWith("MOOSE_")) continue;
     const split = name.indexOf("__", "MOOSE_".length);
-    if (split < 0) continue;
+    if (split < 0) {
+      // Top-level keys: MOOSE_SOURCE_DIR, MOOSE_LOAD_INFRA (other MOOSE_* names belong to other tools).
+      const key = name.slice("MOOSE_".length).toLowerCase();
+      const spec = topLevelKeySpec(key);
+      if (spec === undefined || text === undefined || text === "") continue;
+      const result = coerce(spec.kind, rawFromEnv(spec.kind, text));
+      if (result.ok) settings.set(key, { value: result.value, origin: { source: "env", name } });
+      else {
+        invalid.add(key);
+        errors.push(configError(`${name} (${key}) must be ${describeEnvKind(spec.kind)}, found ${JSON.stringify(text)}`));
+      }
+      continue;
+    }
     const section = name.slice("MOOSE_".length, split).toLowerCase();
     const key = name.slice(split + 2).toLowerCase();
     // Other tools' MOOSE_* variables are none of our business; typos inside our sections are.
     if (!isSectionName(section)) continue;
     const spec = keySpec(section, key);
     if (spec === undefined) {
-      errors.push(unknownEnvVar(name, section, key));
+      const why = ignoredKeyReason(section, key);
+      if (why !== undefined) notices.push({ message: `${name} (${section}.${key}) is accepted from Moose and ignored: ${why}` });
+      else errors.push(unknownEnvVar(name, section, key));
       continue;
     }
     // `FOO=` is how shells and CI templates spell "unset".
@@ -357,6 +538,29 @@ function checkCombinations(
       configError(
         `${describeOrigin("redpanda_config", "broker", broker.origin)} and ${describeOrigin("redpanda_config", "brokers", brokers.origin)} are both set; keep one of them`,
         positionOf(brokers.origin),
+      ),
+    );
+  }
+
+  const address = settings.get("temporal_config.address");
+  const temporalHostPort = settings.get("temporal_config.temporal_host") ?? settings.get("temporal_config.temporal_port");
+  if (address && temporalHostPort) {
+    const which = settings.has("temporal_config.temporal_host") ? "temporal_host" : "temporal_port";
+    errors.push(
+      configError(
+        `${describeOrigin("temporal_config", "address", address.origin)} and ${describeOrigin("temporal_config", which, temporalHostPort.origin)} are both set; keep address, or Moose's temporal_host and temporal_port`,
+        positionOf(temporalHostPort.origin) ?? positionOf(address.origin),
+      ),
+    );
+  }
+
+  const management = settings.get("http_server_config.management_port");
+  const port = settings.get("http_server_config.port")?.value ?? keySpec("http_server_config", "port")?.default;
+  if (management && management.value === port) {
+    errors.push(
+      configError(
+        `${describeOrigin("http_server_config", "management_port", management.origin)} is ${String(port)}, the same as http_server_config.port; give the management listener a port of its own`,
+        positionOf(management.origin),
       ),
     );
   }
@@ -399,7 +603,7 @@ function checkCombinations(
   }
 }
 
-function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
+function resolveConfig(settings: ReadonlyMap<string, Setting>, notices: readonly ConfigNotice[]): MooseConfig {
   function get<S extends SectionName, K extends KeyName<S>>(section: S, key: K): ValueOf<S, K> {
     const spec = keySpec(section, key) as KeySpec;
     const setting = settings.get(`${section}.${key}`);
@@ -408,16 +612,30 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
   const optional = <S extends SectionName, K extends KeyName<S>>(section: S, key: K) =>
     get(section, key) as ValueOf<S, K> | undefined;
 
+  const top = <K extends TopLevelKey>(key: K) => (settings.get(key)?.value ?? TOP_LEVEL_KEYS[key].default) as
+    | (typeof TOP_LEVEL_KEYS)[K]["default"]
+    | CoercedValue;
+
   const stateDir = get("moose", "state_dir");
+  const sourceDir = top("source_dir") as string | undefined;
+  const mainFile = settings.has("moose.main_file") || sourceDir === undefined ? get("moose", "main_file") : posix.join(sourceDir, "index.ts");
+  const loadInfra = top("load_infra") as boolean;
 
   const database = get("clickhouse_config", "db_name");
   const host = optional("clickhouse_config", "host");
-  const olapEngine = optional("clickhouse_config", "engine") ?? (host === undefined ? "embedded" : "server");
+  const explicitOlapEngine = optional("clickhouse_config", "engine");
+  const olapEngine = explicitOlapEngine ?? (host === undefined ? "embedded" : "server");
   const serverVersion = optional("clickhouse_config", "server_version");
+  const additionalDatabases = optional("clickhouse_config", "additional_databases")?.filter((d) => d !== database);
+  const clusters = optional("clickhouse_config", "clusters");
+  const extras = {
+    ...(additionalDatabases === undefined || additionalDatabases.length === 0 ? {} : { additionalDatabases }),
+    ...(clusters === undefined || clusters.length === 0 ? {} : { clusters }),
+  };
   const versioned = serverVersion === undefined ? {} : { serverVersion };
   const olap: OlapConfig =
     olapEngine === "embedded"
-      ? { engine: "embedded", dataDir: posix.join(stateDir, "clickhouse"), database, ...versioned }
+      ? { engine: "embedded", dataDir: posix.join(stateDir, "clickhouse"), database, ...versioned, ...extras }
       : {
           ...versioned,
           engine: "server",
@@ -428,6 +646,7 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
           user: get("clickhouse_config", "user"),
           password: get("clickhouse_config", "password"),
           useSsl: get("clickhouse_config", "use_ssl"),
+          ...extras,
         };
 
   const brokers = optional("redpanda_config", "brokers") ?? optional("redpanda_config", "broker");
@@ -458,6 +677,32 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
           ...(sasl === undefined ? {} : { sasl }),
         };
 
+  const devClickHouse =
+    loadInfra && explicitOlapEngine === undefined && olap.engine === "server" && !olap.useSsl && isLoopback(olap.host)
+      ? { host: olap.host, port: olap.port, user: olap.user, password: olap.password }
+      : undefined;
+  const devStreams =
+    loadInfra &&
+    optional("redpanda_config", "engine") === undefined &&
+    streaming.engine === "kafka" &&
+    streaming.sasl === undefined &&
+    streaming.brokers.every((b) => isLoopback(b.slice(0, b.lastIndexOf(":"))));
+
+  const temporalHost = optional("temporal_config", "temporal_host");
+  const temporalPort = optional("temporal_config", "temporal_port");
+  let temporalAddress = get("temporal_config", "address");
+  if (temporalHost !== undefined || temporalPort !== undefined) {
+    const split = temporalAddress.lastIndexOf(":");
+    const h = temporalHost ?? temporalAddress.slice(0, split);
+    temporalAddress = `${h.includes(":") && !h.startsWith("[") ? `[${h}]` : h}:${temporalPort ?? temporalAddress.slice(split + 1)}`;
+  }
+
+  const redisSet = [...settings.keys()].some((k) => k.startsWith("redis_config."));
+  const redisUrl =
+    optional("redis_config", "url") ??
+    `${get("redis_config", "tls") ? "rediss" : "redis"}://${get("redis_config", "hostname")}:${get("redis_config", "port")}`;
+  const managementPort = optional("http_server_config", "management_port");
+
   const adminApiKey = optional("authentication", "admin_api_key");
   return {
     features: {
@@ -469,16 +714,31 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>): MooseConfig {
     olap,
     streaming,
     authentication: adminApiKey === undefined ? {} : { adminApiKey },
-    temporal: { address: get("temporal_config", "address"), namespace: get("temporal_config", "namespace") },
-    httpServer: { host: get("http_server_config", "host"), port: get("http_server_config", "port") },
+    temporal: { address: temporalAddress, namespace: get("temporal_config", "namespace") },
+    httpServer: {
+      host: get("http_server_config", "host"),
+      port: get("http_server_config", "port"),
+      ...(managementPort === undefined ? {} : { managementPort }),
+    },
+    ...(redisSet ? { redis: { url: redisUrl, keyPrefix: get("redis_config", "key_prefix") } } : {}),
+    watcher: { ignorePatterns: optional("watcher_config", "ignore_patterns") ?? [] },
+    devInfra: { ...(devClickHouse ? { clickhouse: devClickHouse } : {}), streams: devStreams },
+    notices,
     paths: {
-      mainFile: get("moose", "main_file"),
+      appDir: sourceDir ?? posix.dirname(mainFile),
+      mainFile,
       migrationsDir: get("moose", "migrations_dir"),
       stateDir,
       ledgerPath: optional("moose", "ledger_path") ?? posix.join(stateDir, "ledger.sqlite"),
       logFile: optional("moose", "log_file") ?? posix.join(stateDir, "moose.log"),
     },
   };
+}
+
+/** `localhost`, 127.0.0.0/8 and `::1`: addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return bare.toLowerCase() === "localhost" || /^127(\.\d{1,3}){3}$/.test(bare) || bare === "::1";
 }
 
 function configError(message: string, position?: SourcePosition, hint?: string): InvalidInputError {
@@ -513,8 +773,11 @@ function withChoices(head: string, suggestion: string | undefined, allowed: stri
     : `${head}; did you mean ${suggestion}? ${list}`;
 }
 
+/** Sections a file may have: ours, then those Moose has that are ignored here, then Moose's other names. */
+const ALL_SECTIONS = [...SECTION_NAMES, ...Object.keys(IGNORED_SECTIONS), ...Object.keys(SECTION_ALIASES)];
+
 function unknownSection(section: string, position: SourcePosition): InvalidInputError {
-  const suggestion = closestName(section, SECTION_NAMES);
+  const suggestion = closestName(section, ALL_SECTIONS);
   return configError(
     withChoices(
       `unknown section [${section}]`,
@@ -529,11 +792,14 @@ function unknownSection(section: string, position: SourcePosition): InvalidInput
 function unknownTopLevelKey(key: string, position: SourcePosition): InvalidInputError {
   // A key pasted above its section header is the usual cause.
   const home = SECTION_NAMES.find((s) => keySpec(s, key) !== undefined);
+  const topLevel = [...Object.keys(TOP_LEVEL_KEYS), ...Object.keys(IGNORED_TOP_LEVEL_KEYS)];
+  const candidates = Object.entries(TOP_LEVEL_KEYS).map(([name, spec]: [string, KeySpec]) => ({ name, ...(spec.aliases ? { aliases: spec.aliases } : {}) }));
+  const near = closestName(key, [...candidates, ...Object.keys(IGNORED_TOP_LEVEL_KEYS)]);
   return configError(
     withChoices(
       `unknown top-level key ${key}`,
-      home && `${home}.${key} (under [${home}])`,
-      "Keys belong in a section",
+      home ? `${home}.${key} (under [${home}])` : near,
+      `Top-level keys are ${topLevel.join(", ")}; other keys belong in a section`,
       SECTION_NAMES,
     ),
     position,
@@ -541,10 +807,11 @@ function unknownTopLevelKey(key: string, position: SourcePosition): InvalidInput
 }
 
 function keyCandidates(section: SectionName) {
-  return Object.entries(CONFIG_SCHEMA[section].keys).map(([name, spec]: [string, KeySpec]) => ({
+  const ours = Object.entries(CONFIG_SCHEMA[section].keys).map(([name, spec]: [string, KeySpec]) => ({
     name,
     ...(spec.aliases === undefined ? {} : { aliases: spec.aliases }),
   }));
+  return [...ours, ...(IGNORED_KEYS[section] ?? []).flatMap((g) => g.keys)];
 }
 
 function unknownKey(section: SectionName, key: string, position: SourcePosition): InvalidInputError {

@@ -1,4 +1,5 @@
-import { CONFIG_SCHEMA, envVarName, type KeySpec, type TomlLiteral, type ValueKind } from "./schema.js";
+import { IGNORED_KEYS, IGNORED_SECTIONS, IGNORED_TOP_LEVEL_KEYS } from "./moose-keys.js";
+import { CONFIG_SCHEMA, TOP_LEVEL_KEYS, envVarName, type KeySpec, type TomlLiteral, type ValueKind } from "./schema.js";
 
 /**
  * The `moose.config.toml` that `moose init` writes: every section and key,
@@ -21,19 +22,42 @@ export function renderDefaultConfig(): string {
     "#",
     "# Any key can be overridden by an environment variable MOOSE_<SECTION>__<KEY>, for example",
     "# MOOSE_CLICKHOUSE_CONFIG__PASSWORD=... or MOOSE_HTTP_SERVER_CONFIG__PORT=4001.",
+    "#",
+    "# A moose.config.toml written by Moose itself loads as it is: the keys listed at the end of this",
+    "# file are accepted, and each is named once when a command starts, with why it is ignored.",
+    "",
+    "# Keys outside any section (before the first [section]). Env: MOOSE_<KEY>, e.g. MOOSE_SOURCE_DIR.",
   ];
+  for (const [key, keySpec] of Object.entries<KeySpec>(TOP_LEVEL_KEYS)) lines.push(...renderKey(key, key, keySpec));
   for (const [section, spec] of Object.entries(CONFIG_SCHEMA)) {
     lines.push("", ...comment(spec.doc), `[${section}]`);
-    for (const [key, keySpec] of Object.entries<KeySpec>(spec.keys)) {
-      const doc = keySpec.defaultText === undefined ? keySpec.doc : `${keySpec.doc} Default: ${keySpec.defaultText}.`;
-      lines.push(...comment(doc));
-      const value = keySpec.default ?? keySpec.example;
-      if (value === undefined) throw new Error(`config key ${section}.${key} has neither a default nor an example`);
-      const line = `${key} = ${tomlLiteral(value)}`;
-      lines.push(keySpec.render === "active" && keySpec.default !== undefined ? line : `# ${line}`);
-    }
+    for (const [key, keySpec] of Object.entries<KeySpec>(spec.keys)) lines.push(...renderKey(`${section}.${key}`, key, keySpec));
   }
+  lines.push("", ...comment(ignoredKeysText()));
   return `${lines.join("\n")}\n`;
+}
+
+function renderKey(id: string, key: string, keySpec: KeySpec): string[] {
+  const doc = keySpec.defaultText === undefined ? keySpec.doc : `${keySpec.doc} Default: ${keySpec.defaultText}.`;
+  const value = keySpec.default ?? keySpec.example;
+  if (value === undefined) throw new Error(`config key ${id} has neither a default nor an example`);
+  const line = `${key} = ${tomlLiteral(value)}`;
+  return [...comment(doc), keySpec.render === "active" && keySpec.default !== undefined ? line : `# ${line}`];
+}
+
+/** The Moose keys that are accepted and ignored, as one paragraph per reason. */
+export function ignoredKeysText(): string {
+  const paragraphs = ["Accepted from Moose's own config files, and ignored here:"];
+  for (const [key, why] of Object.entries(IGNORED_TOP_LEVEL_KEYS)) paragraphs.push(`- ${key}: ${why}.`);
+  for (const [section, spec] of Object.entries(IGNORED_SECTIONS)) {
+    const keys = spec.keys === "any" ? "any keys" : spec.keys.join(", ");
+    paragraphs.push(`- [${section}] (${keys}): ${spec.why}.`);
+  }
+  for (const [section, groups] of Object.entries(IGNORED_KEYS)) {
+    for (const group of groups) paragraphs.push(`- ${section}.${group.keys.join(", ")}: ${group.why}.`);
+  }
+  paragraphs.push("- [kafka_config] is read as [redpanda_config].");
+  return paragraphs.join("\n");
 }
 
 /**
@@ -42,17 +66,19 @@ export function renderDefaultConfig(): string {
  */
 export function renderConfigReference(): string {
   const rows = ["| Key | Type | Default | Meaning |", "| --- | --- | --- | --- |"];
+  const row = (id: string, env: string, keySpec: KeySpec): void => {
+    const fallback = keySpec.defaultText ?? (keySpec.default === undefined ? "unset" : tomlLiteral(keySpec.default));
+    const cells = [
+      `\`${id}\``,
+      kindName(keySpec.kind),
+      keySpec.defaultText === undefined ? `\`${fallback}\`` : escapeHtml(fallback),
+      `${escapeHtml(keySpec.doc)} Env: \`${env}\`.`,
+    ];
+    rows.push(`| ${cells.map((c) => c.replaceAll("|", "\\|").replaceAll("\n", " ")).join(" | ")} |`);
+  };
+  for (const [key, keySpec] of Object.entries<KeySpec>(TOP_LEVEL_KEYS)) row(key, `MOOSE_${key.toUpperCase()}`, keySpec);
   for (const [section, spec] of Object.entries(CONFIG_SCHEMA)) {
-    for (const [key, keySpec] of Object.entries<KeySpec>(spec.keys)) {
-      const fallback = keySpec.defaultText ?? (keySpec.default === undefined ? "unset" : tomlLiteral(keySpec.default));
-      const cells = [
-        `\`${section}.${key}\``,
-        kindName(keySpec.kind),
-        keySpec.defaultText === undefined ? `\`${fallback}\`` : escapeHtml(fallback),
-        `${escapeHtml(keySpec.doc)} Env: \`${envVarName(section, key)}\`.`,
-      ];
-      rows.push(`| ${cells.map((c) => c.replaceAll("|", "\\|").replaceAll("\n", " ")).join(" | ")} |`);
-    }
+    for (const [key, keySpec] of Object.entries<KeySpec>(spec.keys)) row(`${section}.${key}`, envVarName(section, key), keySpec);
   }
   return `${rows.join("\n")}\n`;
 }
@@ -84,7 +110,7 @@ function comment(text: string): string[] {
 function tomlLiteral(value: TomlLiteral): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  return `[${value.map((v) => (typeof v === "string" ? JSON.stringify(v) : `{ name = ${JSON.stringify(v.name)} }`)).join(", ")}]`;
 }
 
 function kindName(kind: ValueKind): string {
@@ -113,5 +139,13 @@ function kindName(kind: ValueKind): string {
       return kind.values.map((v) => `"${v}"`).join(" | ");
     case "path":
       return "path";
+    case "identifierArray":
+      return "array of database names";
+    case "globArray":
+      return "array of glob patterns";
+    case "redisUrl":
+      return "redis:// or rediss:// URL";
+    case "clusters":
+      return 'array of tables { name = "…" }';
   }
 }

@@ -20,20 +20,35 @@ export type ValueKind =
   /** A TOML array of `host:port` strings. */
   | { readonly type: "hostPortArray" }
   | { readonly type: "enum"; readonly values: readonly string[] }
-  | { readonly type: "path" };
+  | { readonly type: "path" }
+  /** An array of database names, each once (may be empty). */
+  | { readonly type: "identifierArray" }
+  /** An array of glob patterns (`*`, `?`, `**`, `[a-z]`, `{a,b}`), as Moose's watcher reads them. */
+  | { readonly type: "globArray" }
+  /** A `redis://` or `rediss://` URL. */
+  | { readonly type: "redisUrl" }
+  /** Moose's `[[clickhouse_config.clusters]]`: an array of tables, each `{ name = "..." }`, names unique. */
+  | { readonly type: "clusters" };
+
+/** One `[[clickhouse_config.clusters]]` entry. */
+export interface ClusterSpec {
+  readonly name: string;
+}
 
 /** The TypeScript type a kind validates to. */
 export type KindValue<K extends ValueKind> = K extends { readonly type: "boolean" }
   ? boolean
   : K extends { readonly type: "port" | "positiveInteger" }
     ? number
-    : K extends { readonly type: "hostPortList" | "hostPortArray" }
+    : K extends { readonly type: "hostPortList" | "hostPortArray" | "identifierArray" | "globArray" }
       ? readonly string[]
+      : K extends { readonly type: "clusters" }
+        ? readonly ClusterSpec[]
       : K extends { readonly type: "enum"; readonly values: readonly (infer V)[] }
         ? V
         : string;
 
-export type TomlLiteral = string | number | boolean | readonly string[];
+export type TomlLiteral = string | number | boolean | readonly string[] | readonly ClusterSpec[];
 
 export interface KeySpec {
   readonly kind: ValueKind;
@@ -158,6 +173,24 @@ export const CONFIG_SCHEMA = {
         render: "commented",
         doc: "ClickHouse version of the deploy target, e.g. \"24.8\": `migrate generate`, `migrate sql` and `plan --sql` print the SQL that version will run, without connecting.",
         aliases: ["version", "clickhouse_version"],
+      },
+      additional_databases: {
+        kind: { type: "identifierArray" },
+        default: undefined,
+        defaultText: "none",
+        example: ["analytics"],
+        render: "commented",
+        doc: "More databases to create next to db_name (as Moose does at start-up), embedded and server.",
+        aliases: ["databases", "extra_databases"],
+      },
+      clusters: {
+        kind: { type: "clusters" },
+        default: undefined,
+        defaultText: "none",
+        example: [{ name: "default" }],
+        render: "commented",
+        doc: 'ClickHouse clusters for ON CLUSTER, as Moose writes them: [[clickhouse_config.clusters]] with name = "...".',
+        aliases: ["cluster"],
       },
     },
   },
@@ -286,6 +319,22 @@ export const CONFIG_SCHEMA = {
         aliases: ["host", "url", "temporal_address"],
       },
       namespace: { kind: nonEmptyString, default: "default", render: "active", doc: "Temporal namespace." },
+      temporal_host: {
+        kind: { type: "host" },
+        default: undefined,
+        defaultText: "the host of `address`",
+        example: "localhost",
+        render: "commented",
+        doc: "Moose's spelling of the Temporal host; with or without temporal_port it replaces `address`.",
+      },
+      temporal_port: {
+        kind: port,
+        default: undefined,
+        defaultText: "the port of `address`",
+        example: 7233,
+        render: "commented",
+        doc: "Moose's spelling of the Temporal port (see temporal_host).",
+      },
     },
   },
   http_server_config: {
@@ -299,6 +348,65 @@ export const CONFIG_SCHEMA = {
         aliases: ["hostname", "bind", "address"],
       },
       port: { kind: port, default: 4000, render: "active", doc: "Port to listen on.", aliases: ["http_port"] },
+      management_port: {
+        kind: port,
+        default: undefined,
+        defaultText: "unset (no management listener)",
+        example: 5001,
+        render: "commented",
+        doc:
+          "Port of the management listener (GET /health) that moose dev also opens, as Moose does; " +
+          "if it is taken, a warning and /health stays on `port`.",
+        aliases: ["admin_port"],
+      },
+    },
+  },
+  redis_config: {
+    doc:
+      "Redis, for MooseCache in the app's code. With no key of this section set, the cache is in-process;\n" +
+      "any key set (as Moose's templates do) means: use that Redis.",
+    keys: {
+      url: {
+        kind: { type: "redisUrl" },
+        default: undefined,
+        defaultText: "built from hostname, port and tls",
+        example: "redis://127.0.0.1:6379",
+        render: "commented",
+        doc: "Redis URL (redis:// or rediss://); wins over hostname, port and tls.",
+        secret: true,
+      },
+      hostname: {
+        kind: { type: "host" },
+        default: "127.0.0.1",
+        render: "commented",
+        doc: "Redis host, when url is not set.",
+        aliases: ["host"],
+      },
+      port: { kind: port, default: 6379, render: "commented", doc: "Redis port, when url is not set." },
+      tls: { kind: bool, default: false, render: "commented", doc: "Connect with TLS (rediss://), when url is not set.", aliases: ["ssl", "use_ssl"] },
+      key_prefix: {
+        kind: nonEmptyString,
+        default: "MS",
+        render: "commented",
+        doc: "Prefix of every cache key, so several apps can share one Redis.",
+        aliases: ["prefix"],
+      },
+    },
+  },
+  watcher_config: {
+    doc: "What `moose dev` watches.",
+    keys: {
+      ignore_patterns: {
+        kind: { type: "globArray" },
+        default: undefined,
+        defaultText: "none",
+        example: ["**/*.test.ts", "generated/**"],
+        render: "commented",
+        doc:
+          "Glob patterns, relative to the app folder (source_dir), of files whose changes moose dev ignores. " +
+          "As in Moose, `*` also crosses `/`.",
+        aliases: ["ignore", "ignored", "exclude"],
+      },
     },
   },
   moose: {
@@ -346,6 +454,41 @@ export const CONFIG_SCHEMA = {
     },
   },
 } as const satisfies Readonly<Record<string, SectionSpec>>;
+
+/**
+ * Keys outside any section (TOML puts them before the first `[section]`), as
+ * Moose writes them. Environment: `MOOSE_<KEY>` (e.g. `MOOSE_SOURCE_DIR`).
+ */
+export const TOP_LEVEL_KEYS = {
+  source_dir: {
+    kind: path,
+    default: undefined,
+    defaultText: '"app"; with moose.main_file set, the folder of that file',
+    example: "app",
+    render: "commented",
+    doc:
+      "Folder of the app's code, as in Moose (some apps use \"src\"). The main file defaults to " +
+      "<source_dir>/index.ts, and moose dev watches this folder.",
+    aliases: ["src_dir", "app_dir", "source", "app"],
+  },
+  load_infra: {
+    kind: bool,
+    default: true,
+    render: "commented",
+    doc:
+      "As in Moose: true lets moose dev run the local infrastructure for a loopback clickhouse_config.host " +
+      "and redpanda_config.broker (embedded engines, ClickHouse served at host:host_port); false means dev " +
+      "uses the servers configured there.",
+    aliases: ["infra", "load_infrastructure"],
+  },
+} as const satisfies Readonly<Record<string, KeySpec>>;
+
+export type TopLevelKey = keyof typeof TOP_LEVEL_KEYS;
+
+export function topLevelKeySpec(key: string): KeySpec | undefined {
+  const keys: Readonly<Record<string, KeySpec>> = TOP_LEVEL_KEYS;
+  return Object.hasOwn(keys, key) ? keys[key] : undefined;
+}
 
 export type ConfigSchema = typeof CONFIG_SCHEMA;
 export type SectionName = keyof ConfigSchema;

@@ -15,8 +15,18 @@ export type RawValue =
   | { readonly type: "boolean"; readonly value: boolean; readonly position?: SourcePosition }
   | { readonly type: "datetime"; readonly text: string; readonly position?: SourcePosition }
   | { readonly type: "array"; readonly elements: readonly RawValue[]; readonly position?: SourcePosition }
-  | { readonly type: "table"; readonly position?: SourcePosition }
-  | { readonly type: "tableArray"; readonly position?: SourcePosition };
+  /** `fields` only for inline tables (`{ name = "a" }`); a `[table]`'s keys are entries of their own. */
+  | { readonly type: "table"; readonly position?: SourcePosition; readonly fields?: TomlFields }
+  /** `[[path]]`: one element per header, in document order. */
+  | { readonly type: "tableArray"; readonly position?: SourcePosition; readonly tables: readonly TomlTable[] };
+
+/** The keys of one table, dotted when nested (`a.b`), each with the position of its key. */
+export type TomlFields = ReadonlyMap<string, { readonly position: SourcePosition; readonly value: RawValue }>;
+
+export interface TomlTable {
+  readonly position: SourcePosition;
+  readonly fields: TomlFields;
+}
 
 export interface TomlEntry {
   /** Key path from the document root, e.g. `["clickhouse_config", "host_port"]`. */
@@ -82,17 +92,47 @@ function readEntries(text: string, file: string): TomlEntry[] {
     if (kv.value.type === "TOMLInlineTable") for (const inner of kv.value.body) addKeyValue(path, inner);
   };
 
+  // The elements of each `[[array]]`, filled as their headers come.
+  const tableArrays = new Map<string, Array<{ position: SourcePosition; fields: Map<string, { position: SourcePosition; value: RawValue }> }>>();
+  const fieldsOf = (body: readonly AST.TOMLKeyValue[], into: Map<string, { position: SourcePosition; value: RawValue }>, prefix = ""): void => {
+    for (const kv of body) {
+      const last = kv.key.keys[kv.key.keys.length - 1] ?? kv.key;
+      const name = prefix + kv.key.keys.map(keyText).join(".");
+      if (!into.has(name)) into.set(name, { position: pos(last), value: rawValue(kv.value, pos) });
+    }
+  };
+
   for (const node of program.body[0].body) {
     if (node.type === "TOMLKeyValue") {
       addKeyValue([], node);
       continue;
     }
-    const path = node.resolvedKey.filter((k): k is string => typeof k === "string");
     const last = node.key.keys[node.key.keys.length - 1] ?? node.key;
+    // An `[[array]]` header's resolved key ends with the element's index.
+    const key = node.kind === "array" ? node.resolvedKey.slice(0, -1) : node.resolvedKey;
+    const index = key.findIndex((k) => typeof k === "number");
+    if (index >= 0) {
+      // `[a.b.c]` after `[[a.b]]` is a sub-table of the array's last element: a field of that element.
+      const owner = tableArrays.get(JSON.stringify(key.slice(0, index).map(String)));
+      const element = owner?.[owner.length - 1];
+      const rest = key.slice(index + 1).map(String).join(".");
+      if (element && !element.fields.has(rest)) element.fields.set(rest, { position: pos(last), value: { type: "table", position: pos(last) } });
+      if (element) fieldsOf(node.body, element.fields, `${rest}.`);
+      continue;
+    }
+    const path = key.map(String);
     if (node.kind === "array") {
-      // The body of an array of tables is not walked: the table itself is already the error.
       addKey([], node.key);
-      add(path, pos(last), { type: "tableArray", position: pos(last) });
+      const id = JSON.stringify(path);
+      let tables = tableArrays.get(id);
+      if (tables === undefined) {
+        tables = [];
+        tableArrays.set(id, tables);
+        add(path, pos(last), { type: "tableArray", position: pos(last), tables });
+      }
+      const fields = new Map<string, { position: SourcePosition; value: RawValue }>();
+      fieldsOf(node.body, fields);
+      tables.push({ position: pos(last), fields });
       continue;
     }
     addKey([], node.key);
@@ -111,8 +151,15 @@ function rawValue(node: AST.TOMLContentNode, pos: (node: AST.HasLocs) => SourceP
   switch (node.type) {
     case "TOMLArray":
       return { type: "array", elements: node.elements.map((e) => rawValue(e, pos)), position };
-    case "TOMLInlineTable":
-      return { type: "table", position };
+    case "TOMLInlineTable": {
+      const fields = new Map<string, { position: SourcePosition; value: RawValue }>();
+      for (const kv of node.body) {
+        const name = kv.key.keys.map(keyText).join(".");
+        const last = kv.key.keys[kv.key.keys.length - 1] ?? kv.key;
+        if (!fields.has(name)) fields.set(name, { position: pos(last), value: rawValue(kv.value, pos) });
+      }
+      return { type: "table", position, fields };
+    }
     case "TOMLValue":
       switch (node.kind) {
         case "string":

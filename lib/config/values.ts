@@ -1,5 +1,6 @@
 import type { SourcePosition } from "../errors.js";
-import type { ValueKind } from "./schema.js";
+import { compileGlob, GlobError } from "./glob.js";
+import type { ClusterSpec, ValueKind } from "./schema.js";
 import type { RawValue } from "./toml-document.js";
 
 /**
@@ -8,8 +9,10 @@ import type { RawValue } from "./toml-document.js";
  * both sources accept exactly the same values.
  */
 
+export type CoercedValue = string | number | boolean | readonly string[] | readonly ClusterSpec[];
+
 export type Coerced =
-  | { readonly ok: true; readonly value: string | number | boolean | readonly string[] }
+  | { readonly ok: true; readonly value: CoercedValue }
   | {
       readonly ok: false;
       readonly expected: string;
@@ -48,6 +51,14 @@ export function describeKind(kind: ValueKind): string {
       return `one of ${kind.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "path":
       return "a non-empty path";
+    case "identifierArray":
+      return "an array of database names (letters, digits and _, not starting with a digit), each once";
+    case "globArray":
+      return "an array of glob patterns";
+    case "redisUrl":
+      return 'a "redis://host:port" or "rediss://host:port" URL';
+    case "clusters":
+      return 'an array of tables, each with name = "<cluster>" ([[clickhouse_config.clusters]])';
   }
 }
 
@@ -86,7 +97,17 @@ export function rawFromEnv(kind: ValueKind, text: string): RawValue {
     case "positiveInteger":
       return /^\s*[+-]?\d+\s*$/.test(text) ? { type: "integer", value: BigInt(text.trim()) } : { type: "string", value: text };
     case "hostPortArray":
+    case "identifierArray":
+    case "globArray":
       return { type: "array", elements: text.split(",").map((s) => ({ type: "string", value: s.trim() })) };
+    case "clusters":
+      return {
+        type: "array",
+        elements: text.split(",").map((s) => ({
+          type: "table",
+          fields: new Map([["name", { position: { file: "(environment)", line: 1, column: 1 }, value: { type: "string", value: s.trim() } }]]),
+        })),
+      };
     default:
       return { type: "string", value: text };
   }
@@ -94,7 +115,18 @@ export function rawFromEnv(kind: ValueKind, text: string): RawValue {
 
 /** What an environment variable must hold (arrays are comma-separated there). */
 export function describeEnvKind(kind: ValueKind): string {
-  return kind.type === "hostPortArray" ? 'a comma-separated list of "host:port" strings' : describeKind(kind);
+  switch (kind.type) {
+    case "hostPortArray":
+      return 'a comma-separated list of "host:port" strings';
+    case "identifierArray":
+      return "a comma-separated list of database names";
+    case "globArray":
+      return "a comma-separated list of glob patterns";
+    case "clusters":
+      return "a comma-separated list of cluster names";
+    default:
+      return describeKind(kind);
+  }
 }
 
 /** The type of a value without the value itself, for secrets. */
@@ -122,7 +154,14 @@ export function coerce(kind: ValueKind, raw: RawValue, options: { readonly secre
     expected: describeKind(kind),
     found: options.secret ? describeRawType(raw) : describeRaw(raw),
   });
-  const ok = (value: string | number | boolean | readonly string[]): Coerced => ({ ok: true, value });
+  const ok = (value: CoercedValue): Coerced => ({ ok: true, value });
+  const badElement = (index: number, element: RawValue, expected: string): Coerced => ({
+    ok: false,
+    expected,
+    found: describeRaw(element),
+    index,
+    ...(element.position === undefined ? {} : { position: element.position }),
+  });
 
   switch (kind.type) {
     case "boolean":
@@ -173,7 +212,87 @@ export function coerce(kind: ValueKind, raw: RawValue, options: { readonly secre
     }
     case "path":
       return raw.type === "string" && raw.value !== "" && !raw.value.includes("\0") ? ok(raw.value) : fail();
+    case "identifierArray": {
+      if (raw.type !== "array") return fail();
+      const list: string[] = [];
+      for (const [index, element] of raw.elements.entries()) {
+        if (element.type !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(element.value)) {
+          return badElement(index, element, describeKind({ type: "identifier" }));
+        }
+        if (list.includes(element.value)) return badElement(index, element, "a database name not listed before");
+        list.push(element.value);
+      }
+      return ok(list);
+    }
+    case "globArray": {
+      if (raw.type !== "array") return fail();
+      const list: string[] = [];
+      for (const [index, element] of raw.elements.entries()) {
+        if (element.type !== "string" || element.value === "") return badElement(index, element, "a non-empty glob pattern");
+        try {
+          compileGlob(element.value);
+        } catch (error) {
+          if (!(error instanceof GlobError)) throw error;
+          return badElement(index, element, `a valid glob pattern (${error.message})`);
+        }
+        list.push(element.value);
+      }
+      return ok(list);
+    }
+    case "redisUrl": {
+      if (raw.type !== "string") return fail();
+      let url: URL;
+      try {
+        url = new URL(raw.value);
+      } catch {
+        return fail();
+      }
+      return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "" ? ok(raw.value) : fail();
+    }
+    case "clusters":
+      return coerceClusters(raw, fail, badElement);
   }
+}
+
+/** Moose's `ClusterConfig` is `{ name }` and nothing else; names are ClickHouse cluster names, each once. */
+function coerceClusters(
+  raw: RawValue,
+  fail: () => Coerced,
+  badElement: (index: number, element: RawValue, expected: string) => Coerced,
+): Coerced {
+  const tables: Array<{ position?: RawValue["position"]; fields?: ReadonlyMap<string, { readonly position: SourcePosition; readonly value: RawValue }>; raw: RawValue }> =
+    raw.type === "tableArray"
+      ? raw.tables.map((t) => ({ position: t.position, fields: t.fields, raw: { type: "table", position: t.position } }))
+      : raw.type === "array"
+        ? raw.elements.map((e) => ({ position: e.position, ...(e.type === "table" && e.fields ? { fields: e.fields } : {}), raw: e }))
+        : [];
+  if (raw.type !== "tableArray" && raw.type !== "array") return fail();
+  const list: ClusterSpec[] = [];
+  for (const [index, table] of tables.entries()) {
+    if (table.fields === undefined) return badElement(index, table.raw, 'a table { name = "<cluster>" }');
+    for (const [key, field] of table.fields) {
+      if (key !== "name") {
+        return {
+          ok: false,
+          expected: 'only name = "<cluster>" (unknown key ' + key + ")",
+          found: describeRaw(field.value),
+          index,
+          position: field.position,
+        };
+      }
+    }
+    const name = table.fields.get("name");
+    if (name === undefined) return badElement(index, table.raw, 'a table with name = "<cluster>"');
+    if (name.value.type !== "string" || !/^[A-Za-z0-9_.-]+$/.test(name.value.value)) {
+      return { ok: false, expected: "a cluster name (letters, digits, '_', '.' and '-')", found: describeRaw(name.value), index, position: name.position };
+    }
+    const value = name.value.value;
+    if (list.some((c) => c.name === value)) {
+      return { ok: false, expected: "a cluster name not listed before", found: describeRaw(name.value), index, position: name.position };
+    }
+    list.push({ name: value });
+  }
+  return { ok: true, value: list };
 }
 
 function isHost(value: string): boolean {

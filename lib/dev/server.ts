@@ -21,6 +21,10 @@ export interface DevServerOptions {
 
 export interface DevServer {
   readonly url: string;
+  /** Moose's management listener (`GET /health`), when `management_port` is set and could be bound. */
+  readonly managementUrl?: string;
+  /** Why the management listener is not there (its port was taken); dev runs on without it. */
+  readonly managementError?: string;
   /**
    * Call after every cycle: reloads the app's handlers (when the code changed)
    * and starts or stops topic→table syncs for the new state. Returns the app's
@@ -54,11 +58,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   });
   const routes: readonly RouteHandler[] = [control, api];
   const server = await startHttpServer({ host: config.httpServer.host, port: options.port, routes: () => routes, log });
+  let management: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  let managementError: string | undefined;
+  if (config.httpServer.managementPort !== undefined) {
+    try {
+      management = await startHttpServer({ host: config.httpServer.host, port: config.httpServer.managementPort, routes: () => [], log });
+    } catch (error) {
+      managementError = `no management listener: ${error instanceof Error ? error.message : String(error)}; GET /health answers on ${server.url}`;
+    }
+  }
   const syncs: SyncManager | undefined = engines.streamEngine
     ? startSyncs({ getState: () => session.state, streams: engines.streamEngine, olap: engines.olap, stateDir: config.paths.stateDir, log })
     : undefined;
   return {
     url: server.url,
+    ...(management ? { managementUrl: management.url } : {}),
+    ...(managementError ? { managementError } : {}),
     refresh: async (reloadApp: boolean) => {
       syncs?.refresh();
       if (!reloadApp) return appError;
@@ -72,6 +87,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     },
     close: async () => {
       await syncs?.stop();
+      await management?.close();
       await server.close();
     },
   };

@@ -1,5 +1,5 @@
 import { canonicalJson } from "../model/infra-map.js";
-import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import { diff } from "../diff/diff.js";
@@ -292,6 +292,8 @@ export class DevSession {
     const parent = hashInfraMap(applied);
     const result = hashInfraMap(this.live);
     const text = renderMigration({ id: DRAFT_ID, plan: planChanges(net, { from: applied, to: this.live }), parent, result, toolVersion });
+    // A Moose app has no migrations folder until the first draft.
+    mkdirSync(this.migrationsDir, { recursive: true });
     writeFileSync(path, text);
     const { checksum, algorithm } = checksumOf(text);
     const record = { id: DRAFT_ID, fileName: DRAFT_FILE, checksum, checksumAlgorithm: algorithm, parentHash: parent, resultHash: result, stepsTotal: executed.length };

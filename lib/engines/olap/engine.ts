@@ -83,6 +83,18 @@ export interface OlapEngine {
  * try { console.log(await engine.version()); } finally { await engine.close(); }
  */
 export async function openOlapEngine(config: OlapConfig): Promise<OlapEngine> {
+  const engine = await openConfiguredEngine(config);
+  try {
+    // Moose's `additional_databases`: created next to the main one, as the main one is, when the engine opens.
+    for (const name of config.additionalDatabases ?? []) await engine.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(name)}`);
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+  return engine;
+}
+
+async function openConfiguredEngine(config: OlapConfig): Promise<OlapEngine> {
   // Imported lazily: chDB loads a native library, which a server-only project never needs.
   if (config.engine === "embedded") {
     const { openEmbeddedConnection } = await import("./embedded.js");

@@ -1,0 +1,42 @@
+import { join } from "node:path";
+import type { LoadedConfig } from "../config/config.js";
+
+/**
+ * The config `moose dev` runs with: where `devInfra` says dev runs the local
+ * infrastructure itself (a Moose config's `host = "localhost"`, `broker =
+ * "localhost:19092"`, as Moose starts Docker containers there), the embedded
+ * engines take the servers' place, with their data under `<state_dir>`. Every
+ * other command keeps connecting to the configured servers, which are then
+ * this dev process (its ClickHouse HTTP interface) while it runs.
+ *
+ * @example
+ * const config = devConfig(await loadConfig(dir)); // config.olap.engine === "embedded"
+ */
+export function devConfig(config: LoadedConfig): LoadedConfig {
+  const { devInfra, olap, streaming, paths } = config;
+  const { additionalDatabases, clusters } = olap;
+  return {
+    ...config,
+    olap: devInfra.clickhouse
+      ? {
+          engine: "embedded",
+          dataDir: join(paths.stateDir, "clickhouse"),
+          database: olap.database,
+          ...(olap.serverVersion === undefined ? {} : { serverVersion: olap.serverVersion }),
+          ...(additionalDatabases ? { additionalDatabases } : {}),
+          ...(clusters ? { clusters } : {}),
+        }
+      : olap,
+    streaming:
+      devInfra.streams && streaming.engine === "kafka"
+        ? {
+            engine: "embedded",
+            dataDir: join(paths.stateDir, "streams"),
+            messageTimeoutMs: streaming.messageTimeoutMs,
+            retentionMs: streaming.retentionMs,
+            replicationFactor: streaming.replicationFactor,
+            ...(streaming.namespace === undefined ? {} : { namespace: streaming.namespace }),
+          }
+        : streaming,
+  };
+}
