@@ -12,6 +12,8 @@ import { migrateStatusCommand } from "./commands/migrate-status.args.js";
 import { migrateUnlockCommand } from "./commands/migrate-unlock.args.js";
 import { migrateResolveCommand } from "./commands/migrate-resolve.args.js";
 import { migrateSqlCommand } from "./commands/migrate-sql.args.js";
+import { migrateCheckCommand } from "./commands/migrate-check.args.js";
+import { migrateLintCommand } from "./commands/migrate-lint.args.js";
 import { queryCommand } from "./commands/query.args.js";
 import { devCommand } from "./commands/dev.args.js";
 import { logsCommand } from "./commands/logs.args.js";
@@ -53,7 +55,7 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
   leaf(lsCommand, () => import("./commands/ls.js")),
   {
     ...TOP.migrate,
-    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback, resolve or sql",
+    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback, resolve, sql, check or lint",
     children: [
       leaf(migrateGenerateCommand, () => import("./commands/migrate-generate.js")),
       leaf(migrateBaselineCommand, () => import("./commands/migrate-baseline.js")),
@@ -63,6 +65,8 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
       leaf(migrateUnlockCommand, () => import("./commands/migrate-unlock.js")),
       leaf(migrateResolveCommand, () => import("./commands/migrate-resolve.js")),
       leaf(migrateSqlCommand, () => import("./commands/migrate-sql.js")),
+      leaf(migrateCheckCommand, () => import("./commands/migrate-check.js")),
+      leaf(migrateLintCommand, () => import("./commands/migrate-lint.js")),
     ],
   },
   leaf(queryCommand, () => import("./commands/query.js")),

@@ -20,6 +20,9 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
     const config = await loadProject(io);
     if (args.serverVersion !== undefined) checkVersion(args.serverVersion, "--server-version");
     const { name } = args;
+    if (args.empty && (args.rename?.length || args.safeTypeChange || args.backfillViews)) {
+      throw new InvalidInputError("USAGE", "--empty writes a file with no steps; --rename, --safe-type-change and --backfill-views shape generated steps", { hint: "drop those flags, or drop --empty" });
+    }
     const renames = parseRenameFlags(args.rename ?? []);
     const ask = io.isTTY && !args.nonInteractive ? io.ask : undefined;
     const interactive = ask !== undefined;
@@ -30,7 +33,12 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
       ...(args.safeTypeChange ? { safeTypeChanges: true } : {}),
       ...(args.backfillViews ? { backfillNewViews: true } : {}),
       ...(ask ? { resolveRename: promptRename(io, ask) } : {}),
+      ...(args.empty ? { empty: true } : {}),
     });
+    if (result.kind === "empty") {
+      io.stdout.write(`Wrote ${relative(io.cwd, result.path)} (no steps: add sql(...) and check(...) steps to it)\n`);
+      return ExitCode.success;
+    }
     printWarnings(result.report.app.warnings, io);
     const unanswered = result.kind === "written" ? result.report.suggestions : [];
     if (result.kind === "no-changes") {

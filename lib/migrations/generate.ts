@@ -14,7 +14,8 @@ import { replayMigrations } from "./sequence.js";
 
 export type GenerateResult =
   | { readonly kind: "no-changes"; readonly report: PlanReport }
-  | { readonly kind: "written"; readonly id: string; readonly path: string; readonly report: PlanReport; readonly accepted: readonly RenameSuggestion[] };
+  | { readonly kind: "written"; readonly id: string; readonly path: string; readonly report: PlanReport; readonly accepted: readonly RenameSuggestion[] }
+  | { readonly kind: "empty"; readonly id: string; readonly path: string };
 
 export interface GenerateOptions {
   readonly name?: string;
@@ -31,6 +32,8 @@ export interface GenerateOptions {
    * Without it nothing is guessed: the drop stays, and needs an approval as always.
    */
   readonly resolveRename?: RenameResolver;
+  /** `--empty`: a file with no steps, starting and ending at the committed state, for hand-written `sql`/`check` steps. */
+  readonly empty?: boolean;
 }
 
 /**
@@ -38,6 +41,7 @@ export interface GenerateOptions {
  * written as a new migration file. Nothing is written when there is no change.
  */
 export async function generateMigration(config: LoadedConfig, options: GenerateOptions): Promise<GenerateResult> {
+  if (options.empty) return writeEmpty(config, options);
   const app = await extractProjectChecked(config);
   const { state, count, newest } = committedState(config);
   const stamp = nextTimestamp(options.now ?? new Date(), newest);
@@ -68,6 +72,37 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
   if (existsSync(path)) throw new InvalidInputError("MIGRATION_EXISTS", `${relative(config.projectDir, path)} already exists; wait a second or pass another --name`);
   writeFileSync(path, renderMigration({ id, plan: report.plan, parent: report.fromHash, result: report.resultHash, toolVersion: options.toolVersion }));
   return { kind: "written", id, path, report, accepted };
+}
+
+/**
+ * `generate --empty`: a skeleton for hand-written steps. `parent` and `result` are both the
+ * committed state, which `sql` and `check` steps leave as it is; the code is not read.
+ */
+function writeEmpty(config: LoadedConfig, options: GenerateOptions): GenerateResult {
+  const { state, newest } = committedState(config);
+  const stamp = nextTimestamp(options.now ?? new Date(), newest);
+  const slug = slugify(options.name ?? "manual");
+  if (slug === "") throw new InvalidInputError("USAGE", `--name ${JSON.stringify(options.name)} has no letters or digits to name the file with`);
+  const id = `${stamp}_${slug}`;
+  const hash = hashInfraMap(state);
+  const text = renderMigration({
+    id,
+    plan: { steps: [] },
+    parent: hash,
+    result: hash,
+    toolVersion: options.toolVersion,
+    imports: ["check", "sql"],
+    notes: [
+      "Hand-written: add sql(\"…\") steps to `up` (one statement each; { approveDataLoss: true } on one that deletes data) and check(\"SELECT …\", { message: \"…\" }) steps whose rows stop the deploy; put each sql step's reverse in `down`.",
+      "Steps that change declared objects belong in the code: change app/index.ts and run `moose migrate generate`.",
+    ],
+  });
+  const dir = config.paths.migrationsDir;
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${id}.ts`);
+  if (existsSync(path)) throw new InvalidInputError("MIGRATION_EXISTS", `${relative(config.projectDir, path)} already exists; wait a second or pass another --name`);
+  writeFileSync(path, text);
+  return { kind: "empty", id, path };
 }
 
 /**

@@ -35,6 +35,8 @@ export interface RenderInput {
   readonly toolVersion: string;
   /** Lines for the header, after the change list (e.g. what a baseline is). */
   readonly notes?: readonly string[];
+  /** Step builders to import besides those the steps use (a hand-written skeleton imports `sql` and `check`). */
+  readonly imports?: readonly string[];
   /** Why the migration has no `down`, when it must have none whatever its steps (a baseline). */
   readonly irreversible?: string;
 }
@@ -55,16 +57,17 @@ export function renderMigration(input: RenderInput): string {
   return template()({
     id: input.id,
     toolVersion: input.toolVersion,
-    summary: input.plan.steps.map((s) => describeChange(s.change)),
+    summary: input.plan.steps.length === 0 ? ["none generated"] : input.plan.steps.map((s) => describeChange(s.change)),
     notes: (input.notes ?? []).flatMap((n) => wrap(n, 96)),
     irreversible: input.irreversible ?? "at least one step has no reverse.",
     risks: input.plan.steps.filter((s) => s.risk.losesData && !guardedByPreflight(s.change)).map((s) => `${describeChange(s.change)}: ${RISK_CODES[s.risk.code].meaning}`),
     held: (input.plan.held ?? []).flatMap((h) => wrap(`${describeChange(h.change)} (${h.lifeCycle}): ${describeWayForward(h)}`, 92).map((line, i) => (i === 0 ? `- ${line}` : `  ${line}`))),
-    imports: [...ops].sort().join(", "),
+    imports: [...new Set([...ops, ...(input.imports ?? [])])].sort().join(", "),
     parent: input.parent,
     result: input.result,
     up,
     down,
+    hasDown: down !== null,
   });
 }
 

@@ -33,6 +33,8 @@ export function replayMigrations(files: readonly MigrationFile[], start: InfraMa
   const migrations: ReplayedMigration[] = [];
   for (const file of files) {
     if (file.parent !== hash) {
+      const sibling = migrations.find((m) => m.file.parent === file.parent);
+      if (sibling) throw forked(sibling, file, migrations);
       throw new RefusedError(
         "MIGRATION_CHAIN_BROKEN",
         `${file.fileName} expects to start from state ${short(file.parent)}, but the migrations before it produce ${short(hash)}`,
@@ -59,6 +61,23 @@ export function replayMigrations(files: readonly MigrationFile[], start: InfraMa
     migrations.push({ file, changes, before, after: state });
   }
   return { migrations, state, hash };
+}
+
+/**
+ * Two files that start from the same state: two branches each generated a migration and
+ * were merged. Both are named, with the state they share (the migration before them).
+ */
+function forked(first: ReplayedMigration, second: MigrationFile, before: readonly ReplayedMigration[]): RefusedError {
+  const base = before[before.indexOf(first) - 1]?.file.id;
+  return new RefusedError(
+    "MIGRATION_FORKED",
+    `${first.file.fileName} and ${second.fileName} both start from the state ${base ? `after ${base}` : "of an empty project"} (${short(second.parent)}): they were generated on two branches and merged`,
+    {
+      position: { file: second.displayPath, line: 1, column: 1 },
+      details: [`${first.file.displayPath}: parent ${short(first.file.parent)}`, `${second.displayPath}: parent ${short(second.parent)}`],
+      hint: `re-base the one that has not been deployed onto the other: \`moose migrate rebase <its id>\` (it moves after the other, keeps its steps, and gets new hashes); if both were deployed somewhere, see "Team branches" in the README`,
+    },
+  );
 }
 
 function short(hash: string): string {

@@ -488,17 +488,29 @@ function modifyViewStatements(before: MaterializedView, after: MaterializedView,
   if (before.name !== after.name) {
     throw new InvalidInputError("CHANGE_INVALID", `view.modify of ${before.name} would rename it to ${after.name}; drop and create the view instead`);
   }
-  if (canonicalJson(before) === canonicalJson(after)) return [];
+  switch (viewModification(before, after, ctx.capabilities)) {
+    case "none":
+      return [];
+    case "modify-query":
+      return [`ALTER TABLE ${qualifiedName(ctx.database, after.name)} MODIFY QUERY\n${after.selectStatement}`];
+    case "recreate":
+      // Rows inserted into the sources between these two statements are not seen by the view.
+      return [dropViewStatement(before.name, ctx), createViewStatement(after, ctx)];
+  }
+}
+
+/**
+ * How a view change is carried out on a server with `capabilities`: not at all, by
+ * `ALTER TABLE … MODIFY QUERY`, or by dropping and creating the view again (lint reports that).
+ */
+export function viewModification(before: MaterializedView, after: MaterializedView, capabilities: OlapCapabilities): "none" | "modify-query" | "recreate" {
+  if (canonicalJson(before) === canonicalJson(after)) return "none";
   // A view without TO keeps its rows in an inner table: it is re-created (its rows go with it; the
   // planner adds a backfill), as the ALTER would also have to fit the inner table's columns.
-  if (before.inner || after.inner) return [dropViewStatement(before.name, ctx), createViewStatement(after, ctx)];
+  if (before.inner || after.inner) return "recreate";
   const sameTarget = before.targetTable === after.targetTable;
-  if (sameTarget && before.selectStatement === after.selectStatement) return [];
-  if (sameTarget && ctx.capabilities.modifyQuery) {
-    return [`ALTER TABLE ${qualifiedName(ctx.database, after.name)} MODIFY QUERY\n${after.selectStatement}`];
-  }
-  // Rows inserted into the sources between these two statements are not seen by the view.
-  return [dropViewStatement(before.name, ctx), createViewStatement(after, ctx)];
+  if (sameTarget && before.selectStatement === after.selectStatement) return "none";
+  return sameTarget && capabilities.modifyQuery ? "modify-query" : "recreate";
 }
 
 // ---------------------------------------------------------------------------

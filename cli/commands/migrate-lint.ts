@@ -1,0 +1,35 @@
+import { ExitCode, InvalidInputError } from "../../lib/errors.js";
+import { lintMigrations, localLedgerView } from "../../lib/migrations/check.js";
+import { describeTarget, sqlTarget } from "../../lib/migrations/sql-preview.js";
+import { projectMigrations } from "../../lib/project/engines.js";
+import type { CliIO } from "../io.js";
+import { reportError } from "../errors.js";
+import { loadProject } from "../project.js";
+import { writeFindings } from "../present/findings.js";
+import type { MigrateLintArgs } from "./migrate-lint.args.js";
+
+export async function run(args: MigrateLintArgs, io: CliIO): Promise<number> {
+  const { json } = args;
+  try {
+    const config = await loadProject(io);
+    const files = projectMigrations(config);
+    const ids = (args.ids ?? []).map((wanted) => {
+      const w = wanted.replace(/\.ts$/, "").replace(/^.*\//, "");
+      const exact = files.find((f) => f.id === w);
+      const matches = exact ? [exact] : files.filter((f) => f.id.startsWith(w));
+      if (matches.length !== 1) throw new InvalidInputError(matches.length === 0 ? "MIGRATION_NOT_FOUND" : "MIGRATION_AMBIGUOUS", `${JSON.stringify(wanted)} names ${matches.length === 0 ? "no migration" : `${matches.length} migrations`}`, { hint: "name a migration by its id or a unique prefix (moose migrate status lists them)" });
+      return matches[0]!.id;
+    });
+    const target = await sqlTarget(config, args.serverVersion);
+    const report = await lintMigrations(config, target, await localLedgerView(config), ids);
+    if (json) io.stdout.write(JSON.stringify(report, null, 2) + "\n");
+    else {
+      writeFindings(io, report.findings);
+      const errors = report.findings.filter((f) => f.severity === "error").length;
+      io.stdout.write(`${report.findings.length === 0 ? "" : "\n"}Linted ${report.migrations.length} migration${report.migrations.length === 1 ? "" : "s"} for ${describeTarget(report.target)}: ${errors} error(s), ${report.findings.length - errors} warning(s).\n`);
+    }
+    return report.ok ? ExitCode.success : ExitCode.refused;
+  } catch (error) {
+    return reportError(error, io, json);
+  }
+}
