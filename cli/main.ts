@@ -14,6 +14,7 @@ import { migrateResolveCommand } from "./commands/migrate-resolve.args.js";
 import { migrateSqlCommand } from "./commands/migrate-sql.args.js";
 import { migrateCheckCommand } from "./commands/migrate-check.args.js";
 import { migrateLintCommand } from "./commands/migrate-lint.args.js";
+import { migrateRebaseCommand } from "./commands/migrate-rebase.args.js";
 import { queryCommand } from "./commands/query.args.js";
 import { devCommand } from "./commands/dev.args.js";
 import { logsCommand } from "./commands/logs.args.js";
@@ -55,7 +56,7 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
   leaf(lsCommand, () => import("./commands/ls.js")),
   {
     ...TOP.migrate,
-    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback, resolve, sql, check or lint",
+    demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback, resolve, sql, check, lint or rebase",
     children: [
       leaf(migrateGenerateCommand, () => import("./commands/migrate-generate.js")),
       leaf(migrateBaselineCommand, () => import("./commands/migrate-baseline.js")),
@@ -67,6 +68,7 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
       leaf(migrateSqlCommand, () => import("./commands/migrate-sql.js")),
       leaf(migrateCheckCommand, () => import("./commands/migrate-check.js")),
       leaf(migrateLintCommand, () => import("./commands/migrate-lint.js")),
+      leaf(migrateRebaseCommand, () => import("./commands/migrate-rebase.js")),
     ],
   },
   leaf(queryCommand, () => import("./commands/query.js")),

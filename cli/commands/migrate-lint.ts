@@ -1,4 +1,5 @@
-import { ExitCode, InvalidInputError } from "../../lib/errors.js";
+import { ExitCode } from "../../lib/errors.js";
+import { findMigration } from "../../lib/migrations/rebase.js";
 import { lintMigrations, localLedgerView } from "../../lib/migrations/check.js";
 import { describeTarget, sqlTarget } from "../../lib/migrations/sql-preview.js";
 import { projectMigrations } from "../../lib/project/engines.js";
@@ -13,13 +14,7 @@ export async function run(args: MigrateLintArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
     const files = projectMigrations(config);
-    const ids = (args.ids ?? []).map((wanted) => {
-      const w = wanted.replace(/\.ts$/, "").replace(/^.*\//, "");
-      const exact = files.find((f) => f.id === w);
-      const matches = exact ? [exact] : files.filter((f) => f.id.startsWith(w));
-      if (matches.length !== 1) throw new InvalidInputError(matches.length === 0 ? "MIGRATION_NOT_FOUND" : "MIGRATION_AMBIGUOUS", `${JSON.stringify(wanted)} names ${matches.length === 0 ? "no migration" : `${matches.length} migrations`}`, { hint: "name a migration by its id or a unique prefix (moose migrate status lists them)" });
-      return matches[0]!.id;
-    });
+    const ids = (args.ids ?? []).map((wanted) => findMigration(files, wanted).id);
     const target = await sqlTarget(config, args.serverVersion);
     const report = await lintMigrations(config, target, await localLedgerView(config), ids);
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + "\n");

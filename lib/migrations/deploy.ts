@@ -100,7 +100,7 @@ export function pendingMigrations(files: readonly MigrationFile[], allRecords: r
     const late = pending.filter((f) => f.id < newestApplied);
     if (late.length > 0) {
       throw new RefusedError("MIGRATION_OUT_OF_ORDER", `${late.map((f) => f.displayPath).join(", ")} ${late.length === 1 ? "is" : "are"} older than the newest applied migration ${newestApplied} but not applied`, {
-        hint: "usually a merge brought in an older migration: regenerate it on top of the others, or run with --allow-out-of-order if it is independent",
+        hint: `usually a merge brought in a migration generated on another branch: it has not been applied here, so \`moose migrate rebase ${late[0]!.id}\` moves it after ${newestApplied} with new hashes (keep the applied files as they are); --allow-out-of-order applies it where it is`,
       });
     }
   }

@@ -40,7 +40,7 @@ export function replayMigrations(files: readonly MigrationFile[], start: InfraMa
         `${file.fileName} expects to start from state ${short(file.parent)}, but the migrations before it produce ${short(hash)}`,
         {
           position: { file: file.displayPath, line: 1, column: 1 },
-          hint: "a migration was edited, removed or reordered, or two branches each added one: regenerate the newest migration on top of the others (delete it and run `moose migrate generate`)",
+          hint: `a migration before it was edited, removed or reordered: restore it from version control; if ${file.id} itself has not been deployed anywhere, \`moose migrate rebase ${file.id}\` re-bases it onto the files before it`,
         },
       );
     }
