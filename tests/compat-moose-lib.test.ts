@@ -40,8 +40,8 @@ const READING_TYPES: ReadonlyArray<readonly [field: string, declared: string, cl
   ["email", 'string & tags.Format<"email">', "String"],
   ["hash", "FixedString<16>", "FixedString(16)"],
   ["region", "string & LowCardinality", "LowCardinality(String)"],
-  ["blob", 'string & ClickHouseCodec<"ZSTD(3)"> (codec not planned: a warning)', "String"],
-  ["debug", "string & ClickHouseTTL<...> (column TTL not planned: a warning)", "String"],
+  ["blob", 'string & ClickHouseCodec<"ZSTD(3)">', "String"],
+  ["debug", "string & ClickHouseTTL<...>", "String"],
   ["where", "ClickHousePoint", "Point"],
   [
     "attributes",
@@ -135,21 +135,33 @@ test("IngestApi with a custom path that already ends with its version", (t) => {
   t.like(compat().map.apis["ingest/audit/v2"], { kind: "ingest", destination: "Audit", version: "v2" });
 });
 
+test("ClickHouseCodec and ClickHouseTTL columns keep their codec and TTL", (t) => {
+  t.deepEqual(column("Readings_2_0", "blob"), { name: "blob", type: "String", codec: "ZSTD(3)" });
+  t.deepEqual(column("Readings_2_0", "debug"), { name: "debug", type: "String", ttl: "toDateTime(at) + INTERVAL 1 DAY" });
+});
+
+test("ClickHouseMaterialized and ClickHouseAlias columns are MATERIALIZED and ALIAS columns", (t) => {
+  t.deepEqual(table("Computed").columns, [
+    { name: "id", type: "String" },
+    { name: "at", type: "DateTime('UTC')" },
+    { name: "day", type: "DateTime('UTC')", materialized: "toDate(at)" },
+    { name: "label", type: "String", alias: "concat(id, '!')" },
+  ]);
+});
+
 test("View and SqlResource are not planned; nothing else is declared", (t) => {
   const { map } = compat();
-  t.deepEqual(Object.keys(map.tables).sort(), ["DailyReport", "DailyStats", "Events_1_1", "LatestReadings", "Readings_2_0"]);
+  t.deepEqual(Object.keys(map.tables).sort(), ["Computed", "DailyReport", "DailyStats", "Events_1_1", "LatestReadings", "Readings_2_0"]);
   t.deepEqual(Object.keys(map.views).sort(), ["DailyReport_MV", "DailyStats_MV"]);
   t.deepEqual(Object.keys(map.topics).sort(), ["Audit", "EventsDLQ", "EventsDeadLetterQueue_1_1", "Events_1_1"]);
 });
 
-test("warnings: redirected imports, unplanned codec, TTL, View and SqlResource", (t) => {
+test("warnings: redirected imports, View and SqlResource", (t) => {
   t.deepEqual(compat().warnings, [
     "imports of @514labs/moose-lib are planned against moose-migrate's declaration library",
     "typia is not installed: its type tags are read from moose-migrate's copy of them",
-    'app/index.ts:48:3: Reading.blob: ClickHouseCodec<"ZSTD(3)"> is not planned yet; the column is created without CODEC',
-    'app/index.ts:49:3: Reading.debug: ClickHouseTTL<"toDateTime(at) + INTERVAL 1 DAY"> is not planned yet; the column is created without a TTL',
-    'app/index.ts:92:23: View "RecentReadings" is not planned: moose-migrate does not manage plain ClickHouse views yet (create it with `moose query`)',
-    'app/index.ts:93:23: SqlResource "ReadingsDictionary" is not planned: moose-migrate does not run raw setup/teardown SQL',
+    'app/index.ts:94:23: View "RecentReadings" is not planned: moose-migrate does not manage plain ClickHouse views yet (create it with `moose query`)',
+    'app/index.ts:95:23: SqlResource "ReadingsDictionary" is not planned: moose-migrate does not run raw setup/teardown SQL',
   ]);
 });
 
@@ -159,14 +171,14 @@ test("warnings: redirected imports, unplanned codec, TTL, View and SqlResource",
 test("refuses what moose-lib accepts but cannot be planned (or would fail in ClickHouse)", (t) => {
   t.deepEqual(refused(), [
     {
-      code: "UNSUPPORTED_TYPE",
-      located: 'app/index.ts:12:3: Computed.day: ClickHouseMaterialized<"toDate(now())"> columns are not supported by moose-migrate yet',
-      hint: "remove the marker and compute the value on insert (or in a materialized view) for now",
+      code: "INVALID_COLUMN",
+      located: "app/index.ts:12:3: Computed.day: a column has one of ClickHouseDefault, ClickHouseMaterialized and ClickHouseAlias, not ClickHouseDefault and ClickHouseMaterialized",
+      hint: "keep the one that says how the value is computed",
     },
     {
-      code: "UNSUPPORTED_TYPE",
-      located: "app/index.ts:13:3: Computed.label: ClickHouseAlias<\"concat(id, '!')\"> columns are not supported by moose-migrate yet",
-      hint: "remove the marker and compute the value on insert (or in a materialized view) for now",
+      code: "INVALID_COLUMN",
+      located: "app/index.ts:13:3: Computed.label: a ClickHouseAlias column is computed when read and cannot be a Key<>",
+      hint: "key the table by the columns the alias is computed from",
     },
     {
       code: "INVALID_CONFIG",
@@ -185,6 +197,24 @@ test("refuses what moose-lib accepts but cannot be planned (or would fail in Cli
       located:
         'app/index.ts:20:3: materializedViewName is "Rollup", the name of its target table too; ClickHouse needs different names for the view and the table it writes to',
       hint: undefined,
+    },
+    {
+      code: "NOT_PLANNED",
+      located:
+        "app/index.ts:26:60: table Elsewhere: database cannot be planned yet (moose-migrate does not create tables outside the managed database), and the table would differ from its declaration without it",
+      hint: "remove database from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED",
+    },
+    {
+      code: "NOT_PLANNED",
+      located:
+        "app/index.ts:27:56: table Checked: constraints cannot be planned yet (moose-migrate does not create CHECK / ASSUME constraints), and the table would differ from its declaration without it",
+      hint: "remove constraints from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED",
+    },
+    {
+      code: "DECLARATION_NOT_FOLLOWED",
+      located:
+        "app/lost.ts:3:21: new OlapTable(...) declares infrastructure, but OlapTable is imported from '@514labs/moose-lib/dist/not-a-module', which planning cannot resolve, so the declaration would be left out of the plan",
+      hint: "import the class from '@514labs/moose-lib' (or 'moose-migrate'), or install the package that provides it",
     },
   ]);
 });

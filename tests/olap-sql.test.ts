@@ -116,6 +116,8 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "accurateCast",
     "addColumnFirst",
     "boolType",
+    "columnCodec",
+    "columnTtl",
     "date32",
     "dateTime64",
     "dropView",

@@ -202,6 +202,31 @@ const riskRows: readonly { name: string; change: Change; state?: InfraMap; code:
     code: "CHANGE_DEFAULT",
   },
   {
+    name: "make a column MATERIALIZED",
+    change: { kind: "table.modifyColumn", table: "A", before: { name: "a", type: "Date" }, after: { name: "a", type: "Date", materialized: "toDate(at)" } },
+    code: "CHANGE_DEFAULT",
+  },
+  {
+    name: "give a column a codec",
+    change: { kind: "table.modifyColumn", table: "A", before: { name: "a", type: "String" }, after: { name: "a", type: "String", codec: "ZSTD(3)" } },
+    code: "CHANGE_CODEC",
+  },
+  {
+    name: "give a column a TTL",
+    change: { kind: "table.modifyColumn", table: "A", before: { name: "a", type: "String" }, after: { name: "a", type: "String", ttl: "at + INTERVAL 1 DAY" } },
+    code: "SET_COLUMN_TTL",
+  },
+  {
+    name: "remove a column TTL",
+    change: { kind: "table.modifyColumn", table: "A", before: { name: "a", type: "String", ttl: "at + INTERVAL 1 DAY" }, after: { name: "a", type: "String" } },
+    code: "REMOVE_TTL",
+  },
+  {
+    name: "turn a stored column into an ALIAS",
+    change: { kind: "table.modifyColumn", table: "A", before: { name: "a", type: "String" }, after: { name: "a", type: "String", alias: "concat(id, '!')" } },
+    code: "COLUMN_TO_ALIAS",
+  },
+  {
     name: "narrow a type",
     change: { kind: "table.modifyColumn", table: "A", before: { name: "a", type: "Nullable(String)" }, after: { name: "a", type: "String", default: "''" } },
     code: "LOSSY_TYPE_CHANGE",
@@ -338,6 +363,9 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   WIDEN_TYPE: ["widening", false],
   CONVERT_TYPE: ["rewrite", false],
   CHANGE_DEFAULT: ["rewrite", false],
+  CHANGE_CODEC: ["rewrite", false],
+  SET_COLUMN_TTL: ["destructive", true],
+  COLUMN_TO_ALIAS: ["destructive", true],
   REBUILD_TABLE: ["rewrite", false],
   CHANGE_SETTINGS: ["rewrite", false],
   CHANGE_LIFECYCLE: ["rewrite", false],

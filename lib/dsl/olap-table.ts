@@ -76,7 +76,7 @@ interface BaseOlapConfig<T> {
    * @example new OlapTable<User>("Users", { renamedColumns: { email: "mail" } })
    */
   readonly renamedColumns?: { readonly [K in Field<T>]?: string };
-  /** moose-lib options that moose-migrate does not plan yet; `moose plan` warns when they are set. */
+  /** moose-lib options that moose-migrate does not plan yet: planning refuses them (NOT_PLANNED), except `cluster`, a warning. */
   readonly sampleByExpression?: string;
   readonly primaryKeyExpression?: string;
   readonly indexes?: ReadonlyArray<{ name: string; expression: string; type: string; arguments?: string[]; granularity?: number }>;

@@ -86,8 +86,21 @@ const DEAD_LETTER_COLUMNS: readonly Column[] = [
 /** Members of the library's classes that an object literal in a union with the class would never set. */
 const INTERNAL_MEMBERS: ReadonlySet<string> = new Set(["kind", "__schema"]);
 
-/** moose-lib table options this tool does not plan yet; setting one is a warning, not an error. */
-const UNPLANNED_TABLE_OPTIONS = ["sampleByExpression", "primaryKeyExpression", "indexes", "projections", "database", "cluster", "constraints"] as const;
+/**
+ * moose-lib table options this tool does not plan yet. Each changes the table ClickHouse
+ * creates, so setting one is an error (`NOT_PLANNED`): a table is never created with
+ * less than its declaration says.
+ */
+const UNPLANNED_TABLE_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ["sampleByExpression", "the table's SAMPLE BY"],
+  ["primaryKeyExpression", "a PRIMARY KEY other than the sorting key"],
+  ["indexes", "data-skipping indexes (INDEX … TYPE …)"],
+  ["projections", "projections"],
+  ["database", "tables outside the managed database"],
+  ["constraints", "CHECK / ASSUME constraints"],
+]);
+/** Table options that belong to another part of moose-migrate (clusters): still a warning there. */
+const WARNED_TABLE_OPTIONS = ["cluster"] as const;
 
 /** Table options that belong to one engine (the config type accepts them with any engine). */
 const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
@@ -510,6 +523,10 @@ class DeclarationReader {
       // Interfaces and type aliases, most of a schema file, hold no expressions.
       if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) return;
       const found = ts.isNewExpression(node) ? this.declarationClass(node) : ts.isCallExpression(node) ? this.factoryCall(node) : undefined;
+      if (!found && !enclosingScope(node)) {
+        const lost = this.unfollowedDeclaration(node);
+        if (lost) errors.push(lost);
+      }
       if (found) {
         const enclosing = enclosingScope(node);
         if (enclosing && UNPLANNED_CLASSES.has(found.cls)) {
@@ -528,7 +545,71 @@ class DeclarationReader {
       ts.forEachChild(node, visit);
     };
     visit(sf);
+    errors.push(...this.unreadImports(sf));
     return { declarations, errors };
+  }
+
+  /**
+   * `new OlapTable(...)` (or another declaration class) whose class comes from an import
+   * that did not resolve: the declaration exists when the app runs, but planning cannot
+   * see it, and leaving it out would plan less than the app declares.
+   */
+  private unfollowedDeclaration(node: ts.Node): InvalidInputError | undefined {
+    let callee: ts.Expression | undefined;
+    if (ts.isNewExpression(node)) callee = node.expression;
+    else if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && TABLE_FACTORIES.has(node.expression.name.text)) callee = node.expression.expression;
+    if (!callee || !ts.isIdentifier(callee) || !DECLARATION_SET.has(callee.text)) return undefined;
+    const symbol = this.checker.getSymbolAtLocation(callee);
+    const decl = symbol?.declarations?.[0];
+    if (!symbol || !(symbol.flags & ts.SymbolFlags.Alias) || !decl) return undefined;
+    const importDecl = findAncestor(decl, ts.isImportDeclaration);
+    if (!importDecl || this.checker.getSymbolAtLocation(importDecl.moduleSpecifier)) return undefined;
+    const from = ts.isStringLiteralLike(importDecl.moduleSpecifier) ? importDecl.moduleSpecifier.text : "?";
+    return new InvalidInputError("DECLARATION_NOT_FOLLOWED", `new ${callee.text}(...) declares infrastructure, but ${callee.text} is imported from '${from}', which planning cannot resolve, so the declaration would be left out of the plan`, {
+      position: positionOf(node),
+      hint: "import the class from '@514labs/moose-lib' (or 'moose-migrate'), or install the package that provides it",
+    });
+  }
+
+  /**
+   * Imports of modules outside the app's own source (a workspace package built to `.d.ts`,
+   * a package in node_modules) that export declared infrastructure: the app creates those
+   * objects when it imports the module, but their declarations are compiled and cannot be
+   * read, so planning refuses rather than plan without them.
+   */
+  private unreadImports(sf: ts.SourceFile): InvalidInputError[] {
+    const errors: InvalidInputError[] = [];
+    for (const statement of sf.statements) {
+      const spec = (ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)) ? statement.moduleSpecifier : undefined;
+      if (!spec || !ts.isStringLiteralLike(spec)) continue;
+      const moduleSymbol = this.checker.getSymbolAtLocation(spec);
+      const target = moduleSymbol?.valueDeclaration ?? moduleSymbol?.declarations?.[0];
+      const file = target?.getSourceFile();
+      // Only compiled modules that name the library can hold declarations (cheap test first).
+      if (!file || !file.isDeclarationFile || isLibraryFile(file.fileName) || !/moose-lib|moose-migrate/.test(file.text)) continue;
+      const declared: string[] = [];
+      for (const exported of this.checker.getExportsOfModule(moduleSymbol!)) {
+        const resolved = exported.flags & ts.SymbolFlags.Alias ? this.checker.getAliasedSymbol(exported) : exported;
+        if (!(resolved.flags & ts.SymbolFlags.Variable)) continue;
+        const cls = this.checker.getTypeOfSymbol(resolved).getSymbol();
+        const clsDecl = cls?.declarations?.[0];
+        if (cls && DECLARATION_SET.has(cls.name) && !UNPLANNED_CLASSES.has(cls.name as DeclarationClass) && clsDecl && isLibraryFile(clsDecl.getSourceFile().fileName)) {
+          declared.push(`${exported.name} (${cls.name})`);
+        }
+      }
+      if (declared.length === 0) continue;
+      errors.push(
+        new InvalidInputError(
+          "DECLARATION_NOT_FOLLOWED",
+          `'${spec.text}' exports declared infrastructure (${declared.slice(0, 5).join(", ")}${declared.length > 5 ? `, and ${declared.length - 5} more` : ""}) from compiled code (${file.fileName}), which planning cannot read, so those objects would be left out of the plan`,
+          {
+            position: positionOf(spec),
+            hint: "point the package's `types` field at its TypeScript source (e.g. src/index.ts), so planning reads the declarations themselves",
+          },
+        ),
+      );
+    }
+    return errors;
   }
 
   private librarySymbol(expr: ts.Expression): ts.Symbol | undefined {
@@ -720,7 +801,15 @@ class DeclarationReader {
     const mapped = this.columns(node, schema);
     const columns = mapped.map((c) => c.column);
     const keys = mapped.filter((c) => c.key).map((c) => c.column.name);
-    for (const option of UNPLANNED_TABLE_OPTIONS) {
+    for (const [option, what] of UNPLANNED_TABLE_OPTIONS) {
+      // An externally managed table is never created by moose-migrate: nothing is left out.
+      if (cfg?.entries.get(option) === undefined || this.lifeCycle(cfg) === "EXTERNALLY_MANAGED") continue;
+      throw new InvalidInputError("NOT_PLANNED", `table ${name}: ${option} cannot be planned yet (moose-migrate does not create ${what}), and the table would differ from its declaration without it`, {
+        position: this.keyPosition(cfg, option),
+        hint: `remove ${option} from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
+      });
+    }
+    for (const option of WARNED_TABLE_OPTIONS) {
       if (cfg?.entries.get(option) !== undefined) this.warn(cfg.node, `table ${name}: ${option} is not planned by moose-migrate yet; the table is created without it`);
     }
     const table: Table = {
@@ -1315,6 +1404,11 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
 }
 
 
+
+function findAncestor<T extends ts.Node>(node: ts.Node, test: (n: ts.Node) => n is T): T | undefined {
+  for (let p: ts.Node | undefined = node; p; p = p.parent) if (test(p)) return p;
+  return undefined;
+}
 
 function comparePositions(a: SourcePosition | undefined, b: SourcePosition | undefined): number {
   if (!a || !b) return a ? -1 : b ? 1 : 0;

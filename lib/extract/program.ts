@@ -9,7 +9,8 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..
 /** Declarations users import: `moose-migrate` (ours) and `@514labs/moose-lib` (the original's name). */
 export const LIBRARY_ENTRY = join(PACKAGE_ROOT, "dist", "lib", "index.d.ts");
 export const LIBRARY_DIR = join(PACKAGE_ROOT, "dist", "lib") + sep;
-const LIBRARY_MODULES = new Set(["moose-migrate", "@514labs/moose-lib"]);
+/** `browserCompatible` is moose-lib's subset without Node-only code: the same classes, so the same declarations. */
+const LIBRARY_MODULES = new Set(["moose-migrate", "@514labs/moose-lib", "@514labs/moose-lib/browserCompatible"]);
 
 /**
  * typia's type tags, for apps that import `typia` without having it installed (the
@@ -154,7 +155,7 @@ export class AppProgram {
     // copy (or none) sits in the app's node_modules: the extractor understands
     // exactly these classes, and `@514labs/moose-lib` apps need no install.
     if (LIBRARY_MODULES.has(name)) {
-      if (name !== "moose-migrate") this.redirected.add(name);
+      if (name !== "moose-migrate") this.redirected.add(name.replace(/\/browserCompatible$/, ""));
       return redirectTo(LIBRARY_ENTRY);
     }
     const resolved = ts.resolveModuleName(name, containingFile, options, host, this.moduleCache);

@@ -130,11 +130,28 @@ class FieldPath {
   }
 }
 
-/** A field's ClickHouse type, whether it is a `Key<>` and its DEFAULT. */
+/** A field's ClickHouse type, whether it is a `Key<>`, and its DEFAULT / MATERIALIZED / ALIAS, CODEC and TTL. */
 interface MappedType {
   readonly type: string;
   readonly key: boolean;
   readonly defaultExpr?: string;
+  readonly materialized?: string;
+  readonly alias?: string;
+  readonly codec?: string;
+  readonly ttl?: string;
+}
+
+/** The column a field maps to (members left out when not declared, so maps compare cleanly). */
+function columnOf(name: string, m: MappedType): Column {
+  return {
+    name,
+    type: m.type,
+    ...(m.defaultExpr === undefined ? {} : { default: m.defaultExpr }),
+    ...(m.materialized === undefined ? {} : { materialized: m.materialized }),
+    ...(m.alias === undefined ? {} : { alias: m.alias }),
+    ...(m.codec === undefined ? {} : { codec: m.codec }),
+    ...(m.ttl === undefined ? {} : { ttl: m.ttl }),
+  };
 }
 
 /** Collects what one `columnsOf` call has to say besides errors. */
@@ -178,7 +195,7 @@ export class TypeMapper {
         const mapped = this.mapType(propType, node, propPath, optional, ctx);
         const oneOf = this.literalUnion(propType);
         columns.push({
-          column: mapped.defaultExpr === undefined ? { name: prop.name, type: mapped.type } : { name: prop.name, type: mapped.type, default: mapped.defaultExpr },
+          column: columnOf(prop.name, mapped),
           key: mapped.key,
           // Computed when asked: a position costs a scan of the line, and 30,000 columns rarely need one.
           get position() {
@@ -308,15 +325,20 @@ export class TypeMapper {
       else chType = this.mapUnion(rest, node, path);
     }
     const mods = this.modifiers(t);
-    if (mods.materialized !== undefined || mods.alias !== undefined) {
-      const which = mods.materialized !== undefined ? `ClickHouseMaterialized<"${mods.materialized}">` : `ClickHouseAlias<"${mods.alias}">`;
-      throw new InvalidInputError("UNSUPPORTED_TYPE", `${path}: ${which} columns are not supported by moose-migrate yet`, {
+    // As moose-lib: one of DEFAULT, MATERIALIZED and ALIAS, and an ALIAS (never stored) is no key.
+    const kinds = [["ClickHouseDefault", mods.defaultExpr], ["ClickHouseMaterialized", mods.materialized], ["ClickHouseAlias", mods.alias]].filter(([, v]) => v !== undefined);
+    if (kinds.length > 1) {
+      throw new InvalidInputError("INVALID_COLUMN", `${path}: a column has one of ClickHouseDefault, ClickHouseMaterialized and ClickHouseAlias, not ${kinds.map(([k]) => k).join(" and ")}`, {
         position: positionOf(node),
-        hint: "remove the marker and compute the value on insert (or in a materialized view) for now",
+        hint: "keep the one that says how the value is computed",
       });
     }
-    if (mods.codec !== undefined) this.note(ctx, node, `${path}: ClickHouseCodec<"${mods.codec}"> is not planned yet; the column is created without CODEC`);
-    if (mods.ttl !== undefined) this.note(ctx, node, `${path}: ClickHouseTTL<"${mods.ttl}"> is not planned yet; the column is created without a TTL`);
+    if (mods.alias !== undefined && mods.key) {
+      throw new InvalidInputError("INVALID_COLUMN", `${path}: a ClickHouseAlias column is computed when read and cannot be a Key<>`, {
+        position: positionOf(node),
+        hint: "key the table by the columns the alias is computed from",
+      });
+    }
     let composite = false;
     if (mods.aggregationFunction !== undefined) {
       const args = mods.argTypes && this.checker.isTupleType(mods.argTypes) ? this.checker.getTypeArguments(mods.argTypes as ts.TypeReference) : [];
@@ -341,7 +363,15 @@ export class TypeMapper {
         chType = `Nullable(${chType})`;
       }
     }
-    return mods.defaultExpr === undefined ? { type: chType, key: mods.key } : { type: chType, key: mods.key, defaultExpr: mods.defaultExpr };
+    return {
+      type: chType,
+      key: mods.key,
+      ...(mods.defaultExpr === undefined ? {} : { defaultExpr: mods.defaultExpr }),
+      ...(mods.materialized === undefined ? {} : { materialized: mods.materialized }),
+      ...(mods.alias === undefined ? {} : { alias: mods.alias }),
+      ...(mods.codec === undefined ? {} : { codec: mods.codec }),
+      ...(mods.ttl === undefined ? {} : { ttl: mods.ttl }),
+    };
   }
 
   private note(ctx: Context, node: ts.Node, message: string): void {

@@ -31,8 +31,16 @@ export interface Column {
   readonly name: string;
   /** Canonical ClickHouse type, exactly as `system.columns.type` shows it, e.g. `Nullable(Float64)`. */
   readonly type: string;
-  /** DEFAULT expression as SQL text, when declared. */
+  /** DEFAULT expression as SQL text, when declared. At most one of `default`, `materialized` and `alias`. */
   readonly default?: string;
+  /** MATERIALIZED expression: computed on insert, stored, never inserted (`ClickHouseMaterialized<"expr">`). */
+  readonly materialized?: string;
+  /** ALIAS expression: computed when read, never stored (`ClickHouseAlias<"expr">`). */
+  readonly alias?: string;
+  /** Compression codec, as inside `CODEC(...)`, e.g. `ZSTD(3)` or `Delta, LZ4` (`ClickHouseCodec<"...">`). */
+  readonly codec?: string;
+  /** Column TTL expression: the value is reset to its default past it (`ClickHouseTTL<"...">`). */
+  readonly ttl?: string;
   /**
    * API parameters only: the values a string-literal union allows (`orderBy: "id" | "name"`),
    * sorted; for an array parameter, the values its elements may take. A request with another

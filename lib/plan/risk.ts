@@ -35,7 +35,8 @@ export const RISK_CODES = {
   TOPIC_ADD_PARTITIONS: { class: "additive", losesData: false, meaning: "adds topic partitions; key-to-partition mapping changes for new records" },
   WIDEN_TYPE: { class: "widening", losesData: false, meaning: "changes a column type to one that holds every existing value unchanged" },
   CONVERT_TYPE: { class: "rewrite", losesData: false, meaning: "changes a column type; every value converts but its representation changes" },
-  CHANGE_DEFAULT: { class: "rewrite", losesData: false, meaning: "changes a column's DEFAULT; affects new rows and rows where the column was never written" },
+  CHANGE_DEFAULT: { class: "rewrite", losesData: false, meaning: "changes a column's DEFAULT or MATERIALIZED expression; affects new rows and rows where the column was never written" },
+  CHANGE_CODEC: { class: "rewrite", losesData: false, meaning: "changes a column's compression codec; new parts use it, existing parts as they merge" },
   REBUILD_TABLE: { class: "rewrite", losesData: false, meaning: "changes ORDER BY, PARTITION BY or engine; the table is rebuilt, no rows are lost" },
   CHANGE_SETTINGS: { class: "rewrite", losesData: false, meaning: "changes table settings" },
   CHANGE_LIFECYCLE: { class: "rewrite", losesData: false, meaning: "changes who may alter or delete the object" },
@@ -52,6 +53,8 @@ export const RISK_CODES = {
   RECREATE_VIEW_LOSSY: { class: "destructive", losesData: true, meaning: "re-creates a materialized view that stores its own rows: they are dropped with it (a backfill recomputes them from the source tables)" },
   DROP_VIEW_INNER: { class: "destructive", losesData: true, meaning: "drops a materialized view that stores its own rows, and those rows" },
   SET_TTL: { class: "destructive", losesData: true, meaning: "sets or changes a TTL; rows older than it are deleted" },
+  SET_COLUMN_TTL: { class: "destructive", losesData: true, meaning: "sets or changes a column TTL; values older than it are reset to the column's default" },
+  COLUMN_TO_ALIAS: { class: "destructive", losesData: true, meaning: "turns a stored column into an ALIAS; its stored values are dropped and it is computed when read" },
   DROP_COLUMN: { class: "destructive", losesData: true, meaning: "drops a column and its data" },
   DROP_TABLE: { class: "destructive", losesData: true, meaning: "drops a table and its data" },
   DROP_TOPIC: { class: "destructive", losesData: true, meaning: "deletes a topic and the records in it" },
@@ -199,7 +202,11 @@ function modifyColumnRisk(change: ChangeOf<"table.modifyColumn">): Risk {
     default:
       assertNever(type, "type change class");
   }
-  if (change.before.default !== change.after.default) risks.push(riskOf("CHANGE_DEFAULT"));
+  const { before, after } = change;
+  if (before.alias === undefined && after.alias !== undefined) risks.push(riskOf("COLUMN_TO_ALIAS"));
+  else if (before.default !== after.default || before.materialized !== after.materialized || before.alias !== after.alias) risks.push(riskOf("CHANGE_DEFAULT"));
+  if (before.codec !== after.codec) risks.push(riskOf("CHANGE_CODEC"));
+  if (before.ttl !== after.ttl) risks.push(riskOf(after.ttl === undefined ? "REMOVE_TTL" : "SET_COLUMN_TTL"));
   // Only the spelling of the type changed (e.g. `Decimal32(2)` vs `Decimal(9, 2)`): nothing happens to values.
   return worstOf(risks, "WIDEN_TYPE");
 }

@@ -48,6 +48,7 @@ function alwaysMapped(specifier: string, d: LoaderData): string | undefined {
   switch (specifier) {
     case "moose-migrate":
     case "@514labs/moose-lib":
+    case "@514labs/moose-lib/browserCompatible":
       // One library instance for app and server: the registry the server reads is the one the app's classes fill.
       return d.libraryUrl;
     case "moose-migrate/migration":

@@ -52,6 +52,8 @@ interface FieldCheck {
   /** May be absent: Nullable, has a DEFAULT, or a container ClickHouse fills with an empty value. */
   readonly optional: boolean;
   readonly typeText: string;
+  /** MATERIALIZED or ALIAS: ClickHouse computes it and refuses a value, so a value sent is left out of the row. */
+  readonly computed?: boolean;
 }
 
 /**
@@ -102,7 +104,8 @@ function rowCheck(columns: readonly Column[]): Check {
       columns.map((c) => {
         const type = parseClickHouseType(c.type);
         const check = c.oneOf === undefined ? typeCheck(type) : oneOfCheck(typeCheck(type), c.oneOf);
-        return { name: c.name, check, optional: c.default !== undefined || mayBeAbsent(type), typeText: c.type };
+        const computed = c.materialized !== undefined || c.alias !== undefined;
+        return { name: c.name, check, optional: computed || c.default !== undefined || mayBeAbsent(type), typeText: c.type, ...(computed ? { computed } : {}) };
       }),
       "an object",
     );
@@ -616,6 +619,7 @@ function objectCheck(fields: readonly FieldCheck[], what: string, typeLabel?: st
         errors.add(fieldPath(path, key), `unknown field; ${expectedList(names, "fields")}`);
         continue;
       }
+      if (field.computed) continue;
       out[key] = field.check(item, fieldPath(path, key), errors);
     }
     for (const field of fields) {

@@ -32,6 +32,8 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
   ifNotExistsColumn: (e) => alter(e, "p_ifnot", "ADD COLUMN IF NOT EXISTS a String"),
   modifyOrderBy: (e) => alter(e, "p_orderby", "ADD COLUMN k String, MODIFY ORDER BY (a, k)"),
   ttl: (e) => e.execute("CREATE TABLE p_ttl (ts DateTime) ENGINE = MergeTree ORDER BY tuple() TTL ts + INTERVAL 1 DAY"),
+  columnCodec: (e) => e.execute(`CREATE TABLE p_codec (x String CODEC(ZSTD(3))) ${mt}`),
+  columnTtl: (e) => e.execute("CREATE TABLE p_colttl (ts DateTime, x String TTL ts + INTERVAL 1 DAY) ENGINE = MergeTree ORDER BY tuple()"),
   removeTtl: async (e) => {
     await e.execute("CREATE TABLE p_rmttl (ts DateTime) ENGINE = MergeTree ORDER BY tuple() TTL ts + INTERVAL 1 DAY");
     await e.execute("ALTER TABLE p_rmttl REMOVE TTL");

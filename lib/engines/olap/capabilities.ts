@@ -41,7 +41,7 @@ export interface OlapCapabilities {
   readonly addColumnFirst: boolean;
   /** `MODIFY COLUMN c T AFTER x | FIRST`, i.e. moving a column (21.1). */
   readonly moveColumn: boolean;
-  /** `MODIFY COLUMN c REMOVE DEFAULT` (21.1). */
+  /** `MODIFY COLUMN c REMOVE DEFAULT | MATERIALIZED | ALIAS | CODEC | TTL` (21.1). */
   readonly removeColumnDefault: boolean;
   /** `ADD COLUMN IF NOT EXISTS` (19.1; not used by the renderer, which wants a missing column to fail loudly). */
   readonly ifNotExistsColumn: boolean;
@@ -49,6 +49,10 @@ export interface OlapCapabilities {
   readonly modifyOrderBy: boolean;
   /** Table `TTL` and `MODIFY TTL` (19.6). */
   readonly ttl: boolean;
+  /** Column compression codecs, `c String CODEC(ZSTD(3))` (19.1). */
+  readonly columnCodec: boolean;
+  /** Column TTL, `c String TTL ts + INTERVAL 1 DAY` (19.6, with table TTL). */
+  readonly columnTtl: boolean;
   /** `ALTER TABLE … REMOVE TTL` (21.8). */
   readonly removeTtl: boolean;
   /** `ALTER TABLE … MODIFY SETTING` (19.11). */
@@ -126,6 +130,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     ifNotExistsColumn: atLeast(v, 19, 1),
     modifyOrderBy: atLeast(v, 18, 1),
     ttl: atLeast(v, 19, 6),
+    columnCodec: atLeast(v, 19, 1),
+    columnTtl: atLeast(v, 19, 6),
     removeTtl: atLeast(v, 21, 8),
     modifySetting: atLeast(v, 19, 11),
     resetSetting: atLeast(v, 21, 8),

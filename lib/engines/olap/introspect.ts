@@ -4,6 +4,7 @@ import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabiliti
 import {
   MOOSE_NAME_INFIX,
   asIdentifier,
+  columnTtls,
   engineClauses,
   parseSettingsClause,
   parseViewDefinition,
@@ -28,7 +29,7 @@ export interface SkippedObject {
  *
  * `lifeCycle` is not stored in ClickHouse: every object comes back `FULLY_MANAGED`
  * and the caller overlays the life cycle from its own state. Objects the model cannot
- * express (other engines, MATERIALIZED/ALIAS columns, SAMPLE BY, views without TO)
+ * express (other engines, SAMPLE BY, views without TO)
  * are listed in `skipped` instead of being dropped silently or misdescribed.
  */
 export interface OlapIntrospection {
@@ -81,7 +82,7 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
   );
   // Servers before `position` existed list columns in table order already.
   const columnRows = await run(
-    `SELECT table, name, type, default_kind, default_expression FROM system.columns WHERE database = ${db}${has("columns", "position") ? " ORDER BY table, position" : ""}`,
+    `SELECT table, name, type, default_kind, default_expression${has("columns", "compression_codec") ? ", compression_codec" : ""} FROM system.columns WHERE database = ${db}${has("columns", "position") ? " ORDER BY table, position" : ""}`,
   );
   const settingRows = await run(`SELECT name, value${has("merge_tree_settings", "type") ? ", type" : ""} FROM system.merge_tree_settings`);
 
@@ -151,10 +152,19 @@ function readTable(
   if (str(row.sampling_key) !== "") return { reason: `it has SAMPLE BY ${str(row.sampling_key)}, which the model does not express` };
 
   const columns: Column[] = [];
+  // Only a table with a column TTL has a `TTL` past its column names; reading them needs the CREATE text.
+  const createQuery = str(row.create_table_query);
+  const ttls = createQuery.includes(" TTL ") ? columnTtls(createQuery) : new Map<string, string>();
   for (const c of columnRows) {
     const kind = str(c.default_kind);
-    if (kind !== "" && kind !== "DEFAULT") return { reason: `column ${str(c.name)} is ${kind} ${str(c.default_expression)}; the model only has DEFAULT columns` };
-    columns.push(kind === "DEFAULT" ? { name: str(c.name), type: str(c.type), default: str(c.default_expression) } : { name: str(c.name), type: str(c.type) });
+    const expression = str(c.default_expression);
+    const value = kind === "DEFAULT" ? { default: expression } : kind === "MATERIALIZED" ? { materialized: expression } : kind === "ALIAS" ? { alias: expression } : undefined;
+    if (kind !== "" && value === undefined) return { reason: `column ${str(c.name)} is ${kind} ${expression}; the model has DEFAULT, MATERIALIZED and ALIAS columns` };
+    // `CODEC(ZSTD(3))` as ClickHouse prints it: the model keeps what is inside.
+    const codecText = str(c.compression_codec);
+    const codec = codecText.startsWith("CODEC(") && codecText.endsWith(")") ? codecText.slice("CODEC(".length, -1) : undefined;
+    const ttl = ttls.get(str(c.name));
+    columns.push({ name: str(c.name), type: str(c.type), ...value, ...(codec === undefined || codec === "" ? {} : { codec }), ...(ttl === undefined ? {} : { ttl }) });
   }
 
   const settings: Record<string, string> = {};

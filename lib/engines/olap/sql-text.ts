@@ -324,3 +324,34 @@ export function parseViewDefinition(createQuery: string): ViewDefinition {
   if (asAt >= 0) out.select = createQuery.slice((tokens[asAt] as SqlToken).end).trim();
   return out;
 }
+
+/**
+ * The TTL of each column that has one, read from a table's `create_table_query`
+ * (`system.columns` has no TTL): the column list is the first top-level parenthesis,
+ * each element is split at top-level commas, and a column's TTL is what follows its
+ * top-level `TTL` keyword, up to a top-level `SETTINGS` (the only clause ClickHouse
+ * prints after it). Indexes, projections and constraints in the list are skipped.
+ *
+ * @example columnTtls("CREATE TABLE db.t (`id` String, `x` String TTL at + toIntervalDay(1)) ENGINE = MergeTree ORDER BY id")
+ * // Map { "x" => "at + toIntervalDay(1)" }
+ */
+export function columnTtls(createQuery: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const tokens = significant(tokenize(createQuery));
+  const open = tokens.findIndex((t) => t.text === "(" && t.depth === 0);
+  if (open < 0) return out;
+  const close = tokens.findIndex((t, i) => i > open && t.text === ")" && t.depth === 0);
+  if (close < 0) return out;
+  const list = createQuery.slice((tokens[open] as SqlToken).end, (tokens[close] as SqlToken).start);
+  for (const element of splitTopLevel(list)) {
+    const parts = significant(tokenize(element));
+    const first = parts[0];
+    if (!first || (first.kind !== "quoted" && first.kind !== "word") || (first.kind === "word" && ["INDEX", "PROJECTION", "CONSTRAINT"].includes(first.text))) continue;
+    const ttl = parts.findIndex((t, i) => i > 1 && t.kind === "word" && t.depth === 0 && t.text === "TTL");
+    if (ttl < 0) continue;
+    const settings = parts.findIndex((t, i) => i > ttl && t.kind === "word" && t.depth === 0 && t.text === "SETTINGS");
+    const end = settings < 0 ? element.length : (parts[settings] as SqlToken).start;
+    out.set(first.value, element.slice((parts[ttl] as SqlToken).end, end).trim());
+  }
+  return out;
+}

@@ -226,7 +226,7 @@ export function rebuildTableStatements(before: Table, after: Table, ctx: SqlCont
   const temp = `${name}__moose_rebuild`;
   const target = qualifiedName(ctx.database, name);
   const staged = qualifiedName(ctx.database, temp);
-  const kept = after.columns.filter((c) => before.columns.some((b) => b.name === c.name)).map((c) => quoteIdentifier(c.name));
+  const kept = after.columns.filter((c) => insertable(c) && before.columns.some((b) => b.name === c.name)).map((c) => quoteIdentifier(c.name));
   const out = [createTableStatement({ ...after, name: temp }, ctx)];
   if (kept.length > 0) out.push(`INSERT INTO ${staged} (${kept.join(", ")})\nSELECT ${kept.join(", ")} FROM ${target}`);
   if (ctx.capabilities.exchangeTables) {
@@ -266,7 +266,35 @@ function createTableStatement(t: Table, ctx: SqlContext): string {
 
 function columnDefinition(c: Column, table: string, ctx: SqlContext): string {
   const type = checkedType(c, table, ctx.capabilities);
-  return `${quoteIdentifier(c.name)} ${type}${c.default === undefined ? "" : ` DEFAULT ${c.default}`}`;
+  return `${quoteIdentifier(c.name)} ${type}${columnProperties(c, table, ctx.capabilities)}`;
+}
+
+/** How a column's value is computed: `DEFAULT`, `MATERIALIZED` or `ALIAS`, and its expression. */
+function valueExpression(c: Column): { readonly keyword: "DEFAULT" | "MATERIALIZED" | "ALIAS"; readonly expression: string } | undefined {
+  if (c.default !== undefined) return { keyword: "DEFAULT", expression: c.default };
+  if (c.materialized !== undefined) return { keyword: "MATERIALIZED", expression: c.materialized };
+  if (c.alias !== undefined) return { keyword: "ALIAS", expression: c.alias };
+  return undefined;
+}
+
+/** What follows the type in a column definition: ` DEFAULT x CODEC(...) TTL y`, each when declared. */
+function columnProperties(c: Column, table: string, caps: OlapCapabilities): string {
+  const value = valueExpression(c);
+  let out = value === undefined ? "" : ` ${value.keyword} ${value.expression}`;
+  if (c.codec !== undefined) {
+    if (!caps.columnCodec) throw unsupported(caps, `give column ${c.name} of table ${table} CODEC(${c.codec})`, "column compression codecs (ClickHouse 19.1+)", "leave out the ClickHouseCodec marker; the server's default compression applies");
+    out += ` CODEC(${c.codec})`;
+  }
+  if (c.ttl !== undefined) {
+    if (!caps.columnTtl) throw unsupported(caps, `give column ${c.name} of table ${table} TTL ${c.ttl}`, "column TTL (ClickHouse 19.6+)", "leave out the ClickHouseTTL marker and clear old values with ALTER TABLE … UPDATE");
+    out += ` TTL ${c.ttl}`;
+  }
+  return out;
+}
+
+/** Columns an INSERT may name: not MATERIALIZED (computed on insert) nor ALIAS (never stored). */
+export function insertable(c: Column): boolean {
+  return c.materialized === undefined && c.alias === undefined;
 }
 
 function engineClause(engine: TableEngine, table: string, caps: OlapCapabilities): string {
@@ -332,20 +360,29 @@ function modifyColumnStatements(change: ChangeOf<"table.modifyColumn">, ctx: Sql
   const type = checkedType(after, change.table, caps);
   const typeChanged = formatClickHouseType(parseClickHouseType(before.type)) !== type;
   const suffix = nestedSuffix([after]);
+  const was = valueExpression(before);
+  const is = valueExpression(after);
+  // What the column loses: ClickHouse keeps a property a MODIFY COLUMN does not restate, so each is removed by name.
+  const removed: Array<{ keyword: string; what: string }> = [];
+  if (was !== undefined && is === undefined) removed.push({ keyword: was.keyword, what: `the ${was.keyword} of` });
+  if (before.codec !== undefined && after.codec === undefined) removed.push({ keyword: "CODEC", what: "the CODEC of" });
+  if (before.ttl !== undefined && after.ttl === undefined) removed.push({ keyword: "TTL", what: "the TTL of" });
   const out: string[] = [];
-  if (before.default !== undefined && after.default === undefined) {
+  for (const r of removed) {
     if (!caps.removeColumnDefault) {
-      throw unsupported(caps, `remove the DEFAULT of column ${after.name} in table ${change.table}`, "MODIFY COLUMN … REMOVE DEFAULT (ClickHouse 21.1+)", "keep a DEFAULT on the column");
+      throw unsupported(caps, `remove ${r.what} column ${after.name} in table ${change.table}`, `MODIFY COLUMN … REMOVE ${r.keyword} (ClickHouse 21.1+)`, `keep the ${r.keyword} on the column`);
     }
     // Removed first: ClickHouse checks the old default against the new type otherwise.
-    out.push(`ALTER TABLE ${target} MODIFY COLUMN ${name} REMOVE DEFAULT`);
-    if (typeChanged) out.push(`ALTER TABLE ${target} MODIFY COLUMN ${name} ${type}${suffix}`);
-    return out;
+    out.push(`ALTER TABLE ${target} MODIFY COLUMN ${name} REMOVE ${r.keyword}`);
   }
-  if (!typeChanged && before.default === after.default) return [];
-  // A MODIFY COLUMN naming only the type keeps the existing DEFAULT, which is what an unchanged default wants.
-  const dflt = after.default === undefined ? "" : ` DEFAULT ${after.default}`;
-  return [`ALTER TABLE ${target} MODIFY COLUMN ${name} ${type}${dflt}${suffix}`];
+  const restated =
+    typeChanged ||
+    (is !== undefined && (was?.keyword !== is.keyword || was.expression !== is.expression)) ||
+    (after.codec !== undefined && after.codec !== before.codec) ||
+    (after.ttl !== undefined && after.ttl !== before.ttl);
+  if (!restated) return out;
+  // Naming the type keeps what is not restated; restating what is declared is harmless.
+  return [...out, `ALTER TABLE ${target} MODIFY COLUMN ${name} ${type}${columnProperties(after, change.table, caps)}${suffix}`];
 }
 
 function moveColumnStatement(change: ChangeOf<"table.moveColumn">, ctx: SqlContext): string {
@@ -390,7 +427,7 @@ function setOrderByStatements(change: ChangeOf<"table.setOrderBy">, ctx: SqlCont
         "when the columns are new, render the table.addColumn and table.setOrderBy changes together (statementsForChanges); otherwise rebuild the table",
       );
     }
-    const withDefault = adds.filter((a) => a.column.default !== undefined && [...appended].some((e) => e === a.column.name || identifiersIn(e).has(a.column.name)));
+    const withDefault = adds.filter((a) => valueExpression(a.column) !== undefined && [...appended].some((e) => e === a.column.name || identifiersIn(e).has(a.column.name)));
     if (withDefault.length > 0) {
       throw needsRebuild(
         change.table,
@@ -575,7 +612,8 @@ function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): 
   const caps = ctx.capabilities;
   const name = before.name;
   const target = qualifiedName(ctx.database, name);
-  const shared = after.columns.filter((c) => before.columns.some((b) => b.name === c.name));
+  // MATERIALIZED and ALIAS columns are computed by the new table, not copied.
+  const shared = after.columns.filter((c) => insertable(c) && before.columns.some((b) => b.name === c.name));
   const list = shared.map((c) => quoteIdentifier(c.name)).join(", ");
   const settings = after.engine.kind !== "MergeTree" && caps.optimizeOnInsert ? " SETTINGS optimize_on_insert = 0" : "";
   const copy = (staging: string): string[] => [
@@ -779,7 +817,7 @@ function backfillViewStatements(view: MaterializedView, ctx: SqlContext): string
   if (!target) {
     throw new InvalidInputError("CHANGE_NEEDS_STATE", `cannot write the SQL to backfill view ${view.name}: the map before the change (ctx.state) has no table ${view.targetTable}`);
   }
-  const list = target.columns.map((c) => quoteIdentifier(c.name)).join(", ");
+  const list = target.columns.filter(insertable).map((c) => quoteIdentifier(c.name)).join(", ");
   return [`INSERT INTO ${qualifiedName(ctx.database, view.targetTable)} (${list})\nSELECT ${list} FROM (\n${view.selectStatement}\n)`];
 }
 
