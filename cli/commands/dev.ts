@@ -43,6 +43,14 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     closers.push(() => ledger.close());
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
     closers.push(() => engines.close());
+    // The direct connection of a Moose config: ClickHouse's HTTP interface at host:host_port, from the engine dev holds.
+    let clickhouseUrl: string | undefined;
+    if (config.devInfra.clickhouse) {
+      const { startClickHouseHttp } = await import("../../lib/dev/clickhouse-http.js");
+      const served = await startClickHouseHttp({ ...config.devInfra.clickhouse, olap: engines.olap, log: (line) => log?.write(line) });
+      closers.push(() => served.close());
+      clickhouseUrl = served.url;
+    }
     const { ask } = io;
     const session = new DevSession({
       config,
@@ -78,6 +86,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
         `moose dev ${VERSION}`,
         `  server   ${server.url}  (GET /health, POST /ingest/<name>, GET /api/<name>)${server.managementUrl ? `; management ${server.managementUrl}` : ""}`,
         `  engines  ClickHouse ${config.olap.engine === "embedded" ? `embedded, data in ${relative(config.projectDir, config.olap.dataDir)}` : `server ${config.olap.host}:${config.olap.port}`}; streams ${config.streaming.engine}`,
+        ...(clickhouseUrl ? [`  clickhouse ${clickhouseUrl}  (ClickHouse HTTP interface, user ${config.devInfra.clickhouse?.user ?? ""})`] : []),
         `  ledger   ${relative(config.projectDir, config.paths.ledgerPath)}; draft migrations/${DRAFT_FILE}; log ${relative(config.projectDir, config.paths.logFile)}`,
         `  watching ${relative(config.projectDir, config.paths.appDir) || "."}/ and ${relative(config.projectDir, config.paths.migrationsDir)}/ (Ctrl-C to stop)`,
       ].join("\n"),

@@ -9,8 +9,8 @@ export class DevProcess {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<number | null>;
 
-  constructor(cwd: string, args: readonly string[] = []) {
-    this.child = spawn(process.execPath, [BIN, "dev", "--port", "0", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0" } });
+  constructor(cwd: string, args: readonly string[] = [], env: Readonly<Record<string, string>> = {}) {
+    this.child = spawn(process.execPath, [BIN, "dev", "--port", "0", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0", ...env } });
     const take = (chunk: Buffer) => {
       this.output += chunk.toString("utf8");
       for (const w of this.waiters.splice(0)) w();

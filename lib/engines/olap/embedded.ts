@@ -2,8 +2,9 @@ import { mkdirSync } from "node:fs";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
 import { offerRunner, openingDataDirectory } from "./chdb-process.js";
-import type { OlapConnection } from "./engine.js";
+import { RawQueryError, type OlapConnection, type RawConnectionOptions } from "./engine.js";
 import { quoteIdentifier } from "./sql-text.js";
+import { quoteString } from "../../model/clickhouse-type.js";
 
 /**
  * A chDB session on `dataDir` whose current database is `database` (created when
@@ -79,6 +80,40 @@ class EmbeddedConnection implements OlapConnection {
     // JSON.stringify escapes newlines, so each row is exactly one line.
     const data = rows.map((row) => JSON.stringify(row, jsonBigInt)).join("\n");
     await this.run(`INSERT INTO ${quoteIdentifier(table)} SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow\n${data}`);
+  }
+
+  raw(text: string, options: RawConnectionOptions): Promise<string> {
+    return this.serial(async () => {
+      if (!this.session.open) throw new EngineError("OLAP_CLOSED", `the embedded ClickHouse engine on ${this.dataDir} is closed`);
+      const session = this.session;
+      const settings = Object.entries(options.settings ?? {});
+      const moved = options.database !== options.home;
+      const previous = new Map<string, string>();
+      // The session is shared: its database and settings are put back before the next caller runs.
+      try {
+        if (moved) await session.queryAsync(`USE ${quoteIdentifier(options.database)}`, { format: "TabSeparated" });
+        // Restored to the values they had, not to DEFAULT: the session starts with settings of its own (64-bit integers quoted).
+        if (settings.length > 0) {
+          const names = settings.map(([name]) => quoteString(name)).join(", ");
+          const rows = (await session.queryAsync(`SELECT name, value FROM system.settings WHERE name IN (${names})`, { format: "JSONEachRow" })).text();
+          for (const line of rows.split("\n").filter((l) => l.trim() !== "")) {
+            const row = JSON.parse(line) as { name: string; value: string };
+            previous.set(row.name, row.value);
+          }
+        }
+        for (const [name, value] of settings) await session.queryAsync(`SET ${quoteIdentifier(name)} = ${quoteString(value)}`, { format: "TabSeparated" });
+        const params = options.params ?? {};
+        const result = Object.keys(params).length === 0
+          ? await session.queryAsync(text, { format: options.format })
+          : await session.queryBindAsync(text, { ...params }, { format: options.format });
+        return result.text();
+      } catch (error) {
+        throw new RawQueryError((error as Error).message ?? String(error), error);
+      } finally {
+        for (const [name, value] of previous) await session.queryAsync(`SET ${quoteIdentifier(name)} = ${quoteString(value)}`, { format: "TabSeparated" }).catch(() => undefined);
+        if (moved) await session.queryAsync(`USE ${quoteIdentifier(options.home)}`, { format: "TabSeparated" }).catch(() => undefined);
+      }
+    });
   }
 
   private run(sql: string, params?: Record<string, unknown>, format = "JSONEachRow"): Promise<string> {

@@ -53,6 +53,14 @@ export interface OlapEngine {
    */
   readOnlyQuery<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
   /**
+   * The embedded engine only (undefined on a server): runs one text as ClickHouse's HTTP
+   * interface would, and returns the output in `format` as ClickHouse writes it. The text
+   * may carry inline data after `FORMAT <name>` (an INSERT's rows). The caller checks the
+   * statement first (one statement; see the dev ClickHouse HTTP interface). Failures keep
+   * ClickHouse's own `Code: N. DB::Exception: … (NAME)` message (`RawQueryError`).
+   */
+  readonly rawQuery?: (text: string, options: RawQueryOptions) => Promise<string>;
+  /**
    * Inserts rows into a table of the managed database as one JSONEachRow insert (one
    * block, so all rows or none). Values travel as data, never as SQL text; date-times
    * are read with `date_time_input_format = 'best_effort'` (ISO 8601 with offsets).
@@ -104,6 +112,30 @@ async function openConfiguredEngine(config: OlapConfig): Promise<OlapEngine> {
   return ClickHouseEngine.open("server", config.database, (database) => openServerConnection(config, database));
 }
 
+/** ClickHouse's own failure of a raw text: `message` is its `Code: N. DB::Exception: … (NAME)` text, unchanged. */
+export class RawQueryError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "RawQueryError";
+  }
+}
+
+export interface RawQueryOptions {
+  /** Output format when the text names none, e.g. `TabSeparated`, `JSONEachRow`. */
+  readonly format: string;
+  /** Current database for this text (default: the engine's). */
+  readonly database?: string;
+  /** Settings for this text only (`SET name = value`, reset afterwards). */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** `{name:Type}` parameter values, as text. */
+  readonly params?: Readonly<Record<string, string>>;
+  /** Run on the read-only session (`readonly = 1`, which also refuses `settings`). */
+  readonly readOnly: boolean;
+}
+
+/** What a connection that runs raw texts takes: {@link RawQueryOptions} with the database resolved. */
+export type RawConnectionOptions = Omit<RawQueryOptions, "readOnly" | "database"> & { readonly database: string; readonly home: string };
+
 /** What an adapter provides: statements and queries against one current database. */
 export interface OlapConnection {
   execute(sql: string): Promise<void>;
@@ -112,6 +144,8 @@ export interface OlapConnection {
   insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
   /** See {@link OlapEngine.readOnlyQuery}; adapters that enforce it per query (the server). Others open a read-only connection. */
   readOnlyQuery?(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
+  /** The embedded adapter's raw runner (see {@link OlapEngine.rawQuery}). */
+  raw?(text: string, options: RawConnectionOptions): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -132,6 +166,19 @@ class ClickHouseEngine implements OlapEngine {
 
   static async open(kind: "embedded" | "server", database: string, connect: ConnectionFactory): Promise<OlapEngine> {
     return new ClickHouseEngine(kind, database, await connect(database), connect);
+  }
+
+  get rawQuery(): ((text: string, options: RawQueryOptions) => Promise<string>) | undefined {
+    if (this.connection.raw === undefined) return undefined;
+    return async (text, options) => {
+      const { readOnly, database = this.database, ...rest } = options;
+      let conn: OlapConnection = this.connection;
+      if (readOnly) {
+        this.reader ??= this.connect(this.database, { readOnly: true });
+        conn = await this.reader;
+      }
+      return conn.raw!(text, { ...rest, database, home: this.database });
+    };
   }
 
   async version(): Promise<string> {
