@@ -17,7 +17,7 @@ import { MooseError } from "../lib/errors.js";
 import { allTables, allViews, events, mapOf, totalsView } from "./helpers/olap-fixtures.js";
 import { api, syncProcess, table, topic, workflow } from "./helpers/model-builders.js";
 
-const modern = capabilitiesFor("26.7.2.1");
+const modern = capabilitiesFor("26.7.2.1", { server: true, zooKeeper: true, databaseEngine: "Atomic" });
 const old = capabilitiesFor("18.16.1");
 const ctx = { database: "app", capabilities: modern };
 const oldCtx = { database: "app", capabilities: old };
@@ -116,6 +116,7 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "accurateCast",
     "addColumnFirst",
     "boolType",
+    "clusters",
     "columnCodec",
     "columnTtl",
     "date32",
@@ -137,9 +138,11 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "removeColumnDefault",
     "removeTtl",
     "renameColumn",
+    "replication",
     "resetSetting",
     "simpleAggregateFunction",
     "ttl",
+    "uuidMacro",
   ]);
   t.true(old.lowCardinality);
   t.true(old.modifyOrderBy);

@@ -82,6 +82,10 @@ interface BaseOlapConfig<T> {
   readonly indexes?: ReadonlyArray<{ name: string; expression: string; type: string; arguments?: string[]; granularity?: number }>;
   readonly projections?: ReadonlyArray<{ name: string; body: string }>;
   readonly database?: string;
+  /**
+   * The cluster (a `<remote_servers>` entry, listed in `[[clickhouse_config.clusters]]`) whose
+   * hosts all hold this table: every statement for it runs `ON CLUSTER`.
+   */
   readonly cluster?: string;
   readonly seedFilter?: { limit?: number; where?: string };
   readonly metadata?: { description?: string };
@@ -108,6 +112,14 @@ export interface OlapConfig<T> extends BaseOlapConfig<T> {
   readonly columns?: readonly Field<T>[];
   /** CollapsingMergeTree only, and required there: the Int8 field holding 1 or -1. */
   readonly sign?: Field<T>;
+  /**
+   * Replicated engines only: the table's path in ZooKeeper/Keeper (macros such as `{shard}`,
+   * `{database}`, `{table}`). Set with `replicaName`, or neither: moose then uses
+   * `/clickhouse/tables/{shard}/{database}/{table}` and `{replica}`.
+   */
+  readonly keeperPath?: string;
+  /** Replicated engines only: this replica's name under `keeperPath`, usually `"{replica}"`. */
+  readonly replicaName?: string;
 }
 
 /** What `insert` reports (moose-lib's shape). */

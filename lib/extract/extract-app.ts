@@ -13,11 +13,13 @@ import {
   type MaterializedView,
   type SyncProcess,
   type Table,
+  type MergeBehaviour,
   type TableEngine,
   type Topic,
   type Workflow,
 } from "../model/infra-map.js";
 import { classifyTypeChange } from "../model/clickhouse-type.js";
+import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
 import { AppProgram, isLibraryFile, isStable } from "./program.js";
@@ -99,15 +101,15 @@ const UNPLANNED_TABLE_OPTIONS: ReadonlyMap<string, string> = new Map([
   ["database", "tables outside the managed database"],
   ["constraints", "CHECK / ASSUME constraints"],
 ]);
-/** Table options that belong to another part of moose-migrate (clusters): still a warning there. */
-const WARNED_TABLE_OPTIONS = ["cluster"] as const;
 
 /** Table options that belong to one engine (the config type accepts them with any engine). */
 const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
-  ["ver", ["ReplacingMergeTree"]],
-  ["isDeleted", ["ReplacingMergeTree"]],
-  ["columns", ["SummingMergeTree"]],
-  ["sign", ["CollapsingMergeTree"]],
+  ["ver", ["ReplacingMergeTree", "ReplicatedReplacingMergeTree"]],
+  ["isDeleted", ["ReplacingMergeTree", "ReplicatedReplacingMergeTree"]],
+  ["columns", ["SummingMergeTree", "ReplicatedSummingMergeTree"]],
+  ["sign", ["CollapsingMergeTree", "ReplicatedCollapsingMergeTree"]],
+  ["keeperPath", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree"]],
+  ["replicaName", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree"]],
 ]);
 
 /** Engines moose-lib offers and this tool cannot plan yet. */
@@ -121,11 +123,6 @@ const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
   "IcebergS3",
   "Kafka",
   "Merge",
-  "ReplicatedMergeTree",
-  "ReplicatedReplacingMergeTree",
-  "ReplicatedAggregatingMergeTree",
-  "ReplicatedSummingMergeTree",
-  "ReplicatedCollapsingMergeTree",
   "ReplicatedVersionedCollapsingMergeTree",
 ]);
 
@@ -809,9 +806,6 @@ class DeclarationReader {
         hint: `remove ${option} from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
       });
     }
-    for (const option of WARNED_TABLE_OPTIONS) {
-      if (cfg?.entries.get(option) !== undefined) this.warn(cfg.node, `table ${name}: ${option} is not planned by moose-migrate yet; the table is created without it`);
-    }
     const table: Table = {
       name,
       columns,
@@ -1022,13 +1016,38 @@ class DeclarationReader {
     return keys;
   }
 
+  /**
+   * The engine with its deployment: `Replicated*` engines are the merging engine with
+   * `replicated` (keeperPath and replicaName both or neither, as moose-lib requires), and
+   * `cluster` puts the table's DDL ON CLUSTER.
+   */
   private engine(cfg: StaticObject | undefined, columns: readonly Column[], table: string): TableEngine {
+    const merging = this.mergingEngine(cfg, columns, table);
     const value = cfg?.entries.get("engine");
-    if (typeof value !== "string" || !UNPLANNED_ENGINES.has(value)) {
-      const engine = typeof value === "string" ? value : "MergeTree";
+    const cluster = this.optString(cfg, "cluster");
+    if (cluster !== undefined && cluster.trim() === "") throw this.bad(cfg!, "cluster", "must name a cluster of the server (<remote_servers>), or be left out");
+    const deployment = cluster === undefined ? {} : { cluster };
+    if (typeof value !== "string" || !value.startsWith("Replicated")) return { ...merging, ...deployment };
+    const keeperPath = this.optString(cfg, "keeperPath");
+    const replicaName = this.optString(cfg, "replicaName");
+    if ((keeperPath === undefined) !== (replicaName === undefined)) {
+      throw this.bad(cfg!, keeperPath === undefined ? "replicaName" : "keeperPath", `needs ${keeperPath === undefined ? "keeperPath" : "replicaName"} too: ${value} takes both or neither (neither: moose uses ${DEFAULT_KEEPER_PATH} and ${DEFAULT_REPLICA_NAME})`);
+    }
+    if (keeperPath !== undefined && !keeperPath.startsWith("/")) throw this.bad(cfg!, "keeperPath", `is ${JSON.stringify(keeperPath)}; a ZooKeeper path starts with /`);
+    if (replicaName !== undefined && replicaName.trim() === "") throw this.bad(cfg!, "replicaName", "must not be empty (usually \"{replica}\")");
+    const replicated = canonicalReplication({ ...opt("keeperPath", keeperPath), ...opt("replicaName", replicaName) });
+    return { ...merging, replicated, ...deployment };
+  }
+
+  private mergingEngine(cfg: StaticObject | undefined, columns: readonly Column[], table: string): MergeBehaviour {
+    const raw = cfg?.entries.get("engine");
+    const value = typeof raw === "string" && raw.startsWith("Replicated") && !UNPLANNED_ENGINES.has(raw) ? raw.slice("Replicated".length) : raw;
+    if (typeof raw !== "string" || !UNPLANNED_ENGINES.has(raw)) {
+      const engine = typeof raw === "string" ? raw : "MergeTree";
       for (const [key, engines] of ENGINE_OPTIONS) {
         if (cfg?.entries.get(key) !== undefined && !engines.includes(engine)) {
-          throw this.bad(cfg, key, `is an option of ${engines.join(" and ")} only; this table's engine is ${engine}`);
+          const which = engines.length > 2 ? "the Replicated engines" : engines.join(" and ");
+          throw this.bad(cfg, key, `is an option of ${which} only; this table's engine is ${engine}`);
         }
       }
     }
@@ -1058,9 +1077,9 @@ class DeclarationReader {
       }
       default:
         if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {
-          throw this.bad(cfg!, "engine", `is ${value}, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree or CollapsingMergeTree`);
+          throw this.bad(cfg!, "engine", `is ${value}, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree or CollapsingMergeTree, or their Replicated forms`);
         }
-        throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree (ClickHouseEngines.X)`);
+        throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree or their Replicated forms (ClickHouseEngines.X)`);
     }
   }
 

@@ -49,12 +49,40 @@ export interface Column {
   readonly oneOf?: readonly string[];
 }
 
-export type TableEngine =
+/**
+ * A table's engine: how rows merge (`kind` and its parameters), whether copies of the table
+ * are kept in step through ZooKeeper/ClickHouse Keeper (`replicated`: the `Replicated*`
+ * form of the engine), and on which cluster its DDL runs (`cluster`: every statement for
+ * the table is `ON CLUSTER`). Changing any of them is a `table.setEngine` change, which
+ * ClickHouse cannot do in place.
+ */
+export type TableEngine = MergeBehaviour & Deployment;
+
+export type MergeBehaviour =
   | { readonly kind: "MergeTree" }
   | { readonly kind: "ReplacingMergeTree"; readonly ver?: string; readonly isDeleted?: string }
   | { readonly kind: "SummingMergeTree"; readonly columns?: readonly string[] }
   | { readonly kind: "AggregatingMergeTree" }
   | { readonly kind: "CollapsingMergeTree"; readonly sign: string };
+
+export interface Deployment {
+  /** Set for the `Replicated*` engines. */
+  readonly replicated?: Replication;
+  /** The `remote_servers` cluster the table's DDL runs `ON CLUSTER` (moose-lib's `cluster`). */
+  readonly cluster?: string;
+}
+
+/**
+ * The replication arguments of a `Replicated*` engine. Absent members mean moose's
+ * default: `/clickhouse/tables/{shard}/<database>/<table>` and `{replica}` (see the OLAP
+ * adapter's `replicationArguments`).
+ */
+export interface Replication {
+  /** The table's path in ZooKeeper/Keeper, macros allowed (`{shard}`, `{database}`, `{table}`, …). */
+  readonly keeperPath?: string;
+  /** This replica's name under that path, usually `{replica}`. */
+  readonly replicaName?: string;
+}
 
 export interface Table {
   readonly name: string;

@@ -65,6 +65,21 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
     await e.execute(`CREATE TABLE p_ooi (a String) ${mt}`);
     await e.execute("INSERT INTO p_ooi SETTINGS optimize_on_insert = 0 SELECT 'x'");
   },
+  clusters: async (e) => {
+    const [row] = await e.query<{ cluster: string }>("SELECT cluster FROM system.clusters WHERE is_local LIMIT 1");
+    if (!row) throw new Error("no cluster in system.clusters includes this server");
+    await e.query("SELECT count() FROM system.zookeeper WHERE path = '/'");
+    await e.execute(`CREATE TABLE p_oncluster ON CLUSTER \`${row.cluster}\` (a String) ${mt}`);
+  },
+  // Without ZooKeeper, 18.16 leaves the data folder of a Replicated table it refused, and the database cannot be dropped.
+  replication: async (e) => {
+    await e.query("SELECT count() FROM system.zookeeper WHERE path = '/'");
+    await e.execute(`CREATE TABLE p_repl (a String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/moose_probe/${e.database}/p_repl', 'r1') ORDER BY a`);
+  },
+  uuidMacro: async (e) => {
+    await e.query("SELECT count() FROM system.zookeeper WHERE path = '/'");
+    await e.execute("CREATE TABLE p_uuid (a String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/moose_probe/{uuid}', 'r1') ORDER BY a");
+  },
   queryParameters: async (e) => {
     const [row] = await e.query("SELECT {x:UInt8} + 1 AS y", { x: 7 });
     if (Number(row?.y) !== 8) throw new Error(JSON.stringify(row));

@@ -75,6 +75,14 @@ export interface OlapCapabilities {
   readonly optimizeOnInsert: boolean;
   /** MergeTree settings that cannot change after CREATE (`index_granularity`, ...). */
   readonly readonlySettings: readonly string[];
+
+  // Clusters
+  /** `ON CLUSTER` DDL: a server with ZooKeeper/Keeper (the DDL queue lives there); chDB has neither. */
+  readonly clusters: boolean;
+  /** The `Replicated*` engines: the server has ZooKeeper/ClickHouse Keeper configured. */
+  readonly replication: boolean;
+  /** The `{uuid}` macro in a keeper path (20.10+, Atomic database, ZooKeeper/Keeper). */
+  readonly uuidMacro: boolean;
 }
 
 /** `[major, minor, patch, build]`; missing parts are 0, so "18.16.1" and "18.16.1.0" compare equal. */
@@ -100,6 +108,10 @@ export interface RuntimeFacts {
   readonly databaseEngine?: string;
   /** From `system.merge_tree_settings.readonly`, when the server has that column. */
   readonly readonlySettings?: readonly string[];
+  /** A server (not the embedded engine). */
+  readonly server?: boolean;
+  /** Whether the server answers `system.zookeeper` (ZooKeeper or Keeper configured). */
+  readonly zooKeeper?: boolean;
 }
 
 /**
@@ -143,6 +155,10 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     accurateCast: atLeast(v, 21, 4),
     optimizeOnInsert: atLeast(v, 21, 1),
     readonlySettings,
+    // Distributed DDL goes through the DDL queue in ZooKeeper/Keeper.
+    clusters: facts.server === true && facts.zooKeeper === true,
+    replication: facts.zooKeeper === true,
+    uuidMacro: facts.zooKeeper === true && atLeast(v, 20, 10) && (facts.databaseEngine === "Atomic" || facts.databaseEngine === "Replicated"),
   };
 }
 

@@ -1,10 +1,12 @@
 import type { OlapConfig } from "../../config/config.js";
-import type { MaterializedView, Table } from "../../model/infra-map.js";
+import type { MaterializedView, Table, TableEngine } from "../../model/infra-map.js";
 import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, type OlapIntrospection } from "./introspect.js";
 import { statementsFor } from "./sql.js";
 import { quoteIdentifier } from "./sql-text.js";
-import { EngineError, RefusedError } from "../../errors.js";
+import { EngineError, InvalidInputError, RefusedError } from "../../errors.js";
+import { checkDistributedAnswer, clusterFailure, hostName, readReplication, replicationArguments, statementCluster, type ClusterHost } from "./cluster.js";
+import { tokenize } from "./sql-text.js";
 import { quoteString } from "../../model/clickhouse-type.js";
 import { assertSingleStatement } from "./parser.js";
 
@@ -142,6 +144,8 @@ export interface OlapConnection {
   query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
   /** See {@link OlapEngine.insertJsonRows}. */
   insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
+  /** Runs an ON CLUSTER statement and returns the distributed-DDL answer, a row per host (servers only). */
+  executeOnCluster?(sql: string): Promise<Array<Record<string, unknown>>>;
   /** See {@link OlapEngine.readOnlyQuery}; adapters that enforce it per query (the server). Others open a read-only connection. */
   readOnlyQuery?(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
   /** The embedded adapter's raw runner (see {@link OlapEngine.rawQuery}). */
@@ -151,6 +155,19 @@ export interface OlapConnection {
 
 /** Opens a connection whose current database is `database`, creating the database if missing; `readOnly`: one in ClickHouse's read-only mode for good. */
 export type ConnectionFactory = (database: string, options?: { readonly readOnly?: boolean }) => Promise<OlapConnection & { readonly version: string }>;
+
+/**
+ * `read` (a scratch table created without replication) with the declared replication put
+ * back as introspection reads it from the real table: arguments written out as
+ * `replicationArguments` writes them, then read back by `readReplication`. The cluster is
+ * not stored by ClickHouse and is left out, as introspection leaves it out.
+ */
+function storedReplication(read: TableEngine, declared: TableEngine | undefined, database: string, table: string, caps: OlapCapabilities): TableEngine {
+  if (declared?.replicated === undefined) return read;
+  const [path, replica] = replicationArguments(declared.replicated, { database, table, what: `table ${table}`, capabilities: { ...caps, replication: true, uuidMacro: true } });
+  const unquote = (literal: string | undefined): string => tokenize(literal ?? "")[0]?.value ?? "";
+  return { ...read, replicated: readReplication(unquote(path), unquote(replica), database, table) };
+}
 
 class ClickHouseEngine implements OlapEngine {
   private caps: Promise<OlapCapabilities> | undefined;
@@ -197,15 +214,61 @@ class ClickHouseEngine implements OlapEngine {
     const readonlySettings = hasReadonly
       ? (await conn.query("SELECT name FROM system.merge_tree_settings WHERE readonly = 1")).map((r) => String(r.name))
       : undefined;
+    // Without ZooKeeper/Keeper the server refuses to read system.zookeeper; chDB has none either.
+    const zooKeeper = this.kind === "server" && (await conn.query("SELECT count() AS n FROM system.zookeeper WHERE path = '/'").then(() => true, () => false));
     return capabilitiesFor(conn.version, {
       ...(dbRow === undefined ? {} : { databaseEngine: String(dbRow.engine) }),
       ...(readonlySettings === undefined ? {} : { readonlySettings }),
+      server: this.kind === "server",
+      zooKeeper,
     });
   }
 
   async execute(sql: string): Promise<void> {
     await assertSingleStatement(sql, { what: "the statement" });
-    return this.connection.execute(sql);
+    const cluster = statementCluster(sql);
+    if (cluster === undefined || !this.connection.executeOnCluster) return this.connection.execute(sql);
+    await this.executeOnCluster(sql, cluster, this.connection.executeOnCluster.bind(this.connection));
+  }
+
+  /**
+   * An ON CLUSTER statement is done only when every host of the cluster reports success
+   * (the HTTP answer is a row per host: host, port, status, error, …); a host that failed,
+   * did not report, or did not finish within `distributed_ddl_task_timeout` is named.
+   */
+  private async executeOnCluster(sql: string, cluster: string, run: (sql: string) => Promise<Array<Record<string, unknown>>>): Promise<void> {
+    const hosts = await this.clusterHosts(cluster);
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = await run(sql);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const host = /There was an error on \[([^\]]+)\]: (?:Code: \d+, e\.displayText\(\) = )?(?:DB::Exception: )?([^\n]*?)(?:, e\.what\(\)|$)/.exec(message);
+      if (host) throw clusterFailure(cluster, sql, [`${host[1]}: ${host[2]}`], "OLAP_CLUSTER_HOST_FAILED", error);
+      const task = /Watching task (\S+) is executing longer than/.exec(message);
+      if (task) throw clusterFailure(cluster, sql, await this.unfinishedHosts(task[1] as string, hosts), "OLAP_CLUSTER_TIMEOUT", error);
+      throw error;
+    }
+    checkDistributedAnswer(rows, hosts, cluster, sql);
+  }
+
+  private async clusterHosts(cluster: string): Promise<ClusterHost[]> {
+    const rows = await this.connection.query(`SELECT host_address, port FROM system.clusters WHERE cluster = ${quoteString(cluster)} ORDER BY shard_num, replica_num`);
+    if (rows.length === 0) {
+      throw new InvalidInputError("CLUSTER_UNKNOWN", `the ClickHouse server has no cluster ${cluster} (system.clusters, from <remote_servers> in its config)`, {
+        hint: "name a cluster the server defines (SELECT DISTINCT cluster FROM system.clusters), or add it to <remote_servers>",
+      });
+    }
+    return rows.map((r) => ({ host: String(r.host_address), port: Number(r.port) }));
+  }
+
+  /** The hosts whose `finished` entry the DDL task in ZooKeeper lacks. */
+  private async unfinishedHosts(task: string, hosts: readonly ClusterHost[]): Promise<string[]> {
+    const done = await this.connection
+      .query(`SELECT name FROM system.zookeeper WHERE path = ${quoteString(`${task}/finished`)}`)
+      .then((rows) => new Set(rows.map((r) => decodeURIComponent(String(r.name)))), () => new Set<string>());
+    const left = hosts.map(hostName).filter((h) => !done.has(h));
+    return (left.length > 0 ? left : hosts.map(hostName)).map((h) => `${h} (task ${task})`);
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {
@@ -260,15 +323,19 @@ class ClickHouseEngine implements OlapEngine {
         await assertSingleStatement(sql, { what: "the statement" });
         await conn.execute(sql);
       };
+      // A scratch copy of a Replicated table would join the real one's replicas (same keeper
+      // path), and ON CLUSTER would reach the other hosts: the copy is made as the plain
+      // engine on this server, and the replication put back as the server would store it.
       for (const table of Object.values(objects.tables)) {
-        for (const sql of statementsFor({ kind: "table.create", table }, ctx)) await run(sql);
+        const { replicated: _r, cluster: _c, ...engine } = table.engine;
+        for (const sql of statementsFor({ kind: "table.create", table: { ...table, engine } }, ctx)) await run(sql);
       }
       for (const view of Object.values(objects.views)) {
         for (const sql of statementsFor({ kind: "view.create", view }, ctx)) await run(sql);
       }
       const read = await introspectDatabase((sql) => conn.query(sql), scratch, capabilities);
       const tables = Object.fromEntries(
-        Object.entries(read.tables).map(([name, t]) => [name, { ...t, lifeCycle: objects.tables[name]?.lifeCycle ?? t.lifeCycle }]),
+        Object.entries(read.tables).map(([name, t]) => [name, { ...t, engine: storedReplication(t.engine, objects.tables[name]?.engine, this.database, name, capabilities), lifeCycle: objects.tables[name]?.lifeCycle ?? t.lifeCycle }]),
       );
       const views = Object.fromEntries(
         Object.entries(read.views).map(([name, v]) => [name, { ...v, lifeCycle: objects.views[name]?.lifeCycle ?? v.lifeCycle }]),

@@ -10,8 +10,10 @@ import {
   parseViewDefinition,
   splitTopLevel,
   stripDatabaseQualifier,
+  tokenize,
   unwrapParentheses,
 } from "./sql-text.js";
+import { readReplication } from "./cluster.js";
 
 /** Runs one read-only query and returns its rows as objects (JSONEachRow). */
 export type QueryRunner = (sql: string) => Promise<Array<Record<string, unknown>>>;
@@ -38,7 +40,8 @@ export interface OlapIntrospection {
   readonly skipped: readonly SkippedObject[];
 }
 
-const MODELLED_ENGINES = new Set(["MergeTree", "ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree"]);
+const MERGING_ENGINES = ["MergeTree", "ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree"];
+const MODELLED_ENGINES = new Set([...MERGING_ENGINES, ...MERGING_ENGINES.map((e) => `Replicated${e}`)]);
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : []);
@@ -126,10 +129,10 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
       continue;
     }
     if (!MODELLED_ENGINES.has(engine)) {
-      skipped.push({ name, engine, reason: `engine ${engine} is not one moose manages (MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree)` });
+      skipped.push({ name, engine, reason: `engine ${engine} is not one moose manages (MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree and their Replicated forms)` });
       continue;
     }
-    const table = readTable(row, columnsByTable.get(name) ?? [], serverSettings);
+    const table = readTable(row, columnsByTable.get(name) ?? [], serverSettings, database);
     if ("reason" in table) skipped.push({ name, engine, reason: table.reason });
     else tables[name] = table;
   }
@@ -144,10 +147,11 @@ function readTable(
   row: Record<string, unknown>,
   columnRows: ReadonlyArray<Record<string, unknown>>,
   serverSettings: ReadonlyMap<string, { value: string; type: string }>,
+  database: string,
 ): Table | Unrepresentable {
   const name = str(row.name);
   const clauses = engineClauses(str(row.engine_full));
-  const engine = readEngine(str(row.engine), clauses.args);
+  const engine = readEngine(str(row.engine), clauses.args, { database, table: name });
   if ("reason" in engine) return engine;
   if (str(row.sampling_key) !== "") return { reason: `it has SAMPLE BY ${str(row.sampling_key)}, which the model does not express` };
 
@@ -198,8 +202,24 @@ function sameSettingValue(value: string, serverValue: string, type: string): boo
   return false;
 }
 
-function readEngine(engine: string, args: string | undefined): TableEngine | Unrepresentable {
-  const params = args === undefined || args === "" ? [] : splitTopLevel(args);
+/**
+ * The engine in the model. A `Replicated*` engine's first two arguments are its keeper path
+ * and replica name (string literals), read back into the model's terms by `readReplication`;
+ * the cluster a table was created on is not stored by ClickHouse, so it is never read back.
+ */
+function readEngine(engine: string, args: string | undefined, where: { readonly database: string; readonly table: string }): TableEngine | Unrepresentable {
+  const all = args === undefined || args === "" ? [] : splitTopLevel(args);
+  if (engine.startsWith("Replicated")) {
+    const [path, replica] = all.slice(0, 2).map((p) => {
+      const tokens = tokenize(p).filter((t) => t.kind !== "space" && t.kind !== "comment");
+      return tokens.length === 1 && tokens[0]?.kind === "string" ? tokens[0].value : undefined;
+    });
+    if (path === undefined || replica === undefined) return { reason: `${engine}(${args ?? ""}) does not start with a keeper path and a replica name, which the model expects` };
+    const inner = readEngine(engine.slice("Replicated".length), all.slice(2).join(", "), where);
+    if ("reason" in inner) return inner;
+    return { ...inner, replicated: readReplication(path, replica, where.database, where.table) };
+  }
+  const params = all;
   const names = params.map((p) => asIdentifier(p));
   const allNames = (list: Array<string | undefined>): list is string[] => list.every((n) => n !== undefined);
   switch (engine) {
@@ -247,7 +267,7 @@ async function readView(
     // Atomic databases name the inner table after the view's UUID, Ordinary ones after its name.
     const innerRow = (targetTable !== undefined ? tables.get(targetTable) : undefined) ?? tables.get(`.inner_id.${str(row.uuid)}`) ?? tables.get(`.inner.${name}`);
     if (!innerRow) return { reason: "it stores rows in an inner table (no TO clause) that could not be found" };
-    const engine = readEngine(str(innerRow.engine), engineClauses(str(innerRow.engine_full)).args);
+    const engine = readEngine(str(innerRow.engine), engineClauses(str(innerRow.engine_full)).args, { database, table: str(innerRow.name) });
     if ("reason" in engine) return { reason: `its inner table: ${engine.reason}` };
     const partitionBy = str(innerRow.partition_key);
     inner = { engine, orderBy: splitTopLevel(str(innerRow.sorting_key)).map((e) => asIdentifier(e) ?? e), ...(partitionBy === "" ? {} : { partitionBy }) };

@@ -1,4 +1,4 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
 import type { ServerOlapConfig } from "../../config/config.js";
 import { EngineError } from "../../errors.js";
 import { requiredQuerySettings } from "./capabilities.js";
@@ -61,6 +61,36 @@ class ServerConnection implements OlapConnection {
 
   async query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {
     return this.read(sql, params, { ...this.settings });
+  }
+
+  /**
+   * Never re-sent: a second ON CLUSTER statement would be a second task in the DDL queue.
+   * `MOOSE_DISTRIBUTED_DDL_TIMEOUT_S` bounds the wait for every host (the server's
+   * `distributed_ddl_task_timeout`, 180 s by default).
+   */
+  async executeOnCluster(sql: string): Promise<Array<Record<string, unknown>>> {
+    const timeout = Number(process.env["MOOSE_DISTRIBUTED_DDL_TIMEOUT_S"] ?? "");
+    const settings = { ...this.settings, ...(Number.isInteger(timeout) && timeout > 0 ? { distributed_ddl_task_timeout: String(timeout) } : {}) };
+    let text = "";
+    try {
+      // Not `query`: 18.16 ignores a FORMAT clause after some DDL (CREATE DATABASE), so the
+      // format of the answer is asked for with the HTTP interface's default_format.
+      const result = await this.client.exec({ query: sql, clickhouse_settings: { ...settings, default_format: "JSONEachRow" } as ClickHouseSettings });
+      for await (const chunk of result.stream) text += String(chunk);
+    } catch (error) {
+      throw this.failure(sql, error);
+    }
+    const rows: Array<Record<string, unknown>> = [];
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      try {
+        rows.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // An exception after the first rows arrives as text in the body.
+        throw this.failure(sql, new Error(line));
+      }
+    }
+    return rows;
   }
 
   async readOnlyQuery(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {

@@ -4,8 +4,10 @@ import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
 import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
 import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine } from "../../model/infra-map.js";
+import { createHash } from "node:crypto";
+import { onCluster, replicationArguments } from "./cluster.js";
 import type { OlapCapabilities } from "./capabilities.js";
-import { identifiersIn, isPlainIdentifier, qualifiedName, quoteIdentifier } from "./sql-text.js";
+import { identifiersIn, isPlainIdentifier, MOOSE_NAME_INFIX, qualifiedName, quoteIdentifier } from "./sql-text.js";
 
 /**
  * Where statements will run. `state` is the map just before the change (the planner
@@ -69,20 +71,20 @@ export function statementsFor(change: Change, ctx: SqlContext): string[] {
   const table = (name: string): string => qualifiedName(ctx.database, name);
   switch (change.kind) {
     case "table.create":
-      return [createTableStatement(change.table, ctx)];
+      return [...databaseOnCluster(change.table.engine.cluster, ctx), createTableStatement(change.table, ctx)];
     case "table.drop":
-      return [`DROP TABLE ${table(change.table.name)}`];
+      return [`DROP TABLE ${table(change.table.name)}${onCluster(change.table.engine.cluster)}`];
     case "table.rename":
-      return [`RENAME TABLE ${table(change.from)} TO ${table(change.to)}`];
+      return [`RENAME TABLE ${table(change.from)} TO ${table(change.to)}${onCluster(clusterOf(change.from, ctx))}`];
     case "table.addColumn":
-      return [`ALTER TABLE ${table(change.table)} ${addColumnClause(change, ctx)}${nestedSuffix([change.column])}`];
+      return [`ALTER TABLE ${alterTarget(change.table, ctx)} ${addColumnClause(change, ctx)}${nestedSuffix([change.column])}`];
     case "table.dropColumn":
-      return [`ALTER TABLE ${table(change.table)} DROP COLUMN ${quoteIdentifier(change.column.name)}`];
+      return [`ALTER TABLE ${alterTarget(change.table, ctx)} DROP COLUMN ${quoteIdentifier(change.column.name)}`];
     case "table.renameColumn":
       if (!caps.renameColumn) {
         throw unsupported(caps, `rename column ${change.from} of table ${change.table} to ${change.to}`, "RENAME COLUMN (ClickHouse 20.4+)", "add the new column, copy the values with ALTER TABLE … UPDATE, then drop the old column (or upgrade the server)");
       }
-      return [`ALTER TABLE ${table(change.table)} RENAME COLUMN ${quoteIdentifier(change.from)} TO ${quoteIdentifier(change.to)}`];
+      return [`ALTER TABLE ${alterTarget(change.table, ctx)} RENAME COLUMN ${quoteIdentifier(change.from)} TO ${quoteIdentifier(change.to)}`];
     case "table.modifyColumn":
       return modifyColumnStatements(change, ctx);
     case "table.moveColumn":
@@ -112,7 +114,7 @@ export function statementsFor(change: Change, ctx: SqlContext): string[] {
     case "view.create":
       return [createViewStatement(change.view, ctx)];
     case "view.drop":
-      return [dropViewStatement(change.view.name, ctx)];
+      return [dropViewStatement(change.view, ctx)];
     case "view.modify":
       return modifyViewStatements(change.before, change.after, ctx);
     case "topic.create":
@@ -241,15 +243,20 @@ export function rebuildTableStatements(before: Table, after: Table, ctx: SqlCont
 // ---------------------------------------------------------------------------
 // Tables
 
-function createTableStatement(t: Table, ctx: SqlContext): string {
+/**
+ * `pathName` is the name `{table}` stands for in the table's keeper path (the table's own
+ * name, or for a rebuild's copy a name of its own, so the copy never shares the path of
+ * the table it replaces).
+ */
+function createTableStatement(t: Table, ctx: SqlContext, pathName = t.name): string {
   const caps = ctx.capabilities;
   const columnNames = new Set(t.columns.map((c) => c.name));
-  const lines = [`CREATE TABLE ${qualifiedName(ctx.database, t.name)}`, "("];
+  const lines = [`CREATE TABLE ${qualifiedName(ctx.database, t.name)}${onCluster(t.engine.cluster)}`, "("];
   t.columns.forEach((c, i) => {
     lines.push(`  ${columnDefinition(c, t.name, ctx)}${i < t.columns.length - 1 ? "," : ""}`);
   });
   lines.push(")");
-  lines.push(`ENGINE = ${engineClause(t.engine, t.name, caps)}`);
+  lines.push(`ENGINE = ${engineClause(t.engine, t.name, ctx, pathName)}`);
   if (t.partitionBy !== undefined) lines.push(`PARTITION BY ${t.partitionBy}`);
   lines.push(`ORDER BY ${orderByExpression(t.orderBy, columnNames)}`);
   if (t.ttl !== undefined) {
@@ -297,11 +304,21 @@ export function insertable(c: Column): boolean {
   return c.materialized === undefined && c.alias === undefined;
 }
 
-function engineClause(engine: TableEngine, table: string, caps: OlapCapabilities): string {
+function engineClause(engine: TableEngine, table: string, ctx: SqlContext, pathName = table): string {
+  const caps = ctx.capabilities;
+  if (engine.cluster !== undefined && !caps.clusters) {
+    throw unsupported(caps, `create table ${table} ON CLUSTER ${engine.cluster}`, "clusters (a ClickHouse server with remote_servers and ZooKeeper/Keeper)", "leave out cluster, or set clickhouse_config.host to a server of the cluster");
+  }
+  const replication = engine.replicated === undefined ? [] : replicationArguments(engine.replicated, { database: ctx.database, table: pathName, what: `table ${table}`, capabilities: caps });
+  const prefix = engine.replicated === undefined ? "" : "Replicated";
+  const clause = (params: readonly string[]): string => {
+    const all = [...replication, ...params];
+    return all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`;
+  };
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":
-      return engine.kind;
+      return clause([]);
     case "ReplacingMergeTree": {
       if (engine.isDeleted !== undefined) {
         if (engine.ver === undefined) {
@@ -312,19 +329,42 @@ function engineClause(engine: TableEngine, table: string, caps: OlapCapabilities
         if (!caps.isDeletedColumn) {
           throw unsupported(caps, `create table ${table} as ReplacingMergeTree(${engine.ver}, ${engine.isDeleted})`, "the is_deleted column of ReplacingMergeTree (ClickHouse 23.2+)", "leave out isDeleted and filter deleted rows in queries");
         }
-        return `ReplacingMergeTree(${quoteIdentifier(engine.ver)}, ${quoteIdentifier(engine.isDeleted)})`;
+        return clause([quoteIdentifier(engine.ver), quoteIdentifier(engine.isDeleted)]);
       }
-      return engine.ver === undefined ? "ReplacingMergeTree" : `ReplacingMergeTree(${quoteIdentifier(engine.ver)})`;
+      return clause(engine.ver === undefined ? [] : [quoteIdentifier(engine.ver)]);
     }
     case "SummingMergeTree":
-      return engine.columns === undefined || engine.columns.length === 0
-        ? "SummingMergeTree"
-        : `SummingMergeTree((${engine.columns.map(quoteIdentifier).join(", ")}))`;
+      return clause(engine.columns === undefined || engine.columns.length === 0 ? [] : [`(${engine.columns.map(quoteIdentifier).join(", ")})`]);
     case "CollapsingMergeTree":
-      return `CollapsingMergeTree(${quoteIdentifier(engine.sign)})`;
+      return clause([quoteIdentifier(engine.sign)]);
     default:
       return assertNever(engine, "table engine");
   }
+}
+
+/** The cluster of table `name` in the map before the change; undefined when it has none (or is unknown). */
+function clusterOf(name: string, ctx: SqlContext): string | undefined {
+  return Object.prototype.hasOwnProperty.call(ctx.state?.tables ?? {}, name) ? ctx.state?.tables[name]?.engine.cluster : undefined;
+}
+
+/** `db`.`table` [ON CLUSTER c], the subject of an ALTER of that table's definition. */
+function alterTarget(name: string, ctx: SqlContext): string {
+  return `${qualifiedName(ctx.database, name)}${onCluster(clusterOf(name, ctx))}`;
+}
+
+/**
+ * The subject of a mutation (`ALTER TABLE … UPDATE`): on a replicated table the mutation
+ * is replicated through Keeper, so it is sent once; on a plain table of a cluster each
+ * host holds its own rows, so it runs ON CLUSTER.
+ */
+function mutationTarget(name: string, ctx: SqlContext): string {
+  const engine = Object.prototype.hasOwnProperty.call(ctx.state?.tables ?? {}, name) ? ctx.state?.tables[name]?.engine : undefined;
+  return `${qualifiedName(ctx.database, name)}${engine?.replicated === undefined ? onCluster(engine?.cluster) : ""}`;
+}
+
+/** The managed database on every host of `cluster` (the adapter creates it only where it connects). */
+function databaseOnCluster(cluster: string | undefined, ctx: SqlContext): string[] {
+  return cluster === undefined ? [] : [`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(ctx.database)}${onCluster(cluster)}`];
 }
 
 /**
@@ -352,7 +392,7 @@ function addColumnClause(change: ChangeOf<"table.addColumn">, ctx: SqlContext): 
 function modifyColumnStatements(change: ChangeOf<"table.modifyColumn">, ctx: SqlContext): string[] {
   const { before, after } = change;
   const caps = ctx.capabilities;
-  const target = qualifiedName(ctx.database, change.table);
+  const target = alterTarget(change.table, ctx);
   const name = quoteIdentifier(after.name);
   if (before.name !== after.name) {
     throw new InvalidInputError("CHANGE_INVALID", `table.modifyColumn of ${change.table}.${before.name} would rename it to ${after.name}; renames are table.renameColumn changes`);
@@ -400,7 +440,7 @@ function moveColumnStatement(change: ChangeOf<"table.moveColumn">, ctx: SqlConte
   }
   const position = change.after === null ? "FIRST" : `AFTER ${quoteIdentifier(change.after)}`;
   // Naming only the type keeps the DEFAULT.
-  return `ALTER TABLE ${qualifiedName(ctx.database, change.table)} MODIFY COLUMN ${quoteIdentifier(current.name)} ${checkedType(current, change.table, caps)} ${position}${nestedSuffix([current])}`;
+  return `ALTER TABLE ${alterTarget(change.table, ctx)} MODIFY COLUMN ${quoteIdentifier(current.name)} ${checkedType(current, change.table, caps)} ${position}${nestedSuffix([current])}`;
 }
 
 function isStrictExtension(before: readonly string[], after: readonly string[]): boolean {
@@ -416,7 +456,7 @@ function setOrderByStatements(change: ChangeOf<"table.setOrderBy">, ctx: SqlCont
   if (!caps.modifyOrderBy) throw unsupported(caps, `change the ORDER BY of table ${change.table}`, "MODIFY ORDER BY", "rebuild the table");
   const known = ctx.state?.tables[change.table];
   const columns = new Set([...(known?.columns.map((c) => c.name) ?? []), ...adds.map((a) => a.column.name)]);
-  const target = qualifiedName(ctx.database, change.table);
+  const target = alterTarget(change.table, ctx);
 
   if (isStrictExtension(before, after)) {
     const appended = after.slice(before.length);
@@ -454,7 +494,7 @@ function setOrderByStatements(change: ChangeOf<"table.setOrderBy">, ctx: SqlCont
 
 function setTtlStatements(change: ChangeOf<"table.setTtl">, ctx: SqlContext): string[] {
   const caps = ctx.capabilities;
-  const target = qualifiedName(ctx.database, change.table);
+  const target = alterTarget(change.table, ctx);
   if (change.before === change.after) return [];
   if (change.after === undefined) {
     if (!caps.removeTtl) throw unsupported(caps, `remove the TTL of table ${change.table}`, "ALTER TABLE … REMOVE TTL (ClickHouse 21.8+)", "set a TTL far in the future instead");
@@ -466,7 +506,7 @@ function setTtlStatements(change: ChangeOf<"table.setTtl">, ctx: SqlContext): st
 
 function setSettingsStatements(change: ChangeOf<"table.setSettings">, ctx: SqlContext): string[] {
   const caps = ctx.capabilities;
-  const target = qualifiedName(ctx.database, change.table);
+  const target = alterTarget(change.table, ctx);
   const names = (r: Readonly<Record<string, string>>): string[] => Object.keys(r).sort();
   const changed = names(change.after).filter((k) => change.before[k] !== change.after[k]);
   const removed = names(change.before).filter((k) => !Object.prototype.hasOwnProperty.call(change.after, k));
@@ -508,17 +548,27 @@ function createViewStatement(view: MaterializedView, ctx: SqlContext): string {
   // which both engines set to the managed database.
   if (view.inner) {
     const { engine, orderBy, partitionBy } = view.inner;
-    const lines = [`CREATE MATERIALIZED VIEW ${qualifiedName(ctx.database, view.name)}`, `ENGINE = ${engineClause(engine, view.name, ctx.capabilities)}`];
+    const lines = [`CREATE MATERIALIZED VIEW ${qualifiedName(ctx.database, view.name)}${onCluster(viewCluster(view, ctx))}`, `ENGINE = ${engineClause(engine, view.name, ctx)}`];
     if (partitionBy !== undefined) lines.push(`PARTITION BY ${partitionBy}`);
     lines.push(`ORDER BY ${orderByExpression(orderBy, new Set())}`, `AS ${view.selectStatement}`);
     return lines.join("\n");
   }
-  return `CREATE MATERIALIZED VIEW ${qualifiedName(ctx.database, view.name)} TO ${qualifiedName(ctx.database, view.targetTable)}\nAS ${view.selectStatement}`;
+  return `CREATE MATERIALIZED VIEW ${qualifiedName(ctx.database, view.name)}${onCluster(viewCluster(view, ctx))} TO ${qualifiedName(ctx.database, view.targetTable)}\nAS ${view.selectStatement}`;
 }
 
-function dropViewStatement(name: string, ctx: SqlContext): string {
+/**
+ * A materialized view runs where rows are inserted, so a view over tables of a cluster
+ * exists on every host of it: the cluster of its inner storage, of its target table, or
+ * of the first source table that has one.
+ */
+function viewCluster(view: MaterializedView, ctx: SqlContext): string | undefined {
+  if (view.inner) return view.inner.engine.cluster;
+  return clusterOf(view.targetTable, ctx) ?? view.sourceTables.map((t) => clusterOf(t, ctx)).find((c) => c !== undefined);
+}
+
+function dropViewStatement(view: MaterializedView, ctx: SqlContext): string {
   // Before DROP VIEW existed, views were dropped as tables.
-  return `${ctx.capabilities.dropView ? "DROP VIEW" : "DROP TABLE"} ${qualifiedName(ctx.database, name)}`;
+  return `${ctx.capabilities.dropView ? "DROP VIEW" : "DROP TABLE"} ${qualifiedName(ctx.database, view.name)}${onCluster(viewCluster(view, ctx))}`;
 }
 
 function modifyViewStatements(before: MaterializedView, after: MaterializedView, ctx: SqlContext): string[] {
@@ -529,10 +579,10 @@ function modifyViewStatements(before: MaterializedView, after: MaterializedView,
     case "none":
       return [];
     case "modify-query":
-      return [`ALTER TABLE ${qualifiedName(ctx.database, after.name)} MODIFY QUERY\n${after.selectStatement}`];
+      return [`ALTER TABLE ${qualifiedName(ctx.database, after.name)}${onCluster(viewCluster(before, ctx))} MODIFY QUERY\n${after.selectStatement}`];
     case "recreate":
       // Rows inserted into the sources between these two statements are not seen by the view.
-      return [dropViewStatement(before.name, ctx), createViewStatement(after, ctx)];
+      return [dropViewStatement(before, ctx), createViewStatement(after, ctx)];
   }
 }
 
@@ -611,30 +661,70 @@ function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): 
   }
   const caps = ctx.capabilities;
   const name = before.name;
+  checkClusterRebuild(before, after);
+  const cluster = after.engine.cluster;
+  const on = onCluster(cluster);
   const target = qualifiedName(ctx.database, name);
   // MATERIALIZED and ALIAS columns are computed by the new table, not copied.
   const shared = after.columns.filter((c) => insertable(c) && before.columns.some((b) => b.name === c.name));
   const list = shared.map((c) => quoteIdentifier(c.name)).join(", ");
   const settings = after.engine.kind !== "MergeTree" && caps.optimizeOnInsert ? " SETTINGS optimize_on_insert = 0" : "";
+  // The copy gets a keeper path of its own ({table} stands for this name): after the swap the
+  // table keeps it, so the next rebuild's copy must not land on it again.
+  const pathName = `${name}${MOOSE_NAME_INFIX}${createHash("sha256").update(`${canonicalJson(after)}\n${keepOldAs ?? ""}`).digest("hex").slice(0, 8)}`;
   const copy = (staging: string): string[] => [
-    `DROP TABLE IF EXISTS ${qualifiedName(ctx.database, staging)}`,
-    createTableStatement({ ...after, name: staging }, ctx),
+    ...databaseOnCluster(cluster, ctx),
+    `DROP TABLE IF EXISTS ${qualifiedName(ctx.database, staging)}${on}`,
+    createTableStatement({ ...after, name: staging }, ctx, pathName),
     ...(shared.length === 0 ? [] : [`INSERT INTO ${qualifiedName(ctx.database, staging)} (${list})${settings}\nSELECT ${list} FROM ${target}`]),
     sameRowsCheck(name, staging, shared, ctx, `the copy of ${name} does not hold the same rows; ${name} is unchanged`),
   ];
   if (caps.exchangeTables) {
     // The copy is built under the name the old table ends up with, so the swap is the step's last data statement.
     const staging = keepOldAs ?? `${name}__moose_rebuild`;
-    return [...copy(staging), `EXCHANGE TABLES ${target} AND ${qualifiedName(ctx.database, staging)}`, ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, staging)}`] : [])];
+    return [...copy(staging), `EXCHANGE TABLES ${target} AND ${qualifiedName(ctx.database, staging)}${on}`, ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, staging)}${on}`] : [])];
   }
   const staging = `${name}__moose_rebuild`;
   const old = keepOldAs ?? `${name}__moose_old`;
   return [
     ...copy(staging),
-    `RENAME TABLE ${target} TO ${qualifiedName(ctx.database, old)}, ${qualifiedName(ctx.database, staging)} TO ${target}`,
-    ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, old)}`] : []),
+    `RENAME TABLE ${target} TO ${qualifiedName(ctx.database, old)}, ${qualifiedName(ctx.database, staging)} TO ${target}${on}`,
+    ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, old)}${on}`] : []),
     ...repointViews(name, ctx),
   ];
+}
+
+/**
+ * What a rebuild cannot do on a cluster. The copy is one `INSERT … SELECT` on the replica
+ * moose is connected to: it reads every row only when the old table is replicated (or
+ * there is no cluster), and every replica gets the rows only when the new one is.
+ */
+function checkClusterRebuild(before: Table, after: Table): void {
+  const from = before.engine.cluster;
+  const to = after.engine.cluster;
+  const name = before.name;
+  const path = after.engine.replicated?.keeperPath;
+  if (path !== undefined && !path.includes("{table}") && !path.includes("{uuid}")) {
+    throw new RefusedError("REBUILD_KEEPER_PATH", `table ${name} must be rebuilt, but its keeperPath ${path} names no {table}: the copy would need the same path in ZooKeeper as the table it replaces, and one path holds one table`, {
+      hint: "put {table} into keeperPath (moose gives the copy a name of its own), or leave keeperPath and replicaName unset",
+    });
+  }
+  if (from !== to) {
+    throw new RefusedError("CLUSTER_CHANGE", `table ${name} would move from ${from === undefined ? "no cluster" : `cluster ${from}`} to ${to === undefined ? "no cluster" : `cluster ${to}`}; moose does not move a table between clusters (the hosts and the rows on each differ)`, {
+      hint: `declare the table under a new name with the new cluster, copy the rows with a sql(...) step (INSERT INTO … SELECT, per host where the old table is not replicated), then drop ${name}; or keep cluster: ${from === undefined ? "unset" : JSON.stringify(from)}`,
+    });
+  }
+  if (to === undefined) return;
+  if (before.engine.replicated === undefined) {
+    throw new RefusedError("CLUSTER_REBUILD", `table ${name} must be rebuilt, but it is a ${before.engine.kind} (not replicated) on cluster ${to}: each host holds rows of its own, and a copy made on one replica would lose the others'`, {
+      hint: `copy each host's rows by hand (INSERT INTO … SELECT … FROM remote('host:port', db, ${name})), or declare ${name} under a new name and move the rows yourself`,
+    });
+  }
+  if (after.engine.replicated === undefined) {
+    throw new RefusedError("CLUSTER_REBUILD", `table ${name} must be rebuilt as a ${after.engine.kind} that is not replicated on cluster ${to}: the copy made on one replica would reach that host only`, {
+      hint: `keep the Replicated${after.engine.kind} engine, or drop the cluster option`,
+    });
+  }
 }
 
 /**
@@ -649,10 +739,10 @@ function repointViews(table: string, ctx: SqlContext): string[] {
     const reads = v.sourceTables.includes(table);
     const writes = !v.inner && v.targetTable === table;
     if (!reads && !writes) continue;
-    if (!writes && ctx.capabilities.modifyQuery) out.push(`ALTER TABLE ${qualifiedName(ctx.database, v.name)} MODIFY QUERY\n${v.selectStatement}`);
+    if (!writes && ctx.capabilities.modifyQuery) out.push(`ALTER TABLE ${qualifiedName(ctx.database, v.name)}${onCluster(viewCluster(v, ctx))} MODIFY QUERY\n${v.selectStatement}`);
     else if (v.inner) {
       throw unsupported(ctx.capabilities, `re-point materialized view ${v.name} (which stores its own rows) after rebuilding ${table}`, "ALTER TABLE … MODIFY QUERY and EXCHANGE TABLES", "rebuild the table by hand, or re-create the view with a backfill");
-    } else out.push(dropViewStatement(v.name, ctx), createViewStatement(v, ctx));
+    } else out.push(dropViewStatement(v, ctx), createViewStatement(v, ctx));
   }
   return out;
 }
@@ -752,7 +842,7 @@ export function typeChangeGuard(change: Change, ctx: SqlContext, approved: boole
   if (approved) {
     // The fixed value is written in the old type, so it can only be NULL where that type allows it.
     const fixed = conversionExpression(x, before.type, after.type, typeParts(before.type).nullable);
-    return [`ALTER TABLE ${target} UPDATE ${x} = CAST(${fixed}, ${quoteString(before.type)}) WHERE ${bad} SETTINGS mutations_sync = 2`];
+    return [`ALTER TABLE ${mutationTarget(table, ctx)} UPDATE ${x} = CAST(${fixed}, ${quoteString(before.type)}) WHERE ${bad} SETTINGS mutations_sync = 2`];
   }
   const what = `${table}.${before.name}`;
   return [
@@ -771,7 +861,7 @@ export function typeChangeGuard(change: Change, ctx: SqlContext, approved: boole
 function backfillColumnStatements(change: ChangeOf<"table.backfillColumn">, ctx: SqlContext): string[] {
   const column = stateColumn(change.table, change.column, ctx, `backfill column ${change.column} of table ${change.table}`);
   const target = qualifiedName(ctx.database, change.table);
-  const set = (expr: string) => `ALTER TABLE ${target} UPDATE ${quoteIdentifier(column.name)} = ${expr} WHERE 1 SETTINGS mutations_sync = 2`;
+  const set = (expr: string) => `ALTER TABLE ${mutationTarget(change.table, ctx)} UPDATE ${quoteIdentifier(column.name)} = ${expr} WHERE 1 SETTINGS mutations_sync = 2`;
   if (change.convertFrom !== undefined) {
     const source = stateColumn(change.table, change.convertFrom, ctx, `convert column ${change.convertFrom} of table ${change.table}`);
     needAccurateCast(ctx, `convert ${change.table}.${source.name} to ${column.type}`);
@@ -944,6 +1034,13 @@ function needsRebuild(table: string, reason: string, hint?: string): RefusedErro
 }
 
 function describeEngine(engine: TableEngine): string {
+  const where = engine.cluster === undefined ? "" : ` on cluster ${engine.cluster}`;
+  if (engine.replicated === undefined) return `${describeMerging(engine)}${where}`;
+  const path = engine.replicated.keeperPath === undefined ? "" : ` at ${engine.replicated.keeperPath} (${engine.replicated.replicaName ?? "{replica}"})`;
+  return `Replicated${describeMerging(engine)}${path}${where}`;
+}
+
+function describeMerging(engine: TableEngine): string {
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":

@@ -1,0 +1,210 @@
+import test from "ava";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { moose, mooseAsync, tempDir } from "./helpers/cli.js";
+import { clusterFromEnv } from "./helpers/olap-cluster.js";
+
+/**
+ * moose-migrate on a real ClickHouse cluster: ZooKeeper 3.8 and two clickhouse-server
+ * 18.16 replicas (one shard) that tests/helpers/olap-cluster-setup.sh starts and .ci/run
+ * names in CLICKHOUSE_CLUSTER_URLS. Real CLI processes, pointed at replica 1 or 2; the
+ * replicas are read directly to see what reached each. Skipped, with a line saying so,
+ * without the cluster.
+ */
+
+const cluster = clusterFromEnv();
+const run = cluster ? test.serial : test.skip;
+if (!cluster) console.log("olap-cluster: CLICKHOUSE_CLUSTER_URLS is not set; skipping the cluster suite (.ci/run starts a two-replica cluster)");
+
+/** moose-lib's templates/typescript-cluster models (src/ingest/models.ts), as the template declares them. */
+const TEMPLATE_APP = `import { OlapTable, Key, ClickHouseEngines } from "moose-migrate";
+
+export interface TableA { id: Key<string>; value: string; timestamp: number }
+export interface TableB { id: Key<string>; count: number; timestamp: number }
+export interface TableC { id: Key<string>; data: string; timestamp: number }
+export interface TableD { id: Key<string>; metric: number; timestamp: number }
+export interface TableE { id: Key<string>; status: string; timestamp: number }
+export interface TableF { id: Key<string>; metric: number; timestamp: number }
+
+export const tableA = new OlapTable<TableA>("TableA", {
+  orderByFields: ["id"],
+  engine: ClickHouseEngines.ReplicatedMergeTree,
+  cluster: "cluster_a",
+});
+
+export const tableB = new OlapTable<TableB>("TableB", {
+  orderByFields: ["id"],
+  engine: ClickHouseEngines.ReplicatedMergeTree,
+  cluster: "cluster_b",
+});
+
+export const tableC = new OlapTable<TableC>("TableC", {
+  orderByFields: ["id"],
+  engine: ClickHouseEngines.MergeTree,
+});
+
+export const tableD = new OlapTable<TableD>("TableD", {
+  orderByFields: ["id"],
+  engine: ClickHouseEngines.ReplicatedMergeTree,
+  keeperPath: "/clickhouse/tables/{database}/{table}",
+  replicaName: "{replica}",
+});
+
+export const tableE = new OlapTable<TableE>("TableE", {
+  orderByFields: ["id"],
+  engine: ClickHouseEngines.ReplicatedMergeTree,
+});
+
+export const tableF = new OlapTable<TableF>("TableF", {
+  orderByFields: ["id"],
+  engine: ClickHouseEngines.ReplicatedMergeTree,
+  cluster: "cluster_a",
+  // The template also sets database: "analytics"; tables outside db_name are NOT_PLANNED (README).
+});
+`;
+
+const databases: string[] = [];
+const engines: OlapEngine[] = [];
+
+test.after.always(async () => {
+  if (!cluster) return;
+  for (const e of engines) await e.close().catch(() => undefined);
+  const admin = await openOlapEngine(cluster.replica(0, "default"));
+  for (const db of databases) await admin.execute(`DROP DATABASE IF EXISTS \`${db}\` ON CLUSTER \`${cluster.name}\``).catch(() => undefined);
+  await admin.close();
+});
+
+async function replica(i: number, database: string): Promise<OlapEngine> {
+  const e = await openOlapEngine(cluster!.replica(i, database));
+  engines.push(e);
+  return e;
+}
+
+/** A project on a database of its own whose moose.config.toml points at replica `i`. */
+function project(app: string, i = 0): { dir: string; database: string } {
+  const database = `moose_cluster_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  databases.push(database);
+  const root = tempDir("olap-cluster");
+  const init = moose(root, ["init", "p"]);
+  if (init.code !== 0) throw new Error(init.stderr);
+  const dir = join(root, "p");
+  writeFileSync(join(dir, "moose.config.toml"), config(database, i));
+  writeFileSync(join(dir, "app/index.ts"), app);
+  return { dir, database };
+}
+
+function config(database: string, i: number): string {
+  const url = new URL(cluster!.urls[i]!);
+  // The template's config shape: its two clusters listed as [[clickhouse_config.clusters]].
+  return `[clickhouse_config]\nhost = "${url.hostname}"\nhost_port = ${url.port}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n\n[[clickhouse_config.clusters]]\nname = "cluster_a"\n\n[[clickhouse_config.clusters]]\nname = "cluster_b"\n`;
+}
+
+/** Another runner: a fresh clone of `dir` pointed at replica `i`. */
+function cloneAt(dir: string, database: string, i: number): string {
+  const clone = join(tempDir("olap-cluster-clone"), "p");
+  cpSync(dir, clone, { recursive: true });
+  rmSync(join(clone, ".moose"), { recursive: true, force: true });
+  writeFileSync(join(clone, "moose.config.toml"), config(database, i));
+  return clone;
+}
+
+function ok(t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { code: number; stdout: string; stderr: string }): string {
+  t.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function tablesOn(e: OlapEngine, database: string): Promise<Record<string, string>> {
+  const rows = await e.query<{ name: string; engine: string }>(`SELECT name, engine FROM system.tables WHERE database = '${database}' AND name NOT LIKE '\\\\_moose%' ORDER BY name`);
+  return Object.fromEntries(rows.map((r) => [r.name, r.engine]));
+}
+
+async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (done(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+run("the cluster template's tables deploy: cluster tables on both replicas ON CLUSTER, the others on replica 1 only; rows inserted on replica 1 are read on replica 2; status sees no drift", async (t) => {
+  const { dir, database } = project(TEMPLATE_APP);
+  const plan = ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
+  t.regex(plan, /migrations\//);
+  const file = readFileSync(join(dir, "migrations", plan.match(/(\d{14}_cluster_template\.ts)/)![1]!), "utf8");
+  t.regex(file, /cluster: "cluster_a"/);
+  t.regex(file, /keeperPath: "\/clickhouse\/tables\/\{database\}\/\{table\}"/);
+  const dry = ok(t, moose(dir, ["migrate", "deploy", "--dry-run"]));
+  t.regex(dry, /CREATE TABLE `[^`]+`\.`TableA` ON CLUSTER `cluster_a`/);
+  t.regex(dry, /ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/[^/]+\/TableA', '\{replica\}'\)/);
+  t.regex(dry, /ReplicatedMergeTree\('\/clickhouse\/tables\/[^/]+\/TableD', '\{replica\}'\)/, "{database}/{table} written out (18.16 re-expands them after a RENAME)");
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+
+  const r1 = await replica(0, database);
+  const r2 = await replica(1, database);
+  t.deepEqual(await tablesOn(r1, database), {
+    TableA: "ReplicatedMergeTree",
+    TableB: "ReplicatedMergeTree",
+    TableC: "MergeTree",
+    TableD: "ReplicatedMergeTree",
+    TableE: "ReplicatedMergeTree",
+    TableF: "ReplicatedMergeTree",
+  });
+  t.deepEqual(await tablesOn(r2, database), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree", TableF: "ReplicatedMergeTree" }, "only the cluster tables reach replica 2");
+
+  await r1.insertJsonRows("TableA", [{ id: "a1", value: "x", timestamp: 1 }, { id: "a2", value: "y", timestamp: 2 }]);
+  const seen = await eventually(() => r2.query<{ n: string }>("SELECT count() AS n FROM TableA"), (rows) => rows[0]?.n === "2");
+  t.deepEqual(seen, [{ n: "2" }], "replica 2 reads the rows inserted on replica 1");
+
+  const status = moose(dir, ["migrate", "status", "--json"]);
+  t.is(status.code, 0, status.stdout + status.stderr);
+  t.deepEqual((JSON.parse(status.stdout) as { drift: string[] }).drift, []);
+});
+
+run("adding a column to a cluster table runs ON CLUSTER: both replicas have it and keep replicating", async (t) => {
+  const { dir, database } = project(TEMPLATE_APP);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace("value: string; timestamp: number }", "value: string; timestamp: number; region: string }"));
+  ok(t, moose(dir, ["migrate", "generate", "--name", "add region"]));
+  t.regex(ok(t, moose(dir, ["migrate", "deploy", "--dry-run"])), /ALTER TABLE `[^`]+`\.`TableA` ON CLUSTER `cluster_a` ADD COLUMN `region` String/);
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+  const r1 = await replica(0, database);
+  const r2 = await replica(1, database);
+  for (const r of [r1, r2]) {
+    t.deepEqual((await r.query<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'TableA' ORDER BY name")).map((c) => c.name), ["id", "region", "timestamp", "value"]);
+  }
+  await r2.insertJsonRows("TableA", [{ id: "b1", value: "z", timestamp: 3, region: "eu" }]);
+  const rows = await eventually(() => r1.query<{ region: string }>("SELECT region FROM TableA"), (v) => v.length === 1);
+  t.deepEqual(rows, [{ region: "eu" }], "a row inserted on replica 2 reaches replica 1");
+  t.is(moose(dir, ["migrate", "status"]).code, 0);
+});
+
+run("rebuilding a replicated cluster table (a new ORDER BY) copies, verifies and swaps ON CLUSTER: both replicas hold every row under the new key, and status sees no drift", async (t) => {
+  const { dir, database } = project(TEMPLATE_APP);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  const r1 = await replica(0, database);
+  const r2 = await replica(1, database);
+  await r1.insertJsonRows("TableA", [{ id: "a1", value: "x", timestamp: 1 }, { id: "a2", value: "y", timestamp: 2 }, { id: "a3", value: "z", timestamp: 3 }]);
+  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace('new OlapTable<TableA>("TableA", {\n  orderByFields: ["id"],', 'new OlapTable<TableA>("TableA", {\n  orderByFields: ["id", "timestamp"],'));
+  const gen = moose(dir, ["migrate", "generate", "--name", "reorder a", "--non-interactive"]);
+  t.is(gen.code, 0, gen.stdout + gen.stderr);
+  const dry = ok(t, moose(dir, ["migrate", "deploy", "--dry-run"]));
+  t.regex(dry, /RENAME TABLE [^\n]+ ON CLUSTER `cluster_a`/);
+  t.regex(dry, /ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/[^/]+\/TableA__moose_[0-9a-f]{8}'/, "the copy has a keeper path of its own");
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+  for (const r of [r1, r2]) {
+    const [row] = await r.query<{ sorting_key: string }>("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'TableA'");
+    t.is(row?.sorting_key, "id, timestamp");
+    t.deepEqual(await eventually(() => r.query<{ n: string }>("SELECT count() AS n FROM TableA"), (v) => v[0]?.n === "3"), [{ n: "3" }]);
+  }
+  const status = moose(dir, ["migrate", "status", "--json"]);
+  t.is(status.code, 0, status.stdout + status.stderr);
+  // A second rebuild does not collide with the first copy's keeper path.
+  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace('new OlapTable<TableA>("TableA", {\n  orderByFields: ["id"],', 'new OlapTable<TableA>("TableA", {\n  orderByFields: ["id", "value"],'));
+  ok(t, moose(dir, ["migrate", "generate", "--name", "reorder a again", "--non-interactive"]));
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+  t.deepEqual(await eventually(() => r2.query<{ n: string }>("SELECT count() AS n FROM TableA"), (v) => v[0]?.n === "3"), [{ n: "3" }]);
+});
