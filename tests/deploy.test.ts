@@ -57,7 +57,7 @@ async function ship(t: Parameters<typeof ok>[0], dir: string, name: string): Pro
 
 test.serial("seed walkthrough: Users → add Analytics → add age; old rows read NULL; ledger rows; engine matches code after every deploy", async (t) => {
   const dir = await project();
-  t.regex(await ship(t, dir, "create users"), /Applying \d{14}_create_users\n  ✓ step 1/);
+  t.regex(await ship(t, dir, "create users"), /Applying \d{14}_create_users\n  ✓ 1\/1 createTable\("Users"\)  \d+ ms\n/);
   ok(t, await runCli(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('u1', 'Ada', 'ada@example.com')", "--write"]));
   const status1 = await runCli(dir, ["migrate", "status"]);
   t.is(status1.code, 0, status1.stdout + status1.stderr);
@@ -203,7 +203,7 @@ test.serial("a step failing mid-migration is recorded exactly; the re-run resume
   ok(t, await runCli(dir, ["query", "INSERT INTO Users (id, name, email) VALUES ('marker', '', '')", "--write"]));
   const resumed = await runCli(dir, ["migrate", "deploy"]);
   ok(t, resumed);
-  t.regex(resumed.stdout, /resuming at step 2 of 3\)\n  · step 1 already applied\n  ✓ step 2/);
+  t.regex(resumed.stdout, /resuming at step 2 of 3\)\n  · 1\/3 [a-zA-Z]+\(.*\) already applied\n  ✓ 2\/3 /);
   const steps = await queryRows<Record<string, unknown>>(ledgerPath(dir), "SELECT step_index, status FROM migration_steps WHERE migration_id LIKE '%two_columns' ORDER BY step_index");
   t.deepEqual(steps.map((s) => [s["step_index"], s["status"]]), [
     [0, "applied"],

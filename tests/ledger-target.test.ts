@@ -160,7 +160,7 @@ runSerial("a runner SIGKILLed while holding the lock: on the same host the next 
     child.stdout.on("data", (c) => {
       out += c;
       // In step 2 (3 s of sleep) once step 1 is recorded.
-      if (out.includes("✓ step 1")) resolve();
+      if (out.includes("✓ 1/")) resolve();
     });
   });
   child.kill("SIGKILL");

@@ -8,6 +8,8 @@ import { DevSession, type CycleResult } from "../../lib/dev/session.js";
 import { openLogFile, type LogFile } from "../../lib/dev/log.js";
 import { newDevToken, removeDevInstance, writeDevInstance } from "../../lib/dev/instance.js";
 import { DRAFT_FILE } from "../../lib/migrations/read.js";
+import { stepLabel } from "../../lib/migrations/deploy.js";
+import { stepOf } from "../../lib/migrations/steps.js";
 import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
 import type { Plan } from "../../lib/plan/plan.js";
@@ -187,6 +189,17 @@ function describe(change: Change): string {
   return subject!.collection === "tables" ? `${subject!.name} (${change.kind})` : `${change.kind} ${subject!.name}`;
 }
 
+/** A plan step as migration files call it: `addColumn("Users", …)`, `createTopic("Users")` (the kind is in the name). */
+function planStepLabel(plan: Plan, index: number): string {
+  const step = plan.steps[index];
+  return step ? stepLabel(stepOf(step.change, undefined)) : `step ${index + 1}`;
+}
+
+/** One line per step that ran, with its time: `  ✓ 1/2 addColumn("Users", …)  3 ms`. */
+function stepLines(plan: Plan, stepMs: readonly number[]): string {
+  return stepMs.map((ms, i) => `  ✓ ${i + 1}/${plan.steps.length} ${planStepLabel(plan, i)}  ${ms.toFixed(0)} ms\n`).join("");
+}
+
 function present(result: CycleResult, reason: string, totalMs: number, say: (t: string) => void, io: CliIO): void {
   const head = reason === "start" ? "" : `⟳ ${reason}\n`;
   switch (result.kind) {
@@ -212,7 +225,7 @@ function present(result: CycleResult, reason: string, totalMs: number, say: (t: 
       say(`${head}${renderPlanText(result.plan)}`);
       return;
     case "applied": {
-      const text = result.plan.steps.length > 0 ? renderPlanText(result.plan) : "";
+      const text = result.plan.steps.length > 0 ? renderPlanText(result.plan) + stepLines(result.plan, result.stepMs) : "";
       const adopted = result.adopted.map((id) => `✓ ${id} matches the database: recorded as applied\n`).join("");
       const draft = result.draft ? `draft ${result.draft}` : "no uncommitted changes";
       say(
@@ -222,7 +235,7 @@ function present(result: CycleResult, reason: string, totalMs: number, say: (t: 
     }
     case "failed":
       say(
-        `${head}${renderPlanText(result.plan)}✗ step ${result.failedStep + 1} failed after ${result.applied} applied step${result.applied === 1 ? "" : "s"}: ${result.error}\n  the next save re-plans from the database's real state`,
+        `${head}${renderPlanText(result.plan)}${stepLines(result.plan, [])}✗ step ${result.failedStep + 1}/${result.plan.steps.length} ${planStepLabel(result.plan, result.failedStep)} failed after ${result.applied} applied step${result.applied === 1 ? "" : "s"}: ${result.error}\n  the next save re-plans from the database's real state`,
       );
       return;
   }

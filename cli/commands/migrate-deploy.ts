@@ -1,5 +1,6 @@
 import { ExitCode } from "../../lib/errors.js";
-import { deploy, type DeployEvent, type DeployReport } from "../../lib/migrations/deploy.js";
+import { deploy, stepLabel, type DeployReport } from "../../lib/migrations/deploy.js";
+import { runProgress } from "../present/run-progress.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
@@ -15,6 +16,8 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
     const files = projectMigrations(config);
     const ledger = await projectLedger(config, VERSION);
     writeNotices(io, ledger.notices);
+    const labels = new Map(files.map((f) => [f.id, f.up.map((l) => stepLabel(l.step))]));
+    const shown = runProgress(io, (id, i) => labels.get(id)?.[i] ?? `step ${i + 1}`);
     try {
       const report = await deploy(files, ledger, (needs) => openDeployEngines(config, needs), {
         dryRun,
@@ -23,10 +26,10 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
         verifyUpToDate: true,
         lockWaitMs: args.lockTimeout * 1000,
         onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
-        ...(json ? {} : { onEvent: (e: DeployEvent) => progress(e, io) }),
-      });
+        ...(json ? {} : { onEvent: shown.onEvent }),
+      }).finally(shown.stop);
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
-      else summary(report, dryRun, io);
+      else summary(report, dryRun, io, (id, i) => labels.get(id)?.[i] ?? `step ${i + 1}`);
       // A pre-flight check that stopped a step changed nothing: a refusal for safety, like an unapproved drop.
       const refused = report.migrations.some((m) => m.status === "failed" && m.code === "CHECK_FAILED");
       return report.ok ? ExitCode.success : refused ? ExitCode.refused : ExitCode.failure;
@@ -38,24 +41,7 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
   }
 }
 
-function progress(e: DeployEvent, io: CliIO): void {
-  switch (e.kind) {
-    case "start":
-      io.stdout.write(`Applying ${e.id}${e.resumeFrom > 0 ? ` (resuming at step ${e.resumeFrom + 1} of ${e.steps})` : ""}\n`);
-      return;
-    case "step-done":
-      io.stdout.write(`  ✓ step ${e.index + 1} (${e.ms.toFixed(0)} ms)\n`);
-      return;
-    case "step-skipped":
-      io.stdout.write(`  · step ${e.index + 1} already applied\n`);
-      return;
-    case "done":
-      io.stdout.write(`  applied in ${e.ms.toFixed(0)} ms\n`);
-      return;
-  }
-}
-
-function summary(report: DeployReport, dryRun: boolean, io: CliIO): void {
+function summary(report: DeployReport, dryRun: boolean, io: CliIO, label: (id: string, index: number) => string): void {
   const pending = report.migrations.filter((m) => m.status !== "already-applied");
   if (pending.length === 0) {
     io.stdout.write("No pending migrations: the database is up to date.\n");
@@ -66,9 +52,9 @@ function summary(report: DeployReport, dryRun: boolean, io: CliIO): void {
       writePlannedSteps(io, m.id, m.steps);
     } else if (m.status === "failed") {
       if (m.code === "CHECK_FAILED") {
-        io.stderr.write(`error[CHECK_FAILED]: ${m.id}: step ${m.failedStep + 1} was stopped by its pre-flight check; nothing of that step ran: ${m.error.replace(/^CHECK_FAILED: /, "")}\n  hint: ${m.stepsApplied === 0 ? "you may edit the migration file (fix the data first, or approve the step); the next deploy starts it afresh" : `fix the data and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}`}\n`);
+        io.stderr.write(`error[CHECK_FAILED]: ${m.id}: step ${m.failedStep + 1} (${label(m.id, m.failedStep)}) was stopped by its pre-flight check; nothing of that step ran: ${m.error.replace(/^CHECK_FAILED: /, "")}\n  hint: ${m.stepsApplied === 0 ? "you may edit the migration file (fix the data first, or approve the step); the next deploy starts it afresh" : `fix the data and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}`}\n`);
       } else {
-        io.stderr.write(`error[STEP_FAILED]: ${m.id}: step ${m.failedStep + 1} failed after ${m.stepsApplied} applied step(s): ${m.error}\n  hint: fix the cause and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}\n`);
+        io.stderr.write(`error[STEP_FAILED]: ${m.id}: step ${m.failedStep + 1} (${label(m.id, m.failedStep)}) failed after ${m.stepsApplied} applied step(s): ${m.error}\n  hint: fix the cause and run \`moose migrate deploy\` again; it resumes at step ${m.failedStep + 1}\n`);
       }
     } else if (m.status === "not-run") {
       io.stdout.write(`${m.id}: not run (an earlier migration failed)\n`);

@@ -1,5 +1,7 @@
 import { ExitCode } from "../../lib/errors.js";
-import { rollback, type RollbackEvent, type RollbackReport } from "../../lib/migrations/rollback.js";
+import { rollback, type RollbackReport } from "../../lib/migrations/rollback.js";
+import { stepLabel } from "../../lib/migrations/deploy.js";
+import { runProgress } from "../present/run-progress.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
@@ -15,6 +17,8 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
     const files = projectMigrations(config);
     const ledger = await projectLedger(config, VERSION);
     writeNotices(io, ledger.notices);
+    const labels = new Map(files.map((f) => [f.id, (f.down ?? []).map((l) => stepLabel(l.step))]));
+    const shown = runProgress(io, (id, i) => labels.get(id)?.[i] ?? `reverse step ${i + 1}`);
     try {
       const report = await rollback(files, ledger, (needs) => openDeployEngines(config, needs), {
         dryRun,
@@ -22,8 +26,8 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
         acceptDataLoss: args.acceptDataLoss,
         lockWaitMs: args.lockTimeout * 1000,
         onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
-        ...(json ? {} : { onEvent: (e: RollbackEvent) => progress(e, io) }),
-      });
+        ...(json ? {} : { onEvent: shown.onEvent }),
+      }).finally(shown.stop);
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
       else summary(report, dryRun, io);
       return report.ok ? ExitCode.success : ExitCode.failure;
@@ -33,11 +37,6 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
   } catch (error) {
     return reportError(error, io, json);
   }
-}
-
-function progress(e: RollbackEvent, io: CliIO): void {
-  if (e.kind === "start") io.stdout.write(`Rolling back ${e.id}${e.resumeFrom > 0 ? ` (resuming after ${e.resumeFrom} of ${e.steps} steps)` : ""}\n`);
-  else if (e.kind === "step-done") io.stdout.write(`  ✓ reverse step ${e.index + 1} (${e.ms.toFixed(0)} ms)\n`);
 }
 
 function summary(report: RollbackReport, dryRun: boolean, io: CliIO): void {

@@ -39,6 +39,8 @@ export type CycleResult =
       readonly plan: Plan;
       readonly extractMs: number;
       readonly applyMs: number;
+      /** How long each of the plan's steps took, in order. */
+      readonly stepMs: readonly number[];
       readonly draft: string | undefined;
       readonly adopted: readonly string[];
       readonly warnings: readonly string[];
@@ -230,7 +232,7 @@ export class DevSession {
     const { changes, plan } = report;
     if (plan.steps.length === 0) {
       const adopted = await this.adopt(this.committed());
-      if (adopted.length > 0) return { kind: "applied", plan, extractMs, applyMs: 0, draft: await this.writeDraft(), adopted, warnings: app.warnings };
+      if (adopted.length > 0) return { kind: "applied", plan, extractMs, applyMs: 0, stepMs: [], draft: await this.writeDraft(), adopted, warnings: app.warnings };
       if ((plan.held?.length ?? 0) > 0) return { kind: "held", plan, extractMs };
       return { kind: "unchanged", extractMs, warnings: app.warnings };
     }
@@ -253,9 +255,12 @@ export class DevSession {
     const steps = plan.steps.map((s) => ({ change: s.change, ...(confirmed && s.risk.losesData ? { approved: true } : {}) }));
     const effects = effectsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
     const executed: string[][] = [];
+    const stepMs: number[] = [];
     for (let i = 0; i < steps.length; i++) {
+      const t0 = performance.now();
       try {
         await executeStep(effects[i] ?? [], engines);
+        stepMs.push(performance.now() - t0);
       } catch (error) {
         this.suspect = true;
         const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
@@ -270,7 +275,7 @@ export class DevSession {
     const draft = await this.writeDraft(executed);
     const adopted = await this.adopt(this.committed());
     const finalDraft = adopted.length > 0 ? await this.writeDraft() : draft;
-    return { kind: "applied", plan, extractMs, applyMs: performance.now() - t1, draft: finalDraft, adopted, warnings: app.warnings };
+    return { kind: "applied", plan, extractMs, applyMs: performance.now() - t1, stepMs, draft: finalDraft, adopted, warnings: app.warnings };
   }
 
   /**

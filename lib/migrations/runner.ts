@@ -47,6 +47,7 @@ export interface RunUnit {
 
 export type RunEvent =
   | { readonly kind: "start"; readonly direction: Direction; readonly id: string; readonly resumeFrom: number; readonly steps: number }
+  | { readonly kind: "step-start"; readonly direction: Direction; readonly id: string; readonly index: number; readonly steps: number }
   | { readonly kind: "step-done"; readonly direction: Direction; readonly id: string; readonly index: number; readonly statements: readonly string[]; readonly ms: number }
   | { readonly kind: "step-skipped"; readonly direction: Direction; readonly id: string; readonly index: number }
   | { readonly kind: "done"; readonly direction: Direction; readonly id: string; readonly ms: number };
@@ -227,6 +228,7 @@ async function runUnit(
     const statements = effects.map(effectText);
     hooks.held?.();
     const t0 = performance.now();
+    emit({ kind: "step-start", direction, id: unit.id, index: i, steps: total });
     try {
       // Marked started first: after a crash, the next run knows which step may have happened
       // (the step after a done one is marked in the same write as that one).
