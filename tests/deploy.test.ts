@@ -190,7 +190,7 @@ test.serial("a step failing mid-migration is recorded exactly; the re-run resume
   writeFileSync(path, text);
   const failed = await runCli(dir, ["migrate", "deploy"]);
   t.is(failed.code, 1);
-  t.regex(failed.stderr, /error\[STEP_FAILED\]: \d{14}_two_columns: step 2 failed after 1 applied step\(s\): .*marker missing/);
+  t.regex(failed.stderr, /error\[STEP_FAILED\]: \d{14}_two_columns: step 2 \(sql\(.*\)\) failed after 1 applied step\(s\): .*marker missing/);
   const [rec] = await queryRows<Record<string, unknown>>(ledgerPath(dir), "SELECT * FROM migrations WHERE id LIKE '%two_columns'");
   t.is(rec?.["status"], "partially_applied");
   t.is(rec?.["steps_applied"], 1);
