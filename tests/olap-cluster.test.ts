@@ -1,5 +1,5 @@
 import test from "ava";
-import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
 import { moose, mooseAsync, tempDir } from "./helpers/cli.js";
@@ -207,4 +207,47 @@ run("rebuilding a replicated cluster table (a new ORDER BY) copies, verifies and
   ok(t, moose(dir, ["migrate", "generate", "--name", "reorder a again", "--non-interactive"]));
   t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
   t.deepEqual(await eventually(() => r2.query<{ n: string }>("SELECT count() AS n FROM TableA"), (v) => v[0]?.n === "3"), [{ n: "3" }]);
+});
+
+/** Appends a hand-written migration (no change to the model) whose steps are `up`. */
+function handWritten(dir: string, name: string, up: string): void {
+  const files = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".ts")).sort();
+  const last = readFileSync(join(dir, "migrations", files.at(-1)!), "utf8");
+  const result = /result: "(sha256:[0-9a-f]{64})"/.exec(last)![1]!;
+  const stamp = String(Number(files.at(-1)!.slice(0, 14)) + 1);
+  writeFileSync(
+    join(dir, "migrations", `${stamp}_${name}.ts`),
+    `import { migration, sql } from "moose-migrate/migration";\nexport default migration({\n  parent: "${result}",\n  result: "${result}",\n  up: [${up}],\n  down: null,\n});\n`,
+  );
+}
+
+/** The template's cluster tables only: a table without a cluster lives on one replica, which a runner at the other rightly calls missing. */
+const CLUSTER_APP = TEMPLATE_APP.slice(0, TEMPLATE_APP.indexOf("export const tableC"));
+
+run("the ledger and the lock are cluster-wide: two runners deploying at once through different replicas apply the migration exactly once, and a runner at either replica sees it applied", async (t) => {
+  const { dir, database } = project(CLUSTER_APP);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  const r1 = await replica(0, database);
+  const r2 = await replica(1, database);
+  t.deepEqual(await tablesOn(r2, database), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree" });
+  for (const r of [r1, r2]) {
+    const [row] = await r.query<{ engine: string }>("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = '_moose_ledger'");
+    t.is(row?.engine, "ReplicatedMergeTree", "the ledger is on both replicas");
+  }
+  // rand() keeps a second run of the INSERT from being deduplicated by replication: running twice would show.
+  handWritten(dir, "seed", "sql(\"INSERT INTO TableA (id, value, timestamp) SELECT 'u1', toString(rand()), 1\"), sql(\"SELECT sleep(2)\")");
+  const runners = [cloneAt(dir, database, 0), cloneAt(dir, database, 1), cloneAt(dir, database, 1)];
+  const results = await Promise.all(runners.map((r) => mooseAsync(r, ["migrate", "deploy", "--lock-timeout", "90"])));
+  for (const r of results) t.is(r.code, 0, r.stdout + r.stderr);
+  t.is(results.filter((r) => /1 migration applied\./.test(r.stdout)).length, 1, results.map((r) => r.stdout).join("\n---\n"));
+  t.is(results.filter((r) => /No pending migrations/.test(r.stdout)).length, 2);
+  t.deepEqual(await eventually(() => r2.query<{ n: string }>("SELECT count() AS n FROM TableA WHERE id = 'u1'"), (v) => v[0]?.n === "1"), [{ n: "1" }], "the INSERT ran once");
+  await new Promise((r) => setTimeout(r, 1000));
+  t.deepEqual(await r1.query<{ n: string }>("SELECT count() AS n FROM TableA WHERE id = 'u1'"), [{ n: "1" }]);
+  for (const i of [0, 1]) {
+    const status = moose(cloneAt(dir, database, i), ["migrate", "status", "--json"]);
+    t.is(status.code, 0, status.stdout + status.stderr);
+    t.deepEqual((JSON.parse(status.stdout) as { migrations: Array<{ state: string }> }).migrations.map((m) => m.state), ["applied", "applied"], `replica ${i + 1}`);
+  }
 });

@@ -1,9 +1,7 @@
 import { hostname } from "node:os";
 import { EngineError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
-import { MOOSE_INTERNAL_PREFIX } from "../engines/olap/introspect.js";
-import { quoteIdentifier } from "../engines/olap/sql-text.js";
-import { quoteString } from "../model/clickhouse-type.js";
+import { LEDGER_LOG_TABLE, LedgerStore, type LedgerLogRow, type LockEvent } from "../engines/olap/ledger-store.js";
 import type { BeginMigration, BeginOptions, Ledger, MirrorLedger, StepDoneOptions } from "./ledger.js";
 import type { LockHolder, LockResult, MigrationRecord, RenewResult, StepRecord } from "./records.js";
 
@@ -28,23 +26,15 @@ import type { LockHolder, LockResult, MigrationRecord, RenewResult, StepRecord }
  *   creating generation n+1 when generation n is free (released) or stale (no heartbeat
  *   for the lock's time to live, or its holder's process gone on this host). The holder
  *   appends heartbeat rows; releasing appends a `release` row. Old generations are dropped.
+ * - **Cluster**: with `cluster`, both are cluster-wide (replicated, created ON CLUSTER); see
+ *   lib/engines/olap/ledger-store.ts, which holds all of this ledger's SQL.
  */
 
-export const LEDGER_LOG_TABLE = `${MOOSE_INTERNAL_PREFIX}ledger`;
-const LOCK_PREFIX = `${MOOSE_INTERNAL_PREFIX}lock_`;
+export { LEDGER_LOG_TABLE } from "../engines/olap/ledger-store.js";
 /** A lock generation with no holder row yet is being created: taken over only after this long. */
 const CREATING_GRACE_S = 30;
 /** A time to live for reading who holds the lock whatever its heartbeat (100 years). */
 const FOREVER_MS = 100 * 365 * 24 * 3600 * 1000;
-
-interface LogRow {
-  readonly seq_text: string;
-  readonly op: string;
-  readonly migration_id: string;
-  readonly step_index: number | string;
-  readonly migration: string;
-  readonly step: string;
-}
 
 export interface TargetLedgerOptions {
   /** Written on lock rows; defaults to `os.hostname()` and `process.pid`. */
@@ -52,6 +42,8 @@ export interface TargetLedgerOptions {
   readonly pid?: number;
   /** Whether a process of this host is alive (tests inject one). */
   readonly isAlive?: (pid: number) => boolean;
+  /** The cluster to keep the ledger and the lock on (the first `[[clickhouse_config.clusters]]`). */
+  readonly cluster?: string;
 }
 
 /**
@@ -78,6 +70,7 @@ class TargetLedger implements Ledger {
   readonly #host: string;
   readonly #pid: number;
   readonly #isAlive: (pid: number) => boolean;
+  readonly #store: LedgerStore;
 
   constructor(
     private readonly olap: OlapEngine,
@@ -85,23 +78,15 @@ class TargetLedger implements Ledger {
     options: TargetLedgerOptions,
   ) {
     this.path = mirror.path;
-    this.authority = `clickhouse database ${olap.database}`;
+    this.#store = new LedgerStore(olap, options.cluster);
+    this.authority = this.#store.authority;
     this.#host = options.host ?? hostname();
     this.#pid = options.pid ?? process.pid;
     this.#isAlive = options.isAlive ?? processAlive;
   }
 
-  get #log(): string {
-    return quoteIdentifier(LEDGER_LOG_TABLE);
-  }
-
   async open(): Promise<void> {
-    const existed = await this.#tableExists(LEDGER_LOG_TABLE);
-    if (!existed) {
-      await this.olap.execute(
-        `CREATE TABLE IF NOT EXISTS ${this.#log} (seq UInt64, at String, op String, migration_id String, step_index Int32, migration String, step String, host String, tool_version String) ENGINE = MergeTree ORDER BY seq`,
-      );
-    }
+    const existed = await this.#store.ensureLog();
     const mirrored = await this.mirror.meta("mirror_of");
     const local = await this.mirror.list();
     if (mirrored === undefined && !existed && local.length > 0) {
@@ -121,10 +106,7 @@ class TargetLedger implements Ledger {
    * that (a file that mirrored another target, or nothing).
    */
   async refresh(compareLocal = true): Promise<void> {
-    const rows = await this.olap.query<LogRow>(
-      // Ordered by the number (an alias `seq` for the text would sort "10" before "9").
-      `SELECT toString(seq) AS seq_text, op, migration_id, step_index, migration, step FROM ${this.#log} ORDER BY seq, migration_id, step_index`,
-    );
+    const rows = await this.#store.readLog();
     const migrations = new Map<string, MigrationRecord>();
     const steps = new Map<string, StepRecord>();
     for (const row of rows) {
@@ -154,10 +136,10 @@ class TargetLedger implements Ledger {
       ...migrations.map((m) => this.#row("upload", m.id, -1, m, undefined)),
       ...steps.map((s) => this.#row("upload", s.migrationId, s.index, undefined, s)),
     ];
-    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, rows);
+    await this.#store.append(rows);
   }
 
-  #row(op: string, id: string, stepIndex: number, migration: MigrationRecord | undefined, step: StepRecord | undefined): Record<string, unknown> {
+  #row(op: string, id: string, stepIndex: number, migration: MigrationRecord | undefined, step: StepRecord | undefined): LedgerLogRow {
     this.#seq += 1;
     return {
       seq: this.#seq,
@@ -178,7 +160,7 @@ class TargetLedger implements Ledger {
     const steps = index === undefined ? [] : await this.mirror.steps(id);
     const rows = [this.#row(op, id, index ?? -1, migration, steps.find((s) => s.index === index))];
     if (started !== undefined) rows.push(this.#row("step_started", id, started, migration, steps.find((s) => s.index === started)));
-    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, rows);
+    await this.#store.append(rows);
   }
 
   // ---------------------------------------------------------------- records
@@ -232,7 +214,7 @@ class TargetLedger implements Ledger {
 
   async discardFailed(id: string): Promise<MigrationRecord> {
     const record = await this.mirror.discardFailed(id);
-    await this.olap.insertJsonRows(LEDGER_LOG_TABLE, [this.#row("discard", id, -1, undefined, undefined)]);
+    await this.#store.append([this.#row("discard", id, -1, undefined, undefined)]);
     return record;
   }
 
@@ -244,7 +226,7 @@ class TargetLedger implements Ledger {
 
   async forget(id: string): Promise<MigrationRecord | undefined> {
     const record = await this.mirror.forget(id);
-    if (record) await this.olap.insertJsonRows(LEDGER_LOG_TABLE, [this.#row("forget", id, -1, undefined, undefined)]);
+    if (record) await this.#store.append([this.#row("forget", id, -1, undefined, undefined)]);
     return record;
   }
 
@@ -262,33 +244,13 @@ class TargetLedger implements Ledger {
 
   // ---------------------------------------------------------------- lock
 
-  async #tableExists(name: string): Promise<boolean> {
-    const rows = await this.olap.query<{ n: string | number }>(
-      `SELECT count() AS n FROM system.tables WHERE database = ${quoteString(this.olap.database)} AND name = ${quoteString(name)}`,
-    );
-    return Number(rows[0]?.n ?? 0) > 0;
-  }
-
   /** The newest lock generation and what its rows say, or undefined when there is none. */
   async #current(ttlMs: number): Promise<Generation | undefined> {
-    const tables = await this.olap.query<{ name: string; age: string | number }>(
-      `SELECT name, toString(toUnixTimestamp(now()) - toUnixTimestamp(metadata_modification_time)) AS age FROM system.tables WHERE database = ${quoteString(this.olap.database)} AND substring(name, 1, ${LOCK_PREFIX.length}) = ${quoteString(LOCK_PREFIX)}`,
-    );
-    const generations = tables
-      .map((t) => ({ n: Number(t.name.slice(LOCK_PREFIX.length)), age: Number(t.age) }))
-      .filter((g) => Number.isSafeInteger(g.n) && g.n > 0)
-      .sort((a, b) => b.n - a.n);
+    const generations = (await this.#store.lockGenerations()).sort((a, b) => b.n - a.n);
     const top = generations[0];
     if (!top) return undefined;
-    const rows = await this.olap
-      .query<{ event: string; owner: string; host: string; pid: string | number; at: string; ago: string | number }>(
-        `SELECT event, owner, host, toString(pid) AS pid, toString(at) AS at, toString(toUnixTimestamp(now()) - toUnixTimestamp(at)) AS ago FROM ${quoteIdentifier(LOCK_PREFIX + top.n)}`,
-      )
-      .catch((error: unknown) => {
-        // Dropped between the two reads: a newer generation exists; the caller retries.
-        if (error instanceof Error && /doesn't exist|UNKNOWN_TABLE|Code: 60/.test(error.message)) return undefined;
-        throw error;
-      });
+    // Undefined: dropped between the two reads, a newer generation exists; the caller retries.
+    const rows = await this.#store.lockRows(top.n);
     if (rows === undefined) return { n: top.n, state: "gone", older: generations.slice(1).map((g) => g.n) };
     const acquire = rows.find((r) => r.event === "acquire");
     const older = generations.slice(1).map((g) => g.n);
@@ -316,18 +278,11 @@ class TargetLedger implements Ledger {
       }
       if (current?.state === "creating") return { acquired: false, holder: { owner: "(a runner taking the lock)", acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + CREATING_GRACE_S * 1000).toISOString() } };
       const next = (current?.n ?? 0) + 1;
-      try {
-        await this.olap.execute(
-          `CREATE TABLE ${quoteIdentifier(LOCK_PREFIX + next)} ENGINE = Log AS SELECT 'acquire' AS event, ${quoteString(owner)} AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
-        );
-      } catch (error) {
-        // Another runner created this generation first: it holds the lock.
-        if (error instanceof Error && /already exists|TABLE_ALREADY_EXISTS|Code: 57/.test(error.message)) continue;
-        throw error;
-      }
+      // False: another runner created this generation first and holds the lock.
+      if (!(await this.#store.createLockGeneration(next, this.#event("acquire", owner)))) continue;
       // The lock is ours: the ledger as the previous holder left it, and old generations go.
       for (const n of [...(current?.older ?? []), ...(current ? [current.n] : [])]) {
-        await this.olap.execute(`DROP TABLE IF EXISTS ${quoteIdentifier(LOCK_PREFIX + n)}`).catch(() => undefined);
+        await this.#store.dropLockGeneration(n).catch(() => undefined);
       }
       await this.refresh();
       const now = new Date();
@@ -341,10 +296,12 @@ class TargetLedger implements Ledger {
     });
   }
 
+  #event(event: LockEvent["event"], owner: string): LockEvent {
+    return { event, owner, host: this.#host, pid: this.#pid };
+  }
+
   async #beat(n: number, owner: string): Promise<void> {
-    await this.olap.execute(
-      `INSERT INTO ${quoteIdentifier(LOCK_PREFIX + n)} SELECT 'heartbeat' AS event, ${quoteString(owner)} AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
-    );
+    await this.#store.appendLockEvent(n, this.#event("heartbeat", owner));
   }
 
   async renewLock(owner: string, ttlMs: number): Promise<RenewResult> {
@@ -359,18 +316,14 @@ class TargetLedger implements Ledger {
   async releaseLock(owner: string): Promise<boolean> {
     const current = await this.#current(FOREVER_MS);
     if (!current?.holder || current.holder.owner !== owner || current.state === "released") return false;
-    await this.olap.execute(
-      `INSERT INTO ${quoteIdentifier(LOCK_PREFIX + current.n)} SELECT 'release' AS event, ${quoteString(owner)} AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
-    );
+    await this.#store.appendLockEvent(current.n, this.#event("release", owner));
     return true;
   }
 
   async forceUnlock(): Promise<LockHolder | undefined> {
     const current = await this.#current(FOREVER_MS);
     if (!current || current.state === "released" || current.state === "gone") return undefined;
-    await this.olap.execute(
-      `INSERT INTO ${quoteIdentifier(LOCK_PREFIX + current.n)} SELECT 'release' AS event, 'moose migrate unlock' AS owner, ${quoteString(this.#host)} AS host, toUInt32(${this.#pid}) AS pid, now() AS at`,
-    );
+    await this.#store.appendLockEvent(current.n, this.#event("release", "moose migrate unlock"));
     return current.holder;
   }
 

@@ -28,7 +28,9 @@ export async function projectLedger(config: LoadedConfig, toolVersion: string, o
     throw error;
   }
   const { openTargetLedger } = await import("../ledger/target.js");
-  return openTargetLedger(olap, mirror);
+  // On a cluster the ledger and the lock are kept cluster-wide, on the first cluster the config lists.
+  const cluster = config.olap.clusters?.[0]?.name;
+  return openTargetLedger(olap, mirror, cluster === undefined ? {} : { cluster });
 }
 
 export function projectOlap(config: LoadedConfig): Promise<OlapEngine> {
