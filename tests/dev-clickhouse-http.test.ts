@@ -57,6 +57,9 @@ test.serial("@clickhouse/client: ping, DDL, insert JSONEachRow, query in JSONEac
   t.is(json.rows, 1);
   t.is(await (await client.query({ query: "SELECT id, name FROM events ORDER BY id", format: "TabSeparated" })).text(), "1\ta;b\n18446744073709551615\tbig\n");
   t.is(await (await client.query({ query: "SELECT name FROM events ORDER BY id", format: "CSV" })).text(), '"a;b"\n"big"\n');
+  // The statement's FORMAT (appended by the client) applies to EXPLAIN's output too, as on a server.
+  const explain = await (await client.query({ query: "EXPLAIN AST SELECT 1", format: "JSONEachRow" })).json<{ explain: string }>();
+  t.regex(explain[0]?.explain ?? "", /^SelectWithUnionQuery \(children \d\)$/);
 });
 
 test.serial("@clickhouse/client: query parameters, settings, the database option, insert in other formats", async (t) => {

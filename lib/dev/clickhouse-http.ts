@@ -199,7 +199,8 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
     let output: string;
     try {
       output = await run(text, {
-        format: params.get("default_format") || "TabSeparated",
+        // The statement's own FORMAT wins, as on a server (chDB applies it to EXPLAIN's inner query otherwise).
+        format: (parsed.kind === "InsertQuery" ? undefined : / FORMAT (\w+)$/.exec(parsed.formatted)?.[1]) ?? (params.get("default_format") || "TabSeparated"),
         readOnly,
         ...(database === undefined ? {} : { database }),
         ...(Object.keys(settings).length === 0 ? {} : { settings }),
