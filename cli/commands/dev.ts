@@ -78,6 +78,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       token,
       port: args.port ?? config.httpServer.port,
       log: (line) => log?.write(line),
+      appLog: say,
     });
     closers.push(() => server.close());
     if (server.managementError) io.stderr.write(`warning: ${server.managementError}\n`);

@@ -6,6 +6,10 @@ import { loadApp, type LoadedApp } from "../runtime/load-app.js";
 import { createApiRoutes } from "../server/api-routes.js";
 import { startHttpServer, type RouteHandler } from "../server/server.js";
 import { startSyncs, type SyncManager } from "../server/sync.js";
+import { startStreamFunctions, type StreamFunctions } from "../server/stream-functions.js";
+import { createWebAppRoutes } from "../server/web-apps.js";
+import { installAppRuntime } from "../runtime/services.js";
+import { cacheSettings } from "../runtime/cache-settings.js";
 import { createControlRoutes } from "./control-routes.js";
 import type { DevSession } from "./session.js";
 
@@ -17,6 +21,8 @@ export interface DevServerOptions {
   readonly token: string;
   readonly port: number;
   readonly log: (line: string) => void;
+  /** Lines for the developer's terminal: errors of the app's code (with .ts file:line), `cliLog`, the cache in use. */
+  readonly appLog: (line: string) => void;
 }
 
 export interface DevServer {
@@ -40,7 +46,8 @@ export interface DevServer {
  * control routes other moose commands use while dev holds the engine.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const { config, engines, ledger, session, log } = options;
+  const { config, engines, ledger, session, log, appLog } = options;
+  const projectDir = config.projectDir;
   let app: LoadedApp | undefined;
   let appError: unknown;
   const control = createControlRoutes({
@@ -55,9 +62,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     olap: engines.olap,
     ...(engines.streamEngine ? { streams: engines.streamEngine } : {}),
     log,
+    appLog,
+    projectDir,
   });
-  const routes: readonly RouteHandler[] = [control, api];
-  const server = await startHttpServer({ host: config.httpServer.host, port: options.port, routes: () => routes, log });
+  const webApps = createWebAppRoutes({ app: () => app, appLog, projectDir });
+  const routes: readonly RouteHandler[] = [control, api, webApps];
+  const runtime = installAppRuntime({
+    olap: engines.olap,
+    ...(engines.streamEngine ? { streams: engines.streamEngine } : {}),
+    ...cacheSettings(config),
+    fallBackToMemory: true,
+    log: appLog,
+  });
+  let server;
+  try {
+    server = await startHttpServer({ host: config.httpServer.host, port: options.port, routes: () => routes, log });
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
   let management: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let managementError: string | undefined;
   if (config.httpServer.managementPort !== undefined) {
@@ -67,28 +90,36 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       managementError = `no management listener: ${error instanceof Error ? error.message : String(error)}; GET /health answers on ${server.url}`;
     }
   }
-  const syncs: SyncManager | undefined = engines.streamEngine
-    ? startSyncs({ getState: () => session.state, streams: engines.streamEngine, olap: engines.olap, stateDir: config.paths.stateDir, log })
+  const streams = engines.streamEngine;
+  const syncs: SyncManager | undefined = streams ? startSyncs({ getState: () => session.state, streams, olap: engines.olap, stateDir: config.paths.stateDir, log }) : undefined;
+  const functions: StreamFunctions | undefined = streams
+    ? startStreamFunctions({ app: () => app, getState: () => session.state, streams, stateDir: config.paths.stateDir, log, appLog, projectDir })
     : undefined;
+  const running = server;
   return {
-    url: server.url,
+    url: running.url,
     ...(management ? { managementUrl: management.url } : {}),
     ...(managementError ? { managementError } : {}),
     refresh: async (reloadApp: boolean) => {
       syncs?.refresh();
-      if (!reloadApp) return appError;
-      try {
-        app = await loadApp(config.paths.mainFile, { reuseUnchanged: true });
-        appError = undefined;
-      } catch (error) {
-        appError = error;
+      if (reloadApp) {
+        try {
+          app = await loadApp(config.paths.mainFile, { reuseUnchanged: true });
+          appError = undefined;
+        } catch (error) {
+          appError = error;
+        }
       }
+      // Transforms and consumers follow the app as loaded and the topics as applied.
+      functions?.refresh();
       return appError;
     },
     close: async () => {
+      await functions?.stop();
       await syncs?.stop();
       await management?.close();
-      await server.close();
+      await running.close();
+      await runtime.close();
     },
   };
 }

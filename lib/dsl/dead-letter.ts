@@ -39,11 +39,30 @@ export class DeadLetterQueue<T> extends Stream<DeadLetterModel> {
 
   /** Run-time only: transforms dead letters (with `asTyped()`). */
   override addTransform<U>(to: Stream<U>, fn: (row: DeadLetter<T>) => ZeroOrMany<U> | Promise<ZeroOrMany<U>>, config?: TransformConfig<DeadLetterModel>): void {
-    super.addTransform(to, fn as (row: DeadLetterModel) => ZeroOrMany<U>, config);
+    super.addTransform(to, (row: DeadLetterModel) => fn(withAsTyped<T>(row)), config);
   }
 
   /** Run-time only: called for every dead letter (with `asTyped()`). */
   override addConsumer(fn: (row: DeadLetter<T>) => void | Promise<void>, config?: ConsumerConfig<DeadLetterModel>): void {
-    super.addConsumer(fn as (row: DeadLetterModel) => void, config);
+    super.addConsumer((row: DeadLetterModel) => fn(withAsTyped<T>(row)), config);
   }
+}
+
+/**
+ * Gives a dead letter `asTyped()`: the original record as `T`. moose-lib checks it with
+ * the compiled typia guard; here it is the record as it arrived, without the
+ * `__source…` fields the runner added (no compiler plugin runs on the app).
+ */
+function withAsTyped<T>(row: DeadLetterModel): DeadLetter<T> {
+  const letter = row as DeadLetter<T>;
+  Object.defineProperty(letter, "asTyped", {
+    value: (): T => {
+      const original = { ...(letter.originalRecord ?? {}) } as Record<string, unknown>;
+      for (const key of Object.keys(original)) if (key.startsWith("__source")) delete original[key];
+      return original as T;
+    },
+    enumerable: false,
+    configurable: true,
+  });
+  return letter;
 }

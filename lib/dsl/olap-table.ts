@@ -1,6 +1,6 @@
 import { register } from "./registry.js";
 import type { Insertable } from "./column-types.js";
-import { notAvailable } from "./runtime.js";
+import { runtimeServices } from "./runtime-context.js";
 import { physicalName, sqlIdentifier } from "./sql.js";
 
 /**
@@ -163,9 +163,19 @@ export class OlapTable<T> {
     register(this);
   }
 
-  /** Run-time only (the dev server): inserts rows. Not available while planning. */
-  insert(_data: Insertable<T>[] | AsyncIterable<unknown>, _options?: InsertOptions): Promise<InsertResult<T>> {
-    return notAvailable("OlapTable.insert");
+  /**
+   * Run-time only (under `moose dev` / `moose prod`): inserts rows, all or none (the
+   * options of moose-lib's partial inserts are not supported: every row is validated first).
+   */
+  async insert(data: Insertable<T>[] | AsyncIterable<unknown>, _options?: InsertOptions): Promise<InsertResult<T>> {
+    const services = runtimeServices();
+    if (services === undefined) throw new Error(`OlapTable.insert (${this.name}) needs the app to run under moose dev or moose prod`);
+    const rows: Array<Record<string, unknown>> = [];
+    if (Array.isArray(data)) rows.push(...(data as Array<Record<string, unknown>>));
+    else for await (const row of data as AsyncIterable<unknown>) rows.push(row as Record<string, unknown>);
+    const json = JSON.parse(JSON.stringify(rows)) as Array<Record<string, unknown>>;
+    if (json.length > 0) await services.insert(physicalName(this.name, this.config.version), json);
+    return { successful: json.length, failed: 0, total: json.length };
   }
 
   /**

@@ -2,7 +2,7 @@ import { register } from "./registry.js";
 import type { OlapTable } from "./olap-table.js";
 import type { LifeCycle } from "./olap-table.js";
 import type { DeadLetterQueue } from "./dead-letter.js";
-import { notAvailable } from "./runtime.js";
+import { runtimeServices } from "./runtime-context.js";
 import { physicalName, sqlIdentifier } from "./sql.js";
 
 /** moose-lib's default topic retention: 7 days, in seconds. */
@@ -62,7 +62,8 @@ export class Stream<T> {
   declare readonly __schema?: T;
   /** Run-time hooks, used by the dev server; planning ignores them. */
   readonly transforms: Array<{ readonly to: Stream<unknown>; readonly fn: (row: T) => unknown; readonly config?: TransformConfig<T> }> = [];
-  readonly consumers: Array<(row: T) => void | Promise<void>> = [];
+  readonly consumers: Array<{ readonly fn: (row: T) => void | Promise<void>; readonly config?: ConsumerConfig<T> }> = [];
+  readonly multiTransforms: Array<(row: T) => RoutedMessage[] | Promise<RoutedMessage[]>> = [];
 
   constructor(name: string, config?: StreamConfig<T>) {
     this.name = name;
@@ -81,13 +82,13 @@ export class Stream<T> {
   }
 
   /** Run-time only: called for every row of this stream. */
-  addConsumer(fn: (row: T) => void | Promise<void>, _config?: ConsumerConfig<T>): void {
-    this.consumers.push(fn);
+  addConsumer(fn: (row: T) => void | Promise<void>, config?: ConsumerConfig<T>): void {
+    this.consumers.push({ fn, ...(config ? { config } : {}) });
   }
 
-  /** Run-time only: one function routing each record to several streams. */
-  addMultiTransform(_fn: (row: T) => RoutedMessage[]): void {
-    notAvailable("Stream.addMultiTransform");
+  /** Run-time only: one function routing each record to several streams (`dest.routed(values)`). */
+  addMultiTransform(fn: (row: T) => RoutedMessage[] | Promise<RoutedMessage[]>): void {
+    this.multiTransforms.push(fn);
   }
 
   /** Wraps records for `addMultiTransform`. */
@@ -95,8 +96,13 @@ export class Stream<T> {
     return new RoutedMessage(this, values);
   }
 
-  /** Run-time only: produces records to the topic. */
-  send(_values: ZeroOrMany<T>): Promise<void> {
-    return notAvailable("Stream.send");
+  /** Run-time only (under `moose dev` / `moose prod`): produces records to the topic. */
+  async send(values: ZeroOrMany<T>): Promise<void> {
+    const records = Array.isArray(values) ? values.filter((v) => v !== undefined && v !== null) : values === undefined || values === null ? [] : [values];
+    if (records.length === 0) return;
+    const services = runtimeServices();
+    if (services === undefined) throw new Error(`Stream.send (${this.name}) needs the app to run under moose dev or moose prod`);
+    // Records travel as JSON (a Date as its ISO text), as moose-lib sends them.
+    await services.produce(physicalName(this.name, this.config.version), JSON.parse(JSON.stringify(records)) as unknown[]);
   }
 }

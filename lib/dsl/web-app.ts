@@ -18,6 +18,9 @@ export interface WebAppConfig {
   readonly injectMooseUtils?: boolean;
 }
 
+/** Paths the server answers itself, as moose-lib reserves them. */
+const RESERVED_MOUNT_PATHS = ["/admin", "/api", "/consumption", "/health", "/ingest", "/liveness", "/moose", "/ready", "/workflows"] as const;
+
 /**
  * A web framework app mounted into the Moose HTTP server (moose-lib's `WebApp`). Its
  * routes are code, served by `moose dev`; there is no infrastructure to plan, and
@@ -33,6 +36,13 @@ export class WebApp {
   readonly config: WebAppConfig;
 
   constructor(name: string, appOrHandler: FrameworkApp | WebAppHandler | object, config: WebAppConfig) {
+    const mount = config?.mountPath;
+    // The checks moose-lib makes: the server's own routes stay reachable.
+    if (typeof mount !== "string" || !mount.startsWith("/") || mount === "/" || mount.endsWith("/")) {
+      throw new Error(`WebApp ${name}: mountPath must start with "/", not be "/" and not end with "/" (got ${JSON.stringify(mount)})`);
+    }
+    const reserved = RESERVED_MOUNT_PATHS.find((r) => mount === r || mount.startsWith(`${r}/`));
+    if (reserved !== undefined) throw new Error(`WebApp ${name}: mountPath ${mount} is under ${reserved}, which the server uses (reserved: ${RESERVED_MOUNT_PATHS.join(", ")})`);
     this.name = name;
     this.app = appOrHandler;
     this.config = config;

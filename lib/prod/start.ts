@@ -127,12 +127,30 @@ export async function startProduction(config: LoadedConfig, options: ProductionO
       syncs.refresh();
       opened.push({ close: () => syncs.stop() });
     }
-    if (config.features.apis && olap && endpoints.length > 0) {
+    // The app runs in production as in dev: API handlers, web apps, transforms and consumers.
+    // A production app that does not load is not served half-working: the error stops the start.
+    let loaded: LoadedApp | undefined;
+    if (olap) {
+      const { installAppRuntime } = await import("../runtime/services.js");
+      const { cacheSettings } = await import("../runtime/cache-settings.js");
+      const runtime = installAppRuntime({ olap, ...(streams ? { streams } : {}), ...cacheSettings(config), fallBackToMemory: false, log });
+      opened.push(runtime);
       const { loadApp } = await import("../runtime/load-app.js");
+      loaded = await loadApp(config.paths.mainFile);
+      const app = loaded;
+      if (streams) {
+        const { startStreamFunctions } = await import("../server/stream-functions.js");
+        const functions = startStreamFunctions({ app: () => app, getState: () => served, streams, stateDir: config.paths.stateDir, log, appLog: log, projectDir: config.projectDir });
+        functions.refresh();
+        opened.push({ close: () => functions.stop() });
+      }
+    }
+    if (config.features.apis && olap && loaded) {
+      const app = loaded;
       const { createApiRoutes } = await import("../server/api-routes.js");
-      // A production app that does not load is not served half-working: the error stops the start.
-      const loaded: LoadedApp = await loadApp(config.paths.mainFile);
-      routes.push(createApiRoutes({ getState: () => served, app: () => loaded, olap, log, ...(streams ? { streams } : {}) }));
+      const { createWebAppRoutes } = await import("../server/web-apps.js");
+      if (endpoints.length > 0) routes.push(createApiRoutes({ getState: () => served, app: () => app, olap, log, appLog: log, projectDir: config.projectDir, ...(streams ? { streams } : {}) }));
+      routes.push(createWebAppRoutes({ app: () => app, appLog: log, projectDir: config.projectDir }));
     } else if (endpoints.length > 0) {
       emit({ kind: "warning", message: `${endpoints.length} API endpoint(s) are deployed but not served: ${!config.features.apis ? "features.apis is off" : "features.olap is off"}` });
     }

@@ -41,6 +41,13 @@ export interface LoadedTransform {
   readonly config?: TransformConfig<unknown>;
 }
 
+export interface LoadedConsumer {
+  readonly fn: (row: unknown) => void | Promise<void>;
+  /** Topic of the dead-letter queue for records whose consumer throws, when one is set. */
+  readonly deadLetterQueue?: string;
+  readonly version?: string;
+}
+
 export interface LoadedStream {
   /** The topic name (versioned). */
   readonly topic: string;
@@ -48,7 +55,9 @@ export interface LoadedStream {
   /** The table rows flow to (the topic→table sync), versioned name. */
   readonly destination?: string;
   readonly transforms: readonly LoadedTransform[];
-  readonly consumers: ReadonlyArray<(row: unknown) => void | Promise<void>>;
+  readonly consumers: readonly LoadedConsumer[];
+  /** `addMultiTransform` functions: each returns `dest.routed(values)` for any number of streams. */
+  readonly multiTransforms: ReadonlyArray<(row: unknown) => unknown>;
   readonly declaration: Stream<unknown>;
 }
 
@@ -267,7 +276,7 @@ function collect(mainFile: string, gen: number, exports: Record<string, unknown>
           name: stream.name,
           ...(target ? { destination: versionedName(target.name, target.config.version) } : {}),
           transforms: stream.transforms.map((t) => {
-            const dlq = t.config?.deadLetterQueue ?? stream.defaultDeadLetterQueue;
+            const dlq = t.config?.deadLetterQueue === undefined ? stream.defaultDeadLetterQueue : t.config.deadLetterQueue ?? undefined;
             return {
               to: versionedName(t.to.name, t.to.config.version),
               fn: t.fn,
@@ -275,7 +284,16 @@ function collect(mainFile: string, gen: number, exports: Record<string, unknown>
               ...(t.config ? { config: t.config } : {}),
             };
           }),
-          consumers: [...stream.consumers],
+          consumers: stream.consumers.map((c) => {
+            // `deadLetterQueue: null` turns the stream's default off, as in moose-lib.
+            const dlq = c.config?.deadLetterQueue === undefined ? stream.defaultDeadLetterQueue : c.config.deadLetterQueue ?? undefined;
+            return {
+              fn: c.fn,
+              ...(dlq ? { deadLetterQueue: versionedName(dlq.name, dlq.config.version) } : {}),
+              ...(c.config?.version !== undefined ? { version: c.config.version } : {}),
+            };
+          }),
+          multiTransforms: [...stream.multiTransforms] as Array<(row: unknown) => unknown>,
           declaration: stream,
         });
         break;
@@ -308,6 +326,22 @@ function destinationOf(dest: unknown): LoadedIngestApi["destination"] {
 
 // ---------------------------------------------------------------------------
 // Failures
+
+/**
+ * An error thrown by the app's code while it runs (a transform, a consumer, a handler), as
+ * one line starting with the .ts position of the app frame that threw:
+ * `app/ingest/transforms.ts:36:13: Error: blah`. Positions are relative to `projectDir`.
+ *
+ * @example log(`transform Foo → Bar failed: ${describeAppError(error, projectDir)}`);
+ */
+export function describeAppError(error: unknown, projectDir?: string): string {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const message = clean(e.message);
+  const position = positionOf(e, message);
+  if (position === undefined) return `${e.name}: ${message}`;
+  const file = projectDir !== undefined && position.file.startsWith(projectDir + "/") ? position.file.slice(projectDir.length + 1) : position.file;
+  return `${file}:${position.line}:${position.column}: ${e.name}: ${message}`;
+}
 
 const GENERATION_QUERY = new RegExp(`\\?${GENERATION_PARAM}=\\d+`, "g");
 

@@ -6,7 +6,7 @@ import { declareParameterType } from "../dsl/sql.js";
 import { parseClickHouseType, type ClickHouseType } from "../model/clickhouse-type.js";
 import type { ApiEndpoint, Column, InfraMap } from "../model/infra-map.js";
 import { createApiUtils } from "../runtime/api-utils.js";
-import type { LoadedApp } from "../runtime/load-app.js";
+import { describeAppError, type LoadedApp } from "../runtime/load-app.js";
 import { readJsonBody, sendJson, type RouteHandler } from "./server.js";
 import { coerceQueryParams, validateRows } from "./validate.js";
 
@@ -21,6 +21,10 @@ export interface ApiRoutesOptions {
   /** Needed for ingest endpoints that deliver to a topic; without it they answer 503. */
   readonly streams?: StreamEngine;
   readonly log: (line: string) => void;
+  /** Errors of the app's handlers as one line with their .ts file:line, for the developer's terminal. */
+  readonly appLog?: (line: string) => void;
+  /** App file positions in `appLog` lines are relative to this folder. */
+  readonly projectDir?: string;
   /** Largest ingest body accepted (default 10 MiB); larger ones get 413. */
   readonly maxBodyBytes?: number;
 }
@@ -146,6 +150,7 @@ async function consume(options: ApiRoutesOptions, endpoint: ApiEndpoint, url: UR
     result = await entry.handler(params, utils);
   } catch (error) {
     options.log(`GET /${endpoint.name}: the handler threw: ${error instanceof Error && error.stack ? error.stack : String(error)}`);
+    options.appLog?.(`✗ GET /${endpoint.name}: the handler threw: ${describeAppError(error, options.projectDir)}`);
     sendJson(res, 500, { error: `the handler of ${endpoint.name} failed: ${error instanceof Error ? error.message : String(error)}` });
     return;
   }
