@@ -57,6 +57,17 @@ async function eventually<T>(dir: string, sql: string, done: (rows: T[]) => bool
   }
 }
 
+/** Waits until anything printed so far matches (the consumers print concurrently with the other lines). */
+async function printed(dev: DevProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = pattern.exec(dev.text);
+    if (m) return m[0];
+    if (Date.now() > deadline) throw new Error(`moose dev did not print ${pattern}; output:\n${dev.text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const post = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 // 2023-11-14 22:13:20 UTC and 2023-11-15 22:13:20 UTC; 1728000000 is the template's "throw" value.
@@ -118,11 +129,11 @@ async function startAndIngest(t: ExecutionContext, template: Template, env: Reco
   t.is(Number(original.__sourcePartition), 0);
 
   // The failure is in the terminal with the template's file and line; the runtime goes on.
-  const failure = await dev.waitFor(/transform Foo → Bar failed on record Foo\/0@\d+: .*\n/);
+  const failure = await printed(dev, /transform Foo → Bar failed on record Foo\/0@\d+: .*\n/);
   t.regex(failure, /app\/ingest\/transforms\.ts:\d+:\d+: Error: blah; sent to FooDeadLetterQueue/);
   // The consumers ran: the stream's (printFooEvent) and the dead-letter queue's (deadLetter.asTyped()).
-  await dev.waitFor(/Primary Key: dead/);
-  await dev.waitFor(/primaryKey: 'dead'/);
+  await printed(dev, /Primary Key: dead/);
+  await printed(dev, /primaryKey: 'dead'/);
   return { dir, dev, url };
 }
 
@@ -148,17 +159,20 @@ async function checkBarApi(t: ExecutionContext, { dir, url }: Started): Promise<
 
   // The transform's own cache: the same primaryKey again is answered from it.
   t.is((await post(`${url}/ingest/Foo`, { primaryKey: "a", timestamp: 1700000000, optionalText: "hello" })).status, 200);
+  // The cached Bar of "a" goes on to the table like any other: a second row for day 14, in an insert of its own.
+  t.is((await eventually(dir, "SELECT primaryKey FROM Bar", (r) => r.length >= 4)).length, 4);
 }
 
 test.serial("typescript template under moose dev: ingest → transform → Bar, BarAggregated, FooDeadLetter; /api/bar and /api/bar/1 with MooseCache", async (t) => {
   const started = await startAndIngest(t, "typescript");
   await checkBarApi(t, started);
-  await started.dev.waitFor(/Using cached result for a/);
+  await printed(started.dev, /Using cached result for a/);
   const v1 = await fetch(`${started.url}/api/bar/1?orderBy=rowsWithText`);
   t.is(v1.status, 200, await v1.clone().text());
   const v1Rows = (await v1.json()) as Array<{ dayOfMonth: unknown; rowsWithText: unknown; metadata: unknown }>;
   t.deepEqual(v1Rows[0]?.metadata, { version: "1.0", queryParams: { orderBy: "rowsWithText", limit: 5, startDay: 1, endDay: 31 } });
   t.deepEqual(v1Rows.map((r) => [Number(r.dayOfMonth), Number(r.rowsWithText)]).sort(), [
+    [14, 1],
     [14, 1],
     [15, 0],
     [16, 0],
@@ -172,7 +186,7 @@ test.serial("typescript-express template under moose dev: the data flows, /api/b
   const health = await fetch(`${url}/express/health`);
   t.is(health.status, 200);
   t.like(await health.json(), { status: "ok", service: "bar-express-api" });
-  await dev.waitFor(/\[bar-express\.ts\] GET \/health/);
+  await printed(dev, /\[bar-express\.ts\] GET \/health/);
   const q = await fetch(`${url}/express/query?limit=2`);
   t.is(q.status, 200, await q.clone().text());
   const body = (await q.json()) as { success: boolean; count: number; data: Array<{ dayOfMonth: unknown; totalRows: unknown }> };
@@ -183,6 +197,7 @@ test.serial("typescript-express template under moose dev: the data flows, /api/b
   const dataBody = (await data.json()) as { success: boolean; params: unknown; data: Array<{ dayOfMonth: unknown; maxTextLength: unknown }> };
   t.deepEqual(dataBody.params, { orderBy: "maxTextLength", limit: 10, startDay: 1, endDay: 31 });
   t.deepEqual(dataBody.data.map((r) => [Number(r.dayOfMonth), Number(r.maxTextLength)]).sort(), [
+    [14, 5],
     [14, 5],
     [15, 0],
     [16, 0],
@@ -217,7 +232,7 @@ const REDIS_URL = process.env.REDIS_URL;
 (REDIS_URL ? test.serial : test.skip)("typescript template with MooseCache on Redis (REDIS_URL): the transform's and the API's cache entries are in Redis", async (t) => {
   const prefix = `tr${process.pid}${Date.now()}`;
   const started = await startAndIngest(t, "typescript", { MOOSE_REDIS_CONFIG__URL: REDIS_URL!, MOOSE_REDIS_CONFIG__KEY_PREFIX: prefix });
-  await started.dev.waitFor(/MooseCache: Redis at redis:\/\//);
+  await printed(started.dev, /MooseCache: Redis at redis:\/\//);
   await checkBarApi(t, started);
   const redis = await connectRedis(REDIS_URL!);
   t.teardown(() => redis.close());
