@@ -1,7 +1,8 @@
 /**
  * The declaration library: what app files import. It also answers to the name
  * `@514labs/moose-lib`: every name a moose-lib app imports exists here with the same
- * shape (run-time helpers such as `MooseCache` only type-check; see lib/dsl/runtime.ts).
+ * shape; the run-time helpers (`MooseCache`, `getMooseUtils`, …) work while `moose dev` or
+ * `moose prod` runs the app (see lib/dsl/runtime.ts).
  *
  * @example
  * import { OlapTable, Stream } from "moose-migrate";
@@ -48,15 +49,23 @@ export { IngestPipeline, type IngestPipelineConfig } from "./dsl/ingest-pipeline
 export { sql, toQuery, quoteIdentifier, type Sql, type SqlTemplateTag, type TypedParameter, type ParameterDialect } from "./dsl/sql.js";
 export {
   MooseCache,
+  MooseClient,
+  QueryClient,
   getMooseClients,
   getMooseUtils,
+  getMooseUtilsFromRequest,
+  getLegacyMooseUtils,
   expressMiddleware,
   expressApiKeyAuthMiddleware,
   mooseLogger,
+  cliLog,
+  mooseRuntimeEnv,
+  mooseEnvSecrets,
   ApiHelpers,
   ConsumptionHelpers,
-  type MooseClient,
-  type QueryClient,
+  type CliLogData,
+  type QueryRunner,
+  type ClickHouseQueryable,
   type QueryResult,
   type WorkflowClient,
   type MooseUtils,
