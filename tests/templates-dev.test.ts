@@ -1,10 +1,13 @@
 import test, { type ExecutionContext } from "ava";
-import { cpSync, existsSync, symlinkSync, writeFileSync } from "node:fs";
+import { createClient } from "@clickhouse/client";
+import { cpSync, existsSync, symlinkSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectRedis } from "../lib/runtime/redis.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
+import { startTemporalTestServer, type TemporalTestServer } from "./helpers/temporal-test-server.js";
 
 /**
  * Moose's three public templates (fixtures/moose-templates: app code, moose.config.toml and
@@ -20,29 +23,41 @@ const FIXTURES = join(REPO, "fixtures", "moose-templates");
 
 type Template = "typescript" | "typescript-express" | "typescript-fastify";
 
-/** Until the real config's keys are understood, the stand-in: embedded engines, the template's features. */
-const STAND_IN_CONFIG = `[features]
-olap = true
-streaming_engine = true
-workflows = false
-apis = true
-`;
+// The templates enable workflows: Moose's dev starts Temporal in Docker. No Temporal server can be installed here,
+// so dev talks to the protocol-level one of tests/helpers (the template's workflow has no schedule to create).
+let temporal: TemporalTestServer;
+test.before(async () => {
+  temporal = await startTemporalTestServer();
+});
+test.after.always(async () => {
+  await temporal?.close();
+});
+
+/** A free loopback port (for the ClickHouse HTTP interface dev serves at host_port, and an unused Redis address). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 async function templateProject(t: ExecutionContext, template: Template): Promise<string> {
   const dir = join(tempDir(`tpl-${template}`), template);
   cpSync(join(FIXTURES, template), dir, { recursive: true });
   // The app's packages (express, fastify, @faker-js/faker) are this repository's devDependencies.
   if (!existsSync(join(dir, "node_modules"))) symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
-  const ls = await runCli(dir, ["ls"]);
-  if (ls.code !== 0) {
-    t.log(`the template's own moose.config.toml does not load here yet (${ls.stderr.split("\n")[0]}); using a stand-in config`);
-    writeFileSync(join(dir, "moose.config.toml"), STAND_IN_CONFIG);
-  }
+  // The template's own moose.config.toml, unchanged.
+  const plan = await runCli(dir, ["plan"]);
+  t.is(plan.code, 0, plan.stderr);
   return dir;
 }
 
+/** The variables each project's dev runs with: other commands must see the same addresses. */
+const envOf = new Map<string, Record<string, string>>();
+
 async function query<T>(dir: string, sql: string): Promise<T[]> {
-  const r = await runCli(dir, ["query", sql, "--format", "json"]);
+  const r = await runCli(dir, ["query", sql, "--format", "json"], envOf.get(dir) ?? {});
   if (r.code !== 0) throw new Error(`moose query failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as T[];
 }
@@ -81,13 +96,29 @@ interface Started {
   readonly dir: string;
   readonly dev: DevProcess;
   readonly url: string;
+  /** Where dev serves ClickHouse's HTTP interface (the config's host, on a free host_port). */
+  readonly clickhouseUrl: string;
 }
 
 /** Starts dev on the template, posts the records, and checks Bar, BarAggregated and FooDeadLetter. */
 async function startAndIngest(t: ExecutionContext, template: Template, env: Record<string, string> = {}): Promise<Started> {
   const dir = await templateProject(t, template);
   // A key prefix of its own: a Redis the config points at may be shared with other runs.
-  const dev = new DevProcess(dir, [], { MOOSE_REDIS_CONFIG__KEY_PREFIX: `t${process.pid}${template.length}${Date.now()}`, ...env });
+  const chPort = await freePort();
+  const [temporalHost, temporalPort] = temporal.address.split(":") as [string, string];
+  const devEnv: Record<string, string> = {
+    // Only addresses are overridden (Moose's MOOSE_<SECTION>__<KEY> variables); the file is the template's.
+    MOOSE_TEMPORAL_CONFIG__TEMPORAL_HOST: temporalHost,
+    MOOSE_TEMPORAL_CONFIG__TEMPORAL_PORT: temporalPort,
+    MOOSE_HTTP_SERVER_CONFIG__MANAGEMENT_PORT: String(await freePort()),
+    // Several dev servers may run at once: the direct connection on a port of its own.
+    MOOSE_CLICKHOUSE_CONFIG__HOST_PORT: String(chPort),
+    // A key prefix of its own: the Redis the config points at may be shared with other runs.
+    MOOSE_REDIS_CONFIG__KEY_PREFIX: `t${process.pid}${template.length}${Date.now()}`,
+    ...env,
+  };
+  envOf.set(dir, devEnv);
+  const dev = new DevProcess(dir, [], devEnv);
   t.teardown(() => void dev.stop());
   const url = await dev.url();
   await dev.waitFor(/✓ applied \d+ steps? in/, 120_000);
@@ -134,11 +165,12 @@ async function startAndIngest(t: ExecutionContext, template: Template, env: Reco
   // The consumers ran: the stream's (printFooEvent) and the dead-letter queue's (deadLetter.asTyped()).
   await printed(dev, /Primary Key: dead/);
   await printed(dev, /primaryKey: 'dead'/);
-  return { dir, dev, url };
+  return { dir, dev, url, clickhouseUrl: `http://localhost:${chPort}` };
 }
 
 /** The template's API (`GET /api/bar`): rows from BarAggregated, then the same answer from MooseCache. */
-async function checkBarApi(t: ExecutionContext, { dir, url }: Started): Promise<void> {
+async function checkBarApi(t: ExecutionContext, started: Started): Promise<void> {
+  const { dir, url } = started;
   const first = await fetch(`${url}/api/bar?orderBy=totalRows&limit=5`);
   t.is(first.status, 200, await first.clone().text());
   const rows = (await first.json()) as Array<{ dayOfMonth: unknown; totalRows: unknown }>;
@@ -161,6 +193,19 @@ async function checkBarApi(t: ExecutionContext, { dir, url }: Started): Promise<
   t.is((await post(`${url}/ingest/Foo`, { primaryKey: "a", timestamp: 1700000000, optionalText: "hello" })).status, 200);
   // The cached Bar of "a" goes on to the table like any other: a second row for day 14, in an insert of its own.
   t.is((await eventually(dir, "SELECT primaryKey FROM Bar", (r) => r.length >= 4)).length, 4);
+
+  // The same rows through the direct connection, with the config's user and password.
+  const client = createClient({ url: started.clickhouseUrl, username: "panda", password: "pandapass", database: "local" });
+  try {
+    const direct = await client.query({ query: "SELECT primaryKey, count() AS n FROM Bar GROUP BY primaryKey ORDER BY primaryKey", format: "JSONEachRow" });
+    t.deepEqual(((await direct.json()) as Array<{ primaryKey: string; n: unknown }>).map((r) => [r.primaryKey, Number(r.n)]), [
+      ["a", 2],
+      ["b", 1],
+      ["c", 1],
+    ]);
+  } finally {
+    await client.close();
+  }
 }
 
 test.serial("typescript template under moose dev: ingest → transform → Bar, BarAggregated, FooDeadLetter; /api/bar and /api/bar/1 with MooseCache", async (t) => {
@@ -180,7 +225,10 @@ test.serial("typescript template under moose dev: ingest → transform → Bar, 
 });
 
 test.serial("typescript-express template under moose dev: the data flows, /api/bar answers, the Express WebApp answers at /express", async (t) => {
-  const started = await startAndIngest(t, "typescript-express");
+  // Nothing answers at this Redis address: dev keeps the cache in-process (and says so).
+  const noRedis = `redis://127.0.0.1:${await freePort()}`;
+  const started = await startAndIngest(t, "typescript-express", { MOOSE_REDIS_CONFIG__URL: noRedis });
+  await printed(started.dev, /MooseCache: no Redis answers at redis:\/\/127\.0\.0\.1:\d+ \(\[redis_config\]\); the cache is in-process for this dev session/);
   await checkBarApi(t, started);
   const { url, dev } = started;
   const health = await fetch(`${url}/express/health`);
