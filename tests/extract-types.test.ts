@@ -468,7 +468,7 @@ test("a missing main file is an input error naming the file", (t) => {
 test("a runtime-only import that is not installed is a warning, not an error", (t) => {
   const app = extractFixture("runtime-import");
   t.deepEqual(app.warnings, [
-    "app/index.ts:2:23: cannot find module '@faker-js/faker' (ignored for planning; install it before `moose dev` runs the code that imports it)",
+    "app/index.ts:2:23: cannot find module '@moose-fixtures/fake-data' (ignored for planning; install it before `moose dev` runs the code that imports it)",
   ]);
   t.deepEqual(Object.keys(app.map.tables), ["Users"]);
   t.deepEqual(Object.keys(app.map.topics), ["UserEvents"]);

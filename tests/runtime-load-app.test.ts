@@ -128,8 +128,8 @@ test("a syntax error is APP_LOAD_FAILED with the file, line and column", async (
 test("a missing run-time package is APP_LOAD_FAILED saying what to install", async (t) => {
   const error = await loadFailure(main("missing-dep"));
   t.is(error.code, "APP_LOAD_FAILED");
-  t.true(error.message.startsWith(`cannot load the app ${main("missing-dep")}: Cannot find package '@faker-js/faker' imported from ${main("missing-dep")}`), error.message);
-  t.is(error.hint, "the app needs the package @faker-js/faker at run time: install it (npm install @faker-js/faker)");
+  t.true(error.message.startsWith(`cannot load the app ${main("missing-dep")}: Cannot find package '@moose-fixtures/fake-data' imported from ${main("missing-dep")}`), error.message);
+  t.is(error.hint, "the app needs the package @moose-fixtures/fake-data at run time: install it (npm install @moose-fixtures/fake-data)");
 });
 
 test("an error thrown while the app's modules run is APP_LOAD_FAILED at the .ts line", async (t) => {
@@ -172,7 +172,7 @@ test("on Moose's typescript template, the loaded app's names are the extractor's
   // The template's workflow uses faker at run time; a stand-in package lets the app load.
   const faker = join(dir, "node_modules", "@faker-js", "faker");
   mkdirSync(faker, { recursive: true });
-  writeFileSync(join(faker, "package.json"), '{ "name": "@faker-js/faker", "type": "module", "exports": "./index.js" }\n');
+  writeFileSync(join(faker, "package.json"), '{ "name": "@moose-fixtures/fake-data", "type": "module", "exports": "./index.js" }\n');
   writeFileSync(join(faker, "index.js"), 'export const faker = new Proxy({}, { get: () => new Proxy(() => "x", { get: () => () => "x" }) });\n');
 
   const app = await loadApp(join(dir, "app", "index.ts"));
