@@ -6,6 +6,7 @@ import { watchIgnorer } from "../../lib/dev/watch-ignore.js";
 import { ExitCode, MooseError } from "../../lib/errors.js";
 import { DevSession, type CycleResult } from "../../lib/dev/session.js";
 import { openLogFile, type LogFile } from "../../lib/dev/log.js";
+import { migrationLog, type MigrationLog } from "../../lib/project/migration-log.js";
 import { newDevToken, removeDevInstance, writeDevInstance } from "../../lib/dev/instance.js";
 import { DRAFT_FILE } from "../../lib/migrations/read.js";
 import { stepLabel } from "../../lib/migrations/deploy.js";
@@ -13,7 +14,7 @@ import { stepOf } from "../../lib/migrations/steps.js";
 import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
 import type { Plan } from "../../lib/plan/plan.js";
-import { openDeployEngines, projectLedger } from "../../lib/project/engines.js";
+import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { renderPlanText } from "../present/plan-text.js";
@@ -35,12 +36,15 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
   // Everything opened, closed in reverse on every way out (a start that fails, e.g. on a port in use,
   // must not keep the embedded engine locked and the process alive).
   const closers: Array<() => Promise<unknown> | unknown> = [];
+  let devLog: MigrationLog | undefined;
   try {
     // Listen for Ctrl-C from the start: a stop during start-up then closes cleanly too.
     const stopped = io.stopped();
     // A Moose config's loopback servers are run here, embedded (see devConfig).
     const config = devConfig(await loadProject(io));
     log = openLogFile(config.paths.logFile);
+    const migrations = migrationLog(config.paths.logFile, "dev", projectMigrations(config));
+    devLog = migrations;
     const ledger = await projectLedger(config, VERSION, { local: true });
     closers.push(() => ledger.close());
     const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
@@ -62,8 +66,10 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       confirmDataLoss: (plan) => confirm(plan, args.acceptDataLoss, io, say),
       // Only a person at a terminal decides that a drop + add is a rename; otherwise nothing is guessed.
       ...(ask ? { resolveRename: (s: RenameSuggestion) => askRename(s, ask, say) } : {}),
+      onDeployEvent: migrations.event,
     });
     const started = await session.start();
+    for (const m of started.deployed?.migrations ?? []) migrations.outcome(m.id, m);
     for (const id of started.adopted) say(`✓ ${id} is already applied by this dev database: recorded`);
     for (const r of started.reconciled) say(`! the database differed from the recorded state (${r}); planning from the database`);
     const applied = started.deployed?.migrations.filter((m) => m.status === "applied").length ?? 0;
@@ -149,7 +155,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     return ExitCode.success;
   } catch (error) {
     const code = reportError(error, io);
-    if (error instanceof MooseError) log?.write(`error[${error.code}]: ${error.located}`);
+    devLog?.error(error);
     return code;
   } finally {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);

@@ -7,6 +7,7 @@ export const logsCommand = defineCommand({
   options: {
     follow: { alias: "f", type: "boolean", default: false },
     filter: { type: "string", describe: "only lines containing TEXT" },
+    json: { type: "boolean", default: false, describe: "one JSON object per line (JSON Lines): time, level, event, command, migration, step, … or time and message" },
   },
 });
 

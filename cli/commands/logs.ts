@@ -5,15 +5,16 @@ import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import type { LogsArgs } from "./logs.args.js";
+import { parseLogLine } from "../../lib/project/migration-log.js";
 
-/** `moose logs [-f] [--filter TEXT]`: the project log that `moose dev` (and deploys run by it) write. */
+/** `moose logs [-f] [--filter TEXT] [--json]`: the project log that `moose dev`, `migrate deploy` and `migrate rollback` write. */
 export async function run(args: LogsArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
     const path = config.paths.logFile;
     const { filter, follow } = args;
     if (!existsSync(path) && !follow) {
-      io.stdout.write(`No log yet at ${relative(config.projectDir, path)}: moose dev writes it.\n`);
+      if (!args.json) io.stdout.write(`No log yet at ${relative(config.projectDir, path)}: moose dev, migrate deploy and migrate rollback write it.\n`);
       return ExitCode.success;
     }
     let offset = 0;
@@ -30,7 +31,10 @@ export async function run(args: LogsArgs, io: CliIO): Promise<number> {
         offset = size;
         const lines = (partial + buffer.toString("utf8")).split("\n");
         partial = lines.pop() ?? "";
-        for (const line of lines) if (filter === undefined || line.includes(filter)) io.stdout.write(line + "\n");
+        for (const line of lines) {
+          if (filter !== undefined && !line.includes(filter)) continue;
+          io.stdout.write((args.json ? JSON.stringify(parseLogLine(line)) : line) + "\n");
+        }
       } finally {
         closeSync(fd);
       }

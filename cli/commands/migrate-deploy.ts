@@ -1,6 +1,7 @@
 import { ExitCode } from "../../lib/errors.js";
 import { deploy, stepLabel, type DeployReport } from "../../lib/migrations/deploy.js";
 import { runProgress } from "../present/run-progress.js";
+import { migrationLog, type MigrationLog } from "../../lib/project/migration-log.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
@@ -11,9 +12,12 @@ import type { MigrateDeployArgs } from "./migrate-deploy.args.js";
 
 export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;
+  let log: MigrationLog | undefined;
   try {
     const config = await loadProject(io);
+    if (!dryRun) log = migrationLog(config.paths.logFile, "deploy", []);
     const files = projectMigrations(config);
+    if (!dryRun) log = migrationLog(config.paths.logFile, "deploy", files);
     const ledger = await projectLedger(config, VERSION);
     writeNotices(io, ledger.notices);
     const labels = new Map(files.map((f) => [f.id, f.up.map((l) => stepLabel(l.step))]));
@@ -26,8 +30,12 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
         verifyUpToDate: true,
         lockWaitMs: args.lockTimeout * 1000,
         onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
-        ...(json ? {} : { onEvent: shown.onEvent }),
+        onEvent: (e) => {
+          if (!json) shown.onEvent(e);
+          log?.event(e);
+        },
       }).finally(shown.stop);
+      for (const m of report.migrations) log?.outcome(m.id, m);
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
       else summary(report, dryRun, io, (id, i) => labels.get(id)?.[i] ?? `step ${i + 1}`);
       // A pre-flight check that stopped a step changed nothing: a refusal for safety, like an unapproved drop.
@@ -37,6 +45,7 @@ export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
       await ledger.close();
     }
   } catch (error) {
+    log?.error(error);
     return reportError(error, io, json);
   }
 }

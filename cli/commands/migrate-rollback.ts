@@ -2,6 +2,7 @@ import { ExitCode } from "../../lib/errors.js";
 import { rollback, type RollbackReport } from "../../lib/migrations/rollback.js";
 import { stepLabel } from "../../lib/migrations/deploy.js";
 import { runProgress } from "../present/run-progress.js";
+import { migrationLog, type MigrationLog } from "../../lib/project/migration-log.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
@@ -12,9 +13,12 @@ import type { MigrateRollbackArgs } from "./migrate-rollback.args.js";
 
 export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;
+  let log: MigrationLog | undefined;
   try {
     const config = await loadProject(io);
+    if (!dryRun) log = migrationLog(config.paths.logFile, "rollback", []);
     const files = projectMigrations(config);
+    if (!dryRun) log = migrationLog(config.paths.logFile, "rollback", files);
     const ledger = await projectLedger(config, VERSION);
     writeNotices(io, ledger.notices);
     const labels = new Map(files.map((f) => [f.id, (f.down ?? []).map((l) => stepLabel(l.step))]));
@@ -26,8 +30,12 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
         acceptDataLoss: args.acceptDataLoss,
         lockWaitMs: args.lockTimeout * 1000,
         onTakeover: (previous) => io.stderr.write(`note: took over the migration lock from ${previous.owner} (held since ${previous.acquiredAt}): its process is gone or stopped renewing it\n`),
-        ...(json ? {} : { onEvent: shown.onEvent }),
+        onEvent: (e) => {
+          if (!json) shown.onEvent(e);
+          log?.event(e);
+        },
       }).finally(shown.stop);
+      for (const m of report.migrations) log?.outcome(m.id, m);
       if (json) io.stdout.write(JSON.stringify({ ok: report.ok, dryRun, migrations: report.migrations }, null, 2) + "\n");
       else summary(report, dryRun, io);
       return report.ok ? ExitCode.success : ExitCode.failure;
@@ -35,6 +43,7 @@ export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number>
       await ledger.close();
     }
   } catch (error) {
+    log?.error(error);
     return reportError(error, io, json);
   }
 }

@@ -1,3 +1,4 @@
+import type { RunEvent } from "../migrations/runner.js";
 import { canonicalJson } from "../model/infra-map.js";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -73,6 +74,8 @@ export interface DevSessionOptions {
    * applies a rename instead. Without it nothing is guessed: the drop needs confirming.
    */
   readonly resolveRename?: RenameResolver;
+  /** Events of the deploy of committed migrations at start (the migration log). */
+  readonly onDeployEvent?: (event: RunEvent) => void;
 }
 
 /**
@@ -158,7 +161,7 @@ export class DevSession {
     const draftRecord = records.find((r) => r.id === DRAFT_ID);
     let deployed: DeployReport | undefined;
     if (!draftRecord) {
-      deployed = await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), { lockWaitMs: 0 });
+      deployed = await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), { lockWaitMs: 0, ...(this.options.onDeployEvent ? { onEvent: this.options.onDeployEvent } : {}) });
     }
     const applied = await this.appliedState(files);
     const draft = draftRecord ? readDraft(this.migrationsDir, this.display(this.migrationsDir)) : undefined;
