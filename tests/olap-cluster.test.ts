@@ -1,6 +1,8 @@
 import test from "ava";
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
 import { moose, mooseAsync, tempDir } from "./helpers/cli.js";
 import { clusterFromEnv } from "./helpers/olap-cluster.js";
@@ -14,6 +16,8 @@ import { clusterFromEnv } from "./helpers/olap-cluster.js";
  */
 
 const cluster = clusterFromEnv();
+/** The script that started the cluster; `stop 2` / `start 2` stop and start replica 2. */
+const SETUP = fileURLToPath(new URL("../../tests/helpers/olap-cluster-setup.sh", import.meta.url));
 const run = cluster ? test.serial : test.skip;
 if (!cluster) console.log("olap-cluster: CLICKHOUSE_CLUSTER_URLS is not set; skipping the cluster suite (.ci/run starts a two-replica cluster)");
 
@@ -136,7 +140,7 @@ run("the cluster template's tables deploy: cluster tables on both replicas ON CL
   t.regex(file, /cluster: "cluster_a"/);
   t.regex(file, /keeperPath: "\/clickhouse\/tables\/\{database\}\/\{table\}"/);
   const dry = ok(t, moose(dir, ["migrate", "deploy", "--dry-run"]));
-  t.regex(dry, /CREATE TABLE `[^`]+`\.`TableA` ON CLUSTER `cluster_a`/);
+  t.regex(dry, /CREATE TABLE IF NOT EXISTS `[^`]+`\.`TableA` ON CLUSTER `cluster_a`/);
   t.regex(dry, /ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/[^/]+\/TableA', '\{replica\}'\)/);
   t.regex(dry, /ReplicatedMergeTree\('\/clickhouse\/tables\/[^/]+\/TableD', '\{replica\}'\)/, "{database}/{table} written out (18.16 re-expands them after a RENAME)");
   t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
@@ -250,4 +254,40 @@ run("the ledger and the lock are cluster-wide: two runners deploying at once thr
     t.is(status.code, 0, status.stdout + status.stderr);
     t.deepEqual((JSON.parse(status.stdout) as { migrations: Array<{ state: string }> }).migrations.map((m) => m.state), ["applied", "applied"], `replica ${i + 1}`);
   }
+});
+
+run("a replica killed mid-deploy: the step fails naming the host that did not finish, and after the replica returns the next deploy resumes there and the table is on both", async (t) => {
+  const { dir, database } = project(CLUSTER_APP);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "cluster tables"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  const withG = CLUSTER_APP + `
+export interface TableG { id: Key<string>; note: string }
+export const tableG = new OlapTable<TableG>("TableG", { orderByFields: ["id"], engine: ClickHouseEngines.ReplicatedMergeTree, cluster: "cluster_a" });
+`;
+  writeFileSync(join(dir, "app/index.ts"), withG);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "add g"]));
+  // First steps that take a while (18.16 sleeps at most 3 s a call), so the replica goes down after the lock is taken and before TableG's step.
+  const files = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith("_add_g.ts"));
+  const path = join(dir, "migrations", files[0]!);
+  writeFileSync(path, readFileSync(path, "utf8").replace("up: [", 'up: [\n    sql("SELECT sleep(3)"),\n    sql("SELECT sleep(3)"),\n    sql("SELECT sleep(3)"),'));
+  const deploying = mooseAsync(dir, ["migrate", "deploy"], { MOOSE_DISTRIBUTED_DDL_TIMEOUT_S: "5" });
+  await new Promise((r) => setTimeout(r, 4000));
+  const stop = spawnSync("bash", [SETUP, "stop", "2"], { encoding: "utf8" });
+  t.is(stop.status, 0, stop.stderr);
+  try {
+    const failed = await deploying;
+    t.not(failed.code, 0, failed.stdout);
+    t.regex(failed.stdout + failed.stderr, /OLAP_CLUSTER_TIMEOUT[^\n]*127\.0\.0\.1:9002/, "the host that did not finish is named");
+  } finally {
+    const start = spawnSync("bash", [SETUP, "start", "2"], { encoding: "utf8" });
+    t.is(start.status, 0, start.stderr);
+  }
+  // --lock-timeout: had the replica gone down while the lock was being taken, its half-made generation is waited out.
+  const resumed = ok(t, moose(dir, ["migrate", "deploy", "--lock-timeout", "60"]));
+  t.regex(resumed, /1 migration applied\./);
+  for (const i of [0, 1]) {
+    const r = await replica(i, database);
+    t.deepEqual(await eventually(() => tablesOn(r, database), (v) => "TableG" in v), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree", TableG: "ReplicatedMergeTree" }, `replica ${i + 1}`);
+  }
+  t.is(moose(dir, ["migrate", "status"]).code, 0);
 });

@@ -251,7 +251,10 @@ export function rebuildTableStatements(before: Table, after: Table, ctx: SqlCont
 function createTableStatement(t: Table, ctx: SqlContext, pathName = t.name): string {
   const caps = ctx.capabilities;
   const columnNames = new Set(t.columns.map((c) => c.name));
-  const lines = [`CREATE TABLE ${qualifiedName(ctx.database, t.name)}${onCluster(t.engine.cluster)}`, "("];
+  // On a cluster, a host that was down when the step ran creates the table from the DDL queue when it
+  // returns; IF NOT EXISTS lets the step, re-run by a resumed deploy, pass the hosts that have it.
+  const create = t.engine.cluster === undefined ? "CREATE TABLE" : "CREATE TABLE IF NOT EXISTS";
+  const lines = [`${create} ${qualifiedName(ctx.database, t.name)}${onCluster(t.engine.cluster)}`, "("];
   t.columns.forEach((c, i) => {
     lines.push(`  ${columnDefinition(c, t.name, ctx)}${i < t.columns.length - 1 ? "," : ""}`);
   });
