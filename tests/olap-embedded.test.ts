@@ -270,15 +270,15 @@ test("introspect lists what the model cannot express in skipped, and leaves it o
   await engine.execute("CREATE MATERIALIZED VIEW inner_mv ENGINE = MergeTree ORDER BY id AS SELECT id FROM events");
   await engine.execute("CREATE VIEW plain_view AS SELECT id FROM events");
   const got = await engine.introspect();
-  // MATERIALIZED columns are modelled.
-  t.deepEqual(Object.keys(got.tables), ["computed", "events"]);
+  // MATERIALIZED columns and SAMPLE BY are modelled.
+  t.deepEqual(Object.keys(got.tables), ["computed", "events", "sampled"]);
+  t.is(got.tables.sampled?.sampleBy, "x");
   t.deepEqual(got.tables.computed?.columns[1], { name: "y", type: "String", materialized: "upper(x)" });
   // A view without TO is modelled with its inner storage; its inner table belongs to it.
   t.deepEqual(Object.keys(got.views), ["inner_mv"]);
   t.deepEqual(got.views["inner_mv"]?.inner, { engine: { kind: "MergeTree" }, orderBy: ["id"] });
   const reasons = Object.fromEntries(got.skipped.map((s) => [s.name, `${s.engine}: ${s.reason}`]));
   t.regex(reasons.log_table ?? "", /^Log: engine Log is not one moose manages/);
-  t.is(reasons.sampled, "MergeTree: it has SAMPLE BY x, which the model does not express");
   t.regex(reasons.plain_view ?? "", /^View: engine View/);
   t.false(got.skipped.some((s) => s.name.startsWith(".inner")));
 });

@@ -171,6 +171,18 @@ function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Ent
     case "table.setSettings":
       detail(c.table, `~ settings ${settingsText(c.before)} → ${settingsText(c.after)}`, false);
       return;
+    case "table.setPrimaryKey":
+      detail(c.table, `~ primary key ${c.before === undefined ? "(the ORDER BY)" : orderText(c.before)} → ${c.after === undefined ? "(the ORDER BY)" : orderText(c.after)}`, false);
+      return;
+    case "table.setSampleBy":
+      detail(c.table, `~ sample by ${c.before ?? "(none)"} → ${c.after ?? "(none)"}`, false);
+      return;
+    case "table.setIndexes":
+      detail(c.table, `~ indexes ${namesText(c.before)} → ${namesText(c.after)}`, false);
+      return;
+    case "table.setProjections":
+      detail(c.table, `~ projections ${namesText(c.before)} → ${namesText(c.after)}`, false);
+      return;
     case "table.setLifeCycle":
       detail(c.table, `~ life cycle ${c.before} → ${c.after}`, false);
       return;
@@ -318,4 +330,8 @@ export function msText(ms: number | undefined): string {
   ];
   for (const [size, unit] of units) if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
+}
+
+function namesText(items: ReadonlyArray<{ readonly name: string }>): string {
+  return items.length === 0 ? "(none)" : items.map((i) => i.name).join(", ");
 }

@@ -43,6 +43,10 @@ const OWNER: { readonly [K in ChangeKind]: Owner } = {
   "table.setPartitionBy": "olap",
   "table.setTtl": "olap",
   "table.setSettings": "olap",
+  "table.setPrimaryKey": "olap",
+  "table.setSampleBy": "olap",
+  "table.setIndexes": "olap",
+  "table.setProjections": "olap",
   // Life cycles are enforced by moose, not stored in ClickHouse.
   "table.setLifeCycle": "state",
   "table.rebuild": "olap",
@@ -99,6 +103,10 @@ export function subjects(change: Change): Subject[] {
     case "table.setPartitionBy":
     case "table.setTtl":
     case "table.setSettings":
+    case "table.setPrimaryKey":
+    case "table.setSampleBy":
+    case "table.setIndexes":
+    case "table.setProjections":
     case "table.setLifeCycle":
     case "table.backfillColumn":
       return [table(change.table)];

@@ -5,6 +5,8 @@ import type {
   SyncProcess,
   Table,
   TableEngine,
+  TableIndex,
+  TableProjection,
   Topic,
   Workflow,
 } from "../model/infra-map.js";
@@ -49,6 +51,12 @@ export type Change =
       readonly before: Readonly<Record<string, string>>;
       readonly after: Readonly<Record<string, string>>;
     }
+  | { readonly kind: "table.setPrimaryKey"; readonly table: string; readonly before?: readonly string[]; readonly after?: readonly string[] }
+  | { readonly kind: "table.setSampleBy"; readonly table: string; readonly before?: string; readonly after?: string }
+  /** Adds, drops and replaces data-skipping indexes (by name): `ADD INDEX` + `MATERIALIZE INDEX`, `DROP INDEX`. */
+  | { readonly kind: "table.setIndexes"; readonly table: string; readonly before: readonly TableIndex[]; readonly after: readonly TableIndex[] }
+  /** Adds, drops and replaces projections (by name): `ADD PROJECTION` + `MATERIALIZE PROJECTION`, `DROP PROJECTION`. */
+  | { readonly kind: "table.setProjections"; readonly table: string; readonly before: readonly TableProjection[]; readonly after: readonly TableProjection[] }
   | { readonly kind: "table.setLifeCycle"; readonly table: string; readonly before: Table["lifeCycle"]; readonly after: Table["lifeCycle"] }
   // Made by the planner, never by diff: what ClickHouse cannot ALTER, and data (not schema) work.
   | {
@@ -123,6 +131,10 @@ export const CHANGE_KINDS = [
   "table.setPartitionBy",
   "table.setTtl",
   "table.setSettings",
+  "table.setPrimaryKey",
+  "table.setSampleBy",
+  "table.setIndexes",
+  "table.setProjections",
   "table.setLifeCycle",
   "table.rebuild",
   "table.backfillColumn",

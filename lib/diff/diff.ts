@@ -207,12 +207,32 @@ function diffTable(a: Table, b: Table, columnRenames: ReadonlyMap<string, string
   if (a.partitionBy !== b.partitionBy) changes.push(optional({ kind: "table.setPartitionBy" as const, table, before: a.partitionBy, after: b.partitionBy }));
   if (a.ttl !== b.ttl) changes.push(optional({ kind: "table.setTtl" as const, table, before: a.ttl, after: b.ttl }));
   if (!same(a.settings, b.settings)) changes.push({ kind: "table.setSettings", table, before: a.settings, after: b.settings });
+  if (!same(a.primaryKey, b.primaryKey) && !keptPrimaryKey(a, b)) changes.push(optionalList({ kind: "table.setPrimaryKey" as const, table, before: a.primaryKey, after: b.primaryKey }));
+  if (a.sampleBy !== b.sampleBy) changes.push(optional({ kind: "table.setSampleBy" as const, table, before: a.sampleBy, after: b.sampleBy }));
+  if (!same(a.indexes ?? [], b.indexes ?? [])) changes.push({ kind: "table.setIndexes", table, before: a.indexes ?? [], after: b.indexes ?? [] });
+  if (!same(a.projections ?? [], b.projections ?? [])) changes.push({ kind: "table.setProjections", table, before: a.projections ?? [], after: b.projections ?? [] });
   if (a.lifeCycle !== b.lifeCycle) changes.push({ kind: "table.setLifeCycle", table, before: a.lifeCycle, after: b.lifeCycle });
   return changes;
 }
 
 /** Drops `before`/`after` members that are undefined, so changes compare and serialize cleanly. */
 function optional<T extends { before?: string; after?: string }>(change: T): T {
+  const out = { ...change };
+  if (out.before === undefined) delete out.before;
+  if (out.after === undefined) delete out.after;
+  return out;
+}
+
+/**
+ * A table whose ORDER BY was extended in place keeps its old sorting key as primary key
+ * (ClickHouse's MODIFY ORDER BY leaves the primary key alone). A declaration without
+ * `primaryKeyExpression` accepts that: it is not a change to rebuild for.
+ */
+function keptPrimaryKey(a: Table, b: Table): boolean {
+  return b.primaryKey === undefined && a.primaryKey !== undefined && a.primaryKey.length < b.orderBy.length && a.primaryKey.every((e, i) => b.orderBy[i] === e);
+}
+
+function optionalList<T extends { before?: readonly string[]; after?: readonly string[] }>(change: T): T {
   const out = { ...change };
   if (out.before === undefined) delete out.before;
   if (out.after === undefined) delete out.after;

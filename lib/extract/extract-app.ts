@@ -1,4 +1,4 @@
-import { quoteIdentifier } from "../engines/olap/sql-text.js";
+import { quoteIdentifier, splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
 import { existsSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import ts from "./typescript.cjs";
@@ -15,6 +15,8 @@ import {
   type Table,
   type MergeBehaviour,
   type TableEngine,
+  type TableIndex,
+  type TableProjection,
   type Topic,
   type Workflow,
 } from "../model/infra-map.js";
@@ -94,10 +96,6 @@ const INTERNAL_MEMBERS: ReadonlySet<string> = new Set(["kind", "__schema"]);
  * less than its declaration says.
  */
 const UNPLANNED_TABLE_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ["sampleByExpression", "the table's SAMPLE BY"],
-  ["primaryKeyExpression", "a PRIMARY KEY other than the sorting key"],
-  ["indexes", "data-skipping indexes (INDEX … TYPE …)"],
-  ["projections", "projections"],
   ["database", "tables outside the managed database"],
   ["constraints", "CHECK / ASSUME constraints"],
 ]);
@@ -806,10 +804,19 @@ class DeclarationReader {
         hint: `remove ${option} from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
       });
     }
+    const orderBy = this.orderBy(cfg, keys, columns, name);
+    const primaryKey = this.primaryKey(cfg, orderBy);
+    const sampleBy = this.optString(cfg, "sampleByExpression");
+    const indexes = this.indexes(cfg);
+    const projections = this.projections(cfg);
     const table: Table = {
       name,
       columns,
-      orderBy: this.orderBy(cfg, keys, columns, name),
+      orderBy,
+      ...opt("primaryKey", primaryKey),
+      ...opt("sampleBy", sampleBy === undefined || sampleBy.trim() === "" ? undefined : sampleBy.trim()),
+      ...opt("indexes", indexes.length > 0 ? indexes : undefined),
+      ...opt("projections", projections.length > 0 ? projections : undefined),
       engine: this.engine(cfg, columns, name),
       settings: this.settings(cfg),
       lifeCycle: this.lifeCycle(cfg),
@@ -1014,6 +1021,56 @@ class DeclarationReader {
       return trimmed === "tuple()" || trimmed === "" ? [] : [trimmed];
     }
     return keys;
+  }
+
+  /**
+   * `primaryKeyExpression: "(userId, cityHash64(id))"` as entries; left out when it is the
+   * whole ORDER BY (ClickHouse's default, and how introspection reads it back).
+   */
+  private primaryKey(cfg: StaticObject | undefined, declaredOrderBy: readonly string[]): string[] | undefined {
+    let orderBy = declaredOrderBy;
+    const text = this.optString(cfg, "primaryKeyExpression");
+    if (text === undefined || text.trim() === "") return undefined;
+    const entries = splitTopLevel(unwrapParentheses(text.trim()));
+    // `orderByExpression: "(a, b)"` is one entry as written; compare with its parts.
+    if (orderBy.length === 1) orderBy = splitTopLevel(unwrapParentheses(orderBy[0] as string));
+    if (entries.length === orderBy.length && entries.every((e, i) => e === orderBy[i])) return undefined;
+    if (entries.length > orderBy.length || entries.some((e, i) => e !== orderBy[i])) {
+      throw this.bad(cfg!, "primaryKeyExpression", `is (${entries.join(", ")}), which does not start the ORDER BY (${orderBy.join(", ") || "tuple()"}); ClickHouse needs the primary key to be a prefix of the sorting key`);
+    }
+    return entries;
+  }
+
+  /** moose-lib's `indexes: [{ name, expression, type, arguments?, granularity? }]`, sorted by name. */
+  private indexes(cfg: StaticObject | undefined): TableIndex[] {
+    const v = cfg?.entries.get("indexes");
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw this.bad(cfg!, "indexes", "must be an array of { name, expression, type, arguments?, granularity? }");
+    const out: TableIndex[] = [];
+    for (const item of v as StaticValue[]) {
+      if (!isObjectValue(item)) throw this.bad(cfg!, "indexes", "must be an array of object literals { name, expression, type, arguments?, granularity? }");
+      const args = item.entries.get("arguments");
+      if (args !== undefined && (!Array.isArray(args) || !args.every((a) => typeof a === "string" || typeof a === "number"))) throw this.bad(item, "arguments", "must be an array of the index type's arguments, e.g. [\"0.01\"]");
+      const type = this.reqString(item, "type", "an index");
+      const granularity = this.optNumber(item, "granularity") ?? 1;
+      if (!Number.isInteger(granularity) || granularity < 1) throw this.bad(item, "granularity", "must be a whole number, at least 1");
+      const argList = (args as Array<string | number> | undefined) ?? [];
+      out.push({ name: this.reqString(item, "name", "an index"), expression: this.reqString(item, "expression", "an index"), type: argList.length > 0 ? `${type}(${argList.join(", ")})` : type, granularity });
+    }
+    return checkUniqueNames(out, cfg!, "indexes", this).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** moose-lib's `projections: [{ name, body }]`, sorted by name. */
+  private projections(cfg: StaticObject | undefined): TableProjection[] {
+    const v = cfg?.entries.get("projections");
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw this.bad(cfg!, "projections", "must be an array of { name, body }");
+    const out: TableProjection[] = [];
+    for (const item of v as StaticValue[]) {
+      if (!isObjectValue(item)) throw this.bad(cfg!, "projections", "must be an array of object literals { name, body }");
+      out.push({ name: this.reqString(item, "name", "a projection"), body: this.reqString(item, "body", "a projection").trim() });
+    }
+    return checkUniqueNames(out, cfg!, "projections", this).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /**
@@ -1332,6 +1389,10 @@ class DeclarationReader {
     return v;
   }
 
+  badOption(cfg: StaticObject, key: string, problem: string): InvalidInputError {
+    return this.bad(cfg, key, problem);
+  }
+
   private bad(cfg: StaticObject, key: string, problem: string): InvalidInputError {
     return new InvalidInputError("INVALID_CONFIG", `${key} ${problem}`, { position: this.keyPosition(cfg, key) });
   }
@@ -1423,6 +1484,15 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
 }
 
 
+
+function checkUniqueNames<T extends { readonly name: string }>(items: T[], cfg: StaticObject, key: string, reader: DeclarationReader): T[] {
+  const seen = new Set<string>();
+  for (const i of items) {
+    if (seen.has(i.name)) throw reader.badOption(cfg, key, `names ${i.name} twice; each needs its own name`);
+    seen.add(i.name);
+  }
+  return items;
+}
 
 function findAncestor<T extends ts.Node>(node: ts.Node, test: (n: ts.Node) => n is T): T | undefined {
   for (let p: ts.Node | undefined = node; p; p = p.parent) if (test(p)) return p;

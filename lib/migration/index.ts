@@ -15,7 +15,7 @@
  *   down: [dropColumn("Users", "age", { approveDataLoss: true })],
  * });
  */
-import type { ApiEndpoint, Column, LifeCycle, MaterializedView, SyncProcess, Table, TableEngine, Topic, Workflow } from "../model/infra-map.js";
+import type { ApiEndpoint, Column, LifeCycle, MaterializedView, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../model/infra-map.js";
 
 /** Written on a step that loses data: deploy runs it only when this is `true`. */
 export interface Approval {
@@ -59,6 +59,14 @@ export const setEngine = step<[table: string, engine: TableEngine, approval?: Ap
 export const setPartitionBy = step<[table: string, partitionBy: string | null]>("setPartitionBy");
 export const setTtl = step<[table: string, ttl: string | null, approval?: Approval]>("setTtl");
 export const setSettings = step<[table: string, settings: Readonly<Record<string, string>>]>("setSettings");
+/** PRIMARY KEY expressions when they differ from the ORDER BY; `null` makes the primary key the whole ORDER BY again. Only a rebuild changes it. */
+export const setPrimaryKey = step<[table: string, primaryKey: readonly string[] | null]>("setPrimaryKey");
+/** SAMPLE BY expression, or `null` for none. Only a rebuild changes it. */
+export const setSampleBy = step<[table: string, sampleBy: string | null]>("setSampleBy");
+/** The table's data-skipping indexes (all of them): new ones are added and built for existing rows, missing ones dropped. */
+export const setIndexes = step<[table: string, indexes: readonly TableIndex[]]>("setIndexes");
+/** The table's projections (all of them): new ones are added and built for existing rows, missing ones dropped. */
+export const setProjections = step<[table: string, projections: readonly TableProjection[]]>("setProjections");
 export const setLifeCycle = step<[table: string, lifeCycle: LifeCycle]>("setLifeCycle");
 export const createView = step<[view: MaterializedView]>("createView");
 /** A view that stores its own rows (no TO) loses them: that needs an approval. */
@@ -85,6 +93,8 @@ export interface RebuildDefinition {
   readonly engine?: TableEngine;
   readonly orderBy?: readonly string[];
   readonly partitionBy?: string | null;
+  readonly primaryKey?: readonly string[] | null;
+  readonly sampleBy?: string | null;
 }
 
 /**
@@ -148,6 +158,10 @@ export const STEP_OPS = [
   "setPartitionBy",
   "setTtl",
   "setSettings",
+  "setPrimaryKey",
+  "setSampleBy",
+  "setIndexes",
+  "setProjections",
   "setLifeCycle",
   "createView",
   "dropView",

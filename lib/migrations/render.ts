@@ -177,6 +177,14 @@ export function describeChange(c: Change): string {
       return `${c.after === undefined ? "remove" : "set"} ttl of ${c.table}`;
     case "table.setSettings":
       return `change settings of ${c.table}`;
+    case "table.setPrimaryKey":
+      return `${c.after === undefined ? "remove the separate primary key" : "set primary key"} of ${c.table}`;
+    case "table.setSampleBy":
+      return `${c.after === undefined ? "remove" : "set"} sample by of ${c.table}`;
+    case "table.setIndexes":
+      return `change indexes of ${c.table}`;
+    case "table.setProjections":
+      return `change projections of ${c.table}`;
     case "table.setLifeCycle":
       return `set life cycle of ${c.table} to ${c.after}`;
     case "table.rebuild":

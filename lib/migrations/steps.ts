@@ -1,6 +1,6 @@
 import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
-import { canonicalJson, type InfraMap, type Table, type TableEngine } from "../model/infra-map.js";
+import { canonicalJson, type InfraMap, type Table, type TableEngine, type TableIndex, type TableProjection } from "../model/infra-map.js";
 import type { Approval, RebuildDefinition, Step } from "../migration/index.js";
 
 /**
@@ -38,6 +38,14 @@ export function stepOf(change: Change, approveDataLoss: boolean | undefined): St
       return { op: "setTtl", args: [c.table, c.after ?? null, ...approval] };
     case "table.setSettings":
       return { op: "setSettings", args: [c.table, c.after] };
+    case "table.setPrimaryKey":
+      return { op: "setPrimaryKey", args: [c.table, c.after ?? null] };
+    case "table.setSampleBy":
+      return { op: "setSampleBy", args: [c.table, c.after ?? null] };
+    case "table.setIndexes":
+      return { op: "setIndexes", args: [c.table, c.after] };
+    case "table.setProjections":
+      return { op: "setProjections", args: [c.table, c.after] };
     case "table.setLifeCycle":
       return { op: "setLifeCycle", args: [c.table, c.after] };
     case "table.rebuild": {
@@ -137,6 +145,10 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
       if (def.orderBy !== undefined) after.orderBy = def.orderBy;
       if (def.partitionBy === null) delete after.partitionBy;
       else if (typeof def.partitionBy === "string") after.partitionBy = def.partitionBy;
+      if (def.primaryKey === null) delete after.primaryKey;
+      else if (Array.isArray(def.primaryKey)) after.primaryKey = def.primaryKey;
+      if (def.sampleBy === null) delete after.sampleBy;
+      else if (typeof def.sampleBy === "string") after.sampleBy = def.sampleBy;
       return { kind: "table.rebuild", before: t, after, ...(typeof options.keepOldAs === "string" ? { keepOldAs: options.keepOldAs } : {}) };
     }
     case "backfillColumn": {
@@ -210,6 +222,29 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
       const t = table(str(0, "table name"));
       return { kind: "table.setSettings", table: t.name, before: t.settings, after: obj(1, "settings") };
     }
+    case "setPrimaryKey": {
+      const t = table(str(0, "table name"));
+      const v = a[1];
+      if (v !== null && (!Array.isArray(v) || !v.every((x) => typeof x === "string"))) throw bad(origin, "setPrimaryKey: argument 2 must be an array of expressions, or null");
+      return { kind: "table.setPrimaryKey", table: t.name, ...(t.primaryKey !== undefined ? { before: t.primaryKey } : {}), ...(v !== null ? { after: v as string[] } : {}) };
+    }
+    case "setSampleBy": {
+      const t = table(str(0, "table name"));
+      const v = a[1];
+      return { kind: "table.setSampleBy", table: t.name, ...(t.sampleBy !== undefined ? { before: t.sampleBy } : {}), ...(typeof v === "string" ? { after: v } : {}) };
+    }
+    case "setIndexes": {
+      const t = table(str(0, "table name"));
+      const v = a[1];
+      if (!Array.isArray(v)) throw bad(origin, "setIndexes: argument 2 must be an array of { name, expression, type, granularity }");
+      return { kind: "table.setIndexes", table: t.name, before: t.indexes ?? [], after: v as TableIndex[] };
+    }
+    case "setProjections": {
+      const t = table(str(0, "table name"));
+      const v = a[1];
+      if (!Array.isArray(v)) throw bad(origin, "setProjections: argument 2 must be an array of { name, body }");
+      return { kind: "table.setProjections", table: t.name, before: t.projections ?? [], after: v as TableProjection[] };
+    }
     case "setLifeCycle": {
       const t = table(str(0, "table name"));
       return { kind: "table.setLifeCycle", table: t.name, before: t.lifeCycle, after: str(1, "life cycle") as typeof t.lifeCycle };
@@ -265,6 +300,8 @@ function rebuildDefinition(before: Table, after: Table): RebuildDefinition {
   if (canonicalJson(before.engine) !== canonicalJson(after.engine)) out.engine = after.engine;
   if (canonicalJson(before.orderBy) !== canonicalJson(after.orderBy)) out.orderBy = after.orderBy;
   if (before.partitionBy !== after.partitionBy) out.partitionBy = after.partitionBy ?? null;
+  if (canonicalJson(before.primaryKey) !== canonicalJson(after.primaryKey)) out.primaryKey = after.primaryKey ?? null;
+  if (before.sampleBy !== after.sampleBy) out.sampleBy = after.sampleBy ?? null;
   return out;
 }
 

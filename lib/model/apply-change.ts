@@ -84,7 +84,7 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
         return { ...table, columns: [...rest.slice(0, at), moved, ...rest.slice(at)] };
       });
     case "table.setOrderBy":
-      return alterTable(change.table, "change the ORDER BY of", (table) => ({ ...table, orderBy: change.after }));
+      return alterTable(change.table, "change the ORDER BY of", (table) => withOrderBy(table, change.after));
     case "table.setEngine":
       return alterTable(change.table, "change the engine of", (table) => ({ ...table, engine: change.after }));
     case "table.setPartitionBy":
@@ -93,6 +93,14 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
       return alterTable(change.table, "change the TTL of", (table) => withOptional(table, "ttl", change.after));
     case "table.setSettings":
       return alterTable(change.table, "change the settings of", (table) => ({ ...table, settings: change.after }));
+    case "table.setPrimaryKey":
+      return alterTable(change.table, "change the PRIMARY KEY of", (table) => withOptional(table, "primaryKey", change.after));
+    case "table.setSampleBy":
+      return alterTable(change.table, "change the SAMPLE BY of", (table) => withOptional(table, "sampleBy", change.after));
+    case "table.setIndexes":
+      return alterTable(change.table, "change the indexes of", (table) => withOptional(table, "indexes", change.after.length === 0 ? undefined : change.after));
+    case "table.setProjections":
+      return alterTable(change.table, "change the projections of", (table) => withOptional(table, "projections", change.after.length === 0 ? undefined : change.after));
     case "table.setLifeCycle":
       return alterTable(change.table, "change the life cycle of", (table) => ({ ...table, lifeCycle: change.after }));
     case "table.rebuild":
@@ -199,10 +207,21 @@ function findColumn(table: Table, name: string): number {
 }
 
 /** Sets an optional table member, leaving it out entirely when the new value is absent. */
-function withOptional(table: Table, key: "partitionBy" | "ttl", value: string | undefined): Table {
-  const out: { -readonly [K in keyof Table]: Table[K] } = { ...table };
+/**
+ * ClickHouse's `MODIFY ORDER BY` changes the sorting key, not the primary key: after an
+ * in-place extension the primary key is the old sorting key (what introspection reads).
+ * A primary key equal to the sorting key is not modelled.
+ */
+function withOrderBy(table: Table, orderBy: readonly string[]): Table {
+  const primaryKey = table.primaryKey ?? (orderBy.length > table.orderBy.length && table.orderBy.length > 0 && table.orderBy.every((e, i) => orderBy[i] === e) ? table.orderBy : undefined);
+  const same = primaryKey !== undefined && primaryKey.length === orderBy.length && primaryKey.every((e, i) => orderBy[i] === e);
+  return withOptional({ ...table, orderBy }, "primaryKey", same ? undefined : primaryKey);
+}
+
+function withOptional<K extends "partitionBy" | "ttl" | "sampleBy" | "primaryKey" | "indexes" | "projections">(table: Table, key: K, value: Table[K] | undefined): Table {
+  const out: { -readonly [P in keyof Table]: Table[P] } = { ...table };
   if (value === undefined) delete out[key];
-  else out[key] = value;
+  else out[key] = value as (typeof out)[K];
   return out;
 }
 

@@ -84,11 +84,35 @@ export interface Replication {
   readonly replicaName?: string;
 }
 
+/** A data-skipping index (`INDEX name expression TYPE type GRANULARITY n`). */
+export interface TableIndex {
+  readonly name: string;
+  readonly expression: string;
+  /** The index type with its arguments, e.g. `minmax`, `bloom_filter(0.01)`, `set(100)`. */
+  readonly type: string;
+  readonly granularity: number;
+}
+
+/** A projection (`PROJECTION name (body)`): a SELECT whose result ClickHouse keeps beside each part. */
+export interface TableProjection {
+  readonly name: string;
+  /** The SELECT, without FROM, e.g. `SELECT id, count() GROUP BY id`. */
+  readonly body: string;
+}
+
 export interface Table {
   readonly name: string;
   readonly columns: readonly Column[];
   /** ORDER BY expressions in order; empty means `tuple()`. */
   readonly orderBy: readonly string[];
+  /** PRIMARY KEY expressions when they are not the whole ORDER BY (they must be a prefix of it). */
+  readonly primaryKey?: readonly string[];
+  /** SAMPLE BY expression (it must be part of the ORDER BY). */
+  readonly sampleBy?: string;
+  /** Data-skipping indexes, sorted by name; absent when there are none. */
+  readonly indexes?: readonly TableIndex[];
+  /** Projections, sorted by name; absent when there are none. */
+  readonly projections?: readonly TableProjection[];
   readonly engine: TableEngine;
   readonly partitionBy?: string;
   readonly ttl?: string;

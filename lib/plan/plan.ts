@@ -97,6 +97,10 @@ function phaseOf(change: Change): Phase {
     case "table.setPartitionBy":
     case "table.setTtl":
     case "table.setSettings":
+    case "table.setPrimaryKey":
+    case "table.setSampleBy":
+    case "table.setIndexes":
+    case "table.setProjections":
     case "table.setLifeCycle":
     case "table.rebuild":
     case "table.backfillColumn":
@@ -216,6 +220,14 @@ export function reverseChange(change: Change, state?: InfraMap): Change | null {
       return swapOptional({ kind: "table.setTtl" as const, table: change.table }, change.before, change.after);
     case "table.setSettings":
       return { kind: "table.setSettings", table: change.table, before: change.after, after: change.before };
+    case "table.setPrimaryKey":
+      return { kind: "table.setPrimaryKey", table: change.table, ...(change.after !== undefined ? { before: change.after } : {}), ...(change.before !== undefined ? { after: change.before } : {}) };
+    case "table.setSampleBy":
+      return swapOptional({ kind: "table.setSampleBy" as const, table: change.table }, change.before, change.after);
+    case "table.setIndexes":
+      return { kind: "table.setIndexes", table: change.table, before: change.after, after: change.before };
+    case "table.setProjections":
+      return { kind: "table.setProjections", table: change.table, before: change.after, after: change.before };
     case "table.setLifeCycle":
       return { kind: "table.setLifeCycle", table: change.table, before: change.after, after: change.before };
     case "table.rebuild":

@@ -29,7 +29,7 @@ export function keptTableName(table: string, suffix: string): string {
 export function fuseRebuilds(ordered: readonly Change[], from: InfraMap, suffix: string): Change[] {
   const rebuilt = new Set<string>();
   ordered.forEach((c, i) => {
-    if (c.kind === "table.setEngine" || c.kind === "table.setPartitionBy" || (c.kind === "table.setOrderBy" && !alterableOrderBy(c, ordered.slice(0, i), from))) {
+    if (c.kind === "table.setEngine" || c.kind === "table.setPartitionBy" || c.kind === "table.setPrimaryKey" || c.kind === "table.setSampleBy" || (c.kind === "table.setOrderBy" && !alterableOrderBy(c, ordered.slice(0, i), from))) {
       rebuilt.add(c.table);
     }
   });
@@ -62,7 +62,13 @@ export function fuseRebuilds(ordered: readonly Change[], from: InfraMap, suffix:
 }
 
 function structuralTable(change: Change): string | undefined {
-  return change.kind === "table.setEngine" || change.kind === "table.setPartitionBy" || change.kind === "table.setOrderBy" ? change.table : undefined;
+  return change.kind === "table.setEngine" ||
+    change.kind === "table.setPartitionBy" ||
+    change.kind === "table.setOrderBy" ||
+    change.kind === "table.setPrimaryKey" ||
+    change.kind === "table.setSampleBy"
+    ? change.table
+    : undefined;
 }
 
 /**

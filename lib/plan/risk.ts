@@ -39,6 +39,8 @@ export const RISK_CODES = {
   CHANGE_CODEC: { class: "rewrite", losesData: false, meaning: "changes a column's compression codec; new parts use it, existing parts as they merge" },
   REBUILD_TABLE: { class: "rewrite", losesData: false, meaning: "changes ORDER BY, PARTITION BY or engine; the table is rebuilt, no rows are lost" },
   CHANGE_SETTINGS: { class: "rewrite", losesData: false, meaning: "changes table settings" },
+  CHANGE_INDEXES: { class: "rewrite", losesData: false, meaning: "adds or drops data-skipping indexes; new ones are built for the rows already stored" },
+  CHANGE_PROJECTIONS: { class: "rewrite", losesData: false, meaning: "adds or drops projections; new ones are built for the rows already stored" },
   CHANGE_LIFECYCLE: { class: "rewrite", losesData: false, meaning: "changes who may alter or delete the object" },
   TOPIC_CONFIG: { class: "rewrite", losesData: false, meaning: "changes topic configuration (replication, retention kept or longer, other configs)" },
   SCHEMA_UPDATE: { class: "rewrite", losesData: false, meaning: "changes a topic's record schema; records already in the topic keep their old shape" },
@@ -158,6 +160,13 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
       return riskOf(change.after === undefined ? "REMOVE_TTL" : "SET_TTL");
     case "table.setSettings":
       return riskOf("CHANGE_SETTINGS");
+    case "table.setPrimaryKey":
+    case "table.setSampleBy":
+      return riskOf("REBUILD_TABLE");
+    case "table.setIndexes":
+      return riskOf("CHANGE_INDEXES");
+    case "table.setProjections":
+      return riskOf("CHANGE_PROJECTIONS");
     case "table.setLifeCycle":
       return riskOf("CHANGE_LIFECYCLE");
     case "table.rebuild":

@@ -82,3 +82,20 @@ export function infra(spec: MapSpec = {}): InfraMap {
     processes: keyed(spec.processes),
   };
 }
+
+/**
+ * `map` without the primary keys that in-place ORDER BY extensions left where `declared` has
+ * none: ClickHouse's MODIFY ORDER BY keeps the old sorting key as primary key, applyChanges
+ * records that, and diff accepts it as the declared table (see keptPrimaryKey in diff.ts).
+ */
+export function withoutKeptPrimaryKeys(map: InfraMap, declared: InfraMap): InfraMap {
+  const tables: Record<string, Table> = {};
+  for (const [name, t] of Object.entries(map.tables)) {
+    const d = declared.tables[name];
+    if (t.primaryKey !== undefined && d !== undefined && d.primaryKey === undefined) {
+      const { primaryKey: _kept, ...rest } = t;
+      tables[name] = rest;
+    } else tables[name] = t;
+  }
+  return { ...map, tables };
+}

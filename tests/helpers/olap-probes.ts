@@ -32,6 +32,15 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
   ifNotExistsColumn: (e) => alter(e, "p_ifnot", "ADD COLUMN IF NOT EXISTS a String"),
   modifyOrderBy: (e) => alter(e, "p_orderby", "ADD COLUMN k String, MODIFY ORDER BY (a, k)"),
   ttl: (e) => e.execute("CREATE TABLE p_ttl (ts DateTime) ENGINE = MergeTree ORDER BY tuple() TTL ts + INTERVAL 1 DAY"),
+  skippingIndexes: async (e) => {
+    await e.execute(`CREATE TABLE p_index (x String, INDEX i x TYPE bloom_filter(0.01) GRANULARITY 4) ${mt}`);
+    await e.execute("ALTER TABLE p_index MATERIALIZE INDEX i");
+    await e.query("SELECT name FROM system.data_skipping_indices LIMIT 1");
+  },
+  projections: async (e) => {
+    await e.execute(`CREATE TABLE p_projection (x String, PROJECTION p (SELECT x, count() GROUP BY x)) ${mt}`);
+    await e.query("SELECT name FROM system.projections LIMIT 1");
+  },
   columnCodec: (e) => e.execute(`CREATE TABLE p_codec (x String CODEC(ZSTD(3))) ${mt}`),
   columnTtl: (e) => e.execute("CREATE TABLE p_colttl (ts DateTime, x String TTL ts + INTERVAL 1 DAY) ENGINE = MergeTree ORDER BY tuple()"),
   removeTtl: async (e) => {

@@ -53,6 +53,10 @@ export interface OlapCapabilities {
   readonly columnCodec: boolean;
   /** Column TTL, `c String TTL ts + INTERVAL 1 DAY` (19.6, with table TTL). */
   readonly columnTtl: boolean;
+  /** Data-skipping indexes without an experimental flag, `ADD/DROP/MATERIALIZE INDEX`, and `system.data_skipping_indices` (21.1). */
+  readonly skippingIndexes: boolean;
+  /** Projections, `ADD/DROP/MATERIALIZE PROJECTION`, and `system.projections` (25.1, rounded up). */
+  readonly projections: boolean;
   /** `ALTER TABLE … REMOVE TTL` (21.8). */
   readonly removeTtl: boolean;
   /** `ALTER TABLE … MODIFY SETTING` (19.11). */
@@ -145,6 +149,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     columnCodec: atLeast(v, 19, 1),
     columnTtl: atLeast(v, 19, 6),
     removeTtl: atLeast(v, 21, 8),
+    skippingIndexes: atLeast(v, 21, 1),
+    projections: atLeast(v, 25, 1),
     modifySetting: atLeast(v, 19, 11),
     resetSetting: atLeast(v, 21, 8),
     dropView: atLeast(v, 20, 8),

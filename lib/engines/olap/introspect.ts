@@ -1,5 +1,5 @@
 import { quoteString } from "../../model/clickhouse-type.js";
-import type { Column, MaterializedView, Table, TableEngine } from "../../model/infra-map.js";
+import type { Column, MaterializedView, Table, TableEngine, TableIndex, TableProjection } from "../../model/infra-map.js";
 import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
 import {
   MOOSE_NAME_INFIX,
@@ -77,7 +77,7 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
     "create_table_query",
     "dependencies_database",
     "dependencies_table",
-    ...["as_select", "target_database", "target_table", "uuid"].filter((c) => has("tables", c)),
+    ...["as_select", "target_database", "target_table", "uuid", "primary_key"].filter((c) => has("tables", c)),
   ];
   // Names starting `_moose_` are moose's own (the ledger and the lock kept in the target), never the app's.
   const tableRows = (await run(`SELECT ${tableFields.join(", ")} FROM system.tables WHERE database = ${db} AND NOT is_temporary ORDER BY name`)).filter(
@@ -87,6 +87,12 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
   const columnRows = await run(
     `SELECT table, name, type, default_kind, default_expression${has("columns", "compression_codec") ? ", compression_codec" : ""} FROM system.columns WHERE database = ${db}${has("columns", "position") ? " ORDER BY table, position" : ""}`,
   );
+  // Indexes and projections, from the system tables that list them (servers that have neither have none).
+  const systemTables = new Set((await run("SELECT name FROM system.tables WHERE database = 'system' AND name IN ('data_skipping_indices', 'projections')")).map((r) => str(r.name)));
+  const indexRows = systemTables.has("data_skipping_indices")
+    ? await run(`SELECT table, name, type_full, expr, granularity FROM system.data_skipping_indices WHERE database = ${db} ORDER BY table, name`)
+    : [];
+  const projectionRows = systemTables.has("projections") ? await run(`SELECT table, name, query FROM system.projections WHERE database = ${db} ORDER BY table, name`) : [];
   const settingRows = await run(`SELECT name, value${has("merge_tree_settings", "type") ? ", type" : ""} FROM system.merge_tree_settings`);
 
   const serverSettings = new Map(settingRows.map((r) => [str(r.name), { value: str(r.value), type: str(r.type) }]));
@@ -133,8 +139,15 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
       continue;
     }
     const table = readTable(row, columnsByTable.get(name) ?? [], serverSettings, database);
-    if ("reason" in table) skipped.push({ name, engine, reason: table.reason });
-    else tables[name] = table;
+    if ("reason" in table) {
+      skipped.push({ name, engine, reason: table.reason });
+      continue;
+    }
+    const indexes: TableIndex[] = indexRows
+      .filter((r) => str(r.table) === name)
+      .map((r) => ({ name: str(r.name), expression: str(r.expr), type: str(r.type_full), granularity: Number(r.granularity) }));
+    const projections: TableProjection[] = projectionRows.filter((r) => str(r.table) === name).map((r) => ({ name: str(r.name), body: str(r.query) }));
+    tables[name] = { ...table, ...(indexes.length > 0 ? { indexes } : {}), ...(projections.length > 0 ? { projections } : {}) };
   }
   return { tables, views, skipped };
 }
@@ -153,7 +166,6 @@ function readTable(
   const clauses = engineClauses(str(row.engine_full));
   const engine = readEngine(str(row.engine), clauses.args, { database, table: name });
   if ("reason" in engine) return engine;
-  if (str(row.sampling_key) !== "") return { reason: `it has SAMPLE BY ${str(row.sampling_key)}, which the model does not express` };
 
   const columns: Column[] = [];
   // Only a table with a column TTL has a `TTL` past its column names; reading them needs the CREATE text.
@@ -180,10 +192,17 @@ function readTable(
 
   const partitionBy = str(row.partition_key);
   const ttl = clauses.ttl;
+  const orderBy = splitTopLevel(str(row.sorting_key)).map((e) => asIdentifier(e) ?? e);
+  // A primary key is modelled only where it is not the whole sorting key (ClickHouse reports both then).
+  const primaryKey = splitTopLevel(str(row.primary_key)).map((e) => asIdentifier(e) ?? e);
+  const separateKey = str(row.primary_key) !== "" && (primaryKey.length !== orderBy.length || primaryKey.some((e, i) => e !== orderBy[i]));
+  const sampleBy = str(row.sampling_key);
   return {
     name,
     columns,
-    orderBy: splitTopLevel(str(row.sorting_key)).map((e) => asIdentifier(e) ?? e),
+    orderBy,
+    ...(separateKey ? { primaryKey } : {}),
+    ...(sampleBy === "" ? {} : { sampleBy }),
     engine,
     ...(partitionBy === "" ? {} : { partitionBy }),
     ...(ttl === undefined || ttl === "" ? {} : { ttl }),

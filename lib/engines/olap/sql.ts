@@ -3,7 +3,7 @@ import { ownerOf, subjects } from "../../diff/change-meta.js";
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
 import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
-import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine } from "../../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import { createHash } from "node:crypto";
 import { onCluster, replicationArguments } from "./cluster.js";
 import type { OlapCapabilities } from "./capabilities.js";
@@ -101,6 +101,16 @@ export function statementsFor(change: Change, ctx: SqlContext): string[] {
       return setTtlStatements(change, ctx);
     case "table.setSettings":
       return setSettingsStatements(change, ctx);
+    case "table.setPrimaryKey":
+      if (canonicalJson(change.before) === canonicalJson(change.after)) return [];
+      throw needsRebuild(change.table, `its PRIMARY KEY changes from ${keyText(change.before)} to ${keyText(change.after)}, and ClickHouse cannot change a primary key in place`);
+    case "table.setSampleBy":
+      if (change.before === change.after) return [];
+      throw needsRebuild(change.table, `its SAMPLE BY changes from ${change.before ?? "(none)"} to ${change.after ?? "(none)"}`);
+    case "table.setIndexes":
+      return setIndexesStatements(change, ctx);
+    case "table.setProjections":
+      return setProjectionsStatements(change, ctx);
     case "table.setLifeCycle":
       return [];
     case "table.rebuild":
@@ -255,13 +265,18 @@ function createTableStatement(t: Table, ctx: SqlContext, pathName = t.name): str
   // returns; IF NOT EXISTS lets the step, re-run by a resumed deploy, pass the hosts that have it.
   const create = t.engine.cluster === undefined ? "CREATE TABLE" : "CREATE TABLE IF NOT EXISTS";
   const lines = [`${create} ${qualifiedName(ctx.database, t.name)}${onCluster(t.engine.cluster)}`, "("];
-  t.columns.forEach((c, i) => {
-    lines.push(`  ${columnDefinition(c, t.name, ctx)}${i < t.columns.length - 1 ? "," : ""}`);
-  });
+  const elements = [
+    ...t.columns.map((c) => columnDefinition(c, t.name, ctx)),
+    ...(t.indexes ?? []).map((i) => indexDefinition(i, t.name, caps)),
+    ...(t.projections ?? []).map((p) => projectionDefinition(p, t.name, caps)),
+  ];
+  elements.forEach((e, i) => lines.push(`  ${e}${i < elements.length - 1 ? "," : ""}`));
   lines.push(")");
   lines.push(`ENGINE = ${engineClause(t.engine, t.name, ctx, pathName)}`);
   if (t.partitionBy !== undefined) lines.push(`PARTITION BY ${t.partitionBy}`);
   lines.push(`ORDER BY ${orderByExpression(t.orderBy, columnNames)}`);
+  if (t.primaryKey !== undefined) lines.push(`PRIMARY KEY ${orderByExpression(t.primaryKey, columnNames)}`);
+  if (t.sampleBy !== undefined) lines.push(`SAMPLE BY ${t.sampleBy}`);
   if (t.ttl !== undefined) {
     if (!caps.ttl) throw unsupported(caps, `create table ${t.name} with TTL ${t.ttl}`, "table TTL (ClickHouse 19.6+)", "leave out the TTL and delete old partitions with ALTER TABLE … DROP PARTITION");
     lines.push(`TTL ${t.ttl}`);
@@ -272,6 +287,62 @@ function createTableStatement(t: Table, ctx: SqlContext, pathName = t.name): str
   if (t.columns.some((c) => typeHasNested(c.type))) rendered.push("flatten_nested = 0");
   if (rendered.length > 0) lines.push(`SETTINGS ${rendered.join(", ")}`);
   return lines.join("\n");
+}
+
+function keyText(entries: readonly string[] | undefined): string {
+  return entries === undefined ? "(the ORDER BY)" : `(${entries.join(", ")})`;
+}
+
+function indexDefinition(i: TableIndex, table: string, caps: OlapCapabilities): string {
+  if (!caps.skippingIndexes) throw unsupported(caps, `give table ${table} the index ${i.name}`, "data-skipping indexes (ClickHouse 21.1+)", "leave the index out of the declaration");
+  if (!Number.isInteger(i.granularity) || i.granularity < 1) throw new InvalidInputError("INDEX_INVALID", `table ${table}: index ${i.name} has granularity ${i.granularity}; it must be a whole number, at least 1`);
+  return `INDEX ${quoteIdentifier(i.name)} ${i.expression} TYPE ${i.type} GRANULARITY ${i.granularity}`;
+}
+
+function projectionDefinition(p: TableProjection, table: string, caps: OlapCapabilities): string {
+  if (!caps.projections) throw unsupported(caps, `give table ${table} the projection ${p.name}`, "projections (ClickHouse 25.1+ here)", "leave the projection out of the declaration");
+  return `PROJECTION ${quoteIdentifier(p.name)} (${p.body})`;
+}
+
+/** Entries of `after` that are new or differ from the entry of the same name in `before`. */
+function changedByName<T extends { readonly name: string }>(before: readonly T[], after: readonly T[]): T[] {
+  return after.filter((a) => {
+    const b = before.find((x) => x.name === a.name);
+    return b === undefined || canonicalJson(a) !== canonicalJson(b);
+  });
+}
+
+function setIndexesStatements(change: ChangeOf<"table.setIndexes">, ctx: SqlContext): string[] {
+  const target = alterTarget(change.table, ctx);
+  const added = changedByName(change.before, change.after);
+  const dropped = change.before.filter((b) => canonicalJson(change.after.find((a) => a.name === b.name)) !== canonicalJson(b));
+  if ((added.length > 0 || dropped.length > 0) && !ctx.capabilities.skippingIndexes) {
+    throw unsupported(ctx.capabilities, `change the indexes of table ${change.table}`, "data-skipping indexes (ClickHouse 21.1+)", "leave the indexes out of the declaration");
+  }
+  return [
+    ...dropped.map((i) => `ALTER TABLE ${target} DROP INDEX ${quoteIdentifier(i.name)}`),
+    ...added.flatMap((i) => [
+      `ALTER TABLE ${target} ADD ${indexDefinition(i, change.table, ctx.capabilities)}`,
+      // A new index covers new parts only; existing rows are indexed by this mutation.
+      `ALTER TABLE ${target} MATERIALIZE INDEX ${quoteIdentifier(i.name)} SETTINGS mutations_sync = 2`,
+    ]),
+  ];
+}
+
+function setProjectionsStatements(change: ChangeOf<"table.setProjections">, ctx: SqlContext): string[] {
+  const target = alterTarget(change.table, ctx);
+  const added = changedByName(change.before, change.after);
+  const dropped = change.before.filter((b) => canonicalJson(change.after.find((a) => a.name === b.name)) !== canonicalJson(b));
+  if ((added.length > 0 || dropped.length > 0) && !ctx.capabilities.projections) {
+    throw unsupported(ctx.capabilities, `change the projections of table ${change.table}`, "projections (ClickHouse 25.1+ here)", "leave the projections out of the declaration");
+  }
+  return [
+    ...dropped.map((p) => `ALTER TABLE ${target} DROP PROJECTION ${quoteIdentifier(p.name)}`),
+    ...added.flatMap((p) => [
+      `ALTER TABLE ${target} ADD ${projectionDefinition(p, change.table, ctx.capabilities)}`,
+      `ALTER TABLE ${target} MATERIALIZE PROJECTION ${quoteIdentifier(p.name)} SETTINGS mutations_sync = 2`,
+    ]),
+  ];
 }
 
 function columnDefinition(c: Column, table: string, ctx: SqlContext): string {

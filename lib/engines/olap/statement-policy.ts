@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { PARSER_ID } from "./parser.js";
 import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError, InvalidInputErrors, MooseError, RefusedError, type SourcePosition } from "../../errors.js";
-import type { InfraMap, MaterializedView, Table } from "../../model/infra-map.js";
+import type { Column, InfraMap, MaterializedView, Table } from "../../model/infra-map.js";
 import { parseStatement, type AstNode, type ParsedStatement, type SqlOrigin } from "./parser.js";
 
 /**
@@ -279,10 +279,39 @@ function describe(grammar: Grammar): string {
 /** The SQL text a table pastes into its DDL. */
 export function sqlTextsOfTable(t: Table): SqlText[] {
   return [
-    ...t.columns.flatMap((c) => (c.default === undefined ? [] : [{ what: `the DEFAULT of ${t.name}.${c.name}`, text: c.default, grammar: "expression" as const }])),
+    ...t.columns.flatMap((c) => sqlTextsOfColumn(t.name, c)),
     ...t.orderBy.map((e) => ({ what: `the ORDER BY of ${t.name}`, text: e, grammar: "expression" as const })),
     ...(t.partitionBy === undefined ? [] : [{ what: `the PARTITION BY of ${t.name}`, text: t.partitionBy, grammar: "expression" as const }]),
     ...(t.ttl === undefined ? [] : [{ what: `the TTL of ${t.name}`, text: t.ttl, grammar: "ttl" as const }]),
+    ...sqlTextsOfTableParts(t),
+  ];
+}
+
+/** The SQL a column definition pastes: its DEFAULT / MATERIALIZED / ALIAS expression, its TTL and its codec list. */
+export function sqlTextsOfColumn(table: string, c: Column): SqlText[] {
+  const out: SqlText[] = [];
+  const expression = (kind: string, text: string | undefined) => {
+    if (text !== undefined) out.push({ what: `the ${kind} of ${table}.${c.name}`, text, grammar: "expression" });
+  };
+  expression("DEFAULT", c.default);
+  expression("MATERIALIZED expression", c.materialized);
+  expression("ALIAS expression", c.alias);
+  expression("TTL", c.ttl);
+  // `ZSTD(3)`, `Delta, LZ4`: the inside of CODEC(...) is a list of expressions.
+  if (c.codec !== undefined) out.push({ what: `the CODEC of ${table}.${c.name}`, text: `tuple(${c.codec})`, grammar: "expression" });
+  return out;
+}
+
+/** The SQL a table's indexes and projections paste. */
+function sqlTextsOfTableParts(t: Pick<Table, "name" | "indexes" | "projections" | "primaryKey" | "sampleBy">): SqlText[] {
+  return [
+    ...(t.indexes ?? []).flatMap((i) => [
+      { what: `the expression of index ${i.name} of ${t.name}`, text: i.expression, grammar: "expression" as const },
+      { what: `the type of index ${i.name} of ${t.name}`, text: i.type, grammar: "expression" as const },
+    ]),
+    ...(t.projections ?? []).map((p) => ({ what: `projection ${p.name} of ${t.name}`, text: p.body, grammar: "select" as const })),
+    ...(t.primaryKey ?? []).map((e) => ({ what: `the PRIMARY KEY of ${t.name}`, text: e, grammar: "expression" as const })),
+    ...(t.sampleBy === undefined ? [] : [{ what: `the SAMPLE BY of ${t.name}`, text: t.sampleBy, grammar: "expression" as const }]),
   ];
 }
 
@@ -303,9 +332,17 @@ export function sqlTextsOfChange(c: Change): SqlText[] {
     case "table.rebuild":
       return sqlTextsOfTable(c.after);
     case "table.addColumn":
-      return c.column.default === undefined ? [] : [{ what: `the DEFAULT of ${c.table}.${c.column.name}`, text: c.column.default, grammar: "expression" }];
+      return sqlTextsOfColumn(c.table, c.column);
     case "table.modifyColumn":
-      return c.after.default === undefined ? [] : [{ what: `the DEFAULT of ${c.table}.${c.after.name}`, text: c.after.default, grammar: "expression" }];
+      return sqlTextsOfColumn(c.table, c.after);
+    case "table.setIndexes":
+      return sqlTextsOfTableParts({ name: c.table, indexes: c.after });
+    case "table.setProjections":
+      return sqlTextsOfTableParts({ name: c.table, projections: c.after });
+    case "table.setPrimaryKey":
+      return sqlTextsOfTableParts({ name: c.table, ...(c.after === undefined ? {} : { primaryKey: c.after }) });
+    case "table.setSampleBy":
+      return sqlTextsOfTableParts({ name: c.table, ...(c.after === undefined ? {} : { sampleBy: c.after }) });
     case "table.setOrderBy":
       return c.after.map((e) => ({ what: `the ORDER BY of ${c.table}`, text: e, grammar: "expression" as const }));
     case "table.setPartitionBy":
