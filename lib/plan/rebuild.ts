@@ -1,4 +1,5 @@
 import type { Change, ChangeOf } from "../diff/change.js";
+import { clusterRebuildRefusal } from "../engines/olap/cluster.js";
 import { identifiersIn, MOOSE_NAME_INFIX } from "../engines/olap/sql-text.js";
 import { applyChange } from "../model/apply-change.js";
 import { canonicalJson, type InfraMap, type Table } from "../model/infra-map.js";
@@ -54,6 +55,8 @@ export function fuseRebuilds(ordered: readonly Change[], from: InfraMap, suffix:
       after = applyChange({ ...state.map, tables: { ...state.map.tables, [table]: after } }, c).tables[table] as Table;
     }
     if (canonicalJson(after) === canonicalJson(before)) continue;
+    const refusal = clusterRebuildRefusal(before, after);
+    if (refusal) throw refusal;
     const rebuild: Change = { kind: "table.rebuild", before, after, keepOldAs: keptTableName(table, suffix) };
     out.push(rebuild);
     state.apply(rebuild);

@@ -1,6 +1,6 @@
 import { EngineError, RefusedError } from "../../errors.js";
 import { quoteString } from "../../model/clickhouse-type.js";
-import type { Replication } from "../../model/infra-map.js";
+import type { Replication, Table } from "../../model/infra-map.js";
 import type { OlapCapabilities } from "./capabilities.js";
 import { MOOSE_NAME_INFIX, quoteIdentifier, tokenize } from "./sql-text.js";
 
@@ -126,4 +126,39 @@ export function clusterFailure(cluster: string, sql: string, hosts: readonly str
         ? "ClickHouse keeps the statement queued for those hosts and runs it when they are back; bring them back, then run moose migrate deploy again to resume from this step"
         : "fix what the host reports (or bring the host back), then run moose migrate deploy again to resume from this step",
   });
+}
+
+/**
+ * What a rebuild cannot do on a cluster (the planner refuses it when it plans the rebuild, the SQL
+ * adapter again when it renders one). The copy is one `INSERT … SELECT` on the replica
+ * moose is connected to: it reads every row only when the old table is replicated (or
+ * there is no cluster), and every replica gets the rows only when the new one is.
+ */
+export function clusterRebuildRefusal(before: Table, after: Table): RefusedError | undefined {
+  const from = before.engine.cluster;
+  const to = after.engine.cluster;
+  const name = before.name;
+  const path = after.engine.replicated?.keeperPath;
+  if (path !== undefined && !path.includes("{table}") && !path.includes("{uuid}")) {
+    return new RefusedError("REBUILD_KEEPER_PATH", `table ${name} must be rebuilt, but its keeperPath ${path} names no {table}: the copy would need the same path in ZooKeeper as the table it replaces, and one path holds one table`, {
+      hint: "put {table} into keeperPath (moose gives the copy a name of its own), or leave keeperPath and replicaName unset",
+    });
+  }
+  if (from !== to) {
+    return new RefusedError("CLUSTER_CHANGE", `table ${name} would move from ${from === undefined ? "no cluster" : `cluster ${from}`} to ${to === undefined ? "no cluster" : `cluster ${to}`}; moose does not move a table between clusters (the hosts and the rows on each differ)`, {
+      hint: `declare the table under a new name with the new cluster, copy the rows with a sql(...) step (INSERT INTO … SELECT, per host where the old table is not replicated), then drop ${name}; or keep cluster: ${from === undefined ? "unset" : JSON.stringify(from)}`,
+    });
+  }
+  if (to === undefined) return undefined;
+  if (before.engine.replicated === undefined) {
+    return new RefusedError("CLUSTER_REBUILD", `table ${name} must be rebuilt, but it is a ${before.engine.kind} (not replicated) on cluster ${to}: each host holds rows of its own, and a copy made on one replica would lose the others'`, {
+      hint: `copy each host's rows by hand (INSERT INTO … SELECT … FROM remote('host:port', db, ${name})), or declare ${name} under a new name and move the rows yourself`,
+    });
+  }
+  if (after.engine.replicated === undefined) {
+    return new RefusedError("CLUSTER_REBUILD", `table ${name} must be rebuilt as a ${after.engine.kind} that is not replicated on cluster ${to}: the copy made on one replica would reach that host only`, {
+      hint: `keep the Replicated${after.engine.kind} engine, or drop the cluster option`,
+    });
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@ import { applyChange } from "../../model/apply-change.js";
 import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
 import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import { createHash } from "node:crypto";
-import { onCluster, replicationArguments } from "./cluster.js";
+import { clusterRebuildRefusal, onCluster, replicationArguments } from "./cluster.js";
 import type { OlapCapabilities } from "./capabilities.js";
 import { identifiersIn, isPlainIdentifier, MOOSE_NAME_INFIX, qualifiedName, quoteIdentifier } from "./sql-text.js";
 
@@ -735,7 +735,8 @@ function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): 
   }
   const caps = ctx.capabilities;
   const name = before.name;
-  checkClusterRebuild(before, after);
+  const refusal = clusterRebuildRefusal(before, after);
+  if (refusal) throw refusal;
   const cluster = after.engine.cluster;
   const on = onCluster(cluster);
   const target = qualifiedName(ctx.database, name);
@@ -766,39 +767,6 @@ function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): 
     ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, old)}${on}`] : []),
     ...repointViews(name, ctx),
   ];
-}
-
-/**
- * What a rebuild cannot do on a cluster. The copy is one `INSERT … SELECT` on the replica
- * moose is connected to: it reads every row only when the old table is replicated (or
- * there is no cluster), and every replica gets the rows only when the new one is.
- */
-function checkClusterRebuild(before: Table, after: Table): void {
-  const from = before.engine.cluster;
-  const to = after.engine.cluster;
-  const name = before.name;
-  const path = after.engine.replicated?.keeperPath;
-  if (path !== undefined && !path.includes("{table}") && !path.includes("{uuid}")) {
-    throw new RefusedError("REBUILD_KEEPER_PATH", `table ${name} must be rebuilt, but its keeperPath ${path} names no {table}: the copy would need the same path in ZooKeeper as the table it replaces, and one path holds one table`, {
-      hint: "put {table} into keeperPath (moose gives the copy a name of its own), or leave keeperPath and replicaName unset",
-    });
-  }
-  if (from !== to) {
-    throw new RefusedError("CLUSTER_CHANGE", `table ${name} would move from ${from === undefined ? "no cluster" : `cluster ${from}`} to ${to === undefined ? "no cluster" : `cluster ${to}`}; moose does not move a table between clusters (the hosts and the rows on each differ)`, {
-      hint: `declare the table under a new name with the new cluster, copy the rows with a sql(...) step (INSERT INTO … SELECT, per host where the old table is not replicated), then drop ${name}; or keep cluster: ${from === undefined ? "unset" : JSON.stringify(from)}`,
-    });
-  }
-  if (to === undefined) return;
-  if (before.engine.replicated === undefined) {
-    throw new RefusedError("CLUSTER_REBUILD", `table ${name} must be rebuilt, but it is a ${before.engine.kind} (not replicated) on cluster ${to}: each host holds rows of its own, and a copy made on one replica would lose the others'`, {
-      hint: `copy each host's rows by hand (INSERT INTO … SELECT … FROM remote('host:port', db, ${name})), or declare ${name} under a new name and move the rows yourself`,
-    });
-  }
-  if (after.engine.replicated === undefined) {
-    throw new RefusedError("CLUSTER_REBUILD", `table ${name} must be rebuilt as a ${after.engine.kind} that is not replicated on cluster ${to}: the copy made on one replica would reach that host only`, {
-      hint: `keep the Replicated${after.engine.kind} engine, or drop the cluster option`,
-    });
-  }
 }
 
 /**
