@@ -19,7 +19,10 @@ export async function run(args: QueryArgs, io: CliIO): Promise<number> {
     const olap = dev ? undefined : await projectOlap(config);
     try {
       const result = dev ? await devQuery(dev, sql, write) : await runQuery(olap!, sql, { write });
-      if (json) {
+      if (result.text !== undefined) {
+        // The statement named its own FORMAT: ClickHouse's output, as it wrote it.
+        io.stdout.write(result.text.endsWith("\n") || result.text === "" ? result.text : result.text + "\n");
+      } else if (json) {
         io.stdout.write(JSON.stringify(result.rows, null, 2) + "\n");
       } else if (result.rows.length === 0) {
         io.stdout.write(write && result.statement && !result.statement.startsWith("Select") ? "OK\n" : "(0 rows)\n");
