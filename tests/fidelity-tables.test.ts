@@ -164,3 +164,41 @@ serverTest("server: PRIMARY KEY and SAMPLE BY are created and introspected back"
   await applyToEngine(engine, emptyInfraMap(), createChanges(map));
   t.deepEqual(olapPart(await engine.introspect()), olapPart(map));
 });
+
+const versioned: Table = {
+  name: "vcollapsing",
+  columns: [
+    { name: "id", type: "String" },
+    { name: "sign", type: "Int8" },
+    { name: "version", type: "UInt32" },
+  ],
+  orderBy: ["id"],
+  engine: { kind: "VersionedCollapsingMergeTree", sign: "sign", version: "version" },
+  settings: {},
+  lifeCycle: "FULLY_MANAGED",
+};
+
+test("VersionedCollapsingMergeTree: extracted from sign and ver, created and introspected back on chDB", async (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { OlapTable, ClickHouseEngines, Key, Int8, UInt32 } from "@514labs/moose-lib";',
+      "interface Row { id: Key<string>; sign: Int8; version: UInt32 }",
+      'export const rows = new OlapTable<Row>("vcollapsing", { engine: ClickHouseEngines.VersionedCollapsingMergeTree, sign: "sign", ver: "version", orderByFields: ["id"] });',
+    ].join("\n"),
+  });
+  t.deepEqual(extractApp({ projectDir: dir, mainFile: "app/index.ts" }).map.tables.vcollapsing, versioned);
+  const engine = await embedded("vcollapsing");
+  const map = mapOf([versioned]);
+  await applyToEngine(engine, emptyInfraMap(), createChanges(map));
+  t.deepEqual(olapPart(await engine.introspect()), olapPart(map));
+});
+
+serverTest("server: VersionedCollapsingMergeTree is created and introspected back", async (t) => {
+  const config = serverConfigFromEnv(uniqueDatabase("moose_vcollapsing"));
+  if (!config) throw new Error("CLICKHOUSE_URL is not set");
+  const engine = await openOlapEngine(config);
+  engines.push(engine);
+  const map = mapOf([versioned]);
+  await applyToEngine(engine, emptyInfraMap(), createChanges(map));
+  t.deepEqual(olapPart(await engine.introspect()), olapPart(map));
+});

@@ -312,6 +312,8 @@ function engineText(e: TableEngine): string {
       return `${e.kind}(${(e.columns ?? []).join(", ")})`;
     case "CollapsingMergeTree":
       return `${e.kind}(${e.sign})`;
+    case "VersionedCollapsingMergeTree":
+      return `${e.kind}(${e.sign}, ${e.version})`;
   }
 }
 

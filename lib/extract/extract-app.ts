@@ -102,17 +102,16 @@ const UNPLANNED_TABLE_OPTIONS: ReadonlyMap<string, string> = new Map([
 
 /** Table options that belong to one engine (the config type accepts them with any engine). */
 const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
-  ["ver", ["ReplacingMergeTree", "ReplicatedReplacingMergeTree"]],
+  ["ver", ["ReplacingMergeTree", "ReplicatedReplacingMergeTree", "VersionedCollapsingMergeTree", "ReplicatedVersionedCollapsingMergeTree"]],
   ["isDeleted", ["ReplacingMergeTree", "ReplicatedReplacingMergeTree"]],
   ["columns", ["SummingMergeTree", "ReplicatedSummingMergeTree"]],
-  ["sign", ["CollapsingMergeTree", "ReplicatedCollapsingMergeTree"]],
-  ["keeperPath", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree"]],
-  ["replicaName", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree"]],
+  ["sign", ["CollapsingMergeTree", "ReplicatedCollapsingMergeTree", "VersionedCollapsingMergeTree", "ReplicatedVersionedCollapsingMergeTree"]],
+  ["keeperPath", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree", "ReplicatedVersionedCollapsingMergeTree"]],
+  ["replicaName", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree", "ReplicatedVersionedCollapsingMergeTree"]],
 ]);
 
 /** Engines moose-lib offers and this tool cannot plan yet. */
 const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
-  "VersionedCollapsingMergeTree",
   "GraphiteMergeTree",
   "S3Queue",
   "S3",
@@ -121,7 +120,6 @@ const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
   "IcebergS3",
   "Kafka",
   "Merge",
-  "ReplicatedVersionedCollapsingMergeTree",
 ]);
 
 /** Where each object of the map was declared, keyed `<kind>:<name>` (e.g. `tables:Users`). */
@@ -804,7 +802,10 @@ class DeclarationReader {
         hint: `remove ${option} from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
       });
     }
-    const orderBy = this.orderBy(cfg, keys, columns, name);
+    const engine = this.engine(cfg, columns, name);
+    const declaredOrder = this.orderBy(cfg, keys, columns, name);
+    // ClickHouse appends a VersionedCollapsingMergeTree's version to the sorting key; naming it last is the same key.
+    const orderBy = engine.kind === "VersionedCollapsingMergeTree" && declaredOrder.length > 1 && declaredOrder[declaredOrder.length - 1] === engine.version ? declaredOrder.slice(0, -1) : declaredOrder;
     const primaryKey = this.primaryKey(cfg, orderBy);
     const sampleBy = this.optString(cfg, "sampleByExpression");
     const indexes = this.indexes(cfg);
@@ -817,7 +818,7 @@ class DeclarationReader {
       ...opt("sampleBy", sampleBy === undefined || sampleBy.trim() === "" ? undefined : sampleBy.trim()),
       ...opt("indexes", indexes.length > 0 ? indexes : undefined),
       ...opt("projections", projections.length > 0 ? projections : undefined),
-      engine: this.engine(cfg, columns, name),
+      engine,
       settings: this.settings(cfg),
       lifeCycle: this.lifeCycle(cfg),
       ...opt("partitionBy", this.optString(cfg, "partitionBy")),
@@ -1131,6 +1132,13 @@ class DeclarationReader {
         const sign = column("sign");
         if (sign === undefined) throw this.bad(cfg!, "sign", "is required for CollapsingMergeTree: the Int8 field holding 1 or -1");
         return { kind: "CollapsingMergeTree", sign };
+      }
+      case "VersionedCollapsingMergeTree": {
+        const sign = column("sign");
+        if (sign === undefined) throw this.bad(cfg!, "sign", "is required for VersionedCollapsingMergeTree: the Int8 field holding 1 or -1");
+        const version = column("ver");
+        if (version === undefined) throw this.bad(cfg!, "ver", "is required for VersionedCollapsingMergeTree: the field holding the row's version");
+        return { kind: "VersionedCollapsingMergeTree", sign, version };
       }
       default:
         if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {

@@ -63,7 +63,9 @@ export type MergeBehaviour =
   | { readonly kind: "ReplacingMergeTree"; readonly ver?: string; readonly isDeleted?: string }
   | { readonly kind: "SummingMergeTree"; readonly columns?: readonly string[] }
   | { readonly kind: "AggregatingMergeTree" }
-  | { readonly kind: "CollapsingMergeTree"; readonly sign: string };
+  | { readonly kind: "CollapsingMergeTree"; readonly sign: string }
+  /** Collapses rows with opposite `sign` and the same `version` (moose-lib's `ver`), in any insert order. */
+  | { readonly kind: "VersionedCollapsingMergeTree"; readonly sign: string; readonly version: string };
 
 export interface Deployment {
   /** Set for the `Replicated*` engines. */

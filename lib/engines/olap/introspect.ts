@@ -40,7 +40,7 @@ export interface OlapIntrospection {
   readonly skipped: readonly SkippedObject[];
 }
 
-const MERGING_ENGINES = ["MergeTree", "ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree"];
+const MERGING_ENGINES = ["MergeTree", "ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree", "VersionedCollapsingMergeTree"];
 const MODELLED_ENGINES = new Set([...MERGING_ENGINES, ...MERGING_ENGINES.map((e) => `Replicated${e}`)]);
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
@@ -192,7 +192,9 @@ function readTable(
 
   const partitionBy = str(row.partition_key);
   const ttl = clauses.ttl;
-  const orderBy = splitTopLevel(str(row.sorting_key)).map((e) => asIdentifier(e) ?? e);
+  const sorting = splitTopLevel(str(row.sorting_key)).map((e) => asIdentifier(e) ?? e);
+  // VersionedCollapsingMergeTree appends its version column to the sorting key itself.
+  const orderBy = engine.kind === "VersionedCollapsingMergeTree" && sorting.length > 1 && sorting[sorting.length - 1] === engine.version ? sorting.slice(0, -1) : sorting;
   // A primary key is modelled only where it is not the whole sorting key (ClickHouse reports both then).
   const primaryKey = splitTopLevel(str(row.primary_key)).map((e) => asIdentifier(e) ?? e);
   const separateKey = str(row.primary_key) !== "" && (primaryKey.length !== orderBy.length || primaryKey.some((e, i) => e !== orderBy[i]));
@@ -263,6 +265,11 @@ function readEngine(engine: string, args: string | undefined, where: { readonly 
       const [sign] = names;
       if (params.length !== 1 || sign === undefined) return { reason: `CollapsingMergeTree(${args ?? ""}) has parameters the model does not express` };
       return { kind: engine, sign };
+    }
+    case "VersionedCollapsingMergeTree": {
+      const [sign, version] = names;
+      if (params.length !== 2 || sign === undefined || version === undefined) return { reason: `VersionedCollapsingMergeTree(${args ?? ""}) has parameters the model does not express` };
+      return { kind: engine, sign, version };
     }
     default:
       return { reason: `engine ${engine} is not one moose manages` };

@@ -411,6 +411,8 @@ function engineClause(engine: TableEngine, table: string, ctx: SqlContext, pathN
       return clause(engine.columns === undefined || engine.columns.length === 0 ? [] : [`(${engine.columns.map(quoteIdentifier).join(", ")})`]);
     case "CollapsingMergeTree":
       return clause([quoteIdentifier(engine.sign)]);
+    case "VersionedCollapsingMergeTree":
+      return clause([quoteIdentifier(engine.sign), quoteIdentifier(engine.version)]);
     default:
       return assertNever(engine, "table engine");
   }
@@ -1093,6 +1095,8 @@ function describeMerging(engine: TableEngine): string {
       return engine.columns === undefined ? engine.kind : `${engine.kind}(${engine.columns.join(", ")})`;
     case "CollapsingMergeTree":
       return `${engine.kind}(${engine.sign})`;
+    case "VersionedCollapsingMergeTree":
+      return `${engine.kind}(${engine.sign}, ${engine.version})`;
     default:
       return assertNever(engine, "table engine");
   }
