@@ -447,8 +447,8 @@ test("an engine's own option on a table of another engine is refused", (t) => {
   t.deepEqual(
     errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })).map((e) => e.located),
     [
-      "app/index.ts:3:67: ver is an option of ReplacingMergeTree and ReplicatedReplacingMergeTree only; this table's engine is MergeTree",
-      "app/index.ts:4:113: sign is an option of CollapsingMergeTree and ReplicatedCollapsingMergeTree only; this table's engine is ReplacingMergeTree",
+      "app/index.ts:3:67: ver is an option of ReplacingMergeTree, ReplicatedReplacingMergeTree, VersionedCollapsingMergeTree and ReplicatedVersionedCollapsingMergeTree only; this table's engine is MergeTree",
+      "app/index.ts:4:113: sign is an option of CollapsingMergeTree, ReplicatedCollapsingMergeTree, VersionedCollapsingMergeTree and ReplicatedVersionedCollapsingMergeTree only; this table's engine is ReplacingMergeTree",
     ],
   );
 });

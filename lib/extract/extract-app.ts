@@ -1104,7 +1104,7 @@ class DeclarationReader {
       const engine = typeof raw === "string" ? raw : "MergeTree";
       for (const [key, engines] of ENGINE_OPTIONS) {
         if (cfg?.entries.get(key) !== undefined && !engines.includes(engine)) {
-          const which = engines.length > 2 ? "the Replicated engines" : engines.join(" and ");
+          const which = engines.every((e) => e.startsWith("Replicated")) ? "the Replicated engines" : `${engines.slice(0, -1).join(", ")} and ${engines[engines.length - 1]}`;
           throw this.bad(cfg, key, `is an option of ${which} only; this table's engine is ${engine}`);
         }
       }
