@@ -92,7 +92,10 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
     sendError(res, `Code: ${code}. DB::Exception: ${message}. (${name})`);
   }
 
-  function sendError(res: ServerResponse, message: string): void {
+  function sendError(res: ServerResponse, raw: string): void {
+    // chDB nests an error raised inside its session in another of the same code: answer the inner one, as a server would.
+    const nested = /^Code: (\d+)\. DB::Exception: (Code: \1\. DB::Exception: .*?)(?: \(version [^)]*\))?\. \([A-Z0-9_]+\)\s*$/s.exec(raw);
+    const message = (nested?.[2] ?? raw).replace(/ \(version [^)]*\)\s*$/, "");
     const m = /Code: (\d+)\..*\(([A-Z0-9_]+)\)\s*$/s.exec(message);
     const code = m?.[1] ?? "1001";
     const body = `${message.trimEnd()} (version ${version})\n`;
