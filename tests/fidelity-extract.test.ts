@@ -55,3 +55,21 @@ test("a package compiled to .d.ts without declarations is imported quietly", (t)
   // The name is not static: that is the only complaint.
   t.deepEqual(errorsOf(() => extract(dir)).map((e) => e.code), ["NOT_STATIC"]);
 });
+
+test("an `any` record type (a type from a package that is not installed) is an error naming the declaration, not a crash", (t) => {
+  const dir = tempApp({
+    "app/index.ts": [
+      'import { OlapTable } from "@514labs/moose-lib";',
+      'import { users } from "drizzle-schema-not-installed";',
+      "type User = typeof users.$inferSelect;",
+      'export const t1 = new OlapTable<User>("Users");',
+    ].join("\n"),
+  });
+  t.deepEqual(errorsOf(() => extract(dir)), [
+    {
+      code: "UNSUPPORTED_TYPE",
+      located: "app/index.ts:4:33: the record type is `any`, so planning cannot know the table's columns",
+      hint: "a type from a package that is not installed is `any` (drizzle's `typeof t.$inferSelect`, for one): install the package, or declare the record as an interface",
+    },
+  ]);
+});

@@ -176,6 +176,15 @@ export class TypeMapper {
   private columns(type: ts.Type, at: ts.Node, path: FieldPath, ctx: Context): { columns: MappedColumn[]; errors: InvalidInputError[] } {
     const errors: InvalidInputError[] = [];
     const columns: MappedColumn[] = [];
+    if (type.flags & ts.TypeFlags.Any) {
+      errors.push(
+        new InvalidInputError("UNSUPPORTED_TYPE", "the record type is `any`, so planning cannot know the table's columns", {
+          position: positionOf(at),
+          hint: "a type from a package that is not installed is `any` (drizzle's `typeof t.$inferSelect`, for one): install the package, or declare the record as an interface",
+        }),
+      );
+      return { columns, errors };
+    }
     if (!this.isRecordType(type)) {
       errors.push(
         new InvalidInputError("UNSUPPORTED_TYPE", `${path}: the schema must be an interface or object type, found \`${this.checker.typeToString(type)}\``, {
