@@ -6,6 +6,8 @@ export const lsCommand = defineCommand({
   ...TOP_LEVEL_COMMANDS.ls,
   options: {
     json: JSON_OPTION,
+    graph: { type: "boolean", default: false, describe: "print the lineage (ingest API → topic → table → view → table) as a Mermaid flowchart" },
+    format: { type: "string", choices: ["mermaid", "dot"], default: "mermaid", describe: "with --graph: mermaid, or dot for Graphviz" },
     type: { type: "string", choices: ["table", "view", "topic", "api", "workflow", "process"], describe: "only objects of this kind" },
   },
 });

@@ -12,6 +12,7 @@ import { loadProject, printWarnings } from "../project.js";
 import { renderTable } from "../present/table.js";
 import { msText } from "../present/plan-text.js";
 import type { LsArgs } from "./ls.args.js";
+import { dot, lineage, mermaid } from "../../lib/project/lineage.js";
 
 type Kind = NonNullable<LsArgs["type"]>;
 
@@ -113,6 +114,11 @@ export async function run(args: LsArgs, io: CliIO): Promise<number> {
     const config = await loadProject(io);
     const app = extractProject(config);
     printWarnings(app.warnings, io);
+    if (args.graph) {
+      const graph = lineage(app.map);
+      io.stdout.write(args.format === "dot" ? dot(graph) : mermaid(graph));
+      return ExitCode.success;
+    }
     const states = await currentStates(config, app.map);
     if (json) {
       const out: Record<string, unknown> = {};

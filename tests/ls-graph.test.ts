@@ -1,0 +1,68 @@
+import test from "ava";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli, tempDir } from "./helpers/cli.js";
+
+/** `moose ls --graph`: the lineage of the declared objects, as Mermaid and as DOT (offline: no engine). */
+
+const APP = `import { IngestApi, MaterializedView, OlapTable, Stream, sql } from "moose-migrate";
+
+interface Event {
+  id: string;
+  n: number;
+}
+interface Total {
+  id: string;
+  total: number;
+}
+
+export const events = new OlapTable<Event>("Events");
+export const stream = new Stream<Event>("Events", { destination: events });
+export const ingest = new IngestApi<Event>("events", { destination: stream });
+export const totals = new OlapTable<Total>("Totals");
+export const totalsMv = new MaterializedView<Total>({
+  materializedViewName: "Totals_MV",
+  targetTable: totals,
+  selectStatement: sql\`SELECT id, sum(n) AS total FROM \${events} GROUP BY id\`,
+  selectTables: [events],
+});
+`;
+
+async function project(): Promise<string> {
+  const root = tempDir("graph");
+  const r = await runCli(root, ["init", "p"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const dir = join(root, "p");
+  writeFileSync(join(dir, "app/index.ts"), APP);
+  return dir;
+}
+
+test("ingest API → topic → sync → table → view → table, as a Mermaid flowchart; the table and topic named Events are two nodes", async (t) => {
+  const r = await runCli(await project(), ["ls", "--graph"]);
+  t.is(r.code, 0, r.stderr);
+  t.is(
+    r.stdout,
+    [
+      "flowchart LR",
+      '  api0[/"POST /ingest/events (api)"/]',
+      '  topic1>"Events (topic)"]',
+      '  table2[("Events (table)")]',
+      '  table3[("Totals (table)")]',
+      '  view4{{"Totals_MV (view)"}}',
+      "  api0 --> topic1",
+      "  topic1 -->|sync| table2",
+      "  table2 --> view4",
+      "  view4 --> table3",
+      "",
+    ].join("\n"),
+  );
+});
+
+test("--format dot gives the same graph for Graphviz", async (t) => {
+  const r = await runCli(await project(), ["ls", "--graph", "--format", "dot"]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^digraph lineage \{\n  rankdir=LR;\n/);
+  t.regex(r.stdout, /  "topic:Events" -> "table:Events" \[label="sync"\];\n/);
+  t.regex(r.stdout, /  "table:Events" -> "view:Totals_MV";\n  "view:Totals_MV" -> "table:Totals";\n\}\n$/);
+  t.is((await runCli(await project(), ["ls", "--graph", "--format", "svg"])).code, 2);
+});
