@@ -291,3 +291,15 @@ export const tableG = new OlapTable<TableG>("TableG", { orderByFields: ["id"], e
   }
   t.is(moose(dir, ["migrate", "status"]).code, 0);
 });
+
+run("drift checks every replica: a cluster table dropped on replica 2 alone is drift seen from replica 1", async (t) => {
+  const { dir, database } = project(CLUSTER_APP);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "cluster tables"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  t.is(moose(dir, ["migrate", "status"]).code, 0);
+  const r2 = await replica(1, database);
+  await r2.execute("DROP TABLE TableB");
+  const status = moose(dir, ["migrate", "status", "--json"]);
+  t.is(status.code, 3, status.stdout + status.stderr);
+  t.deepEqual((JSON.parse(status.stdout) as { drift: string[] }).drift, ["table TableB is missing on replica 127.0.0.1:9002 of cluster cluster_b"]);
+});

@@ -2,7 +2,7 @@ import { approvedLosses } from "./sql-guard.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { diff } from "../diff/diff.js";
 import type { MigrationRecord } from "../ledger/records.js";
-import { canonicalJson, emptyInfraMap, type InfraMap } from "../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, type InfraMap, type Table } from "../model/infra-map.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "./read.js";
 import type { TopicDescription } from "../engines/stream/topic-spec.js";
 import { replayMigrations } from "./sequence.js";
@@ -109,6 +109,41 @@ export interface DriftScope {
 }
 
 /**
+ * What differs on the other replicas of each cluster the expected tables are on: a table
+ * missing there, or a column missing, extra or of another type (compared by name and type
+ * with what the migrations say). Tables of moose's normalized form carry no cluster, so the
+ * clusters come from `expected`.
+ */
+async function replicaDrift(expected: Readonly<Record<string, Table>>, normalized: Readonly<Record<string, Table>>, olap: OlapEngine): Promise<string[]> {
+  if (!olap.replicaColumns) return [];
+  const byCluster = new Map<string, string[]>();
+  for (const t of Object.values(expected)) {
+    const c = t.engine.cluster;
+    if (c !== undefined && Object.prototype.hasOwnProperty.call(normalized, t.name)) byCluster.set(c, [...(byCluster.get(c) ?? []), t.name]);
+  }
+  const out: string[] = [];
+  for (const [cluster, names] of [...byCluster].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [host, seen] of await olap.replicaColumns(cluster, names)) {
+      if (seen instanceof Error) {
+        out.push(`replica ${host} of cluster ${cluster} could not be read: ${seen.message.split("\n")[0]}`);
+        continue;
+      }
+      for (const name of [...names].sort()) {
+        const cols = seen.get(name);
+        if (cols === undefined) {
+          out.push(`table ${name} is missing on replica ${host} of cluster ${cluster}`);
+          continue;
+        }
+        const want = (normalized[name] as Table).columns.map((c) => `${c.name} ${c.type}`);
+        for (const c of want) if (!cols.includes(c)) out.push(`table ${name} on replica ${host} of cluster ${cluster} lacks column ${c}`);
+        for (const c of cols) if (!want.includes(c)) out.push(`table ${name} on replica ${host} of cluster ${cluster} has a column ${c} that no migration added`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * What differs between the OLAP objects of `expected` and the live database,
  * in words. Both sides go through ClickHouse's own formatting (`normalize`), so
  * only real differences count; life cycles live in moose, not ClickHouse.
@@ -129,8 +164,9 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
     views: lifeCycles(inScope(live.views, scope?.views), expected.views),
   } as InfraMap;
   const wanted = { ...emptyInfraMap(), tables: want.tables, views: want.views } as InfraMap;
-  if (canonicalJson(actual) === canonicalJson(wanted)) return [];
-  return diff(wanted, actual).map((c) => {
+  const replicas = await replicaDrift(inScope(expected.tables, scope?.tables), want.tables, olap);
+  if (canonicalJson(actual) === canonicalJson(wanted)) return replicas;
+  return [...replicas, ...diff(wanted, actual).map((c) => {
     switch (c.kind) {
       case "table.create":
         return `table ${c.table.name} exists in the database but no applied migration creates it`;
@@ -149,7 +185,7 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
       default:
         return `${c.kind} on ${"table" in c ? String(c.table) : "after" in c ? (c.after as { name: string }).name : ""}: the database differs from the migrations`;
     }
-  });
+  })];
 }
 
 /**

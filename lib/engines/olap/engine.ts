@@ -70,6 +70,12 @@ export interface OlapEngine {
    * @example await engine.insertJsonRows("Users", [{ id: "a", at: "2024-01-31T12:00:00Z" }])
    */
   insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
+  /**
+   * The managed database's tables on every host of `cluster`, as
+   * (host → table → columns "name type"); a host that cannot be read maps to its error.
+   * Read through `remote('host:port', system.…)`, as the server's `default` user.
+   */
+  replicaColumns?(cluster: string, tables: readonly string[]): Promise<ReadonlyMap<string, ReadonlyMap<string, readonly string[]> | Error>>;
   /** The managed database's tables and views in the model; see {@link OlapIntrospection}. */
   introspect(): Promise<OlapIntrospection>;
   /**
@@ -307,6 +313,27 @@ class ClickHouseEngine implements OlapEngine {
 
   async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
     if (rows.length > 0) await this.connection.insertJsonRows(table, rows);
+  }
+
+  async replicaColumns(cluster: string, tables: readonly string[]): Promise<ReadonlyMap<string, ReadonlyMap<string, readonly string[]> | Error>> {
+    const out = new Map<string, ReadonlyMap<string, readonly string[]> | Error>();
+    if (tables.length === 0) return out;
+    const hosts = await this.clusterHosts(cluster);
+    const list = tables.map(quoteString).join(", ");
+    // Every host, this one included: system.clusters' is_local cannot tell two servers on one address apart.
+    for (const h of hosts) {
+      const remote = (table: string) => `remote(${quoteString(hostName(h))}, system.${table})`;
+      try {
+        const names = await this.connection.query(`SELECT name FROM ${remote("tables")} WHERE database = ${quoteString(this.database)} AND name IN (${list})`);
+        const cols = await this.connection.query(`SELECT table, name, type FROM ${remote("columns")} WHERE database = ${quoteString(this.database)} AND table IN (${list})`);
+        const byTable = new Map<string, string[]>(names.map((r) => [String(r.name), []]));
+        for (const c of cols) byTable.get(String(c.table))?.push(`${String(c.name)} ${String(c.type)}`);
+        out.set(hostName(h), byTable);
+      } catch (error) {
+        out.set(hostName(h), error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return out;
   }
 
   async introspect(): Promise<OlapIntrospection> {
