@@ -189,7 +189,7 @@ test("refuses what moose-lib accepts but cannot be planned (or would fail in Cli
     {
       code: "INVALID_CONFIG",
       located:
-        "app/index.ts:18:19: engine is S3Queue, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree or CollapsingMergeTree, or their Replicated forms",
+        "app/index.ts:18:19: engine is S3Queue, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree or VersionedCollapsingMergeTree, or their Replicated forms",
       hint: undefined,
     },
     {

@@ -1142,9 +1142,9 @@ class DeclarationReader {
       }
       default:
         if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {
-          throw this.bad(cfg!, "engine", `is ${value}, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree or CollapsingMergeTree, or their Replicated forms`);
+          throw this.bad(cfg!, "engine", `is ${value}, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree or VersionedCollapsingMergeTree, or their Replicated forms`);
         }
-        throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree or their Replicated forms (ClickHouseEngines.X)`);
+        throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree, VersionedCollapsingMergeTree or their Replicated forms (ClickHouseEngines.X)`);
     }
   }
 
