@@ -43,7 +43,7 @@ async function killedAt(p: EvolveProject, index: number, ran: boolean): Promise<
   const m = replay.migrations.at(-1)!;
   const id = m.file.id;
   const steps = executable(m);
-  const effects = effectsForSteps(steps, { database: p.olap.database, capabilities: await p.olap.capabilities(), state: m.before }, false);
+  const effects = await effectsForSteps(steps, { database: p.olap.database, capabilities: await p.olap.capabilities(), state: m.before, run: { migrationId: id, direction: "up" } }, false);
   await p.ledger.begin({ id, fileName: m.file.fileName, checksum: m.file.checksum, checksumAlgorithm: m.file.checksumAlgorithm, parentHash: m.file.parent, resultHash: m.file.result, stepsTotal: steps.length });
   for (let i = 0; i < index; i++) {
     await executeStep(effects[i]!, { olap: p.olap });

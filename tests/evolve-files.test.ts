@@ -89,7 +89,7 @@ test("sql: a rebuild copies into the name the old table ends under, checks rows 
   t.regex(sql[3] ?? "", /sum\(cityHash64\(`id`, `ts`, `v`\)\)/);
   // Dropping the old table instead: staged under the rebuild name, dropped after the swap.
   const dropped = statementsFor({ ...change, keepOldAs: undefined } as Change, modern);
-  t.is(dropped.at(-1), "DROP TABLE `app`.`Events__moose_rebuild`");
+  t.is(dropped.at(-1), "DROP TABLE IF EXISTS `app`.`Events__moose_rebuild`");
   // Into a merging engine: nothing merges before the copy is counted.
   t.regex(statementsFor({ ...change, after: { ...events, engine: { kind: "ReplacingMergeTree" } } } as Change, modern)[2] ?? "", /SETTINGS optimize_on_insert = 0/);
 });
@@ -99,7 +99,7 @@ test("sql: without EXCHANGE TABLES (18.16) a rebuild renames and re-points the v
   const sql = statementsFor(change, old);
   t.deepEqual(sql.slice(4).map((s) => s.split("\n")[0]), [
     "RENAME TABLE `app`.`Events` TO `app`.`Events__moose_old_1`, `app`.`Events__moose_rebuild` TO `app`.`Events`",
-    "DROP TABLE `app`.`TotalsMv`",
+    "DROP TABLE IF EXISTS `app`.`TotalsMv`",
     "CREATE MATERIALIZED VIEW `app`.`TotalsMv` TO `app`.`Totals`",
   ]);
 });

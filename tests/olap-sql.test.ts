@@ -131,6 +131,8 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "modifyQuery",
     "modifySetting",
     "moveColumn",
+    "movePartitionToTable",
+    "mutationsSync",
     "namedTuple",
     "nestedUnflattened",
     "optimizeOnInsert",

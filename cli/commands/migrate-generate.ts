@@ -67,7 +67,7 @@ async function writeSql(config: LoadedConfig, id: string, version: string | unde
   const m = replayMigrations(projectMigrations(config)).migrations.find((x) => x.file.id === id);
   if (!m) return;
   try {
-    const sql = migrationSql(m, target);
+    const sql = await migrationSql(m, target);
     io.stdout.write("\n");
     writeMigrationSql(io, target, [sql]);
   } catch (error) {

@@ -18,7 +18,7 @@ export async function run(args: MigrateSqlArgs, io: CliIO): Promise<number> {
     const target = await sqlTarget(config, args.serverVersion);
     // Statements are written against the state before the migration: the files before it are replayed.
     const replay = replayMigrations(files.slice(0, files.indexOf(file) + 1));
-    const sql = migrationSql(replay.migrations.at(-1)!, target);
+    const sql = await migrationSql(replay.migrations.at(-1)!, target);
     if (json) io.stdout.write(JSON.stringify({ ok: true, ...(migrationSqlJson(target, [sql]) as object) }, null, 2) + "\n");
     else writeMigrationSql(io, target, [sql]);
     return ExitCode.success;

@@ -46,7 +46,7 @@ export async function run(args: PlanArgs, io: CliIO): Promise<number> {
 /** The plan's steps as the file `migrate generate` would write, with the SQL deploy would run for each. */
 async function planSql(config: LoadedConfig, files: readonly MigrationFile[], report: PlanReport, id: string, version: string | undefined): Promise<{ target: SqlTarget; migration: MigrationSql }> {
   const target = await sqlTarget(config, version);
-  return { target, migration: migrationSql(planAsMigration(files, report, id, VERSION), target) };
+  return { target, migration: await migrationSql(planAsMigration(files, report, id, VERSION), target) };
 }
 
 /** `moose plan --url <instance>`: the code against what that instance has applied. */

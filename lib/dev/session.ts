@@ -256,7 +256,7 @@ export class DevSession {
     const t1 = performance.now();
     const { engines } = this.options;
     const steps = plan.steps.map((s) => ({ change: s.change, ...(confirmed && s.risk.losesData ? { approved: true } : {}) }));
-    const effects = effectsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
+    const effects = await effectsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
     const executed: string[][] = [];
     const stepMs: number[] = [];
     for (let i = 0; i < steps.length; i++) {

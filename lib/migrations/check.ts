@@ -196,7 +196,7 @@ export async function lintMigrations(config: LoadedConfig, target: SqlTarget, le
 async function lintMigration(m: ReplayedMigration, target: SqlTarget): Promise<Finding[]> {
   const out: Finding[] = [];
   try {
-    migrationSql(m, target);
+    await migrationSql(m, target);
   } catch (error) {
     out.push(fromError(error, m.file.id));
   }

@@ -200,7 +200,7 @@ function preflightStatements(pending: readonly ReplayedMigration[], openEngines:
     const engines = await openEngines(needs);
     try {
       const capabilities = await engines.olap.capabilities();
-      for (const m of pending) effectsLocated(executable(m), { database: engines.olap.database, capabilities, state: m.before }, engines.workflows !== undefined, m);
+      for (const m of pending) await effectsLocated(executable(m), { database: engines.olap.database, capabilities, state: m.before }, engines.workflows !== undefined, m);
     } catch (error) {
       await engines.close();
       throw error;

@@ -2,8 +2,11 @@ import { ownerOf, subjectName } from "../diff/change-meta.js";
 import type { Change } from "../diff/change.js";
 import { assertNever, EngineError, RefusedError } from "../errors.js";
 import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
-import { checkStatement, parseCheck, statementsForChanges, typeChangeGuard } from "../engines/olap/sql.js";
+import { checkStatement, parseCheck, rowWriteFor, statementsForChanges, typeChangeGuard } from "../engines/olap/sql.js";
+import { generatedInsert, handWrittenInsert, insertKey, insertText, runInsert, type InsertPlan } from "../engines/olap/staged-insert.js";
 import type { InfraMap } from "../model/infra-map.js";
+import { quoteString } from "../model/clickhouse-type.js";
+import { applyChange } from "../model/apply-change.js";
 
 /** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
 export interface ChangeApplier {
@@ -43,6 +46,10 @@ export function isStateOnly(change: Change): boolean {
 export type Effect =
   /** A statement ClickHouse runs. */
   | { readonly kind: "olap"; readonly sql: string }
+  /** Rows written exactly once (staged and moved in, or behind a block marker): see lib/engines/olap/staged-insert.ts. */
+  | { readonly kind: "insert"; readonly plan: InsertPlan }
+  /** Waits until ClickHouse has finished the table's mutations (servers without `mutations_sync`). */
+  | { readonly kind: "mutations"; readonly table: string }
   /** A read-only query whose rows are problems: any row stops the step (`CHECK_FAILED`), naming them. */
   | { readonly kind: "check"; readonly query: string; readonly message: string }
   /** A topic change the stream engine carries out. */
@@ -57,6 +64,10 @@ export function effectText(effect: Effect): string {
   switch (effect.kind) {
     case "olap":
       return effect.sql;
+    case "insert":
+      return insertText(effect.plan);
+    case "mutations":
+      return `-- wait until the mutations of ${effect.table} are done (system.mutations)`;
     case "check":
       return checkStatement(effect.query, effect.message);
     case "stream":
@@ -76,16 +87,24 @@ function olapEffect(statement: string): Effect {
   return check ? { kind: "check", ...check } : { kind: "olap", sql: statement };
 }
 
+/** Which run the effects belong to: names the staging tables of its writes, so a resumed run finds them. */
+export interface EffectsRun {
+  readonly migrationId: string;
+  readonly direction: "up" | "down";
+}
+
 /**
  * What each step will do: ClickHouse statements for OLAP changes (converted together,
  * because ClickHouse needs some in one ALTER: a new column and the ORDER BY that appends
  * it), the change itself for the engine that owns it, a note for state-only changes.
+ * Row writes (copies, view backfills, hand-written INSERTs) become `insert` effects that
+ * run exactly once when `ctx.run` names the migration (see staged-insert.ts).
  */
-export function effectsForSteps(
+export async function effectsForSteps(
   steps: readonly ExecutableStep[],
-  ctx: { readonly database: string; readonly capabilities: OlapCapabilities; readonly state: InfraMap },
+  ctx: { readonly database: string; readonly capabilities: OlapCapabilities; readonly state: InfraMap; readonly run?: EffectsRun },
   workflowsEnabled: boolean,
-): Effect[][] {
+): Promise<Effect[][]> {
   const indexes: number[] = [];
   const olapChanges: Change[] = [];
   steps.forEach((s, i) => {
@@ -96,26 +115,74 @@ export function effectsForSteps(
     }
   });
   const byChange = statementsForChanges(olapChanges, ctx);
-  const out: Effect[][] = steps.map((s): Effect[] => {
+  const key = (step: number): string | undefined => (ctx.run ? insertKey(ctx.run.migrationId, ctx.run.direction, step, 0) : undefined);
+  const out: Effect[][] = [];
+  for (const [i, s] of steps.entries()) {
     const c = s.change;
-    if (c === null) return [s.check ? { kind: "check", query: s.check.query, message: s.check.message } : { kind: "olap", sql: s.sql ?? "" }];
+    if (c === null) {
+      if (s.check) out.push([{ kind: "check", query: s.check.query, message: s.check.message }]);
+      else {
+        const plan = await handWrittenInsert(s.sql ?? "", key(i), { database: ctx.database, state: stateBefore(ctx.state, steps, i) });
+        out.push([plan ? { kind: "insert", plan } : { kind: "olap", sql: s.sql ?? "" }]);
+      }
+      continue;
+    }
     switch (ownerOf(c)) {
       case "state":
-        return [{ kind: "state", note: c.kind === "table.setLifeCycle" ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY }];
+        out.push([{ kind: "state", note: c.kind === "table.setLifeCycle" ? "recorded: life cycles are enforced by moose, not stored in ClickHouse" : RECORDED_ONLY }]);
+        break;
       case "stream":
-        return [{ kind: "stream", change: c }];
+        out.push([{ kind: "stream", change: c }]);
+        break;
       case "workflow":
-        return [{ kind: "workflow", change: c, enabled: workflowsEnabled }];
+        out.push([{ kind: "workflow", change: c, enabled: workflowsEnabled }]);
+        break;
       case "olap":
-        return [];
+        out.push([]);
+        break;
     }
-  });
+  }
   indexes.forEach((stepIndex, k) => {
     const step = steps[stepIndex] as ExecutableStep;
+    const change = step.change as Change;
+    const state = stateBefore(ctx.state, steps, stepIndex);
+    const write = rowWriteFor(change, { ...ctx, state });
+    if (write !== undefined) {
+      const plan = generatedInsert(write.table, write.columns, write.select, key(stepIndex), { database: ctx.database, state }, write.requireEmpty);
+      out[stepIndex] = [{ kind: "insert", plan }, ...write.after.map(olapEffect)];
+      return;
+    }
     // A narrowing type change runs behind its pre-flight check (or, approved, its conversion of the rows that do not fit).
-    out[stepIndex] = [...typeChangeGuard(step.change as Change, ctx, step.approved ?? false), ...(byChange[k] ?? [])].map(olapEffect);
+    out[stepIndex] = [...typeChangeGuard(change, ctx, step.approved ?? false), ...(byChange[k] ?? [])].map(olapEffect);
+    if (change.kind === "table.backfillColumn" && !ctx.capabilities.mutationsSync) out[stepIndex]!.push({ kind: "mutations", table: change.table });
   });
   return out;
+}
+
+/** The map as it is just before step `index` runs (the steps before it applied to `state`). */
+function stateBefore(state: InfraMap, steps: readonly ExecutableStep[], index: number): InfraMap {
+  let at = state;
+  for (const s of steps.slice(0, index)) if (s.change) at = applyChange(at, s.change);
+  return at;
+}
+
+/** How long a step waits for a table's mutations on a server without `mutations_sync`. */
+const MUTATION_WAIT_MS = 30 * 60_000;
+
+async function mutationsDone(olap: OlapEngine, table: string): Promise<void> {
+  const deadline = Date.now() + MUTATION_WAIT_MS;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 1000)) {
+    const [row] = await olap.query<{ n: string | number; parts: string | number }>(
+      `SELECT count() AS n, sum(parts_to_do) AS parts FROM system.mutations WHERE database = currentDatabase() AND table = ${quoteString(table)} AND is_done = 0`,
+    );
+    if (Number(row?.n ?? 0) === 0) return;
+    if (Date.now() > deadline) {
+      throw new EngineError("MUTATION_TIMEOUT", `the mutations of ${table} are not done after ${MUTATION_WAIT_MS / 60_000} minutes (${Number(row?.parts ?? 0)} parts to do)`, {
+        hint: `watch SELECT * FROM system.mutations WHERE table = '${table}' AND NOT is_done; run deploy again once they finish (the step runs again: its UPDATE writes the same values)`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, pause));
+  }
 }
 
 /** Runs a check: a read-only query, stopping the step with `CHECK_FAILED` when it returns rows, naming them. */
@@ -138,6 +205,12 @@ export async function runEffect(effect: Effect, engines: Engines): Promise<void>
   switch (effect.kind) {
     case "olap":
       await engines.olap.execute(effect.sql);
+      return;
+    case "insert":
+      await runInsert(effect.plan, engines.olap);
+      return;
+    case "mutations":
+      await mutationsDone(engines.olap, effect.table);
       return;
     case "check":
       await runCheck(engines.olap, effect.query, effect.message);

@@ -10,7 +10,10 @@ import { liveDrift } from "./status.js";
 import type { OlapCapabilities } from "../engines/olap/capabilities.js";
 import type { BeginMigration, Ledger } from "../ledger/ledger.js";
 import type { InfraMap } from "../model/infra-map.js";
-import { effectsForSteps, effectText, executeStep, type Effect, type Engines, type ExecutableStep } from "./execute.js";
+import { effectsForSteps, effectText, executeStep, type Effect, type EffectsRun, type Engines, type ExecutableStep } from "./execute.js";
+import { dropStagedLeftovers, uncertainty } from "../engines/olap/staged-insert.js";
+import { rebuildTail } from "../engines/olap/sql.js";
+import { identifiersIn } from "../engines/olap/sql-text.js";
 
 /**
  * The one executor behind `deploy` and `rollback` (and their dry runs): a direction
@@ -149,12 +152,19 @@ async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: numb
   }
 }
 
+/** Names a unit's writes (see staged-insert.ts): its ledger record and direction. */
+function effectsRun(unit: RunUnit): EffectsRun {
+  return { migrationId: unit.record.id, direction: unit.record.id.endsWith(".rollback") ? "down" : "up" };
+}
+
 /** What each step of each unit would run, as text, without running anything (`--dry-run`). Only ClickHouse is opened. */
 export async function planUnits(units: readonly RunUnit[], openEngines: OpenEngines): Promise<string[][][]> {
   const engines = await openEngines({ streams: false, workflows: false });
   try {
     const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-    return units.map((u) => effectsForSteps(u.steps, { ...ctx, state: u.state }, engines.workflows !== undefined).map((effects) => effects.map(effectText)));
+    const out: string[][][] = [];
+    for (const u of units) out.push((await effectsForSteps(u.steps, { ...ctx, state: u.state, run: effectsRun(u) }, engines.workflows !== undefined)).map((effects) => effects.map(effectText)));
+    return out;
   } finally {
     await engines.close();
   }
@@ -203,7 +213,7 @@ async function runUnit(
   let done = new Set(existing ? await ledger.stepsDone(ledgerId) : []);
   await hooks.beforeUnit?.(unit, engines, done, existing);
   // Everything that can fail before the first statement runs happens before the ledger records a start.
-  const allEffects = effectsForSteps(unit.steps, { ...ctx, state: unit.state }, engines.workflows !== undefined);
+  const allEffects = await effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, engines.workflows !== undefined);
   // The lock is ours, so a record left `running` belongs to a run that died: settle the step it was on.
   const interrupted = existing?.status === "running" && (await ledger.get(ledgerId))?.status === "running";
   if (interrupted) await settleInterrupted(unit, done, allEffects, ledger, engines, hooks.resumeRunning ?? false);
@@ -248,6 +258,8 @@ async function runUnit(
     emit({ kind: "step-done", direction, id: unit.id, index: i, statements, ms: performance.now() - t0 });
   }
   if (!completed) await ledger.complete(ledgerId);
+  // The writes' "done" marks (empty ready tables) are not needed once the ledger has the steps.
+  if (allEffects.some((effects) => effects.some((e) => e.kind === "insert" && e.plan.key !== ""))) await dropStagedLeftovers(engines.olap, new Set());
   await hooks.afterUnit?.(unit);
   emit({ kind: "done", direction, id: unit.id, ms: performance.now() - started });
   return { id: unit.id, status: "done", stepsRun: run, resumedFrom: done.size };
@@ -256,11 +268,15 @@ async function runUnit(
 /**
  * Settles the step a dead run was on (the first one not recorded as done), so a plain
  * run can go on: a step recorded as never started did not run; a ClickHouse DDL step is
- * compared with the live database — as after it: recorded as done; as before it: run
- * again; anything else is refused (`STEP_INTERRUPTED`, with the differences); checks,
- * reads and state-only steps run again harmlessly. A step moose cannot see the effect of
- * (hand-written writes, data copies and backfills, topic and workflow changes) is refused
- * (`STEP_UNCERTAIN`) unless `rerun` (`--resume-running`) says to run it again.
+ * compared with the live database — as after it: recorded as done (a rebuild's clean-up
+ * after its swap is finished first); as before it: run again; anything else is refused
+ * (`STEP_INTERRUPTED`, with the differences). Steps that can run again are left to run:
+ * checks, reads, state-only steps, row writes (copies, view backfills, hand-written
+ * INSERTs: they resume from their staging tables, see staged-insert.ts) and backfills
+ * of a column from other columns (the same UPDATE again writes the same values). What
+ * moose cannot see the effect of (other hand-written statements, a backfill reading the
+ * column it writes, topic and workflow changes) is refused (`STEP_UNCERTAIN`) unless
+ * `rerun` (`--resume-running`) says to run it again.
  */
 export async function settleInterrupted(unit: RunUnit, done: ReadonlySet<number>, effects: readonly Effect[][], ledger: Ledger, engines: RunEngines, rerun: boolean): Promise<void> {
   const ledgerId = unit.record.id;
@@ -272,15 +288,27 @@ export async function settleInterrupted(unit: RunUnit, done: ReadonlySet<number>
   const change = step.change;
   const label = `step ${index + 1} of ${unit.id}`;
   const statements = (effects[index] ?? []).map(effectText);
-  const harmless = (effects[index] ?? []).every((e) => e.kind === "check" || e.kind === "state");
-  if (harmless || (change === null && step.sql !== undefined && (await readsOnly(step.sql)))) return;
+  const repeatable = (effects[index] ?? []).every((e) => e.kind === "check" || e.kind === "state" || (e.kind === "insert" && e.plan.key !== ""));
+  if (repeatable) {
+    for (const e of effects[index] ?? []) {
+      const found = e.kind === "insert" ? await uncertainty(e.plan, engines.olap) : undefined;
+      if (found && !rerun) throw new RefusedError("STEP_UNCERTAIN", `${label} was running when its run stopped, and ${found.message}; nothing more was run`, { details: statements.slice(0, 3), hint: found.hint });
+    }
+    return;
+  }
+  if (change === null && step.sql !== undefined && (await readsOnly(step.sql))) return;
+  if (change?.kind === "table.backfillColumn" && !(change.expression !== undefined && identifiersIn(change.expression).has(change.column))) return;
+  let before = unit.state;
+  for (const s of unit.steps.slice(0, index)) if (s.change) before = applyChange(before, s.change);
   if (change !== null && ownerOf(change) === "olap" && !(DATA_CHANGE_KINDS as readonly string[]).includes(change.kind)) {
-    let before = unit.state;
-    for (const s of unit.steps.slice(0, index)) if (s.change) before = applyChange(before, s.change);
     const after = applyChange(before, change);
     const scope = liveObjects([change]);
     const differences = await liveDrift(after, engines.olap, scope);
     if (differences.length === 0) {
+      if (change.kind === "table.rebuild") {
+        const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: before };
+        for (const sql of rebuildTail(change, ctx)) await engines.olap.execute(sql);
+      }
       await ledger.stepDone(ledgerId, index, statements);
       return;
     }
@@ -291,7 +319,13 @@ export async function settleInterrupted(unit: RunUnit, done: ReadonlySet<number>
     });
   }
   if (rerun) return;
-  throw new RefusedError("STEP_UNCERTAIN", `${label} (${change?.kind ?? "hand-written SQL"}) was running when its run stopped, and moose cannot see whether it took effect; nothing more was run`, {
+  const why =
+    change?.kind === "table.backfillColumn"
+      ? `its expression reads ${change.column}, the column it writes, so running it twice would not write the same values`
+      : change === null
+        ? "a hand-written statement that is neither an INSERT nor a read"
+        : `a ${change.kind} change, whose effect moose cannot read back`;
+  throw new RefusedError("STEP_UNCERTAIN", `${label} (${change?.kind ?? "hand-written SQL"}) was running when its run stopped, and moose cannot see whether it took effect (${why}); nothing more was run`, {
     details: statements.slice(0, 3),
     hint: "check the database: if it took effect, record the migration with `moose migrate resolve --applied`; to run the step again, `moose migrate deploy --resume-running`",
   });

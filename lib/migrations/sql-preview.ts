@@ -97,10 +97,11 @@ export function describeTarget(target: Pick<SqlTarget, "version" | "source">): s
  * server cannot run is refused as at deploy (`UNSUPPORTED_BY_SERVER`, `NEEDS_REBUILD`), here
  * naming the file, line and step.
  */
-export function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget, "database" | "capabilities" | "workflowsEnabled">): MigrationSql {
+export async function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget, "database" | "capabilities" | "workflowsEnabled">): Promise<MigrationSql> {
   const steps = executable(m);
-  const ctx = { database: target.database, capabilities: target.capabilities, state: m.before };
-  const effects = effectsLocated(steps, ctx, target.workflowsEnabled, m);
+  // Named as deploy names the run, so row writes show the staging tables deploy uses.
+  const ctx = { database: target.database, capabilities: target.capabilities, state: m.before, run: { migrationId: m.file.id, direction: "up" as const } };
+  const effects = await effectsLocated(steps, ctx, target.workflowsEnabled, m);
   return {
     id: m.file.id,
     file: m.file.displayPath,
@@ -113,19 +114,19 @@ export function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget, "data
  * (some changes fuse into one ALTER), so on a refusal the steps are tried in growing prefixes
  * to find the first one that cannot be written, and the error names its file:line and step.
  */
-export function effectsLocated(
+export async function effectsLocated(
   steps: readonly ExecutableStep[],
   ctx: Parameters<typeof effectsForSteps>[1],
   workflowsEnabled: boolean,
   m: ReplayedMigration,
 ): ReturnType<typeof effectsForSteps> {
   try {
-    return effectsForSteps(steps, ctx, workflowsEnabled);
+    return await effectsForSteps(steps, ctx, workflowsEnabled);
   } catch (error) {
     if (!(error instanceof MooseError)) throw error;
     for (let k = 1; k <= steps.length; k++) {
       try {
-        effectsForSteps(steps.slice(0, k), ctx, workflowsEnabled);
+        await effectsForSteps(steps.slice(0, k), ctx, workflowsEnabled);
       } catch {
         const located = m.file.up[k - 1];
         if (!located) break;

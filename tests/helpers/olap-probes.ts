@@ -89,6 +89,16 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
     await e.query("SELECT count() FROM system.zookeeper WHERE path = '/'");
     await e.execute("CREATE TABLE p_uuid (a String) ENGINE = ReplicatedMergeTree('/clickhouse/tables/moose_probe/{uuid}', 'r1') ORDER BY a");
   },
+  movePartitionToTable: async (e) => {
+    await e.execute(`CREATE TABLE p_mv1 (a String) ${mt}`);
+    await e.execute("CREATE TABLE p_mv2 AS p_mv1");
+    await e.execute("INSERT INTO p_mv1 VALUES ('x')");
+    await e.execute("ALTER TABLE p_mv1 MOVE PARTITION ID 'all' TO TABLE p_mv2");
+  },
+  mutationsSync: async (e) => {
+    await e.execute(`CREATE TABLE p_msync (a String) ${mt}`);
+    await e.execute("ALTER TABLE p_msync UPDATE a = 'y' WHERE 1 SETTINGS mutations_sync = 2");
+  },
   queryParameters: async (e) => {
     const [row] = await e.query("SELECT {x:UInt8} + 1 AS y", { x: 7 });
     if (Number(row?.y) !== 8) throw new Error(JSON.stringify(row));

@@ -77,6 +77,10 @@ export interface OlapCapabilities {
   readonly accurateCast: boolean;
   /** The `optimize_on_insert` setting (21.1): a rebuild's copy into a merging engine keeps every row until the count is verified. */
   readonly optimizeOnInsert: boolean;
+  /** `SETTINGS mutations_sync = 2` on `ALTER … UPDATE` (20.1 here); otherwise the executor waits on system.mutations. */
+  readonly mutationsSync: boolean;
+  /** `ALTER TABLE … MOVE PARTITION … TO TABLE` (20.1): a staged write moves each partition in atomically. */
+  readonly movePartitionToTable: boolean;
   /** MergeTree settings that cannot change after CREATE (`index_granularity`, ...). */
   readonly readonlySettings: readonly string[];
 
@@ -160,6 +164,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     queryParameters: atLeast(v, 19, 11),
     accurateCast: atLeast(v, 21, 4),
     optimizeOnInsert: atLeast(v, 21, 1),
+    movePartitionToTable: atLeast(v, 20, 1),
+    mutationsSync: atLeast(v, 20, 1),
     readonlySettings,
     // Distributed DDL goes through the DDL queue in ZooKeeper/Keeper.
     clusters: facts.server === true && facts.zooKeeper === true,

@@ -118,9 +118,8 @@ export function statementsFor(change: Change, ctx: SqlContext): string[] {
     case "table.backfillColumn":
       return backfillColumnStatements(change, ctx);
     case "table.copyRows":
-      return copyRowsStatements(change, ctx);
     case "view.backfill":
-      return backfillViewStatements(change.view, ctx);
+      return rowWriteStatements(rowWriteFor(change, ctx) as RowWrite, ctx);
     case "view.create":
       return [createViewStatement(change.view, ctx)];
     case "view.drop":
@@ -642,9 +641,9 @@ function viewCluster(view: MaterializedView, ctx: SqlContext): string | undefine
   return clusterOf(view.targetTable, ctx) ?? view.sourceTables.map((t) => clusterOf(t, ctx)).find((c) => c !== undefined);
 }
 
-function dropViewStatement(view: MaterializedView, ctx: SqlContext): string {
+function dropViewStatement(view: MaterializedView, ctx: SqlContext, ifExists = false): string {
   // Before DROP VIEW existed, views were dropped as tables.
-  return `${ctx.capabilities.dropView ? "DROP VIEW" : "DROP TABLE"} ${qualifiedName(ctx.database, view.name)}${onCluster(viewCluster(view, ctx))}`;
+  return `${ctx.capabilities.dropView ? "DROP VIEW" : "DROP TABLE"}${ifExists ? " IF EXISTS" : ""} ${qualifiedName(ctx.database, view.name)}${onCluster(viewCluster(view, ctx))}`;
 }
 
 function modifyViewStatements(before: MaterializedView, after: MaterializedView, ctx: SqlContext): string[] {
@@ -731,6 +730,19 @@ function sameRowsCheck(from: string, to: string, columns: readonly Column[], ctx
  * Rows written to the table between the copy and the swap are not copied: stop writers first.
  */
 function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): string[] {
+  const { build, tail } = rebuildParts(change, ctx);
+  return [...build, ...tail];
+}
+
+/**
+ * What finishes a rebuild whose swap has happened (a run killed after it): drop the
+ * previous table unless kept, re-point the views. Every statement may run again.
+ */
+export function rebuildTail(change: ChangeOf<"table.rebuild">, ctx: SqlContext): string[] {
+  return rebuildParts(change, ctx).tail;
+}
+
+function rebuildParts(change: ChangeOf<"table.rebuild">, ctx: SqlContext): { readonly build: string[]; readonly tail: string[] } {
   const { before, after, keepOldAs } = change;
   if (before.name !== after.name) {
     throw new InvalidInputError("CHANGE_INVALID", `cannot rebuild table ${before.name} as ${after.name}: a rebuild keeps the name; rename the table as a separate change`);
@@ -759,16 +771,17 @@ function rebuildStatements(change: ChangeOf<"table.rebuild">, ctx: SqlContext): 
   if (caps.exchangeTables) {
     // The copy is built under the name the old table ends up with, so the swap is the step's last data statement.
     const staging = keepOldAs ?? `${name}__moose_rebuild`;
-    return [...copy(staging), `EXCHANGE TABLES ${target} AND ${qualifiedName(ctx.database, staging)}${on}`, ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, staging)}${on}`] : [])];
+    return {
+      build: [...copy(staging), `EXCHANGE TABLES ${target} AND ${qualifiedName(ctx.database, staging)}${on}`],
+      tail: keepOldAs === undefined ? [`DROP TABLE IF EXISTS ${qualifiedName(ctx.database, staging)}${on}`] : [],
+    };
   }
   const staging = `${name}__moose_rebuild`;
   const old = keepOldAs ?? `${name}__moose_old`;
-  return [
-    ...copy(staging),
-    `RENAME TABLE ${target} TO ${qualifiedName(ctx.database, old)}, ${qualifiedName(ctx.database, staging)} TO ${target}${on}`,
-    ...(keepOldAs === undefined ? [`DROP TABLE ${qualifiedName(ctx.database, old)}${on}`] : []),
-    ...repointViews(name, ctx),
-  ];
+  return {
+    build: [...copy(staging), `RENAME TABLE ${target} TO ${qualifiedName(ctx.database, old)}, ${qualifiedName(ctx.database, staging)} TO ${target}${on}`],
+    tail: [...(keepOldAs === undefined ? [`DROP TABLE IF EXISTS ${qualifiedName(ctx.database, old)}${on}`] : []), ...repointViews(name, ctx)],
+  };
 }
 
 /**
@@ -786,7 +799,7 @@ function repointViews(table: string, ctx: SqlContext): string[] {
     if (!writes && ctx.capabilities.modifyQuery) out.push(`ALTER TABLE ${qualifiedName(ctx.database, v.name)}${onCluster(viewCluster(v, ctx))} MODIFY QUERY\n${v.selectStatement}`);
     else if (v.inner) {
       throw unsupported(ctx.capabilities, `re-point materialized view ${v.name} (which stores its own rows) after rebuilding ${table}`, "ALTER TABLE … MODIFY QUERY and EXCHANGE TABLES", "rebuild the table by hand, or re-create the view with a backfill");
-    } else out.push(dropViewStatement(v, ctx), createViewStatement(v, ctx));
+    } else out.push(dropViewStatement(v, ctx, true), createViewStatement(v, ctx));
   }
   return out;
 }
@@ -905,7 +918,9 @@ export function typeChangeGuard(change: Change, ctx: SqlContext, approved: boole
 function backfillColumnStatements(change: ChangeOf<"table.backfillColumn">, ctx: SqlContext): string[] {
   const column = stateColumn(change.table, change.column, ctx, `backfill column ${change.column} of table ${change.table}`);
   const target = qualifiedName(ctx.database, change.table);
-  const set = (expr: string) => `ALTER TABLE ${mutationTarget(change.table, ctx)} UPDATE ${quoteIdentifier(column.name)} = ${expr} WHERE 1 SETTINGS mutations_sync = 2`;
+  // Without mutations_sync the executor waits for the mutation (see execute.ts).
+  const sync = ctx.capabilities.mutationsSync ? " SETTINGS mutations_sync = 2" : "";
+  const set = (expr: string) => `ALTER TABLE ${mutationTarget(change.table, ctx)} UPDATE ${quoteIdentifier(column.name)} = ${expr} WHERE 1${sync}`;
   if (change.convertFrom !== undefined) {
     const source = stateColumn(change.table, change.convertFrom, ctx, `convert column ${change.convertFrom} of table ${change.table}`);
     needAccurateCast(ctx, `convert ${change.table}.${source.name} to ${column.type}`);
@@ -925,19 +940,48 @@ function backfillColumnStatements(change: ChangeOf<"table.backfillColumn">, ctx:
   ];
 }
 
-function copyRowsStatements(change: ChangeOf<"table.copyRows">, ctx: SqlContext): string[] {
+/**
+ * A write of rows a change makes (`table.copyRows`, `view.backfill`), as data: the
+ * executor runs it exactly once (lib/engines/olap/staged-insert.ts), the text form is
+ * what `--dry-run` shows. `before`/`after`: checks around it.
+ */
+export interface RowWrite {
+  readonly table: string;
+  /** Empty: the SELECT's columns are the table's, in order. */
+  readonly columns: readonly string[];
+  /** The SELECT producing the rows, in the order of `columns`. */
+  readonly select: string;
+  /** The target must be empty when the write starts; the message says why. */
+  readonly requireEmpty?: string;
+  readonly after: readonly string[];
+}
+
+/** The write a data change makes, or undefined for other changes. */
+export function rowWriteFor(change: Change, ctx: SqlContext): RowWrite | undefined {
+  if (change.kind === "table.copyRows") return copyRowsWrite(change, ctx);
+  if (change.kind === "view.backfill") return backfillViewWrite(change.view, ctx);
+  return undefined;
+}
+
+/** A write as plain statements: the INSERT behind its checks. */
+function rowWriteStatements(w: RowWrite, ctx: SqlContext): string[] {
+  const list = w.columns.length === 0 ? "" : ` (${w.columns.map(quoteIdentifier).join(", ")})`;
+  const target = qualifiedName(ctx.database, w.table);
+  const empty = w.requireEmpty === undefined ? [] : [checkStatement(`SELECT concat(${quoteString(`${w.table} already holds `)}, toString(count()), ' rows') AS problem FROM ${target} HAVING count() > 0`, w.requireEmpty)];
+  return [...empty, `INSERT INTO ${target}${list}\n${w.select}`, ...w.after];
+}
+
+function copyRowsWrite(change: ChangeOf<"table.copyRows">, ctx: SqlContext): RowWrite {
   const from = qualifiedName(ctx.database, change.from);
-  const to = qualifiedName(ctx.database, change.to);
   const list = change.columns.map(quoteIdentifier).join(", ");
   const columns = change.columns.map((name) => ctx.state?.tables[change.from]?.columns.find((c) => c.name === name) ?? { name, type: "String" });
-  return [
-    checkStatement(
-      `SELECT concat(${quoteString(`${change.to} already holds `)}, toString(count()), ' rows') AS problem FROM ${to} HAVING count() > 0`,
-      `copying the rows of ${change.from} into ${change.to} would duplicate rows already there (empty it, or remove this step)`,
-    ),
-    `INSERT INTO ${to} (${list})\nSELECT ${list} FROM ${from}`,
-    sameRowsCheck(change.from, change.to, columns.filter((c) => ctx.state?.tables[change.to]?.columns.find((t) => t.name === c.name)?.type === c.type), ctx, `the copy of ${change.from} into ${change.to} is incomplete`),
-  ];
+  return {
+    table: change.to,
+    columns: change.columns,
+    select: `SELECT ${list} FROM ${from}`,
+    requireEmpty: `copying the rows of ${change.from} into ${change.to} would duplicate rows already there (empty it, or remove this step)`,
+    after: [sameRowsCheck(change.from, change.to, columns.filter((c) => ctx.state?.tables[change.to]?.columns.find((t) => t.name === c.name)?.type === c.type), ctx, `the copy of ${change.from} into ${change.to} is incomplete`)],
+  };
 }
 
 /**
@@ -945,14 +989,15 @@ function copyRowsStatements(change: ChangeOf<"table.copyRows">, ctx: SqlContext)
  * inserts by name into the target's columns (the SELECT must produce them, as the view
  * does); a view with inner storage inserts into itself, whose columns are the SELECT's.
  */
-function backfillViewStatements(view: MaterializedView, ctx: SqlContext): string[] {
-  if (view.inner) return [`INSERT INTO ${qualifiedName(ctx.database, view.name)}\nSELECT * FROM (\n${view.selectStatement}\n)`];
+function backfillViewWrite(view: MaterializedView, ctx: SqlContext): RowWrite {
+  if (view.inner) return { table: view.name, columns: [], select: `SELECT * FROM (\n${view.selectStatement}\n)`, after: [] };
   const target = ctx.state?.tables[view.targetTable];
   if (!target) {
     throw new InvalidInputError("CHANGE_NEEDS_STATE", `cannot write the SQL to backfill view ${view.name}: the map before the change (ctx.state) has no table ${view.targetTable}`);
   }
-  const list = target.columns.filter(insertable).map((c) => quoteIdentifier(c.name)).join(", ");
-  return [`INSERT INTO ${qualifiedName(ctx.database, view.targetTable)} (${list})\nSELECT ${list} FROM (\n${view.selectStatement}\n)`];
+  const columns = target.columns.filter(insertable).map((c) => c.name);
+  const list = columns.map(quoteIdentifier).join(", ");
+  return { table: view.targetTable, columns, select: `SELECT ${list} FROM (\n${view.selectStatement}\n)`, after: [] };
 }
 
 // ---------------------------------------------------------------------------

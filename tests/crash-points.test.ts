@@ -1,0 +1,177 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import test, { type ExecutionContext } from "ava";
+import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { executable } from "../lib/migrations/deploy.js";
+import { effectsForSteps, effectText, executeStep } from "../lib/migrations/execute.js";
+import { replayMigrations } from "../lib/migrations/sequence.js";
+import type { OlapConfig } from "../lib/config/config.js";
+import { EvolveProject, fingerprint } from "./helpers/evolve.js";
+import { infra, table } from "./helpers/model-builders.js";
+import { uniqueDatabase } from "./helpers/olap-fixtures.js";
+import { serverConfigFromEnv } from "./helpers/olap-server.js";
+
+/**
+ * A deploy killed between any two statements of its data steps is finished by the next
+ * plain `deploy`, with every row written exactly once. The migration under test holds a
+ * DDL step, a column backfill, a hand-written `INSERT … SELECT` into a partitioned table
+ * (staged, then moved in partition by partition), a `copyRows` into an empty table and a
+ * rebuild (new ORDER BY). For every statement index n, a fresh project runs the migration
+ * until statement n — which runs or not, both cases — and "dies" there: the ledger keeps
+ * what a killed process leaves (the migration running, the step marked started), the
+ * lock is free. Plain `deploy` must then finish it, and the tables must match an
+ * uninterrupted run row for row (count and checksum), with no staging tables left, no
+ * drift and the migration applied. On embedded ClickHouse 26.7 (MOVE PARTITION) and, with
+ * CLICKHOUSE_URL, on the 18.16 server (ATTACH PARTITION + marker).
+ */
+
+const EVENTS = table(
+  "Events",
+  [
+    ["id", "UInt64"],
+    ["day", "Date"],
+    ["v", "Int64"],
+  ],
+  { partitionBy: "toYYYYMM(day)" },
+);
+const ARCHIVE = table("Archive", [
+  ["id", "UInt64"],
+  ["day", "Date"],
+  ["v", "Int64"],
+]);
+const WITH_W = { ...EVENTS, columns: [...EVENTS.columns, { name: "w", type: "Nullable(Int64)" }] };
+
+class Killed extends Error {}
+
+/** An engine that dies at statement `at`: before running it, or (`ran`) right after. */
+function dyingAt(olap: OlapEngine, at: number, ran: boolean): { engine: OlapEngine; count: () => number } {
+  let n = 0;
+  const engine: OlapEngine = Object.create(olap) as OlapEngine;
+  Object.defineProperty(engine, "execute", {
+    value: async (sql: string): Promise<void> => {
+      if (n === at && !ran) throw new Killed(`killed before statement ${n}`);
+      await olap.execute(sql);
+      if (n++ === at) throw new Killed(`killed after statement ${at}`);
+    },
+  });
+  for (const m of ["query", "readOnlyQuery", "capabilities", "version", "introspect", "normalize", "insertJsonRows"] as const) {
+    Object.defineProperty(engine, m, { value: (olap[m] as (...a: unknown[]) => unknown).bind(olap) });
+  }
+  Object.defineProperty(engine, "database", { value: olap.database });
+  return { engine, count: () => n };
+}
+
+/** A project with Events (30 rows over 3 months) and an empty Archive, and the migration under test written but not deployed. */
+async function setUp(open: () => Promise<EvolveProject>): Promise<{ p: EvolveProject; id: string }> {
+  const p = await open();
+  p.generate(infra({ tables: [EVENTS, ARCHIVE] }), undefined, {}, "create");
+  const first = await p.deploy();
+  if (!first.ok) throw new Error(JSON.stringify(first.migrations));
+  await p.olap.execute("INSERT INTO Events SELECT number, toDate('2026-01-01') + number * 3, toInt64(number) * 10 FROM numbers(30)");
+  const g = p.generate(infra({ tables: [WITH_W, { ...ARCHIVE, orderBy: ["day", "id"] }] }), undefined, {}, "data");
+  if (!g) throw new Error("nothing generated");
+  // The generated steps (add column w, rebuild Archive), with the data steps put after the first.
+  p.edit(g.id, /import \{ ([^}]*) \}/, "import { $1, backfillColumn, sql, copyRows }");
+  const text = p.read(g.id);
+  const rebuild = /\n\s*(rebuildTable\([^\n]*\),)/.exec(text)?.[1];
+  if (rebuild === undefined) throw new Error(`no rebuild in ${text}`);
+  p.edit(g.id, `\n    ${rebuild}`, "");
+  const data = [
+    `backfillColumn("Events", "w", { expression: "v * 2" }),`,
+    `sql("INSERT INTO Events (id, day, v, w) SELECT id + 1000, day, v, v * 3 FROM Events WHERE id % 2 = 0"),`,
+    `copyRows("Events", "Archive", ["id", "day", "v"]),`,
+    rebuild,
+  ];
+  p.edit(g.id, /\n  \],\n/, `\n${data.map((d) => `    ${d}\n`).join("")}  ],\n`);
+  return { p, id: g.id };
+}
+
+/** Runs the newest migration as the runner does, on `olap`; false when it died. */
+async function runUntilKilled(p: EvolveProject, olap: OlapEngine): Promise<boolean> {
+  const m = replayMigrations(p.files()).migrations.at(-1)!;
+  const id = m.file.id;
+  const steps = executable(m);
+  const effects = await effectsForSteps(steps, { database: olap.database, capabilities: await olap.capabilities(), state: m.before, run: { migrationId: id, direction: "up" } }, false);
+  await p.ledger.begin({ id, fileName: m.file.fileName, checksum: m.file.checksum, checksumAlgorithm: m.file.checksumAlgorithm, parentHash: m.file.parent, resultHash: m.file.result, stepsTotal: steps.length });
+  for (let i = 0; i < steps.length; i++) {
+    await p.ledger.stepStarted(id, i, effects[i]!.map(effectText));
+    try {
+      await executeStep(effects[i]!, { olap });
+    } catch (error) {
+      if (error instanceof Killed) return false;
+      throw error;
+    }
+    await p.ledger.stepDone(id, i, effects[i]!.map(effectText), i === steps.length - 1 ? { complete: true } : {});
+  }
+  return true;
+}
+
+interface Outcome {
+  readonly events: { rows: number; checksum: string };
+  readonly archive: { rows: number; checksum: string };
+}
+
+async function outcome(olap: OlapEngine): Promise<Outcome> {
+  return { events: await fingerprint(olap, "Events", ["id", "day", "v", "w"]), archive: await fingerprint(olap, "Archive", ["id", "day", "v"]) };
+}
+
+async function leftovers(olap: OlapEngine): Promise<string[]> {
+  const rows = await olap.query<{ name: string }>(`SELECT name FROM system.tables WHERE database = currentDatabase() AND (startsWith(name, '_moose_stage_') OR startsWith(name, '_moose_ready_') OR startsWith(name, '_moose_mark_') OR like(name, '%\\\\_\\\\_moose\\\\_%'))`);
+  return rows.map((r) => r.name).sort();
+}
+
+function suite(name: string, config: (database: string) => OlapConfig | undefined): void {
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const open = async (): Promise<EvolveProject> => {
+    const olap = await openOlapEngine(config(uniqueDatabase("crashpt"))!);
+    const p = await EvolveProject.open(olap);
+    opened.push(p, olap);
+    return p;
+  };
+  test.after.always(async () => {
+    for (const o of opened.reverse()) {
+      if ("database" in o && (o as OlapEngine).kind === "server") await (o as OlapEngine).execute(`DROP DATABASE IF EXISTS \`${(o as OlapEngine).database}\``).catch(() => undefined);
+      await o.close();
+    }
+  });
+  const available = config("probe") !== undefined;
+  (available ? test.serial : test.skip)(`${name}: killed before or after any statement of DDL, backfill, staged INSERT, copyRows and rebuild steps, plain deploy finishes with every row exactly once`, async (t: ExecutionContext) => {
+    t.timeout(20 * 60_000);
+    // The uninterrupted run: what every interrupted one must end as.
+    const clean = await setUp(open);
+    t.true((await clean.p.deploy()).ok);
+    const expected = await outcome(clean.p.olap);
+    // The rebuild keeps the previous Archive under a name of its own: that table is part of the result.
+    const kept = await leftovers(clean.p.olap);
+    t.deepEqual(kept, ["Archive__moose_old_20261126031700"]);
+    t.is(expected.events.rows, 45, "30 rows + 15 inserted once");
+    t.is(expected.archive.rows, 45, "a copy of Events after the insert");
+    let points = 0;
+    for (let at = 0; ; at++) {
+      let finished = false;
+      for (const ran of [false, true]) {
+        const { p, id } = await setUp(open);
+        const dying = dyingAt(p.olap, at, ran);
+        finished = await runUntilKilled(p, dying.engine);
+        if (finished) break;
+        points++;
+        const where = `killed ${ran ? "after" : "before"} statement ${at}`;
+        const report = await p.deploy();
+        t.true(report.ok, `${where}: ${JSON.stringify(report.migrations)}`);
+        t.deepEqual(await outcome(p.olap), expected, where);
+        t.deepEqual(await leftovers(p.olap), kept, where);
+        t.deepEqual(await p.drift(), [], where);
+        t.is((await p.ledger.get(id))?.status, "applied", where);
+      }
+      if (finished) break;
+    }
+    t.log(`${points} kill points, each finished by a plain deploy`);
+    t.true(points >= 20, `${points} kill points`);
+  });
+}
+
+const embeddedDir = mkdtempSync(join(tmpdir(), "moose-crashpt-"));
+test.after.always(() => rmSync(embeddedDir, { recursive: true, force: true }));
+suite("embedded", (database) => ({ engine: "embedded", dataDir: embeddedDir, database }));
+suite("server", (database) => serverConfigFromEnv(database));
