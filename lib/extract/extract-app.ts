@@ -1,5 +1,6 @@
 import { quoteIdentifier, splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
-import { existsSync } from "node:fs";
+import { existsSync, statSync, type Stats } from "node:fs";
+import { fileSystemError } from "../fs-errors.js";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import ts from "./typescript.cjs";
 import { closestName } from "../config/suggest.js";
@@ -241,11 +242,17 @@ export class AppExtractor {
         hint: "move or rename the project folder so its path has no `\\`",
       });
     }
-    if (!existsSync(this.mainFile)) {
+    let main: Stats;
+    try {
+      main = statSync(this.mainFile);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") throw fileSystemError(error, this.display(this.mainFile), "main file") ?? error;
       throw new InvalidInputError("MAIN_FILE_NOT_FOUND", `main file ${this.display(this.mainFile)} does not exist`, {
         hint: "create it, or point `[moose] main_file` in moose.config.toml at your app's entry file",
       });
     }
+    if (main.isDirectory()) throw fileSystemError({ code: "EISDIR" }, this.display(this.mainFile), "main file") as InvalidInputError;
     // The previous Program's closures are taken before the new Program is built, so that
     // the previous type checker can be freed while the new one works. The first
     // extraction computes none: a one-shot command never needs them.

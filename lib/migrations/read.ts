@@ -1,4 +1,5 @@
 import { readFileSync, readdirSync } from "node:fs";
+import { fileSystemError } from "../fs-errors.js";
 import { join } from "node:path";
 import ts from "../extract/typescript.cjs";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
@@ -50,7 +51,7 @@ export function readMigrations(dir: string, displayDir = dir): MigrationFile[] {
     names = readdirSync(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw e;
+    throw fileSystemError(e, displayDir, "the migrations folder") ?? e;
   }
   const errors: InvalidInputError[] = [];
   const files: MigrationFile[] = [];
@@ -68,7 +69,9 @@ export function readMigrations(dir: string, displayDir = dir): MigrationFile[] {
     try {
       files.push(readMigrationText(readFileSync(join(dir, name), "utf8"), name, join(dir, name), join(displayDir, name)));
     } catch (e) {
-      if (e instanceof InvalidInputErrors) errors.push(...(e.errors as InvalidInputError[]));
+      const fsError = fileSystemError(e, join(displayDir, name), "migration file");
+      if (fsError) errors.push(fsError);
+      else if (e instanceof InvalidInputErrors) errors.push(...(e.errors as InvalidInputError[]));
       else if (e instanceof InvalidInputError) errors.push(e);
       else throw e;
     }
