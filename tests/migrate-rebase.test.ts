@@ -2,6 +2,15 @@ import test from "ava";
 import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, tempDir } from "./helpers/cli.js";
+import { timestampId } from "../lib/migrations/render.js";
+
+/**
+ * Waits until a migration generated now gets an id after `file`'s: generate moves an id that
+ * would not sort after the newest file one second on, so a fixed sleep is not enough.
+ */
+async function laterThan(file: string): Promise<void> {
+  while (timestampId(new Date()) <= file.slice(0, 14)) await new Promise((r) => setTimeout(r, 100));
+}
 
 /**
  * Team branches: two branches each generate a migration from the same state and are
@@ -60,7 +69,7 @@ async function forkedProject(t: Parameters<typeof ok>[0]): Promise<{ dir: string
   renameSync(join(dir, "migrations", ours), outside);
   edit(dir, "app/index.ts", "  age?: number;\n", "");
   edit(dir, "app/index.ts", "export const usersTable", 'interface Event {\n  id: string;\n}\nexport const events = new OlapTable<Event>("Events");\nexport const usersTable');
-  await new Promise((r) => setTimeout(r, 1100));
+  await laterThan(ours);
   await ok(t, dir, ["migrate", "generate", "--name", "theirs"]);
   const theirs = files(dir).at(-1)!;
   await ok(t, dir, ["migrate", "deploy"]);
@@ -110,7 +119,7 @@ test.serial("both branches changing the same object is a conflict naming the ste
   const ours = files(dir).at(-1)!;
   renameSync(join(dir, "migrations", ours), join(dir, ours));
   edit(dir, "app/index.ts", "  age?: number;\n", "  age: string;\n");
-  await new Promise((r) => setTimeout(r, 1100));
+  await laterThan(ours);
   await ok(t, dir, ["migrate", "generate", "--name", "theirs"]);
   renameSync(join(dir, ours), join(dir, "migrations", ours));
   const before = files(dir);
@@ -130,7 +139,7 @@ test.serial("an out-of-order file is named with the rebase command, never with a
   renameSync(join(dir, "migrations", manual), join(dir, manual));
   // ... while another branch's migration was generated and deployed here.
   edit(dir, "app/index.ts", "  name: string;\n", "  name: string;\n  age?: number;\n");
-  await new Promise((r) => setTimeout(r, 1100));
+  await laterThan(manual);
   await ok(t, dir, ["migrate", "generate", "--name", "age"]);
   const age = files(dir).at(-1)!.slice(0, -3);
   await ok(t, dir, ["migrate", "deploy"]);
