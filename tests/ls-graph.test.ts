@@ -1,7 +1,6 @@
 import test from "ava";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { runCli, initProject } from "./helpers/cli.js";
 
 /** `moose ls --graph`: the lineage of the declared objects, as Mermaid and as DOT (offline: no engine). */
 
@@ -29,12 +28,7 @@ export const totalsMv = new MaterializedView<Total>({
 `;
 
 async function project(): Promise<string> {
-  const root = tempDir("graph");
-  const r = await runCli(root, ["init", "p"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const dir = join(root, "p");
-  writeFileSync(join(dir, "app/index.ts"), APP);
-  return dir;
+  return initProject("graph", APP);
 }
 
 test("ingest API → topic → sync → table → view → table, as a Mermaid flowchart; the table and topic named Events are two nodes", async (t) => {

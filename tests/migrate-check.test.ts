@@ -1,7 +1,7 @@
 import test from "ava";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { runCli, initProject, editFile } from "./helpers/cli.js";
 
 /**
  * `moose migrate check` and `moose migrate lint` (CI commands, offline) and
@@ -37,20 +37,10 @@ type CheckDoc = { ok: boolean; migrations: number; pending: string[]; ledger: st
 type LintDoc = { ok: boolean; target: { version: string; source: string }; migrations: string[]; findings: Finding[] };
 
 async function project(app = APP): Promise<string> {
-  const root = tempDir("check");
-  const r = await runCli(root, ["init", "p"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const dir = join(root, "p");
-  writeFileSync(join(dir, "app/index.ts"), app);
-  return dir;
+  return initProject("check", app);
 }
 
-function edit(dir: string, file: string, from: string, to: string): void {
-  const path = join(dir, file);
-  const text = readFileSync(path, "utf8");
-  if (!text.includes(from)) throw new Error(`${file} has no ${from}`);
-  writeFileSync(path, text.replace(from, to));
-}
+const edit = editFile;
 
 const newest = (dir: string): string => readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".ts")).sort().at(-1)!;
 

@@ -1,7 +1,7 @@
 import test from "ava";
-import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { runCli, initProject, editFile } from "./helpers/cli.js";
 import { timestampId } from "../lib/migrations/render.js";
 
 /**
@@ -30,20 +30,10 @@ export const usersTable = new OlapTable<UserSchema>("Users");
 `;
 
 async function project(): Promise<string> {
-  const root = tempDir("rebase");
-  const r = await runCli(root, ["init", "p"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const dir = join(root, "p");
-  writeFileSync(join(dir, "app/index.ts"), APP);
-  return dir;
+  return initProject("rebase", APP);
 }
 
-function edit(dir: string, file: string, from: string, to: string): void {
-  const path = join(dir, file);
-  const text = readFileSync(path, "utf8");
-  if (!text.includes(from)) throw new Error(`${file} has no ${from}`);
-  writeFileSync(path, text.replace(from, to));
-}
+const edit = editFile;
 
 const files = (dir: string) => readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".ts")).sort();
 

@@ -2,7 +2,7 @@ import test from "ava";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { logfmt, parseLogLine } from "../lib/project/migration-log.js";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { runCli, initProject } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
 
 /**
@@ -22,12 +22,7 @@ export const usersTable = new OlapTable<UserSchema>("Users");
 `;
 
 async function project(): Promise<string> {
-  const root = tempDir("log");
-  const r = await runCli(root, ["init", "p"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const dir = join(root, "p");
-  writeFileSync(join(dir, "app/index.ts"), APP);
-  return dir;
+  return initProject("log", APP);
 }
 
 type Line = Record<string, string | number | boolean>;

@@ -2,7 +2,7 @@ import test from "ava";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { coloursFor } from "../cli/present/colour.js";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { runCli, initProject } from "./helpers/cli.js";
 
 /**
  * Deploy and rollback output: each step by number and name (the kind is in the name, so a
@@ -21,12 +21,7 @@ export const topic = new Stream<Thing>("Things");
 `;
 
 async function project(): Promise<string> {
-  const root = tempDir("progress");
-  const r = await runCli(root, ["init", "p"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const dir = join(root, "p");
-  writeFileSync(join(dir, "app/index.ts"), APP);
-  return dir;
+  return initProject("progress", APP);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,24 @@ export function moose(cwd: string, args: readonly string[], env: Record<string, 
     timeout: 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A fresh `moose init` project in a temp folder (`moose-<prefix>-…/p`), its app/index.ts replaced by `app`. */
+export async function initProject(prefix: string, app: string): Promise<string> {
+  const root = tempDir(prefix);
+  const r = await runCli(root, ["init", "p"]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  const dir = join(root, "p");
+  writeFileSync(join(dir, "app/index.ts"), app);
+  return dir;
+}
+
+/** Replaces `from` by `to` in a project file, failing when `from` is not there. */
+export function editFile(dir: string, file: string, from: string, to: string): void {
+  const path = join(dir, file);
+  const text = readFileSync(path, "utf8");
+  if (!text.includes(from)) throw new Error(`${file} has no ${from}`);
+  writeFileSync(path, text.replace(from, to));
 }
 
 export function tempDir(prefix: string): string {
