@@ -4,6 +4,8 @@ import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
 import { executable } from "../lib/migrations/deploy.js";
+import { rollback } from "../lib/migrations/rollback.js";
+import type { Ledger } from "../lib/ledger/ledger.js";
 import { effectsForSteps, effectText, executeStep } from "../lib/migrations/execute.js";
 import { replayMigrations } from "../lib/migrations/sequence.js";
 import type { OlapConfig } from "../lib/config/config.js";
@@ -23,7 +25,8 @@ import { serverConfigFromEnv } from "./helpers/olap-server.js";
  * lock is free. Plain `deploy` must then finish it, and the tables must match an
  * uninterrupted run row for row (count and checksum), with no staging tables left, no
  * drift and the migration applied. On embedded ClickHouse 26.7 (MOVE PARTITION) and, with
- * CLICKHOUSE_URL, on the 18.16 server (ATTACH PARTITION + marker).
+ * CLICKHOUSE_URL, on the 18.16 server (ATTACH PARTITION + marker). A rollback is killed the
+ * same way (its ledger write after the kill never happens) and finished by a plain rollback.
  */
 
 const EVENTS = table(
@@ -168,6 +171,64 @@ function suite(name: string, config: (database: string) => OlapConfig | undefine
     }
     t.log(`${points} kill points, each finished by a plain deploy`);
     t.true(points >= 20, `${points} kill points`);
+  });
+
+  (available ? test.serial : test.skip)(`${name}: a rollback killed before or after any statement (a rebuild back, a dropped column) is finished by a plain rollback`, async (t: ExecutionContext) => {
+    t.timeout(20 * 60_000);
+    /** The project with both migrations applied and rows in both tables; the rollback target is the first. */
+    const deployed = async (): Promise<{ p: EvolveProject; first: string; second: string }> => {
+      const p = await open();
+      const first = p.generate(infra({ tables: [EVENTS, ARCHIVE] }), undefined, {}, "create")!.id;
+      if (!(await p.deploy()).ok) throw new Error("create");
+      await p.olap.execute("INSERT INTO Events SELECT number, toDate('2026-01-01') + number * 3, toInt64(number) * 10 FROM numbers(30)");
+      const second = p.generate(infra({ tables: [WITH_W, { ...ARCHIVE, orderBy: ["day", "id"] }] }), undefined, {}, "data")!.id;
+      if (!(await p.deploy()).ok) throw new Error("data");
+      await p.olap.execute("INSERT INTO Archive SELECT id, day, v FROM Events");
+      return { p, first, second };
+    };
+    const clean = await deployed();
+    const undone = await clean.p.rollback(clean.first);
+    t.true(undone.ok, JSON.stringify(undone.migrations));
+    const expected = { events: await fingerprint(clean.p.olap, "Events", ["id", "day", "v"]), archive: await fingerprint(clean.p.olap, "Archive", ["id", "day", "v"]) };
+    t.is(expected.archive.rows, 30);
+    const shapes = async (olap: OlapEngine) => {
+      const live = await olap.introspect();
+      return { Events: live.tables["Events"], Archive: live.tables["Archive"], tables: Object.keys(live.tables).sort() };
+    };
+    const expectedShapes = await shapes(clean.p.olap);
+    t.false(expectedShapes.Events!.columns.some((c) => c.name === "w"));
+    let points = 0;
+    for (let at = 0; ; at++) {
+      let finished = false;
+      for (const ran of [false, true]) {
+        const { p, first, second } = await deployed();
+        const dying = dyingAt(p.olap, at, ran);
+        // A dead process records nothing more: the ledger write after the kill never happens.
+        const ledger = new Proxy(p.ledger, {
+          get(target, prop) {
+            if (prop === "stepFailed") return async () => Promise.reject(new Killed("died"));
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }) as Ledger;
+        try {
+          finished = (await rollback(p.files(), ledger, async () => ({ olap: dying.engine, close: async () => {} }), { acceptDataLoss: true, to: first })).ok;
+        } catch (error) {
+          if (!(error instanceof Killed)) throw error;
+        }
+        if (finished) break;
+        points++;
+        const where = `rollback killed ${ran ? "after" : "before"} statement ${at}`;
+        const again = await p.rollback(first);
+        t.true(again.ok, `${where}: ${JSON.stringify(again.migrations)}`);
+        t.deepEqual({ events: await fingerprint(p.olap, "Events", ["id", "day", "v"]), archive: await fingerprint(p.olap, "Archive", ["id", "day", "v"]) }, expected, where);
+        t.deepEqual(await shapes(p.olap), expectedShapes, where);
+        t.false((await p.ledger.list()).some((r) => r.id === second && r.status === "applied"), where);
+      }
+      if (finished) break;
+    }
+    t.log(`${points} kill points, each finished by a plain rollback`);
+    t.true(points >= 6, `${points} kill points`);
   });
 }
 
