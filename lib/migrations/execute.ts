@@ -3,9 +3,8 @@ import type { Change } from "../diff/change.js";
 import { assertNever, EngineError, RefusedError } from "../errors.js";
 import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
 import { checkStatement, parseCheck, rowWriteFor, statementsForChanges, typeChangeGuard } from "../engines/olap/sql.js";
-import { generatedInsert, handWrittenInsert, insertKey, insertText, runInsert, type InsertPlan } from "../engines/olap/staged-insert.js";
+import { generatedInsert, handWrittenInsert, insertKey, insertText, mutationsDone, runInsert, type InsertPlan } from "../engines/olap/staged-insert.js";
 import type { InfraMap } from "../model/infra-map.js";
-import { quoteString } from "../model/clickhouse-type.js";
 import { applyChange } from "../model/apply-change.js";
 
 /** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
@@ -164,25 +163,6 @@ function stateBefore(state: InfraMap, steps: readonly ExecutableStep[], index: n
   let at = state;
   for (const s of steps.slice(0, index)) if (s.change) at = applyChange(at, s.change);
   return at;
-}
-
-/** How long a step waits for a table's mutations on a server without `mutations_sync`. */
-const MUTATION_WAIT_MS = 30 * 60_000;
-
-async function mutationsDone(olap: OlapEngine, table: string): Promise<void> {
-  const deadline = Date.now() + MUTATION_WAIT_MS;
-  for (let pause = 20; ; pause = Math.min(pause * 2, 1000)) {
-    const [row] = await olap.query<{ n: string | number; parts: string | number }>(
-      `SELECT count() AS n, sum(parts_to_do) AS parts FROM system.mutations WHERE database = currentDatabase() AND table = ${quoteString(table)} AND is_done = 0`,
-    );
-    if (Number(row?.n ?? 0) === 0) return;
-    if (Date.now() > deadline) {
-      throw new EngineError("MUTATION_TIMEOUT", `the mutations of ${table} are not done after ${MUTATION_WAIT_MS / 60_000} minutes (${Number(row?.parts ?? 0)} parts to do)`, {
-        hint: `watch SELECT * FROM system.mutations WHERE table = '${table}' AND NOT is_done; run deploy again once they finish (the step runs again: its UPDATE writes the same values)`,
-      });
-    }
-    await new Promise((r) => setTimeout(r, pause));
-  }
 }
 
 /** Runs a check: a read-only query, stopping the step with `CHECK_FAILED` when it returns rows, naming them. */

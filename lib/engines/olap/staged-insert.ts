@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { RefusedError } from "../../errors.js";
+import { EngineError, RefusedError } from "../../errors.js";
 import { quoteString } from "../../model/clickhouse-type.js";
 import type { InfraMap } from "../../model/infra-map.js";
 import type { OlapEngine } from "./engine.js";
@@ -361,3 +361,22 @@ export async function dropStagedLeftovers(olap: OlapEngine, keep: ReadonlySet<st
   return dropped;
 }
 
+/** How long a step waits for a table's mutations on a server without `mutations_sync`. */
+const MUTATION_WAIT_MS = 30 * 60_000;
+
+/** Waits until ClickHouse has finished `table`'s mutations (for servers without `mutations_sync`); `MUTATION_TIMEOUT` after 30 minutes. */
+export async function mutationsDone(olap: OlapEngine, table: string): Promise<void> {
+  const deadline = Date.now() + MUTATION_WAIT_MS;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 1000)) {
+    const [row] = await olap.query<{ n: string | number; parts: string | number }>(
+      `SELECT count() AS n, sum(parts_to_do) AS parts FROM system.mutations WHERE database = currentDatabase() AND table = ${quoteString(table)} AND is_done = 0`,
+    );
+    if (Number(row?.n ?? 0) === 0) return;
+    if (Date.now() > deadline) {
+      throw new EngineError("MUTATION_TIMEOUT", `the mutations of ${table} are not done after ${MUTATION_WAIT_MS / 60_000} minutes (${Number(row?.parts ?? 0)} parts to do)`, {
+        hint: `watch SELECT * FROM system.mutations WHERE table = '${table}' AND NOT is_done; run deploy again once they finish (the step runs again: its UPDATE writes the same values)`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, pause));
+  }
+}
