@@ -10,7 +10,10 @@
 # Replica 2: HTTP 8125, native 9002, interserver 9012, macros {shard}=01 {replica}=r2.
 # `remote_servers` names three clusters over the same two replicas: moose_cluster, and cluster_a / cluster_b
 # (the names moose-lib's typescript-cluster template declares). State lives under $MOOSE_CLUSTER_DIR
-# (default /var/tmp/moose-olap-cluster). Idempotent: what already answers is left alone.
+# (default /var/tmp/moose-olap-cluster). Idempotent: what already answers is left alone. When nothing answers
+# (a new session or CI run on a machine whose /var/tmp kept an earlier cluster's files), the old state is
+# removed first: replica metadata that outlived its ZooKeeper nodes stops a replica from starting ("Can't get
+# data for node /clickhouse/tables/…: No node"), and the suites create everything they use.
 #
 #   bash tests/helpers/olap-cluster-setup.sh stop 2   # stops replica 2 (tests kill and restart it)
 #   bash tests/helpers/olap-cluster-setup.sh start 2  # starts it again
@@ -146,6 +149,8 @@ stop_replica() {
   local n=$1 d="$DIR/replica$1" pid
   [ -f "$d/clickhouse-server.pid" ] || return 0
   pid=$(cat "$d/clickhouse-server.pid")
+  # A pid file left by an earlier boot may name an unrelated process now.
+  case "$(cat "/proc/$pid/comm" 2>/dev/null)" in clickhouse*) ;; *) return 0 ;; esac
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do
     kill -0 "$pid" 2>/dev/null || { echo "replica $n stopped"; return; }
@@ -156,6 +161,9 @@ stop_replica() {
 
 case "${1:-up}" in
   up)
+    if ! zk_ok && ! ping_replica 1 && ! ping_replica 2; then
+      rm -rf "$DIR/replica1" "$DIR/replica2" "$DIR/zookeeper"
+    fi
     install -d "$DIR"
     start_zookeeper
     start_replica 1
