@@ -1,6 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { posix, resolve as resolvePath } from "node:path";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
+import { DEFAULT_TOPIC_RETENTION_MS } from "../model/infra-map.js";
 import {
   CONFIG_SCHEMA,
   SECTION_NAMES,
@@ -654,7 +655,7 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>, notices: readonly
   const namespace = optional("redpanda_config", "namespace");
   const topicDefaults: TopicDefaults = {
     messageTimeoutMs: get("redpanda_config", "message_timeout_ms"),
-    retentionMs: get("redpanda_config", "retention_ms"),
+    retentionMs: optional("redpanda_config", "retention_ms") ?? DEFAULT_TOPIC_RETENTION_MS,
     replicationFactor: get("redpanda_config", "replication_factor"),
     ...(namespace === undefined ? {} : { namespace }),
   };

@@ -233,9 +233,11 @@ export const CONFIG_SCHEMA = {
       },
       retention_ms: {
         kind: positiveInteger,
-        default: 30000,
-        render: "active",
-        doc: "Default retention of new topics, in milliseconds (a topic can set its own).",
+        default: undefined,
+        defaultText: "604800000 (7 days, moose-lib's Stream default)",
+        example: 604800000,
+        render: "commented",
+        doc: "Retention of every topic whose Stream sets no retentionPeriod, in milliseconds. Changing it changes those topics at the next migration (moose plan shows it as a Config Change).",
         aliases: ["retention"],
       },
       replication_factor: {

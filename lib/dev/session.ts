@@ -100,7 +100,7 @@ export class DevSession {
   private readonly appliedRenames: RenameSuggestion[] = [];
 
   constructor(private readonly options: DevSessionOptions) {
-    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile });
+    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile, topicRetentionMs: options.config.streaming.retentionMs });
     this.live = replayMigrations([]).state;
   }
 

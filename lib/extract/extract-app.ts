@@ -20,6 +20,7 @@ import {
   type TableProjection,
   type Topic,
   type Workflow,
+  DEFAULT_TOPIC_RETENTION_MS,
 } from "../model/infra-map.js";
 import { classifyTypeChange } from "../model/clickhouse-type.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
@@ -72,8 +73,6 @@ const TABLE_FACTORIES: ReadonlyMap<string, string | undefined> = new Map([
   ["withS3Queue", "S3Queue"],
 ]);
 
-/** moose-lib's default topic retention (`retentionPeriod`), 7 days. */
-const DEFAULT_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
 /**
  * The records of a dead-letter topic, whatever the type argument: moose-lib sends these
@@ -147,6 +146,11 @@ export interface ExtractOptions {
   readonly projectDir: string;
   /** Main file, relative to projectDir or absolute. */
   readonly mainFile: string;
+  /**
+   * Retention of a topic whose Stream sets no `retentionPeriod` (and no `config["retention.ms"]`),
+   * in milliseconds: `[redpanda_config] retention_ms` when the project sets it. Default: moose-lib's 7 days.
+   */
+  readonly topicRetentionMs?: number;
 }
 
 /**
@@ -284,7 +288,7 @@ export class AppExtractor {
     }
     if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
 
-    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results);
+    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results, this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS);
     const result = reader.read();
     if (result.errors.length > 0) {
       throw new InvalidInputErrors(this.withTypeErrors(program, result.errors).map((e) => relativize(e, this.options.projectDir)));
@@ -453,6 +457,8 @@ class DeclarationReader {
     private readonly display: (file: string) => string,
     /** Per-file results: kept ones are used as they are, new ones are filled in. */
     private readonly fileResults: ReadonlyMap<ts.SourceFile, FileResult>,
+    /** Retention of a topic that declares none. */
+    private readonly topicRetentionMs: number,
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
@@ -855,12 +861,23 @@ class DeclarationReader {
     }
     const partitions = this.optNumber(cfg, "parallelism") ?? 1;
     if (!Number.isInteger(partitions) || partitions < 1) throw this.bad(cfg!, "parallelism", "must be a whole number of partitions, at least 1");
-    const retentionSeconds = this.optNumber(cfg, "retentionPeriod") ?? DEFAULT_RETENTION_SECONDS;
+    const retentionSeconds = this.optNumber(cfg, "retentionPeriod");
+    const { "retention.ms": retentionText, ...config } = this.stringRecord(cfg, "config");
+    // A `retention.ms` in the topic's own config is its declared retention, kept in one place
+    // (`retentionMs`, as introspection reads it back); only a topic that declares neither takes the project's.
+    const fromConfig = retentionText === undefined ? undefined : Number(retentionText);
+    if (fromConfig !== undefined && (!/^-?\d+$/.test(retentionText!.trim()) || fromConfig < -1 || !Number.isSafeInteger(fromConfig))) {
+      throw this.bad(cfg!.entries.get("config") as StaticObject, "retention.ms", "must be a whole number of milliseconds, or -1 to keep records forever");
+    }
+    const fromPeriod = retentionSeconds === undefined ? undefined : Math.round(retentionSeconds * 1000);
+    if (fromConfig !== undefined && fromPeriod !== undefined && fromConfig !== fromPeriod) {
+      throw this.bad(cfg!, "retentionPeriod", `(${fromPeriod} ms) and config["retention.ms"] (${retentionText}) disagree; keep one of them`);
+    }
     const topic: Topic = {
       name,
       partitions,
-      retentionMs: Math.round(retentionSeconds * 1000),
-      config: this.stringRecord(cfg, "config"),
+      retentionMs: fromPeriod ?? fromConfig ?? this.topicRetentionMs,
+      config,
       columns: columns.map((c) => ("column" in c ? c.column : c)),
       lifeCycle: this.lifeCycle(cfg),
     };

@@ -146,6 +146,9 @@ export interface InnerStorage {
   readonly partitionBy?: string;
 }
 
+/** moose-lib's Stream retention (`retentionPeriod` 604800 s): a topic's when neither it nor `[redpanda_config] retention_ms` sets one. */
+export const DEFAULT_TOPIC_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
 export interface Topic {
   readonly name: string;
   readonly partitions: number;
