@@ -93,3 +93,34 @@ test.serial("moose dev logs the deploy of committed migrations it runs at start,
   t.like(lines.find((l) => l.event === "step.done"), { command: "dev", migration: init, call: 'createTable("Users")', step: 1 });
   t.like(lines.find((l) => l.event === "deploy.done"), { command: "dev", migration: init });
 });
+
+test.serial("moose dev logs every save: a save.step line per step and save.applied / save.unchanged / save.invalid with files and timings", async (t) => {
+  const dir = await project();
+  const dev = new DevProcess(dir);
+  t.teardown(() => void dev.stop());
+  await dev.url();
+  await dev.waitFor(/✓ applied 1 step/);
+  writeFileSync(join(dir, "app/index.ts"), APP.replace("  name: string;\n", "  name: string;\n  age: number;\n"));
+  await dev.waitFor(/✓ applied 1 step/);
+  writeFileSync(join(dir, "app/index.ts"), APP.replace("  name: string;\n", "  name: string;\n  age: number;\n") + "// a comment only\n");
+  await dev.waitFor(/No changes/);
+  writeFileSync(join(dir, "app/index.ts"), APP.replace("  name: string;\n", "  name: string;\n  age: nmber;\n"));
+  await dev.waitFor(/the app has errors/);
+  await dev.stop();
+
+  const lines = await logLines(dir);
+  const saves = lines.filter((l) => String(l.event).startsWith("save."));
+  t.deepEqual(saves.map((l) => l.event), ["save.step", "save.applied", "save.step", "save.applied", "save.unchanged", "save.invalid"]);
+  t.like(saves[0], { level: "info", command: "dev", migration: ".draft", step: 1, steps: 1, call: 'createTable("Users")', risk: "ADD_OBJECT" });
+  t.like(saves[1], { command: "dev", files: "start", steps: 1, draft: "migrations/.draft.ts" });
+  t.like(saves[2], { call: 'addColumn("Users", …)', risk: "ADD_COLUMN" });
+  t.like(saves[3], { files: "app/index.ts", steps: 1, migration: ".draft" });
+  for (const l of [saves[1]!, saves[3]!]) for (const k of ["ms", "extract_ms", "apply_ms"]) t.is(typeof l[k], "number", `${k} in ${JSON.stringify(l)}`);
+  t.like(saves[4], { files: "app/index.ts" });
+  t.like(saves[5], { level: "error", files: "app/index.ts" });
+  t.regex(String(saves[5]!.error), /^app\/index\.ts:6:\d+: /);
+  t.is(typeof saves[5]!.code, "string");
+  // The text form keeps them greppable.
+  const text = await runCli(dir, ["logs", "--filter", "event=save.applied"]);
+  t.is(text.stdout.trim().split("\n").length, 2);
+});

@@ -103,17 +103,27 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
 
     let running: Promise<void> | undefined;
     let again = false;
-    const runCycle = async (reason: string): Promise<void> => {
+    /** The files of saves made while a cycle ran: the next cycle is about them, not about the first one. */
+    const pending = new Set<string>();
+    const runCycle = async (first: string): Promise<void> => {
       if (running) {
         again = true;
+        for (const f of first.split(", ")) pending.add(f);
         return;
       }
+      let reason = first;
       running = (async () => {
         do {
+          if (again) {
+            reason = [...pending].join(", ");
+            pending.clear();
+          }
           again = false;
           const t0 = performance.now();
           const result = await session.cycle();
-          present(result, reason, performance.now() - t0, say, io);
+          const ms = performance.now() - t0;
+          present(result, reason, ms, say, io);
+          migrations.save(reason, result, ms);
           // Handlers run the code as saved; the last good ones keep serving when it does not load.
           const loadError = await server.refresh(result.kind !== "invalid");
           if (loadError) say(`! API handlers not reloaded: ${loadError instanceof MooseError ? loadError.located : String(loadError)}`);

@@ -5,6 +5,9 @@ import type { MigrationFile } from "../migrations/read.js";
 import { MIGRATION_FILE } from "../migrations/read.js";
 import { stepLabel } from "../migrations/deploy.js";
 import type { RunEvent, UnitOutcome } from "../migrations/runner.js";
+import { stepOf } from "../migrations/steps.js";
+import type { CycleResult } from "../dev/session.js";
+import type { Plan } from "../plan/plan.js";
 
 /**
  * Deploys, rollbacks, each step's result and every error, as structured lines in the project
@@ -27,6 +30,12 @@ export interface MigrationLog {
   outcome(migration: string, outcome: UnitOutcome | { readonly id: string; readonly status: string }): void;
   /** An error that stopped the command (a refusal before any step, an engine failure). */
   error(error: unknown): void;
+  /**
+   * One `moose dev` save: a `save.step` line per step it ran, then one `save.<result>` line
+   * (`save.applied`, `save.unchanged`, `save.invalid`, `save.failed`, `save.waiting`, `save.held`,
+   * `save.stale`) with the files that changed and the timings.
+   */
+  save(files: string, result: CycleResult, totalMs: number): void;
 }
 
 /** Formats one line (without the time). */
@@ -100,6 +109,56 @@ export function migrationLog(path: string, command: LogCommand, files: readonly 
         const direction = command === "rollback" ? "rollback" : "deploy";
         write("error", { event: "step.failed", direction, migration, step: o.failedStep + 1, steps: totals.get(migration), call: call(direction, migration, o.failedStep), code: o.code, error: o.error });
       } else if (o.status === "not-run") write("info", { event: "migration.not_run", migration, reason: "an earlier migration failed" });
+    },
+    save(files, result, totalMs) {
+      const base = { files, extract_ms: Math.round(result.extractMs) };
+      const label = (plan: Plan, i: number) => (plan.steps[i] ? stepLabel(stepOf(plan.steps[i]!.change, undefined)) : undefined);
+      const risky = (plan: Plan) => plan.steps.filter((s) => s.risk.losesData).length;
+      switch (result.kind) {
+        case "applied":
+          result.stepMs.forEach((ms, i) =>
+            write("info", { event: "save.step", migration: ".draft", step: i + 1, steps: result.plan.steps.length, call: label(result.plan, i), risk: result.plan.steps[i]?.risk.code, ms: Math.round(ms) }),
+          );
+          write("info", {
+            event: "save.applied",
+            ...base,
+            migration: ".draft",
+            steps: result.plan.steps.length,
+            ms: Math.round(totalMs),
+            apply_ms: Math.round(result.applyMs),
+            draft: result.draft ?? "none",
+            adopted: result.adopted.length > 0 ? result.adopted.join(",") : undefined,
+          });
+          return;
+        case "unchanged":
+          write("info", { event: "save.unchanged", ...base, ms: Math.round(totalMs) });
+          return;
+        case "invalid":
+          for (const e of result.errors) write("error", { event: "save.invalid", ...base, code: e.code, error: e.located });
+          return;
+        case "failed":
+          write("error", {
+            event: "save.failed",
+            ...base,
+            migration: ".draft",
+            step: result.failedStep + 1,
+            steps: result.plan.steps.length,
+            call: label(result.plan, result.failedStep),
+            applied: result.applied,
+            error: result.error,
+            ms: Math.round(totalMs),
+          });
+          return;
+        case "needs-approval":
+          write("info", { event: "save.waiting", ...base, steps: result.plan.steps.length, losing: risky(result.plan), reason: "data loss not confirmed; nothing applied" });
+          return;
+        case "held":
+          write("info", { event: "save.held", ...base, steps: result.plan.steps.length, reason: "held back by life cycles" });
+          return;
+        case "stale-answer":
+          write("info", { event: "save.stale", ...base, reason: "the code changed while the question was open; nothing applied" });
+          return;
+      }
     },
     error(error) {
       const e = error instanceof MooseError ? error : undefined;
