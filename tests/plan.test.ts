@@ -332,6 +332,11 @@ const riskRows: readonly { name: string; change: Change; state?: InfraMap; code:
     change: { kind: "view.modify", before: { ...V1, targetTable: "V1", inner: { engine: { kind: "MergeTree" }, orderBy: [] } }, after: { ...V1, targetTable: "V1", selectStatement: "SELECT 2", inner: { engine: { kind: "MergeTree" }, orderBy: [] } } },
     code: "RECREATE_VIEW_LOSSY",
   },
+  {
+    name: "drop a Kafka table (it holds no rows)",
+    change: { kind: "table.drop", table: { ...users, orderBy: [], engine: { kind: "Kafka", brokerList: "b:9092", topicList: "t", groupName: "g", format: "JSONEachRow" } } },
+    code: "DROP_TABLE_NO_ROWS",
+  },
   { name: "drop a view storing its own rows", change: { kind: "view.drop", view: { ...V1, targetTable: "V1", inner: { engine: { kind: "MergeTree" }, orderBy: [] } } }, code: "DROP_VIEW_INNER" },
 ];
 
@@ -386,6 +391,7 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   SET_TTL: ["destructive", true],
   DROP_COLUMN: ["destructive", true],
   DROP_TABLE: ["destructive", true],
+  DROP_TABLE_NO_ROWS: ["destructive", false],
   DROP_TOPIC: ["destructive", true],
   TOPIC_REDUCE_PARTITIONS: ["destructive", true],
   TOPIC_SHORTEN_RETENTION: ["destructive", true],

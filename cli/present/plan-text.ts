@@ -5,6 +5,7 @@ import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import { assertNever } from "../../lib/errors.js";
 import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
 import { describeChange, describeWayForward } from "../../lib/migrations/render.js";
+import { describeIntegrationEngine } from "../../lib/engines/olap/integration-engines.js";
 
 /** Words for each component kind, as the seed page prints them. */
 const LABELS = {
@@ -314,6 +315,12 @@ function engineText(e: TableEngine): string {
       return `${e.kind}(${e.sign})`;
     case "VersionedCollapsingMergeTree":
       return `${e.kind}(${e.sign}, ${e.version})`;
+    case "Buffer":
+    case "Merge":
+    case "Kafka":
+    case "S3":
+    case "S3Queue":
+      return describeIntegrationEngine(e);
   }
 }
 

@@ -4,8 +4,9 @@ import { runtimeServices } from "./runtime-context.js";
 import { physicalName, sqlIdentifier } from "./sql.js";
 
 /**
- * Table engines (values are the ClickHouse engine names). moose-migrate plans the
- * first five; the others are moose-lib names an app may use, refused when planned.
+ * Table engines (values are the ClickHouse engine names). moose-migrate plans the MergeTree
+ * family (and its Replicated forms), Buffer, Merge, Kafka, S3 and S3Queue; GraphiteMergeTree,
+ * Distributed and IcebergS3 are moose-lib names an app may use, refused when planned.
  */
 export enum ClickHouseEngines {
   MergeTree = "MergeTree",
@@ -120,6 +121,49 @@ export interface OlapConfig<T> extends BaseOlapConfig<T> {
   readonly keeperPath?: string;
   /** Replicated engines only: this replica's name under `keeperPath`, usually `"{replica}"`. */
   readonly replicaName?: string;
+
+  // Buffer: inserts are kept in memory and flushed to `targetDatabase`.`targetTable` when all
+  // min thresholds or any max threshold is reached (time in seconds, rows, bytes).
+  /** Buffer only: the destination's database; `"currentDatabase()"` for the managed one. */
+  readonly targetDatabase?: string;
+  /** Buffer only: the table rows are flushed to. */
+  readonly targetTable?: string;
+  readonly numLayers?: number;
+  readonly minTime?: number;
+  readonly maxTime?: number;
+  readonly minRows?: number;
+  readonly maxRows?: number;
+  readonly minBytes?: number;
+  readonly maxBytes?: number;
+  readonly flushTime?: number;
+  readonly flushRows?: number;
+  readonly flushBytes?: number;
+  /** Merge only: the database to read (a name, `"currentDatabase()"` or `"REGEXP('…')"`). */
+  readonly sourceDatabase?: string;
+  /** Merge only: the regular expression table names must match. */
+  readonly tablesRegexp?: string;
+  /** Kafka only: `host:port[,host:port…]`. */
+  readonly brokerList?: string;
+  /** Kafka only: the topics to consume (comma-separated). */
+  readonly topicList?: string;
+  /** Kafka only: the consumer group. */
+  readonly groupName?: string;
+  /** Kafka, S3 and S3Queue: the data format, e.g. `"JSONEachRow"`, `"CSV"`, `"Parquet"`. */
+  readonly format?: string;
+  /** S3 only: the object URL, wildcards allowed (`s3://bucket/data/*.csv` or `https://…`). */
+  readonly path?: string;
+  /** S3Queue only: the object URL pattern to ingest. */
+  readonly s3Path?: string;
+  /** S3 and S3Queue: `"gzip"`, `"zstd"`, `"auto"`, … */
+  readonly compression?: string;
+  /** S3 and S3Queue: refused by planning (the statement with them would be kept in migration files). */
+  readonly awsAccessKeyId?: string;
+  readonly awsSecretAccessKey?: string;
+  /** S3Queue: refused by planning (not planned yet). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** S3: refused by planning (not planned yet). */
+  readonly partitionStrategy?: string;
+  readonly partitionColumnsInDataFile?: string;
 }
 
 /** What `insert` reports (moose-lib's shape). */
@@ -197,7 +241,7 @@ export class OlapTable<T> {
     return new OlapTable<T>(name, { ...options, orderByFields, engine: ClickHouseEngines.ReplacingMergeTree });
   }
 
-  /** moose-lib's factory for an S3Queue table. Type-checks; planning refuses the engine (not supported yet). */
+  /** moose-lib's factory for an S3Queue table reading `s3Path` (a public bucket: moose creates it with NOSIGN). */
   static withS3Queue<T>(name: string, s3Path: string, format: string, options?: Readonly<Record<string, unknown>>): OlapTable<T> {
     return new OlapTable<T>(name, { ...options, s3Path, format, engine: ClickHouseEngines.S3Queue } as OlapConfig<T>);
   }

@@ -15,6 +15,8 @@ import {
   type SyncProcess,
   type Table,
   type MergeBehaviour,
+  type IntegrationEngine,
+  holdsNoRows,
   type TableEngine,
   type TableIndex,
   type TableProjection,
@@ -111,16 +113,35 @@ const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
 ]);
 
 /** Engines moose-lib offers and this tool cannot plan yet. */
-const UNPLANNED_ENGINES: ReadonlySet<string> = new Set([
-  "GraphiteMergeTree",
-  "S3Queue",
-  "S3",
-  "Buffer",
-  "Distributed",
-  "IcebergS3",
-  "Kafka",
-  "Merge",
+const UNPLANNED_ENGINES: ReadonlySet<string> = new Set(["GraphiteMergeTree", "Distributed", "IcebergS3"]);
+
+/** The options of the engines whose tables hold no rows of their own (moose-lib's `BufferConfig`, …). */
+const INTEGRATION_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
+  ["Buffer", ["targetDatabase", "targetTable", "numLayers", "minTime", "maxTime", "minRows", "maxRows", "minBytes", "maxBytes", "flushTime", "flushRows", "flushBytes"]],
+  ["Merge", ["sourceDatabase", "tablesRegexp"]],
+  ["Kafka", ["brokerList", "topicList", "groupName", "format"]],
+  ["S3", ["path", "format", "compression", "awsAccessKeyId", "awsSecretAccessKey", "partitionStrategy", "partitionColumnsInDataFile"]],
+  ["S3Queue", ["s3Path", "format", "compression", "awsAccessKeyId", "awsSecretAccessKey", "headers"]],
 ]);
+
+/**
+ * Options of those engines that moose-migrate refuses, and why: credentials would be
+ * written into migration files and the ledger's statement text.
+ */
+const UNPLANNED_ENGINE_OPTIONS: ReadonlyMap<string, string> = new Map([
+  ["awsAccessKeyId", "S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)"],
+  ["awsSecretAccessKey", "S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)"],
+  ["headers", "custom HTTP headers for S3Queue"],
+  ["partitionStrategy", "an S3 partition strategy"],
+  ["partitionColumnsInDataFile", "S3 partition columns in the data file"],
+]);
+
+/** Table options ClickHouse does not take with those engines (S3 alone has ORDER BY and PARTITION BY). */
+const KEYLESS_OPTIONS = ["orderByFields", "orderByExpression", "partitionBy", "sampleByExpression", "primaryKeyExpression", "ttl", "indexes", "projections"] as const;
+
+for (const [engine, keys] of INTEGRATION_OPTIONS) {
+  for (const key of keys) (ENGINE_OPTIONS as Map<string, readonly string[]>).set(key, [...(ENGINE_OPTIONS.get(key) ?? []), engine]);
+}
 
 /** Where each object of the map was declared, keyed `<kind>:<name>` (e.g. `tables:Users`). */
 export type Locations = Readonly<Record<string, SourcePosition>>;
@@ -797,6 +818,10 @@ class DeclarationReader {
     if (d.factory !== "S3Queue") {
       const fields = node.arguments?.[1];
       if (fields) entries.set("orderByFields", this.evaluator.evaluate(fields, "the orderByFields of this OlapTable"));
+    } else {
+      const [, path, format] = node.arguments ?? [];
+      if (path) entries.set("s3Path", this.evaluator.evaluate(path, "the s3Path of this OlapTable"));
+      if (format) entries.set("format", this.evaluator.evaluate(format, "the format of this OlapTable"));
     }
     entries.set("engine", d.factory);
     return { kind: "object", entries, node: options?.node ?? node };
@@ -816,7 +841,9 @@ class DeclarationReader {
       });
     }
     const engine = this.engine(cfg, columns, name);
-    const declaredOrder = this.orderBy(cfg, keys, columns, name);
+    if (holdsNoRows(engine)) this.checkIntegrationTable(engine, cfg, mapped, name, node);
+    // Key<> fields order MergeTree tables; an engine without a sorting key ignores them, as Moose does.
+    const declaredOrder = holdsNoRows(engine) && engine.kind !== "S3" ? [] : this.orderBy(cfg, holdsNoRows(engine) ? [] : keys, columns, name);
     // ClickHouse appends a VersionedCollapsingMergeTree's version to the sorting key; naming it last is the same key.
     const orderBy = engine.kind === "VersionedCollapsingMergeTree" && declaredOrder.length > 1 && declaredOrder[declaredOrder.length - 1] === engine.version ? declaredOrder.slice(0, -1) : declaredOrder;
     const primaryKey = this.primaryKey(cfg, orderBy);
@@ -839,6 +866,40 @@ class DeclarationReader {
     };
     this.put(this.tables, "tables", table, node);
     this.renameHints(name, cfg, columns);
+  }
+
+  /**
+   * What a table with an engine that holds no rows cannot have: the options ClickHouse does
+   * not take with it (a sorting key, TTL, indexes, …: S3 has ORDER BY and PARTITION BY),
+   * column expressions Kafka and S3Queue refuse, and the options moose-migrate does not plan.
+   */
+  private checkIntegrationTable(engine: IntegrationEngine, cfg: StaticObject | undefined, mapped: readonly MappedColumn[], name: string, node: DeclarationNode): void {
+    for (const option of KEYLESS_OPTIONS) {
+      if (cfg?.entries.get(option) === undefined) continue;
+      if (engine.kind === "S3" && (option === "orderByFields" || option === "orderByExpression" || option === "partitionBy")) continue;
+      throw this.bad(cfg, option, `is not an option of ${engine.kind} tables: ClickHouse's ${engine.kind} engine has no ${option === "ttl" ? "TTL" : option === "indexes" ? "data-skipping indexes" : option === "projections" ? "projections" : "sorting key or partitions"}`);
+    }
+    for (const [option, what] of UNPLANNED_ENGINE_OPTIONS) {
+      if (cfg?.entries.get(option) === undefined || this.lifeCycle(cfg) === "EXTERNALLY_MANAGED") continue;
+      throw new InvalidInputError("NOT_PLANNED", `table ${name}: ${option} cannot be planned (moose-migrate does not create ${what}), and the table would differ from its declaration without it`, {
+        position: this.keyPosition(cfg!, option),
+        hint:
+          option.startsWith("aws")
+            ? "leave out the credentials for a public bucket (moose creates it with NOSIGN), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED and create it yourself"
+            : `remove ${option}, or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
+      });
+    }
+    if (engine.kind === "Kafka" || engine.kind === "S3Queue") {
+      for (const m of mapped) {
+        const c = m.column;
+        const kind = c.default !== undefined ? "DEFAULT" : c.materialized !== undefined ? "MATERIALIZED" : c.alias !== undefined ? "ALIAS" : undefined;
+        if (kind === undefined) continue;
+        throw new InvalidInputError("INVALID_CONFIG", `table ${name}: column ${c.name} has a ${kind} expression, which ClickHouse's ${engine.kind} engine does not take`, {
+          position: positionOf(node),
+          hint: `compute ${c.name} in the materialized view that reads ${name}`,
+        });
+      }
+    }
   }
 
   /** `renamedFrom: "Old"` and `renamedColumns: { newName: "oldName" }` on a table's config. */
@@ -1121,14 +1182,14 @@ class DeclarationReader {
     return { ...merging, replicated, ...deployment };
   }
 
-  private mergingEngine(cfg: StaticObject | undefined, columns: readonly Column[], table: string): MergeBehaviour {
+  private mergingEngine(cfg: StaticObject | undefined, columns: readonly Column[], table: string): MergeBehaviour | IntegrationEngine {
     const raw = cfg?.entries.get("engine");
     const value = typeof raw === "string" && raw.startsWith("Replicated") && !UNPLANNED_ENGINES.has(raw) ? raw.slice("Replicated".length) : raw;
     if (typeof raw !== "string" || !UNPLANNED_ENGINES.has(raw)) {
       const engine = typeof raw === "string" ? raw : "MergeTree";
       for (const [key, engines] of ENGINE_OPTIONS) {
         if (cfg?.entries.get(key) !== undefined && !engines.includes(engine)) {
-          const which = engines.every((e) => e.startsWith("Replicated")) ? "the Replicated engines" : `${engines.slice(0, -1).join(", ")} and ${engines[engines.length - 1]}`;
+          const which = engines.every((e) => e.startsWith("Replicated")) ? "the Replicated engines" : engines.length === 1 ? engines[0] : `${engines.slice(0, -1).join(", ")} and ${engines[engines.length - 1]}`;
           throw this.bad(cfg, key, `is an option of ${which} only; this table's engine is ${engine}`);
         }
       }
@@ -1163,6 +1224,50 @@ class DeclarationReader {
         const version = column("ver");
         if (version === undefined) throw this.bad(cfg!, "ver", "is required for VersionedCollapsingMergeTree: the field holding the row's version");
         return { kind: "VersionedCollapsingMergeTree", sign, version };
+      }
+      case "Buffer": {
+        const database = this.reqString(cfg!, "targetDatabase", "the Buffer engine").trim();
+        const target = this.reqString(cfg!, "targetTable", "the Buffer engine");
+        const n = (key: string, required: boolean): number | undefined => {
+          const v = required ? this.reqNumber(cfg!, key, "the Buffer engine") : this.optNumber(cfg, key);
+          if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw this.bad(cfg!, key, "must be a whole number, at least 0");
+          return v;
+        };
+        const [numLayers, minTime, maxTime, minRows, maxRows, minBytes, maxBytes] = ["numLayers", "minTime", "maxTime", "minRows", "maxRows", "minBytes", "maxBytes"].map((k) => n(k, true) as number) as [number, number, number, number, number, number, number];
+        if (target === table && (database === "currentDatabase()" || database === "")) throw this.bad(cfg!, "targetTable", "names the Buffer table itself; name the table it flushes to");
+        return {
+          kind: "Buffer",
+          ...(database === "currentDatabase()" || database === "" ? {} : { database }),
+          table: target,
+          numLayers,
+          minTime,
+          maxTime,
+          minRows,
+          maxRows,
+          minBytes,
+          maxBytes,
+          ...opt("flushTime", n("flushTime", false) || undefined),
+          ...opt("flushRows", n("flushRows", false) || undefined),
+          ...opt("flushBytes", n("flushBytes", false) || undefined),
+        };
+      }
+      case "Merge": {
+        const source = this.reqString(cfg!, "sourceDatabase", "the Merge engine").trim();
+        const tablesRegexp = this.reqString(cfg!, "tablesRegexp", "the Merge engine");
+        return { kind: "Merge", ...(source === "currentDatabase()" || source === "" ? {} : { sourceDatabase: source }), tablesRegexp };
+      }
+      case "Kafka":
+        return {
+          kind: "Kafka",
+          brokerList: this.reqString(cfg!, "brokerList", "the Kafka engine"),
+          topicList: this.reqString(cfg!, "topicList", "the Kafka engine"),
+          groupName: this.reqString(cfg!, "groupName", "the Kafka engine"),
+          format: this.reqString(cfg!, "format", "the Kafka engine"),
+        };
+      case "S3":
+      case "S3Queue": {
+        const path = this.reqString(cfg!, value === "S3" ? "path" : "s3Path", `the ${value} engine`);
+        return { kind: value, path, format: this.reqString(cfg!, "format", `the ${value} engine`), ...opt("compression", this.optString(cfg, "compression")) };
       }
       default:
         if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {
@@ -1403,6 +1508,12 @@ class DeclarationReader {
 
   private reqString(cfg: StaticObject, key: string, cls: string): string {
     const v = this.optString(cfg, key);
+    if (v === undefined) throw this.bad(cfg, key, `is required by ${cls}`);
+    return v;
+  }
+
+  private reqNumber(cfg: StaticObject, key: string, cls: string): number {
+    const v = this.optNumber(cfg, key);
     if (v === undefined) throw this.bad(cfg, key, `is required by ${cls}`);
     return v;
   }

@@ -159,6 +159,11 @@ export class StaticEvaluator {
     if (ts.isTaggedTemplateExpression(expr)) return this.evaluateSql(expr, what);
     if ((ts.isNewExpression(expr) || ts.isCallExpression(expr)) && this.isDeclaration(expr)) return { kind: "ref", target: expr, member: [] };
     if (ts.isArrowFunction(expr) || ts.isFunctionExpression(expr)) return { kind: "opaque", node: expr };
+    // moose-lib's `mooseRuntimeEnv.get("NAME")`: a value the Moose runtime reads from its environment when it
+    // creates the object; it has no value while planning (options that take one refuse it by name).
+    if (ts.isCallExpression(expr) && ts.isPropertyAccessExpression(expr.expression) && expr.expression.name.text === "get" && ts.isIdentifier(expr.expression.expression) && expr.expression.expression.text === "mooseRuntimeEnv") {
+      return { kind: "opaque", node: expr };
+    }
 
     if (ts.isIdentifier(expr)) {
       if (expr.text === "undefined") return undefined;

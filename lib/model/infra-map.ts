@@ -56,7 +56,7 @@ export interface Column {
  * the table is `ON CLUSTER`). Changing any of them is a `table.setEngine` change, which
  * ClickHouse cannot do in place.
  */
-export type TableEngine = MergeBehaviour & Deployment;
+export type TableEngine = (MergeBehaviour | IntegrationEngine) & Deployment;
 
 export type MergeBehaviour =
   | { readonly kind: "MergeTree" }
@@ -66,6 +66,52 @@ export type MergeBehaviour =
   | { readonly kind: "CollapsingMergeTree"; readonly sign: string }
   /** Collapses rows with opposite `sign` and the same `version` (moose-lib's `ver`), in any insert order. */
   | { readonly kind: "VersionedCollapsingMergeTree"; readonly sign: string; readonly version: string };
+
+/**
+ * Engines whose tables hold no rows of their own: they read from or write to somewhere
+ * else (other tables, a Kafka topic, S3 objects) or hold rows only until they are flushed
+ * (Buffer). They have no sorting key (S3 may have one, as metadata); ClickHouse cannot
+ * ALTER most of them, so a change is planned as a drop and a create, which loses nothing
+ * here (a Buffer flushes its pending rows to its destination when it is dropped).
+ */
+export type IntegrationEngine =
+  /** Buffers inserts in memory and flushes them to `table` (moose-lib's `targetTable`) by time, rows and bytes. */
+  | {
+      readonly kind: "Buffer";
+      /** The destination's database; absent: the managed database (`currentDatabase()`). */
+      readonly database?: string;
+      readonly table: string;
+      readonly numLayers: number;
+      readonly minTime: number;
+      readonly maxTime: number;
+      readonly minRows: number;
+      readonly maxRows: number;
+      readonly minBytes: number;
+      readonly maxBytes: number;
+      readonly flushTime?: number;
+      readonly flushRows?: number;
+      readonly flushBytes?: number;
+    }
+  /** Reads every table of `sourceDatabase` whose name matches `tablesRegexp` (read-only). */
+  | {
+      readonly kind: "Merge";
+      /** A database name, or `REGEXP('…')`; absent: the managed database (`currentDatabase()`). */
+      readonly sourceDatabase?: string;
+      readonly tablesRegexp: string;
+    }
+  /** Consumes `topicList` from `brokerList` as consumer group `groupName`; settings (`kafka_*`) are the table's settings. */
+  | { readonly kind: "Kafka"; readonly brokerList: string; readonly topicList: string; readonly groupName: string; readonly format: string }
+  /** Reads and writes S3 objects at `path` (public buckets: `NOSIGN`). */
+  | { readonly kind: "S3"; readonly path: string; readonly format: string; readonly compression?: string }
+  /** Ingests new S3 objects matching `path` once each, keeping what it processed in ZooKeeper/Keeper; settings (`mode`, `keeper_path`, …) are the table's settings. */
+  | { readonly kind: "S3Queue"; readonly path: string; readonly format: string; readonly compression?: string };
+
+export const INTEGRATION_ENGINES = ["Buffer", "Merge", "Kafka", "S3", "S3Queue"] as const satisfies ReadonlyArray<IntegrationEngine["kind"]>;
+
+/** Whether a table with this engine holds no rows of its own (see {@link IntegrationEngine}). */
+export function holdsNoRows(engine: { readonly kind: string }): engine is IntegrationEngine {
+  return (INTEGRATION_ENGINES as readonly string[]).includes(engine.kind);
+}
 
 export interface Deployment {
   /** Set for the `Replicated*` engines. */

@@ -1,6 +1,6 @@
 import type { Change, ChangeOf } from "../diff/change.js";
 import { classifyTypeChange } from "../model/clickhouse-type.js";
-import type { InfraMap, Table } from "../model/infra-map.js";
+import { holdsNoRows, type InfraMap, type Table } from "../model/infra-map.js";
 import type { HeldChange } from "./life-cycle.js";
 import { REBUILD_INFIX } from "./rebuild.js";
 
@@ -51,7 +51,8 @@ export function copiesToNewVersions(held: readonly HeldChange[], kept: readonly 
   for (const h of held) {
     if (h.change.kind !== "table.drop") continue;
     const old: Table | undefined = from.tables[h.change.table.name];
-    if (!old) continue;
+    // A Kafka, S3, Merge, Buffer or S3Queue table has no rows of its own to copy (reading a Kafka one would consume the topic).
+    if (!old || holdsNoRows(old.engine)) continue;
     const successor = kept.find(
       (c): c is ChangeOf<"table.create"> => c.kind === "table.create" && c.table.name !== old.name && versionBase(c.table.name) === versionBase(old.name),
     );

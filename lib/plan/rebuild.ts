@@ -2,7 +2,7 @@ import type { Change, ChangeOf } from "../diff/change.js";
 import { clusterRebuildRefusal } from "../engines/olap/cluster.js";
 import { identifiersIn, MOOSE_NAME_INFIX } from "../engines/olap/sql-text.js";
 import { applyChange } from "../model/apply-change.js";
-import { canonicalJson, type InfraMap, type Table } from "../model/infra-map.js";
+import { canonicalJson, holdsNoRows, type InfraMap, type Table, type TableEngine } from "../model/infra-map.js";
 import { WorkingState } from "./working-state.js";
 
 /** The infix of tables a rebuild keeps or stages; introspection leaves them out of the model. */
@@ -28,6 +28,95 @@ export function keptTableName(table: string, suffix: string): string {
  * // [{ kind: "table.rebuild", before: <Events>, after: <Events ordered by ts, id>, keepOldAs: "Events__moose_old_20261126031500" }]
  */
 export function fuseRebuilds(ordered: readonly Change[], from: InfraMap, suffix: string): Change[] {
+  return fuseTableChanges(fuseReplacements(ordered, from), from, suffix);
+}
+
+/**
+ * The table-level changes of each table, in the order given, and the engines it has before
+ * and after them (undefined for a table created or dropped here).
+ */
+function engineSwitch(table: string, ordered: readonly Change[], from: InfraMap): { readonly before?: TableEngine; readonly after?: TableEngine } {
+  const before = Object.prototype.hasOwnProperty.call(from.tables, table) ? from.tables[table]?.engine : undefined;
+  let after = before;
+  for (const c of ordered) if (c.kind === "table.setEngine" && c.table === table) after = c.after;
+  return { ...(before === undefined ? {} : { before }), ...(after === undefined ? {} : { after }) };
+}
+
+/** The table a change alters in place (not creates, drops, renames or only relabels), if any. */
+function alteredTable(change: Change): string | undefined {
+  switch (change.kind) {
+    case "table.addColumn":
+    case "table.dropColumn":
+    case "table.renameColumn":
+    case "table.modifyColumn":
+    case "table.moveColumn":
+    case "table.setOrderBy":
+    case "table.setEngine":
+    case "table.setPartitionBy":
+    case "table.setTtl":
+    case "table.setSettings":
+    case "table.setPrimaryKey":
+    case "table.setSampleBy":
+    case "table.setIndexes":
+    case "table.setProjections":
+      return change.table;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A table whose engine holds no rows of its own (Kafka, S3, S3Queue, Buffer, Merge), before
+ * or after its changes, is dropped and created again with its new definition: ClickHouse
+ * cannot ALTER most of these engines, and there is nothing to copy. The pair takes the
+ * place of the table's first change. Settings of an S3Queue table that keeps its engine
+ * change by `MODIFY SETTING` instead, so that the files it processed are not read again.
+ * A table that holds rows and becomes one of them is dropped with them (an approval).
+ */
+export function fuseReplacements(ordered: readonly Change[], from: InfraMap): Change[] {
+  const replaced = new Set<string>();
+  for (const c of ordered) {
+    const table = alteredTable(c);
+    if (table === undefined || replaced.has(table)) continue;
+    const { before, after } = engineSwitch(table, ordered, from);
+    if (!(before !== undefined && holdsNoRows(before)) && !(after !== undefined && holdsNoRows(after))) continue;
+    const onlySettings = ordered.every((o) => alteredTable(o) !== table || o.kind === "table.setSettings");
+    if (onlySettings && before?.kind === "S3Queue" && after?.kind === "S3Queue") continue;
+    replaced.add(table);
+  }
+  if (replaced.size === 0) return [...ordered];
+  const out: Change[] = [];
+  const done = new Set<string>();
+  const state = new WorkingState(from);
+  for (const change of ordered) {
+    const table = alteredTable(change);
+    if (table === undefined || !replaced.has(table)) {
+      out.push(change);
+      state.apply(change);
+      continue;
+    }
+    if (done.has(table)) continue;
+    done.add(table);
+    const before = state.map.tables[table] as Table;
+    let after: Table = before;
+    for (const c of ordered) {
+      if (alteredTable(c) !== table) continue;
+      after = applyChange({ ...state.map, tables: { ...state.map.tables, [table]: after } }, c).tables[table] as Table;
+    }
+    if (canonicalJson(after) === canonicalJson(before)) continue;
+    const pair: Change[] = [
+      { kind: "table.drop", table: before },
+      { kind: "table.create", table: after },
+    ];
+    for (const c of pair) {
+      out.push(c);
+      state.apply(c);
+    }
+  }
+  return out;
+}
+
+function fuseTableChanges(ordered: readonly Change[], from: InfraMap, suffix: string): Change[] {
   const rebuilt = new Set<string>();
   ordered.forEach((c, i) => {
     if (c.kind === "table.setEngine" || c.kind === "table.setPartitionBy" || c.kind === "table.setPrimaryKey" || c.kind === "table.setSampleBy" || (c.kind === "table.setOrderBy" && !alterableOrderBy(c, ordered.slice(0, i), from))) {

@@ -1,7 +1,7 @@
 import type { Change, ChangeOf } from "../diff/change.js";
 import { assertNever } from "../errors.js";
 import { classifyTypeChange, conversionCheckable } from "../model/clickhouse-type.js";
-import { canonicalJson, type InfraMap, type TableEngine, type Topic } from "../model/infra-map.js";
+import { canonicalJson, holdsNoRows, type InfraMap, type TableEngine, type Topic } from "../model/infra-map.js";
 
 /**
  * How far a step reaches into what exists, from least to most severe:
@@ -59,6 +59,12 @@ export const RISK_CODES = {
   COLUMN_TO_ALIAS: { class: "destructive", losesData: true, meaning: "turns a stored column into an ALIAS; its stored values are dropped and it is computed when read" },
   DROP_COLUMN: { class: "destructive", losesData: true, meaning: "drops a column and its data" },
   DROP_TABLE: { class: "destructive", losesData: true, meaning: "drops a table and its data" },
+  DROP_TABLE_NO_ROWS: {
+    class: "destructive",
+    losesData: false,
+    meaning:
+      "drops a table that holds no rows of its own: nothing stored is lost for Kafka (the consumer group keeps its offsets), S3 (the objects stay) and Merge; a Buffer flushes its pending rows to its destination first; an S3Queue's record of the files it processed goes with it",
+  },
   DROP_TOPIC: { class: "destructive", losesData: true, meaning: "deletes a topic and the records in it" },
   TOPIC_REDUCE_PARTITIONS: { class: "destructive", losesData: true, meaning: "reduces topic partitions; Kafka cannot do this without recreating the topic" },
   TOPIC_SHORTEN_RETENTION: { class: "destructive", losesData: true, meaning: "shortens (or may shorten) topic retention; older records are deleted" },
@@ -125,7 +131,7 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
     case "process.create":
       return riskOf("ADD_OBJECT");
     case "table.drop":
-      return riskOf("DROP_TABLE");
+      return riskOf(holdsNoRows(change.table.engine) ? "DROP_TABLE_NO_ROWS" : "DROP_TABLE");
     case "view.drop":
       return riskOf(change.view.inner ? "DROP_VIEW_INNER" : "DROP_VIEW");
     case "topic.drop":
@@ -238,7 +244,7 @@ function rebuildRisk(change: ChangeOf<"table.rebuild">): Risk {
 
 /** Engines that merge rows sharing a sorting key; every MergeTree variant except plain MergeTree. */
 function mergesRows(engine: TableEngine): boolean {
-  return engine.kind !== "MergeTree";
+  return engine.kind !== "MergeTree" && !holdsNoRows(engine);
 }
 
 /**

@@ -99,6 +99,18 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
     await e.execute(`CREATE TABLE p_msync (a String) ${mt}`);
     await e.execute("ALTER TABLE p_msync UPDATE a = 'y' WHERE 1 SETTINGS mutations_sync = 2");
   },
+  kafkaEngine: (e) => e.execute("CREATE TABLE p_kafka (a String) ENGINE = Kafka('127.0.0.1:9', 'probe', 'probe', 'JSONEachRow')"),
+  s3Engine: (e) => e.execute("CREATE TABLE p_s3 (a String) ENGINE = S3('https://bucket.s3.amazonaws.com/probe/*.csv', NOSIGN, 'CSV')"),
+  // Creating one also needs ZooKeeper/Keeper (the `replication` flag): the engine's presence is what this flag says.
+  s3QueueEngine: async (e) => {
+    const rows = await e.query("SELECT name FROM system.table_engines WHERE name = 'S3Queue'");
+    if (rows.length !== 1) throw new Error("no S3Queue in system.table_engines");
+  },
+  bufferFlushThresholds: async (e) => {
+    await e.execute(`CREATE TABLE p_bufdest (a String) ${mt}`);
+    await e.execute("CREATE TABLE p_buf (a String) ENGINE = Buffer(currentDatabase(), 'p_bufdest', 1, 1, 10, 1, 10, 1, 10, 5, 0, 0)");
+  },
+  mergeDatabaseRegexp: (e) => e.execute("CREATE TABLE p_merge (a String) ENGINE = Merge(REGEXP('^probe$'), '^p_')"),
   queryParameters: async (e) => {
     const [row] = await e.query("SELECT {x:UInt8} + 1 AS y", { x: 7 });
     if (Number(row?.y) !== 8) throw new Error(JSON.stringify(row));

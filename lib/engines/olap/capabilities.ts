@@ -84,6 +84,18 @@ export interface OlapCapabilities {
   /** MergeTree settings that cannot change after CREATE (`index_granularity`, ...). */
   readonly readonlySettings: readonly string[];
 
+  // Table engines that hold no rows of their own (Buffer and Merge exist on every version)
+  /** The Kafka engine (present in 18.16 and chDB; the broker is reached only when the table is read). */
+  readonly kafkaEngine: boolean;
+  /** The S3 engine with `NOSIGN`, as moose-lib creates public-bucket tables (23.4, rounded up; the engine itself is older). */
+  readonly s3Engine: boolean;
+  /** The S3Queue engine (23.8); it also needs ZooKeeper/Keeper (`replication`) for its processed-file state. */
+  readonly s3QueueEngine: boolean;
+  /** Buffer's optional `flush_time`, `flush_rows`, `flush_bytes` arguments (21.9, rounded up). */
+  readonly bufferFlushThresholds: boolean;
+  /** `Merge(REGEXP('…'), …)`: a regular expression for the source database (21.5, rounded up). */
+  readonly mergeDatabaseRegexp: boolean;
+
   // Clusters
   /** `ON CLUSTER` DDL: a server with ZooKeeper/Keeper (the DDL queue lives there); chDB has neither. */
   readonly clusters: boolean;
@@ -167,6 +179,11 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     movePartitionToTable: atLeast(v, 20, 1),
     mutationsSync: atLeast(v, 20, 1),
     readonlySettings,
+    kafkaEngine: atLeast(v, 18, 1),
+    s3Engine: atLeast(v, 23, 4),
+    bufferFlushThresholds: atLeast(v, 21, 9),
+    s3QueueEngine: atLeast(v, 23, 8),
+    mergeDatabaseRegexp: atLeast(v, 21, 5),
     // Distributed DDL goes through the DDL queue in ZooKeeper/Keeper.
     clusters: facts.server === true && facts.zooKeeper === true,
     replication: facts.zooKeeper === true,

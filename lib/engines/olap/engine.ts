@@ -9,6 +9,7 @@ import { checkDistributedAnswer, clusterFailure, hostName, readReplication, repl
 import { tokenize } from "./sql-text.js";
 import { quoteString } from "../../model/clickhouse-type.js";
 import { assertSingleStatement } from "./parser.js";
+import { relativeTo } from "./integration-engines.js";
 
 export type { OlapCapabilities } from "./capabilities.js";
 export type { OlapIntrospection, SkippedObject } from "./introspect.js";
@@ -354,7 +355,8 @@ class ClickHouseEngine implements OlapEngine {
       // path), and ON CLUSTER would reach the other hosts: the copy is made as the plain
       // engine on this server, and the replication put back as the server would store it.
       for (const table of Object.values(objects.tables)) {
-        const { replicated: _r, cluster: _c, ...engine } = table.engine;
+        // A Buffer or Merge naming the managed database means the scratch one here (as it reads back from the real one).
+        const { replicated: _r, cluster: _c, ...engine } = relativeTo(table.engine, this.database);
         for (const sql of statementsFor({ kind: "table.create", table: { ...table, engine } }, ctx)) await run(sql);
       }
       for (const view of Object.values(objects.views)) {

@@ -1,5 +1,5 @@
 import { quoteString } from "../../model/clickhouse-type.js";
-import type { Column, MaterializedView, Table, TableEngine, TableIndex, TableProjection } from "../../model/infra-map.js";
+import { INTEGRATION_ENGINES, type Column, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
 import {
   MOOSE_NAME_INFIX,
@@ -14,6 +14,7 @@ import {
   unwrapParentheses,
 } from "./sql-text.js";
 import { readReplication } from "./cluster.js";
+import { readIntegrationEngine } from "./integration-engines.js";
 
 /** Runs one read-only query and returns its rows as objects (JSONEachRow). */
 export type QueryRunner = (sql: string) => Promise<Array<Record<string, unknown>>>;
@@ -41,7 +42,7 @@ export interface OlapIntrospection {
 }
 
 const MERGING_ENGINES = ["MergeTree", "ReplacingMergeTree", "SummingMergeTree", "AggregatingMergeTree", "CollapsingMergeTree", "VersionedCollapsingMergeTree"];
-const MODELLED_ENGINES = new Set([...MERGING_ENGINES, ...MERGING_ENGINES.map((e) => `Replicated${e}`)]);
+const MODELLED_ENGINES = new Set([...MERGING_ENGINES, ...MERGING_ENGINES.map((e) => `Replicated${e}`), ...INTEGRATION_ENGINES]);
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(str) : []);
@@ -135,7 +136,7 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
       continue;
     }
     if (!MODELLED_ENGINES.has(engine)) {
-      skipped.push({ name, engine, reason: `engine ${engine} is not one moose manages (MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree and their Replicated forms)` });
+      skipped.push({ name, engine, reason: `engine ${engine} is not one moose manages (the MergeTree family and their Replicated forms, Buffer, Merge, Kafka, S3, S3Queue)` });
       continue;
     }
     const table = readTable(row, columnsByTable.get(name) ?? [], serverSettings, database);
@@ -240,6 +241,8 @@ function readEngine(engine: string, args: string | undefined, where: { readonly 
     if ("reason" in inner) return inner;
     return { ...inner, replicated: readReplication(path, replica, where.database, where.table) };
   }
+  const integration = readIntegrationEngine(engine, args, where.database);
+  if (integration !== undefined) return integration;
   const params = all;
   const names = params.map((p) => asIdentifier(p));
   const allNames = (list: Array<string | undefined>): list is string[] => list.every((n) => n !== undefined);

@@ -3,10 +3,11 @@ import { ownerOf, subjects } from "../../diff/change-meta.js";
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
 import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../model/clickhouse-type.js";
-import { canonicalJson, emptyInfraMap, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, holdsNoRows, type Column, type InfraMap, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import { createHash } from "node:crypto";
 import { clusterRebuildRefusal, onCluster, replicationArguments } from "./cluster.js";
 import type { OlapCapabilities } from "./capabilities.js";
+import { describeIntegrationEngine, integrationEngineClause } from "./integration-engines.js";
 import { identifiersIn, isPlainIdentifier, MOOSE_NAME_INFIX, qualifiedName, quoteIdentifier } from "./sql-text.js";
 
 /**
@@ -273,7 +274,8 @@ function createTableStatement(t: Table, ctx: SqlContext, pathName = t.name): str
   lines.push(")");
   lines.push(`ENGINE = ${engineClause(t.engine, t.name, ctx, pathName)}`);
   if (t.partitionBy !== undefined) lines.push(`PARTITION BY ${t.partitionBy}`);
-  lines.push(`ORDER BY ${orderByExpression(t.orderBy, columnNames)}`);
+  // Engines without a sorting key take no ORDER BY (S3 keeps one as metadata when declared).
+  if (!holdsNoRows(t.engine) || t.orderBy.length > 0) lines.push(`ORDER BY ${orderByExpression(t.orderBy, columnNames)}`);
   if (t.primaryKey !== undefined) lines.push(`PRIMARY KEY ${orderByExpression(t.primaryKey, columnNames)}`);
   if (t.sampleBy !== undefined) lines.push(`SAMPLE BY ${t.sampleBy}`);
   if (t.ttl !== undefined) {
@@ -388,6 +390,7 @@ function engineClause(engine: TableEngine, table: string, ctx: SqlContext, pathN
     const all = [...replication, ...params];
     return all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`;
   };
+  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps);
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":
@@ -1130,6 +1133,7 @@ function describeEngine(engine: TableEngine): string {
 }
 
 function describeMerging(engine: TableEngine): string {
+  if (holdsNoRows(engine)) return describeIntegrationEngine(engine);
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":
