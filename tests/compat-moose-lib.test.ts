@@ -189,12 +189,6 @@ test("refuses what moose-lib accepts but cannot be planned (or would fail in Cli
     {
       code: "INVALID_CONFIG",
       located:
-        "app/index.ts:18:19: engine is S3Queue, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree or VersionedCollapsingMergeTree, or their Replicated forms",
-      hint: undefined,
-    },
-    {
-      code: "INVALID_CONFIG",
-      located:
         'app/index.ts:20:3: materializedViewName is "Rollup", the name of its target table too; ClickHouse needs different names for the view and the table it writes to',
       hint: undefined,
     },
