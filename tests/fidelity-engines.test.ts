@@ -155,7 +155,9 @@ test("embedded: S3Queue is refused with the reason (no ZooKeeper/Keeper), before
 
 test("a change to such a table is a drop and a create with no approval; a Buffer flushes its rows into the destination when dropped", async (t) => {
   const engine = await embedded("replace");
-  const from = mapOf([dest, buffer, kafka], [kafkaView]);
+  // A view reading the Buffer table: it must keep receiving inserts once the table is re-created.
+  const copyView: MaterializedView = { name: "BufferCopy_MV", selectStatement: "SELECT id, amount FROM BufferTest", sourceTables: ["BufferTest"], targetTable: "MergeSourceA", lifeCycle: "FULLY_MANAGED" };
+  const from = mapOf([dest, buffer, kafka, mergeA], [kafkaView, copyView]);
   await applyToEngine(engine, emptyInfraMap(), createChanges(from));
   await engine.execute("INSERT INTO BufferTest VALUES ('a', 1), ('b', 2)");
   const to = mapOf(
@@ -163,8 +165,9 @@ test("a change to such a table is a drop and a create with no approval; a Buffer
       dest,
       { ...buffer, engine: { ...buffer.engine, minTime: 500 } as Table["engine"] },
       { ...kafka, columns: [...columns, { name: "note", type: "String" }], engine: { ...kafka.engine, topicList: "Other" } as Table["engine"] },
+      mergeA,
     ],
-    [kafkaView],
+    [kafkaView, copyView],
   );
   const steps = plan(diff(from, to), { from, to }).steps;
   t.deepEqual(
@@ -177,9 +180,11 @@ test("a change to such a table is a drop and a create with no approval; a Buffer
   t.deepEqual(olapPart(await engine.introspect()), olapPart(to));
   t.deepEqual(await engine.query("SELECT id FROM BufferDest ORDER BY id"), [{ id: "a" }, { id: "b" }], "the dropped buffer's rows reached the destination");
   t.deepEqual(await liveDrift(to, engine), []);
+  await engine.execute("INSERT INTO BufferTest VALUES ('c', 3)");
+  t.deepEqual(await engine.query("SELECT id FROM MergeSourceA ORDER BY id"), [{ id: "a" }, { id: "b" }, { id: "c" }], "the view reading the re-created table still runs");
 
   // A table that holds rows and becomes one that does not is dropped with them: an approval.
-  const toKafka = mapOf([{ ...dest, orderBy: [], engine: kafka.engine, settings: {} }, buffer, kafka], [kafkaView]);
+  const toKafka = mapOf([{ ...dest, orderBy: [], engine: kafka.engine, settings: {} }, buffer, kafka, mergeA], [kafkaView, copyView]);
   const swap = plan(diff(from, toKafka), { from, to: toKafka }).steps;
   t.deepEqual(swap.map((s) => `${s.change.kind} ${s.risk.code}`), ["table.drop DROP_TABLE", "table.create ADD_OBJECT"]);
   t.true(needsApproval(swap[0]!.change, from));
