@@ -6,11 +6,10 @@ import { renameHints, type RenameResolver, type RenameSuggestion } from "../diff
 import { InvalidInputError } from "../errors.js";
 import { checkTopicChanges } from "../engines/stream/topic-spec.js";
 import type { ExtractedApp } from "../extract/extract-app.js";
-import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 import { planAgainst, extractProject, extractProjectChecked, type PlanOptions, type PlanReport } from "../project/plan-project.js";
-import { readDraft, readMigrations, type MigrationFile } from "./read.js";
+import { readCommittedState, type CommittedState } from "./committed-state.js";
+import { readDraft, type MigrationFile } from "./read.js";
 import { defaultSlug, renderMigration, slugify, timestampId } from "./render.js";
-import { replayMigrations } from "./sequence.js";
 
 export type GenerateResult =
   | { readonly kind: "no-changes"; readonly report: PlanReport }
@@ -43,10 +42,10 @@ export interface GenerateOptions {
 export async function generateMigration(config: LoadedConfig, options: GenerateOptions): Promise<GenerateResult> {
   if (options.empty) return writeEmpty(config, options);
   const app = await extractProjectChecked(config);
-  const { state, count, newest } = committedState(config);
+  const { state, hash, count, newest } = committedState(config);
   const stamp = nextTimestamp(options.now ?? new Date(), newest);
   // Renames answered in `moose dev` live in its draft: finalising it keeps them renames (not a drop + add).
-  const fromDraft = draftRenames(config, hashInfraMap(state));
+  const fromDraft = draftRenames(config, hash);
   const renames = fromDraft.tables.length + fromDraft.columns.length > 0 ? renameHints([], { tables: [...(options.renames?.tables ?? []), ...fromDraft.tables], columns: [...(options.renames?.columns ?? []), ...fromDraft.columns] }) : options.renames;
   const planOptions: PlanOptions = {
     rebuildSuffix: stamp,
@@ -54,11 +53,11 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
     ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
     ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
   };
-  let report = planAgainst(app, state, { kind: "migrations", count }, planOptions);
+  let report = planAgainst(app, state, { kind: "migrations", count }, planOptions, hash);
   const accepted: RenameSuggestion[] = [];
   if (options.resolveRename) {
     for (const s of report.suggestions) if (await options.resolveRename(s)) accepted.push(s);
-    if (accepted.length > 0) report = planAgainst(app, state, { kind: "migrations", count }, { ...planOptions, renames: renameHints(accepted, options.renames) });
+    if (accepted.length > 0) report = planAgainst(app, state, { kind: "migrations", count }, { ...planOptions, renames: renameHints(accepted, options.renames) }, hash);
   }
   // Topic changes no stream engine can carry out are refused before a file is written.
   checkTopicChanges(report.changes, config.streaming);
@@ -79,12 +78,11 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
  * committed state, which `sql` and `check` steps leave as it is; the code is not read.
  */
 function writeEmpty(config: LoadedConfig, options: GenerateOptions): GenerateResult {
-  const { state, newest } = committedState(config);
+  const { hash, newest } = committedState(config);
   const stamp = nextTimestamp(options.now ?? new Date(), newest);
   const slug = slugify(options.name ?? "manual");
   if (slug === "") throw new InvalidInputError("USAGE", `--name ${JSON.stringify(options.name)} has no letters or digits to name the file with`);
   const id = `${stamp}_${slug}`;
-  const hash = hashInfraMap(state);
   const text = renderMigration({
     id,
     plan: { steps: [] },
@@ -128,10 +126,13 @@ function draftRenames(config: LoadedConfig, committedHash: string): { tables: Ta
   return { tables, columns };
 }
 
-/** The state the committed migration files lead to, replayed offline, and the newest file's timestamp. */
-export function committedState(config: LoadedConfig): { state: InfraMap; count: number; newest: string | undefined } {
-  const files = readMigrations(config.paths.migrationsDir, relative(config.projectDir, config.paths.migrationsDir) || ".");
-  return { state: replayMigrations(files).state, count: files.length, newest: files.at(-1)?.id.slice(0, 14) };
+/**
+ * The state the committed migration files lead to, replayed offline (only the files after
+ * the state cached in the state folder, see {@link readCommittedState}), and the newest
+ * file's timestamp.
+ */
+export function committedState(config: LoadedConfig): CommittedState {
+  return readCommittedState(config.paths.migrationsDir, relative(config.projectDir, config.paths.migrationsDir) || ".", config.paths.stateDir);
 }
 
 /**
@@ -149,6 +150,6 @@ export function nextTimestamp(now: Date, newest: string | undefined): string {
 
 /** Code versus the state the committed migration files lead to. */
 export function planCommitted(config: LoadedConfig, options: PlanOptions = {}, app: ExtractedApp = extractProject(config)): PlanReport {
-  const { state, count } = committedState(config);
-  return planAgainst(app, state, { kind: "migrations", count }, options);
+  const { state, hash, count } = committedState(config);
+  return planAgainst(app, state, { kind: "migrations", count }, options, hash);
 }

@@ -43,9 +43,10 @@ const OPS: ReadonlySet<string> = new Set(STEP_OPS);
 /**
  * Reads every migration file of a folder, in id (timestamp) order. A `.ts`
  * file whose name does not follow `<yyyyMMddHHmmss>_<slug>.ts` is an error, so
- * a misnamed file is never silently skipped.
+ * a misnamed file is never silently skipped. With `only`, just the files of those
+ * names are parsed (names are still checked for every file).
  */
-export function readMigrations(dir: string, displayDir = dir): MigrationFile[] {
+export function readMigrations(dir: string, displayDir = dir, only?: ReadonlySet<string>): MigrationFile[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -66,6 +67,7 @@ export function readMigrations(dir: string, displayDir = dir): MigrationFile[] {
       );
       continue;
     }
+    if (only !== undefined && !only.has(name)) continue;
     try {
       files.push(readMigrationText(readFileSync(join(dir, name), "utf8"), name, join(dir, name), join(displayDir, name)));
     } catch (e) {

@@ -46,8 +46,9 @@ export interface PlanOptions {
  * Code versus current state: the one planner behind `plan`, `dev`,
  * `migrate generate` and `plan --url`. Rename hints declared in the code apply where
  * the current state still has the old name; explicit `options.renames` must fit.
+ * `currentHash` is `hashInfraMap(current)`, when the caller knows it already.
  */
-export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateSource, options: PlanOptions = {}): PlanReport {
+export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateSource, options: PlanOptions = {}, currentHash: string = hashInfraMap(current)): PlanReport {
   const fromCode = applicableHints(app.renames, current);
   const renames = {
     tables: [...fromCode.tables, ...(options.renames?.tables ?? [])],
@@ -68,7 +69,7 @@ export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateS
     source,
     from: current,
     to: app.map,
-    fromHash: hashInfraMap(current),
+    fromHash: currentHash,
     toHash,
     result,
     // Usually the plan reaches the code's state (nothing held back): its hash is known.
