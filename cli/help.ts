@@ -16,6 +16,7 @@ export const TOP_LEVEL_COMMANDS = {
   dev: { command: "dev", describe: "watch the app, generate and apply migrations as you save, serve the APIs" },
   logs: { command: "logs", describe: "show the moose log" },
   prod: { command: "prod", describe: "run the production instance: APIs and the admin API" },
+  workflow: { command: "workflow", describe: "run and inspect the app's workflows (in moose dev's embedded engine)" },
   generate: { command: "generate", describe: "generate things" },
 } as const;
 

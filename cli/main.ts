@@ -20,6 +20,7 @@ import { devCommand } from "./commands/dev.args.js";
 import { logsCommand } from "./commands/logs.args.js";
 import { prodCommand } from "./commands/prod.args.js";
 import { hashTokenCommand } from "./commands/hash-token.args.js";
+import * as workflowArgs from "./commands/workflow.args.js";
 import { reportError } from "./errors.js";
 import { usageMessage, type CommandWords } from "./usage-error.js";
 import type { CliIO } from "./io.js";
@@ -75,6 +76,21 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
   leaf(devCommand, () => import("./commands/dev.js")),
   leaf(logsCommand, () => import("./commands/logs.js")),
   leaf(prodCommand, () => import("./commands/prod.js")),
+  {
+    ...TOP.workflow,
+    demand: "name a workflow command: run, resume, list, history, status, cancel, terminate, pause or unpause",
+    children: [
+      leaf(workflowArgs.workflowRunCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.runWorkflow }))),
+      leaf(workflowArgs.workflowResumeCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.resumeWorkflow }))),
+      leaf(workflowArgs.workflowListCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.listWorkflows }))),
+      leaf(workflowArgs.workflowHistoryCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.workflowHistory }))),
+      leaf(workflowArgs.workflowStatusCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.workflowStatus }))),
+      leaf(workflowArgs.workflowCancelCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.cancelWorkflow }))),
+      leaf(workflowArgs.workflowTerminateCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.terminateWorkflow }))),
+      leaf(workflowArgs.workflowPauseCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.pauseWorkflow }))),
+      leaf(workflowArgs.workflowUnpauseCommand, () => import("./commands/workflow.js").then((m) => ({ run: m.unpauseWorkflow }))),
+    ],
+  },
   {
     ...TOP.generate,
     demand: "name what to generate: hash-token",

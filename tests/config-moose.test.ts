@@ -72,6 +72,7 @@ test("the typescript template: what is understood and what is ignored, one line 
   t.deepEqual(config.devInfra, {
     clickhouse: { host: "localhost", port: 18123, user: "panda", password: "pandapass" },
     streams: true,
+    temporal: true,
   });
   t.deepEqual(config.httpServer, { host: "localhost", port: 4000, managementPort: 5001 });
   t.deepEqual(config.redis, { url: "redis://127.0.0.1:6379", keyPrefix: "MS" });
@@ -217,9 +218,12 @@ test("compileGlob: globset's syntax", (t) => {
 
 test("dev runs the local infrastructure for loopback servers unless told to use them", (t) => {
   const moose = '[clickhouse_config]\nhost = "localhost"\nhost_port = 18123\nuser = "u"\npassword = "p"\n[redpanda_config]\nbroker = "localhost:19092"\n';
-  t.deepEqual(parse(moose).devInfra, { clickhouse: { host: "localhost", port: 18123, user: "u", password: "p" }, streams: true });
-  t.deepEqual(parse(`load_infra = false\n${moose}`).devInfra, { streams: false });
-  t.deepEqual(parse(moose.replace("[clickhouse_config]\n", '[clickhouse_config]\nengine = "server"\n')).devInfra, { streams: true });
+  t.deepEqual(parse(moose).devInfra, { clickhouse: { host: "localhost", port: 18123, user: "u", password: "p" }, streams: true, temporal: true });
+  t.deepEqual(parse(`load_infra = false\n${moose}`).devInfra, { streams: false, temporal: false });
+  t.deepEqual(parse(moose.replace("[clickhouse_config]\n", '[clickhouse_config]\nengine = "server"\n')).devInfra, { streams: true, temporal: true });
+  // Temporal on this machine (Moose's Docker one) is run embedded when it does not answer; elsewhere it is connected to.
+  t.is(parse(`${moose}[temporal_config]\ntemporal_host = "temporal.internal"\n`).devInfra.temporal, false);
+  t.is(parse(`${moose}[temporal_config]\naddress = "[::1]:7233"\n`).devInfra.temporal, true);
   t.deepEqual(parse(moose.replace("[redpanda_config]\n", '[redpanda_config]\nengine = "kafka"\n')).devInfra.streams, false);
   t.deepEqual(parse(moose.replace('"localhost"', '"db.internal"')).devInfra.clickhouse, undefined);
   t.deepEqual(parse(moose.replace('"localhost"', '"127.0.0.2"')).devInfra.clickhouse?.host, "127.0.0.2");

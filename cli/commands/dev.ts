@@ -21,7 +21,8 @@ import { renderPlanText } from "../present/plan-text.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { startDevServer } from "../../lib/dev/server.js";
-import { devConfig } from "../../lib/dev/infra.js";
+import { devConfig, devWorkflowEngine, workflowStateFile } from "../../lib/dev/infra.js";
+import { describeAppError } from "../../lib/runtime/load-app.js";
 import type { DevArgs } from "./dev.args.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
@@ -38,6 +39,11 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
   const closers: Array<() => Promise<unknown> | unknown> = [];
   let devLog: MigrationLog | undefined;
   try {
+    // The app's code may leave a promise unawaited (moose-lib's templates call OlapTable.insert so): its
+    // failure is the app's error, printed with its .ts position, and never stops dev.
+    const onRejection = (reason: unknown) => say(`✗ unhandled rejection in the app's code: ${describeAppError(reason, io.cwd)}`);
+    process.on("unhandledRejection", onRejection);
+    closers.push(() => process.off("unhandledRejection", onRejection));
     // Listen for Ctrl-C from the start: a stop during start-up then closes cleanly too.
     const stopped = io.stopped();
     // A Moose config's loopback servers are run here, embedded (see devConfig).
@@ -47,7 +53,9 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     devLog = migrations;
     const ledger = await projectLedger(config, VERSION, { local: true });
     closers.push(() => ledger.close());
-    const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true });
+    // Temporal on this machine that does not answer (Moose would start it in Docker): the embedded workflow engine.
+    const workflows = await devWorkflowEngine(config, say);
+    const engines = await openDeployEngines(config, { streams: config.features.streamingEngine, workflows: true }, workflows ? { workflowEngine: workflows } : {});
     closers.push(() => engines.close());
     // The direct connection of a Moose config: ClickHouse's HTTP interface at host:host_port, from the engine dev holds.
     let clickhouseUrl: string | undefined;
@@ -85,6 +93,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       port: args.port ?? config.httpServer.port,
       log: (line) => log?.write(line),
       appLog: say,
+      ...(workflows ? { workflows } : {}),
     });
     closers.push(() => server.close());
     if (server.managementError) io.stderr.write(`warning: ${server.managementError}\n`);
@@ -95,6 +104,13 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
         `moose dev ${VERSION}`,
         `  server   ${server.url}  (GET /health, POST /ingest/<name>, GET /api/<name>)${server.managementUrl ? `; management ${server.managementUrl}` : ""}`,
         `  engines  ClickHouse ${config.olap.engine === "embedded" ? `embedded, data in ${relative(config.projectDir, config.olap.dataDir)}` : `server ${config.olap.host}:${config.olap.port}`}; streams ${config.streaming.engine}`,
+        ...(config.features.workflows
+          ? [
+              workflows
+                ? `  workflows embedded (nothing answers at ${config.temporal.address}); state in ${relative(config.projectDir, workflowStateFile(config))}; moose workflow run <name>`
+                : `  workflows Temporal at ${config.temporal.address}, namespace ${config.temporal.namespace}`,
+            ]
+          : []),
         ...(clickhouseUrl ? [`  clickhouse ${clickhouseUrl}  (ClickHouse HTTP interface, user ${config.devInfra.clickhouse?.user ?? ""})`] : []),
         `  ledger   ${relative(config.projectDir, config.paths.ledgerPath)}; draft migrations/${DRAFT_FILE}; log ${relative(config.projectDir, config.paths.logFile)}`,
         `  watching ${relative(config.projectDir, config.paths.appDir) || "."}/ and ${relative(config.projectDir, config.paths.migrationsDir)}/ (Ctrl-C to stop)`,

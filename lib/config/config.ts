@@ -154,6 +154,11 @@ export interface DevInfraConfig {
     readonly password: string;
   };
   readonly streams: boolean;
+  /**
+   * `[temporal_config]` points at this machine (Moose's Docker Temporal): when nothing
+   * answers there, dev runs the embedded workflow engine instead.
+   */
+  readonly temporal: boolean;
 }
 
 /** Something the config said that is accepted and not acted on, with the reason. */
@@ -698,6 +703,8 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>, notices: readonly
     temporalAddress = `${h.includes(":") && !h.startsWith("[") ? `[${h}]` : h}:${temporalPort ?? temporalAddress.slice(split + 1)}`;
   }
 
+  const devTemporal = loadInfra && isLoopback(temporalAddress.slice(0, temporalAddress.lastIndexOf(":")));
+
   const redisSet = [...settings.keys()].some((k) => k.startsWith("redis_config."));
   const redisUrl =
     optional("redis_config", "url") ??
@@ -723,7 +730,7 @@ function resolveConfig(settings: ReadonlyMap<string, Setting>, notices: readonly
     },
     ...(redisSet ? { redis: { url: redisUrl, keyPrefix: get("redis_config", "key_prefix") } } : {}),
     watcher: { ignorePatterns: optional("watcher_config", "ignore_patterns") ?? [] },
-    devInfra: { ...(devClickHouse ? { clickhouse: devClickHouse } : {}), streams: devStreams },
+    devInfra: { ...(devClickHouse ? { clickhouse: devClickHouse } : {}), streams: devStreams, temporal: devTemporal },
     notices,
     paths: {
       appDir: sourceDir ?? posix.dirname(mainFile),

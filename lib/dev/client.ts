@@ -2,12 +2,13 @@ import { MooseError, EngineError, type ExitCodeName } from "../errors.js";
 import type { QueryResult } from "../project/query.js";
 import type { DevInstance } from "./instance.js";
 import { CONTROL_PREFIX } from "./control-routes.js";
+import type { WorkflowAnswer, WorkflowRequest } from "./workflow-control.js";
 
 /**
  * The other side of the dev control routes: `moose query` and `moose migrate
  * status` run inside the running `moose dev`, which holds the embedded engine.
  */
-export async function devRequest<T>(instance: DevInstance, route: "query" | "status", body?: unknown): Promise<T> {
+export async function devRequest<T>(instance: DevInstance, route: "query" | "status" | "workflow", body?: unknown): Promise<T> {
   let response: Response;
   try {
     response = await fetch(`${instance.url}${CONTROL_PREFIX}${route}`, {
@@ -32,4 +33,9 @@ export async function devRequest<T>(instance: DevInstance, route: "query" | "sta
 export async function devQuery(instance: DevInstance, sql: string, write: boolean): Promise<QueryResult> {
   const doc = await devRequest<{ rows: Array<Record<string, unknown>>; statement: string }>(instance, "query", { sql, write });
   return { rows: doc.rows, statement: doc.statement };
+}
+
+/** `moose workflow …` answered by the running dev's workflow engine. */
+export async function devWorkflow(instance: DevInstance, request: WorkflowRequest): Promise<WorkflowAnswer> {
+  return devRequest<WorkflowAnswer>(instance, "workflow", request);
 }

@@ -3,6 +3,8 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { MooseError } from "../errors.js";
 import { runQuery } from "../project/query.js";
+import type { EmbeddedWorkflowEngine } from "../engines/workflow/embedded.js";
+import { answerWorkflowRequest, type WorkflowRequest } from "./workflow-control.js";
 
 export const CONTROL_PREFIX = "/_moose/dev/";
 
@@ -11,11 +13,16 @@ export interface ControlRoutesOptions {
   readonly olap: OlapEngine;
   /** The status report as `moose migrate status --json` prints it. */
   readonly status: () => Promise<unknown>;
+  /** The embedded workflow engine dev runs, if it runs one. */
+  readonly workflows?: EmbeddedWorkflowEngine;
+  /** The Temporal dev connected to instead, if workflows are on and it did. */
+  readonly temporal?: string;
 }
 
 /**
  * Loopback routes through which other moose commands use this dev instance's
- * engine: `POST /_moose/dev/query` `{ sql, write }` and `GET /_moose/dev/status`.
+ * engine: `POST /_moose/dev/query` `{ sql, write }`, `GET /_moose/dev/status` and
+ * `POST /_moose/dev/workflow` (a {@link WorkflowRequest}: `moose workflow …`).
  * They need the token from `<state_dir>/dev.json`.
  */
 export function createControlRoutes(options: ControlRoutesOptions) {
@@ -37,6 +44,11 @@ export function createControlRoutes(options: ControlRoutesOptions) {
       }
       if (route === "status" && req.method === "GET") {
         send(res, 200, { ok: true, report: await options.status() });
+        return true;
+      }
+      if (route === "workflow" && req.method === "POST") {
+        const request = JSON.parse(await readBody(req)) as WorkflowRequest;
+        send(res, 200, { ok: true, ...(await answerWorkflowRequest(options.workflows, options.temporal, request)) });
         return true;
       }
       send(res, 404, { error: `no dev control route ${req.method} ${url.pathname}` });

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
+import type { EmbeddedWorkflowEngine } from "../engines/workflow/embedded.js";
 
 /**
  * The config `moose dev` runs with: where `devInfra` says dev runs the local
@@ -39,4 +40,26 @@ export function devConfig(config: LoadedConfig): LoadedConfig {
           }
         : streaming,
   };
+}
+
+/**
+ * The embedded workflow engine, when dev runs the local Temporal itself: workflows are
+ * enabled, `[temporal_config]` points at this machine (`devInfra.temporal`) and nothing
+ * answers there. Undefined otherwise: dev then connects to the configured Temporal (and
+ * fails with `TEMPORAL_UNAVAILABLE` where it cannot), as before.
+ *
+ * @example
+ * const workflows = await devWorkflowEngine(config, say); // EmbeddedWorkflowEngine | undefined
+ */
+export async function devWorkflowEngine(config: LoadedConfig, log: (line: string) => void): Promise<EmbeddedWorkflowEngine | undefined> {
+  if (!config.features.workflows || !config.devInfra.temporal) return undefined;
+  const { temporalAnswers } = await import("../engines/workflow/connect.js");
+  if (await temporalAnswers(config.temporal.address)) return undefined;
+  const { EmbeddedWorkflowEngine } = await import("../engines/workflow/embedded.js");
+  return new EmbeddedWorkflowEngine({ stateFile: workflowStateFile(config), projectDir: config.projectDir, log });
+}
+
+/** Where the embedded workflow engine keeps its schedules and runs. */
+export function workflowStateFile(config: LoadedConfig): string {
+  return join(config.paths.stateDir, "workflows.json");
 }

@@ -12,6 +12,7 @@ import { installAppRuntime } from "../runtime/services.js";
 import { cacheSettings } from "../runtime/cache-settings.js";
 import { createControlRoutes } from "./control-routes.js";
 import type { DevSession } from "./session.js";
+import type { EmbeddedWorkflowEngine } from "../engines/workflow/embedded.js";
 
 export interface DevServerOptions {
   readonly config: LoadedConfig;
@@ -23,6 +24,8 @@ export interface DevServerOptions {
   readonly log: (line: string) => void;
   /** Lines for the developer's terminal: errors of the app's code (with .ts file:line), `cliLog`, the cache in use. */
   readonly appLog: (line: string) => void;
+  /** The embedded workflow engine: it runs the loaded app's workflows. */
+  readonly workflows?: EmbeddedWorkflowEngine;
 }
 
 export interface DevServer {
@@ -54,7 +57,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     token: options.token,
     olap: engines.olap,
     status: () => projectStatus(config, ledger, engines.olap, engines.streamEngine),
+    ...(options.workflows ? { workflows: options.workflows } : {}),
+    ...(config.features.workflows && !options.workflows ? { temporal: config.temporal.address } : {}),
   });
+  options.workflows?.attach(() => app?.workflows);
   const api = createApiRoutes({
     getState: () => session.state,
     app: () => app,

@@ -47,8 +47,22 @@ export interface ProjectEngines extends DeployEngines {
   readonly streamEngine?: StreamEngine;
 }
 
-export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds): Promise<ProjectEngines> {
-  const olap = await projectOlap(config);
+export interface OpenEnginesOptions {
+  /**
+   * The workflow engine to use instead of connecting to Temporal: dev's embedded one
+   * (see `devWorkflowEngine`). Closed with the other engines.
+   */
+  readonly workflowEngine?: ChangeApplier & { close(): Promise<void> };
+}
+
+export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds, options: OpenEnginesOptions = {}): Promise<ProjectEngines> {
+  let olap: OlapEngine;
+  try {
+    olap = await projectOlap(config);
+  } catch (error) {
+    await options.workflowEngine?.close();
+    throw error;
+  }
   const opened: Array<{ close(): Promise<void> }> = [olap];
   const close = async () => {
     for (const e of opened.reverse()) await e.close();
@@ -62,7 +76,10 @@ export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds
       streams = engine;
     }
     let workflows: ChangeApplier | undefined;
-    if (needs.workflows && config.features.workflows) {
+    if (options.workflowEngine) {
+      opened.push(options.workflowEngine);
+      if (needs.workflows && config.features.workflows) workflows = options.workflowEngine;
+    } else if (needs.workflows && config.features.workflows) {
       const { openWorkflowEngine } = await import("../engines/workflow/engine.js");
       const engine = await openWorkflowEngine({ address: config.temporal.address, namespace: config.temporal.namespace });
       opened.push(engine);

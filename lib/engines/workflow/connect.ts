@@ -116,6 +116,22 @@ function reason(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Whether anything accepts a TCP connection at a Temporal `host:port` within `timeoutMs`
+ * (dev's question before it runs the embedded engine instead). A target that is not
+ * `host:port` (e.g. `dns:///…`) counts as answering: the real connect then says more.
+ */
+export async function temporalAnswers(address: string, timeoutMs = 1_000): Promise<boolean> {
+  const target = hostAndPort(address);
+  if (target === undefined) return true;
+  try {
+    await probe(target.host, target.port, timeoutMs);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `host:port` or `[v6]:port`; undefined for anything else (e.g. a `dns:///` target), which skips the probe. */
 function hostAndPort(address: string): { host: string; port: number } | undefined {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:/\s]+):(\d+)$/.exec(address);
