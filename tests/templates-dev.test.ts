@@ -7,7 +7,6 @@ import { fileURLToPath } from "node:url";
 import { connectRedis } from "../lib/runtime/redis.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
-import { startTemporalTestServer, type TemporalTestServer } from "./helpers/temporal-test-server.js";
 
 /**
  * Moose's three public templates (fixtures/moose-templates: app code, moose.config.toml and
@@ -16,22 +15,14 @@ import { startTemporalTestServer, type TemporalTestServer } from "./helpers/temp
  * (which uses MooseCache) to Bar, its materialized view's table BarAggregated and, for the
  * record the transform throws on, the dead-letter table FooDeadLetter; the template's APIs
  * answer from the data (and from MooseCache on a repeated call), and the Express and
- * Fastify web apps answer at their mount paths.
+ * Fastify web apps answer at their mount paths. The templates enable workflows and point
+ * [temporal_config] at localhost:7233, where nothing answers here: dev runs them in its
+ * embedded workflow engine, and `moose workflow run generator` runs the template's tasks.
  */
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURES = join(REPO, "fixtures", "moose-templates");
 
 type Template = "typescript" | "typescript-express" | "typescript-fastify";
-
-// The templates enable workflows: Moose's dev starts Temporal in Docker. No Temporal server can be installed here,
-// so dev talks to the protocol-level one of tests/helpers (the template's workflow has no schedule to create).
-let temporal: TemporalTestServer;
-test.before(async () => {
-  temporal = await startTemporalTestServer();
-});
-test.after.always(async () => {
-  await temporal?.close();
-});
 
 /** A free loopback port (for the ClickHouse HTTP interface dev serves at host_port, and an unused Redis address). */
 async function freePort(): Promise<number> {
@@ -101,15 +92,12 @@ interface Started {
 }
 
 /** Starts dev on the template, posts the records, and checks Bar, BarAggregated and FooDeadLetter. */
-async function startAndIngest(t: ExecutionContext, template: Template, env: Record<string, string> = {}): Promise<Started> {
+async function startAndIngest(t: ExecutionContext, template: Template, env: Record<string, string> = {}, devArgs: readonly string[] = []): Promise<Started> {
   const dir = await templateProject(t, template);
   // A key prefix of its own: a Redis the config points at may be shared with other runs.
   const chPort = await freePort();
-  const [temporalHost, temporalPort] = temporal.address.split(":") as [string, string];
   const devEnv: Record<string, string> = {
     // Only addresses are overridden (Moose's MOOSE_<SECTION>__<KEY> variables); the file is the template's.
-    MOOSE_TEMPORAL_CONFIG__TEMPORAL_HOST: temporalHost,
-    MOOSE_TEMPORAL_CONFIG__TEMPORAL_PORT: temporalPort,
     MOOSE_HTTP_SERVER_CONFIG__MANAGEMENT_PORT: String(await freePort()),
     // Several dev servers may run at once: the direct connection on a port of its own.
     MOOSE_CLICKHOUSE_CONFIG__HOST_PORT: String(chPort),
@@ -118,9 +106,11 @@ async function startAndIngest(t: ExecutionContext, template: Template, env: Reco
     ...env,
   };
   envOf.set(dir, devEnv);
-  const dev = new DevProcess(dir, [], devEnv);
+  const dev = new DevProcess(dir, devArgs, devEnv);
   t.teardown(() => void dev.stop());
   const url = await dev.url();
+  // No Temporal answers at the template's localhost:7233: the workflows run embedded.
+  await dev.waitFor(/workflows embedded \(nothing answers at localhost:7233\); state in \.moose\/workflows\.json/);
   await dev.waitFor(/✓ applied \d+ steps? in/, 120_000);
 
   const ingest = await post(`${url}/ingest/Foo`, FOO);
@@ -208,8 +198,19 @@ async function checkBarApi(t: ExecutionContext, started: Started): Promise<void>
   }
 }
 
-test.serial("typescript template under moose dev: ingest → transform → Bar, BarAggregated, FooDeadLetter; /api/bar and /api/bar/1 with MooseCache", async (t) => {
-  const started = await startAndIngest(t, "typescript");
+/** Whether nothing listens on a loopback port. */
+async function portFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "localhost", () => server.close(() => resolve(true)));
+  });
+}
+
+test.serial("typescript template under moose dev: ingest → transform → Bar, BarAggregated, FooDeadLetter; /api/bar and /api/bar/1 with MooseCache; moose workflow run generator", async (t) => {
+  // The template's workflow posts to http://localhost:4000/ingest/Foo (its config's port): dev listens there when it can.
+  const on4000 = await portFree(4000);
+  const started = await startAndIngest(t, "typescript", {}, on4000 ? ["--port", "4000"] : []);
   await checkBarApi(t, started);
   await printed(started.dev, /Using cached result for a/);
   const v1 = await fetch(`${started.url}/api/bar/1?orderBy=rowsWithText`);
@@ -222,6 +223,50 @@ test.serial("typescript template under moose dev: ingest → transform → Bar, 
     [15, 0],
     [16, 0],
   ]);
+
+  // The template's workflow, run by the embedded engine: task ingest posts 1,000 Foo records (to port 4000) and
+  // writes progress rows to FooWorkflow; its onComplete task notifyComplete gets the count and prints it.
+  const { dir, dev } = started;
+  const env = envOf.get(dir)!;
+  const listed = await runCli(dir, ["workflow", "list", "--json"], env);
+  t.is(listed.code, 0, listed.stderr);
+  t.like((JSON.parse(listed.stdout) as { workflows: unknown[] }).workflows[0], { name: "generator", declared: true, scheduled: false, paused: false });
+  const ran = await runCli(dir, ["workflow", "run", "generator"], env);
+  t.is(ran.code, 0, ran.stderr);
+  const runId = /started: run (\S+)/.exec(ran.stdout)![1]!;
+  const done = await printed(dev, new RegExp(`✓ workflow generator run ${runId} completed in \\d+ ms`), 120_000);
+  t.truthy(done);
+  const ingested = Number(/✅ Workflow completed! Successfully ingested (\d+) records/.exec(dev.text)![1]);
+  const status = await runCli(dir, ["workflow", "status", "generator", "--json"], env);
+  t.is(status.code, 0, status.stderr);
+  const run = (JSON.parse(status.stdout) as { runs: Array<{ id: string; status: string; tasks: Array<{ name: string; status: string }>; results: unknown[] }> }).runs[0]!;
+  t.like(run, { id: runId, status: "completed", results: [ingested, null] });
+  t.deepEqual(run.tasks.map((x) => [x.name, x.status]), [
+    ["ingest", "completed"],
+    ["notifyComplete", "completed"],
+  ]);
+  // The task does not await its inserts: they may land just after the run ends.
+  const progress = await eventually<{ message: string }>(
+    dir,
+    "SELECT message FROM FooWorkflow WHERE success ORDER BY toUInt32(splitByChar(' ', message)[2])",
+    (rows) => rows.length >= 10,
+  );
+  t.deepEqual(progress.map((r) => r.message), Array.from({ length: 10 }, (_, i) => `Ingested ${i * 100} records`));
+  const failures = await eventually<{ n: unknown }>(dir, "SELECT count() AS n FROM FooWorkflow WHERE NOT success", (rows) => Number(rows[0]?.n) >= 1000 - ingested);
+  t.is(Number(failures[0]!.n), 1000 - ingested);
+  if (on4000) {
+    // Dev had the template's port: every record reached Bar through the transform.
+    t.is(ingested, 1000);
+    t.is((await eventually(dir, "SELECT primaryKey FROM Bar", (r) => r.length >= 1004, 60_000)).length, 1004);
+  }
+  // Read without dev: the saved history answers.
+  await dev.stop();
+  const history = await runCli(dir, ["workflow", "history", "--json"], env);
+  t.is(history.code, 0, history.stderr);
+  t.like((JSON.parse(history.stdout) as { runs: unknown[] }).runs[0], { id: runId, status: "completed", trigger: "manual" });
+  const offline = await runCli(dir, ["workflow", "run", "generator"], env);
+  t.is(offline.code, 1);
+  t.regex(offline.stderr, /error\[DEV_NOT_RUNNING\]: moose workflow run needs the running moose dev: workflows run inside it/);
 });
 
 test.serial("typescript-express template under moose dev: the data flows, /api/bar answers, the Express WebApp answers at /express", async (t) => {

@@ -10,7 +10,9 @@ export class DevProcess {
   readonly exited: Promise<number | null>;
 
   constructor(cwd: string, args: readonly string[] = [], env: Readonly<Record<string, string>> = {}) {
-    this.child = spawn(process.execPath, [BIN, "dev", "--port", "0", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0", ...env } });
+    // A free port unless the test names one.
+    const port = args.includes("--port") ? [] : ["--port", "0"];
+    this.child = spawn(process.execPath, [BIN, "dev", ...port, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FORCE_COLOR: "0", ...env } });
     const take = (chunk: Buffer) => {
       this.output += chunk.toString("utf8");
       for (const w of this.waiters.splice(0)) w();
