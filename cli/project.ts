@@ -1,5 +1,6 @@
 import { relative } from "node:path";
 import { loadConfig, type LoadedConfig } from "../lib/config/config.js";
+import { readingConfig } from "../lib/dev/infra.js";
 import type { CliIO } from "./io.js";
 
 /**
@@ -11,6 +12,22 @@ export async function loadProject(io: CliIO): Promise<LoadedConfig> {
   for (const notice of config.notices) {
     const where = notice.position ? `${relative(io.cwd, notice.position.file) || notice.position.file}:${notice.position.line}: ` : "";
     io.stderr.write(`note: ${where}${notice.message}\n`);
+  }
+  return config;
+}
+
+/**
+ * The project for a command that reads the project's state (`ls`, `query`, `migrate
+ * status`): with a Moose config whose ClickHouse dev runs itself and no dev running, the
+ * embedded engine's data is read directly, said in one note (see `readingConfig`).
+ */
+export async function loadProjectForReading(io: CliIO): Promise<LoadedConfig> {
+  const { config, embedded } = readingConfig(await loadProject(io));
+  if (embedded && config.olap.engine === "embedded" && config.devInfra.clickhouse) {
+    const { host, port } = config.devInfra.clickhouse;
+    io.stderr.write(
+      `note: moose dev is not running: reading the data it keeps in ${relative(io.cwd, config.olap.dataDir) || config.olap.dataDir} (dev serves it at ${host}:${port} while it runs)\n`,
+    );
   }
   return config;
 }

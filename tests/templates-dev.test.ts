@@ -237,9 +237,9 @@ test.serial("typescript template under moose dev: ingest → transform → Bar, 
   const done = await printed(dev, new RegExp(`✓ workflow generator run ${runId} completed in \\d+ ms`), 120_000);
   t.truthy(done);
   const ingested = Number(/✅ Workflow completed! Successfully ingested (\d+) records/.exec(dev.text)![1]);
-  const status = await runCli(dir, ["workflow", "status", "generator", "--json"], env);
-  t.is(status.code, 0, status.stderr);
-  const run = (JSON.parse(status.stdout) as { runs: Array<{ id: string; status: string; tasks: Array<{ name: string; status: string }>; results: unknown[] }> }).runs[0]!;
+  const wfStatus = await runCli(dir, ["workflow", "status", "generator", "--json"], env);
+  t.is(wfStatus.code, 0, wfStatus.stderr);
+  const run = (JSON.parse(wfStatus.stdout) as { runs: Array<{ id: string; status: string; tasks: Array<{ name: string; status: string }>; results: unknown[] }> }).runs[0]!;
   t.like(run, { id: runId, status: "completed", results: [ingested, null] });
   t.deepEqual(run.tasks.map((x) => [x.name, x.status]), [
     ["ingest", "completed"],
@@ -267,6 +267,25 @@ test.serial("typescript template under moose dev: ingest → transform → Bar, 
   const offline = await runCli(dir, ["workflow", "run", "generator"], env);
   t.is(offline.code, 1);
   t.regex(offline.stderr, /error\[DEV_NOT_RUNNING\]: moose workflow run needs the running moose dev: workflows run inside it/);
+
+  // Reading commands without dev: nothing answers at the config's localhost:host_port, so they read the data dev keeps.
+  const note = /note: moose dev is not running: reading the data it keeps in \.moose\/clickhouse \(dev serves it at localhost:\d+ while it runs\)/;
+  const ls = await runCli(dir, ["ls", "--json", "--type", "table"], env);
+  t.is(ls.code, 0, ls.stderr);
+  t.regex(ls.stderr, note);
+  const tables = (JSON.parse(ls.stdout) as { declared: { tables: Array<{ name: string; state: string; live: boolean }> } }).declared.tables;
+  t.deepEqual(tables.map((x) => [x.name, x.state, x.live]).sort(), [
+    ["Bar", "applied", true],
+    ["BarAggregated", "applied", true],
+    ["FooDeadLetter", "applied", true],
+    ["FooWorkflow", "applied", true],
+  ]);
+  const count = await runCli(dir, ["query", "SELECT count() AS n FROM FooWorkflow", "--format", "json"], env);
+  t.is(count.code, 0, count.stderr);
+  t.is(Number((JSON.parse(count.stdout) as Array<{ n: unknown }>)[0]!.n), 10 + (1000 - ingested));
+  const status = await runCli(dir, ["migrate", "status"], env);
+  t.is(status.code, 0, status.stderr);
+  t.regex(status.stderr, note);
 });
 
 test.serial("typescript-express template under moose dev: the data flows, /api/bar answers, the Express WebApp answers at /express", async (t) => {

@@ -8,7 +8,7 @@ import { runningDevInstance } from "../../lib/dev/instance.js";
 import { VERSION } from "../version.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
-import { loadProject, printWarnings } from "../project.js";
+import { loadProjectForReading, printWarnings } from "../project.js";
 import { renderTable } from "../present/table.js";
 import { msText } from "../present/plan-text.js";
 import type { LsArgs } from "./ls.args.js";
@@ -111,7 +111,7 @@ const COLLECTION: Record<Kind, keyof Omit<InfraMap, "version">> = {
 export async function run(args: LsArgs, io: CliIO): Promise<number> {
   const { json, type: only } = args;
   try {
-    const config = await loadProject(io);
+    const config = await loadProjectForReading(io);
     const app = extractProject(config);
     printWarnings(app.warnings, io);
     if (args.graph) {

@@ -6,7 +6,7 @@ import { runningDevInstance } from "../../lib/dev/instance.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
 import { renderTable } from "../present/table.js";
-import { loadProject } from "../project.js";
+import { loadProjectForReading } from "../project.js";
 import { VERSION } from "../version.js";
 import type { MigrateStatusArgs } from "./migrate-status.args.js";
 
@@ -15,7 +15,7 @@ const EXIT = { ok: ExitCode.success, pending: ExitCode.pending, failed: ExitCode
 export async function run(args: MigrateStatusArgs, io: CliIO): Promise<number> {
   const { json } = args;
   try {
-    const config = await loadProject(io);
+    const config = await loadProjectForReading(io);
     const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;
     const report = dev ? (await devRequest<{ report: StatusReport }>(dev, "status")).report : await openAndReportStatus(config, VERSION);
     writeNotices(io, report.notices ?? []);

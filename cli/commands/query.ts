@@ -6,13 +6,13 @@ import { runningDevInstance } from "../../lib/dev/instance.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { renderTable } from "../present/table.js";
-import { loadProject } from "../project.js";
+import { loadProjectForReading } from "../project.js";
 import type { QueryArgs } from "./query.args.js";
 
 export async function run(args: QueryArgs, io: CliIO): Promise<number> {
   const json = args.format === "json";
   try {
-    const config = await loadProject(io);
+    const config = await loadProjectForReading(io);
     const { sql, write } = args;
     // A running `moose dev` holds the embedded engine: ask it.
     const dev = config.olap.engine === "embedded" ? runningDevInstance(config.paths.stateDir) : undefined;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import type { EmbeddedWorkflowEngine } from "../engines/workflow/embedded.js";
+import { runningDevInstance } from "./instance.js";
 
 /**
  * The config `moose dev` runs with: where `devInfra` says dev runs the local
@@ -62,4 +63,19 @@ export async function devWorkflowEngine(config: LoadedConfig, log: (line: string
 /** Where the embedded workflow engine keeps its schedules and runs. */
 export function workflowStateFile(config: LoadedConfig): string {
   return join(config.paths.stateDir, "workflows.json");
+}
+
+/**
+ * The config a reading command (`ls`, `query`, `migrate status`) uses. Where dev runs the
+ * local ClickHouse itself (`devInfra.clickhouse`), the project's data is the embedded
+ * engine's, under `<state_dir>`: while dev runs, the configured `host:host_port` is dev
+ * serving it; when dev is not running, nothing answers there, so the command reads the
+ * embedded engine's folder directly (the same data). `embedded` says which happened.
+ *
+ * @example
+ * const { config, embedded } = readingConfig(await loadConfig(dir));
+ */
+export function readingConfig(config: LoadedConfig): { readonly config: LoadedConfig; readonly embedded: boolean } {
+  if (config.devInfra.clickhouse === undefined || runningDevInstance(config.paths.stateDir) !== undefined) return { config, embedded: false };
+  return { config: devConfig(config), embedded: true };
 }
