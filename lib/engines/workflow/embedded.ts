@@ -139,7 +139,9 @@ export class EmbeddedWorkflowEngine implements WorkflowEngine {
           });
         }
         this.checkSchedule(after);
-        this.state.schedules[after.name] = { ...existing, workflow: after };
+        // As with Temporal: a pause made outside the migrations (moose workflow pause) stays unless the change is the pause.
+        const paused = before.paused !== after.paused ? after.paused : existing.workflow.paused;
+        this.state.schedules[after.name] = { ...existing, workflow: { ...after, paused } };
         this.save();
         return;
       }
