@@ -228,8 +228,8 @@ test("dev runs the local infrastructure for loopback servers unless told to use 
   t.deepEqual(parse(moose.replace('"localhost"', '"db.internal"')).devInfra.clickhouse, undefined);
   t.deepEqual(parse(moose.replace('"localhost"', '"127.0.0.2"')).devInfra.clickhouse?.host, "127.0.0.2");
   t.deepEqual(parse(moose.replace('"localhost:19092"', '"localhost:19092,kafka:9092"')).devInfra.streams, false);
-  t.deepEqual(parse("").devInfra, { streams: false }, "embedded already: nothing to run instead");
-  t.deepEqual(parse(moose, { MOOSE_LOAD_INFRA: "false" }).devInfra, { streams: false });
+  t.deepEqual(parse("").devInfra, { streams: false, temporal: true }, "embedded already: nothing to run instead (Temporal at localhost:7233 only if it does not answer)");
+  t.deepEqual(parse(moose, { MOOSE_LOAD_INFRA: "false" }).devInfra, { streams: false, temporal: false });
 });
 
 // ---------------------------------------------------------------- still errors

@@ -58,7 +58,7 @@ test("an empty file means the defaults: embedded engines, state under .moose", (
     temporal: { address: "localhost:7233", namespace: "default" },
     httpServer: { host: "localhost", port: 4000 },
     watcher: { ignorePatterns: [] },
-    devInfra: { streams: false },
+    devInfra: { streams: false, temporal: true },
     notices: [],
     paths: {
       appDir: "app",
