@@ -73,5 +73,17 @@ export {
   type ConsumptionUtil,
   type JWTPayload,
 } from "./dsl/runtime.js";
-export { declaredObjects, clearDeclarations } from "./dsl/registry.js";
+export {
+  declaredObjects,
+  clearDeclarations,
+  getTable,
+  getStream,
+  getIngestApi,
+  getApi,
+  getMaterializedView,
+  getView,
+  getSqlResource,
+  getWorkflow,
+  getWebApp,
+} from "./dsl/registry.js";
 export * from "./dsl/column-types.js";

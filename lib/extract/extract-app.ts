@@ -453,6 +453,7 @@ class DeclarationReader {
   /** The results of the file each declaration is in. */
   private readonly resultOf = new Map<DeclarationNode, FileResult>();
   private readonly identities = new Map<DeclarationNode, Identity>();
+  private readonly identifying = new Set<DeclarationNode>();
   private readonly evaluator: StaticEvaluator;
   private readonly mapper: TypeMapper;
   private readonly shapes: OptionShapes;
@@ -488,7 +489,9 @@ class DeclarationReader {
 
   read(): ReadResult {
     for (const sf of this.files) this.collect(sf);
-    for (const d of this.declarations) this.guard(() => this.identities.set(d.node, this.identify(d)));
+    // A materialized view's config may name tables by `getTable("X")`: read while identifying it.
+    this.evaluator.registry = (getter, name) => this.registryRef(getter, name);
+    for (const d of this.declarations) this.guard(() => this.identities.has(d.node) || this.identities.set(d.node, this.identify(d)));
     // Materialized views last: rendering `${table.columns.x}` of an aggregate column needs the table built.
     const ordered = [...this.declarations.filter((d) => d.cls !== "MaterializedView"), ...this.declarations.filter((d) => d.cls === "MaterializedView")];
     for (const d of ordered) if (this.identities.has(d.node)) this.guard(() => this.build(d));
@@ -1372,6 +1375,57 @@ class DeclarationReader {
       throw this.bad(cfg, key, `refers to a ${d.cls}${member ? `'s ${member}` : ""}, but needs a ${kinds.map((k) => (k === "topic" ? "Stream" : "table")).join(" or ")}`);
     }
     return name;
+  }
+
+  /**
+   * The declaration moose-lib's registry would return for `getter(name)`: tables by table
+   * name (an OlapTable, an IngestPipeline's table, a MaterializedView's created target),
+   * streams by topic name, the rest by their own name.
+   */
+  private registryRef(getter: string, name: string): ObjectRef | undefined {
+    for (const d of this.declarations) {
+      // Declarations not identified yet (the getter is read while identifying another one) are identified now.
+      if (!this.identities.has(d.node) && !this.identifying.has(d.node)) {
+        this.identifying.add(d.node);
+        try {
+          const found = this.quietly(() => this.identify(d));
+          if (found) this.identities.set(d.node, found);
+        } finally {
+          this.identifying.delete(d.node);
+        }
+      }
+      const id = this.identities.get(d.node);
+      if (!id) continue;
+      const ref = (member: readonly string[]): ObjectRef => ({ kind: "ref", target: d.node, member });
+      switch (getter) {
+        case "getTable":
+          if (id.table !== name) break;
+          if (d.cls === "OlapTable") return ref([]);
+          if (d.cls === "IngestPipeline") return ref(["table"]);
+          if (d.cls === "MaterializedView") return ref(["targetTable"]);
+          break;
+        case "getStream":
+          if (id.topic === name && (d.cls === "Stream" || d.cls === "DeadLetterQueue")) return ref([]);
+          if (id.topic === name && d.cls === "IngestPipeline") return ref(["stream"]);
+          break;
+        case "getMaterializedView":
+          if (id.view === name && d.cls === "MaterializedView") return ref([]);
+          break;
+        case "getView":
+          if (id.plainView === name && d.cls === "View") return ref([]);
+          break;
+        case "getWorkflow":
+          if (id.workflow === name && d.cls === "Workflow") return ref([]);
+          break;
+        case "getIngestApi":
+        case "getApi":
+        case "getSqlResource":
+        case "getWebApp":
+          if (d.cls !== "OlapTable" && d.cls !== "Stream" && this.quietly(() => this.nameArg(d.node, d.cls)) === name) return ref([]);
+          break;
+      }
+    }
+    return undefined;
   }
 
   private checkReferences(map: InfraMap): void {

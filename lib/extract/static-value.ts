@@ -102,8 +102,26 @@ const HINT =
  * Evaluates expressions statically. `isDeclaration` tells whether a `new X()`
  * expression declares infrastructure (so identifiers bound to it become refs).
  */
+/** moose-lib's registry getters: `getTable("Customer")` is the object declared under that name. */
+export const REGISTRY_GETTERS: ReadonlySet<string> = new Set([
+  "getTable",
+  "getStream",
+  "getIngestApi",
+  "getApi",
+  "getMaterializedView",
+  "getView",
+  "getSqlResource",
+  "getWorkflow",
+  "getWebApp",
+]);
+
+/** Finds the declaration a registry getter names; undefined when nothing of that kind has that name. */
+export type RegistryLookup = (getter: string, name: string) => ObjectRef | undefined;
+
 export class StaticEvaluator {
   private readonly active = new Set<ts.Node>();
+  /** Set by the extractor once every declaration's name is known. */
+  registry: RegistryLookup | undefined;
 
   constructor(
     private readonly checker: ts.TypeChecker,
@@ -159,6 +177,9 @@ export class StaticEvaluator {
     if (ts.isTaggedTemplateExpression(expr)) return this.evaluateSql(expr, what);
     if ((ts.isNewExpression(expr) || ts.isCallExpression(expr)) && this.isDeclaration(expr)) return { kind: "ref", target: expr, member: [] };
     if (ts.isArrowFunction(expr) || ts.isFunctionExpression(expr)) return { kind: "opaque", node: expr };
+    if (ts.isCallExpression(expr) && ts.isIdentifier(expr.expression) && REGISTRY_GETTERS.has(expr.expression.text) && expr.arguments.length === 1) {
+      return this.registryValue(expr, expr.expression.text, what);
+    }
     // moose-lib's `mooseRuntimeEnv.get("NAME")`: a value the Moose runtime reads from its environment when it
     // creates the object; it has no value while planning (options that take one refuse it by name).
     if (ts.isCallExpression(expr) && ts.isPropertyAccessExpression(expr.expression) && expr.expression.name.text === "get" && ts.isIdentifier(expr.expression.expression) && expr.expression.expression.text === "mooseRuntimeEnv") {
@@ -201,6 +222,22 @@ export class StaticEvaluator {
     const literal = this.literalType(expr);
     if (literal !== undefined) return literal;
     throw notStatic(expr, what, HINT);
+  }
+
+  /**
+   * `getTable("Customer")` and moose-lib's other registry getters: the object declared under
+   * that name, resolved while planning as the registry resolves it at run time.
+   */
+  private registryValue(expr: ts.CallExpression, getter: string, what: string): ObjectRef {
+    const name = this.evaluate(expr.arguments[0] as ts.Expression, what);
+    if (typeof name !== "string") throw notStatic(expr.arguments[0] as ts.Expression, what, `pass ${getter} the object's name as a string literal`);
+    const found = this.registry?.(getter, name);
+    if (found) return found;
+    const kind = getter.slice(3).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+    throw new InvalidInputError("UNKNOWN_REFERENCE", `${getter}(${JSON.stringify(name)}) names no declared ${kind}`, {
+      position: positionOf(expr),
+      hint: `declare the ${kind} ${JSON.stringify(name)} in a module the main file imports (or correct the name)`,
+    });
   }
 
   /**
