@@ -11,6 +11,9 @@ import { createWebAppRoutes } from "../server/web-apps.js";
 import { installAppRuntime } from "../runtime/services.js";
 import { cacheSettings } from "../runtime/cache-settings.js";
 import { createControlRoutes } from "./control-routes.js";
+import { createDevPageRoutes } from "./page.js";
+import { projectMigrations } from "../project/engines.js";
+import { basename } from "node:path";
 import type { DevSession } from "./session.js";
 import type { EmbeddedWorkflowEngine } from "../engines/workflow/embedded.js";
 
@@ -72,7 +75,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     projectDir,
   });
   const webApps = createWebAppRoutes({ app: () => app, appLog, projectDir });
-  const routes: readonly RouteHandler[] = [control, api, webApps];
+  const page = createDevPageRoutes({
+    title: `moose dev · ${basename(projectDir)}`,
+    state: () => session.state,
+    ledger,
+    // A migration file that does not read is reported by the dev cycle; the page shows what the ledger has.
+    migrations: () => {
+      try {
+        return projectMigrations(config);
+      } catch {
+        return [];
+      }
+    },
+  });
+  const routes: readonly RouteHandler[] = [page, control, api, webApps];
   const runtime = installAppRuntime({
     olap: engines.olap,
     ...(engines.streamEngine ? { streams: engines.streamEngine } : {}),
