@@ -5,7 +5,8 @@ import type { LoadedConfig } from "../../lib/config/config.js";
 import { ExitCode, InvalidInputError, MooseError } from "../../lib/errors.js";
 import { replayMigrations } from "../../lib/migrations/sequence.js";
 import { checkVersion, describeTarget, migrationSql, sqlTarget } from "../../lib/migrations/sql-preview.js";
-import { projectMigrations } from "../../lib/project/engines.js";
+import { readMigrations } from "../../lib/migrations/read.js";
+import type { InfraMap } from "../../lib/model/infra-map.js";
 import { writeMigrationSql } from "../present/sql.js";
 import { generateMigration } from "../../lib/migrations/generate.js";
 import type { CliIO } from "../io.js";
@@ -50,7 +51,7 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
       return ExitCode.success;
     }
     io.stdout.write(renderPlanText(result.report.plan, interactive ? [] : unanswered));
-    await writeSql(config, result.id, args.serverVersion, io);
+    await writeSql(config, result.id, result.report.from, args.serverVersion, io);
     io.stdout.write(`\nWrote ${relative(io.cwd, result.path)}\n`);
     return ExitCode.success;
   } catch (error) {
@@ -60,11 +61,15 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
 
 /**
  * The new file's SQL as deploy will run it on the target's version, read back from the file
- * as deploy reads it. A step the target cannot run is a warning: the file is written either way.
+ * as deploy reads it, replayed from the committed state it was generated against (`committed`:
+ * the files before it are not read again). A step the target cannot run is a warning: the file
+ * is written either way.
  */
-async function writeSql(config: LoadedConfig, id: string, version: string | undefined, io: CliIO): Promise<void> {
+async function writeSql(config: LoadedConfig, id: string, committed: InfraMap, version: string | undefined, io: CliIO): Promise<void> {
   const target = await sqlTarget(config, version);
-  const m = replayMigrations(projectMigrations(config)).migrations.find((x) => x.file.id === id);
+  const dir = config.paths.migrationsDir;
+  const [file] = readMigrations(dir, relative(config.projectDir, dir) || ".", new Set([`${id}.ts`]));
+  const m = file && replayMigrations([file], committed).migrations[0];
   if (!m) return;
   try {
     const sql = await migrationSql(m, target);
