@@ -10,7 +10,7 @@
 // The `standin` variant declares the same interfaces and objects against a one-line
 // stand-in class per declaration (app/standin.ts) instead of this library: it is the
 // floor that `tsc --noEmit` gives for the same app without our types.
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -90,6 +90,27 @@ export type Decimal<P extends number, S extends number> = string;
 export type LowCardinality<T extends string> = T;
 `;
 
+/** The same column types in drizzle-orm's PostgreSQL schema builder (the `drizzle` variant: a peer, not a stand-in). */
+const DRIZZLE_TYPES = {
+  string: "text()",
+  number: "doublePrecision()",
+  boolean: "boolean()",
+  Date: "timestamp()",
+  "string[]": "text().array()",
+  "number[]": "doublePrecision().array()",
+  UInt64: 'bigint({ mode: "number" })',
+  Int32: "integer()",
+  Float32: "real()",
+  UUID: "uuid()",
+  "DateTime64<3>": "timestamp({ precision: 3 })",
+  "Decimal<18, 4>": "numeric({ precision: 18, scale: 4 })",
+  "LowCardinality<string>": "text()",
+  '"new" | "active" | "closed"': 'text({ enum: ["new", "active", "closed"] })',
+  "Record<string, string>": "jsonb()",
+  "{ city: string; zip: string }": "jsonb()",
+};
+const DRIZZLE_IMPORTED = ["pgTable", "text", "doublePrecision", "boolean", "timestamp", "bigint", "integer", "real", "uuid", "numeric", "jsonb"];
+
 const IMPORTED = ["OlapTable", "Stream", "type Key", "type UInt64", "type Int32", "type Float32", "type UUID", "type DateTime64", "type Decimal", "type LowCardinality"];
 
 /** tsconfig with the options moose-migrate checks apps with (lib/extract/program.ts APP_COMPILER_OPTIONS). */
@@ -112,12 +133,16 @@ const TSCONFIG = {
 
 /**
  * Writes the project. Returns a summary (counts) for the report.
- * @param {{ tables: number, out: string, variant?: "moose" | "standin", seed?: number }} opts
+ * The `drizzle` variant writes the same tables (same names, columns, types and nullability, from
+ * the same seed) as a drizzle-kit project for PostgreSQL (`schema/*.ts`, `drizzle.config.ts`):
+ * a peer for `drizzle-kit generate`. It has no streams or views (drizzle has neither for these).
+ * @param {{ tables: number, out: string, variant?: "moose" | "standin" | "drizzle", seed?: number }} opts
  */
 export function generateApp({ tables, out, variant = "moose", seed = 1 }) {
   const rand = prng(seed * 7919 + tables);
   const dir = resolve(out);
   rmSync(dir, { recursive: true, force: true });
+  if (variant === "drizzle") return generateDrizzle({ tables, dir, rand });
   mkdirSync(join(dir, "app", "models"), { recursive: true });
   mkdirSync(join(dir, "app", "views"), { recursive: true });
   mkdirSync(join(dir, "migrations"), { recursive: true });
@@ -194,6 +219,48 @@ export const ${v}Daily = new MaterializedView<${t}Daily>({
   return { dir, variant, tables, columns, files: modelFiles.length + viewFiles.length + 1, streams, views: views.length };
 }
 
+function generateDrizzle({ tables, dir, rand }) {
+  mkdirSync(join(dir, "schema"), { recursive: true });
+  const files = Math.max(2, Math.ceil(tables / TABLES_PER_FILE));
+  const perFile = Math.ceil(tables / files);
+  let columns = 0;
+  let written = 0;
+  for (let f = 0; f < files; f++) {
+    const first = f * perFile + 1;
+    const last = Math.min(tables, first + perFile - 1);
+    if (first > last) break;
+    let text = `import { ${DRIZZLE_IMPORTED.join(", ")} } from "drizzle-orm/pg-core";\n`;
+    for (let i = first; i <= last; i++) {
+      const t = tableName(i);
+      const cols = columnsOf(i, rand);
+      columns += cols.length;
+      text += `\nexport const ${t.toLowerCase()} = pgTable("${t}", {\n`;
+      for (const c of cols) {
+        const type = c.type === "Key<string>" ? "text().primaryKey()" : `${DRIZZLE_TYPES[c.type]}${c.optional ? "" : ".notNull()"}`;
+        text += `  ${c.name}: ${type},\n`;
+      }
+      text += `});\n`;
+    }
+    writeFileSync(join(dir, "schema", `models_${pad(f + 1, 3)}.ts`), text);
+    written++;
+  }
+  writeFileSync(join(dir, "drizzle.config.ts"), `import { defineConfig } from "drizzle-kit";\nexport default defineConfig({ dialect: "postgresql", schema: "./schema", out: "./drizzle" });\n`);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `bench-drizzle-${tables}`, private: true, type: "module" }, null, 2) + "\n");
+  mkdirSync(join(dir, "node_modules"), { recursive: true });
+  for (const name of ["drizzle-kit", "drizzle-orm"]) symlinkSync(drizzlePackage(name), join(dir, "node_modules", name));
+  return { dir, variant: "drizzle", tables, columns, files: written };
+}
+
+/**
+ * Where drizzle-kit / drizzle-orm are installed: this package's devDependencies, or the
+ * `node_modules` folder named by MOOSE_BENCH_DRIZZLE_MODULES (a separate install).
+ */
+export function drizzlePackage(name) {
+  const roots = [process.env.MOOSE_BENCH_DRIZZLE_MODULES, join(PACKAGE_ROOT, "node_modules")].filter(Boolean);
+  for (const root of roots) if (existsSync(join(root, name, "package.json"))) return join(root, name);
+  throw new Error(`${name} is not installed: run \`npm install\` (it is a devDependency), or set MOOSE_BENCH_DRIZZLE_MODULES to a node_modules folder that has it`);
+}
+
 function parseArgs(argv) {
   const out = {};
   for (let i = 0; i < argv.length; i++) {
@@ -207,7 +274,7 @@ function parseArgs(argv) {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = parseArgs(process.argv.slice(2));
   if (!args.tables || !args.out) {
-    process.stderr.write("usage: node scripts/bench/generate-app.mjs --tables N --out DIR [--variant moose|standin] [--seed S]\n");
+    process.stderr.write("usage: node scripts/bench/generate-app.mjs --tables N --out DIR [--variant moose|standin|drizzle] [--seed S]\n");
     process.exit(2);
   }
   const summary = generateApp({ tables: Number(args.tables), out: args.out, variant: args.variant ?? "moose", seed: Number(args.seed ?? 1) });

