@@ -33,6 +33,7 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
       ...(renames.tables.length + renames.columns.length > 0 ? { renames } : {}),
       ...(args.safeTypeChange ? { safeTypeChanges: true } : {}),
       ...(args.backfillViews ? { backfillNewViews: true } : {}),
+      ...(args.reorderColumns ? { reorderColumns: true } : {}),
       ...(ask ? { resolveRename: promptRename(io, ask) } : {}),
       ...(args.empty ? { empty: true } : {}),
     });

@@ -248,43 +248,14 @@ export class TypeMapper {
   }
 
   /**
-   * getPropertiesOfType lists an interface's own members before inherited ones;
-   * columns read better with base fields first, as the user sees them.
+   * Columns in the order Moose creates them: TypeScript's `getPropertiesOfType`, which moose-lib's
+   * compiler plugin reads, lists an interface's own members first and then the inherited ones
+   * (`interface B extends A` gives B's fields, then A's), and an intersection's parts in order.
+   * A table created before this order was followed keeps its columns where they are: the
+   * planner does not move existing columns for order alone (see `keepColumnOrder`).
    */
   private orderedProperties(type: ts.Type): ts.Symbol[] {
-    const names: string[] = [];
-    const seen = new Set<string>();
-    const visit = (t: ts.Type) => {
-      if (t.isIntersection()) {
-        t.types.forEach(visit);
-        return;
-      }
-      const target = (t as ts.TypeReference).target ?? t;
-      if (target.isClassOrInterface()) {
-        for (const base of this.checker.getBaseTypes(target)) visit(base);
-        for (const decl of target.symbol.declarations ?? []) {
-          if (ts.isInterfaceDeclaration(decl) || ts.isClassDeclaration(decl)) {
-            for (const m of decl.members) {
-              const n = m.name && (ts.isIdentifier(m.name) || ts.isStringLiteral(m.name)) ? m.name.text : undefined;
-              if (n !== undefined && !seen.has(n)) {
-                seen.add(n);
-                names.push(n);
-              }
-            }
-          }
-        }
-      }
-      for (const p of this.checker.getPropertiesOfType(t)) {
-        if (!seen.has(p.name)) {
-          seen.add(p.name);
-          names.push(p.name);
-        }
-      }
-    };
-    visit(type);
-    return names
-      .map((n) => this.checker.getPropertyOfType(type, n))
-      .filter((s): s is ts.Symbol => s !== undefined && !(s.flags & ts.SymbolFlags.Method) && !MARKER_NAMES.has(s.name));
+    return this.checker.getPropertiesOfType(type).filter((s) => !(s.flags & ts.SymbolFlags.Method) && !MARKER_NAMES.has(s.name));
   }
 
   /**

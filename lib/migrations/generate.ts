@@ -26,6 +26,8 @@ export interface GenerateOptions {
   readonly safeTypeChanges?: boolean;
   /** `--backfill-views`: new materialized views are backfilled from their sources. */
   readonly backfillNewViews?: boolean;
+  /** `--reorder-columns`: existing columns move into the declared order. */
+  readonly reorderColumns?: boolean;
   /**
    * Asked about each drop + add that looks like a rename (the CLI prompts on a terminal).
    * Without it nothing is guessed: the drop stays, and needs an approval as always.
@@ -52,6 +54,7 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
     ...(renames ? { renames } : {}),
     ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
     ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
+    ...(options.reorderColumns ? { reorderColumns: true } : {}),
   };
   let report = planAgainst(app, state, { kind: "migrations", count }, planOptions, hash);
   const accepted: RenameSuggestion[] = [];

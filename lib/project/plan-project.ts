@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
+import { keepColumnOrder } from "../plan/column-order.js";
 import { diff, type DiffOptions } from "../diff/diff.js";
 import type { Change } from "../diff/change.js";
 import { suggestRenames, type RenameSuggestion } from "../diff/rename-suggestions.js";
@@ -40,6 +41,12 @@ export interface PlanOptions {
   readonly rebuildSuffix?: string;
   readonly safeTypeChanges?: boolean;
   readonly backfillNewViews?: boolean;
+  /**
+   * Move existing columns into the declared order. Without it, the columns a table (topic,
+   * API) already has keep their order and only new ones follow the declaration: order
+   * alone is not worth a migration (see `keepColumnOrder`).
+   */
+  readonly reorderColumns?: boolean;
 }
 
 /**
@@ -54,10 +61,11 @@ export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateS
     tables: [...fromCode.tables, ...(options.renames?.tables ?? [])],
     columns: [...fromCode.columns, ...(options.renames?.columns ?? [])],
   };
-  const changes = diff(current, app.map, { renames });
+  const desired = options.reorderColumns ? app.map : keepColumnOrder(app.map, current, renames);
+  const changes = diff(current, desired, { renames });
   const planned = planWithResult(changes, {
     from: current,
-    to: app.map,
+    to: desired,
     ...(options.rebuildSuffix !== undefined ? { rebuildSuffix: options.rebuildSuffix } : {}),
     ...(options.safeTypeChanges ? { safeTypeChanges: true } : {}),
     ...(options.backfillNewViews ? { backfillNewViews: true } : {}),
