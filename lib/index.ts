@@ -46,7 +46,7 @@ export {
 } from "./dsl/api.js";
 export { Workflow, Task, type WorkflowConfig, type TaskConfig, type TaskContext } from "./dsl/workflow.js";
 export { IngestPipeline, type IngestPipelineConfig } from "./dsl/ingest-pipeline.js";
-export { sql, toQuery, quoteIdentifier, type Sql, type SqlTemplateTag, type TypedParameter, type ParameterDialect } from "./dsl/sql.js";
+export { sql, toQuery, quoteIdentifier, Sql, type SqlTemplateTag, type TypedParameter, type ParameterDialect } from "./dsl/sql.js";
 export {
   MooseCache,
   MooseClient,

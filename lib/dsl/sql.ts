@@ -332,6 +332,15 @@ export function typedPair(type: string, value: string): [string, string] {
   return typed([type, value] as [string, string], type, value) as [string, string];
 }
 
+/**
+ * moose-lib's `Sql` is a class, and apps import it as a value (`import { Sql, sql } from
+ * "@514labs/moose-lib"`, then use it as a type): the value exists so that such an import
+ * loads, and `x instanceof Sql` is true for what `sql` made. It constructs nothing: use `sql`.
+ */
+export const Sql: { readonly [Symbol.hasInstance]: (value: unknown) => boolean } = Object.freeze({
+  [Symbol.hasInstance]: (value: unknown): boolean => typeof value === "object" && value !== null && fragments.has(value),
+});
+
 export const sql: SqlTemplateTag = Object.assign((strings: TemplateStringsArray | readonly string[], ...values: unknown[]) => make(strings, values, undefined), {
   statement: (strings: TemplateStringsArray | readonly string[], ...values: unknown[]) => make(strings, values, false),
   fragment: (strings: TemplateStringsArray | readonly string[], ...values: unknown[]) => make(strings, values, true),
