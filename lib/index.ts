@@ -29,7 +29,7 @@ export {
   type ConsumerConfig,
   type ZeroOrMany,
 } from "./dsl/stream.js";
-export { DeadLetterQueue, type DeadLetterModel, type DeadLetter } from "./dsl/dead-letter.js";
+export { DeadLetterQueue, type DeadLetterModel, type DeadLetter } from "./dsl/stream.js";
 export { MaterializedView, type MaterializedViewConfig } from "./dsl/materialized-view.js";
 export { View } from "./dsl/view.js";
 export { SqlResource } from "./dsl/sql-resource.js";

@@ -2,9 +2,9 @@ import test from "ava";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalJson, hashInfraMap, type InfraMap } from "../lib/model/infra-map.js";
-import { readMigrations } from "../lib/migrations/read.js";
-import { replayMigrations } from "../lib/migrations/sequence.js";
-import { COMMITTED_STATE_CACHE, readCommittedState, recordedResult } from "../lib/migrations/committed-state.js";
+import { readMigrations } from "../lib/migrations/files/read.js";
+import { replayMigrations } from "../lib/migrations/files/sequence.js";
+import { COMMITTED_STATE_CACHE, readCommittedState, recordedResult } from "../lib/migrations/files/committed-state.js";
 import { MooseError } from "../lib/errors.js";
 import { editFile, initProject, runCli } from "./helpers/cli.js";
 

@@ -3,16 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { executable } from "../lib/migrations/deploy.js";
-import { rollback } from "../lib/migrations/rollback.js";
+import { rollback } from "../lib/migrations/apply/rollback.js";
 import type { Ledger } from "../lib/ledger/ledger.js";
-import { effectsForSteps, effectText, executeStep } from "../lib/migrations/execute.js";
-import { replayMigrations } from "../lib/migrations/sequence.js";
+import { effectsForSteps, effectText, executeStep } from "../lib/migrations/apply/execute.js";
+import { replayMigrations } from "../lib/migrations/files/sequence.js";
 import type { OlapConfig } from "../lib/config/config.js";
 import { EvolveProject, fingerprint } from "./helpers/evolve.js";
 import { infra, table } from "./helpers/model-builders.js";
 import { uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { executable } from "../lib/migrations/apply/execute.js";
 
 /**
  * A deploy killed between any two statements of its data steps is finished by the next

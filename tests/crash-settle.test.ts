@@ -2,12 +2,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { MooseError } from "../lib/errors.js";
-import { executable } from "../lib/migrations/deploy.js";
-import { effectsForSteps, effectText, executeStep } from "../lib/migrations/execute.js";
-import { replayMigrations } from "../lib/migrations/sequence.js";
+import { effectsForSteps, effectText, executeStep } from "../lib/migrations/apply/execute.js";
+import { replayMigrations } from "../lib/migrations/files/sequence.js";
 import { hashInfraMap } from "../lib/model/infra-map.js";
 import { embeddedProjects, EvolveProject, fingerprint } from "./helpers/evolve.js";
 import { infra, table } from "./helpers/model-builders.js";
+import { executable } from "../lib/migrations/apply/execute.js";
 
 /**
  * A deploy that died mid-step, reproduced exactly: the ledger says what a killed run
@@ -138,7 +138,7 @@ test("killed in a step that only reads: plain deploy runs it again and finishes"
 
 test("lost state is noticed: with nothing pending, deploy refuses STATE_LOST when applied objects are gone, never 'up to date'", async (t) => {
   const p = await project();
-  const { deploy } = await import("../lib/migrations/deploy.js");
+  const { deploy } = await import("../lib/migrations/apply/deploy.js");
   const run = () => deploy(p.files(), p.ledger, async () => ({ olap: p.olap, close: async () => {} }), { verifyUpToDate: true });
   t.true((await run()).ok, "up to date while the table is there");
   await p.olap.execute("DROP TABLE Users");

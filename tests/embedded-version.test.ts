@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chdbInstallKey } from "../lib/migrations/sql-preview.js";
+import { chdbInstallKey } from "../lib/migrations/review/sql-preview.js";
 
 // Each case runs in its own process: the version is asked once per process.
 const MODULE = new URL("../lib/migrations/sql-preview.js", import.meta.url).href;

@@ -5,7 +5,7 @@ import test from "ava";
 import { diff } from "../lib/diff/diff.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import { emptyInfraMap, type Column, type Table } from "../lib/model/infra-map.js";
 import { plan } from "../lib/plan/plan.js";

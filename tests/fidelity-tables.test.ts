@@ -5,7 +5,7 @@ import test from "ava";
 import { diff } from "../lib/diff/diff.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import { emptyInfraMap, type Table } from "../lib/model/infra-map.js";

@@ -9,7 +9,7 @@ import type { OlapTable } from "../lib/dsl/olap-table.js";
 import { declareParameterType, sql, toQuery, type ParameterDialect, type Sql } from "../lib/dsl/sql.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import type { InfraMap } from "../lib/model/infra-map.js";

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
 import { MooseError } from "../lib/errors.js";
-import { guardMigrationSql } from "../lib/migrations/sql-guard.js";
-import { migrationStatus } from "../lib/migrations/status.js";
+import { guardMigrationSql } from "../lib/migrations/apply/sql-guard.js";
+import { migrationStatus } from "../lib/migrations/apply/status.js";
 import { hashInfraMap, type Column, type InfraMap, type Table } from "../lib/model/infra-map.js";
 import { moose, tempDir } from "./helpers/cli.js";
 import { EvolveProject, fingerprint } from "./helpers/evolve.js";
@@ -177,7 +177,7 @@ for (const target of targets) {
   test(`[${target.name}] an approved TRUNCATE runs, after ⚠ in the dry run`, async (t) => {
     const { p } = await usersProject(target, "hm");
     const id = handWritten(p, 'sql("TRUNCATE TABLE Users", { approveDataLoss: true })');
-    const dry = await (await import("../lib/migrations/deploy.js")).deploy(p.files(), p.ledger, async () => ({ olap: p.olap, close: async () => {} }), { dryRun: true });
+    const dry = await (await import("../lib/migrations/apply/deploy.js")).deploy(p.files(), p.ledger, async () => ({ olap: p.olap, close: async () => {} }), { dryRun: true });
     const planned = JSON.stringify(dry);
     t.regex(planned, /truncates `Users`/);
     t.is((await fingerprint(p.olap, "Users", ["id"])).rows, 3, "the dry run ran nothing");

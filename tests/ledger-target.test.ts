@@ -18,7 +18,7 @@ import { serverConfigFromEnv } from "./helpers/olap-server.js";
 
 const url = process.env["CLICKHOUSE_URL"];
 const run = url ? test : test.skip;
-/** For tests that time a child process: the other tests' spawnSync calls would block this process's event loop. */
+/** For tests that time a child process or use the ledger in this process (knex gives up acquiring its connection after 60 s): the other tests' spawnSync calls block this process's event loop. */
 const runSerial = url ? test.serial : test.skip;
 if (!url) console.log("ledger-target: CLICKHOUSE_URL is not set; skipping the ledger-in-the-target suite (.ci/run sets it)");
 
@@ -176,7 +176,7 @@ runSerial("a runner SIGKILLed while holding the lock: on the same host the next 
   await olap.close();
 });
 
-run("a holder on another host whose heartbeat stopped is taken over after the lock's time to live", async (t) => {
+runSerial("a holder on another host whose heartbeat stopped is taken over after the lock's time to live", async (t) => {
   const { database } = project();
   const olap = await admin(database);
   await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
@@ -201,7 +201,7 @@ run("a holder on another host whose heartbeat stopped is taken over after the lo
   await olap.close();
 });
 
-run("a project deployed before the ledger moved to the target: its local records are uploaded once, with a notice", async (t) => {
+runSerial("a project deployed before the ledger moved to the target: its local records are uploaded once, with a notice", async (t) => {
   const { dir, database } = project();
   // The old layout: deploy recorded in .moose/ledger.sqlite only.
   const local = await openLedger(join(dir, ".moose", "ledger.sqlite"));

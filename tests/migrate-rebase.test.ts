@@ -2,7 +2,7 @@ import test from "ava";
 import { readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, initProject, editFile } from "./helpers/cli.js";
-import { timestampId } from "../lib/migrations/render.js";
+import { timestampId } from "../lib/migrations/files/render.js";
 
 /**
  * Waits until a migration generated now gets an id after `file`'s: generate moves an id that

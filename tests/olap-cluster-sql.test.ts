@@ -1,7 +1,7 @@
 import test from "ava";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
 import { checkDistributedAnswer, readReplication, replicationArguments, statementCluster } from "../lib/engines/olap/cluster.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import type { Table, TableEngine } from "../lib/model/infra-map.js";
 import { fuseRebuilds } from "../lib/plan/rebuild.js";

@@ -1,7 +1,8 @@
 import test from "ava";
 import type { Change } from "../lib/diff/change.js";
 import { openOlapEngine, type OlapCapabilities, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { rebuildTableStatements, statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
+import { rebuildTableStatements } from "../lib/engines/olap/sql/rebuild.js";
 import { MooseError } from "../lib/errors.js";
 import { emptyInfraMap, type Table } from "../lib/model/infra-map.js";
 import { table } from "./helpers/model-builders.js";

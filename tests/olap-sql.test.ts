@@ -1,7 +1,8 @@
 import test from "ava";
 import { CHANGE_KINDS, type Change } from "../lib/diff/change.js";
 import { capabilitiesFor, parseServerVersion, requiredQuerySettings } from "../lib/engines/olap/capabilities.js";
-import { rebuildTableStatements, statementsFor, statementsForChanges } from "../lib/engines/olap/sql.js";
+import { statementsFor, statementsForChanges } from "../lib/engines/olap/sql/index.js";
+import { rebuildTableStatements } from "../lib/engines/olap/sql/rebuild.js";
 import {
   asIdentifier,
   engineClauses,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
 import { EngineError } from "../lib/errors.js";
 import { extractApp } from "../lib/extract/extract-app.js";

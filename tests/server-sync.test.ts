@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
 import { emptyInfraMap, type InfraMap } from "../lib/model/infra-map.js";
 import { startSyncs, type SyncManager, type SyncOptions } from "../lib/server/sync.js";

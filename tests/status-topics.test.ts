@@ -1,5 +1,5 @@
 import test from "ava";
-import { topicDrift } from "../lib/migrations/status.js";
+import { topicDrift } from "../lib/migrations/apply/status.js";
 import { emptyInfraMap, type InfraMap, type Topic } from "../lib/model/infra-map.js";
 
 const topic = (name: string, extra: Partial<Topic> = {}): Topic => ({ name, partitions: 1, retentionMs: 604_800_000, config: {}, columns: [], lifeCycle: "FULLY_MANAGED", ...extra });

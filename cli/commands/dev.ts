@@ -8,9 +8,8 @@ import { DevSession, type CycleResult } from "../../lib/dev/session.js";
 import { openLogFile, type LogFile } from "../../lib/dev/log.js";
 import { migrationLog, type MigrationLog } from "../../lib/project/migration-log.js";
 import { newDevToken, removeDevInstance, writeDevInstance } from "../../lib/dev/instance.js";
-import { DRAFT_FILE } from "../../lib/migrations/read.js";
-import { stepLabel } from "../../lib/migrations/deploy.js";
-import { stepOf } from "../../lib/migrations/steps.js";
+import { DRAFT_FILE } from "../../lib/migrations/files/read.js";
+import { stepOf } from "../../lib/migrations/files/steps.js";
 import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
 import type { Plan } from "../../lib/plan/plan.js";
@@ -24,6 +23,7 @@ import { startDevServer } from "../../lib/dev/server.js";
 import { devConfig, devWorkflowEngine, workflowStateFile } from "../../lib/dev/infra.js";
 import { describeAppError } from "../../lib/runtime/load-app.js";
 import type { DevArgs } from "./dev.args.js";
+import { stepLabel } from "../../lib/migrations/files/steps.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
 const DEBOUNCE_MS = 25;

@@ -1,6 +1,6 @@
 import { relative } from "node:path";
 import { ExitCode } from "../../lib/errors.js";
-import { baselineDatabase } from "../../lib/migrations/baseline.js";
+import { baselineDatabase } from "../../lib/migrations/author/baseline.js";
 import { extractProject } from "../../lib/project/plan-project.js";
 import { projectLedger, projectOlap } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";

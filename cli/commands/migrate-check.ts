@@ -1,10 +1,11 @@
 import { ExitCode } from "../../lib/errors.js";
-import { checkMigrations, localLedgerView } from "../../lib/migrations/check.js";
+import { checkMigrations } from "../../lib/migrations/review/check.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import { writeFindings } from "../present/findings.js";
 import type { MigrateCheckArgs } from "./migrate-check.args.js";
+import { localLedgerView } from "../../lib/migrations/apply/status.js";
 
 export async function run(args: MigrateCheckArgs, io: CliIO): Promise<number> {
   const { json } = args;

@@ -1,5 +1,5 @@
 import { ExitCode } from "../../lib/errors.js";
-import { deploy, stepLabel, type DeployReport } from "../../lib/migrations/deploy.js";
+import { deploy, type DeployReport } from "../../lib/migrations/apply/deploy.js";
 import { runProgress } from "../present/run-progress.js";
 import { migrationLog, type MigrationLog } from "../../lib/project/migration-log.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
@@ -9,6 +9,7 @@ import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
 import type { MigrateDeployArgs } from "./migrate-deploy.args.js";
+import { stepLabel } from "../../lib/migrations/files/steps.js";
 
 export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;

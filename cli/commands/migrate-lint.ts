@@ -1,13 +1,14 @@
 import { ExitCode } from "../../lib/errors.js";
-import { findMigration } from "../../lib/migrations/rebase.js";
-import { lintMigrations, localLedgerView } from "../../lib/migrations/check.js";
-import { describeTarget, sqlTarget } from "../../lib/migrations/sql-preview.js";
+import { findMigration } from "../../lib/migrations/author/rebase.js";
+import { lintMigrations } from "../../lib/migrations/review/check.js";
+import { describeTarget, sqlTarget } from "../../lib/migrations/review/sql-preview.js";
 import { projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import { writeFindings } from "../present/findings.js";
 import type { MigrateLintArgs } from "./migrate-lint.args.js";
+import { localLedgerView } from "../../lib/migrations/apply/status.js";
 
 export async function run(args: MigrateLintArgs, io: CliIO): Promise<number> {
   const { json } = args;

@@ -1,11 +1,11 @@
 import { relative } from "node:path";
 import { ExitCode } from "../../lib/errors.js";
-import { localLedgerView } from "../../lib/migrations/check.js";
-import { rebaseMigration } from "../../lib/migrations/rebase.js";
+import { rebaseMigration } from "../../lib/migrations/author/rebase.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import type { MigrateRebaseArgs } from "./migrate-rebase.args.js";
+import { localLedgerView } from "../../lib/migrations/apply/status.js";
 
 export async function run(args: MigrateRebaseArgs, io: CliIO): Promise<number> {
   const { json } = args;

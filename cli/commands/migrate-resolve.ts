@@ -1,5 +1,5 @@
 import { ExitCode, InvalidInputError } from "../../lib/errors.js";
-import { resolveMigration } from "../../lib/migrations/resolve.js";
+import { resolveMigration } from "../../lib/migrations/apply/resolve.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";

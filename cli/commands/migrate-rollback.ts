@@ -1,6 +1,5 @@
 import { ExitCode } from "../../lib/errors.js";
-import { rollback, type RollbackReport } from "../../lib/migrations/rollback.js";
-import { stepLabel } from "../../lib/migrations/deploy.js";
+import { rollback, type RollbackReport } from "../../lib/migrations/apply/rollback.js";
 import { runProgress } from "../present/run-progress.js";
 import { migrationLog, type MigrationLog } from "../../lib/project/migration-log.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
@@ -10,6 +9,7 @@ import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
 import type { MigrateRollbackArgs } from "./migrate-rollback.args.js";
+import { stepLabel } from "../../lib/migrations/files/steps.js";
 
 export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;

@@ -1,7 +1,7 @@
 import { ExitCode } from "../../lib/errors.js";
-import { findMigration } from "../../lib/migrations/rebase.js";
-import { migrationSql, sqlTarget } from "../../lib/migrations/sql-preview.js";
-import { replayMigrations } from "../../lib/migrations/sequence.js";
+import { findMigration } from "../../lib/migrations/author/rebase.js";
+import { migrationSql, sqlTarget } from "../../lib/migrations/review/sql-preview.js";
+import { replayMigrations } from "../../lib/migrations/files/sequence.js";
 import { projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";

@@ -1,5 +1,5 @@
 import { ExitCode } from "../../lib/errors.js";
-import type { StatusReport } from "../../lib/migrations/status.js";
+import type { StatusReport } from "../../lib/migrations/apply/status.js";
 import { openAndReportStatus } from "../../lib/project/status.js";
 import { devRequest } from "../../lib/dev/client.js";
 import { runningDevInstance } from "../../lib/dev/instance.js";

@@ -1,9 +1,9 @@
 import { ExitCode, InvalidInputError } from "../../lib/errors.js";
 import type { PlanReport } from "../../lib/project/plan-project.js";
 import type { LoadedConfig } from "../../lib/config/config.js";
-import { nextTimestamp, planCommitted } from "../../lib/migrations/generate.js";
-import type { MigrationFile } from "../../lib/migrations/read.js";
-import { migrationSql, planAsMigration, sqlTarget, type MigrationSql, type SqlTarget } from "../../lib/migrations/sql-preview.js";
+import { nextTimestamp, planCommitted } from "../../lib/migrations/author/generate.js";
+import type { MigrationFile } from "../../lib/migrations/files/read.js";
+import { migrationSql, planAsMigration, sqlTarget, type MigrationSql, type SqlTarget } from "../../lib/migrations/review/sql-preview.js";
 import { projectMigrations } from "../../lib/project/engines.js";
 import { migrationSqlJson, writeMigrationSql } from "../present/sql.js";
 import { extractProjectChecked } from "../../lib/project/plan-project.js";

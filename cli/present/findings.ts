@@ -1,4 +1,4 @@
-import type { Finding } from "../../lib/migrations/check.js";
+import type { Finding } from "../../lib/migrations/review/check.js";
 import { formatPosition } from "../../lib/errors.js";
 import type { CliIO } from "../io.js";
 

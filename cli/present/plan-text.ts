@@ -4,7 +4,7 @@ import type { Plan, PlanStep } from "../../lib/plan/plan.js";
 import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import { assertNever } from "../../lib/errors.js";
 import type { RenameSuggestion } from "../../lib/diff/rename-suggestions.js";
-import { describeChange, describeWayForward } from "../../lib/migrations/render.js";
+import { describeChange, describeWayForward } from "../../lib/migrations/files/render.js";
 import { describeIntegrationEngine } from "../../lib/engines/olap/integration-engines.js";
 
 /** Words for each component kind, as the seed page prints them. */

@@ -1,4 +1,4 @@
-import type { RunEvent } from "../../lib/migrations/runner.js";
+import type { RunEvent } from "../../lib/migrations/apply/runner.js";
 import type { CliIO } from "../io.js";
 import { coloursFor } from "./colour.js";
 

@@ -1,5 +1,5 @@
-import type { MigrationSql, SqlTarget } from "../../lib/migrations/sql-preview.js";
-import { describeTarget } from "../../lib/migrations/sql-preview.js";
+import type { MigrationSql, SqlTarget } from "../../lib/migrations/review/sql-preview.js";
+import { describeTarget } from "../../lib/migrations/review/sql-preview.js";
 import type { CliIO } from "../io.js";
 
 /**

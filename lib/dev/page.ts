@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { isLoopback } from "../config/config.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { InfraMap } from "../model/infra-map.js";
-import { stepLabel } from "../migrations/deploy.js";
-import type { MigrationFile } from "../migrations/read.js";
+import { stepLabel } from "../migrations/files/steps.js";
+import type { MigrationFile } from "../migrations/files/read.js";
 import { lineage, lineageSvg, xmlText } from "../project/lineage.js";
 
 /** The page `moose dev` serves: `GET /_moose`. */

@@ -29,7 +29,7 @@ export interface Subject {
 /** The engine whose API carries a change out; `state` changes are only recorded (moose enforces them). */
 export type Owner = "olap" | "stream" | "workflow" | "state";
 
-const OWNER: { readonly [K in ChangeKind]: Owner } = {
+const OWNER = {
   "table.create": "olap",
   "table.drop": "olap",
   "table.rename": "olap",
@@ -69,7 +69,10 @@ const OWNER: { readonly [K in ChangeKind]: Owner } = {
   "process.create": "state",
   "process.drop": "state",
   "process.modify": "state",
-};
+} as const satisfies { readonly [K in ChangeKind]: Owner };
+
+/** The change kinds engine `O` carries out: an engine's convertor table is keyed by exactly these. */
+export type KindsOwnedBy<O extends Owner> = { [K in ChangeKind]: (typeof OWNER)[K] extends O ? K : never }[ChangeKind];
 
 /** Which engine carries `change` out. */
 export function ownerOf(change: Change | ChangeKind): Owner {

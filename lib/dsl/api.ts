@@ -1,7 +1,7 @@
 import { register } from "./registry.js";
 import type { Stream } from "./stream.js";
 import type { OlapTable } from "./olap-table.js";
-import type { DeadLetterQueue } from "./dead-letter.js";
+import type { DeadLetterQueue } from "./stream.js";
 import type { MooseUtils } from "./runtime.js";
 
 export interface IngestConfig<T> {

@@ -3,7 +3,7 @@ import { physicalName, sqlIdentifier } from "./sql.js";
 import { OlapTable, type LifeCycle, type OlapConfig } from "./olap-table.js";
 import { Stream, type StreamConfig } from "./stream.js";
 import { IngestApi, type IngestConfig } from "./api.js";
-import { DeadLetterQueue, type DeadLetterModel } from "./dead-letter.js";
+import { DeadLetterQueue, type DeadLetterModel } from "./stream.js";
 
 type IngestOption<T> = boolean | Omit<IngestConfig<T>, "destination">;
 

@@ -186,3 +186,8 @@ export function rowFromStep(r: StepRecord): StepRow {
     error: r.error,
   };
 }
+
+/** Ledger ids of unfinished rollbacks (`<migration id>.rollback`); see lib/migrations/apply/rollback.ts. */
+export function isRollbackRecord(id: string): boolean {
+  return id.endsWith(".rollback");
+}

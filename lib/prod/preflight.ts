@@ -1,7 +1,7 @@
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { MooseError, RefusedError } from "../errors.js";
 import type { MigrationRecord } from "../ledger/records.js";
-import type { MigrationFile } from "../migrations/read.js";
+import type { MigrationFile } from "../migrations/files/read.js";
 import { readProductionState, type ProductionState } from "./state.js";
 
 /**

@@ -1,8 +1,8 @@
 import type { OlapEngine } from "../engines/olap/engine.js";
 import type { MigrationRecord } from "../ledger/records.js";
-import type { MigrationFile } from "../migrations/read.js";
-import { replayMigrations } from "../migrations/sequence.js";
-import { migrationStatus, type MigrationState, type StatusReport } from "../migrations/status.js";
+import type { MigrationFile } from "../migrations/files/read.js";
+import { replayMigrations } from "../migrations/files/sequence.js";
+import { migrationStatus, type MigrationState, type StatusReport } from "../migrations/apply/status.js";
 import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
 
 /** A migration that is neither applied nor simply pending: failed, edited, removed, … */

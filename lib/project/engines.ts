@@ -2,9 +2,9 @@ import { relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import { openOlapEngine, type OlapEngine } from "../engines/olap/engine.js";
 import { openLedger, type Ledger } from "../ledger/index.js";
-import type { ChangeApplier, DeployEngines, EngineNeeds } from "../migrations/deploy.js";
+import type { ChangeApplier, DeployEngines, EngineNeeds } from "../migrations/apply/deploy.js";
 import type { StreamEngine } from "../engines/stream/engine.js";
-import { readMigrations, type MigrationFile } from "../migrations/read.js";
+import { readMigrations, type MigrationFile } from "../migrations/files/read.js";
 
 /** The committed migration files of a project, paths shown relative to it. */
 export function projectMigrations(config: LoadedConfig): MigrationFile[] {

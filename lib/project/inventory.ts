@@ -1,7 +1,7 @@
 import type { LoadedConfig } from "../config/config.js";
 import { canonicalJson, COMPONENT_KINDS, type ComponentKind, type InfraMap } from "../model/infra-map.js";
-import { DRAFT_ID, readDraft } from "../migrations/read.js";
-import { replayMigrations } from "../migrations/sequence.js";
+import { DRAFT_ID, readDraft } from "../migrations/files/read.js";
+import { replayMigrations } from "../migrations/files/sequence.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { projectMigrations } from "./engines.js";

@@ -1,11 +1,10 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { MooseError } from "../errors.js";
-import type { MigrationFile } from "../migrations/read.js";
-import { MIGRATION_FILE } from "../migrations/read.js";
-import { stepLabel } from "../migrations/deploy.js";
-import type { RunEvent, UnitOutcome } from "../migrations/runner.js";
-import { stepOf } from "../migrations/steps.js";
+import type { MigrationFile } from "../migrations/files/read.js";
+import { MIGRATION_FILE } from "../migrations/files/read.js";
+import type { RunEvent, UnitOutcome } from "../migrations/apply/runner.js";
+import { stepLabel, stepOf } from "../migrations/files/steps.js";
 import type { CycleResult } from "../dev/session.js";
 import type { Plan } from "../plan/plan.js";
 

@@ -1,8 +1,8 @@
 import type { LoadedConfig } from "../config/config.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import type { Ledger } from "../ledger/ledger.js";
-import { readDraft } from "../migrations/read.js";
-import { migrationStatus, type StatusReport, type TopicLister } from "../migrations/status.js";
+import { readDraft } from "../migrations/files/read.js";
+import { migrationStatus, type StatusReport, type TopicLister } from "../migrations/apply/status.js";
 import { projectLedger, projectMigrations, projectOlap } from "./engines.js";
 
 /** `moose migrate status` of a project, with the given ledger and engines. */

@@ -7,14 +7,14 @@ import { openOlapEngine, type OlapEngine } from "../../lib/engines/olap/engine.j
 import { uniqueDatabase } from "./olap-fixtures.js";
 import type { ExtractedApp, RenameHints } from "../../lib/extract/extract-app.js";
 import { openLedger, type Ledger } from "../../lib/ledger/index.js";
-import { deploy, type DeployReport } from "../../lib/migrations/deploy.js";
-import { readMigrations, type MigrationFile } from "../../lib/migrations/read.js";
-import { renderMigration, timestampId } from "../../lib/migrations/render.js";
-import { rollback, type RollbackReport } from "../../lib/migrations/rollback.js";
-import { replayMigrations } from "../../lib/migrations/sequence.js";
+import { deploy, type DeployReport } from "../../lib/migrations/apply/deploy.js";
+import { readMigrations, type MigrationFile } from "../../lib/migrations/files/read.js";
+import { renderMigration, timestampId } from "../../lib/migrations/files/render.js";
+import { rollback, type RollbackReport } from "../../lib/migrations/apply/rollback.js";
+import { replayMigrations } from "../../lib/migrations/files/sequence.js";
 import type { InfraMap } from "../../lib/model/infra-map.js";
 import { planAgainst, type PlanOptions, type PlanReport } from "../../lib/project/plan-project.js";
-import { liveDrift } from "../../lib/migrations/status.js";
+import { liveDrift } from "../../lib/migrations/apply/status.js";
 
 /**
  * A project without an app file: the desired state is an InfraMap (what the extractor

@@ -1,6 +1,6 @@
 import type { Change } from "../../lib/diff/change.js";
 import type { OlapEngine } from "../../lib/engines/olap/engine.js";
-import { statementsForChanges } from "../../lib/engines/olap/sql.js";
+import { statementsForChanges } from "../../lib/engines/olap/sql/index.js";
 import { applyChanges } from "../../lib/model/apply-change.js";
 import { emptyInfraMap, type InfraMap, type MaterializedView, type Table } from "../../lib/model/infra-map.js";
 import { table } from "./model-builders.js";

@@ -2,7 +2,7 @@ import type { OlapConfig } from "../../config/config.js";
 import type { MaterializedView, Table, TableEngine } from "../../model/infra-map.js";
 import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, type OlapIntrospection } from "./introspect.js";
-import { statementsFor } from "./sql.js";
+import { statementsFor } from "./sql/index.js";
 import { quoteIdentifier } from "./sql-text.js";
 import { EngineError, InvalidInputError, RefusedError } from "../../errors.js";
 import { checkDistributedAnswer, clusterFailure, hostName, readReplication, replicationArguments, statementCluster, type ClusterHost } from "./cluster.js";

@@ -1,9 +1,9 @@
-import type { Change } from "../diff/change.js";
-import { InvalidInputError, RefusedError, type SourcePosition } from "../errors.js";
-import { parseStatement } from "../engines/olap/parser.js";
-import { checkChangesSql, dataLossOf, readRefusal, readRefused } from "../engines/olap/statement-policy.js";
-import { approvalOf } from "./steps.js";
-import type { LocatedStep } from "./read.js";
+import type { Change } from "../../diff/change.js";
+import { InvalidInputError, RefusedError, type SourcePosition } from "../../errors.js";
+import { parseStatement } from "../../engines/olap/parser.js";
+import { checkChangesSql, dataLossOf, readRefusal, readRefused } from "../../engines/olap/statement-policy.js";
+import { approvalOf } from "../files/steps.js";
+import type { LocatedStep } from "../files/read.js";
 
 /**
  * Hand-written SQL in migration files, read by ClickHouse's parser before anything of the

@@ -2,16 +2,16 @@ import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, writeFi
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { LoadedConfig } from "../config/config.js";
-import { capabilitiesFor, type OlapCapabilities } from "../engines/olap/capabilities.js";
-import { parserRunner } from "../engines/olap/chdb-process.js";
-import { InvalidInputError, MooseError, RefusedError } from "../errors.js";
-import { executable, stepLabel } from "./deploy.js";
-import { effectsForSteps, effectText, type ExecutableStep } from "./execute.js";
-import type { PlanReport } from "../project/plan-project.js";
-import { readMigrationText, type MigrationFile } from "./read.js";
-import { renderMigration } from "./render.js";
-import { replayMigrations, type ReplayedMigration } from "./sequence.js";
+import type { LoadedConfig } from "../../config/config.js";
+import { capabilitiesFor, type OlapCapabilities } from "../../engines/olap/capabilities.js";
+import { parserRunner } from "../../engines/olap/chdb-process.js";
+import { InvalidInputError } from "../../errors.js";
+import { effectsLocated, effectText, executable } from "../apply/execute.js";
+import type { PlanReport } from "../../project/plan-project.js";
+import { readMigrationText, type MigrationFile } from "../files/read.js";
+import { renderMigration } from "../files/render.js";
+import { replayMigrations, type ReplayedMigration } from "../files/sequence.js";
+import { stepLabel } from "../files/steps.js";
 
 /**
  * The SQL a migration will run, computed offline: the same `effectsForSteps` and
@@ -165,37 +165,6 @@ export async function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget,
     file: m.file.displayPath,
     steps: m.file.up.map((l, i) => ({ index: i, step: stepLabel(l.step), line: l.origin.line, statements: (effects[i] ?? []).map(effectText) })),
   };
-}
-
-/**
- * `effectsForSteps`, with a refusal located: the statements are written for all steps at once
- * (some changes fuse into one ALTER), so on a refusal the steps are tried in growing prefixes
- * to find the first one that cannot be written, and the error names its file:line and step.
- */
-export async function effectsLocated(
-  steps: readonly ExecutableStep[],
-  ctx: Parameters<typeof effectsForSteps>[1],
-  workflowsEnabled: boolean,
-  m: ReplayedMigration,
-): ReturnType<typeof effectsForSteps> {
-  try {
-    return await effectsForSteps(steps, ctx, workflowsEnabled);
-  } catch (error) {
-    if (!(error instanceof MooseError)) throw error;
-    for (let k = 1; k <= steps.length; k++) {
-      try {
-        await effectsForSteps(steps.slice(0, k), ctx, workflowsEnabled);
-      } catch {
-        const located = m.file.up[k - 1];
-        if (!located) break;
-        const position = { file: m.file.displayPath, line: located.origin.line, column: located.origin.column };
-        const message = `step ${k} of ${m.file.id}, ${stepLabel(located.step)}: ${error.message}`;
-        const options = { position, details: error.details, cause: error, ...(error.hint ? { hint: error.hint } : {}) };
-        throw error instanceof RefusedError ? new RefusedError(error.code, message, options) : new MooseError(error.code, error.exit, message, options);
-      }
-    }
-    throw error;
-  }
 }
 
 /**

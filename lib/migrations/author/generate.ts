@@ -1,15 +1,15 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { LoadedConfig } from "../config/config.js";
-import type { ColumnRename, DiffOptions, TableRename } from "../diff/diff.js";
-import { renameHints, type RenameResolver, type RenameSuggestion } from "../diff/rename-suggestions.js";
-import { InvalidInputError } from "../errors.js";
-import { checkTopicChanges } from "../engines/stream/topic-spec.js";
-import type { ExtractedApp } from "../extract/extract-app.js";
-import { planAgainst, extractProject, extractProjectChecked, type PlanOptions, type PlanReport } from "../project/plan-project.js";
-import { readCommittedState, type CommittedState } from "./committed-state.js";
-import { readDraft, type MigrationFile } from "./read.js";
-import { defaultSlug, renderMigration, slugify, timestampId } from "./render.js";
+import type { LoadedConfig } from "../../config/config.js";
+import type { ColumnRename, DiffOptions, TableRename } from "../../diff/diff.js";
+import { renameHints, type RenameResolver, type RenameSuggestion } from "../../diff/rename-suggestions.js";
+import { InvalidInputError } from "../../errors.js";
+import { checkTopicChanges } from "../../engines/stream/topic-spec.js";
+import type { ExtractedApp } from "../../extract/extract-app.js";
+import { planAgainst, extractProject, extractProjectChecked, type PlanOptions, type PlanReport } from "../../project/plan-project.js";
+import { readCommittedState, type CommittedState } from "../files/committed-state.js";
+import { readDraft, type MigrationFile } from "../files/read.js";
+import { defaultSlug, renderMigration, slugify, timestampId } from "../files/render.js";
 
 export type GenerateResult =
   | { readonly kind: "no-changes"; readonly report: PlanReport }

@@ -1,18 +1,21 @@
-import type { Change } from "../diff/change.js";
-import { liveObjects } from "../diff/change-meta.js";
-import { RefusedError } from "../errors.js";
-import type { Ledger } from "../ledger/ledger.js";
-import { applyChange } from "../model/apply-change.js";
-import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
-import { reverseChange } from "../plan/plan.js";
-import { classifyChange, guardedByPreflight, RISK_CODES } from "../plan/risk.js";
-import { executableSteps, isRollbackRecord, plannedSteps, stepLabel, unapprovedSteps, type PlannedStep } from "./deploy.js";
+import type { Change } from "../../diff/change.js";
+import { liveObjects } from "../../diff/change-meta.js";
+import { RefusedError } from "../../errors.js";
+import type { Ledger } from "../../ledger/ledger.js";
+import { applyChange } from "../../model/apply-change.js";
+import { hashInfraMap, type InfraMap } from "../../model/infra-map.js";
+import { reverseChange } from "../../plan/plan.js";
+import { classifyChange, guardedByPreflight, RISK_CODES } from "../../plan/risk.js";
+import { plannedSteps, unapprovedSteps, type PlannedStep } from "./deploy.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEvent, type RunUnit } from "./runner.js";
-import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
-import { replayMigrations, type ReplayedMigration } from "./sequence.js";
+import { DRAFT_ID, type LocatedStep, type MigrationFile } from "../files/read.js";
+import { replayMigrations, type ReplayedMigration } from "../files/sequence.js";
 import { liveDrift } from "./status.js";
-import { changeOf } from "./steps.js";
+import { changeOf } from "../files/steps.js";
+import { executableSteps } from "./execute.js";
+import { isRollbackRecord } from "../../ledger/records.js";
+import { stepLabel } from "../files/steps.js";
 
 export interface RollbackOptions extends LockOptions {
   /** Roll back every applied migration after this one (which stays applied); default: only the newest. */

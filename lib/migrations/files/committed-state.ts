@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import ts from "../extract/typescript.cjs";
-import { PACKAGE_ROOT } from "../extract/program.js";
-import { checksumOf } from "../ledger/checksum.js";
-import { emptyInfraMap, hashInfraMap, parseInfraMap, type InfraMap } from "../model/infra-map.js";
+import ts from "../../extract/typescript.cjs";
+import { PACKAGE_ROOT } from "../../extract/program.js";
+import { checksumOf } from "../../ledger/checksum.js";
+import { emptyInfraMap, hashInfraMap, parseInfraMap, type InfraMap } from "../../model/infra-map.js";
 import { MIGRATION_FILE, readMigrations } from "./read.js";
 import { replayMigrations, type Replay } from "./sequence.js";
 

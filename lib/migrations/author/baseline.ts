@@ -1,16 +1,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { LoadedConfig } from "../config/config.js";
-import { diff } from "../diff/diff.js";
-import type { OlapEngine } from "../engines/olap/engine.js";
-import { RefusedError } from "../errors.js";
-import type { ExtractedApp } from "../extract/extract-app.js";
-import type { Ledger } from "../ledger/ledger.js";
-import { checksumOf } from "../ledger/checksum.js";
-import { canonicalJson, emptyInfraMap, hashInfraMap, type InfraMap, type MaterializedView, type Table } from "../model/infra-map.js";
-import { plan } from "../plan/plan.js";
-import { DRAFT_ID, readMigrations } from "./read.js";
-import { renderMigration, slugify, timestampId } from "./render.js";
+import type { LoadedConfig } from "../../config/config.js";
+import { diff } from "../../diff/diff.js";
+import type { OlapEngine } from "../../engines/olap/engine.js";
+import { RefusedError } from "../../errors.js";
+import type { ExtractedApp } from "../../extract/extract-app.js";
+import type { Ledger } from "../../ledger/ledger.js";
+import { checksumOf } from "../../ledger/checksum.js";
+import { canonicalJson, emptyInfraMap, hashInfraMap, type InfraMap, type MaterializedView, type Table } from "../../model/infra-map.js";
+import { plan } from "../../plan/plan.js";
+import { DRAFT_ID, readMigrations } from "../files/read.js";
+import { renderMigration, slugify, timestampId } from "../files/render.js";
 
 export interface BaselineOptions {
   readonly toolVersion: string;

@@ -1,10 +1,10 @@
 import { readFileSync, readdirSync } from "node:fs";
-import { fileSystemError } from "../fs-errors.js";
+import { fileSystemError } from "../../fs-errors.js";
 import { join } from "node:path";
-import ts from "../extract/typescript.cjs";
-import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
-import { STEP_OPS, type Step, type StepOp } from "../migration/index.js";
-import { checksumOf } from "../ledger/checksum.js";
+import ts from "../../extract/typescript.cjs";
+import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../../errors.js";
+import { STEP_OPS, type Step, type StepOp } from "./api.js";
+import { checksumOf } from "../../ledger/checksum.js";
 
 /**
  * `moose dev` keeps the net change since the last applied migration in one

@@ -1,7 +1,7 @@
-import type { Change } from "../diff/change.js";
-import { assertNever, InvalidInputError } from "../errors.js";
-import { canonicalJson, type InfraMap, type Table, type TableEngine, type TableIndex, type TableProjection } from "../model/infra-map.js";
-import type { Approval, RebuildDefinition, Step } from "../migration/index.js";
+import type { Change } from "../../diff/change.js";
+import { assertNever, InvalidInputError } from "../../errors.js";
+import { canonicalJson, type InfraMap, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
+import type { Approval, RebuildDefinition, Step } from "./api.js";
 
 /**
  * Converting between plan changes and file steps. A step names what it
@@ -312,4 +312,11 @@ export function approvalOf(step: Step): boolean {
 
 function bad(origin: StepOrigin, message: string): InvalidInputError {
   return new InvalidInputError("MIGRATION_STEP_INVALID", message, { position: origin });
+}
+
+/** `dropColumn("Users", …)`: a step as messages name it; an object argument by its name. */
+export function stepLabel(step: Step): string {
+  const first = step.args[0];
+  const shown = first !== null && typeof first === "object" && "name" in first ? (first as { name: unknown }).name : first;
+  return `${step.op}(${JSON.stringify(shown)?.slice(0, 80) ?? ""}${step.args.length > 1 ? ", …" : ""})`;
 }

@@ -1,16 +1,16 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { LoadedConfig } from "../config/config.js";
-import { InvalidInputError, MooseError, RefusedError } from "../errors.js";
-import { applyChange } from "../model/apply-change.js";
-import { hashInfraMap } from "../model/infra-map.js";
-import { projectMigrations } from "../project/engines.js";
-import { stepLabel } from "./deploy.js";
+import type { LoadedConfig } from "../../config/config.js";
+import { InvalidInputError, MooseError, RefusedError } from "../../errors.js";
+import { applyChange } from "../../model/apply-change.js";
+import { hashInfraMap } from "../../model/infra-map.js";
+import { projectMigrations } from "../../project/engines.js";
 import { nextTimestamp } from "./generate.js";
-import { readMigrationText, type MigrationFile } from "./read.js";
-import { replayMigrations } from "./sequence.js";
-import { changeOf } from "./steps.js";
-import type { LedgerView } from "./check.js";
+import { readMigrationText, type MigrationFile } from "../files/read.js";
+import { replayMigrations } from "../files/sequence.js";
+import { changeOf } from "../files/steps.js";
+import { stepLabel } from "../files/steps.js";
+import { type LedgerView } from "../apply/status.js";
 
 export interface RebaseResult {
   readonly from: string;

@@ -1,7 +1,7 @@
-import { RefusedError } from "../errors.js";
-import { applyChange } from "../model/apply-change.js";
-import { emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
-import type { Change } from "../diff/change.js";
+import { RefusedError } from "../../errors.js";
+import { applyChange } from "../../model/apply-change.js";
+import { emptyInfraMap, hashInfraMap, type InfraMap } from "../../model/infra-map.js";
+import type { Change } from "../../diff/change.js";
 import type { MigrationFile } from "./read.js";
 import { changeOf } from "./steps.js";
 

@@ -1,12 +1,12 @@
-import { liveObjects } from "../diff/change-meta.js";
-import { RefusedError } from "../errors.js";
-import type { Ledger } from "../ledger/ledger.js";
-import type { MigrationRecord } from "../ledger/records.js";
-import { isRollbackRecord } from "./deploy.js";
-import type { MigrationFile } from "./read.js";
+import { liveObjects } from "../../diff/change-meta.js";
+import { RefusedError } from "../../errors.js";
+import type { Ledger } from "../../ledger/ledger.js";
+import type { MigrationRecord } from "../../ledger/records.js";
+import type { MigrationFile } from "../files/read.js";
 import { withMigrationLock, type LockOptions, type OpenEngines } from "./runner.js";
-import { replayMigrations } from "./sequence.js";
+import { replayMigrations } from "../files/sequence.js";
 import { liveDrift } from "./status.js";
+import { isRollbackRecord } from "../../ledger/records.js";
 
 export type Resolution = "applied" | "rolled-back";
 

@@ -1,22 +1,22 @@
-import type { Change } from "../diff/change.js";
-import { liveObjects } from "../diff/change-meta.js";
-import type { InfraMap } from "../model/infra-map.js";
-import type { Step } from "../migration/index.js";
-import { RefusedError } from "../errors.js";
-import type { OlapEngine } from "../engines/olap/engine.js";
-import type { ExecutableStep } from "./execute.js";
-import type { Ledger } from "../ledger/ledger.js";
-import type { MigrationRecord } from "../ledger/records.js";
-import { applyChange } from "../model/apply-change.js";
-import { classifyChange, needsApproval, RISK_CODES } from "../plan/risk.js";
-import { holdByLifeCycle } from "../plan/life-cycle.js";
-import { DRAFT_ID, type LocatedStep, type MigrationFile } from "./read.js";
-import { replayMigrations, type ReplayedMigration } from "./sequence.js";
+import type { Change } from "../../diff/change.js";
+import { liveObjects } from "../../diff/change-meta.js";
+import type { InfraMap } from "../../model/infra-map.js";
+import type { Step } from "../files/api.js";
+import { RefusedError } from "../../errors.js";
+import type { OlapEngine } from "../../engines/olap/engine.js";
+import { executable } from "./execute.js";
+import type { Ledger } from "../../ledger/ledger.js";
+import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
+import { applyChange } from "../../model/apply-change.js";
+import { classifyChange, needsApproval, RISK_CODES } from "../../plan/risk.js";
+import { holdByLifeCycle } from "../../plan/life-cycle.js";
+import { DRAFT_ID, type LocatedStep, type MigrationFile } from "../files/read.js";
+import { replayMigrations, type ReplayedMigration } from "../files/sequence.js";
 import { editableAfterFailure, liveDrift } from "./status.js";
 import { guardMigrationSql } from "./sql-guard.js";
-import { approvalOf } from "./steps.js";
-import { effectsLocated } from "./sql-preview.js";
+import { approvalOf, stepLabel } from "../files/steps.js";
 import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
+import { effectsLocated } from "./execute.js";
 
 export type { ChangeApplier } from "./execute.js";
 
@@ -117,10 +117,6 @@ export interface PlannedStep {
   readonly dataLoss?: string;
 }
 
-/** Ledger ids of unfinished rollbacks (`<migration id>.rollback`); see rollback.ts. */
-export function isRollbackRecord(id: string): boolean {
-  return id.endsWith(".rollback");
-}
 
 
 /**
@@ -244,25 +240,6 @@ function sortOutcomes(outcomes: MigrationOutcome[], files: readonly MigrationFil
   return outcomes.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
 }
 
-/** Every step that loses data must say `approveDataLoss: true` in the file. */
-export function executable(m: ReplayedMigration): ExecutableStep[] {
-  return executableSteps(m.file.up.map((l) => l.step), m.changes);
-}
-
-/** File steps with their replayed changes, as the executor takes them. */
-export function executableSteps(steps: readonly Step[], changes: ReadonlyArray<Change | null>): ExecutableStep[] {
-  return steps.map((step, i) => {
-    const base = { change: changes[i] ?? null, ...(approvalOf(step) ? { approved: true } : {}) };
-    if (step.op === "sql") return { ...base, sql: String(step.args[0]) };
-    if (step.op === "check") {
-      const options = step.args[1];
-      const message = options !== null && typeof options === "object" && typeof (options as { message?: unknown }).message === "string" ? String((options as { message: string }).message) : "check failed";
-      return { ...base, check: { query: String(step.args[0]), message } };
-    }
-    return base;
-  });
-}
-
 function checkApprovals(m: ReplayedMigration): void {
   checkLifeCycles(m);
   unapprovedSteps(m.file.up, m.changes, m.before, m.file.displayPath, `${m.file.fileName} would lose data and does not approve it; nothing of it was applied`);
@@ -291,12 +268,7 @@ function checkLifeCycles(m: ReplayedMigration): void {
   }
 }
 
-/** `dropColumn("Users", …)`: a step as messages name it; an object argument by its name. */
-export function stepLabel(step: Step): string {
-  const first = step.args[0];
-  const shown = first !== null && typeof first === "object" && "name" in first ? (first as { name: unknown }).name : first;
-  return `${step.op}(${JSON.stringify(shown)?.slice(0, 80) ?? ""}${step.args.length > 1 ? ", …" : ""})`;
-}
+
 
 /**
  * Refuses (`DESTRUCTIVE_NOT_APPROVED`) when a step that loses data lacks `approveDataLoss: true`,

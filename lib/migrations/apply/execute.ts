@@ -1,11 +1,17 @@
-import { ownerOf, subjectName } from "../diff/change-meta.js";
-import type { Change } from "../diff/change.js";
-import { assertNever, EngineError, RefusedError } from "../errors.js";
-import type { OlapCapabilities, OlapEngine } from "../engines/olap/engine.js";
-import { checkStatement, parseCheck, rowWriteFor, statementsForChanges, typeChangeGuard } from "../engines/olap/sql.js";
-import { generatedInsert, handWrittenInsert, insertKey, insertText, mutationsDone, runInsert, type InsertPlan } from "../engines/olap/staged-insert.js";
-import type { InfraMap } from "../model/infra-map.js";
-import { applyChange } from "../model/apply-change.js";
+import { ownerOf, subjectName } from "../../diff/change-meta.js";
+import type { Change } from "../../diff/change.js";
+import { assertNever, EngineError, MooseError, RefusedError } from "../../errors.js";
+import type { OlapCapabilities, OlapEngine } from "../../engines/olap/engine.js";
+import { checkStatement, parseCheck } from "../../engines/olap/sql/checks.js";
+import { typeChangeGuard } from "../../engines/olap/sql/columns.js";
+import { statementsForChanges } from "../../engines/olap/sql/index.js";
+import { rowWriteFor } from "../../engines/olap/sql/row-writes.js";
+import { generatedInsert, handWrittenInsert, insertKey, insertText, mutationsDone, runInsert, type InsertPlan } from "../../engines/olap/staged-insert.js";
+import type { InfraMap } from "../../model/infra-map.js";
+import { applyChange } from "../../model/apply-change.js";
+import type { Step } from "../files/api.js";
+import type { ReplayedMigration } from "../files/sequence.js";
+import { approvalOf, stepLabel } from "../files/steps.js";
 
 /** Engines that carry out non-OLAP changes; each applies the changes of its kind. */
 export interface ChangeApplier {
@@ -214,4 +220,54 @@ export async function runEffect(effect: Effect, engines: Engines): Promise<void>
 /** Runs one step's effects in order. */
 export async function executeStep(effects: readonly Effect[], engines: Engines): Promise<void> {
   for (const effect of effects) await runEffect(effect, engines);
+}
+
+/** A replayed migration's up steps as the executor takes them. */
+export function executable(m: ReplayedMigration): ExecutableStep[] {
+  return executableSteps(m.file.up.map((l) => l.step), m.changes);
+}
+
+/** File steps with their replayed changes, as the executor takes them. */
+export function executableSteps(steps: readonly Step[], changes: ReadonlyArray<Change | null>): ExecutableStep[] {
+  return steps.map((step, i) => {
+    const base = { change: changes[i] ?? null, ...(approvalOf(step) ? { approved: true } : {}) };
+    if (step.op === "sql") return { ...base, sql: String(step.args[0]) };
+    if (step.op === "check") {
+      const options = step.args[1];
+      const message = options !== null && typeof options === "object" && typeof (options as { message?: unknown }).message === "string" ? String((options as { message: string }).message) : "check failed";
+      return { ...base, check: { query: String(step.args[0]), message } };
+    }
+    return base;
+  });
+}
+
+/**
+ * `effectsForSteps`, with a refusal located: the statements are written for all steps at once
+ * (some changes fuse into one ALTER), so on a refusal the steps are tried in growing prefixes
+ * to find the first one that cannot be written, and the error names its file:line and step.
+ */
+export async function effectsLocated(
+  steps: readonly ExecutableStep[],
+  ctx: Parameters<typeof effectsForSteps>[1],
+  workflowsEnabled: boolean,
+  m: ReplayedMigration,
+): ReturnType<typeof effectsForSteps> {
+  try {
+    return await effectsForSteps(steps, ctx, workflowsEnabled);
+  } catch (error) {
+    if (!(error instanceof MooseError)) throw error;
+    for (let k = 1; k <= steps.length; k++) {
+      try {
+        await effectsForSteps(steps.slice(0, k), ctx, workflowsEnabled);
+      } catch {
+        const located = m.file.up[k - 1];
+        if (!located) break;
+        const position = { file: m.file.displayPath, line: located.origin.line, column: located.origin.column };
+        const message = `step ${k} of ${m.file.id}, ${stepLabel(located.step)}: ${error.message}`;
+        const options = { position, details: error.details, cause: error, ...(error.hint ? { hint: error.hint } : {}) };
+        throw error instanceof RefusedError ? new RefusedError(error.code, message, options) : new MooseError(error.code, error.exit, message, options);
+      }
+    }
+    throw error;
+  }
 }

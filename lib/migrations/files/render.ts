@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
-import type { Change } from "../diff/change.js";
-import { assertNever } from "../errors.js";
-import { PACKAGE_ROOT } from "../extract/program.js";
-import type { HeldChange, Plan, PlanStep } from "../plan/plan.js";
-import { guardedByPreflight, RISK_CODES } from "../plan/risk.js";
+import type { Change } from "../../diff/change.js";
+import { assertNever } from "../../errors.js";
+import { PACKAGE_ROOT } from "../../extract/program.js";
+import type { HeldChange, Plan, PlanStep } from "../../plan/plan.js";
+import { guardedByPreflight, RISK_CODES } from "../../plan/risk.js";
 import { stepOf } from "./steps.js";
 import { tsLiteral } from "./ts-literal.js";
-import type { Step } from "../migration/index.js";
+import type { Step } from "./api.js";
 
 export const TEMPLATE_DIR = join(PACKAGE_ROOT, "migrations-template");
 

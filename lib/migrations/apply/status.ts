@@ -1,11 +1,14 @@
 import { approvedLosses } from "./sql-guard.js";
-import type { OlapEngine } from "../engines/olap/engine.js";
-import { diff } from "../diff/diff.js";
-import type { MigrationRecord } from "../ledger/records.js";
-import { canonicalJson, emptyInfraMap, type InfraMap, type Table } from "../model/infra-map.js";
-import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "./read.js";
-import type { TopicDescription } from "../engines/stream/topic-spec.js";
-import { replayMigrations } from "./sequence.js";
+import type { OlapEngine } from "../../engines/olap/engine.js";
+import { diff } from "../../diff/diff.js";
+import { existsSync } from "node:fs";
+import type { LoadedConfig } from "../../config/config.js";
+import { openLedger } from "../../ledger/index.js";
+import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
+import { canonicalJson, emptyInfraMap, type InfraMap, type Table } from "../../model/infra-map.js";
+import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "../files/read.js";
+import type { TopicDescription } from "../../engines/stream/topic-spec.js";
+import { replayMigrations } from "../files/sequence.js";
 
 export type MigrationState = "applied" | "pending" | "failed" | "partially_applied" | "running" | "edited" | "removed" | "out-of-order" | "draft";
 
@@ -211,4 +214,21 @@ export function topicDrift(expected: InfraMap, live: Readonly<Record<string, Top
     }
   }
   return out;
+}
+
+/** What the local ledger says was applied, when there is one (`none`: CI, a fresh clone). */
+export interface LedgerView {
+  readonly source: "local" | "none";
+  readonly records: readonly MigrationRecord[];
+}
+
+/** The project's local ledger (SQLite, or the mirror of a server's), read only when the file exists: nothing is created. */
+export async function localLedgerView(config: LoadedConfig): Promise<LedgerView> {
+  if (!existsSync(config.paths.ledgerPath)) return { source: "none", records: [] };
+  const ledger = await openLedger(config.paths.ledgerPath);
+  try {
+    return { source: "local", records: (await ledger.list()).filter((r) => r.id !== DRAFT_ID && !isRollbackRecord(r.id)) };
+  } finally {
+    await ledger.close();
+  }
 }

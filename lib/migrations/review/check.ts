@@ -1,22 +1,21 @@
-import { existsSync } from "node:fs";
-import type { LoadedConfig } from "../config/config.js";
-import type { Change } from "../diff/change.js";
-import { viewModification } from "../engines/olap/sql.js";
-import { MooseError, type SourcePosition } from "../errors.js";
-import { openLedger } from "../ledger/index.js";
-import type { MigrationRecord } from "../ledger/records.js";
-import { applyChange } from "../model/apply-change.js";
-import { classifyChange, guardedByPreflight } from "../plan/risk.js";
-import { extractProjectChecked } from "../project/plan-project.js";
-import { projectMigrations } from "../project/engines.js";
-import { isRollbackRecord, stepLabel, unapprovedSteps } from "./deploy.js";
-import { planCommitted } from "./generate.js";
-import { DRAFT_ID, type MigrationFile } from "./read.js";
-import { describeChange } from "./render.js";
-import { replayMigrations, type Replay, type ReplayedMigration } from "./sequence.js";
-import { guardMigrationSql } from "./sql-guard.js";
+import type { LoadedConfig } from "../../config/config.js";
+import type { Change } from "../../diff/change.js";
+import { viewModification } from "../../engines/olap/sql/views.js";
+import { MooseError, type SourcePosition } from "../../errors.js";
+import type { MigrationRecord } from "../../ledger/records.js";
+import { applyChange } from "../../model/apply-change.js";
+import { classifyChange, guardedByPreflight } from "../../plan/risk.js";
+import { extractProjectChecked } from "../../project/plan-project.js";
+import { projectMigrations } from "../../project/engines.js";
+import { unapprovedSteps } from "../apply/deploy.js";
+import { planCommitted } from "../author/generate.js";
+import type { MigrationFile } from "../files/read.js";
+import { describeChange } from "../files/render.js";
+import { replayMigrations, type Replay, type ReplayedMigration } from "../files/sequence.js";
+import { guardMigrationSql } from "../apply/sql-guard.js";
 import { migrationSql, type SqlTarget } from "./sql-preview.js";
-import { editableAfterFailure } from "./status.js";
+import { editableAfterFailure, type LedgerView } from "../apply/status.js";
+import { stepLabel } from "../files/steps.js";
 
 /**
  * `moose migrate check` and `moose migrate lint`: what CI asks of a branch, offline.
@@ -35,23 +34,6 @@ export interface Finding {
   readonly step?: string;
   readonly details?: readonly string[];
   readonly hint?: string;
-}
-
-/** What the local ledger says was applied, when there is one (`none`: CI, a fresh clone). */
-export interface LedgerView {
-  readonly source: "local" | "none";
-  readonly records: readonly MigrationRecord[];
-}
-
-/** The project's local ledger (SQLite, or the mirror of a server's), read only when the file exists: nothing is created. */
-export async function localLedgerView(config: LoadedConfig): Promise<LedgerView> {
-  if (!existsSync(config.paths.ledgerPath)) return { source: "none", records: [] };
-  const ledger = await openLedger(config.paths.ledgerPath);
-  try {
-    return { source: "local", records: (await ledger.list()).filter((r) => r.id !== DRAFT_ID && !isRollbackRecord(r.id)) };
-  } finally {
-    await ledger.close();
-  }
 }
 
 export interface CheckReport {

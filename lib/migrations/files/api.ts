@@ -15,7 +15,7 @@
  *   down: [dropColumn("Users", "age", { approveDataLoss: true })],
  * });
  */
-import type { ApiEndpoint, Column, LifeCycle, MaterializedView, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../model/infra-map.js";
+import type { ApiEndpoint, Column, LifeCycle, MaterializedView, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
 
 /** Written on a step that loses data: deploy runs it only when this is `true`. */
 export interface Approval {

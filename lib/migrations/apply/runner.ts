@@ -1,19 +1,19 @@
 import { hostname } from "node:os";
-import { DATA_CHANGE_KINDS } from "../diff/change.js";
-import { enginesNeeded, liveObjects, ownerOf } from "../diff/change-meta.js";
-import { parseStatement } from "../engines/olap/parser.js";
-import { readRefusal } from "../engines/olap/statement-policy.js";
-import { EngineError, MooseError, RefusedError } from "../errors.js";
-import type { LockHolder, MigrationRecord } from "../ledger/records.js";
-import { applyChange } from "../model/apply-change.js";
+import { DATA_CHANGE_KINDS } from "../../diff/change.js";
+import { enginesNeeded, liveObjects, ownerOf } from "../../diff/change-meta.js";
+import { parseStatement } from "../../engines/olap/parser.js";
+import { readRefusal } from "../../engines/olap/statement-policy.js";
+import { EngineError, MooseError, RefusedError } from "../../errors.js";
+import type { LockHolder, MigrationRecord } from "../../ledger/records.js";
+import { applyChange } from "../../model/apply-change.js";
 import { liveDrift } from "./status.js";
-import type { OlapCapabilities } from "../engines/olap/capabilities.js";
-import type { BeginMigration, Ledger } from "../ledger/ledger.js";
-import type { InfraMap } from "../model/infra-map.js";
+import type { OlapCapabilities } from "../../engines/olap/capabilities.js";
+import type { BeginMigration, Ledger } from "../../ledger/ledger.js";
+import type { InfraMap } from "../../model/infra-map.js";
 import { effectsForSteps, effectText, executeStep, type Effect, type EffectsRun, type Engines, type ExecutableStep } from "./execute.js";
-import { dropStagedLeftovers, uncertainty } from "../engines/olap/staged-insert.js";
-import { rebuildTail } from "../engines/olap/sql.js";
-import { identifiersIn } from "../engines/olap/sql-text.js";
+import { dropStagedLeftovers, uncertainty } from "../../engines/olap/staged-insert.js";
+import { rebuildTail } from "../../engines/olap/sql/rebuild.js";
+import { identifiersIn } from "../../engines/olap/sql-text.js";
 
 /**
  * The one executor behind `deploy` and `rollback` (and their dry runs): a direction
