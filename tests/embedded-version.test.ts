@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { chdbInstallKey } from "../lib/migrations/review/sql-preview.js";
 
 // Each case runs in its own process: the version is asked once per process.
-const MODULE = new URL("../lib/migrations/sql-preview.js", import.meta.url).href;
+const MODULE = new URL("../lib/migrations/review/sql-preview.js", import.meta.url).href;
 
 function versionWithCache(cache: unknown): { printed: string; cached: unknown } {
   const home = mkdtempSync(join(tmpdir(), "moose-embedded-version-"));

@@ -26,7 +26,7 @@ function table(name, extra = []) {
 async function make(count) {
   const { diff } = await import(dist("lib/diff/diff.js"));
   const { plan } = await import(dist("lib/plan/plan.js"));
-  const { renderMigration } = await import(dist("lib/migrations/render.js"));
+  const { renderMigration } = await import(dist("lib/migrations/files/render.js"));
   const { emptyInfraMap, hashInfraMap } = await import(dist("lib/model/infra-map.js"));
   const migrations = join(dir, "migrations");
   rmSync(migrations, { recursive: true, force: true });
@@ -48,7 +48,7 @@ async function make(count) {
 
 async function deployTimed(out) {
   const { loadConfig } = await import(dist("lib/config/config.js"));
-  const { deploy } = await import(dist("lib/migrations/deploy.js"));
+  const { deploy } = await import(dist("lib/migrations/apply/deploy.js"));
   const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
   const config = await loadConfig(dir, {});
   const files = projectMigrations(config);
@@ -72,7 +72,7 @@ async function deployTimed(out) {
 /** Where a deploy's time goes: every ledger method and engine call, timed. */
 async function breakdown() {
   const { loadConfig } = await import(dist("lib/config/config.js"));
-  const { deploy } = await import(dist("lib/migrations/deploy.js"));
+  const { deploy } = await import(dist("lib/migrations/apply/deploy.js"));
   const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
   const config = await loadConfig(dir, {});
   const files = projectMigrations(config);

@@ -22,7 +22,7 @@ const keep = new Set(rest[0] === "--keep" ? rest[1].split(",").map(Number) : [])
 
 const { AppExtractor } = await import("../../dist/lib/extract/extract-app.js");
 const { planAgainst } = await import("../../dist/lib/project/plan-project.js");
-const { renderMigration, timestampId } = await import("../../dist/lib/migrations/render.js");
+const { renderMigration, timestampId } = await import("../../dist/lib/migrations/files/render.js");
 const { emptyInfraMap, hashInfraMap } = await import("../../dist/lib/model/infra-map.js");
 
 const extractor = new AppExtractor({ projectDir: dir, mainFile: "app/index.ts" });
