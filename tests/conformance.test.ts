@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
-import { statementsFor } from "../lib/engines/olap/sql.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { extractApp, type ExtractedApp } from "../lib/extract/extract-app.js";
 import type { Table } from "../lib/model/infra-map.js";
 import { errorsOf, once, tempApp } from "./helpers/extract-apps.js";
