@@ -50,6 +50,8 @@ test.serial("on a terminal: colours, and a spinner with the elapsed time for a s
   t.is(d.code, 0, d.stderr);
   t.regex(d.stdout, /\u001b\[32m✓\u001b\[39m 1\/2 createTable\("Things"\)/);
   t.regex(d.stdout, /\r\u001b\[K  \u001b\[33m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\u001b\[39m 1\/1 sql\("SELECT sleep\(2\)"\) \u001b\[2m1\.\d s\u001b\[22m/);
+  // The embedded engine cannot report rows while a statement runs (its session runs one query at a time): a spinner only.
+  t.notRegex(d.stdout, / rows/);
   // The spinner line is cleared before the step's own line.
   t.regex(d.stdout, /\r\u001b\[K {2}\u001b\[32m✓\u001b\[39m 1\/1 sql\("SELECT sleep\(2\)"\)/);
 
@@ -59,4 +61,58 @@ test.serial("on a terminal: colours, and a spinner with the elapsed time for a s
   t.true(coloursFor({ isTTY: false, env: { FORCE_COLOR: "1" } }).enabled);
   t.false(coloursFor({ isTTY: true, env: { TERM: "dumb" } }).enabled);
   t.false(coloursFor({ isTTY: false, env: {} }).enabled);
+});
+
+const serverUrl = process.env["CLICKHOUSE_URL"];
+if (!serverUrl) console.log("run-progress: CLICKHOUSE_URL is not set; skipping the rows-copied progress on a ClickHouse server (.ci/run sets it)");
+const onServer = serverUrl ? test.serial : test.skip;
+
+onServer("on a terminal, a long row copy on a server (18.16) shows rows read / the server's estimate while it runs", async (t) => {
+  t.timeout(240_000);
+  const dir = await initProject("progress-srv", `import { OlapTable } from "moose-migrate";
+
+interface Row {
+  id: string;
+  n: number;
+}
+
+export const big = new OlapTable<Row>("Big", { orderByFields: ["id"] });
+export const copy = new OlapTable<Row>("BigCopy", { orderByFields: ["id"] });
+`);
+  const u = new URL(serverUrl!);
+  const database = `moose_progress_${process.pid}_${Date.now().toString(36)}`;
+  writeFileSync(join(dir, "moose.config.toml"), `[clickhouse_config]\nengine = "server"\nhost = "${u.hostname}"\nhost_port = ${u.port || 8123}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n`);
+  t.teardown(() => fetch(`${serverUrl}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${database}`)}`, { method: "POST" }).then(() => undefined));
+  t.is((await runCli(dir, ["migrate", "generate", "--name", "tables"])).code, 0);
+  t.is((await runCli(dir, ["migrate", "deploy"])).code, 0);
+  const rows = 6_000_000;
+  const fill = await runCli(dir, ["query", `INSERT INTO Big SELECT toString(number), number FROM numbers(${rows})`, "--write"]);
+  t.is(fill.code, 0, fill.stderr);
+  t.is((await runCli(dir, ["migrate", "generate", "--empty", "--name", "copy"])).code, 0);
+  const file = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith("_copy.ts"))[0]!;
+  const path = join(dir, "migrations", file);
+  // A plain hand-written copy: deploy stages it (exactly once) and it reads every row of Big.
+  writeFileSync(path, readFileSync(path, "utf8").replace("  up: [\n", '  up: [\n    sql("INSERT INTO BigCopy SELECT id, n FROM Big"),\n'));
+  const t0 = Date.now();
+  const d = await runCli(dir, ["migrate", "deploy"], {}, []);
+  const ms = Date.now() - t0;
+  t.is(d.code, 0, d.stderr);
+  // eslint-disable-next-line no-control-regex
+  const lines = [...d.stdout.matchAll(/\r\u001b\[K {2}\u001b\[33m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\u001b\[39m 1\/1 sql\("INSERT INTO BigCopy[^\r]*?\u001b\[2m[\d.]+ s\u001b\[22m ([\d,]+) \/ ([\d,]+) rows \((\d+)%\)/g)];
+  t.log(`copy of ${rows.toLocaleString("en-US")} rows took ${ms} ms; ${lines.length} progress frames, last: ${lines.at(-1)?.slice(1).join(" ") ?? "none"}`);
+  t.true(lines.length > 0, d.stdout.slice(0, 2000));
+  const read = lines.map((m) => Number(m[1]!.replace(/,/g, "")));
+  t.true(read.every((r, i) => i === 0 || r >= read[i - 1]!), "rows read never go back");
+  t.true(lines.every((m) => Number(m[2]!.replace(/,/g, "")) >= rows * 0.9), "the total is the server's estimate of every row of Big");
+  t.regex(d.stdout, /\r\u001b\[K {2}\u001b\[32m✓\u001b\[39m 1\/1 sql\("INSERT INTO BigCopy/);
+  const [copied] = JSON.parse((await runCli(dir, ["query", "SELECT count() AS n FROM BigCopy", "--format", "json"])).stdout) as Array<{ n: string }>;
+  t.is(Number(copied!.n), rows);
+});
+
+test("rowsText: rows / estimate with a share that stays below 100% until the step ends", async (t) => {
+  const { rowsText } = await import("../cli/present/run-progress.js");
+  t.is(rowsText({ rows: 1_234_567, total: 5_000_000 }), "1,234,567 / 5,000,000 rows (24%)");
+  t.is(rowsText({ rows: 5_000_000, total: 5_000_000 }), "5,000,000 / 5,000,000 rows (99%)");
+  t.is(rowsText({ rows: 6_000_000, total: 5_000_000 }), "6,000,000 / 6,000,000 rows (99%)");
+  t.is(rowsText({ rows: 10, total: 0 }), "10 rows");
 });

@@ -26,6 +26,8 @@ export function runProgress(io: CliIO, labels: (id: string, index: number) => st
   };
   const step = (e: { id: string; index: number }, total: number) => `${e.index + 1}/${total} ${labels(e.id, e.index)}`;
   let total = 0;
+  /** The running step's rows read / estimated total, when the engine reports them (a server). */
+  let rows: { rows: number; total: number } | undefined;
   const onEvent = (e: RunEvent): void => {
     switch (e.kind) {
       case "start":
@@ -37,15 +39,19 @@ export function runProgress(io: CliIO, labels: (id: string, index: number) => st
         if (!io.isTTY) return;
         const started = Date.now();
         let frame = 0;
+        rows = undefined;
         timer = setInterval(() => {
           const ms = Date.now() - started;
           if (ms < SHOW_AFTER_MS) return;
           spinning = true;
-          io.stdout.write(`\r\u001b[K  ${c.yellow(FRAMES[frame++ % FRAMES.length]!)} ${step(e, e.steps)} ${c.dim(`${(ms / 1000).toFixed(1)} s`)}`);
+          io.stdout.write(`\r\u001b[K  ${c.yellow(FRAMES[frame++ % FRAMES.length]!)} ${step(e, e.steps)} ${c.dim(`${(ms / 1000).toFixed(1)} s`)}${rows ? ` ${rowsText(rows)}` : ""}`);
         }, 100);
         timer.unref?.();
         return;
       }
+      case "step-progress":
+        rows = { rows: e.rows, total: e.total };
+        return;
       case "step-done":
         stop();
         io.stdout.write(`  ${c.green("✓")} ${step(e, total)}  ${c.dim(`${e.ms.toFixed(0)} ms`)}\n`);
@@ -60,4 +66,11 @@ export function runProgress(io: CliIO, labels: (id: string, index: number) => st
     }
   };
   return { onEvent, stop };
+}
+
+/** `1,234,567 / 5,000,000 rows (24%)`; the total is the server's estimate, so the share never shows above 99% before the end. */
+export function rowsText(p: { rows: number; total: number }): string {
+  const n = (x: number) => x.toLocaleString("en-US");
+  if (p.total <= 0) return `${n(p.rows)} rows`;
+  return `${n(p.rows)} / ${n(Math.max(p.total, p.rows))} rows (${Math.min(99, Math.floor((100 * p.rows) / Math.max(p.total, p.rows)))}%)`;
 }

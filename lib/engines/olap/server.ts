@@ -2,7 +2,8 @@ import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHous
 import type { ServerOlapConfig } from "../../config/config.js";
 import { EngineError } from "../../errors.js";
 import { requiredQuerySettings } from "./capabilities.js";
-import type { OlapConnection } from "./engine.js";
+import type { OlapConnection, WriteProgress } from "./engine.js";
+import { randomUUID } from "node:crypto";
 import { quoteIdentifier } from "./sql-text.js";
 
 /**
@@ -43,6 +44,9 @@ export async function openServerConnection(config: ServerOlapConfig, database: s
 }
 
 class ServerConnection implements OlapConnection {
+  /** The query ids of the INSERTs running now, for {@link writeProgress}. */
+  private readonly inserts = new Set<string>();
+
   constructor(
     private readonly client: ClickHouseClient,
     private readonly url: string,
@@ -50,13 +54,31 @@ class ServerConnection implements OlapConnection {
   ) {}
 
   async execute(sql: string): Promise<void> {
+    const insert = /^\s*INSERT\b/i.test(sql);
+    const queryId = insert ? `moose-${randomUUID()}` : undefined;
     // Not an INSERT: re-sent once when the connection was reset (see `resent`); an INSERT is never re-sent.
-    const once = () => this.client.command({ query: sql, clickhouse_settings: { ...this.settings } });
+    const once = () => this.client.command({ query: sql, clickhouse_settings: { ...this.settings }, ...(queryId ? { query_id: queryId } : {}) });
+    if (queryId) this.inserts.add(queryId);
     try {
-      await (/^\s*INSERT\b/i.test(sql) ? once() : resent(once));
+      await (insert ? once() : resent(once));
     } catch (error) {
       throw this.failure(sql, error);
+    } finally {
+      if (queryId) this.inserts.delete(queryId);
     }
+  }
+
+  async writeProgress(): Promise<WriteProgress | undefined> {
+    if (this.inserts.size === 0) return undefined;
+    const ids = [...this.inserts].map((id) => `'${id}'`).join(", ");
+    const rows = await this.read(
+      `SELECT toString(sum(read_rows)) AS r, toString(sum(total_rows_approx)) AS t, toString(sum(written_rows)) AS w, count() AS n FROM system.processes WHERE query_id IN (${ids})`,
+      undefined,
+      { ...this.settings },
+    );
+    const row = rows[0];
+    if (!row || Number(row.n) === 0) return undefined;
+    return { readRows: Number(row.r), totalRows: Number(row.t), writtenRows: Number(row.w) };
   }
 
   async query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {

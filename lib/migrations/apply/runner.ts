@@ -53,6 +53,11 @@ export type RunEvent =
   | { readonly kind: "step-start"; readonly direction: Direction; readonly id: string; readonly index: number; readonly steps: number }
   | { readonly kind: "step-done"; readonly direction: Direction; readonly id: string; readonly index: number; readonly statements: readonly string[]; readonly ms: number }
   | { readonly kind: "step-skipped"; readonly direction: Direction; readonly id: string; readonly index: number }
+  /**
+   * While a step's INSERT runs on an engine that can tell (a server; see `OlapEngine.writeProgress`),
+   * about every half second: rows read so far and the server's estimate of all it will read (0: none yet).
+   */
+  | { readonly kind: "step-progress"; readonly direction: Direction; readonly id: string; readonly index: number; readonly rows: number; readonly total: number; readonly written: number }
   | { readonly kind: "done"; readonly direction: Direction; readonly id: string; readonly ms: number };
 
 export type UnitOutcome =
@@ -243,7 +248,12 @@ async function runUnit(
       // Marked started first: after a crash, the next run knows which step may have happened
       // (the step after a done one is marked in the same write as that one).
       if (i !== markedNext) await ledger.stepStarted(ledgerId, i, statements);
-      await executeStep(effects, engines);
+      const watch = hooks.onEvent ? watchProgress(engines.olap, (p) => emit({ kind: "step-progress", direction, id: unit.id, index: i, ...p })) : undefined;
+      try {
+        await executeStep(effects, engines);
+      } finally {
+        watch?.();
+      }
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(ledgerId, i, message, statements);
@@ -263,6 +273,36 @@ async function runUnit(
   await hooks.afterUnit?.(unit);
   emit({ kind: "done", direction, id: unit.id, ms: performance.now() - started });
   return { id: unit.id, status: "done", stepsRun: run, resumedFrom: done.size };
+}
+
+/** How often a running step's row progress is read (servers only). */
+const PROGRESS_EVERY_MS = 500;
+
+/**
+ * Reads the engine's write progress every {@link PROGRESS_EVERY_MS} while a step runs, one
+ * read at a time, and reports what it finds; returns the stop. Nothing on an engine that
+ * cannot tell (the embedded one). A read that fails is skipped: progress is never a reason
+ * for a step to fail.
+ */
+function watchProgress(olap: RunEngines["olap"], report: (p: { rows: number; total: number; written: number }) => void): (() => void) | undefined {
+  const read = olap.writeProgress;
+  if (!read) return undefined;
+  let busy = false;
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void read()
+      .then((p) => {
+        if (p && !stopped) report({ rows: p.readRows, total: p.totalRows, written: p.writtenRows });
+      }, () => undefined)
+      .finally(() => (busy = false));
+  }, PROGRESS_EVERY_MS);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 /**
