@@ -132,6 +132,13 @@ test("a missing run-time package is APP_LOAD_FAILED saying what to install", asy
   t.is(error.hint, "the app needs the package @moose-fixtures/fake-data at run time: install it (npm install @moose-fixtures/fake-data)");
 });
 
+test("a library stub that throws on the app's behalf (typia without its transform) is reported at the app's line, not the library's", async (t) => {
+  const error = await loadFailure(main("typia-stub"));
+  t.is(error.code, "APP_LOAD_FAILED");
+  t.deepEqual(error.position, { file: main("typia-stub"), line: 5, column: 35 });
+  t.regex(error.message, /threw Error: typia\.http\.createValidateQuery\(\) needs the typia package and its compile-time transform \(ts-patch\)/);
+});
+
 test("an error thrown while the app's modules run is APP_LOAD_FAILED at the .ts line", async (t) => {
   const error = await loadFailure(main("throws"));
   t.is(error.code, "APP_LOAD_FAILED");

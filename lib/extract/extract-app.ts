@@ -1,5 +1,6 @@
 import { quoteIdentifier, splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
 import { existsSync, statSync, type Stats } from "node:fs";
+import { isBuiltin } from "node:module";
 import { fileSystemError } from "../fs-errors.js";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import ts from "./typescript.cjs";
@@ -332,6 +333,8 @@ export class AppExtractor {
     if (missing) {
       for (const specifier of moduleSpecifiers(sf)) {
         if (!ts.isStringLiteralLike(specifier) || !missing.includes(specifier.text)) continue;
+        // Node's own modules (`fs`, `path`, `node:fs`) are there at run time; without @types/node they only lack types.
+        if (isBuiltin(specifier.text)) continue;
         const p = diagnosticPosition(sf, specifier.getStart(sf));
         warnings.push(`${this.display(p.file)}:${p.line}:${p.column}: cannot find module '${specifier.text}' (ignored for planning; install it before \`moose dev\` runs the code that imports it)`);
       }

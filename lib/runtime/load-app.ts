@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as nodeModule from "node:module";
 import { resolve as resolvePath } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { MessageChannel } from "node:worker_threads";
 import type { ApiHandler, ConsumptionApi, IngestApi } from "../dsl/api.js";
 import type { OlapTable } from "../dsl/olap-table.js";
@@ -390,6 +390,12 @@ function loadFailure(mainFile: string, cause: unknown): EngineError {
   });
 }
 
+/**
+ * This library's own files (its build, and the .ts sources its source maps point at): a
+ * frame there is where a stub threw on the app's behalf, not the app's line.
+ */
+const LIBRARY_SOURCES = [fileURLToPath(new URL("../", import.meta.url)), fileURLToPath(new URL("../../../lib/", import.meta.url))];
+
 /** The app-file position an error points at: from our `file:line:col:` prefix, else the first app frame of the stack. */
 function positionOf(error: Error, message: string): SourcePosition | undefined {
   const prefix = /^(\/[^:\n]+|[A-Za-z]:\\[^:\n]+):(\d+):(\d+): /.exec(message);
@@ -398,7 +404,7 @@ function positionOf(error: Error, message: string): SourcePosition | undefined {
   // Frames are mapped through the inline source maps to `/abs/app/x.ts:line:col` (or stay `file://` URLs).
   for (const m of stack.matchAll(/\(?((?:file:\/\/)?\/[^\s():]+?\.m?ts):(\d+):(\d+)\)?/g)) {
     const where = m[1] as string;
-    if (where.includes("/node_modules/")) continue;
+    if (where.includes("/node_modules/") || LIBRARY_SOURCES.some((dir) => where.startsWith(dir) || where.startsWith(`file://${dir}`))) continue;
     try {
       const file = where.startsWith("file:") ? decodeURIComponent(new URL(where).pathname) : where;
       return { file, line: Number(m[2]), column: Number(m[3]) };
