@@ -108,3 +108,21 @@ test.serial("with workflows enabled and Temporal unreachable, deploy says so and
   t.regex(d.stderr, /error\[TEMPORAL_UNAVAILABLE\]: Temporal at 127\.0\.0\.1:1 is unreachable: .*\(workflows are enabled in \[features\]; start Temporal or set workflows = false\)/);
   t.is((await runCli(dir, ["migrate", "status"])).code, 4);
 });
+
+test.serial("features.workflows = false (the default): a workflow change is planned and recorded, and nothing is sent to Temporal, as the config's comment says", async (t) => {
+  const root = tempDir("sw-off");
+  t.is((await runCli(root, ["init", "p"])).code, 0);
+  const dir = join(root, "p");
+  const config = readFileSync(join(dir, "moose.config.toml"), "utf8");
+  t.regex(config, /# Workflows\. false: workflow changes are planned and recorded in the ledger but nothing is sent to\n# Temporal[^\n]*\n[^\n]*\nworkflows = false\n/);
+  writeFileSync(join(dir, "moose.config.toml"), config.replace(/address = "[^"]*"/, `address = "${temporal.address}"`));
+  writeFileSync(join(dir, "app/index.ts"), APP("{}", 'export const weekly = new Workflow("weekly", { startingTask: rollup, schedule: "0 5 * * 1" });'));
+  const before = temporal.requestsOf("CreateSchedule").length;
+  const out = await ship(t, dir, "workflow off");
+  t.regex(out, /\+ weekly \(Workflow\)/);
+  t.regex(out, /createWorkflow\("weekly"\)[^\n]*\n\s+-- workflows are disabled in \[features\]: recorded, not sent to Temporal/);
+  t.is(temporal.requestsOf("CreateSchedule").length, before, "no request reached Temporal");
+  t.is(temporal.schedules("default").get("moose-weekly"), undefined);
+  const status = await runCli(dir, ["migrate", "status", "--json"]);
+  t.is(status.code, 0, status.stdout);
+});

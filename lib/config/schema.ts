@@ -96,7 +96,12 @@ export const CONFIG_SCHEMA = {
         doc: "Streaming topics (Kafka/Redpanda, or the embedded log).",
         aliases: ["streaming", "streams"],
       },
-      workflows: { kind: bool, default: false, render: "active", doc: "Temporal workflows." },
+      workflows: {
+        kind: bool,
+        default: false,
+        render: "active",
+        doc: "Workflows. false: workflow changes are planned and recorded in the ledger but nothing is sent to Temporal (no schedule is created or changed). true: they are applied to Temporal at temporal_config (moose dev runs them embedded when nothing answers at a loopback address).",
+      },
       apis: { kind: bool, default: true, render: "active", doc: "HTTP API endpoints.", aliases: ["api"] },
     },
   },
