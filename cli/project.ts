@@ -22,7 +22,7 @@ export async function loadProject(io: CliIO): Promise<LoadedConfig> {
  * embedded engine's data is read directly, said in one note (see `readingConfig`).
  */
 export async function loadProjectForReading(io: CliIO): Promise<LoadedConfig> {
-  const { config, embedded } = readingConfig(await loadProject(io));
+  const { config, embedded } = await readingConfig(await loadProject(io));
   if (embedded && config.olap.engine === "embedded" && config.devInfra.clickhouse) {
     const { host, port } = config.devInfra.clickhouse;
     io.stderr.write(

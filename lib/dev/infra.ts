@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
 import type { EmbeddedWorkflowEngine } from "../engines/workflow/embedded.js";
@@ -69,13 +70,31 @@ export function workflowStateFile(config: LoadedConfig): string {
  * The config a reading command (`ls`, `query`, `migrate status`) uses. Where dev runs the
  * local ClickHouse itself (`devInfra.clickhouse`), the project's data is the embedded
  * engine's, under `<state_dir>`: while dev runs, the configured `host:host_port` is dev
- * serving it; when dev is not running, nothing answers there, so the command reads the
- * embedded engine's folder directly (the same data). `embedded` says which happened.
+ * serving it; when dev is not running and nothing answers there, the command reads the
+ * embedded engine's folder directly (the same data). A server answering there is read
+ * as configured. `embedded` says which happened.
  *
  * @example
- * const { config, embedded } = readingConfig(await loadConfig(dir));
+ * const { config, embedded } = await readingConfig(await loadConfig(dir));
  */
-export function readingConfig(config: LoadedConfig): { readonly config: LoadedConfig; readonly embedded: boolean } {
-  if (config.devInfra.clickhouse === undefined || runningDevInstance(config.paths.stateDir) !== undefined) return { config, embedded: false };
+export async function readingConfig(config: LoadedConfig): Promise<{ readonly config: LoadedConfig; readonly embedded: boolean }> {
+  const local = config.devInfra.clickhouse;
+  if (local === undefined || runningDevInstance(config.paths.stateDir) !== undefined) return { config, embedded: false };
+  // A server of the user's own may listen at that loopback address (not dev's): then it is the one to read.
+  if (await answers(local.host, local.port)) return { config, embedded: false };
   return { config: devConfig(config), embedded: true };
+}
+
+function answers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: host.replace(/^\[|\]$/g, ""), port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }
