@@ -73,9 +73,8 @@ export {
   type ConsumptionUtil,
   type JWTPayload,
 } from "./dsl/runtime.js";
+export { declaredObjects, clearDeclarations } from "./dsl/registry.js";
 export {
-  declaredObjects,
-  clearDeclarations,
   getTable,
   getStream,
   getIngestApi,
@@ -85,5 +84,5 @@ export {
   getSqlResource,
   getWorkflow,
   getWebApp,
-} from "./dsl/registry.js";
+} from "./dsl/registry-getters.js";
 export * from "./dsl/column-types.js";

@@ -10,7 +10,7 @@
  * installRuntime({ client, produce: (t, rows) => streams.produce(t, rows), insert, cache: memoryCache(), log: say });
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { JWTPayload, MooseClient } from "./runtime.js";
+import type { MooseClient } from "./client.js";
 
 /** A string store with expiry: MooseCache's back end (in-process, or Redis). */
 export interface CacheStore {
@@ -52,6 +52,19 @@ export function uninstallRuntime(services: RuntimeServices): void {
 /** The installed services, or undefined when no server runs the app. */
 export function runtimeServices(): RuntimeServices | undefined {
   return installed;
+}
+
+
+/** JWT claims of the request, when it carried a verified token. */
+export interface JWTPayload {
+  readonly iss?: string;
+  readonly sub?: string;
+  readonly aud?: string | string[];
+  readonly exp?: number;
+  readonly nbf?: number;
+  readonly iat?: number;
+  readonly jti?: string;
+  readonly [claim: string]: unknown;
 }
 
 /** Per request of a web app or API handler: the verified JWT claims, when there are any. */
