@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 import { parseConfig, type MooseConfig } from "../lib/config/config.js";
 import { compileGlob, GlobError } from "../lib/config/glob.js";
 import { watchIgnorer } from "../lib/dev/watch-ignore.js";
-import { openOlapEngine } from "../lib/engines/olap/engine.js";
 import { InvalidInputError, InvalidInputErrors } from "../lib/errors.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 // Compiled to dist/tests/, so the fixtures are two levels up.
 const apps = fileURLToPath(new URL("../../fixtures/config/moose-apps/", import.meta.url));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { rollback } from "../lib/migrations/apply/rollback.js";
 import type { Ledger } from "../lib/ledger/ledger.js";
 import { effectsForSteps, effectText, executeStep } from "../lib/migrations/apply/execute.js";
@@ -13,6 +13,7 @@ import { infra, table } from "./helpers/model-builders.js";
 import { uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
 import { executable } from "../lib/migrations/apply/execute.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * A deploy killed between any two statements of its data steps is finished by the next

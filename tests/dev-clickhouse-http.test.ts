@@ -7,10 +7,11 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { startClickHouseHttp, type ClickHouseHttpServer } from "../lib/dev/clickhouse-http.js";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
 import { freePort } from "./helpers/prod-instance.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 // The ClickHouse HTTP interface moose dev serves from its embedded engine, driven by the official client.
 

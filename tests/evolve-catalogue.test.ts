@@ -4,7 +4,6 @@ import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import type { Change } from "../lib/diff/change.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
-import { openOlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { runStatement } from "../lib/migrations/apply/execute.js";
 import { MooseError } from "../lib/errors.js";
@@ -16,6 +15,7 @@ import { plan } from "../lib/plan/plan.js";
 import { app, EvolveProject, fingerprint } from "./helpers/evolve.js";
 import { infra, table } from "./helpers/model-builders.js";
 import { uniqueDatabase } from "./helpers/olap-fixtures.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * The catalogue of schema changes on live data. Every scenario runs the real pipeline —

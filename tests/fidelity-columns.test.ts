@@ -4,13 +4,14 @@ import { join } from "node:path";
 import test from "ava";
 import { diff } from "../lib/diff/diff.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import { emptyInfraMap, type Column, type Table } from "../lib/model/infra-map.js";
 import { plan } from "../lib/plan/plan.js";
 import { applyToEngine, createChanges, mapOf, olapPart, uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * Column features of moose-lib (ClickHouseMaterialized, ClickHouseAlias, ClickHouseCodec,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import test from "ava";
 import { diff } from "../lib/diff/diff.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import { extractApp } from "../lib/extract/extract-app.js";
@@ -15,6 +15,7 @@ import { needsApproval } from "../lib/plan/risk.js";
 import { errorsOf, tempApp } from "./helpers/extract-apps.js";
 import { applyToEngine, createChanges, mapOf, olapPart, uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * moose-lib's engines whose tables hold no rows of their own (Buffer, Merge, Kafka, S3,

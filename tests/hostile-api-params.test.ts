@@ -8,7 +8,7 @@ import { ApiHelpers } from "../lib/dsl/runtime.js";
 import type { OlapTable } from "../lib/dsl/olap-table.js";
 import { declareParameterType, sql, toQuery, type ParameterDialect, type Sql } from "../lib/dsl/sql.js";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { MooseError } from "../lib/errors.js";
 import { extractApp } from "../lib/extract/extract-app.js";
@@ -18,6 +18,7 @@ import { loadApp, type LoadedApp } from "../lib/runtime/load-app.js";
 import { createApiRoutes } from "../lib/server/api-routes.js";
 import { startHttpServer, type RunningHttpServer } from "../lib/server/server.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * Request values against the `sql` template: every value a request can carry (repeated

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { MooseError } from "../lib/errors.js";
 import { guardMigrationSql } from "../lib/migrations/apply/sql-guard.js";
 import { migrationStatus } from "../lib/migrations/apply/status.js";
@@ -12,6 +12,7 @@ import { EvolveProject, fingerprint } from "./helpers/evolve.js";
 import { infra, table, view } from "./helpers/model-builders.js";
 import { uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * Hand-written SQL in migration files and expressions pasted into DDL, written by an

@@ -2,11 +2,12 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { MooseError } from "../lib/errors.js";
 import { runQuery } from "../lib/project/query.js";
 import { readOnlyQuery } from "../lib/runtime/api-utils.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * Hostile input against the read-only promise, on the embedded engine and (when

@@ -2,11 +2,12 @@ import test from "ava";
 import { spawn } from "node:child_process";
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { openLedger } from "../lib/ledger/index.js";
 import { openTargetLedger } from "../lib/ledger/target.js";
 import { BIN, moose, mooseAsync, tempDir } from "./helpers/cli.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * The ledger and the lock kept in a ClickHouse server target: runners with fresh

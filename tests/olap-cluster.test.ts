@@ -3,9 +3,10 @@ import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { moose, mooseAsync, tempDir } from "./helpers/cli.js";
 import { clusterFromEnv } from "./helpers/olap-cluster.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 /**
  * moose-migrate on a real ClickHouse cluster: ZooKeeper 3.8 and two clickhouse-server

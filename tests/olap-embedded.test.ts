@@ -4,7 +4,7 @@ import { join } from "node:path";
 import test from "ava";
 import type { Change } from "../lib/diff/change.js";
 import { diff } from "../lib/diff/diff.js";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { rebuildTableStatements } from "../lib/engines/olap/sql/rebuild.js";
 import { MooseError } from "../lib/errors.js";
@@ -27,6 +27,7 @@ import {
   totalsView,
   uniqueDatabase,
 } from "./helpers/olap-fixtures.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 // chDB holds one data directory per process (ava runs each file in its own process);
 // every test gets its own database in it.

@@ -1,6 +1,6 @@
 import test from "ava";
 import type { Change } from "../lib/diff/change.js";
-import { openOlapEngine, type OlapCapabilities, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapCapabilities, type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { rebuildTableStatements } from "../lib/engines/olap/sql/rebuild.js";
 import { MooseError } from "../lib/errors.js";
@@ -9,6 +9,7 @@ import { table } from "./helpers/model-builders.js";
 import { allTables, applyToEngine, createChanges, events, mapOf, olapPart, portableTypes, totals, totalsView, uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { probeCapabilities } from "./helpers/olap-probes.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
 
 // Runs against the ClickHouse server named by CLICKHOUSE_URL (CI: Debian's 18.16, started by
 // tests/helpers/olap-server-setup.sh). Each test uses its own database and drops it at the end.

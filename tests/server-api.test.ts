@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
-import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
+import { type StreamEngine } from "../lib/engines/stream/engine.js";
 import { EngineError } from "../lib/errors.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import type { InfraMap } from "../lib/model/infra-map.js";
@@ -14,6 +14,8 @@ import { loadApp, type LoadedApp } from "../lib/runtime/load-app.js";
 import { createApiRoutes, type ApiRoutesOptions } from "../lib/server/api-routes.js";
 import { startHttpServer, type RunningHttpServer } from "../lib/server/server.js";
 import { startSyncs, type SyncManager } from "../lib/server/sync.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
+import { openStreamEngine } from "../lib/engines/stream/open.js";
 
 // The fixture app is extracted (as `moose plan` reads it) for the state, and run (as
 // `moose dev` runs it) for the handlers: the routes the state names must find their handlers.

@@ -2,12 +2,14 @@ import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openOlapEngine, type OlapEngine } from "../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
-import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
+import { type StreamEngine } from "../lib/engines/stream/engine.js";
 import { emptyInfraMap, type InfraMap } from "../lib/model/infra-map.js";
 import { startSyncs, type SyncManager, type SyncOptions } from "../lib/server/sync.js";
 import { syncProcess, table, topic } from "./helpers/model-builders.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
+import { openStreamEngine } from "../lib/engines/stream/open.js";
 
 // chDB holds one data directory per process (ava runs each file in its own process);
 // every test gets its own table, topic and state dir in it.

@@ -11,11 +11,12 @@ import type { EmbeddedStreamingConfig } from "../lib/config/config.js";
 import { EngineError, InvalidInputError, RefusedError } from "../lib/errors.js";
 import type { Topic } from "../lib/model/infra-map.js";
 import { LOG_FILE, openEmbeddedStreamEngine, type EmbeddedStreamOptions } from "../lib/engines/stream/embedded.js";
-import { openStreamEngine, type StreamEngine, type StreamRecord } from "../lib/engines/stream/engine.js";
+import { type StreamEngine, type StreamRecord } from "../lib/engines/stream/engine.js";
 import { murmur2, partitionForKey } from "../lib/engines/stream/partitioner.js";
 import { queryRows } from "./helpers/ledger-sqlite.js";
+import { openStreamEngine } from "../lib/engines/stream/open.js";
 
-const ENGINE_URL = pathToFileURL(fileURLToPath(new URL("../lib/engines/stream/engine.js", import.meta.url))).href;
+const ENGINE_URL = pathToFileURL(fileURLToPath(new URL("../lib/engines/stream/open.js", import.meta.url))).href;
 
 function topic(name: string, more: Partial<Topic> = {}): Topic {
   return { name, partitions: 1, config: {}, columns: [{ name: "id", type: "String" }], lifeCycle: "FULLY_MANAGED", ...more };

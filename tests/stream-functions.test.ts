@@ -2,11 +2,12 @@ import test from "ava";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
+import { type StreamEngine } from "../lib/engines/stream/engine.js";
 import { emptyInfraMap, type InfraMap } from "../lib/model/infra-map.js";
 import { loadApp, type LoadedApp } from "../lib/runtime/load-app.js";
 import { startStreamFunctions } from "../lib/server/stream-functions.js";
 import { topic } from "./helpers/model-builders.js";
+import { openStreamEngine } from "../lib/engines/stream/open.js";
 
 // The app's stream functions on the embedded log: what each kind of return value produces,
 // dead letters with Moose's columns, consumers, addMultiTransform, and offsets kept across a restart.

@@ -15,11 +15,12 @@ import kafkajs from "kafkajs";
 import type { KafkaStreamingConfig } from "../lib/config/config.js";
 import { EngineError, InvalidInputError, RefusedError } from "../lib/errors.js";
 import type { Topic } from "../lib/model/infra-map.js";
-import { openStreamEngine, type StreamEngine } from "../lib/engines/stream/engine.js";
+import { type StreamEngine } from "../lib/engines/stream/engine.js";
 import { kafkaClientConfig, openKafkaStreamEngine, type KafkaStreamOptions } from "../lib/engines/stream/kafka.js";
 import { partitionForKey } from "../lib/engines/stream/partitioner.js";
 import { startKafkaTestServer, SUPPORTED_VERSIONS, type KafkaTestServer } from "./helpers/kafka-test-server.js";
 import { crc32c, WireReader, WireWriter } from "./helpers/kafka-wire.js";
+import { openStreamEngine } from "../lib/engines/stream/open.js";
 
 const REAL_BROKERS = process.env.KAFKA_BROKERS?.split(",").map((b) => b.trim()).filter(Boolean) ?? [];
 /** Replication factor the real cluster can hold (its broker count, at most). */

@@ -2,9 +2,9 @@ import test, { type ExecutionContext } from "ava";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../lib/config/config.js";
-import { openStreamEngine } from "../lib/engines/stream/engine.js";
 import { editFile, initProject, runCli } from "./helpers/cli.js";
 import { startKafkaTestServer } from "./helpers/kafka-test-server.js";
+import { openStreamEngine } from "../lib/engines/stream/open.js";
 
 /**
  * `[redpanda_config] retention_ms` is honoured: every topic whose Stream declares no retention takes it,

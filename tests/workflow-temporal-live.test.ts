@@ -8,9 +8,10 @@
  */
 import { randomBytes } from "node:crypto";
 import test from "ava";
-import { openWorkflowEngine, type WorkflowEngine } from "../lib/engines/workflow/engine.js";
+import { type WorkflowEngine } from "../lib/engines/workflow/engine.js";
 import { MooseError } from "../lib/errors.js";
 import type { Workflow } from "../lib/model/infra-map.js";
+import { openWorkflowEngine } from "../lib/engines/workflow/open.js";
 
 const address = process.env.TEMPORAL_ADDRESS;
 const namespace = process.env.TEMPORAL_NAMESPACE ?? "default";

@@ -1,10 +1,10 @@
 import { createServer, type Server, type Socket } from "node:net";
 import test from "ava";
 import { Connection, ScheduleClient } from "@temporalio/client";
-import { openWorkflowEngine } from "../lib/engines/workflow/engine.js";
 import { MooseError } from "../lib/errors.js";
 import { serverAndEngine, TEST_TIMEOUTS, workflow } from "./helpers/temporal-engine.js";
 import { durationMs, memoValues, startTemporalTestServer } from "./helpers/temporal-test-server.js";
+import { openWorkflowEngine } from "../lib/engines/workflow/open.js";
 
 const UNREACHABLE_TAIL = "(workflows are enabled in [features]; start Temporal or set workflows = false)";
 

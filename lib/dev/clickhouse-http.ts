@@ -4,9 +4,10 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Readable } from "node:stream";
 import { EngineError } from "../errors.js";
 import { isLoopback } from "../config/config.js";
-import { RawQueryError, type OlapEngine } from "../engines/olap/engine.js";
+import { type OlapEngine } from "../engines/olap/engine.js";
 import { parseStatement, type ParsedStatement } from "../engines/olap/parser.js";
 import { writesFile } from "../engines/olap/statement-policy.js";
+import { RawQueryError } from "../engines/olap/clickhouse-engine.js";
 
 /**
  * ClickHouse's HTTP interface, served by `moose dev` from the embedded engine it

@@ -116,7 +116,7 @@ export async function startProduction(config: LoadedConfig, options: ProductionO
     const endpoints = Object.keys(served.apis).sort();
     let streams: StreamEngine | undefined;
     if (config.features.streamingEngine && Object.keys(served.topics).length > 0) {
-      const { openStreamEngine } = await import("../engines/stream/engine.js");
+      const { openStreamEngine } = await import("../engines/stream/open.js");
       streams = await openStreamEngine(config.streaming);
       opened.push(streams);
     }

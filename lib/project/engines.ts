@@ -1,10 +1,11 @@
 import { relative } from "node:path";
 import type { LoadedConfig } from "../config/config.js";
-import { openOlapEngine, type OlapEngine } from "../engines/olap/engine.js";
+import { type OlapEngine } from "../engines/olap/engine.js";
 import { openLedger, type Ledger } from "../ledger/index.js";
 import type { ChangeApplier, DeployEngines, EngineNeeds } from "../migrations/apply/deploy.js";
 import type { StreamEngine } from "../engines/stream/engine.js";
 import { readMigrations, type MigrationFile } from "../migrations/files/read.js";
+import { openOlapEngine } from "../engines/olap/open.js";
 
 /** The committed migration files of a project, paths shown relative to it. */
 export function projectMigrations(config: LoadedConfig): MigrationFile[] {
@@ -70,7 +71,7 @@ export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds
   try {
     let streams: StreamEngine | undefined;
     if (needs.streams) {
-      const { openStreamEngine } = await import("../engines/stream/engine.js");
+      const { openStreamEngine } = await import("../engines/stream/open.js");
       const engine = await openStreamEngine(config.streaming);
       opened.push(engine);
       streams = engine;
@@ -80,7 +81,7 @@ export async function openDeployEngines(config: LoadedConfig, needs: EngineNeeds
       opened.push(options.workflowEngine);
       if (needs.workflows && config.features.workflows) workflows = options.workflowEngine;
     } else if (needs.workflows && config.features.workflows) {
-      const { openWorkflowEngine } = await import("../engines/workflow/engine.js");
+      const { openWorkflowEngine } = await import("../engines/workflow/open.js");
       const engine = await openWorkflowEngine({ address: config.temporal.address, namespace: config.temporal.namespace });
       opened.push(engine);
       workflows = engine;

@@ -30,6 +30,6 @@ export async function openAndReportStatus(config: LoadedConfig, toolVersion: str
 }
 
 async function openStreams(config: LoadedConfig) {
-  const { openStreamEngine } = await import("../engines/stream/engine.js");
+  const { openStreamEngine } = await import("../engines/stream/open.js");
   return openStreamEngine(config.streaming);
 }

@@ -3,7 +3,7 @@ import test from "ava";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LoadedConfig } from "../../lib/config/config.js";
-import { openOlapEngine, type OlapEngine } from "../../lib/engines/olap/engine.js";
+import { type OlapEngine } from "../../lib/engines/olap/engine.js";
 import { uniqueDatabase } from "./olap-fixtures.js";
 import type { ExtractedApp, RenameHints } from "../../lib/extract/extract-app.js";
 import { openLedger, type Ledger } from "../../lib/ledger/index.js";
@@ -15,6 +15,7 @@ import { replayMigrations } from "../../lib/migrations/files/sequence.js";
 import type { InfraMap } from "../../lib/model/infra-map.js";
 import { planAgainst, type PlanOptions, type PlanReport } from "../../lib/project/plan-project.js";
 import { liveDrift } from "../../lib/migrations/apply/status.js";
+import { openOlapEngine } from "../../lib/engines/olap/open.js";
 
 /**
  * A project without an app file: the desired state is an InfraMap (what the extractor

@@ -1,7 +1,8 @@
 import type { ExecutionContext } from "ava";
-import { openWorkflowEngine, type WorkflowEngine, type WorkflowEngineConfig } from "../../lib/engines/workflow/engine.js";
+import { type WorkflowEngine, type WorkflowEngineConfig } from "../../lib/engines/workflow/engine.js";
 import type { Workflow } from "../../lib/model/infra-map.js";
 import { startTemporalTestServer, type TemporalTestServer, type TemporalTestServerOptions } from "./temporal-test-server.js";
+import { openWorkflowEngine } from "../../lib/engines/workflow/open.js";
 
 /** Generous: the machine running the suite may be loaded, and only the failure tests measure speed. */
 export const TEST_TIMEOUTS = { connectTimeoutMs: 20_000, requestTimeoutMs: 20_000 } as const;

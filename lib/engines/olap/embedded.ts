@@ -2,9 +2,10 @@ import { mkdirSync } from "node:fs";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
 import { offerRunner, openingDataDirectory } from "./chdb-process.js";
-import { RawQueryError, type OlapConnection, type RawConnectionOptions } from "./engine.js";
+import { type OlapConnection, type RawConnectionOptions } from "./engine.js";
 import { quoteIdentifier } from "./sql-text.js";
 import { quoteString } from "../../model/clickhouse-type.js";
+import { RawQueryError } from "./clickhouse-engine.js";
 
 /**
  * A chDB session on `dataDir` whose current database is `database` (created when

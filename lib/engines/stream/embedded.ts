@@ -4,20 +4,12 @@ import knex, { type Knex } from "knex";
 import type { EmbeddedStreamingConfig } from "../../config/config.js";
 import type { Change } from "../../diff/change.js";
 import { EngineError, MooseError } from "../../errors.js";
-import {
-  applyTopicChange,
-  topicDefaults,
-  type PartitionOffsets,
-  type ProduceOptions,
-  type ReadResult,
-  type StreamEngine,
-  type StreamRecord,
-  type TopicOperations,
-} from "./engine.js";
+import { type PartitionOffsets, type ProduceOptions, type ReadResult, type StreamEngine, type StreamRecord } from "./engine.js";
 import { partitionForKey } from "./partitioner.js";
 import { checkReadArguments, encodeRecordValue } from "./record-codec.js";
 import { LEGACY_TMP_DIR, LEGACY_TOPICS_DIR, readLegacyPartition, readLegacyTopics } from "./segment-import.js";
 import { logicalTopicName, physicalTopicName, RETENTION_CONFIG, type TopicDescription, type TopicSettings, type TopicUpdate } from "./topic-spec.js";
+import { applyTopicChange, topicDefaults, type TopicOperations } from "./topic-changes.js";
 
 /**
  * The embedded stream engine: Kafka's topic model in one SQLite database, so `moose dev`

@@ -3,18 +3,10 @@ import type { Admin, KafkaConfig, LogEntry, Producer, SASLOptions } from "kafkaj
 import type { KafkaStreamingConfig } from "../../config/config.js";
 import type { Change } from "../../diff/change.js";
 import { EngineError, MooseError } from "../../errors.js";
-import {
-  applyTopicChange,
-  topicDefaults,
-  type PartitionOffsets,
-  type ProduceOptions,
-  type ReadResult,
-  type StreamEngine,
-  type StreamRecord,
-  type TopicOperations,
-} from "./engine.js";
+import { type PartitionOffsets, type ProduceOptions, type ReadResult, type StreamEngine, type StreamRecord } from "./engine.js";
 import { checkReadArguments, decodeRecordValue, encodeRecordValue } from "./record-codec.js";
 import { logicalTopicName, physicalTopicName, RETENTION_CONFIG, type TopicDescription, type TopicSettings, type TopicUpdate } from "./topic-spec.js";
+import { applyTopicChange, topicDefaults, type TopicOperations } from "./topic-changes.js";
 
 const { Kafka, ConfigResourceTypes, Partitioners, logLevel } = kafkajs;
 

@@ -1,7 +1,7 @@
 import { parseClickHouseType, quoteString } from "../../../model/clickhouse-type.js";
-import { type Column } from "../../../model/infra-map.js";
+import type { Column } from "../../../model/infra-map.js";
 import { qualifiedName, quoteIdentifier } from "../sql-text.js";
-import { type SqlContext } from "./context.js";
+import type { SqlContext } from "./context.js";
 import { walk } from "./types.js";
 
 /**

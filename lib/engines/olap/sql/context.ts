@@ -1,5 +1,5 @@
 import { InvalidInputError, RefusedError } from "../../../errors.js";
-import { type Column, type InfraMap } from "../../../model/infra-map.js";
+import type { Column, InfraMap } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
 import type { OlapCapabilities } from "../capabilities.js";
 import { qualifiedName, quoteIdentifier } from "../sql-text.js";

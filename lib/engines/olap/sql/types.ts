@@ -1,5 +1,5 @@
 import { formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../../model/clickhouse-type.js";
-import { type Column } from "../../../model/infra-map.js";
+import type { Column } from "../../../model/infra-map.js";
 import type { OlapCapabilities } from "../capabilities.js";
 import { type SqlContext, unsupported } from "./context.js";
 
