@@ -58,5 +58,20 @@ test("--format dot gives the same graph for Graphviz", async (t) => {
   t.regex(r.stdout, /^digraph lineage \{\n  rankdir=LR;\n/);
   t.regex(r.stdout, /  "topic:Events" -> "table:Events" \[label="sync"\];\n/);
   t.regex(r.stdout, /  "table:Events" -> "view:Totals_MV";\n  "view:Totals_MV" -> "table:Totals";\n\}\n$/);
-  t.is((await runCli(await project(), ["ls", "--graph", "--format", "svg"])).code, 2);
+  t.is((await runCli(await project(), ["ls", "--graph", "--format", "png"])).code, 2);
+});
+
+test("--format svg: the drawing of the dev page, one box per node (the table and topic named Events apart) and an arrow per edge, columns in lineage order", async (t) => {
+  const r = await runCli(await project(), ["ls", "--graph", "--format", "svg"]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" class="lineage" width="\d+" height="\d+"/);
+  const nodes = [...r.stdout.matchAll(/<g class="node" data-id="([^"]+)"[^>]*transform="translate\((\d+),(\d+)\)"/g)].map((m) => [m[1], Number(m[2])] as const);
+  t.deepEqual(nodes.map(([id]) => id).sort(), ["api:ingest/events", "table:Events", "table:Totals", "topic:Events", "view:Totals_MV"]);
+  const x = Object.fromEntries(nodes);
+  t.true(x["api:ingest/events"]! < x["topic:Events"]! && x["topic:Events"]! < x["table:Events"]! && x["table:Events"]! < x["view:Totals_MV"]! && x["view:Totals_MV"]! < x["table:Totals"]!);
+  t.deepEqual(
+    [...r.stdout.matchAll(/<path class="edge" data-from="([^"]+)" data-to="([^"]+)"/g)].map((m) => `${m[1]} → ${m[2]}`).sort(),
+    ["api:ingest/events → topic:Events", "table:Events → view:Totals_MV", "topic:Events → table:Events", "view:Totals_MV → table:Totals"],
+  );
+  t.true(r.stdout.includes('<text class="edge-label"') && r.stdout.includes(">sync</text>"));
 });

@@ -12,7 +12,7 @@ import { loadProjectForReading, printWarnings } from "../project.js";
 import { renderTable } from "../present/table.js";
 import { msText } from "../present/plan-text.js";
 import type { LsArgs } from "./ls.args.js";
-import { dot, lineage, mermaid } from "../../lib/project/lineage.js";
+import { dot, lineage, lineageSvg, mermaid } from "../../lib/project/lineage.js";
 
 type Kind = NonNullable<LsArgs["type"]>;
 
@@ -116,7 +116,7 @@ export async function run(args: LsArgs, io: CliIO): Promise<number> {
     printWarnings(app.warnings, io);
     if (args.graph) {
       const graph = lineage(app.map);
-      io.stdout.write(args.format === "dot" ? dot(graph) : mermaid(graph));
+      io.stdout.write(args.format === "dot" ? dot(graph) : args.format === "svg" ? lineageSvg(graph) : mermaid(graph));
       return ExitCode.success;
     }
     const states = await currentStates(config, app.map);
