@@ -369,7 +369,8 @@ export class EmbeddedWorkflowEngine implements WorkflowEngine {
   }
 
   private tick(): void {
-    if (this.closed) return;
+    // Before the app has loaded there is no code to run: a due schedule waits for it rather than failing.
+    if (this.closed || this.declared() === undefined) return;
     const now = Date.now();
     for (const [name, stored] of Object.entries(this.state.schedules)) {
       if (stored.workflow.paused) continue;
