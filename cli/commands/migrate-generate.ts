@@ -24,7 +24,7 @@ export async function run(args: MigrateGenerateArgs, io: CliIO): Promise<number>
     if (args.empty && (args.rename?.length || args.safeTypeChange || args.backfillViews)) {
       throw new InvalidInputError("USAGE", "--empty writes a file with no steps; --rename, --safe-type-change and --backfill-views shape generated steps", { hint: "drop those flags, or drop --empty" });
     }
-    const renames = parseRenameFlags(args.rename ?? []);
+    const renames = parseRenameFlags(args.rename ?? [], config.olap.database);
     const ask = io.isTTY && !args.nonInteractive ? io.ask : undefined;
     const interactive = ask !== undefined;
     const result = await generateMigration(config, {
@@ -84,24 +84,35 @@ async function writeSql(config: LoadedConfig, id: string, committed: InfraMap, v
 
 /**
  * `--rename Old:New` renames a table, `--rename Table.old:new` a column (the table as
- * the code names it). Repeatable.
+ * the code names it). A table of another database is `db.Table`: `--rename
+ * analytics.Events:archive.Events` moves it (a new name with a database is always a
+ * table), `--rename analytics.Events.old:new` renames its column. `managed` (db_name) as
+ * the database is the same as none. Repeatable.
  *
- * @example parseRenameFlags(["Users.mail:email", "Accounts:Users"])
- * // { tables: [{ from: "Accounts", to: "Users" }], columns: [{ table: "Users", from: "mail", to: "email" }] }
+ * @example parseRenameFlags(["Users.mail:email", "Accounts:Users", "Users:archive.Users"])
+ * // { tables: [{ from: "Accounts", to: "Users" }, { from: "Users", to: "archive.Users" }], columns: [{ table: "Users", from: "mail", to: "email" }] }
  */
-export function parseRenameFlags(list: readonly string[]): { tables: TableRename[]; columns: ColumnRename[] } {
+export function parseRenameFlags(list: readonly string[], managed?: string): { tables: TableRename[]; columns: ColumnRename[] } {
   const tables: TableRename[] = [];
   const columns: ColumnRename[] = [];
+  const local = (name: string): string => (managed !== undefined && name.startsWith(`${managed}.`) ? name.slice(managed.length + 1) : name);
+  const ident = "[A-Za-z_][A-Za-z0-9_]*";
   for (const item of list) {
-    const m = /^(?:([A-Za-z_][A-Za-z0-9_]*)\.)?([^.:\s]+):([^.:\s]+)$/.exec(item.trim());
+    const text = item.trim();
+    const table = new RegExp(`^((?:${ident}\\.)?${ident}):(${ident}\\.${ident})$`).exec(text);
+    const m = table ? undefined : /^(?:((?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*)\.)?([^.:\s]+):([^.:\s]+)$/.exec(text);
+    if (table) {
+      tables.push({ from: local(table[1]!), to: local(table[2]!) });
+      continue;
+    }
     if (!m) {
       throw new InvalidInputError("USAGE", `--rename ${JSON.stringify(item)} is not old:new`, {
-        hint: "write --rename OldTable:NewTable for a table, --rename Table.old_column:new_column for a column",
+        hint: "write --rename OldTable:NewTable for a table, --rename Table.old_column:new_column for a column (a table of another database: db.Table)",
       });
     }
-    const [, table, from, to] = m as unknown as [string, string | undefined, string, string];
-    if (table === undefined) tables.push({ from, to });
-    else columns.push({ table, from, to });
+    const [, owner, from, to] = m as unknown as [string, string | undefined, string, string];
+    if (owner === undefined) tables.push({ from, to });
+    else columns.push({ table: local(owner), from, to });
   }
   return { tables, columns };
 }

@@ -1,4 +1,5 @@
 import type { RunEvent } from "../migrations/apply/runner.js";
+import { declaredDatabases } from "../engines/olap/sql-text.js";
 import { canonicalJson } from "../model/infra-map.js";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -100,7 +101,7 @@ export class DevSession {
   private readonly appliedRenames: RenameSuggestion[] = [];
 
   constructor(private readonly options: DevSessionOptions) {
-    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile, topicRetentionMs: options.config.streaming.retentionMs });
+    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile, topicRetentionMs: options.config.streaming.retentionMs, database: options.config.olap.database });
     this.live = replayMigrations([]).state;
   }
 
@@ -179,7 +180,7 @@ export class DevSession {
   private async reconcile(): Promise<string[]> {
     const differences = await liveDrift(this.live, this.options.engines.olap);
     if (differences.length === 0) return [];
-    const introspected = await this.options.engines.olap.introspect();
+    const introspected = await this.options.engines.olap.introspect(declaredDatabases(Object.keys(this.live.tables)));
     const tables = { ...introspected.tables };
     const views = { ...introspected.views };
     for (const [name, t] of Object.entries(tables)) tables[name] = { ...t, lifeCycle: this.live.tables[name]?.lifeCycle ?? t.lifeCycle };

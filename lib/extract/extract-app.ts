@@ -1,4 +1,4 @@
-import { quoteIdentifier, splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
+import { quoteIdentifier, quoteTableName, splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
 import { existsSync, statSync, type Stats } from "node:fs";
 import { isBuiltin } from "node:module";
 import { fileSystemError } from "../fs-errors.js";
@@ -99,7 +99,6 @@ const INTERNAL_MEMBERS: ReadonlySet<string> = new Set(["kind", "__schema"]);
  * less than its declaration says.
  */
 const UNPLANNED_TABLE_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ["database", "tables outside the managed database"],
   ["constraints", "CHECK / ASSUME constraints"],
 ]);
 
@@ -173,6 +172,12 @@ export interface ExtractOptions {
    * in milliseconds: `[redpanda_config] retention_ms` when the project sets it. Default: moose-lib's 7 days.
    */
   readonly topicRetentionMs?: number;
+  /**
+   * The managed database (`clickhouse_config.db_name`): a table declared with `database`
+   * set to it is the same table as one declared without. Other databases qualify the
+   * table's name (`analytics.Events`).
+   */
+  readonly database?: string;
 }
 
 /**
@@ -310,7 +315,7 @@ export class AppExtractor {
     }
     if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
 
-    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results, this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS);
+    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results, this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database);
     const result = reader.read();
     if (result.errors.length > 0) {
       throw new InvalidInputErrors(this.withTypeErrors(program, result.errors).map((e) => relativize(e, this.options.projectDir)));
@@ -484,6 +489,8 @@ class DeclarationReader {
     private readonly fileResults: ReadonlyMap<ts.SourceFile, FileResult>,
     /** Retention of a topic that declares none. */
     private readonly topicRetentionMs: number,
+    /** `clickhouse_config.db_name`, when known: `database` set to it names no other database. */
+    private readonly managedDatabase?: string,
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
@@ -674,8 +681,10 @@ class DeclarationReader {
   private identify(d: Declaration): Identity {
     const { node, cls } = d;
     switch (cls) {
-      case "OlapTable":
-        return { table: versioned(this.nameArg(node, cls), this.tableConfig(d), this, "version") };
+      case "OlapTable": {
+        const cfg = this.tableConfig(d);
+        return { table: this.inDatabase(versioned(this.nameArg(node, cls), cfg, this, "version"), cfg) };
+      }
       case "Stream":
       case "DeadLetterQueue":
         return { topic: versioned(this.nameArg(node, cls), this.config(node, 1, cls), this, "version") };
@@ -833,8 +842,20 @@ class DeclarationReader {
     return { kind: "object", entries, node: options?.node ?? node };
   }
 
+  /**
+   * moose-lib's `database` option: a table outside the managed database is named
+   * `<database>.<table>` in the model, so same-named tables of two databases never meet
+   * (map keys, ledger, plan output, step names); the SQL adapter splits the name again.
+   */
+  private inDatabase(name: string, cfg: StaticObject | undefined): string {
+    const database = this.optString(cfg, "database");
+    if (database === undefined || database === this.managedDatabase) return name;
+    if (!TABLE_NAME.test(database)) throw this.bad(cfg!, "database", `is ${JSON.stringify(database)}; a database name is a letter or \`_\` followed by letters, digits and \`_\` (or leave database out for clickhouse_config.db_name)`);
+    return `${database}.${name}`;
+  }
+
   private addTable(name: string, node: DeclarationNode, schema: Schema, cfg: StaticObject | undefined): void {
-    if (!TABLE_NAME.test(name)) throw this.badName(node, "table", name, "a letter or `_` followed by letters, digits and `_`");
+    if (!TABLE_NAME.test(name.slice(name.indexOf(".") + 1))) throw this.badName(node, "table", name, "a letter or `_` followed by letters, digits and `_`");
     const mapped = this.columns(node, schema);
     const columns = mapped.map((c) => c.column);
     const keys = mapped.filter((c) => c.key).map((c) => c.column.name);
@@ -910,7 +931,9 @@ class DeclarationReader {
 
   /** `renamedFrom: "Old"` and `renamedColumns: { newName: "oldName" }` on a table's config. */
   private renameHints(name: string, cfg: StaticObject | undefined, columns: readonly Column[]): void {
-    const from = this.optString(cfg, "renamedFrom");
+    const declared = this.optString(cfg, "renamedFrom");
+    // `renamedFrom: "<db_name>.Old"` names the managed database's table, as `"Old"` does.
+    const from = declared !== undefined && this.managedDatabase !== undefined && declared.startsWith(`${this.managedDatabase}.`) ? declared.slice(this.managedDatabase.length + 1) : declared;
     if (from !== undefined && from !== name) this.renames.tables.push({ from, to: name });
     const renamed = cfg?.entries.get("renamedColumns");
     if (renamed === undefined) return;
@@ -1319,7 +1342,7 @@ class DeclarationReader {
         else {
           const name = this.refName(part, ["table", "viewTarget"], cfg, "selectStatement");
           refs.push(name);
-          text += quoteIdentifier(name);
+          text += quoteTableName(name);
         }
       }
       return { text: text.trim(), refs };

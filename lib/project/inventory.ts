@@ -1,4 +1,5 @@
 import type { LoadedConfig } from "../config/config.js";
+import { declaredDatabases } from "../engines/olap/sql-text.js";
 import { canonicalJson, COMPONENT_KINDS, type ComponentKind, type InfraMap } from "../model/infra-map.js";
 import { DRAFT_ID, readDraft } from "../migrations/files/read.js";
 import { replayMigrations } from "../migrations/files/sequence.js";
@@ -37,7 +38,7 @@ export async function inventory(config: LoadedConfig, code: InfraMap, ledger: Le
   const base = replayMigrations(prefix);
   const draft = applied.has(DRAFT_ID) ? readDraft(config.paths.migrationsDir) : undefined;
   const current = draft && draft.parent === base.hash ? replayMigrations([draft], base.state).state : base.state;
-  const live = olap ? await olap.introspect() : undefined;
+  const live = olap ? await olap.introspect(declaredDatabases([...Object.keys(code.tables), ...Object.keys(current.tables)])) : undefined;
   const entries: InventoryEntry[] = [];
   for (const kind of COMPONENT_KINDS) {
     const names = new Set([...Object.keys(code[kind]), ...Object.keys(current[kind])]);

@@ -1,8 +1,8 @@
 import type { TableEngine } from "../../model/infra-map.js";
 import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
-import { introspectDatabase, type OlapIntrospection } from "./introspect.js";
+import { introspectDatabase, mergeIntrospections, qualifyIntrospection, type OlapIntrospection } from "./introspect.js";
 import { statementsFor } from "./sql/index.js";
-import { quoteIdentifier } from "./sql-text.js";
+import { quoteIdentifier, tableParts } from "./sql-text.js";
 import { EngineError, InvalidInputError, RefusedError } from "../../errors.js";
 import { checkDistributedAnswer, clusterFailure, hostName, readReplication, replicationArguments, statementCluster, type ClusterHost } from "./cluster.js";
 import { tokenize } from "./sql-text.js";
@@ -181,15 +181,17 @@ export class ClickHouseEngine implements OlapEngine {
     const out = new Map<string, ReadonlyMap<string, readonly string[]> | Error>();
     if (tables.length === 0) return out;
     const hosts = await this.clusterHosts(cluster);
-    const list = tables.map(quoteString).join(", ");
+    // A model name may carry its database (`analytics.Events`): hosts are asked by (database, table).
+    const list = tables.map((t) => tableParts(this.database, t)).map((p) => `(${quoteString(p.database)}, ${quoteString(p.table)})`).join(", ");
+    const modelName = (database: string, table: string): string => (database === this.database ? table : `${database}.${table}`);
     // Every host, this one included: system.clusters' is_local cannot tell two servers on one address apart.
     for (const h of hosts) {
       const remote = (table: string) => `remote(${quoteString(hostName(h))}, system.${table})`;
       try {
-        const names = await this.connection.query(`SELECT name FROM ${remote("tables")} WHERE database = ${quoteString(this.database)} AND name IN (${list})`);
-        const cols = await this.connection.query(`SELECT table, name, type FROM ${remote("columns")} WHERE database = ${quoteString(this.database)} AND table IN (${list})`);
-        const byTable = new Map<string, string[]>(names.map((r) => [String(r.name), []]));
-        for (const c of cols) byTable.get(String(c.table))?.push(`${String(c.name)} ${String(c.type)}`);
+        const names = await this.connection.query(`SELECT database, name FROM ${remote("tables")} WHERE (database, name) IN (${list})`);
+        const cols = await this.connection.query(`SELECT database, table, name, type FROM ${remote("columns")} WHERE (database, table) IN (${list})`);
+        const byTable = new Map<string, string[]>(names.map((r) => [modelName(String(r.database), String(r.name)), []]));
+        for (const c of cols) byTable.get(modelName(String(c.database), String(c.table)))?.push(`${String(c.name)} ${String(c.type)}`);
         out.set(hostName(h), byTable);
       } catch (error) {
         out.set(hostName(h), error instanceof Error ? error : new Error(String(error)));
@@ -198,13 +200,28 @@ export class ClickHouseEngine implements OlapEngine {
     return out;
   }
 
-  async introspect(): Promise<OlapIntrospection> {
-    return introspectDatabase((sql) => this.connection.query(sql), this.database, await this.capabilities());
+  async introspect(databases: readonly string[] = []): Promise<OlapIntrospection> {
+    const caps = await this.capabilities();
+    const run = (sql: string) => this.connection.query(sql);
+    const own = await introspectDatabase(run, this.database, caps);
+    const others = [...new Set([...this.otherDatabases, ...databases])].filter((d) => d !== this.database).sort();
+    if (others.length === 0) return own;
+    const existing = new Set((await run(`SELECT name FROM system.databases WHERE name IN (${others.map(quoteString).join(", ")})`)).map((r) => String(r.name)));
+    const parts = [own];
+    for (const db of others) if (existing.has(db)) parts.push(qualifyIntrospection(await introspectDatabase(run, db, caps), db));
+    return mergeIntrospections(parts);
   }
+
+  /** Databases besides the managed one whose tables are the project's (Moose's `additional_databases`). */
+  otherDatabases: readonly string[] = [];
 
   async normalize(objects: OlapObjects): Promise<OlapIntrospection> {
     const capabilities = await this.capabilities();
     const scratch = `_moose_normalize_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+    // A table of another database (`analytics.Events`) goes to a scratch database of its own
+    // (created with the table), so same-named tables of two databases do not meet there either.
+    const others = [...new Set(Object.keys(objects.tables).map((n) => tableParts(this.database, n).database))].filter((d) => d !== this.database).sort();
+    const scratchOf = new Map(others.map((d, i) => [d, `${scratch}_${i}`]));
     const conn = await this.connect(scratch);
     try {
       const ctx = { database: scratch, capabilities };
@@ -218,14 +235,22 @@ export class ClickHouseEngine implements OlapEngine {
       for (const table of Object.values(objects.tables)) {
         // A Buffer or Merge naming the managed database means the scratch one here (as it reads back from the real one).
         const { replicated: _r, cluster: _c, ...engine } = relativeTo(table.engine, this.database);
-        for (const sql of statementsFor({ kind: "table.create", table: { ...table, engine } }, ctx)) await run(sql);
+        const parts = tableParts(this.database, table.name);
+        const name = parts.database === this.database ? table.name : `${scratchOf.get(parts.database)}.${parts.table}`;
+        for (const sql of statementsFor({ kind: "table.create", table: { ...table, name, engine } }, ctx)) await run(sql);
       }
       for (const view of Object.values(objects.views)) {
         for (const sql of statementsFor({ kind: "view.create", view }, ctx)) await run(sql);
       }
-      const read = await introspectDatabase((sql) => conn.query(sql), scratch, capabilities);
+      const read = mergeIntrospections([
+        await introspectDatabase((sql) => conn.query(sql), scratch, capabilities),
+        ...(await Promise.all([...scratchOf].map(async ([db, s]) => qualifyIntrospection(await introspectDatabase((sql) => conn.query(sql), s, capabilities), db)))),
+      ]);
       const tables = Object.fromEntries(
-        Object.entries(read.tables).map(([name, t]) => [name, { ...t, engine: storedReplication(t.engine, objects.tables[name]?.engine, this.database, name, capabilities), lifeCycle: objects.tables[name]?.lifeCycle ?? t.lifeCycle }]),
+        Object.entries(read.tables).map(([name, t]) => {
+          const parts = tableParts(this.database, name);
+          return [name, { ...t, engine: storedReplication(t.engine, objects.tables[name]?.engine, parts.database, parts.table, capabilities), lifeCycle: objects.tables[name]?.lifeCycle ?? t.lifeCycle }];
+        }),
       );
       const views = Object.fromEntries(
         Object.entries(read.views).map(([name, v]) => [name, { ...v, lifeCycle: objects.views[name]?.lifeCycle ?? v.lifeCycle }]),
@@ -233,6 +258,7 @@ export class ClickHouseEngine implements OlapEngine {
       return { tables, views, skipped: read.skipped };
     } finally {
       try {
+        for (const db of scratchOf.values()) await conn.execute(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);
         await conn.execute(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`);
       } finally {
         await conn.close();

@@ -3,7 +3,7 @@ import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
 import { offerRunner, openingDataDirectory } from "./chdb-process.js";
 import { type OlapConnection, type RawConnectionOptions } from "./engine.js";
-import { quoteIdentifier } from "./sql-text.js";
+import { quoteIdentifier, quoteTableName } from "./sql-text.js";
 import { quoteString } from "../../model/clickhouse-type.js";
 import { RawQueryError } from "./clickhouse-engine.js";
 
@@ -80,7 +80,7 @@ class EmbeddedConnection implements OlapConnection {
     // ClickHouse reads with the JSON parser to the end of the text (never as SQL).
     // JSON.stringify escapes newlines, so each row is exactly one line.
     const data = rows.map((row) => JSON.stringify(row, jsonBigInt)).join("\n");
-    await this.run(`INSERT INTO ${quoteIdentifier(table)} SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow\n${data}`);
+    await this.run(`INSERT INTO ${quoteTableName(table)} SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow\n${data}`);
   }
 
   raw(text: string, options: RawConnectionOptions): Promise<string> {

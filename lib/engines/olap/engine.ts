@@ -76,8 +76,12 @@ export interface OlapEngine {
    * Read through `remote('host:port', system.…)`, as the server's `default` user.
    */
   replicaColumns?(cluster: string, tables: readonly string[]): Promise<ReadonlyMap<string, ReadonlyMap<string, readonly string[]> | Error>>;
-  /** The managed database's tables and views in the model; see {@link OlapIntrospection}. */
-  introspect(): Promise<OlapIntrospection>;
+  /**
+   * The managed database's tables and views in the model; see {@link OlapIntrospection}.
+   * The tables of `additional_databases` and of `databases` (those a map names, e.g.
+   * `analytics.Events`) come too, named `<database>.<table>`.
+   */
+  introspect(databases?: readonly string[]): Promise<OlapIntrospection>;
   /**
    * `objects` as this server would store them: created in a scratch database and read
    * back, so expressions come out in ClickHouse's canonical spelling (`INTERVAL 1 DAY`

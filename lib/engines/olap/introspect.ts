@@ -153,6 +153,30 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
   return { tables, views, skipped };
 }
 
+/**
+ * Another database's introspection in the model's names: its tables become
+ * `<database>.<table>` (moose-lib's `database` option). moose plans materialized views in
+ * the managed database only, so views found there are listed as skipped.
+ */
+export function qualifyIntrospection(read: OlapIntrospection, database: string): OlapIntrospection {
+  const q = (name: string): string => `${database}.${name}`;
+  const tables = Object.fromEntries(Object.entries(read.tables).map(([name, t]) => [q(name), { ...t, name: q(name) }]));
+  const skipped = [
+    ...read.skipped.map((s) => ({ ...s, name: q(s.name) })),
+    ...Object.keys(read.views).map((name) => ({ name: q(name), engine: "MaterializedView", reason: `moose plans materialized views in the managed database only, not in ${database}` })),
+  ];
+  return { tables, views: {}, skipped };
+}
+
+/** Several databases' introspections as one (their names never meet: other databases' are qualified). */
+export function mergeIntrospections(parts: readonly OlapIntrospection[]): OlapIntrospection {
+  return {
+    tables: Object.assign({}, ...parts.map((p) => p.tables)) as OlapIntrospection["tables"],
+    views: Object.assign({}, ...parts.map((p) => p.views)) as OlapIntrospection["views"],
+    skipped: parts.flatMap((p) => p.skipped),
+  };
+}
+
 interface Unrepresentable {
   readonly reason: string;
 }

@@ -14,6 +14,7 @@ import type { OlapEngine } from "./engine.js";
  */
 export async function openOlapEngine(config: OlapConfig): Promise<OlapEngine> {
   const engine = await openConfiguredEngine(config);
+  if (engine instanceof ClickHouseEngine) engine.otherDatabases = config.additionalDatabases ?? [];
   try {
     // Moose's `additional_databases`: created next to the main one, as the main one is, when the engine opens.
     for (const name of config.additionalDatabases ?? []) await engine.execute(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(name)}`);

@@ -4,7 +4,7 @@ import { EngineError } from "../../errors.js";
 import { requiredQuerySettings } from "./capabilities.js";
 import type { OlapConnection, WriteProgress } from "./engine.js";
 import { randomUUID } from "node:crypto";
-import { quoteIdentifier } from "./sql-text.js";
+import { quoteIdentifier, quoteTableName } from "./sql-text.js";
 
 /**
  * A ClickHouse server over HTTP with `database` as the current database. The database
@@ -136,10 +136,10 @@ class ServerConnection implements OlapConnection {
   }
 
   async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
-    const statement = `INSERT INTO ${quoteIdentifier(table)} FORMAT JSONEachRow`;
+    const statement = `INSERT INTO ${quoteTableName(table)} FORMAT JSONEachRow`;
     try {
       await this.client.insert({
-        table: quoteIdentifier(table),
+        table: quoteTableName(table),
         values: rows as Array<Record<string, unknown>>,
         format: "JSONEachRow",
         clickhouse_settings: { ...this.settings, date_time_input_format: "best_effort" },

@@ -1,4 +1,5 @@
 import { approvedLosses } from "./sql-guard.js";
+import { declaredDatabases } from "../../engines/olap/sql-text.js";
 import type { OlapEngine } from "../../engines/olap/engine.js";
 import { diff } from "../../diff/diff.js";
 import { existsSync } from "node:fs";
@@ -157,7 +158,7 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
   // Views are created from their tables when normalized: those come along, whether in scope or not.
   const scopedViews = inScope(expected.views, scope?.views);
   const needed = scope === undefined ? undefined : new Set([...scope.tables, ...Object.values(scopedViews).flatMap((v) => [...v.sourceTables, v.targetTable])]);
-  const [live, normalized] = await Promise.all([olap.introspect(), olap.normalize({ tables: inScope(expected.tables, needed), views: scopedViews })]);
+  const [live, normalized] = await Promise.all([olap.introspect(declaredDatabases(Object.keys(expected.tables))), olap.normalize({ tables: inScope(expected.tables, needed), views: scopedViews })]);
   const want = { tables: inScope(normalized.tables, scope?.tables), views: normalized.views };
   const lifeCycles = <T extends { lifeCycle: string }>(objs: Record<string, T>, from: Readonly<Record<string, { lifeCycle: string }>>) =>
     Object.fromEntries(Object.entries(objs).map(([k, v]) => [k, { ...v, lifeCycle: from[k]?.lifeCycle ?? v.lifeCycle }]));

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { declaredDatabases } from "../../engines/olap/sql-text.js";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../../config/config.js";
 import { diff } from "../../diff/diff.js";
@@ -58,7 +59,7 @@ export async function baselineDatabase(config: LoadedConfig, app: ExtractedApp, 
     });
   }
 
-  const live = await olap.introspect();
+  const live = await olap.introspect(declaredDatabases(Object.keys(app.map.tables)));
   const declared = app.map;
   const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
   const tableNames = Object.keys(declared.tables).filter((n) => has(live.tables, n)).sort();

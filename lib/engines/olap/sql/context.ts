@@ -2,7 +2,7 @@ import { InvalidInputError, RefusedError } from "../../../errors.js";
 import type { Column, InfraMap } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
 import type { OlapCapabilities } from "../capabilities.js";
-import { qualifiedName, quoteIdentifier } from "../sql-text.js";
+import { qualifiedName, quoteIdentifier, tableParts } from "../sql-text.js";
 
 /**
  * Where statements will run. `state` is the map just before the change (the planner
@@ -37,9 +37,15 @@ export function mutationTarget(name: string, ctx: SqlContext): string {
   return `${qualifiedName(ctx.database, name)}${engine?.replicated === undefined ? onCluster(engine?.cluster) : ""}`;
 }
 
-/** The managed database on every host of `cluster` (the adapter creates it only where it connects). */
-export function databaseOnCluster(cluster: string | undefined, ctx: SqlContext): string[] {
-  return cluster === undefined ? [] : [`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(ctx.database)}${onCluster(cluster)}`];
+/**
+ * The database table `name` lives in, made sure of before the table is created (or renamed)
+ * there: on every host of `cluster` (the adapter creates the managed one only where it
+ * connects), and for a table of another database (moose-lib's `database`,
+ * `analytics.Events`) on this server too.
+ */
+export function databaseOf(name: string, cluster: string | undefined, ctx: SqlContext): string[] {
+  const { database } = tableParts(ctx.database, name);
+  return cluster === undefined && database === ctx.database ? [] : [`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}${onCluster(cluster)}`];
 }
 
 /** The type of a column as the state before the change has it. */

@@ -5,7 +5,7 @@ import { canonicalJson, emptyInfraMap } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
 import { identifiersIn, qualifiedName, quoteIdentifier } from "../sql-text.js";
 import { addColumnClause, backfillColumnStatements, modifyColumnStatements, moveColumnStatement, renameColumnStatements } from "./columns.js";
-import { type SqlContext, alterTarget, clusterOf, databaseOnCluster, needsRebuild } from "./context.js";
+import { type SqlContext, alterTarget, clusterOf, databaseOf, needsRebuild } from "./context.js";
 import { rebuildStatements } from "./rebuild.js";
 import { type RowWrite, rowWriteFor, rowWriteStatements } from "./row-writes.js";
 import { isStrictExtension, setIndexesStatements, setOrderByStatements, setProjectionsStatements, setSettingsStatements, setTtlStatements } from "./table-options.js";
@@ -50,9 +50,9 @@ type Convertor<C extends Change> = (change: C, ctx: SqlContext) => string[];
  * says which): the compiler asks for an entry when a kind is added there.
  */
 const OLAP_SQL: { readonly [K in KindsOwnedBy<"olap">]: Convertor<ChangeOf<K>> } = {
-  "table.create": (change, ctx) => [...databaseOnCluster(change.table.engine.cluster, ctx), createTableStatement(change.table, ctx)],
+  "table.create": (change, ctx) => [...databaseOf(change.table.name, change.table.engine.cluster, ctx), createTableStatement(change.table, ctx)],
   "table.drop": (change, ctx) => [`DROP TABLE ${qualifiedName(ctx.database, change.table.name)}${onCluster(change.table.engine.cluster)}`],
-  "table.rename": (change, ctx) => [`RENAME TABLE ${qualifiedName(ctx.database, change.from)} TO ${qualifiedName(ctx.database, change.to)}${onCluster(clusterOf(change.from, ctx))}`],
+  "table.rename": (change, ctx) => [...databaseOf(change.to, clusterOf(change.from, ctx), ctx), `RENAME TABLE ${qualifiedName(ctx.database, change.from)} TO ${qualifiedName(ctx.database, change.to)}${onCluster(clusterOf(change.from, ctx))}`],
   "table.addColumn": (change, ctx) => [`ALTER TABLE ${alterTarget(change.table, ctx)} ${addColumnClause(change, ctx)}${nestedSuffix([change.column])}`],
   "table.dropColumn": (change, ctx) => [`ALTER TABLE ${alterTarget(change.table, ctx)} DROP COLUMN ${quoteIdentifier(change.column.name)}`],
   "table.renameColumn": renameColumnStatements,

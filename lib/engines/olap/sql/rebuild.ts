@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { clusterRebuildRefusal, onCluster } from "../cluster.js";
 import { MOOSE_NAME_INFIX, qualifiedName, quoteIdentifier } from "../sql-text.js";
 import { sameRowsCheck } from "./checks.js";
-import { type SqlContext, databaseOnCluster, unsupported } from "./context.js";
+import { type SqlContext, databaseOf, unsupported } from "./context.js";
 import { createTableStatement, insertable } from "./tables.js";
 import { createViewStatement, dropViewStatement, viewCluster } from "./views.js";
 
@@ -94,7 +94,7 @@ function rebuildParts(change: ChangeOf<"table.rebuild">, ctx: SqlContext): { rea
   // table keeps it, so the next rebuild's copy must not land on it again.
   const pathName = `${name}${MOOSE_NAME_INFIX}${createHash("sha256").update(`${canonicalJson(after)}\n${keepOldAs ?? ""}`).digest("hex").slice(0, 8)}`;
   const copy = (staging: string): string[] => [
-    ...databaseOnCluster(cluster, ctx),
+    ...databaseOf(name, cluster, ctx),
     `DROP TABLE IF EXISTS ${qualifiedName(ctx.database, staging)}${on}`,
     createTableStatement({ ...after, name: staging }, ctx, pathName),
     ...(shared.length === 0 ? [] : [`INSERT INTO ${qualifiedName(ctx.database, staging)} (${list})${settings}\nSELECT ${list} FROM ${target}`]),

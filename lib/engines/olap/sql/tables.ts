@@ -4,7 +4,7 @@ import { holdsNoRows, type Column, type Table, type TableEngine, type TableIndex
 import { onCluster, replicationArguments } from "../cluster.js";
 import { describeIntegrationEngine, integrationEngineClause } from "../integration-engines.js";
 import type { OlapCapabilities } from "../capabilities.js";
-import { isPlainIdentifier, qualifiedName, quoteIdentifier } from "../sql-text.js";
+import { isPlainIdentifier, qualifiedName, quoteIdentifier, tableParts } from "../sql-text.js";
 import { type SqlContext, unsupported } from "./context.js";
 import { checkedType, typeHasNested } from "./types.js";
 
@@ -98,7 +98,7 @@ export function engineClause(engine: TableEngine, table: string, ctx: SqlContext
   if (engine.cluster !== undefined && !caps.clusters) {
     throw unsupported(caps, `create table ${table} ON CLUSTER ${engine.cluster}`, "clusters (a ClickHouse server with remote_servers and ZooKeeper/Keeper)", "leave out cluster, or set clickhouse_config.host to a server of the cluster");
   }
-  const replication = engine.replicated === undefined ? [] : replicationArguments(engine.replicated, { database: ctx.database, table: pathName, what: `table ${table}`, capabilities: caps });
+  const replication = engine.replicated === undefined ? [] : replicationArguments(engine.replicated, { ...tableParts(ctx.database, pathName), what: `table ${table}`, capabilities: caps });
   const prefix = engine.replicated === undefined ? "" : "Replicated";
   const clause = (params: readonly string[]): string => {
     const all = [...replication, ...params];
