@@ -45,6 +45,24 @@ export interface RenderInput {
  * The migration file for a plan. Deterministic: the same plan and hashes give
  * byte-identical text (the id carries the timestamp).
  */
+/**
+ * The steps whose reverses `down` runs, in the order they must run: the plan's order
+ * backwards, except that a view's query is put back only after the tables are renamed
+ * back (the old query reads the old names; forward, the renames come first for the same
+ * reason, e.g. a table moved to another database and the view that reads it).
+ */
+function reverseOrder(steps: readonly PlanStep[]): PlanStep[] {
+  const backwards = [...steps].reverse();
+  const lastRename = backwards.map((s) => s.change.kind).lastIndexOf("table.rename");
+  if (lastRename < 0) return backwards;
+  const early = (s: PlanStep, i: number): boolean => i < lastRename && s.change.kind === "view.modify";
+  return [
+    ...backwards.slice(0, lastRename + 1).filter((s, i) => !early(s, i)),
+    ...backwards.filter(early),
+    ...backwards.slice(lastRename + 1),
+  ];
+}
+
 export function renderMigration(input: RenderInput): string {
   const ops = new Set<string>();
   const call = (step: Step): string => {
@@ -53,7 +71,7 @@ export function renderMigration(input: RenderInput): string {
   };
   const up = input.plan.steps.map((s) => ({ call: call(stepOf(s.change, s.risk.losesData ? false : undefined)), comments: wrap(stepComment(s), 96) }));
   const reversible = input.irreversible === undefined && input.plan.steps.every((s) => s.reverse !== null);
-  const down = reversible ? [...input.plan.steps].reverse().map((s) => ({ call: call(stepOf(s.reverse!, losesDataOnReverse(s) ? true : undefined)) })) : null;
+  const down = reversible ? reverseOrder(input.plan.steps).map((s) => ({ call: call(stepOf(s.reverse!, losesDataOnReverse(s) ? true : undefined)) })) : null;
   return template()({
     id: input.id,
     toolVersion: input.toolVersion,
