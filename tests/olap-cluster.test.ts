@@ -1,5 +1,5 @@
 import test from "ava";
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,7 +65,7 @@ export const tableF = new OlapTable<TableF>("TableF", {
   orderByFields: ["id"],
   engine: ClickHouseEngines.ReplicatedMergeTree,
   cluster: "cluster_a",
-  // The template also sets database: "analytics"; tables outside db_name are NOT_PLANNED (README).
+  database: "DB_F",
 });
 `;
 
@@ -89,13 +89,14 @@ async function replica(i: number, database: string): Promise<OlapEngine> {
 /** A project on a database of its own whose moose.config.toml points at replica `i`. */
 function project(app: string, i = 0): { dir: string; database: string } {
   const database = `moose_cluster_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  databases.push(database);
+  // TableF's database: one of its own too, so that runs never share its keeper path.
+  databases.push(database, `${database}_f`);
   const root = tempDir("olap-cluster");
   const init = moose(root, ["init", "p"]);
   if (init.code !== 0) throw new Error(init.stderr);
   const dir = join(root, "p");
   writeFileSync(join(dir, "moose.config.toml"), config(database, i));
-  writeFileSync(join(dir, "app/index.ts"), app);
+  writeFileSync(join(dir, "app/index.ts"), app.replace("DB_F", `${database}_f`));
   return { dir, database };
 }
 
@@ -133,6 +134,65 @@ async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, ms
   }
 }
 
+/** The template, as it is: fixtures/moose-templates/typescript-cluster (src/, its moose.config.toml, package.json). */
+const TEMPLATE_DIR = fileURLToPath(new URL("../../fixtures/moose-templates/typescript-cluster", import.meta.url));
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+run("moose-lib's typescript-cluster template, unchanged (its config: additional_databases, two clusters; TableF in database analytics): plans, deploys to both replicas, replicates, no drift, nothing left to plan", async (t) => {
+  const database = `moose_cluster_tpl_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  databases.push(database);
+  const dir = join(tempDir("olap-cluster-template"), "typescript-cluster");
+  cpSync(TEMPLATE_DIR, dir, { recursive: true });
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+  const url = new URL(cluster!.urls[0]!);
+  // Only where the server is and who moose is there; everything else is the template's own config.
+  // The test servers' user has an empty password, which a MOOSE_* variable cannot say (empty means unset).
+  const toml = join(dir, "moose.config.toml");
+  const text = readFileSync(toml, "utf8");
+  t.true(text.includes('password = "pandapass"'));
+  writeFileSync(toml, text.replace('password = "pandapass"', 'password = ""'));
+  const env = {
+    MOOSE_CLICKHOUSE_CONFIG__HOST: url.hostname,
+    MOOSE_CLICKHOUSE_CONFIG__HOST_PORT: url.port,
+    MOOSE_CLICKHOUSE_CONFIG__USER: "default",
+    MOOSE_CLICKHOUSE_CONFIG__DB_NAME: database,
+  };
+  const admin = await replica(0, "default");
+  // TableF's keeper path is the template's database and table (/clickhouse/tables/{shard}/analytics/TableF): an earlier run's copy goes first.
+  await admin.execute(`DROP TABLE IF EXISTS analytics.TableF ON CLUSTER cluster_a`);
+  try {
+    const gen = moose(dir, ["migrate", "generate", "--name", "cluster template"], env);
+    t.is(gen.code, 0, gen.stdout + gen.stderr);
+    t.regex(gen.stdout, /\+ analytics\.TableF \(OLAP Table\)/);
+    const dry = moose(dir, ["migrate", "deploy", "--dry-run"], env);
+    t.is(dry.code, 0, dry.stdout + dry.stderr);
+    t.regex(dry.stdout, /CREATE DATABASE IF NOT EXISTS `analytics` ON CLUSTER `cluster_a`\n\s+CREATE TABLE IF NOT EXISTS `analytics`\.`TableF` ON CLUSTER `cluster_a`/);
+    t.regex(dry.stdout, /ReplicatedMergeTree\('\/clickhouse\/tables\/\{shard\}\/analytics\/TableF', '\{replica\}'\)/);
+    const deploy = moose(dir, ["migrate", "deploy"], env);
+    t.is(deploy.code, 0, deploy.stdout + deploy.stderr);
+    t.regex(deploy.stdout, /1 migration applied\./);
+    const r1 = await replica(0, database);
+    const r2 = await replica(1, database);
+    t.deepEqual(await tablesOn(r1, database), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree", TableC: "MergeTree", TableD: "ReplicatedMergeTree", TableE: "ReplicatedMergeTree" });
+    t.deepEqual(await tablesOn(r2, database), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree" });
+    for (const r of [r1, r2]) t.deepEqual(await tablesOn(r, "analytics"), { TableF: "ReplicatedMergeTree" }, "TableF is on both replicas of cluster_a, in analytics");
+    await r1.insertJsonRows("analytics.TableF", [{ id: "f1", metric: 1.5, timestamp: 1 }]);
+    t.deepEqual(await eventually(() => r2.query<{ id: string }>("SELECT id FROM analytics.TableF"), (v) => v.length === 1), [{ id: "f1" }], "replica 2 reads analytics.TableF's row inserted on replica 1");
+    const status = moose(dir, ["migrate", "status", "--json"], env);
+    t.is(status.code, 0, status.stdout + status.stderr);
+    t.deepEqual((JSON.parse(status.stdout) as { drift: string[] }).drift, []);
+    const plan = moose(dir, ["plan"], env);
+    t.is(plan.stdout, "No changes: the infrastructure matches the code.\n", plan.stderr);
+    // Drift in the other database is read per replica too (an ALTER would replicate: a DROP on one replica does not).
+    await r2.execute("DROP TABLE analytics.TableF");
+    const drift = moose(dir, ["migrate", "status", "--json"], env);
+    t.is(drift.code, 3, drift.stdout + drift.stderr);
+    t.deepEqual((JSON.parse(drift.stdout) as { drift: string[] }).drift, ["table analytics.TableF is missing on replica 127.0.0.1:9002 of cluster cluster_a"]);
+  } finally {
+    await admin.execute(`DROP TABLE IF EXISTS analytics.TableF ON CLUSTER cluster_a`).catch(() => undefined);
+  }
+});
+
 run("the cluster template's tables deploy: cluster tables on both replicas ON CLUSTER, the others on replica 1 only; rows inserted on replica 1 are read on replica 2; status sees no drift", async (t) => {
   const { dir, database } = project(TEMPLATE_APP);
   const plan = ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
@@ -154,9 +214,9 @@ run("the cluster template's tables deploy: cluster tables on both replicas ON CL
     TableC: "MergeTree",
     TableD: "ReplicatedMergeTree",
     TableE: "ReplicatedMergeTree",
-    TableF: "ReplicatedMergeTree",
   });
-  t.deepEqual(await tablesOn(r2, database), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree", TableF: "ReplicatedMergeTree" }, "only the cluster tables reach replica 2");
+  t.deepEqual(await tablesOn(r2, database), { TableA: "ReplicatedMergeTree", TableB: "ReplicatedMergeTree" }, "only the cluster tables reach replica 2");
+  for (const r of [r1, r2]) t.deepEqual(await tablesOn(r, `${database}_f`), { TableF: "ReplicatedMergeTree" }, "TableF, a cluster table of another database, is on both");
 
   await r1.insertJsonRows("TableA", [{ id: "a1", value: "x", timestamp: 1 }, { id: "a2", value: "y", timestamp: 2 }]);
   const seen = await eventually(() => r2.query<{ n: string }>("SELECT count() AS n FROM TableA"), (rows) => rows[0]?.n === "2");
