@@ -193,10 +193,9 @@ test("refuses what moose-lib accepts but cannot be planned (or would fail in Cli
       hint: undefined,
     },
     {
-      code: "NOT_PLANNED",
-      located:
-        "app/index.ts:26:60: table Elsewhere: database cannot be planned yet (moose-migrate does not create tables outside the managed database), and the table would differ from its declaration without it",
-      hint: "remove database from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED",
+      code: "INVALID_CONFIG",
+      located: 'app/index.ts:26:60: database is "my-db"; a database name is a letter or `_` followed by letters, digits and `_` (or leave database out for clickhouse_config.db_name)',
+      hint: undefined,
     },
     {
       code: "NOT_PLANNED",

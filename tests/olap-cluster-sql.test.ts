@@ -2,7 +2,9 @@ import test from "ava";
 import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
 import { checkDistributedAnswer, readReplication, replicationArguments, statementCluster } from "../lib/engines/olap/cluster.js";
 import { statementsFor } from "../lib/engines/olap/sql/index.js";
-import { MooseError } from "../lib/errors.js";
+import { InvalidInputErrors, MooseError } from "../lib/errors.js";
+import { extractApp } from "../lib/extract/extract-app.js";
+import { initProject, runCli } from "./helpers/cli.js";
 import type { Table, TableEngine } from "../lib/model/infra-map.js";
 import { fuseRebuilds } from "../lib/plan/rebuild.js";
 import { infra, table } from "./helpers/model-builders.js";
@@ -83,4 +85,29 @@ test("planning a rebuild on a cluster: replicated to replicated is a rebuild; a 
   t.is(code(() => plan(onA, { kind: "MergeTree", cluster: "cluster_a" })), "CLUSTER_REBUILD");
   t.is(code(() => plan({ kind: "MergeTree", replicated: { keeperPath: "/fixed", replicaName: "{replica}" } }, { kind: "ReplacingMergeTree", replicated: { keeperPath: "/fixed", replicaName: "{replica}" } })), "REBUILD_KEEPER_PATH");
   t.is(plan({ kind: "MergeTree" }, { kind: "MergeTree", replicated: {} })[0]?.kind, "table.rebuild", "without a cluster, plain to replicated is a rebuild");
+});
+
+test("a table's cluster that names no [[clickhouse_config.clusters]] entry is CLUSTER_UNKNOWN at its line, listing the known names", async (t) => {
+  const dir = await initProject("cluster-unknown", `import { OlapTable, Key, ClickHouseEngines } from "moose-migrate";
+export interface Row { id: Key<string> }
+export const ok = new OlapTable<Row>("Ok", { engine: ClickHouseEngines.ReplicatedMergeTree, cluster: "cluster_a" });
+export const typo = new OlapTable<Row>("Typo", { engine: ClickHouseEngines.ReplicatedMergeTree, cluster: "cluster_c" });
+`);
+  const errorOf = (clusters: readonly string[]) => {
+    const e = t.throws(() => extractApp({ projectDir: dir, mainFile: "app/index.ts", clusters }), { instanceOf: MooseError }) as InvalidInputErrors;
+    return e.errors.map((x) => ({ code: x.code, located: x.located, hint: x.hint }));
+  };
+  t.deepEqual(errorOf(["cluster_a", "cluster_b"]), [
+    {
+      code: "CLUSTER_UNKNOWN",
+      located: 'app/index.ts:4:97: table Typo: cluster "cluster_c" is not a [[clickhouse_config.clusters]] entry (moose.config.toml lists "cluster_a", "cluster_b")',
+      hint: 'add [[clickhouse_config.clusters]] name = "cluster_c" to moose.config.toml (a <remote_servers> cluster of the server), or name one it lists',
+    },
+  ]);
+  t.is(errorOf([])[0]?.located.split(": ").slice(1).join(": "), 'table Ok: cluster "cluster_a" is not a [[clickhouse_config.clusters]] entry (moose.config.toml lists none)');
+  t.deepEqual(Object.keys(extractApp({ projectDir: dir, mainFile: "app/index.ts", clusters: ["cluster_a", "cluster_c"] }).map.tables).sort(), ["Ok", "Typo"]);
+  // Through the CLI: the project's config is what is checked.
+  const r = await runCli(dir, ["plan"]);
+  t.is(r.code, 2, r.stdout);
+  t.regex(r.stderr, /error\[CLUSTER_UNKNOWN\]: app\/index\.ts:3:93: table Ok: cluster "cluster_a" is not a \[\[clickhouse_config\.clusters\]\] entry \(moose\.config\.toml lists none\)/);
 });

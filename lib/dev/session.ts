@@ -101,7 +101,7 @@ export class DevSession {
   private readonly appliedRenames: RenameSuggestion[] = [];
 
   constructor(private readonly options: DevSessionOptions) {
-    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile, topicRetentionMs: options.config.streaming.retentionMs, database: options.config.olap.database });
+    this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile, topicRetentionMs: options.config.streaming.retentionMs, database: options.config.olap.database, clusters: (options.config.olap.clusters ?? []).map((c) => c.name) });
     this.live = replayMigrations([]).state;
   }
 

@@ -178,6 +178,11 @@ export interface ExtractOptions {
    * table's name (`analytics.Events`).
    */
   readonly database?: string;
+  /**
+   * The names of `[[clickhouse_config.clusters]]`: a table's `cluster` must be one of them
+   * (as Moose requires). Undefined: not checked.
+   */
+  readonly clusters?: readonly string[];
 }
 
 /**
@@ -315,7 +320,7 @@ export class AppExtractor {
     }
     if (errors.length > 0) throw new InvalidInputErrors(errors.map((e) => relativize(e, this.options.projectDir)));
 
-    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results, this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database);
+    const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results, this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database, this.options.clusters);
     const result = reader.read();
     if (result.errors.length > 0) {
       throw new InvalidInputErrors(this.withTypeErrors(program, result.errors).map((e) => relativize(e, this.options.projectDir)));
@@ -491,6 +496,8 @@ class DeclarationReader {
     private readonly topicRetentionMs: number,
     /** `clickhouse_config.db_name`, when known: `database` set to it names no other database. */
     private readonly managedDatabase?: string,
+    /** `[[clickhouse_config.clusters]]` names, when known: a table's `cluster` must be one. */
+    private readonly knownClusters?: readonly string[],
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
@@ -1198,6 +1205,13 @@ class DeclarationReader {
     const value = cfg?.entries.get("engine");
     const cluster = this.optString(cfg, "cluster");
     if (cluster !== undefined && cluster.trim() === "") throw this.bad(cfg!, "cluster", "must name a cluster of the server (<remote_servers>), or be left out");
+    if (cluster !== undefined && this.knownClusters !== undefined && !this.knownClusters.includes(cluster)) {
+      const known = this.knownClusters.length === 0 ? "moose.config.toml lists none" : `moose.config.toml lists ${this.knownClusters.map((c) => JSON.stringify(c)).join(", ")}`;
+      throw new InvalidInputError("CLUSTER_UNKNOWN", `table ${table}: cluster ${JSON.stringify(cluster)} is not a [[clickhouse_config.clusters]] entry (${known})`, {
+        position: this.keyPosition(cfg!, "cluster"),
+        hint: `add [[clickhouse_config.clusters]] name = ${JSON.stringify(cluster)} to moose.config.toml (a <remote_servers> cluster of the server), or name one it lists`,
+      });
+    }
     const deployment = cluster === undefined ? {} : { cluster };
     if (typeof value !== "string" || !value.startsWith("Replicated")) return { ...merging, ...deployment };
     const keeperPath = this.optString(cfg, "keeperPath");

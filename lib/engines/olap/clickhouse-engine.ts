@@ -123,8 +123,9 @@ export class ClickHouseEngine implements OlapEngine {
   private async clusterHosts(cluster: string): Promise<ClusterHost[]> {
     const rows = await this.connection.query(`SELECT host_address, port FROM system.clusters WHERE cluster = ${quoteString(cluster)} ORDER BY shard_num, replica_num`);
     if (rows.length === 0) {
-      throw new InvalidInputError("CLUSTER_UNKNOWN", `the ClickHouse server has no cluster ${cluster} (system.clusters, from <remote_servers> in its config)`, {
-        hint: "name a cluster the server defines (SELECT DISTINCT cluster FROM system.clusters), or add it to <remote_servers>",
+      const known = (await this.connection.query("SELECT DISTINCT cluster FROM system.clusters ORDER BY cluster")).map((r) => String(r.cluster));
+      throw new InvalidInputError("CLUSTER_UNKNOWN", `the ClickHouse server ${this.connection.url ?? "moose is connected to"} has no cluster ${cluster} (system.clusters, from <remote_servers> in its config; it has ${known.length === 0 ? "none" : known.join(", ")})`, {
+        hint: `add ${cluster} to <remote_servers> on every host of the cluster, or name a cluster the server defines in the table's cluster and in [[clickhouse_config.clusters]]`,
       });
     }
     return rows.map((r) => ({ host: String(r.host_address), port: Number(r.port) }));

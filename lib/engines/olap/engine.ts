@@ -125,6 +125,8 @@ export interface OlapConnection {
   query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>>;
   /** See {@link OlapEngine.insertJsonRows}. */
   insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void>;
+  /** Where the server is (servers only), for messages that name the host. */
+  readonly url?: string;
   /** Runs an ON CLUSTER statement and returns the distributed-DDL answer, a row per host (servers only). */
   executeOnCluster?(sql: string): Promise<Array<Record<string, unknown>>>;
   /** See {@link OlapEngine.readOnlyQuery}; adapters that enforce it per query (the server). Others open a read-only connection. */

@@ -49,7 +49,7 @@ class ServerConnection implements OlapConnection {
 
   constructor(
     private readonly client: ClickHouseClient,
-    private readonly url: string,
+    readonly url: string,
     private readonly settings: Readonly<Record<string, string | number>>,
   ) {}
 
