@@ -364,3 +364,17 @@ run("drift checks every replica: a cluster table dropped on replica 2 alone is d
   t.is(status.code, 3, status.stdout + status.stderr);
   t.deepEqual((JSON.parse(status.stdout) as { drift: string[] }).drift, ["table TableB is missing on replica 127.0.0.1:9002 of cluster cluster_b"]);
 });
+
+run("a cluster the server does not define: deploy stops with CLUSTER_UNKNOWN naming the server and the clusters it has, before any table is created", async (t) => {
+  const { dir, database } = project(`import { OlapTable, Key, ClickHouseEngines } from "moose-migrate";
+export interface Row { id: Key<string> }
+export const t = new OlapTable<Row>("Elsewhere", { engine: ClickHouseEngines.ReplicatedMergeTree, cluster: "cluster_x" });
+`);
+  writeFileSync(join(dir, "moose.config.toml"), readFileSync(join(dir, "moose.config.toml"), "utf8").replace('name = "cluster_b"', 'name = "cluster_x"'));
+  ok(t, moose(dir, ["migrate", "generate", "--name", "elsewhere"]));
+  const r = moose(dir, ["migrate", "deploy"]);
+  t.not(r.code, 0, r.stdout);
+  t.regex(r.stdout + r.stderr, new RegExp(`createTable\\("Elsewhere"\\)\\) failed after 0 applied step\\(s\\): CLUSTER_UNKNOWN: the ClickHouse server ${cluster!.urls[0]!.replace(/\/$/, "")} has no cluster cluster_x \\(system\\.clusters, from <remote_servers> in its config; it has cluster_a, cluster_b, moose_cluster\\)`));
+  const r1 = await replica(0, database);
+  t.deepEqual(await tablesOn(r1, database), {});
+});
