@@ -231,7 +231,7 @@ run("adding a column to a cluster table runs ON CLUSTER: both replicas have it a
   const { dir, database } = project(TEMPLATE_APP);
   ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
   ok(t, moose(dir, ["migrate", "deploy"]));
-  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace("value: string; timestamp: number }", "value: string; timestamp: number; region: string }"));
+  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace("value: string; timestamp: number }", "value: string; timestamp: number; region: string }").replace("DB_F", `${database}_f`));
   ok(t, moose(dir, ["migrate", "generate", "--name", "add region"]));
   t.regex(ok(t, moose(dir, ["migrate", "deploy", "--dry-run"])), /ALTER TABLE `[^`]+`\.`TableA` ON CLUSTER `cluster_a` ADD COLUMN `region` String/);
   t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
@@ -253,7 +253,7 @@ run("rebuilding a replicated cluster table (a new ORDER BY) copies, verifies and
   const r1 = await replica(0, database);
   const r2 = await replica(1, database);
   await r1.insertJsonRows("TableA", [{ id: "a1", value: "x", timestamp: 1 }, { id: "a2", value: "y", timestamp: 2 }, { id: "a3", value: "z", timestamp: 3 }]);
-  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace('new OlapTable<TableA>("TableA", {\n  orderByFields: ["id"],', 'new OlapTable<TableA>("TableA", {\n  orderByFields: ["id", "timestamp"],'));
+  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace('new OlapTable<TableA>("TableA", {\n  orderByFields: ["id"],', 'new OlapTable<TableA>("TableA", {\n  orderByFields: ["id", "timestamp"],').replace("DB_F", `${database}_f`));
   const gen = moose(dir, ["migrate", "generate", "--name", "reorder a", "--non-interactive"]);
   t.is(gen.code, 0, gen.stdout + gen.stderr);
   const dry = ok(t, moose(dir, ["migrate", "deploy", "--dry-run"]));
@@ -268,7 +268,7 @@ run("rebuilding a replicated cluster table (a new ORDER BY) copies, verifies and
   const status = moose(dir, ["migrate", "status", "--json"]);
   t.is(status.code, 0, status.stdout + status.stderr);
   // A second rebuild does not collide with the first copy's keeper path.
-  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace('new OlapTable<TableA>("TableA", {\n  orderByFields: ["id"],', 'new OlapTable<TableA>("TableA", {\n  orderByFields: ["id", "value"],'));
+  writeFileSync(join(dir, "app/index.ts"), TEMPLATE_APP.replace('new OlapTable<TableA>("TableA", {\n  orderByFields: ["id"],', 'new OlapTable<TableA>("TableA", {\n  orderByFields: ["id", "value"],').replace("DB_F", `${database}_f`));
   ok(t, moose(dir, ["migrate", "generate", "--name", "reorder a again", "--non-interactive"]));
   t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
   t.deepEqual(await eventually(() => r2.query<{ n: string }>("SELECT count() AS n FROM TableA"), (v) => v[0]?.n === "3"), [{ n: "3" }]);
