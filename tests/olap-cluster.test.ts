@@ -103,7 +103,8 @@ function project(app: string, i = 0): { dir: string; database: string } {
 function config(database: string, i: number): string {
   const url = new URL(cluster!.urls[i]!);
   // The template's config shape: its two clusters listed as [[clickhouse_config.clusters]].
-  return `[clickhouse_config]\nhost = "${url.hostname}"\nhost_port = ${url.port}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n\n[[clickhouse_config.clusters]]\nname = "cluster_a"\n\n[[clickhouse_config.clusters]]\nname = "cluster_b"\n`;
+  // engine = "server": a loopback ClickHouse is otherwise taken for dev's own (reading commands would read the embedded data).
+  return `[clickhouse_config]\nengine = "server"\nhost = "${url.hostname}"\nhost_port = ${url.port}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n\n[[clickhouse_config.clusters]]\nname = "cluster_a"\n\n[[clickhouse_config.clusters]]\nname = "cluster_b"\n`;
 }
 
 /** Another runner: a fresh clone of `dir` pointed at replica `i`. */
@@ -156,6 +157,8 @@ run("moose-lib's typescript-cluster template, unchanged (its config: additional_
     MOOSE_CLICKHOUSE_CONFIG__HOST_PORT: url.port,
     MOOSE_CLICKHOUSE_CONFIG__USER: "default",
     MOOSE_CLICKHOUSE_CONFIG__DB_NAME: database,
+    // A loopback ClickHouse is otherwise taken for dev's own: reading commands (status) would read the embedded data.
+    MOOSE_CLICKHOUSE_CONFIG__ENGINE: "server",
   };
   const admin = await replica(0, "default");
   // TableF's keeper path is the template's database and table (/clickhouse/tables/{shard}/analytics/TableF): an earlier run's copy goes first.

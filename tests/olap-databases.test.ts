@@ -78,7 +78,7 @@ const targets: Target[] = [{ label: "embedded ClickHouse", config: () => undefin
 const url = process.env["CLICKHOUSE_URL"];
 if (url) {
   const { hostname, port } = new URL(url);
-  targets.push({ label: "ClickHouse 18.16 server", config: (db) => `[clickhouse_config]\nhost = "${hostname}"\nhost_port = ${port || 8123}\ndb_name = "${db}"\nuser = "default"\npassword = ""\n` });
+  targets.push({ label: "ClickHouse 18.16 server", config: (db) => `[clickhouse_config]\nengine = "server"\nhost = "${hostname}"\nhost_port = ${port || 8123}\ndb_name = "${db}"\nuser = "default"\npassword = ""\n` });
 } else {
   console.log("olap-databases: CLICKHOUSE_URL is not set; the server half is skipped (.ci/run sets it)");
 }
