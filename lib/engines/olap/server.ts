@@ -4,7 +4,7 @@ import { EngineError } from "../../errors.js";
 import { requiredQuerySettings } from "./capabilities.js";
 import type { OlapConnection, WriteProgress } from "./engine.js";
 import { randomUUID } from "node:crypto";
-import { quoteIdentifier } from "./sql-text.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
 
 /**
  * A ClickHouse server over HTTP with `database` as the current database. The database

@@ -1,3 +1,4 @@
+import { readQuoted } from "../../model/clickhouse-quote.js";
 /**
  * Small, pure helpers over ClickHouse SQL *text*: quoting, and reading back the
  * few pieces of DDL that ClickHouse only exposes as text (`system.tables.sorting_key`,
@@ -10,7 +11,6 @@
  * these fragments in a regular shape; the expressions themselves stay opaque text.
  */
 
-import { readQuoted } from "../../model/clickhouse-type.js";
 
 export type TokenKind = "word" | "quoted" | "string" | "number" | "punct" | "space" | "comment";
 
@@ -84,41 +84,6 @@ export function tokenize(text: string): SqlToken[] {
 }
 
 const significant = (tokens: readonly SqlToken[]): SqlToken[] => tokens.filter((t) => t.kind !== "space" && t.kind !== "comment");
-
-// ---------------------------------------------------------------------------
-// Quoting
-
-const IDENT_ESCAPES: Readonly<Record<string, string>> = {
-  "\\": "\\\\",
-  "`": "\\`",
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\0": "\\0",
-  "\b": "\\b",
-  "\f": "\\f",
-};
-
-/**
- * A name as a backquoted ClickHouse identifier, whatever it contains.
- *
- * @example quoteIdentifier("we`ird") // "`we\\`ird`"
- */
-export function quoteIdentifier(name: string): string {
-  let out = "`";
-  for (const c of name) out += IDENT_ESCAPES[c] ?? c;
-  return out + "`";
-}
-
-/** `db`.`name`. */
-export function qualifiedName(database: string, name: string): string {
-  return `${quoteIdentifier(database)}.${quoteIdentifier(name)}`;
-}
-
-/** Whether `name` is a bare ClickHouse identifier (needs no quotes to be read as a name). */
-export function isPlainIdentifier(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
-}
 
 // ---------------------------------------------------------------------------
 // Reading ClickHouse's canonical text
