@@ -1,12 +1,7 @@
 import test from "ava";
-import {
-  classifyTypeChange,
-  formatClickHouseType,
-  parseClickHouseType,
-  quoteString,
-  type ClickHouseType,
-  type TypeChangeClass,
-} from "../lib/model/clickhouse-type.js";
+import { formatClickHouseType, parseClickHouseType, type ClickHouseType } from "../lib/model/clickhouse-type.js";
+import { classifyTypeChange, type TypeChangeClass } from "../lib/model/type-lattice.js";
+import { quoteString } from "../lib/model/clickhouse-quote.js";
 
 // Canonical texts as ClickHouse's system.columns prints them (checked against chDB).
 const canonical = [

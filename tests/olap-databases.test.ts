@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseRenameFlags } from "../cli/commands/migrate-generate.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import { InvalidInputErrors } from "../lib/errors.js";
-import { qualifiedName, quoteTableName, tableParts } from "../lib/engines/olap/sql-text.js";
+import { qualifiedName, quoteTableName, tableParts } from "../lib/model/clickhouse-quote.js";
 import { moose, tempDir } from "./helpers/cli.js";
 
 /**

@@ -3,20 +3,11 @@ import { CHANGE_KINDS, type Change } from "../lib/diff/change.js";
 import { capabilitiesFor, parseServerVersion, requiredQuerySettings } from "../lib/engines/olap/capabilities.js";
 import { statementsFor, statementsForChanges } from "../lib/engines/olap/sql/index.js";
 import { rebuildTableStatements } from "../lib/engines/olap/sql/rebuild.js";
-import {
-  asIdentifier,
-  engineClauses,
-  identifiersIn,
-  parseSettingsClause,
-  parseViewDefinition,
-  quoteIdentifier,
-  splitTopLevel,
-  stripDatabaseQualifier,
-  unwrapParentheses,
-} from "../lib/engines/olap/sql-text.js";
+import { asIdentifier, engineClauses, identifiersIn, parseSettingsClause, parseViewDefinition, splitTopLevel, stripDatabaseQualifier, unwrapParentheses } from "../lib/engines/olap/sql-text.js";
 import { MooseError } from "../lib/errors.js";
 import { allTables, allViews, events, mapOf, totalsView } from "./helpers/olap-fixtures.js";
 import { api, syncProcess, table, topic, workflow } from "./helpers/model-builders.js";
+import { quoteIdentifier } from "../lib/model/clickhouse-quote.js";
 
 const modern = capabilitiesFor("26.7.2.1", { server: true, zooKeeper: true, databaseEngine: "Atomic" });
 const old = capabilitiesFor("18.16.1");

@@ -1,5 +1,5 @@
 import type { RunEvent } from "../migrations/apply/runner.js";
-import { declaredDatabases } from "../engines/olap/sql-text.js";
+import { declaredDatabases } from "../model/clickhouse-quote.js";
 import { canonicalJson } from "../model/infra-map.js";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";

@@ -1,5 +1,5 @@
-import { quoteIdentifier } from "../engines/olap/sql-text.js";
 import { InvalidInputError } from "../errors.js";
+import { quoteIdentifier } from "../model/clickhouse-quote.js";
 
 /**
  * `sql` tagged template, as in moose-lib. What this library made is inlined: a table,

@@ -1,4 +1,5 @@
-import { quoteIdentifier, quoteTableName, splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
+import { splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
+import { quoteTableName } from "../model/clickhouse-quote.js";
 import { existsSync, statSync, type Stats } from "node:fs";
 import { isBuiltin } from "node:module";
 import { fileSystemError } from "../fs-errors.js";
@@ -25,7 +26,6 @@ import {
   type Workflow,
   DEFAULT_TOPIC_RETENTION_MS,
 } from "../model/infra-map.js";
-import { classifyTypeChange } from "../model/clickhouse-type.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
@@ -43,6 +43,8 @@ import {
   type StaticValue,
 } from "./static-value.js";
 import { TypeMapper, type MappedColumn } from "./type-mapper.js";
+import { quoteIdentifier } from "../model/clickhouse-quote.js";
+import { classifyTypeChange } from "../model/type-lattice.js";
 
 /** The declaration classes the extractor understands, by the name they have in the library. */
 const DECLARATION_CLASSES = [

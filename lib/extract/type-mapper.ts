@@ -1,8 +1,8 @@
-import { quoteIdentifier } from "../engines/olap/sql-text.js";
 import ts from "./typescript.cjs";
 import { InvalidInputError, type SourcePosition } from "../errors.js";
 import type { Column } from "../model/infra-map.js";
 import { positionOf } from "./static-value.js";
+import { quoteIdentifier } from "../model/clickhouse-quote.js";
 
 /**
  * Maps the TypeScript type of a record (`T` in `OlapTable<T>`) to ClickHouse

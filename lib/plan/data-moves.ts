@@ -1,8 +1,8 @@
 import type { Change, ChangeOf } from "../diff/change.js";
-import { classifyTypeChange } from "../model/clickhouse-type.js";
 import { holdsNoRows, type InfraMap, type Table } from "../model/infra-map.js";
 import type { HeldChange } from "./life-cycle.js";
 import { REBUILD_INFIX } from "./rebuild.js";
+import { classifyTypeChange } from "../model/type-lattice.js";
 
 /** Names the safe type change pattern uses next to the column `name`. */
 export function safeTypeChangeNames(name: string): { readonly staged: string; readonly kept: string } {

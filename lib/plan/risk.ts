@@ -1,7 +1,7 @@
 import type { Change, ChangeOf } from "../diff/change.js";
 import { assertNever } from "../errors.js";
-import { classifyTypeChange, conversionCheckable } from "../model/clickhouse-type.js";
 import { canonicalJson, holdsNoRows, type InfraMap, type TableEngine, type Topic } from "../model/infra-map.js";
+import { classifyTypeChange, conversionCheckable } from "../model/type-lattice.js";
 
 /**
  * How far a step reaches into what exists, from least to most severe:

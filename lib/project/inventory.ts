@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "../config/config.js";
-import { declaredDatabases } from "../engines/olap/sql-text.js";
+import { declaredDatabases } from "../model/clickhouse-quote.js";
 import { canonicalJson, COMPONENT_KINDS, type ComponentKind, type InfraMap } from "../model/infra-map.js";
 import { DRAFT_ID, readDraft } from "../migrations/files/read.js";
 import { replayMigrations } from "../migrations/files/sequence.js";

@@ -1,15 +1,16 @@
 import type { TableEngine } from "../../model/infra-map.js";
+import { tableParts } from "../../model/clickhouse-quote.js";
 import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, mergeIntrospections, qualifyIntrospection, type OlapIntrospection } from "./introspect.js";
 import { statementsFor } from "./sql/index.js";
-import { quoteIdentifier, tableParts } from "./sql-text.js";
 import { EngineError, InvalidInputError, RefusedError } from "../../errors.js";
 import { checkDistributedAnswer, clusterFailure, hostName, readReplication, replicationArguments, statementCluster, type ClusterHost } from "./cluster.js";
 import { tokenize } from "./sql-text.js";
-import { quoteString } from "../../model/clickhouse-type.js";
 import { assertSingleStatement } from "./parser.js";
 import { relativeTo } from "./integration-engines.js";
 import type { ConnectionFactory, OlapConnection, OlapEngine, OlapObjects, RawQueryOptions, WriteProgress } from "./engine.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /** ClickHouse's own failure of a raw text: `message` is its `Code: N. DB::Exception: … (NAME)` text, unchanged. */
 export class RawQueryError extends Error {

@@ -1,8 +1,9 @@
 import { EngineError, RefusedError } from "../../errors.js";
-import { quoteString } from "../../model/clickhouse-type.js";
 import type { Replication, Table } from "../../model/infra-map.js";
 import type { OlapCapabilities } from "./capabilities.js";
-import { MOOSE_NAME_INFIX, quoteIdentifier, tokenize } from "./sql-text.js";
+import { MOOSE_NAME_INFIX, tokenize } from "./sql-text.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /**
  * Clusters and replication: the `ON CLUSTER` clause, the arguments of the `Replicated*`

@@ -1,11 +1,12 @@
 import { mkdirSync } from "node:fs";
+import { quoteTableName } from "../../model/clickhouse-quote.js";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
 import { offerRunner, openingDataDirectory } from "./chdb-process.js";
 import { type OlapConnection, type RawConnectionOptions } from "./engine.js";
-import { quoteIdentifier, quoteTableName } from "./sql-text.js";
-import { quoteString } from "../../model/clickhouse-type.js";
 import { RawQueryError } from "./clickhouse-engine.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /**
  * A chDB session on `dataDir` whose current database is `database` (created when

@@ -6,10 +6,10 @@
  * ALTERed, dropping one loses nothing), so they are kept together here.
  */
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
-import { quoteString } from "../../model/clickhouse-type.js";
 import type { IntegrationEngine } from "../../model/infra-map.js";
 import type { OlapCapabilities } from "./capabilities.js";
 import { splitTopLevel, tokenize } from "./sql-text.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /** `currentDatabase()`: the database the statement runs in (both engines run DDL in the managed database). */
 const CURRENT_DATABASE = "currentDatabase()";

@@ -1,4 +1,3 @@
-import { quoteString } from "../../model/clickhouse-type.js";
 import { INTEGRATION_ENGINES, type Column, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
 import {
@@ -15,6 +14,7 @@ import {
 } from "./sql-text.js";
 import { readReplication } from "./cluster.js";
 import { readIntegrationEngine } from "./integration-engines.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /** Runs one read-only query and returns its rows as objects (JSONEachRow). */
 export type QueryRunner = (sql: string) => Promise<Array<Record<string, unknown>>>;

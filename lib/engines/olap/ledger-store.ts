@@ -1,8 +1,8 @@
-import { quoteString } from "../../model/clickhouse-type.js";
 import { onCluster } from "./cluster.js";
 import type { OlapEngine } from "./engine.js";
 import { MOOSE_INTERNAL_PREFIX } from "./introspect.js";
-import { quoteIdentifier } from "./sql-text.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /**
  * The ClickHouse side of the ledger kept in the target (lib/ledger/target.ts): the

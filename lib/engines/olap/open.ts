@@ -1,7 +1,7 @@
 import type { OlapConfig } from "../../config/config.js";
-import { quoteIdentifier } from "./sql-text.js";
 import { ClickHouseEngine } from "./clickhouse-engine.js";
 import type { OlapEngine } from "./engine.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
 
 /**
  * Opens the engine `config` names and creates its database when it is missing.

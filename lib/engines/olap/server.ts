@@ -1,10 +1,11 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
+import { quoteTableName } from "../../model/clickhouse-quote.js";
 import type { ServerOlapConfig } from "../../config/config.js";
 import { EngineError } from "../../errors.js";
 import { requiredQuerySettings } from "./capabilities.js";
 import type { OlapConnection, WriteProgress } from "./engine.js";
 import { randomUUID } from "node:crypto";
-import { quoteIdentifier, quoteTableName } from "./sql-text.js";
+import { quoteIdentifier } from "../../model/clickhouse-quote.js";
 
 /**
  * A ClickHouse server over HTTP with `database` as the current database. The database

@@ -1,3 +1,4 @@
+import { readQuoted } from "../../model/clickhouse-quote.js";
 /**
  * Small, pure helpers over ClickHouse SQL *text*: quoting, and reading back the
  * few pieces of DDL that ClickHouse only exposes as text (`system.tables.sorting_key`,
@@ -10,7 +11,6 @@
  * these fragments in a regular shape; the expressions themselves stay opaque text.
  */
 
-import { readQuoted } from "../../model/clickhouse-type.js";
 
 export type TokenKind = "word" | "quoted" | "string" | "number" | "punct" | "space" | "comment";
 
@@ -84,77 +84,6 @@ export function tokenize(text: string): SqlToken[] {
 }
 
 const significant = (tokens: readonly SqlToken[]): SqlToken[] => tokens.filter((t) => t.kind !== "space" && t.kind !== "comment");
-
-// ---------------------------------------------------------------------------
-// Quoting
-
-const IDENT_ESCAPES: Readonly<Record<string, string>> = {
-  "\\": "\\\\",
-  "`": "\\`",
-  "\n": "\\n",
-  "\r": "\\r",
-  "\t": "\\t",
-  "\0": "\\0",
-  "\b": "\\b",
-  "\f": "\\f",
-};
-
-/**
- * A name as a backquoted ClickHouse identifier, whatever it contains.
- *
- * @example quoteIdentifier("we`ird") // "`we\\`ird`"
- */
-export function quoteIdentifier(name: string): string {
-  let out = "`";
-  for (const c of name) out += IDENT_ESCAPES[c] ?? c;
-  return out + "`";
-}
-
-/**
- * A model table name as (database, table): `analytics.Events` is table `Events` of
- * database `analytics` (moose-lib's `database` option); a name without a dot is a table
- * of `database`, the managed one. Table names never contain a dot (the extractor refuses
- * them), so the split is unambiguous.
- *
- * @example tableParts("local", "analytics.Events") // { database: "analytics", table: "Events" }
- */
-export function tableParts(database: string, name: string): { readonly database: string; readonly table: string } {
-  const dot = name.indexOf(".");
-  return dot < 0 ? { database, table: name } : { database: name.slice(0, dot), table: name.slice(dot + 1) };
-}
-
-/** The database a model table name lives in, when it names one (`analytics.Events`); undefined for the managed database. */
-export function declaredDatabase(name: string): string | undefined {
-  const dot = name.indexOf(".");
-  return dot < 0 ? undefined : name.slice(0, dot);
-}
-
-/** The databases other than the managed one that model table names carry, sorted. */
-export function declaredDatabases(names: Iterable<string>): string[] {
-  return [...new Set([...names].map(declaredDatabase).filter((d): d is string => d !== undefined))].sort();
-}
-
-/**
- * `db`.`name`; a model name that carries its own database (`analytics.Events`) keeps it.
- *
- * @example qualifiedName("local", "Events") // "`local`.`Events`"
- * @example qualifiedName("local", "analytics.Events") // "`analytics`.`Events`"
- */
-export function qualifiedName(database: string, name: string): string {
-  const parts = tableParts(database, name);
-  return `${quoteIdentifier(parts.database)}.${quoteIdentifier(parts.table)}`;
-}
-
-/** A model table name as SQL: `` `Events` `` in the managed database, `` `analytics`.`Events` `` outside it. */
-export function quoteTableName(name: string): string {
-  const db = declaredDatabase(name);
-  return db === undefined ? quoteIdentifier(name) : qualifiedName(db, name);
-}
-
-/** Whether `name` is a bare ClickHouse identifier (needs no quotes to be read as a name). */
-export function isPlainIdentifier(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
-}
 
 // ---------------------------------------------------------------------------
 // Reading ClickHouse's canonical text

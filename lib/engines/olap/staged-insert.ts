@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { EngineError, RefusedError } from "../../errors.js";
-import { quoteString } from "../../model/clickhouse-type.js";
 import type { InfraMap } from "../../model/infra-map.js";
 import type { OlapEngine } from "./engine.js";
 import { MOOSE_INTERNAL_PREFIX } from "./introspect.js";
 import { parseStatement, type AstNode, type ParsedStatement } from "./parser.js";
-import { qualifiedName, quoteIdentifier } from "./sql-text.js";
+import { qualifiedName, quoteIdentifier } from "../../model/clickhouse-quote.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
 
 /**
  * Writing rows exactly once, however often a run is killed.

@@ -1,5 +1,5 @@
 import { approvedLosses } from "./sql-guard.js";
-import { declaredDatabases } from "../../engines/olap/sql-text.js";
+import { declaredDatabases } from "../../model/clickhouse-quote.js";
 import type { OlapEngine } from "../../engines/olap/engine.js";
 import { diff } from "../../diff/diff.js";
 import { existsSync } from "node:fs";

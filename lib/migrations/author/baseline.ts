@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { declaredDatabases } from "../../engines/olap/sql-text.js";
+import { declaredDatabases } from "../../model/clickhouse-quote.js";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../../config/config.js";
 import { diff } from "../../diff/diff.js";

@@ -1,8 +1,9 @@
-import { parseClickHouseType, quoteString } from "../../../model/clickhouse-type.js";
+import { parseClickHouseType } from "../../../model/clickhouse-type.js";
 import type { Column } from "../../../model/infra-map.js";
-import { qualifiedName, quoteIdentifier } from "../sql-text.js";
 import type { SqlContext } from "./context.js";
 import { walk } from "./types.js";
+import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
+import { quoteString } from "../../../model/clickhouse-quote.js";
 
 /**
  * The first line of a statement that is a check rather than a command: a query whose

@@ -1,11 +1,13 @@
 import type { Change, ChangeOf } from "../../../diff/change.js";
 import { InvalidInputError } from "../../../errors.js";
-import { classifyTypeChange, conversionCheckable, formatClickHouseType, parseClickHouseType, quoteString } from "../../../model/clickhouse-type.js";
-import { qualifiedName, quoteIdentifier } from "../sql-text.js";
+import { formatClickHouseType, parseClickHouseType } from "../../../model/clickhouse-type.js";
 import { checkStatement } from "./checks.js";
 import { type SqlContext, alterTarget, mutationTarget, stateColumn, unsupported } from "./context.js";
 import { columnDefinition, columnProperties, valueExpression } from "./tables.js";
 import { checkedType, conversionExpression, needAccurateCast, nestedSuffix, notConvertible, typeParts } from "./types.js";
+import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
+import { classifyTypeChange, conversionCheckable } from "../../../model/type-lattice.js";
+import { quoteString } from "../../../model/clickhouse-quote.js";
 
 export function renameColumnStatements(change: ChangeOf<"table.renameColumn">, ctx: SqlContext): string[] {
   const caps = ctx.capabilities;

@@ -2,7 +2,7 @@ import { InvalidInputError, RefusedError } from "../../../errors.js";
 import type { Column, InfraMap } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
 import type { OlapCapabilities } from "../capabilities.js";
-import { qualifiedName, quoteIdentifier, tableParts } from "../sql-text.js";
+import { qualifiedName, quoteIdentifier, tableParts } from "../../../model/clickhouse-quote.js";
 
 /**
  * Where statements will run. `state` is the map just before the change (the planner

@@ -3,7 +3,7 @@ import { ownerOf, subjects, type KindsOwnedBy } from "../../../diff/change-meta.
 import { applyChange } from "../../../model/apply-change.js";
 import { canonicalJson, emptyInfraMap } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
-import { identifiersIn, qualifiedName, quoteIdentifier } from "../sql-text.js";
+import { identifiersIn } from "../sql-text.js";
 import { addColumnClause, backfillColumnStatements, modifyColumnStatements, moveColumnStatement, renameColumnStatements } from "./columns.js";
 import { type SqlContext, alterTarget, clusterOf, databaseOf, needsRebuild } from "./context.js";
 import { rebuildStatements } from "./rebuild.js";
@@ -12,6 +12,7 @@ import { isStrictExtension, setIndexesStatements, setOrderByStatements, setProje
 import { createTableStatement, describeEngine, keyText } from "./tables.js";
 import { nestedSuffix } from "./types.js";
 import { createViewStatement, dropViewStatement, modifyViewStatements } from "./views.js";
+import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
 
 /**
  * The ClickHouse statements that carry out one change, in order. This is the only

@@ -3,11 +3,12 @@ import { InvalidInputError } from "../../../errors.js";
 import { canonicalJson, type Table } from "../../../model/infra-map.js";
 import { createHash } from "node:crypto";
 import { clusterRebuildRefusal, onCluster } from "../cluster.js";
-import { MOOSE_NAME_INFIX, qualifiedName, quoteIdentifier } from "../sql-text.js";
+import { MOOSE_NAME_INFIX } from "../sql-text.js";
 import { sameRowsCheck } from "./checks.js";
 import { type SqlContext, databaseOf, unsupported } from "./context.js";
 import { createTableStatement, insertable } from "./tables.js";
 import { createViewStatement, dropViewStatement, viewCluster } from "./views.js";
+import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
 
 /**
  * Statements that rebuild table `before` as `after` (same name) keeping its rows, for

@@ -1,11 +1,11 @@
 import type { Change, ChangeOf } from "../../../diff/change.js";
 import { InvalidInputError } from "../../../errors.js";
-import { quoteString } from "../../../model/clickhouse-type.js";
 import type { MaterializedView } from "../../../model/infra-map.js";
-import { qualifiedName, quoteIdentifier } from "../sql-text.js";
 import { checkStatement, sameRowsCheck } from "./checks.js";
 import type { SqlContext } from "./context.js";
 import { insertable } from "./tables.js";
+import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
+import { quoteString } from "../../../model/clickhouse-quote.js";
 
 /**
  * A write of rows a change makes (`table.copyRows`, `view.backfill`), as data: the

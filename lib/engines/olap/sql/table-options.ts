@@ -1,10 +1,11 @@
 import type { ChangeOf } from "../../../diff/change.js";
 import { canonicalJson } from "../../../model/infra-map.js";
-import { identifiersIn, quoteIdentifier } from "../sql-text.js";
+import { identifiersIn } from "../sql-text.js";
 import { addColumnClause } from "./columns.js";
 import { type SqlContext, alterTarget, needsRebuild, unsupported } from "./context.js";
 import { checkSettingName, indexDefinition, orderByExpression, projectionDefinition, settingAssignment, valueExpression } from "./tables.js";
 import { nestedSuffix } from "./types.js";
+import { quoteIdentifier } from "../../../model/clickhouse-quote.js";
 
 /** Entries of `after` that are new or differ from the entry of the same name in `before`. */
 function changedByName<T extends { readonly name: string }>(before: readonly T[], after: readonly T[]): T[] {

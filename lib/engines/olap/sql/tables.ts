@@ -1,12 +1,13 @@
 import { assertNever, InvalidInputError } from "../../../errors.js";
-import { quoteString } from "../../../model/clickhouse-type.js";
+import { tableParts } from "../../../model/clickhouse-quote.js";
 import { holdsNoRows, type Column, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../../model/infra-map.js";
 import { onCluster, replicationArguments } from "../cluster.js";
 import { describeIntegrationEngine, integrationEngineClause } from "../integration-engines.js";
 import type { OlapCapabilities } from "../capabilities.js";
-import { isPlainIdentifier, qualifiedName, quoteIdentifier, tableParts } from "../sql-text.js";
 import { type SqlContext, unsupported } from "./context.js";
 import { checkedType, typeHasNested } from "./types.js";
+import { isPlainIdentifier, qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
+import { quoteString } from "../../../model/clickhouse-quote.js";
 
 /**
  * `pathName` is the name `{table}` stands for in the table's keeper path (the table's own

@@ -1,7 +1,8 @@
-import { formatClickHouseType, parseClickHouseType, quoteString, type ClickHouseType } from "../../../model/clickhouse-type.js";
+import { formatClickHouseType, parseClickHouseType, type ClickHouseType } from "../../../model/clickhouse-type.js";
 import type { Column } from "../../../model/infra-map.js";
 import type { OlapCapabilities } from "../capabilities.js";
 import { type SqlContext, unsupported } from "./context.js";
+import { quoteString } from "../../../model/clickhouse-quote.js";
 
 interface TypeParts {
   readonly nullable: boolean;

@@ -2,9 +2,9 @@ import { InvalidInputError } from "../../../errors.js";
 import { canonicalJson, type MaterializedView } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
 import type { OlapCapabilities } from "../capabilities.js";
-import { qualifiedName } from "../sql-text.js";
 import { type SqlContext, clusterOf } from "./context.js";
 import { engineClause, orderByExpression } from "./tables.js";
+import { qualifiedName } from "../../../model/clickhouse-quote.js";
 
 export function createViewStatement(view: MaterializedView, ctx: SqlContext): string {
   // Unqualified tables in the SELECT resolve in the connection's current database,
