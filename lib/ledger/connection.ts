@@ -1,15 +1,16 @@
 import { mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import knex, { type Knex } from "knex";
+import sqlite3 from "sqlite3";
 import { EngineError, MooseError } from "../errors.js";
 
 /**
  * The single SQLite connection a ledger talks through, and the two ways to use
  * it: a plain read, or a write transaction that takes SQLite's write lock first.
  *
- * The pool holds exactly one connection, so waiting for the pool is also the
- * in-process mutex: a transaction keeps the connection until COMMIT and nothing
- * else in this process can slip a statement into it.
+ * One sqlite3 connection per ledger, used one operation at a time (see
+ * {@link openConnection}): a transaction keeps it until COMMIT and nothing else in
+ * this process can slip a statement into it.
  */
 
 /** A value SQLite binds to a `?`. */
@@ -132,11 +133,11 @@ async function finalizeStatements(conn: RawConnection): Promise<void> {
   await Promise.all(statements.map((s) => (s.status === "fulfilled" ? new Promise<void>((resolve) => s.value.finalize(resolve)) : undefined)));
 }
 
-function bind(k: Knex, conn: RawConnection): Db {
+function bind(k: Knex, conn: RawConnection, handle: sqlite3.Database): Db {
   return {
-    table: (name) => k(name).connection(conn),
+    table: (name) => k(name).connection(handle),
     raw: async <T>(sql: string, bindings: readonly Knex.Value[] = []) =>
-      (await k.raw(sql, bindings as Knex.Value[]).connection(conn)) as T,
+      (await k.raw(sql, bindings as Knex.Value[]).connection(handle)) as T,
     all: (sql, bindings) => all(conn, sql, bindings),
   };
 }
@@ -159,11 +160,32 @@ function configure(conn: RawConnection, busyTimeoutMs: number): Promise<void> {
   );
 }
 
+/** Opens the sqlite3 database at `path` (created if missing) and applies the per-connection settings. */
+async function openDatabase(path: string, busyTimeoutMs: number): Promise<sqlite3.Database> {
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const opened: sqlite3.Database = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => (error ? reject(error) : resolve(opened)));
+  });
+  try {
+    await configure(db as unknown as RawConnection, busyTimeoutMs);
+  } catch (error) {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+    throw error;
+  }
+  return db;
+}
+
 /**
  * Opens (creating if needed) the SQLite file at `path`. OS-level problems (the
  * folder cannot be created, the path is a directory, no permission) are found
  * with plain `fs` first, because SQLite reduces them all to "unable to open
  * database file".
+ *
+ * The connection is sqlite3's, opened on first use and held until `close`; knex builds
+ * the queries `Db.table` and `Db.raw` run and sends them on it (its documented
+ * `.connection(db)`), so there is no pool. Operations take turns on a promise chain:
+ * a write transaction keeps the connection from BEGIN IMMEDIATE to COMMIT and nothing
+ * else in this process can slip a statement into it. A turn waits as long as the
+ * operation before it runs (SQLite's busy timeout bounds a lock held by another process).
  */
 export async function openConnection(path: string, busyTimeoutMs: number): Promise<LedgerConnection> {
   try {
@@ -181,55 +203,52 @@ export async function openConnection(path: string, busyTimeoutMs: number): Promi
     throw unavailable(path, error);
   }
 
-  const k = knex({
-    client: "sqlite3",
-    connection: { filename: path },
-    useNullAsDefault: true,
-    log: silentLog,
-    acquireConnectionTimeout: Math.max(60_000, busyTimeoutMs * 2),
-    pool: {
-      min: 1,
-      max: 1,
-      afterCreate(conn: RawConnection, done: (error: Error | null, conn: RawConnection) => void) {
-        configure(conn, busyTimeoutMs).then(
-          () => done(null, conn),
-          (error: Error) => done(error, conn),
-        );
-      },
-    },
-  });
-
+  // Query building only: statements run on `db` below, never through a pool.
+  const k = knex({ client: "sqlite3", useNullAsDefault: true, log: silentLog });
+  let db: Promise<sqlite3.Database> | undefined;
+  let turn: Promise<unknown> = Promise.resolve();
   let closed = false;
-  const used = new Set<RawConnection>();
-  const withConnection = async <T>(operation: string, fn: (conn: RawConnection) => Promise<T>): Promise<T> => {
-    if (closed) throw new EngineError("LEDGER_CLOSED", `${operation}: the migration ledger ${path} is closed`);
-    let conn: RawConnection;
-    try {
-      conn = (await k.client.acquireConnection()) as RawConnection;
-      used.add(conn);
-    } catch (error) {
-      throw errorCode(error)?.startsWith("SQLITE_BUSY") ? ledgerError(path, operation, error) : unavailable(path, error);
+
+  const database = (): Promise<sqlite3.Database> => {
+    if (db === undefined) {
+      const opening = openDatabase(path, busyTimeoutMs);
+      db = opening;
+      // A failed open is tried again by the next operation.
+      opening.catch(() => {
+        if (db === opening) db = undefined;
+      });
     }
-    try {
-      return await fn(conn);
-    } finally {
-      await k.client.releaseConnection(conn);
-    }
+    return db;
+  };
+
+  const withConnection = <T>(operation: string, fn: (conn: RawConnection, handle: sqlite3.Database) => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new EngineError("LEDGER_CLOSED", `${operation}: the migration ledger ${path} is closed`));
+    const run = turn.then(async () => {
+      let handle: sqlite3.Database;
+      try {
+        handle = await database();
+      } catch (error) {
+        throw errorCode(error)?.startsWith("SQLITE_BUSY") ? ledgerError(path, operation, error) : unavailable(path, error);
+      }
+      return fn(handle as unknown as RawConnection, handle);
+    });
+    turn = run.catch(() => undefined);
+    return run;
   };
 
   const connection: LedgerConnection = {
     path,
     read: (operation, fn) =>
-      withConnection(operation, async (conn) => {
+      withConnection(operation, async (conn, handle) => {
         try {
-          return await fn(bind(k, conn));
+          return await fn(bind(k, conn, handle));
         } catch (error) {
           throw ledgerError(path, operation, error);
         }
       }),
     write: (operation, fn) =>
-      withConnection(operation, async (conn) => {
-        const db = bind(k, conn);
+      withConnection(operation, async (conn, handle) => {
+        const bound = bind(k, conn, handle);
         try {
           // IMMEDIATE takes the write lock up front, waiting up to busy_timeout. A
           // deferred BEGIN would read first and then fail to upgrade with an
@@ -239,7 +258,7 @@ export async function openConnection(path: string, busyTimeoutMs: number): Promi
           throw ledgerError(path, operation, error);
         }
         try {
-          const result = await fn(db);
+          const result = await fn(bound);
           await all(conn, "COMMIT");
           return result;
         } catch (error) {
@@ -259,14 +278,12 @@ export async function openConnection(path: string, busyTimeoutMs: number): Promi
     close: async () => {
       if (closed) return;
       closed = true;
-      if (used.size > 0) {
-        // Taking the (single) connection first waits for an operation still in flight.
-        const conn: unknown = await k.client.acquireConnection().catch(() => undefined);
-        try {
-          for (const c of used) await finalizeStatements(c);
-        } finally {
-          if (conn !== undefined) await k.client.releaseConnection(conn);
-        }
+      // Waits for the operation still in flight, then lets go of the file.
+      await turn;
+      const opened = db === undefined ? undefined : await db.catch(() => undefined);
+      if (opened !== undefined) {
+        await finalizeStatements(opened as unknown as RawConnection);
+        await new Promise<void>((resolve, reject) => opened.close((error) => (error ? reject(error) : resolve())));
       }
       await k.destroy();
     },
