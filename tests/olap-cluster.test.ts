@@ -381,3 +381,45 @@ export const t = new OlapTable<Row>("Elsewhere", { engine: ClickHouseEngines.Rep
   const r1 = await replica(0, database);
   t.deepEqual(await tablesOn(r1, database), {});
 });
+
+run("an ALTER … ON CLUSTER that ran on replica 1 while replica 2 was down: the next plain deploy reads every replica, finds the column on both once replica 2 is back, and records the step without running it again", async (t) => {
+  const app = CLUSTER_APP;
+  const { dir, database } = project(app);
+  ok(t, moose(dir, ["migrate", "generate", "--name", "cluster tables"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  writeFileSync(join(dir, "app/index.ts"), app.replace("value: string; timestamp: number }", "value: string; timestamp: number; region: string }"));
+  ok(t, moose(dir, ["migrate", "generate", "--name", "add region"]));
+  const files = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith("_add_region.ts"));
+  const path = join(dir, "migrations", files[0]!);
+  writeFileSync(path, readFileSync(path, "utf8").replace("up: [", 'up: [\n    sql("SELECT sleep(3)"),\n    sql("SELECT sleep(3)"),\n    sql("SELECT sleep(3)"),'));
+  const r1 = await replica(0, database);
+  const deploying = mooseAsync(dir, ["migrate", "deploy"], { MOOSE_DISTRIBUTED_DDL_TIMEOUT_S: "5" });
+  // Replica 2 goes down once the deploy is in its first steps (past the lock and the drift check, which read every replica).
+  const sleeping = await eventually(() => r1.query<{ n: string }>("SELECT toString(count()) AS n FROM system.processes WHERE query LIKE 'SELECT sleep(3)%'"), (v) => v[0]?.n !== "0", 60_000);
+  t.not(sleeping[0]?.n, "0", "the deploy reached its sleep steps");
+  const stop = spawnSync("bash", [SETUP, "stop", "2"], { encoding: "utf8" });
+  t.is(stop.status, 0, stop.stderr);
+  try {
+    const failed = await deploying;
+    t.not(failed.code, 0, failed.stdout);
+    t.regex(failed.stdout + failed.stderr, /OLAP_CLUSTER_TIMEOUT[^\n]*127\.0\.0\.1:9002/);
+  } finally {
+    const start = spawnSync("bash", [SETUP, "start", "2"], { encoding: "utf8" });
+    t.is(start.status, 0, start.stderr);
+  }
+  // Once replica 2 is back it runs what was queued for it: the column is then on both, and the step's ALTER
+  // sent again would fail on every host (the column exists; 18.16 has no ADD COLUMN IF NOT EXISTS).
+  const r2 = await replica(1, database);
+  for (const r of [r1, r2]) {
+    const seen = await eventually(() => r.query<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'TableA' AND name = 'region'"), (v) => v.length === 1, 90_000);
+    t.deepEqual(seen, [{ name: "region" }]);
+  }
+  const resumed = ok(t, moose(dir, ["migrate", "deploy", "--lock-timeout", "60"]));
+  t.regex(resumed, /1 migration applied\./);
+  for (const r of [r1, r2]) {
+    t.deepEqual((await r.query<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'TableA' ORDER BY name")).map((c) => c.name), ["id", "region", "timestamp", "value"]);
+  }
+  const status = moose(dir, ["migrate", "status", "--json"]);
+  t.is(status.code, 0, status.stdout + status.stderr);
+  t.deepEqual((JSON.parse(status.stdout) as { drift: string[] }).drift, []);
+});

@@ -132,13 +132,23 @@ export class ClickHouseEngine implements OlapEngine {
     return rows.map((r) => ({ host: String(r.host_address), port: Number(r.port) }));
   }
 
-  /** The hosts whose `finished` entry the DDL task in ZooKeeper lacks. */
+  /**
+   * The hosts whose `finished` entry the DDL task in ZooKeeper lacks, and those whose entry
+   * reports an error (its value is `<code>\n<message>`; `0` is success): a host that answered
+   * with an error is named with it, not hidden behind the one that timed out.
+   */
   private async unfinishedHosts(task: string, hosts: readonly ClusterHost[]): Promise<string[]> {
-    const done = await this.connection
-      .query(`SELECT name FROM system.zookeeper WHERE path = ${quoteString(`${task}/finished`)}`)
-      .then((rows) => new Set(rows.map((r) => decodeURIComponent(String(r.name)))), () => new Set<string>());
+    const rows = await this.connection.query(`SELECT name, value FROM system.zookeeper WHERE path = ${quoteString(`${task}/finished`)}`).catch(() => [] as Array<Record<string, unknown>>);
+    const done = new Set(rows.map((r) => decodeURIComponent(String(r.name))));
+    const failed = rows
+      .filter((r) => !/^0(\n|$)/.test(String(r.value)))
+      .map((r) => {
+        const text = String(r.value).split("\n").slice(1).join(" ");
+        const said = /DB::Exception: (.*?)(?:, e\.what\(\)|$)/.exec(text)?.[1] ?? text;
+        return `${decodeURIComponent(String(r.name))}: ${said}`;
+      });
     const left = hosts.map(hostName).filter((h) => !done.has(h));
-    return (left.length > 0 ? left : hosts.map(hostName)).map((h) => `${h} (task ${task})`);
+    return [...failed, ...(left.length > 0 || failed.length > 0 ? left : hosts.map(hostName)).map((h) => `${h} (task ${task})`)];
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]> {

@@ -14,6 +14,7 @@ import { effectsForSteps, effectText, executeStep, type Effect, type EffectsRun,
 import { dropStagedLeftovers, uncertainty } from "../../engines/olap/staged-insert.js";
 import { rebuildTail } from "../../engines/olap/sql/rebuild.js";
 import { identifiersIn } from "../../engines/olap/sql-text.js";
+import { statementCluster } from "../../engines/olap/cluster.js";
 
 /**
  * The one executor behind `deploy` and `rollback` (and their dry runs): a direction
@@ -227,6 +228,12 @@ async function runUnit(
   // `begin` returns the record as it made it ours, with its count of applied steps: only a record
   // changed since the read above (a process writing without the lock) makes that differ.
   if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(ledgerId));
+  // A step that failed ON CLUSTER (a host failed or timed out) may have run on some hosts only.
+  const failed = existing?.status === "failed" || existing?.status === "partially_applied" ? existing.failedStep : null;
+  if (failed !== null && failed !== undefined && !done.has(failed) && (await settleFailedOnCluster(unit, failed, allEffects, engines)) === "done") {
+    await ledger.stepDone(ledgerId, failed, (allEffects[failed] ?? []).map(effectText));
+    done = new Set(await ledger.stepsDone(ledgerId));
+  }
   const started = performance.now();
   const total = unit.steps.length;
   emit({ kind: "start", direction, id: unit.id, resumeFrom: done.size, steps: total });
@@ -369,6 +376,44 @@ export async function settleInterrupted(unit: RunUnit, done: ReadonlySet<number>
     details: statements.slice(0, 3),
     hint: "check the database: if it took effect, record the migration with `moose migrate resolve --applied`; to run the step again, `moose migrate deploy --resume-running`",
   });
+}
+
+/** How long a resumed deploy waits for hosts to run the distributed DDL queued for them while they were away. */
+const CLUSTER_SETTLE_MS = Number(process.env["MOOSE_CLUSTER_SETTLE_S"] ?? 30) * 1000;
+
+/**
+ * Settles a ClickHouse DDL step that failed ON CLUSTER before it is run again: the
+ * statement may have run on the hosts that answered, and ClickHouse keeps it queued for
+ * the others, which run it when they are back. Every replica is read (introspection,
+ * as drift does): as after the step everywhere → "done" (recorded without running it
+ * again: an `ALTER … ADD COLUMN` would fail on the hosts that have the column, and 18.16
+ * has no `IF NOT EXISTS` for columns); as before it everywhere → "rerun". In between
+ * (some hosts done, others not yet), the hosts are read again for a while
+ * (`MOOSE_CLUSTER_SETTLE_S`, 30 s) while their queue catches up; then
+ * `OLAP_CLUSTER_PARTIAL` names the replicas that differ. Other steps → "rerun".
+ */
+async function settleFailedOnCluster(unit: RunUnit, index: number, effects: readonly Effect[][], engines: RunEngines): Promise<"done" | "rerun"> {
+  const step = unit.steps[index];
+  const change = step?.change ?? null;
+  const onCluster = (effects[index] ?? []).some((e) => statementCluster(effectText(e)) !== undefined);
+  if (!onCluster || change === null || ownerOf(change) !== "olap" || (DATA_CHANGE_KINDS as readonly string[]).includes(change.kind) || change.kind === "table.rebuild") return "rerun";
+  let before = unit.state;
+  for (const s of unit.steps.slice(0, index)) if (s.change) before = applyChange(before, s.change);
+  const after = applyChange(before, change);
+  const scope = liveObjects([change]);
+  const until = Date.now() + CLUSTER_SETTLE_MS;
+  for (;;) {
+    const differences = await liveDrift(after, engines.olap, scope);
+    if (differences.length === 0) return "done";
+    if ((await liveDrift(before, engines.olap, scope)).length === 0) return "rerun";
+    if (Date.now() > until) {
+      throw new RefusedError("OLAP_CLUSTER_PARTIAL", `step ${index + 1} of ${unit.id} failed ON CLUSTER and has run on some hosts only; nothing more was run`, {
+        details: differences,
+        hint: "bring the hosts named back (ClickHouse runs the statement queued for them when they return), then run moose migrate deploy again; it records the step once every host has it",
+      });
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** A hand-written statement that only reads (re-running it changes nothing). */
