@@ -149,18 +149,20 @@ test("ClickHouseMaterialized and ClickHouseAlias columns are MATERIALIZED and AL
   ]);
 });
 
-test("View and SqlResource are not planned; nothing else is declared", (t) => {
+test("View is a plain view; SqlResource is not planned; nothing else is declared", (t) => {
   const { map } = compat();
+  t.deepEqual(map.plainViews, {
+    RecentReadings: { name: "RecentReadings", selectStatement: "SELECT * FROM `Readings_2_0` WHERE at > now() - INTERVAL 1 HOUR", sourceTables: ["Readings_2_0"] },
+  });
   t.deepEqual(Object.keys(map.tables).sort(), ["Computed", "DailyReport", "DailyStats", "Events_1_1", "LatestReadings", "Readings_2_0"]);
   t.deepEqual(Object.keys(map.views).sort(), ["DailyReport_MV", "DailyStats_MV"]);
   t.deepEqual(Object.keys(map.topics).sort(), ["Audit", "EventsDLQ", "EventsDeadLetterQueue_1_1", "Events_1_1"]);
 });
 
-test("warnings: redirected imports, View and SqlResource", (t) => {
+test("warnings: redirected imports and SqlResource", (t) => {
   t.deepEqual(compat().warnings, [
     "imports of @514labs/moose-lib are planned against moose-migrate's declaration library",
     "typia is not installed: its type tags are read from moose-migrate's copy of them",
-    'app/index.ts:94:23: View "RecentReadings" is not planned: moose-migrate does not manage plain ClickHouse views yet (create it with `moose query`)',
     'app/index.ts:95:23: SqlResource "ReadingsDictionary" is not planned: moose-migrate does not run raw setup/teardown SQL',
   ]);
 });

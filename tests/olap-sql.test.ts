@@ -316,6 +316,19 @@ test("statementsFor: topics, APIs, workflows and processes are not ClickHouse's 
   for (const change of others) t.deepEqual(statementsFor(change, ctx), [], change.kind);
 });
 
+const recentView = { name: "recent", selectStatement: "SELECT * FROM events WHERE v > 0", sourceTables: ["events"] };
+
+test("plain views: CREATE VIEW, DROP VIEW (DROP TABLE before 20.8), a new SELECT drops and creates", (t) => {
+  t.deepEqual(statementsFor({ kind: "plainView.create", view: recentView }, ctx), ["CREATE VIEW `app`.`recent`\nAS SELECT * FROM events WHERE v > 0"]);
+  t.deepEqual(statementsFor({ kind: "plainView.drop", view: recentView }, ctx), ["DROP VIEW `app`.`recent`"]);
+  t.deepEqual(statementsFor({ kind: "plainView.drop", view: recentView }, oldCtx), ["DROP TABLE `app`.`recent`"]);
+  t.deepEqual(statementsFor({ kind: "plainView.modify", before: recentView, after: { ...recentView, selectStatement: "SELECT id FROM events" } }, ctx), [
+    "DROP VIEW `app`.`recent`",
+    "CREATE VIEW `app`.`recent`\nAS SELECT id FROM events",
+  ]);
+  t.deepEqual(statementsFor({ kind: "plainView.modify", before: recentView, after: recentView }, ctx), []);
+});
+
 test("statementsFor handles every change kind", (t) => {
   const sample: Record<(typeof CHANGE_KINDS)[number], Change> = {
     "table.create": { kind: "table.create", table: events },
@@ -340,6 +353,9 @@ test("statementsFor handles every change kind", (t) => {
     "view.drop": { kind: "view.drop", view: totalsView },
     "view.modify": { kind: "view.modify", before: totalsView, after: totalsView },
     "view.backfill": { kind: "view.backfill", view: { ...totalsView, targetTable: "events" } },
+    "plainView.create": { kind: "plainView.create", view: recentView },
+    "plainView.drop": { kind: "plainView.drop", view: recentView },
+    "plainView.modify": { kind: "plainView.modify", before: recentView, after: { ...recentView, selectStatement: "SELECT id FROM events" } },
     "table.rebuild": { kind: "table.rebuild", before: events, after: { ...events, orderBy: [] }, keepOldAs: "events__moose_old" },
     "table.backfillColumn": { kind: "table.backfillColumn", table: "events", column: "v", expression: "1" },
     "table.copyRows": { kind: "table.copyRows", from: "events", to: "events2", columns: ["id"] },

@@ -163,6 +163,7 @@ const users = table("Users", [["id", "String"], ["age", "UInt8"]]);
 const replacing = infra({ tables: [{ ...users, engine: { kind: "ReplacingMergeTree" }, orderBy: ["id", "age"] }] });
 const plain = infra({ tables: [{ ...users, orderBy: ["id", "age"] }] });
 
+const PV = { name: "recent", selectStatement: "SELECT 1", sourceTables: [] };
 const riskRows: readonly { name: string; change: Change; state?: InfraMap; code: RiskCode }[] = [
   { name: "create a table", change: { kind: "table.create", table: users }, code: "ADD_OBJECT" },
   { name: "create a view", change: { kind: "view.create", view: V1 }, code: "ADD_OBJECT" },
@@ -310,6 +311,9 @@ const riskRows: readonly { name: string; change: Change; state?: InfraMap; code:
     code: "TOPIC_SHORTEN_RETENTION",
   },
   { name: "drop a view", change: { kind: "view.drop", view: V1 }, code: "DROP_VIEW" },
+  { name: "create a plain view", change: { kind: "plainView.create", view: PV }, code: "ADD_OBJECT" },
+  { name: "drop a plain view", change: { kind: "plainView.drop", view: PV }, code: "DROP_PLAIN_VIEW" },
+  { name: "change a plain view's SELECT", change: { kind: "plainView.modify", before: PV, after: { ...PV, selectStatement: "SELECT 2" } }, code: "MODIFY_PLAIN_VIEW" },
   { name: "drop an API", change: { kind: "api.drop", api: api("a") }, code: "DROP_API" },
   { name: "drop a workflow", change: { kind: "workflow.drop", workflow: workflow("W") }, code: "DROP_WORKFLOW" },
   { name: "drop a process", change: { kind: "process.drop", process: syncProcess("P", "T", "A") }, code: "DROP_PROCESS" },
@@ -383,6 +387,7 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   TOPIC_CONFIG: ["rewrite", false],
   SCHEMA_UPDATE: ["rewrite", false],
   MODIFY_VIEW: ["rewrite", false],
+  MODIFY_PLAIN_VIEW: ["rewrite", false],
   MODIFY_API: ["rewrite", false],
   MODIFY_WORKFLOW: ["rewrite", false],
   MODIFY_PROCESS: ["rewrite", false],
@@ -396,6 +401,7 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   TOPIC_REDUCE_PARTITIONS: ["destructive", true],
   TOPIC_SHORTEN_RETENTION: ["destructive", true],
   DROP_VIEW: ["destructive", false],
+  DROP_PLAIN_VIEW: ["destructive", false],
   DROP_API: ["destructive", false],
   DROP_WORKFLOW: ["destructive", false],
   DROP_PROCESS: ["destructive", false],

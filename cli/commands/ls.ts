@@ -99,7 +99,7 @@ function engineName(e: TableEngine): string {
   return e.kind;
 }
 
-const COLLECTION: Record<Kind, keyof Omit<InfraMap, "version">> = {
+const COLLECTION: Record<Kind, keyof Omit<InfraMap, "version" | "plainViews">> = {
   table: "tables",
   view: "views",
   topic: "topics",

@@ -219,6 +219,15 @@ function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Ent
       if (c.before.targetTable !== c.after.targetTable) e.details.push(`~ target ${c.before.targetTable} → ${c.after.targetTable}`);
       return;
     }
+    case "plainView.create":
+      whole("view", c.view.name, "new");
+      return;
+    case "plainView.drop":
+      whole("view", c.view.name, "removed");
+      return;
+    case "plainView.modify":
+      whole("view", c.after.name, "modified").details.push("~ select statement changed");
+      return;
     case "topic.create":
       whole("topic", c.topic.name, "new");
       return;

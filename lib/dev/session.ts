@@ -17,7 +17,7 @@ import { renderMigration, timestampId } from "../migrations/files/render.js";
 import { replayMigrations } from "../migrations/files/sequence.js";
 import { liveDrift } from "../migrations/apply/status.js";
 import { applyChange } from "../model/apply-change.js";
-import { hashInfraMap, type InfraMap } from "../model/infra-map.js";
+import { hashInfraMap, plainViewsOf, withPlainViews, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
 import { guardedByPreflight } from "../plan/risk.js";
 import { applicableHints, checkAppSql, planAgainst } from "../project/plan-project.js";
@@ -185,7 +185,10 @@ export class DevSession {
     const views = { ...introspected.views };
     for (const [name, t] of Object.entries(tables)) tables[name] = { ...t, lifeCycle: this.live.tables[name]?.lifeCycle ?? t.lifeCycle };
     for (const [name, v] of Object.entries(views)) views[name] = { ...v, lifeCycle: this.live.views[name]?.lifeCycle ?? v.lifeCycle };
-    this.live = { ...this.live, tables, views };
+    const plain = Object.fromEntries(
+      Object.entries(introspected.plainViews).map(([name, v]) => [name, { ...v, sourceTables: plainViewsOf(this.live)[name]?.sourceTables ?? v.sourceTables }]),
+    );
+    this.live = withPlainViews({ ...this.live, tables, views }, plain);
     return differences;
   }
 

@@ -9,7 +9,7 @@ import type { Change, ChangeKind } from "./change.js";
  */
 
 /** The InfraMap collection an object lives in. */
-export type Collection = "tables" | "views" | "topics" | "apis" | "workflows" | "processes";
+export type Collection = "tables" | "views" | "plainViews" | "topics" | "apis" | "workflows" | "processes";
 
 /**
  * How a change names an object:
@@ -56,6 +56,9 @@ const OWNER = {
   "view.drop": "olap",
   "view.modify": "olap",
   "view.backfill": "olap",
+  "plainView.create": "olap",
+  "plainView.drop": "olap",
+  "plainView.modify": "olap",
   "topic.create": "stream",
   "topic.drop": "stream",
   "topic.modify": "stream",
@@ -124,6 +127,14 @@ export function subjects(change: Change): Subject[] {
         table(change.after.targetTable, "target"),
         ...(change.before.targetTable !== change.after.targetTable ? [table(change.before.targetTable, "target")] : []),
       ];
+    case "plainView.create":
+    case "plainView.drop":
+      return [{ collection: "plainViews", name: change.view.name, role: "changed" }];
+    case "plainView.modify":
+      return [
+        { collection: "plainViews", name: change.after.name, role: "changed" },
+        ...(change.before.name !== change.after.name ? [{ collection: "plainViews", name: change.before.name, role: "previous" } as const] : []),
+      ];
     case "topic.create":
     case "topic.drop":
       return [{ collection: "topics", name: change.topic.name, role: "changed" }];
@@ -163,18 +174,20 @@ export function subjectName(change: Change): string {
  * target table is not: its DDL leaves the table as it is): what a deploy compares with
  * the live database before it runs.
  */
-export function liveObjects(changes: ReadonlyArray<Change | null>): { tables: Set<string>; views: Set<string> } {
+export function liveObjects(changes: ReadonlyArray<Change | null>): { tables: Set<string>; views: Set<string>; plainViews: Set<string> } {
   const tables = new Set<string>();
   const views = new Set<string>();
+  const plainViews = new Set<string>();
   for (const c of changes) {
     if (!c) continue;
     for (const s of subjects(c)) {
       if (s.role === "target") continue;
       if (s.collection === "tables") tables.add(s.name);
       else if (s.collection === "views") views.add(s.name);
+      else if (s.collection === "plainViews") plainViews.add(s.name);
     }
   }
-  return { tables, views };
+  return { tables, views, plainViews };
 }
 
 /** The engines other than ClickHouse that `changes` need, so nothing unneeded is contacted. */

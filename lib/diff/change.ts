@@ -2,6 +2,7 @@ import type {
   ApiEndpoint,
   Column,
   MaterializedView,
+  PlainView,
   SyncProcess,
   Table,
   TableEngine,
@@ -96,6 +97,10 @@ export type Change =
   | { readonly kind: "view.modify"; readonly before: MaterializedView; readonly after: MaterializedView }
   /** Runs a view's SELECT over the rows its sources already hold and inserts the result where the view writes. No schema change. */
   | { readonly kind: "view.backfill"; readonly view: MaterializedView }
+  // plain views (moose-lib's View)
+  | { readonly kind: "plainView.create"; readonly view: PlainView }
+  | { readonly kind: "plainView.drop"; readonly view: PlainView }
+  | { readonly kind: "plainView.modify"; readonly before: PlainView; readonly after: PlainView }
   // topics
   | { readonly kind: "topic.create"; readonly topic: Topic }
   | { readonly kind: "topic.drop"; readonly topic: Topic }
@@ -143,6 +148,9 @@ export const CHANGE_KINDS = [
   "view.drop",
   "view.modify",
   "view.backfill",
+  "plainView.create",
+  "plainView.drop",
+  "plainView.modify",
   "topic.create",
   "topic.drop",
   "topic.modify",

@@ -1,5 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import {
+  plainViewsOf,
   canonicallyEqual,
   type Column,
   type InfraMap,
@@ -63,6 +64,11 @@ export function diff(from: InfraMap, to: InfraMap, options: DiffOptions = {}): C
       create: (view) => ({ kind: "view.create", view }),
       drop: (view) => ({ kind: "view.drop", view }),
       modify: (before, after) => ({ kind: "view.modify", before, after }),
+    }),
+    ...diffSimple(plainViewsOf(from), plainViewsOf(to), {
+      create: (view) => ({ kind: "plainView.create", view }),
+      drop: (view) => ({ kind: "plainView.drop", view }),
+      modify: (before, after) => ({ kind: "plainView.modify", before, after }),
     }),
     ...diffSimple(from.processes, to.processes, {
       create: (process) => ({ kind: "process.create", process }),

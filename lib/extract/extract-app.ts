@@ -25,6 +25,9 @@ import {
   type Topic,
   type Workflow,
   DEFAULT_TOPIC_RETENTION_MS,
+  plainViewsOf,
+  type PlainView,
+  withPlainViews,
 } from "../model/infra-map.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
@@ -483,8 +486,9 @@ class DeclarationReader {
   private readonly apis: Record<string, ApiEndpoint> = {};
   private readonly workflows: Record<string, Workflow> = {};
   private readonly processes: Record<string, SyncProcess> = {};
-  /** Plain views seen (not planned), so that a materialized view may read one. */
+  /** Plain views' names, known before they are built, so that a materialized view may read one. */
   private readonly plainViews = new Set<string>();
+  private readonly plainViewMap: Record<string, PlainView> = {};
   private readonly renames: { tables: Array<{ from: string; to: string }>; columns: Array<{ table: string; from: string; to: string }> } = { tables: [], columns: [] };
 
   constructor(
@@ -514,15 +518,18 @@ class DeclarationReader {
     // Materialized views last: rendering `${table.columns.x}` of an aggregate column needs the table built.
     const ordered = [...this.declarations.filter((d) => d.cls !== "MaterializedView"), ...this.declarations.filter((d) => d.cls === "MaterializedView")];
     for (const d of ordered) if (this.identities.has(d.node)) this.guard(() => this.build(d));
-    const map: InfraMap = {
-      version: INFRA_MAP_VERSION,
-      tables: this.tables,
-      views: this.views,
-      topics: this.topics,
-      apis: this.apis,
-      workflows: this.workflows,
-      processes: this.processes,
-    };
+    const map: InfraMap = withPlainViews(
+      {
+        version: INFRA_MAP_VERSION,
+        tables: this.tables,
+        views: this.views,
+        topics: this.topics,
+        apis: this.apis,
+        workflows: this.workflows,
+        processes: this.processes,
+      },
+      this.plainViewMap,
+    );
     if (this.errors.length === 0) this.checkReferences(map);
     this.errors.sort((a, b) => comparePositions(a.position, b.position));
     return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings };
@@ -813,8 +820,7 @@ class DeclarationReader {
         this.addPipeline(id, node);
         return;
       case "View":
-        this.plainViews.add(id.plainView!);
-        this.warn(node, `View "${id.plainView}" is not planned: moose-migrate does not manage plain ClickHouse views yet (create it with \`moose query\`)`);
+        this.addPlainView(id, node);
         return;
       case "SqlResource":
         this.warn(node, `SqlResource "${this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)"}" is not planned: moose-migrate does not run raw setup/teardown SQL`);
@@ -1032,6 +1038,30 @@ class DeclarationReader {
       lifeCycle: this.lifeCycle(cfg),
     };
     this.put(this.views, "views", view, node);
+  }
+
+  /** moose-lib's `new View(name, selectStatement, baseTables)`: a plain ClickHouse view. */
+  private addPlainView(id: Identity, node: DeclarationNode): void {
+    const name = id.plainView!;
+    this.plainViews.add(name);
+    if (!TABLE_NAME.test(name)) throw this.badName(node, "view", name, "a letter or `_` followed by letters, digits and `_`");
+    const at = (i: number, what: string): StaticValue => {
+      const arg = node.arguments?.[i];
+      if (!arg) throw new InvalidInputError("INVALID_CONFIG", `new View("${name}", ...) needs ${what}`, { position: positionOf(node) });
+      return this.evaluator.evaluate(arg, `${what} of View ${name}`);
+    };
+    const select = at(1, "its SELECT as the second argument (a string or a sql`` template)");
+    const bases = at(2, "the tables it reads as the third argument (an array, possibly empty)");
+    // The arguments as one object, so errors name the argument like a config key.
+    const args: StaticObject = { kind: "object", entries: new Map([["selectStatement", select], ["baseTables", bases]]), node: node.arguments?.[1] ?? node };
+    const { text, refs } = this.sqlText(select, args);
+    const basesArg: StaticObject = { ...args, node: node.arguments?.[2] ?? node };
+    const basesWanted = "must be an array of the OlapTables, MaterializedViews and Views the SELECT reads, as declared objects (not names)";
+    if (!Array.isArray(bases) || !(bases as StaticValue[]).every(isRef)) throw this.bad(basesArg, "baseTables", basesWanted);
+    const sources = new Set<string>(refs);
+    for (const t of bases as StaticValue[]) sources.add(this.refName(t, ["table", "viewTarget"], basesArg, "baseTables"));
+    sources.delete(name);
+    this.put(this.plainViewMap, "plainViews", { name, selectStatement: text, sourceTables: [...sources].sort() }, node);
   }
 
   private addPipeline(id: Identity, node: DeclarationNode): void {
@@ -1475,6 +1505,17 @@ class DeclarationReader {
       for (const src of view.sourceTables) {
         if (!map.tables[src] && !this.plainViews.has(src)) {
           this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `materialized view ${view.name} reads ${src}, which is not a declared table`, { position: this.locations[`views:${view.name}`] }));
+        }
+      }
+    }
+    for (const view of Object.values(plainViewsOf(map))) {
+      const taken = map.tables[view.name] ? "table" : map.views[view.name] ? "materialized view" : undefined;
+      if (taken) {
+        this.errors.push(new InvalidInputError("DUPLICATE_NAME", `view ${view.name} has the name of a ${taken}: ClickHouse keeps both in one namespace`, { position: this.locations[`plainViews:${view.name}`], hint: "rename the View" }));
+      }
+      for (const src of view.sourceTables) {
+        if (!map.tables[src] && !this.plainViews.has(src) && !Object.values(map.views).some((v) => v.targetTable === src)) {
+          this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `view ${view.name} reads ${src}, which is not a declared table or view`, { position: this.locations[`plainViews:${view.name}`] }));
         }
       }
     }

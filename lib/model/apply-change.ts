@@ -1,6 +1,6 @@
 import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
-import type { Column, InfraMap, Table } from "./infra-map.js";
+import { plainViewsOf, withPlainViews, type Column, type InfraMap, type Table } from "./infra-map.js";
 
 /**
  * Applies one change to a map and returns the new map; the input is not touched.
@@ -134,6 +134,12 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
     case "view.backfill":
       if (!has(map.views, change.view.name)) fail(`cannot backfill materialized view ${change.view.name}: there is no materialized view ${change.view.name}`);
       return map;
+    case "plainView.create":
+      return withPlainViews(map, create(plainViewsOf(map), change.view, "view", fail));
+    case "plainView.drop":
+      return withPlainViews(map, drop(plainViewsOf(map), change.view, "view", fail));
+    case "plainView.modify":
+      return withPlainViews(map, modify(plainViewsOf(map), change.before, change.after, "view", fail));
     case "topic.create":
       return { ...map, topics: create(map.topics, change.topic, "topic", fail) };
     case "topic.drop":

@@ -14,6 +14,12 @@ export interface InfraMap {
   readonly version: typeof INFRA_MAP_VERSION;
   readonly tables: Readonly<Record<string, Table>>;
   readonly views: Readonly<Record<string, MaterializedView>>;
+  /**
+   * Plain ClickHouse views (moose-lib's `View`). Absent when there are none, so the
+   * canonical JSON (and hash) of a map without any stays what it was before plain views
+   * were modelled: ledgers record those hashes.
+   */
+  readonly plainViews?: Readonly<Record<string, PlainView>>;
   readonly topics: Readonly<Record<string, Topic>>;
   readonly apis: Readonly<Record<string, ApiEndpoint>>;
   readonly workflows: Readonly<Record<string, Workflow>>;
@@ -182,6 +188,26 @@ export interface MaterializedView {
    * in an inner table with this engine and key, read by selecting from the view.
    */
   readonly inner?: InnerStorage;
+}
+
+/** A plain ClickHouse view (`CREATE VIEW … AS SELECT`): stores nothing, runs its SELECT when read. */
+export interface PlainView {
+  readonly name: string;
+  /** The SELECT the view runs, as SQL text. */
+  readonly selectStatement: string;
+  /** Tables and views the SELECT reads, sorted. */
+  readonly sourceTables: readonly string[];
+}
+
+/** A map's plain views; `{}` when it has none. */
+export function plainViewsOf(map: Pick<InfraMap, "plainViews">): Readonly<Record<string, PlainView>> {
+  return map.plainViews ?? {};
+}
+
+/** `map` with `plainViews` left out when empty (see {@link InfraMap.plainViews}). */
+export function withPlainViews<M extends InfraMap>(map: M, plainViews: Readonly<Record<string, PlainView>>): M {
+  const { plainViews: _old, ...rest } = map;
+  return (Object.keys(plainViews).length > 0 ? { ...rest, plainViews } : rest) as M;
 }
 
 /** The inner table of a materialized view declared without TO. */
@@ -382,7 +408,8 @@ function plainObject(v: object, isArray: boolean): boolean {
 
 /** Stable content hash of a map: `sha256:<hex>` of its canonical JSON. */
 export function hashInfraMap(map: InfraMap): string {
-  return "sha256:" + createHash("sha256").update(canonicalJson(map)).digest("hex");
+  const plain = map.plainViews !== undefined && Object.keys(map.plainViews).length === 0 ? withPlainViews(map, {}) : map;
+  return "sha256:" + createHash("sha256").update(canonicalJson(plain)).digest("hex");
 }
 
 /** Parse and check a serialized map (snapshots, remote instances). */
@@ -396,5 +423,7 @@ export function parseInfraMap(json: unknown): InfraMap {
     const c = m[kind];
     if (c === null || typeof c !== "object" || Array.isArray(c)) throw new TypeError(`InfraMap.${kind} must be an object keyed by name`);
   }
+  const p = m.plainViews;
+  if (p !== undefined && (p === null || typeof p !== "object" || Array.isArray(p))) throw new TypeError("InfraMap.plainViews must be an object keyed by name");
   return json as InfraMap;
 }

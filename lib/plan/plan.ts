@@ -53,6 +53,8 @@ export interface PlanContext {
 const PHASES = [
   "dropApis",
   "dropProcesses",
+  // A plain view reads tables and materialized views' targets: gone before them, back after them.
+  "dropPlainViews",
   "dropViews",
   "dropWorkflows",
   // Drops come before renames so that a table can be renamed onto a name a drop frees.
@@ -63,6 +65,7 @@ const PHASES = [
   "alterTablesAndTopics",
   "createViews",
   "backfillViews",
+  "createPlainViews",
   "createProcesses",
   "createApis",
   "createWorkflows",
@@ -77,6 +80,11 @@ function phaseOf(change: Change): Phase {
       return "dropProcesses";
     case "view.drop":
       return "dropViews";
+    case "plainView.drop":
+      return "dropPlainViews";
+    case "plainView.create":
+    case "plainView.modify":
+      return "createPlainViews";
     case "workflow.drop":
       return "dropWorkflows";
     case "table.drop":
@@ -167,6 +175,8 @@ export function planWithResult(changes: readonly Change[], context: PlanContext 
   for (const phase of PHASES) {
     const inPhase = byPhase.get(phase) ?? [];
     if (phase === "dropViews") ordered.push(...orderViewDrops(inPhase, context.from));
+    else if (phase === "dropPlainViews") ordered.push(...orderPlainViews(inPhase, context.from).reverse());
+    else if (phase === "createPlainViews") ordered.push(...orderPlainViews(inPhase, context.to));
     else if (phase === "createViews" || phase === "backfillViews") ordered.push(...orderViewCreates(inPhase, context.to));
     else ordered.push(...inPhase);
   }
@@ -246,6 +256,12 @@ export function reverseChange(change: Change, state?: InfraMap): Change | null {
       return { kind: "view.create", view: change.view };
     case "view.modify":
       return { kind: "view.modify", before: change.after, after: change.before };
+    case "plainView.create":
+      return { kind: "plainView.drop", view: change.view };
+    case "plainView.drop":
+      return { kind: "plainView.create", view: change.view };
+    case "plainView.modify":
+      return { kind: "plainView.modify", before: change.after, after: change.before };
     case "topic.create":
       return { kind: "topic.drop", topic: change.topic };
     case "topic.drop":
@@ -350,6 +366,30 @@ function orderViewDrops(changes: readonly Change[], from: InfraMap | undefined):
   // A cycle among views being dropped is being removed: drop them in input order.
   const order = stableTopo(nodes, (n) => consumers(n, nodes), (left) => left[0] as ViewNode);
   return order.flatMap((n) => (n.change ? [n.change] : []));
+}
+
+/**
+ * Plain-view changes with every view after the plain views it reads (a view's SELECT
+ * must name existing objects when it is created); otherwise in input order. Views read
+ * in a cycle cannot be created at all: ClickHouse refuses the first of them.
+ */
+function orderPlainViews(changes: readonly Change[], _map: InfraMap | undefined): Change[] {
+  const viewOfChange = (c: Change) => (c.kind === "plainView.modify" ? c.after : c.kind === "plainView.create" || c.kind === "plainView.drop" ? c.view : undefined);
+  const byName = new Map(changes.map((c) => [viewOfChange(c)?.name ?? "", c]));
+  const out: Change[] = [];
+  const visiting = new Set<string>();
+  const visit = (c: Change): void => {
+    const v = viewOfChange(c);
+    if (v === undefined || visiting.has(v.name) || out.includes(c)) return;
+    visiting.add(v.name);
+    for (const source of v.sourceTables) {
+      const dep = byName.get(source);
+      if (dep !== undefined) visit(dep);
+    }
+    out.push(c);
+  };
+  changes.forEach(visit);
+  return out;
 }
 
 function viewOf(change: Change): MaterializedView {

@@ -44,6 +44,7 @@ export const RISK_CODES = {
   CHANGE_LIFECYCLE: { class: "rewrite", losesData: false, meaning: "changes who may alter or delete the object" },
   TOPIC_CONFIG: { class: "rewrite", losesData: false, meaning: "changes topic configuration (replication, retention kept or longer, other configs)" },
   SCHEMA_UPDATE: { class: "rewrite", losesData: false, meaning: "changes a topic's record schema; records already in the topic keep their old shape" },
+  MODIFY_PLAIN_VIEW: { class: "rewrite", losesData: false, meaning: "replaces a view's SELECT (dropped and created again); queries reading it in between fail" },
   MODIFY_VIEW: { class: "rewrite", losesData: false, meaning: "replaces a materialized view; rows inserted while it is replaced are not transformed" },
   MODIFY_API: { class: "rewrite", losesData: false, meaning: "changes an API endpoint; clients may see a different contract" },
   MODIFY_WORKFLOW: { class: "rewrite", losesData: false, meaning: "changes a workflow's schedule, retries, timeout or paused state" },
@@ -69,6 +70,7 @@ export const RISK_CODES = {
   TOPIC_REDUCE_PARTITIONS: { class: "destructive", losesData: true, meaning: "reduces topic partitions; Kafka cannot do this without recreating the topic" },
   TOPIC_SHORTEN_RETENTION: { class: "destructive", losesData: true, meaning: "shortens (or may shorten) topic retention; older records are deleted" },
   DROP_VIEW: { class: "destructive", losesData: false, meaning: "drops a materialized view; its target table keeps its rows but stops receiving new ones" },
+  DROP_PLAIN_VIEW: { class: "destructive", losesData: false, meaning: "drops a view; it holds no rows, but queries reading it fail" },
   DROP_API: { class: "destructive", losesData: false, meaning: "removes an API endpoint; its clients get errors" },
   DROP_WORKFLOW: { class: "destructive", losesData: false, meaning: "removes a workflow; scheduled runs stop" },
   DROP_PROCESS: { class: "destructive", losesData: false, meaning: "removes a topic-to-table sync; records stop reaching the table" },
@@ -125,6 +127,7 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
   switch (change.kind) {
     case "table.create":
     case "view.create":
+    case "plainView.create":
     case "topic.create":
     case "api.create":
     case "workflow.create":
@@ -134,6 +137,10 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
       return riskOf(holdsNoRows(change.table.engine) ? "DROP_TABLE_NO_ROWS" : "DROP_TABLE");
     case "view.drop":
       return riskOf(change.view.inner ? "DROP_VIEW_INNER" : "DROP_VIEW");
+    case "plainView.drop":
+      return riskOf("DROP_PLAIN_VIEW");
+    case "plainView.modify":
+      return riskOf("MODIFY_PLAIN_VIEW");
     case "topic.drop":
       return riskOf("DROP_TOPIC");
     case "api.drop":

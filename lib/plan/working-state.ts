@@ -1,7 +1,8 @@
 import type { Change } from "../diff/change.js";
 import { subjects } from "../diff/change-meta.js";
 import { applyChange } from "../model/apply-change.js";
-import { COMPONENT_KINDS, type ComponentKind, type InfraMap } from "../model/infra-map.js";
+import type { Collection } from "../diff/change-meta.js";
+import { COMPONENT_KINDS, withPlainViews, type InfraMap, type PlainView } from "../model/infra-map.js";
 
 type Entries = Record<string, unknown>;
 
@@ -24,11 +25,18 @@ type Entries = Record<string, unknown>;
  * }
  */
 export class WorkingState {
-  readonly map: InfraMap;
-  private readonly collections: Record<ComponentKind, Entries>;
+  private live: InfraMap;
+  private readonly collections: Record<Collection, Entries>;
+
+  /** The state after the changes applied so far (`plainViews` absent while there are none). */
+  get map(): InfraMap {
+    const p = this.collections.plainViews;
+    if ((this.live.plainViews !== undefined) !== (Object.keys(p).length > 0)) this.live = withPlainViews(this.live, p as Record<string, PlainView>);
+    return this.live;
+  }
 
   constructor(start: InfraMap) {
-    const copy = (kind: ComponentKind): Entries => ({ ...(start[kind] as Entries) });
+    const copy = (kind: Collection): Entries => ({ ...((start[kind] ?? {}) as Entries) });
     this.collections = {
       tables: copy("tables"),
       topics: copy("topics"),
@@ -36,8 +44,10 @@ export class WorkingState {
       processes: copy("processes"),
       apis: copy("apis"),
       workflows: copy("workflows"),
+      plainViews: copy("plainViews"),
     };
-    this.map = { ...start, ...this.collections } as InfraMap;
+    const { plainViews: _p, ...others } = this.collections;
+    this.live = withPlainViews({ ...start, ...others } as InfraMap, this.collections.plainViews as Record<string, PlainView>);
   }
 
   /** Applies one change; throws what `applyChange` throws, leaving the state as it was. */
@@ -45,13 +55,14 @@ export class WorkingState {
     const named = entriesNamed(change);
     const part: Record<string, unknown> = { ...this.map };
     for (const kind of COMPONENT_KINDS) part[kind] = {};
+    part.plainViews = {};
     for (const [kind, name] of named) {
       const from = this.collections[kind];
       if (hasOwn(from, name)) define(part[kind] as Entries, name, from[name]);
     }
     const after = applyChange(part as unknown as InfraMap, change);
     for (const [kind, name] of named) {
-      const result = after[kind] as Entries;
+      const result = (after[kind] ?? {}) as Entries;
       if (hasOwn(result, name)) define(this.collections[kind], name, result[name]);
       else delete this.collections[kind][name];
     }
@@ -71,7 +82,7 @@ function define(record: Entries, key: string, value: unknown): void {
  * names in its own collection (a view's target table is not read). Naming more than it
  * uses is harmless; naming less would hide an entry from it.
  */
-function entriesNamed(change: Change): Array<[ComponentKind, string]> {
+function entriesNamed(change: Change): Array<[Collection, string]> {
   return subjects(change)
     .filter((s) => s.role !== "target")
     .map((s) => [s.collection, s.name]);

@@ -1,4 +1,4 @@
-import type { TableEngine } from "../../model/infra-map.js";
+import type { PlainView, TableEngine } from "../../model/infra-map.js";
 import { tableParts } from "../../model/clickhouse-quote.js";
 import { capabilitiesFor, type OlapCapabilities } from "./capabilities.js";
 import { introspectDatabase, mergeIntrospections, qualifyIntrospection, type OlapIntrospection } from "./introspect.js";
@@ -254,6 +254,19 @@ export class ClickHouseEngine implements OlapEngine {
       for (const view of Object.values(objects.views)) {
         for (const sql of statementsFor({ kind: "view.create", view }, ctx)) await run(sql);
       }
+      // Plain views may read each other: each after the ones it reads.
+      const plain = Object.values(objects.plainViews ?? {});
+      const made = new Set<string>();
+      const makePlain = async (view: PlainView): Promise<void> => {
+        if (made.has(view.name)) return;
+        made.add(view.name);
+        for (const source of view.sourceTables) {
+          const dep = objects.plainViews?.[source];
+          if (dep) await makePlain(dep);
+        }
+        for (const sql of statementsFor({ kind: "plainView.create", view }, ctx)) await run(sql);
+      };
+      for (const view of plain) await makePlain(view);
       const read = mergeIntrospections([
         await introspectDatabase((sql) => conn.query(sql), scratch, capabilities),
         ...(await Promise.all([...scratchOf].map(async ([db, s]) => qualifyIntrospection(await introspectDatabase((sql) => conn.query(sql), s, capabilities), db)))),
@@ -267,7 +280,9 @@ export class ClickHouseEngine implements OlapEngine {
       const views = Object.fromEntries(
         Object.entries(read.views).map(([name, v]) => [name, { ...v, lifeCycle: objects.views[name]?.lifeCycle ?? v.lifeCycle }]),
       );
-      return { tables, views, skipped: read.skipped };
+      // Sources are the model's (a server before 20.6 cannot list what a SELECT reads).
+      const plainViews = Object.fromEntries(Object.entries(read.plainViews).map(([name, v]) => [name, { ...v, sourceTables: objects.plainViews?.[name]?.sourceTables ?? v.sourceTables }]));
+      return { tables, views, plainViews, skipped: read.skipped };
     } finally {
       try {
         for (const db of scratchOf.values()) await conn.execute(`DROP DATABASE IF EXISTS ${quoteIdentifier(db)}`);

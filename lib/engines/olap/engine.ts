@@ -1,4 +1,4 @@
-import type { MaterializedView, Table } from "../../model/infra-map.js";
+import type { MaterializedView, PlainView, Table } from "../../model/infra-map.js";
 import type { OlapCapabilities } from "./capabilities.js";
 import type { OlapIntrospection } from "./introspect.js";
 
@@ -9,6 +9,7 @@ export type { OlapIntrospection, SkippedObject } from "./introspect.js";
 export interface OlapObjects {
   readonly tables: Readonly<Record<string, Table>>;
   readonly views: Readonly<Record<string, MaterializedView>>;
+  readonly plainViews?: Readonly<Record<string, PlainView>>;
 }
 
 /**

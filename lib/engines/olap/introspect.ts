@@ -1,4 +1,4 @@
-import { INTEGRATION_ENGINES, type Column, type MaterializedView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
+import { INTEGRATION_ENGINES, type Column, type MaterializedView, type PlainView, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabilities.js";
 import {
   MOOSE_NAME_INFIX,
@@ -38,6 +38,11 @@ export interface SkippedObject {
 export interface OlapIntrospection {
   readonly tables: Record<string, Table>;
   readonly views: Record<string, MaterializedView>;
+  /**
+   * Plain views (`CREATE VIEW`). Their `sourceTables` come from ClickHouse's AST dump
+   * (20.6 and later); before that they are empty, and callers take them from the model.
+   */
+  readonly plainViews: Record<string, PlainView>;
   readonly skipped: readonly SkippedObject[];
 }
 
@@ -106,6 +111,7 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
 
   const tables: Record<string, Table> = {};
   const views: Record<string, MaterializedView> = {};
+  const plainViews: Record<string, PlainView> = {};
   const skipped: SkippedObject[] = [];
   // Trigger tables of each view, from the tables' side (every version has these).
   const triggers = new Map<string, Set<string>>();
@@ -135,6 +141,12 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
       else views[name] = view;
       continue;
     }
+    if (engine === "View") {
+      const view = await readPlainView(row, database, run, caps);
+      if ("reason" in view) skipped.push({ name, engine, reason: view.reason });
+      else plainViews[name] = view;
+      continue;
+    }
     if (!MODELLED_ENGINES.has(engine)) {
       skipped.push({ name, engine, reason: `engine ${engine} is not one moose manages (the MergeTree family and their Replicated forms, Buffer, Merge, Kafka, S3, S3Queue)` });
       continue;
@@ -150,7 +162,14 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
     const projections: TableProjection[] = projectionRows.filter((r) => str(r.table) === name).map((r) => ({ name: str(r.name), body: str(r.query) }));
     tables[name] = { ...table, ...(indexes.length > 0 ? { indexes } : {}), ...(projections.length > 0 ? { projections } : {}) };
   }
-  return { tables, views, skipped };
+  return { tables, views, plainViews, skipped };
+}
+
+async function readPlainView(row: Record<string, unknown>, database: string, run: QueryRunner, caps: OlapCapabilities): Promise<PlainView | Unrepresentable> {
+  const stored = str(row.as_select) !== "" ? str(row.as_select) : parseViewDefinition(str(row.create_table_query)).select;
+  if (stored === undefined || stored === "") return { reason: "its SELECT could not be read from create_table_query" };
+  const sources = atLeast(parseServerVersion(caps.version), 20, 6) ? await tablesInQuery(run, stored, database) : [];
+  return { name: str(row.name), selectStatement: stripDatabaseQualifier(stored, database), sourceTables: [...new Set(sources)].sort() };
 }
 
 /**
@@ -164,8 +183,9 @@ export function qualifyIntrospection(read: OlapIntrospection, database: string):
   const skipped = [
     ...read.skipped.map((s) => ({ ...s, name: q(s.name) })),
     ...Object.keys(read.views).map((name) => ({ name: q(name), engine: "MaterializedView", reason: `moose plans materialized views in the managed database only, not in ${database}` })),
+    ...Object.keys(read.plainViews).map((name) => ({ name: q(name), engine: "View", reason: `moose plans views in the managed database only, not in ${database}` })),
   ];
-  return { tables, views: {}, skipped };
+  return { tables, views: {}, plainViews: {}, skipped };
 }
 
 /** Several databases' introspections as one (their names never meet: other databases' are qualified). */
@@ -173,6 +193,7 @@ export function mergeIntrospections(parts: readonly OlapIntrospection[]): OlapIn
   return {
     tables: Object.assign({}, ...parts.map((p) => p.tables)) as OlapIntrospection["tables"],
     views: Object.assign({}, ...parts.map((p) => p.views)) as OlapIntrospection["views"],
+    plainViews: Object.assign({}, ...parts.map((p) => p.plainViews)) as OlapIntrospection["plainViews"],
     skipped: parts.flatMap((p) => p.skipped),
   };
 }

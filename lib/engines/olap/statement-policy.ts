@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { PARSER_ID } from "./parser.js";
 import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError, InvalidInputErrors, MooseError, RefusedError, type SourcePosition } from "../../errors.js";
-import type { Column, InfraMap, MaterializedView, Table } from "../../model/infra-map.js";
+import { plainViewsOf, type Column, type InfraMap, type MaterializedView, type PlainView, type Table } from "../../model/infra-map.js";
 import { parseStatement, type AstNode, type ParsedStatement, type SqlOrigin } from "./parser.js";
 
 /**
@@ -324,6 +324,11 @@ export function sqlTextsOfView(v: MaterializedView): SqlText[] {
   ];
 }
 
+/** The SQL text a plain view pastes into its DDL: its SELECT, checked as a materialized view's is. */
+export function sqlTextsOfPlainView(v: PlainView): SqlText[] {
+  return [{ what: `the SELECT of view ${v.name}`, text: v.selectStatement, grammar: "select" }];
+}
+
 /** The user-written SQL text a change pastes into the statements that carry it out. */
 export function sqlTextsOfChange(c: Change): SqlText[] {
   switch (c.kind) {
@@ -355,6 +360,10 @@ export function sqlTextsOfChange(c: Change): SqlText[] {
       return sqlTextsOfView(c.view);
     case "view.modify":
       return sqlTextsOfView(c.after);
+    case "plainView.create":
+      return sqlTextsOfPlainView(c.view);
+    case "plainView.modify":
+      return sqlTextsOfPlainView(c.after);
     case "table.drop":
     case "table.rename":
     case "table.dropColumn":
@@ -366,6 +375,7 @@ export function sqlTextsOfChange(c: Change): SqlText[] {
     case "table.copyRows":
     case "view.drop":
     case "view.backfill":
+    case "plainView.drop":
     case "topic.create":
     case "topic.drop":
     case "topic.modify":
@@ -435,6 +445,7 @@ export async function checkMapSql(map: InfraMap, positionOf: (key: string) => So
   const items: Array<[SqlText, SourcePosition | undefined]> = [
     ...Object.values(map.tables).flatMap((t) => sqlTextsOfTable(t).map((item): [SqlText, SourcePosition | undefined] => [item, positionOf(`tables:${t.name}`)])),
     ...Object.values(map.views).flatMap((v) => sqlTextsOfView(v).map((item): [SqlText, SourcePosition | undefined] => [item, positionOf(`views:${v.name}`)])),
+    ...Object.values(plainViewsOf(map)).flatMap((v) => sqlTextsOfPlainView(v).map((item): [SqlText, SourcePosition | undefined] => [item, positionOf(`plainViews:${v.name}`)])),
   ];
   for (const [item, position] of items) {
     if (item.grammar === "expression" && BARE_NAME.test(item.text)) continue;

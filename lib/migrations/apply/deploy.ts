@@ -316,7 +316,7 @@ async function checkDriftOnce(
 ): Promise<void> {
   const first = pending[0];
   if (!first) return;
-  const scope = { tables: new Set<string>(), views: new Set<string>() };
+  const scope = { tables: new Set<string>(), views: new Set<string>(), plainViews: new Set<string>() };
   const seen = new Set<string>();
   let blamed: ReplayedMigration | undefined;
   for (const m of pending) {
@@ -325,7 +325,7 @@ async function checkDriftOnce(
     const record = recorded.get(m.file.id);
     const fresh = !record || (record.status !== "running" && (await ledger.stepsDone(m.file.id)).length === 0);
     const touched = liveObjects(m.changes);
-    for (const [kind, names] of [["tables", touched.tables], ["views", touched.views]] as const) {
+    for (const [kind, names] of [["tables", touched.tables], ["views", touched.views], ["plainViews", touched.plainViews]] as const) {
       for (const name of names) {
         if (seen.has(`${kind}:${name}`)) continue;
         seen.add(`${kind}:${name}`);

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import type { LoadedConfig } from "../../config/config.js";
 import { openLedger } from "../../ledger/index.js";
 import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
-import { canonicalJson, emptyInfraMap, type InfraMap, type Table } from "../../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, plainViewsOf, type InfraMap, type PlainView, type Table } from "../../model/infra-map.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "../files/read.js";
 import type { TopicDescription } from "../../engines/stream/topic-spec.js";
 import { replayMigrations } from "../files/sequence.js";
@@ -110,6 +110,7 @@ export async function migrationStatus(
 export interface DriftScope {
   readonly tables: ReadonlySet<string>;
   readonly views: ReadonlySet<string>;
+  readonly plainViews?: ReadonlySet<string>;
 }
 
 /**
@@ -157,17 +158,31 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
     Object.fromEntries(Object.entries(objs).filter(([k]) => names === undefined || names.has(k)));
   // Views are created from their tables when normalized: those come along, whether in scope or not.
   const scopedViews = inScope(expected.views, scope?.views);
-  const needed = scope === undefined ? undefined : new Set([...scope.tables, ...Object.values(scopedViews).flatMap((v) => [...v.sourceTables, v.targetTable])]);
-  const [live, normalized] = await Promise.all([olap.introspect(declaredDatabases(Object.keys(expected.tables))), olap.normalize({ tables: inScope(expected.tables, needed), views: scopedViews })]);
-  const want = { tables: inScope(normalized.tables, scope?.tables), views: normalized.views };
+  // A plain view is created from what it reads: its tables and plain views come along too.
+  const expectedPlain = plainViewsOf(expected);
+  const scopedPlain = inScope(expectedPlain, scope === undefined ? undefined : plainViewClosure(expectedPlain, scope.plainViews ?? new Set()));
+  const needed =
+    scope === undefined
+      ? undefined
+      : new Set([...scope.tables, ...Object.values(scopedViews).flatMap((v) => [...v.sourceTables, v.targetTable]), ...Object.values(scopedPlain).flatMap((v) => v.sourceTables)]);
+  const [live, normalized] = await Promise.all([
+    olap.introspect(declaredDatabases(Object.keys(expected.tables))),
+    olap.normalize({ tables: inScope(expected.tables, needed), views: scopedViews, ...(Object.keys(scopedPlain).length > 0 ? { plainViews: scopedPlain } : {}) }),
+  ]);
+  const want = { tables: inScope(normalized.tables, scope?.tables), views: normalized.views, plainViews: inScope(normalized.plainViews, scope?.plainViews) };
+  // What a view reads is derived from its SELECT; the SELECT is what is compared.
+  const livePlain = Object.fromEntries(
+    Object.entries(inScope(live.plainViews, scope?.plainViews)).map(([k, v]) => [k, { ...v, sourceTables: expectedPlain[k]?.sourceTables ?? v.sourceTables }]),
+  );
   const lifeCycles = <T extends { lifeCycle: string }>(objs: Record<string, T>, from: Readonly<Record<string, { lifeCycle: string }>>) =>
     Object.fromEntries(Object.entries(objs).map(([k, v]) => [k, { ...v, lifeCycle: from[k]?.lifeCycle ?? v.lifeCycle }]));
   const actual = {
     ...emptyInfraMap(),
     tables: lifeCycles(inScope(live.tables, scope?.tables), expected.tables),
     views: lifeCycles(inScope(live.views, scope?.views), expected.views),
+    plainViews: livePlain,
   } as InfraMap;
-  const wanted = { ...emptyInfraMap(), tables: want.tables, views: want.views } as InfraMap;
+  const wanted = { ...emptyInfraMap(), tables: want.tables, views: want.views, plainViews: want.plainViews } as InfraMap;
   const replicas = await replicaDrift(inScope(expected.tables, scope?.tables), want.tables, olap);
   if (canonicalJson(actual) === canonicalJson(wanted)) return replicas;
   return [...replicas, ...diff(wanted, actual).map((c) => {
@@ -180,6 +195,12 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
         return `view ${c.view.name} exists in the database but no applied migration creates it`;
       case "view.drop":
         return `view ${c.view.name} is missing from the database`;
+      case "plainView.create":
+        return `view ${c.view.name} exists in the database but no applied migration creates it`;
+      case "plainView.drop":
+        return `view ${c.view.name} is missing from the database`;
+      case "plainView.modify":
+        return `view ${c.after.name} runs another SELECT in the database than the migrations say`;
       case "table.addColumn":
         return `table ${c.table} has a column ${c.column.name} ${c.column.type} that no migration added`;
       case "table.dropColumn":
@@ -190,6 +211,18 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
         return `${c.kind} on ${"table" in c ? String(c.table) : "after" in c ? (c.after as { name: string }).name : ""}: the database differs from the migrations`;
     }
   })];
+}
+
+/** `names` and the plain views they read, transitively. */
+function plainViewClosure(views: Readonly<Record<string, PlainView>>, names: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  const add = (name: string): void => {
+    if (out.has(name) || !Object.prototype.hasOwnProperty.call(views, name)) return;
+    out.add(name);
+    for (const s of (views[name] as PlainView).sourceTables) add(s);
+  };
+  for (const n of names) add(n);
+  return out;
 }
 
 /**

@@ -15,7 +15,7 @@
  *   down: [dropColumn("Users", "age", { approveDataLoss: true })],
  * });
  */
-import type { ApiEndpoint, Column, LifeCycle, MaterializedView, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
+import type { ApiEndpoint, Column, LifeCycle, MaterializedView, PlainView, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
 
 /** Written on a step that loses data: deploy runs it only when this is `true`. */
 export interface Approval {
@@ -73,6 +73,11 @@ export const createView = step<[view: MaterializedView]>("createView");
 export const dropView = step<[name: string, approval?: Approval]>("dropView");
 /** Re-creating a view that stores its own rows (no TO) loses them: that needs an approval. */
 export const modifyView = step<[view: MaterializedView, approval?: Approval]>("modifyView");
+/** A plain view (moose-lib's `View`): `CREATE VIEW … AS <select>`. */
+export const createPlainView = step<[view: PlainView]>("createPlainView");
+export const dropPlainView = step<[name: string]>("dropPlainView");
+/** Drops the view and creates it with the new SELECT (a view holds no rows). */
+export const modifyPlainView = step<[view: PlainView]>("modifyPlainView");
 export const createTopic = step<[topic: Topic]>("createTopic");
 export const deleteTopic = step<[name: string, approval?: Approval]>("deleteTopic");
 export const alterTopic = step<[topic: Topic, approval?: Approval]>("alterTopic");
@@ -166,6 +171,9 @@ export const STEP_OPS = [
   "createView",
   "dropView",
   "modifyView",
+  "createPlainView",
+  "dropPlainView",
+  "modifyPlainView",
   "createTopic",
   "deleteTopic",
   "alterTopic",

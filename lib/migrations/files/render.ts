@@ -219,6 +219,12 @@ export function describeChange(c: Change): string {
       return `drop view ${c.view.name}`;
     case "view.modify":
       return `change view ${c.after.name}`;
+    case "plainView.create":
+      return `create view ${c.view.name}`;
+    case "plainView.drop":
+      return `drop view ${c.view.name}`;
+    case "plainView.modify":
+      return `change view ${c.after.name}`;
     case "topic.create":
       return `create topic ${c.topic.name}`;
     case "topic.drop":

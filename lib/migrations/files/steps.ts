@@ -1,6 +1,6 @@
 import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError } from "../../errors.js";
-import { canonicalJson, type InfraMap, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
+import { canonicalJson, plainViewsOf, type InfraMap, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import type { Approval, RebuildDefinition, Step } from "./api.js";
 
 /**
@@ -64,6 +64,12 @@ export function stepOf(change: Change, approveDataLoss: boolean | undefined): St
       return { op: "dropView", args: [c.view.name, ...approval] };
     case "view.modify":
       return { op: "modifyView", args: [c.after, ...approval] };
+    case "plainView.create":
+      return { op: "createPlainView", args: [c.view] };
+    case "plainView.drop":
+      return { op: "dropPlainView", args: [c.view.name] };
+    case "plainView.modify":
+      return { op: "modifyPlainView", args: [c.after] };
     case "topic.create":
       return { op: "createTopic", args: [c.topic] };
     case "topic.drop":
@@ -256,6 +262,14 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
     case "modifyView": {
       const after = obj<{ name: string }>(0, "view") as Extract<Change, { kind: "view.modify" }>["after"];
       return { kind: "view.modify", before: existing(state.views, after.name, "materialized view"), after };
+    }
+    case "createPlainView":
+      return { kind: "plainView.create", view: obj(0, "view") };
+    case "dropPlainView":
+      return { kind: "plainView.drop", view: existing(plainViewsOf(state), str(0, "view name"), "view") };
+    case "modifyPlainView": {
+      const after = obj<{ name: string }>(0, "view") as Extract<Change, { kind: "plainView.modify" }>["after"];
+      return { kind: "plainView.modify", before: existing(plainViewsOf(state), after.name, "view"), after };
     }
     case "createTopic":
       return { kind: "topic.create", topic: obj(0, "topic") };

@@ -11,6 +11,7 @@ import { type RowWrite, rowWriteFor, rowWriteStatements } from "./row-writes.js"
 import { isStrictExtension, setIndexesStatements, setOrderByStatements, setProjectionsStatements, setSettingsStatements, setTtlStatements } from "./table-options.js";
 import { createTableStatement, describeEngine, keyText } from "./tables.js";
 import { nestedSuffix } from "./types.js";
+import { createPlainViewStatement, dropPlainViewStatement, modifyPlainViewStatements } from "./plain-views.js";
 import { createViewStatement, dropViewStatement, modifyViewStatements } from "./views.js";
 import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
 
@@ -87,6 +88,9 @@ const OLAP_SQL: { readonly [K in KindsOwnedBy<"olap">]: Convertor<ChangeOf<K>> }
   "view.create": (change, ctx) => [createViewStatement(change.view, ctx)],
   "view.drop": (change, ctx) => [dropViewStatement(change.view, ctx)],
   "view.modify": (change, ctx) => modifyViewStatements(change.before, change.after, ctx),
+  "plainView.create": (change, ctx) => [createPlainViewStatement(change.view, ctx)],
+  "plainView.drop": (change, ctx) => [dropPlainViewStatement(change.view, ctx)],
+  "plainView.modify": (change, ctx) => modifyPlainViewStatements(change.before, change.after, ctx),
 };
 
 /**
