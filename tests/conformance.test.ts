@@ -20,6 +20,8 @@ interface Row {
   /** A declaration of the feature (one line of `app/index.ts`), for a table named in `table`. */
   readonly declaration: string;
   readonly table: string;
+  /** The row declares a plain view (moose-lib's `View`) named `table`, not a table. */
+  readonly view?: true;
   /** `planned`, or the error code it is refused with. */
   readonly outcome: "planned" | "NOT_PLANNED" | "INVALID_CONFIG";
   /** What the CREATE statement contains (planned rows), or the reason (refused rows). */
@@ -29,7 +31,7 @@ interface Row {
 }
 
 const header = [
-  'import { OlapTable, ClickHouseEngines, Key, LifeCycle, UInt64, Int8, ClickHouseDefault, ClickHouseMaterialized, ClickHouseAlias, ClickHouseCodec, ClickHouseTTL } from "@514labs/moose-lib";',
+  'import { OlapTable, View, ClickHouseEngines, Key, LifeCycle, UInt64, Int8, ClickHouseDefault, ClickHouseMaterialized, ClickHouseAlias, ClickHouseCodec, ClickHouseTTL } from "@514labs/moose-lib";',
   "interface Row { id: Key<string>; at: Date; n: UInt64; sign: Int8; v: UInt64; d: UInt64 }",
   "interface Plain { id: string; amount: number }",
   'interface Cols { id: Key<string>; at: Date; day: Date & ClickHouseMaterialized<"toDate(at)">; label: string & ClickHouseAlias<"upper(id)">; blob: string & ClickHouseCodec<"ZSTD(3)">; debug: string & ClickHouseTTL<"at + INTERVAL 1 DAY">; score: number & ClickHouseDefault<"0"> }',
@@ -52,7 +54,7 @@ const rows: readonly Row[] = [
   { feature: "S3Queue (also `OlapTable.withS3Queue`)", table: "T13", declaration: 'new OlapTable<Plain>("T13", { engine: ClickHouseEngines.S3Queue, s3Path: "https://b.s3.amazonaws.com/in/*.json", format: "JSONEachRow", settings: { mode: "unordered" } })', outcome: "planned", clickhouse: "ENGINE = S3Queue('https://b.s3.amazonaws.com/in/*.json', NOSIGN, 'JSONEachRow')\nSETTINGS mode = 'unordered'", changes: "settings: MODIFY SETTING; else drop + create (processed-file state is lost)", servers: "23.8+ with ZooKeeper/Keeper (not the embedded engine)" },
   { feature: "column `ClickHouseDefault` / `Materialized` / `Alias` / `Codec` / `TTL`", table: "T14", declaration: 'new OlapTable<Cols>("T14")', outcome: "planned", clickhouse: "`day` DateTime('UTC') MATERIALIZED toDate(at),\n  `label` String ALIAS upper(id),\n  `blob` String CODEC(ZSTD(3)),\n  `debug` String TTL at + INTERVAL 1 DAY,\n  `score` Float64 DEFAULT 0", changes: "MODIFY COLUMN (codec, TTL, expression); to ALIAS: approval", servers: "codec 19.1+, column TTL 19.6+" },
   { feature: "`lifeCycle`, `version`", table: "T15", declaration: 'new OlapTable<Row>("T15", { lifeCycle: LifeCycle.DELETION_PROTECTED, version: "1.2" })', outcome: "planned", clickhouse: "CREATE TABLE `db`.`T15_1_2`", changes: "drops held by the life cycle; a new version is a new table (rows copied when the old one is protected)", servers: "all" },
-
+  { feature: "`View` (plain view: `new View(name, selectStatement, baseTables)`)", table: "V1", view: true, declaration: 'new View("V1", "SELECT id, n FROM T1 WHERE n > 0", [x0])', outcome: "planned", clickhouse: "CREATE VIEW `db`.`V1`\nAS SELECT id, n FROM T1 WHERE n > 0", changes: "SELECT: drop + create (a view holds no rows); created after what it reads, dropped before it", servers: "all; DROP TABLE before 20.8" },
   { feature: "table `constraints`", table: "R2", declaration: 'new OlapTable<Row>("R2", { constraints: [{ name: "c", expression: "n > 0", type: "CHECK" }] })', outcome: "NOT_PLANNED", clickhouse: "CHECK / ASSUME constraints", changes: "—", servers: "—" },
   { feature: "S3 / S3Queue credentials (`awsAccessKeyId`, `awsSecretAccessKey`)", table: "R3", declaration: 'new OlapTable<Plain>("R3", { engine: ClickHouseEngines.S3, path: "s3://b/x.csv", format: "CSV", awsAccessKeyId: "AKIA", awsSecretAccessKey: "secret" })', outcome: "NOT_PLANNED", clickhouse: "S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)", changes: "—", servers: "—" },
   { feature: "engines Distributed, IcebergS3, GraphiteMergeTree", table: "R4", declaration: 'new OlapTable<Plain>("R4", { engine: ClickHouseEngines.Distributed })', outcome: "INVALID_CONFIG", clickhouse: "not planned yet", changes: "—", servers: "—" },
@@ -81,6 +83,12 @@ test("every planned row extracts, and its CREATE statement has the ClickHouse te
   const { map } = planned();
   const server = capabilitiesFor("26.7.2.1", { server: true, zooKeeper: true, databaseEngine: "Atomic" });
   for (const r of rows.filter((x) => x.outcome === "planned")) {
+    if (r.view) {
+      const view = map.plainViews?.[r.table];
+      const [create] = view ? statementsFor({ kind: "plainView.create", view }, { database: "db", capabilities: server }) : [];
+      t.true(create?.includes(r.clickhouse), `${r.feature}: ${JSON.stringify(r.clickhouse)} is not in\n${create}`);
+      continue;
+    }
     const table = Object.values(map.tables).find((x: Table) => x.name === r.table || x.name.startsWith(`${r.table}_`));
     if (!table) {
       t.fail(`${r.feature}: no table ${r.table} was extracted`);
