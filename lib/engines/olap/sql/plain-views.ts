@@ -1,6 +1,6 @@
 import type { PlainView } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
-import { qualifiedName } from "../sql-text.js";
+import { qualifiedName } from "../../../model/clickhouse-quote.js";
 import { type SqlContext, clusterOf } from "./context.js";
 
 /**
