@@ -168,6 +168,16 @@ const rows: readonly Row[] = [
     ],
   },
   {
+    name: "plainView.create / plainView.drop / plainView.modify (an app without views has no plainViews)",
+    from: { ...infra({}), plainViews: { Old: { name: "Old", selectStatement: "SELECT 1", sourceTables: [] }, Daily: { name: "Daily", selectStatement: "SELECT 1 FROM A", sourceTables: ["A"] } } },
+    to: { ...infra({}), plainViews: { New: { name: "New", selectStatement: "SELECT 3", sourceTables: [] }, Daily: { name: "Daily", selectStatement: "SELECT 2 FROM A", sourceTables: ["A"] } } },
+    expected: [
+      { kind: "plainView.modify", before: { name: "Daily", selectStatement: "SELECT 1 FROM A", sourceTables: ["A"] }, after: { name: "Daily", selectStatement: "SELECT 2 FROM A", sourceTables: ["A"] } },
+      { kind: "plainView.create", view: { name: "New", selectStatement: "SELECT 3", sourceTables: [] } },
+      { kind: "plainView.drop", view: { name: "Old", selectStatement: "SELECT 1", sourceTables: [] } },
+    ],
+  },
+  {
     name: "topic.create / topic.drop / topic.modify",
     from: infra({ topics: [topic("Events"), topic("Gone")] }),
     to: infra({ topics: [topic("Events", { partitions: 4 }), topic("Clicks")] }),
