@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
+import { renderPlanText } from "../cli/present/plan-text.js";
 import { diff } from "../lib/diff/diff.js";
 import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { openOlapEngine } from "../lib/engines/olap/open.js";
@@ -119,6 +120,8 @@ test("plan: views after the tables and plain views they read, dropped before the
     "plainView.drop recent",
     "view.drop",
   ]);
+  const text = renderPlanText(plan(diff(from, to), { from, to }));
+  t.regex(text, /\+ recent \(View\)\n {2}\+ top_recent \(View\)/, text);
   const changed = withViews([recent, { ...top, selectStatement: "SELECT id FROM recent LIMIT 1" }]);
   const modify = plan(diff(withViews([recent, top]), changed), { from: withViews([recent, top]), to: changed }).steps;
   t.deepEqual(modify.map((s) => `${s.change.kind} ${s.risk.code} ${s.risk.losesData}`), ["plainView.modify MODIFY_PLAIN_VIEW false"]);

@@ -11,6 +11,7 @@ import { describeIntegrationEngine } from "../../lib/engines/olap/integration-en
 const LABELS = {
   table: "OLAP Table",
   view: "Materialized View",
+  plainView: "View",
   topic: "Streaming Topic",
   api: "API Endpoint",
   workflow: "Workflow",
@@ -220,13 +221,13 @@ function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Ent
       return;
     }
     case "plainView.create":
-      whole("view", c.view.name, "new");
+      whole("plainView", c.view.name, "new");
       return;
     case "plainView.drop":
-      whole("view", c.view.name, "removed");
+      whole("plainView", c.view.name, "removed");
       return;
     case "plainView.modify":
-      whole("view", c.after.name, "modified").details.push("~ select statement changed");
+      whole("plainView", c.after.name, "modified").details.push("~ select statement changed");
       return;
     case "topic.create":
       whole("topic", c.topic.name, "new");
