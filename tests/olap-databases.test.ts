@@ -69,6 +69,30 @@ test("extract: database names the table <database>.<table>; db_name itself names
   );
 });
 
+test("extract: database in an IngestPipeline's table config names the table too (never dropped); in a view's targetTable object, where moose-lib has no such option, it is an error", (t) => {
+  const root = tempDir("olap-db-nested");
+  const init = moose(root, ["init", "p"]);
+  t.is(init.code, 0, init.stderr);
+  const dir = join(root, "p");
+  writeFileSync(
+    join(dir, "app/index.ts"),
+    `import { OlapTable, MaterializedView, IngestPipeline, Key, sql } from "moose-migrate";
+export interface Ev { id: Key<string>; v: number }
+export const events = new OlapTable<Ev>("Events", { orderByFields: ["id"] });
+export interface Cnt { id: string; n: number }
+export const mv = new MaterializedView<Cnt>({ materializedViewName: "counts_mv", selectStatement: sql\`SELECT id, v AS n FROM \${events}\`, selectTables: [events], targetTable: { name: "Counts", orderByFields: ["id"] } });
+export const pipe = new IngestPipeline<Ev>("Clicks", { table: { orderByFields: ["id"], database: "raw" }, stream: true, ingestApi: true });
+`,
+  );
+  const { map } = extractApp({ projectDir: dir, mainFile: "app/index.ts", database: "local" });
+  t.deepEqual(Object.keys(map.tables).sort(), ["Counts", "Events", "raw.Clicks"]);
+  t.is(map.processes["Clicks_to_raw.Clicks"]?.targetTable, "raw.Clicks", "the pipeline's stream syncs into the table in its database");
+  const app = readFileSync(join(dir, "app/index.ts"), "utf8");
+  writeFileSync(join(dir, "app/index.ts"), app.replace('targetTable: { name: "Counts", orderByFields: ["id"] }', 'targetTable: { name: "Counts", orderByFields: ["id"], database: "reports" }'));
+  const e = t.throws(() => extractApp({ projectDir: dir, mainFile: "app/index.ts", database: "local" }), { instanceOf: InvalidInputErrors }) as InvalidInputErrors;
+  t.regex(e.errors.map((x) => x.located).join("\n"), /app\/index\.ts:5:\d+: database is not an option of MaterializedView/);
+});
+
 interface Target {
   readonly label: string;
   readonly config: (database: string) => string | undefined;

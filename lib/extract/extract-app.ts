@@ -746,7 +746,10 @@ class DeclarationReader {
         const version = this.optString(cfg, "version");
         const suffix = version === undefined ? name : `${name}_${version.replace(/\./g, "_")}`;
         const id: Identity = {};
-        if (this.enabled(cfg, "table")) id.table = suffix;
+        if (this.enabled(cfg, "table")) {
+          const tableCfg = cfg?.entries.get("table");
+          id.table = this.inDatabase(suffix, tableCfg !== undefined && isObjectValue(tableCfg) ? tableCfg : undefined);
+        }
         if (this.enabled(cfg, "stream")) id.topic = suffix;
         if (this.enabled(cfg, "deadLetterQueue")) id.deadLetterTopic = `${suffix.slice(0, name.length)}DeadLetterQueue${suffix.slice(name.length)}`;
         const ingest = this.ingestOption(cfg);
