@@ -5,7 +5,8 @@ import type { Change, ChangeKind } from "./change.js";
  * What a change touches and which engine carries it out: the one place that answers
  * "which objects does this change name", so deploy's drift scope, life-cycle holds,
  * replay's working state and the SQL adapter's grouping agree. A new change kind adds
- * one case to {@link subjects} and one entry to {@link OWNER} (the compiler asks for both).
+ * one case to {@link subjects}, one entry to {@link OWNER} and one to {@link ALTERS_TABLE_IN_PLACE}
+ * (the compiler asks for each).
  */
 
 /** The InfraMap collection an object lives in. */
@@ -76,6 +77,59 @@ const OWNER = {
 
 /** The change kinds engine `O` carries out: an engine's convertor table is keyed by exactly these. */
 export type KindsOwnedBy<O extends Owner> = { [K in ChangeKind]: (typeof OWNER)[K] extends O ? K : never }[ChangeKind];
+
+/**
+ * Whether a change alters its table's definition in place (an `ALTER TABLE` of the table it
+ * names first): not a create, drop, rename or rebuild, not a write of rows, not a label moose
+ * keeps for itself (life cycle).
+ */
+const ALTERS_TABLE_IN_PLACE = {
+  "table.create": false,
+  "table.drop": false,
+  "table.rename": false,
+  "table.addColumn": true,
+  "table.dropColumn": true,
+  "table.renameColumn": true,
+  "table.modifyColumn": true,
+  "table.moveColumn": true,
+  "table.setOrderBy": true,
+  "table.setEngine": true,
+  "table.setPartitionBy": true,
+  "table.setTtl": true,
+  "table.setSettings": true,
+  "table.setPrimaryKey": true,
+  "table.setSampleBy": true,
+  "table.setIndexes": true,
+  "table.setProjections": true,
+  "table.setLifeCycle": false,
+  "table.rebuild": false,
+  "table.backfillColumn": false,
+  "table.copyRows": false,
+  "view.create": false,
+  "view.drop": false,
+  "view.modify": false,
+  "view.backfill": false,
+  "plainView.create": false,
+  "plainView.drop": false,
+  "plainView.modify": false,
+  "topic.create": false,
+  "topic.drop": false,
+  "topic.modify": false,
+  "api.create": false,
+  "api.drop": false,
+  "api.modify": false,
+  "workflow.create": false,
+  "workflow.drop": false,
+  "workflow.modify": false,
+  "process.create": false,
+  "process.drop": false,
+  "process.modify": false,
+} as const satisfies { readonly [K in ChangeKind]: boolean };
+
+/** The table `change` alters in place, if it does (see {@link ALTERS_TABLE_IN_PLACE}). */
+export function tableAlteredInPlace(change: Change): string | undefined {
+  return ALTERS_TABLE_IN_PLACE[change.kind] ? subjects(change)[0]?.name : undefined;
+}
 
 /** Which engine carries `change` out. */
 export function ownerOf(change: Change | ChangeKind): Owner {

@@ -1,4 +1,5 @@
 import type { Change, ChangeOf } from "../diff/change.js";
+import { tableAlteredInPlace } from "../diff/change-meta.js";
 import { clusterRebuildRefusal } from "../engines/olap/cluster.js";
 import { identifiersIn, MOOSE_NAME_INFIX } from "../engines/olap/sql-text.js";
 import { applyChange } from "../model/apply-change.js";
@@ -42,28 +43,6 @@ function engineSwitch(table: string, ordered: readonly Change[], from: InfraMap)
   return { ...(before === undefined ? {} : { before }), ...(after === undefined ? {} : { after }) };
 }
 
-/** The table a change alters in place (not creates, drops, renames or only relabels), if any. */
-function alteredTable(change: Change): string | undefined {
-  switch (change.kind) {
-    case "table.addColumn":
-    case "table.dropColumn":
-    case "table.renameColumn":
-    case "table.modifyColumn":
-    case "table.moveColumn":
-    case "table.setOrderBy":
-    case "table.setEngine":
-    case "table.setPartitionBy":
-    case "table.setTtl":
-    case "table.setSettings":
-    case "table.setPrimaryKey":
-    case "table.setSampleBy":
-    case "table.setIndexes":
-    case "table.setProjections":
-      return change.table;
-    default:
-      return undefined;
-  }
-}
 
 /**
  * A table whose engine holds no rows of its own (Kafka, S3, S3Queue, Buffer, Merge), before
@@ -76,11 +55,11 @@ function alteredTable(change: Change): string | undefined {
 export function fuseReplacements(ordered: readonly Change[], from: InfraMap): Change[] {
   const replaced = new Set<string>();
   for (const c of ordered) {
-    const table = alteredTable(c);
+    const table = tableAlteredInPlace(c);
     if (table === undefined || replaced.has(table)) continue;
     const { before, after } = engineSwitch(table, ordered, from);
     if (!(before !== undefined && holdsNoRows(before)) && !(after !== undefined && holdsNoRows(after))) continue;
-    const onlySettings = ordered.every((o) => alteredTable(o) !== table || o.kind === "table.setSettings");
+    const onlySettings = ordered.every((o) => tableAlteredInPlace(o) !== table || o.kind === "table.setSettings");
     if (onlySettings && before?.kind === "S3Queue" && after?.kind === "S3Queue") continue;
     replaced.add(table);
   }
@@ -89,7 +68,7 @@ export function fuseReplacements(ordered: readonly Change[], from: InfraMap): Ch
   const done = new Set<string>();
   const state = new WorkingState(from);
   for (const change of ordered) {
-    const table = alteredTable(change);
+    const table = tableAlteredInPlace(change);
     if (table === undefined || !replaced.has(table)) {
       out.push(change);
       state.apply(change);
@@ -100,7 +79,7 @@ export function fuseReplacements(ordered: readonly Change[], from: InfraMap): Ch
     const before = state.map.tables[table] as Table;
     let after: Table = before;
     for (const c of ordered) {
-      if (alteredTable(c) !== table) continue;
+      if (tableAlteredInPlace(c) !== table) continue;
       after = applyChange({ ...state.map, tables: { ...state.map.tables, [table]: after } }, c).tables[table] as Table;
     }
     if (canonicalJson(after) === canonicalJson(before)) continue;
