@@ -109,10 +109,61 @@ export const copy = new OlapTable<Row>("BigCopy", { orderByFields: ["id"] });
   t.is(Number(copied!.n), rows);
 });
 
+onServer("on a terminal, a backfill on 18.16 (a mutation waited for) shows parts rewritten / parts to rewrite while it runs", async (t) => {
+  t.timeout(240_000);
+  const dir = await initProject("progress-mut", `import { OlapTable } from "moose-migrate";
+
+interface Row {
+  id: string;
+  n: number;
+}
+
+export const big = new OlapTable<Row>("Big", { orderByFields: ["id"] });
+`);
+  const u = new URL(serverUrl!);
+  const database = `moose_progress_m_${process.pid}_${Date.now().toString(36)}`;
+  writeFileSync(join(dir, "moose.config.toml"), `[clickhouse_config]\nengine = "server"\nhost = "${u.hostname}"\nhost_port = ${u.port || 8123}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n`);
+  t.teardown(() => fetch(`${serverUrl}/?query=${encodeURIComponent(`DROP DATABASE IF EXISTS ${database}`)}`, { method: "POST" }).then(() => undefined));
+  t.is((await runCli(dir, ["migrate", "generate", "--name", "tables"])).code, 0);
+  t.is((await runCli(dir, ["migrate", "deploy"])).code, 0);
+  // Several parts (one per INSERT, merges stopped), so the mutation has parts to count off.
+  t.is((await runCli(dir, ["query", "SYSTEM STOP MERGES Big", "--write"])).code, 0);
+  const parts = 8;
+  for (let i = 0; i < parts; i++) {
+    const fill = await runCli(dir, ["query", `INSERT INTO Big SELECT toString(number), number FROM numbers(${i * 1_000_000}, 1000000)`, "--write"]);
+    t.is(fill.code, 0, fill.stderr);
+  }
+  t.is((await runCli(dir, ["query", "SYSTEM START MERGES Big", "--write"])).code, 0);
+  t.is((await runCli(dir, ["migrate", "generate", "--empty", "--name", "backfill"])).code, 0);
+  const file = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith("_backfill.ts"))[0]!;
+  const path = join(dir, "migrations", file);
+  // A mutation that takes a while per part: every row's n rewritten from a hash of the row.
+  writeFileSync(
+    path,
+    readFileSync(path, "utf8")
+      .replace("  up: [\n", '  up: [\n    backfillColumn("Big", "n", { expression: "n + length(toString(sipHash64(id, n, toString(n), reverse(id))))" }),\n')
+      .replace(/import \{ ([^}]*) \} from "moose-migrate\/migration";/, (_m, names: string) => `import { ${names}, backfillColumn } from "moose-migrate/migration";`),
+  );
+  const d = await runCli(dir, ["migrate", "deploy"], {}, []);
+  t.is(d.code, 0, d.stderr + d.stdout.slice(0, 2000));
+  // eslint-disable-next-line no-control-regex
+  const frames = [...d.stdout.matchAll(/\r\u001b\[K {2}\u001b\[33m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\u001b\[39m 1\/1 backfillColumn[^\r]*? (\d+) \/ (\d+) parts \((\d+)%\)/g)];
+  t.log(`${frames.length} progress frames, last: ${frames.at(-1)?.slice(1).join(" ") ?? "none"}`);
+  t.true(frames.length > 0, d.stdout.slice(0, 3000));
+  t.true(frames.every((m) => Number(m[2]) >= 1 && Number(m[2]) <= parts), "the total is the parts the mutation had to rewrite");
+  const done = frames.map((m) => Number(m[1]));
+  t.true(done.every((x, i) => i === 0 || x >= done[i - 1]!), "parts done never go back");
+  t.notRegex(d.stdout, / rows \(/, "a mutation is not counted in rows");
+  const [sum] = JSON.parse((await runCli(dir, ["query", "SELECT count() AS c, countIf(n > number) AS bumped FROM (SELECT n, toUInt64(id) AS number FROM Big)", "--format", "json"])).stdout) as Array<{ c: string; bumped: string }>;
+  t.is(Number(sum!.c), parts * 1_000_000);
+  t.is(Number(sum!.bumped), parts * 1_000_000, "every row was rewritten");
+});
+
 test("rowsText: rows / estimate with a share that stays below 100% until the step ends", async (t) => {
   const { rowsText } = await import("../cli/present/run-progress.js");
   t.is(rowsText({ rows: 1_234_567, total: 5_000_000 }), "1,234,567 / 5,000,000 rows (24%)");
   t.is(rowsText({ rows: 5_000_000, total: 5_000_000 }), "5,000,000 / 5,000,000 rows (99%)");
   t.is(rowsText({ rows: 6_000_000, total: 5_000_000 }), "6,000,000 / 6,000,000 rows (99%)");
   t.is(rowsText({ rows: 10, total: 0 }), "10 rows");
+  t.is(rowsText({ rows: 3, total: 8, unit: "parts" }), "3 / 8 parts (37%)");
 });

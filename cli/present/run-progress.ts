@@ -27,7 +27,7 @@ export function runProgress(io: CliIO, labels: (id: string, index: number) => st
   const step = (e: { id: string; index: number }, total: number) => `${e.index + 1}/${total} ${labels(e.id, e.index)}`;
   let total = 0;
   /** The running step's rows read / estimated total, when the engine reports them (a server). */
-  let rows: { rows: number; total: number } | undefined;
+  let rows: { rows: number; total: number; unit: "rows" | "parts" } | undefined;
   const onEvent = (e: RunEvent): void => {
     switch (e.kind) {
       case "start":
@@ -50,7 +50,7 @@ export function runProgress(io: CliIO, labels: (id: string, index: number) => st
         return;
       }
       case "step-progress":
-        rows = { rows: e.rows, total: e.total };
+        rows = { rows: e.rows, total: e.total, unit: e.unit };
         return;
       case "step-done":
         stop();
@@ -68,9 +68,13 @@ export function runProgress(io: CliIO, labels: (id: string, index: number) => st
   return { onEvent, stop };
 }
 
-/** `1,234,567 / 5,000,000 rows (24%)`; the total is the server's estimate, so the share never shows above 99% before the end. */
-export function rowsText(p: { rows: number; total: number }): string {
+/**
+ * `1,234,567 / 5,000,000 rows (24%)`; the total is the server's estimate, so the share never shows above 99% before
+ * the end. A mutation (a backfill) counts parts instead: `3 / 8 parts (37%)`.
+ */
+export function rowsText(p: { rows: number; total: number; unit?: "rows" | "parts" }): string {
   const n = (x: number) => x.toLocaleString("en-US");
-  if (p.total <= 0) return `${n(p.rows)} rows`;
-  return `${n(p.rows)} / ${n(Math.max(p.total, p.rows))} rows (${Math.min(99, Math.floor((100 * p.rows) / Math.max(p.total, p.rows)))}%)`;
+  const unit = p.unit ?? "rows";
+  if (p.total <= 0) return `${n(p.rows)} ${unit}`;
+  return `${n(p.rows)} / ${n(Math.max(p.total, p.rows))} ${unit} (${Math.min(99, Math.floor((100 * p.rows) / Math.max(p.total, p.rows)))}%)`;
 }

@@ -116,6 +116,12 @@ export interface WriteProgress {
   /** 0 while the server has no estimate. */
   readonly totalRows: number;
   readonly writtenRows: number;
+  /**
+   * What `readRows`/`totalRows` count: rows of the INSERTs running, or, while a mutation
+   * (`ALTER … UPDATE`, a backfill) is being waited for, its parts rewritten so far / the
+   * parts it had to rewrite (ClickHouse reports mutations by part, not by row).
+   */
+  readonly unit?: "rows" | "parts";
 }
 
 /** What an adapter provides: statements and queries against one current database. */

@@ -70,7 +70,7 @@ class ServerConnection implements OlapConnection {
   }
 
   async writeProgress(): Promise<WriteProgress | undefined> {
-    if (this.inserts.size === 0) return undefined;
+    if (this.inserts.size === 0) return this.mutationProgress();
     const ids = [...this.inserts].map((id) => `'${id}'`).join(", ");
     const rows = await this.read(
       `SELECT toString(sum(read_rows)) AS r, toString(sum(total_rows_approx)) AS t, toString(sum(written_rows)) AS w, count() AS n FROM system.processes WHERE query_id IN (${ids})`,
@@ -80,6 +80,33 @@ class ServerConnection implements OlapConnection {
     const row = rows[0];
     if (!row || Number(row.n) === 0) return undefined;
     return { readRows: Number(row.r), totalRows: Number(row.t), writtenRows: Number(row.w) };
+  }
+
+  /** Parts each unfinished mutation of this database had to rewrite (the most `parts_to_do` seen), by mutation id. */
+  private readonly mutationParts = new Map<string, number>();
+
+  /** See {@link WriteProgress.unit}: the unfinished mutations of the current database, by part. */
+  private async mutationProgress(): Promise<WriteProgress | undefined> {
+    const rows = await this.read(
+      "SELECT mutation_id AS id, toString(parts_to_do) AS todo FROM system.mutations WHERE database = currentDatabase() AND is_done = 0",
+      undefined,
+      { ...this.settings },
+    );
+    if (rows.length === 0) {
+      this.mutationParts.clear();
+      return undefined;
+    }
+    let done = 0;
+    let total = 0;
+    for (const row of rows) {
+      const id = String(row["id"]);
+      const todo = Number(row["todo"]);
+      const most = Math.max(this.mutationParts.get(id) ?? 0, todo);
+      this.mutationParts.set(id, most);
+      done += most - todo;
+      total += most;
+    }
+    return { readRows: done, totalRows: total, writtenRows: 0, unit: "parts" };
   }
 
   async query(sql: string, params?: Record<string, unknown>): Promise<Array<Record<string, unknown>>> {

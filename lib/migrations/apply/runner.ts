@@ -58,7 +58,7 @@ export type RunEvent =
    * While a step's INSERT runs on an engine that can tell (a server; see `OlapEngine.writeProgress`),
    * about every half second: rows read so far and the server's estimate of all it will read (0: none yet).
    */
-  | { readonly kind: "step-progress"; readonly direction: Direction; readonly id: string; readonly index: number; readonly rows: number; readonly total: number; readonly written: number }
+  | { readonly kind: "step-progress"; readonly direction: Direction; readonly id: string; readonly index: number; readonly rows: number; readonly total: number; readonly written: number; readonly unit: "rows" | "parts" }
   | { readonly kind: "done"; readonly direction: Direction; readonly id: string; readonly ms: number };
 
 export type UnitOutcome =
@@ -291,7 +291,7 @@ const PROGRESS_EVERY_MS = 500;
  * cannot tell (the embedded one). A read that fails is skipped: progress is never a reason
  * for a step to fail.
  */
-function watchProgress(olap: RunEngines["olap"], report: (p: { rows: number; total: number; written: number }) => void): (() => void) | undefined {
+function watchProgress(olap: RunEngines["olap"], report: (p: { rows: number; total: number; written: number; unit: "rows" | "parts" }) => void): (() => void) | undefined {
   const read = olap.writeProgress;
   if (!read) return undefined;
   let busy = false;
@@ -301,7 +301,7 @@ function watchProgress(olap: RunEngines["olap"], report: (p: { rows: number; tot
     busy = true;
     void read()
       .then((p) => {
-        if (p && !stopped) report({ rows: p.readRows, total: p.totalRows, written: p.writtenRows });
+        if (p && !stopped) report({ rows: p.readRows, total: p.totalRows, written: p.writtenRows, unit: p.unit ?? "rows" });
       }, () => undefined)
       .finally(() => (busy = false));
   }, PROGRESS_EVERY_MS);
