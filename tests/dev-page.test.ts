@@ -228,7 +228,9 @@ browserTest("headless Chromium: the page lays out the template's graph (DOM afte
   // Written by the page's own script from the boxes the browser laid out.
   t.regex(dom.stdout, /<svg[^>]* data-layout="12 nodes; inside; no overlap"/);
   for (const id of NODES) t.true(dom.stdout.includes(`data-id="${id}"`), `node ${id} in the DOM`);
-  t.is((dom.stdout.match(/<path class="edge"/g) ?? []).length, 5);
+  t.is((dom.stdout.match(/<path class="edge"/g) ?? []).length, 6);
+  // The template's Foo → Bar transform is the app's code, read from it: drawn as an edge between the topics.
+  t.regex(dom.stdout, /<path class="edge" data-from="topic:Foo" data-to="topic:Bar"/);
   t.regex(dom.stdout, new RegExp(`data-id="${dev.migration}" data-status="applied"`));
 
   const png = join(mkdtempSync(join(tmpdir(), "moose-shot-")), "page.png");

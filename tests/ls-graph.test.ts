@@ -52,6 +52,31 @@ test("ingest API → topic → sync → table → view → table, as a Mermaid f
   );
 });
 
+test("a transform between two streams is an edge of the graph (read from the code: ingest → topic → transform → topic → sync → table)", async (t) => {
+  const app = `import { IngestPipeline, OlapTable, Stream } from "moose-migrate";
+
+interface Raw {
+  id: string;
+  n: number;
+}
+interface Clean {
+  id: string;
+  doubled: number;
+}
+
+export const raw = new IngestPipeline<Raw>("Raw", { table: false, stream: true, ingestApi: true });
+export const cleanTable = new OlapTable<Clean>("Clean");
+export const clean = new Stream<Clean>("Clean", { destination: cleanTable });
+raw.stream!.addTransform(clean, (r: Raw): Clean => ({ id: r.id, doubled: r.n * 2 }));
+`;
+  const r = await runCli(await initProject("graph-transform", app), ["ls", "--graph"]);
+  t.is(r.code, 0, r.stderr);
+  const ids = new Map([...r.stdout.matchAll(/^ {2}([a-z]+\d+)\S*"([^"]+)"/gm)].map((m) => [m[2]!, m[1]!]));
+  t.truthy(ids.get("Raw (topic)"), r.stdout);
+  t.regex(r.stdout, new RegExp(`^  ${ids.get("Raw (topic)")} -->\\|transform\\| ${ids.get("Clean (topic)")}$`, "m"));
+  t.regex(r.stdout, new RegExp(`^  ${ids.get("Clean (topic)")} -->\\|sync\\| ${ids.get("Clean (table)")}$`, "m"));
+});
+
 test("--format dot gives the same graph for Graphviz", async (t) => {
   const r = await runCli(await project(), ["ls", "--graph", "--format", "dot"]);
   t.is(r.code, 0, r.stderr);

@@ -115,7 +115,7 @@ export async function run(args: LsArgs, io: CliIO): Promise<number> {
     const app = extractProject(config);
     printWarnings(app.warnings, io);
     if (args.graph) {
-      const graph = lineage(app.map);
+      const graph = lineage(app.map, app.flows);
       io.stdout.write(args.format === "dot" ? dot(graph) : args.format === "svg" ? lineageSvg(graph) : mermaid(graph));
       return ExitCode.success;
     }

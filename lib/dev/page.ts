@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { isLoopback } from "../config/config.js";
 import type { Ledger } from "../ledger/ledger.js";
 import type { InfraMap } from "../model/infra-map.js";
+import type { StreamFlow } from "../extract/extract-app.js";
 import { stepLabel } from "../migrations/files/steps.js";
 import type { MigrationFile } from "../migrations/files/read.js";
 import { lineage, lineageSvg, xmlText } from "../project/lineage.js";
@@ -82,6 +83,8 @@ export async function migrationHistory(ledger: Ledger, files: readonly Migration
 export interface DevPage {
   readonly title: string;
   readonly state: InfraMap;
+  /** The app's transforms (topic → topic), as last read from its code. */
+  readonly flows?: readonly StreamFlow[];
   readonly history: readonly HistoryEntry[];
 }
 
@@ -123,7 +126,7 @@ const ms = (n: number | undefined) => (n === undefined ? "" : n < 1000 ? `${Math
 
 /** The page as HTML: the lineage graph (inline SVG) and the migration history with each step's SQL and time. */
 export function renderDevPage(page: DevPage): string {
-  const graph = lineage(page.state);
+  const graph = lineage(page.state, page.flows);
   const rows = page.history.map((h) => {
     const steps = h.steps
       .map(
@@ -170,6 +173,8 @@ export function renderDevPage(page: DevPage): string {
 export interface DevPageOptions {
   readonly title: string;
   readonly state: () => InfraMap;
+  /** The transforms of the app's code as last read (see ExtractedApp.flows). */
+  readonly flows?: () => readonly StreamFlow[];
   readonly ledger: Ledger;
   readonly migrations: () => readonly MigrationFile[];
 }
@@ -194,7 +199,7 @@ export function createDevPageRoutes(options: DevPageOptions) {
       res.end("GET only\n");
       return true;
     }
-    const html = renderDevPage({ title: options.title, state: options.state(), history: await migrationHistory(options.ledger, options.migrations()) });
+    const html = renderDevPage({ title: options.title, state: options.state(), flows: options.flows?.() ?? [], history: await migrationHistory(options.ledger, options.migrations()) });
     res.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",

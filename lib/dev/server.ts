@@ -78,6 +78,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const page = createDevPageRoutes({
     title: `moose dev · ${basename(projectDir)}`,
     state: () => session.state,
+    flows: () => session.app?.flows ?? [],
     ledger,
     // A migration file that does not read is reported by the dev cycle; the page shows what the ledger has.
     migrations: () => {

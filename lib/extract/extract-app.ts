@@ -166,6 +166,18 @@ export interface ExtractedApp {
   readonly warnings: readonly string[];
   /** User source files the app consists of (absolute paths). */
   readonly files: readonly string[];
+  /**
+   * `source.addTransform(destination, fn)` calls at the top level of the app's files: which
+   * topic's records a transform writes to which topic. Run-time code, not infrastructure: not
+   * part of the map (nor its hash); the lineage graph draws them.
+   */
+  readonly flows?: readonly StreamFlow[];
+}
+
+/** A transform from one topic to another, as the app's code declares it. */
+export interface StreamFlow {
+  readonly from: string;
+  readonly to: string;
 }
 
 export interface ExtractOptions {
@@ -332,7 +344,7 @@ export class AppExtractor {
     }
     const locations: Record<string, SourcePosition> = {};
     for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
-    return { map: result.map, renames: result.renames, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName) };
+    return { map: result.map, renames: result.renames, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName), flows: result.flows };
   }
 
   /**
@@ -462,6 +474,7 @@ interface ReadResult {
   readonly errors: InvalidInputError[];
   /** `file:line:column: message` texts (files as displayed). */
   readonly warnings: string[];
+  readonly flows: StreamFlow[];
 }
 
 /** Reads every declaration of one Program. Single use. */
@@ -532,7 +545,43 @@ class DeclarationReader {
     );
     if (this.errors.length === 0) this.checkReferences(map);
     this.errors.sort((a, b) => comparePositions(a.position, b.position));
-    return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings };
+    return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings, flows: this.errors.length === 0 ? this.flows() : [] };
+  }
+
+  /**
+   * `a.addTransform(b, fn)` at a file's top level, where `a` and `b` are declared streams (or a
+   * pipeline's `.stream`): the topics it joins. A call whose ends cannot be read statically is
+   * left out of the picture (it is run-time code; nothing is planned from it).
+   */
+  private flows(): StreamFlow[] {
+    const out: StreamFlow[] = [];
+    for (const sf of this.files) {
+      for (const statement of sf.statements) {
+        if (!ts.isExpressionStatement(statement)) continue;
+        const call = statement.expression;
+        if (!ts.isCallExpression(call) || !ts.isPropertyAccessExpression(call.expression) || call.expression.name.text !== "addTransform") continue;
+        const destination = call.arguments[0];
+        if (destination === undefined) continue;
+        const from = this.topicOf(call.expression.expression);
+        const to = this.topicOf(destination);
+        if (from !== undefined && to !== undefined) out.push({ from, to });
+      }
+    }
+    return out;
+  }
+
+  /** The topic an expression names: a declared Stream or dead-letter queue, or a pipeline's `.stream` / `.deadLetterQueue`. */
+  private topicOf(expr: ts.Expression): string | undefined {
+    const value = this.quietly(() => this.evaluator.evaluate(ts.isNonNullExpression(expr) ? expr.expression : expr, "a transform's stream"));
+    if (value === undefined || !isRef(value)) return undefined;
+    const id = this.identities.get(value.target);
+    const d = this.byNode.get(value.target);
+    if (!id || !d) return undefined;
+    const member = value.member.join(".");
+    if (member === "" && (d.cls === "Stream" || d.cls === "DeadLetterQueue")) return id.topic;
+    if (member === "stream" && d.cls === "IngestPipeline") return id.topic;
+    if (member === "deadLetterQueue" && d.cls === "IngestPipeline") return id.deadLetterTopic;
+    return undefined;
   }
 
   private guard(fn: () => void): void {

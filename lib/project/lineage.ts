@@ -1,3 +1,4 @@
+import type { StreamFlow } from "../extract/extract-app.js";
 import type { InfraMap } from "../model/infra-map.js";
 
 /**
@@ -16,7 +17,7 @@ export interface LineageGraph {
 
 const id = (kind: LineageKind, name: string) => `${kind}:${name}`;
 
-export function lineage(map: InfraMap): LineageGraph {
+export function lineage(map: InfraMap, flows: readonly StreamFlow[] = []): LineageGraph {
   const nodes: Array<LineageGraph["nodes"][number]> = [];
   const edges: Array<LineageGraph["edges"][number]> = [];
   for (const a of Object.values(map.apis)) nodes.push({ id: id("api", a.name), kind: "api", name: `${a.kind === "ingest" ? "POST" : "GET"} /${a.name}` });
@@ -30,6 +31,8 @@ export function lineage(map: InfraMap): LineageGraph {
     edges.push({ from: id("api", a.name), to });
   }
   for (const p of Object.values(map.processes)) edges.push({ from: id("topic", p.sourceTopic), to: id("table", p.targetTable), label: "sync" });
+  // Transforms are the app's code, not infrastructure: drawn when the code was read (ls, dev), between topics both known.
+  for (const f of flows) if (map.topics[f.from] && map.topics[f.to]) edges.push({ from: id("topic", f.from), to: id("topic", f.to), label: "transform" });
   for (const v of Object.values(map.views)) {
     for (const s of v.sourceTables) edges.push({ from: id("table", s), to: id("view", v.name) });
     edges.push({ from: id("view", v.name), to: id("table", v.targetTable) });
