@@ -3,10 +3,10 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chdbInstallKey } from "../lib/migrations/review/sql-preview.js";
+import { chdbInstallKey } from "../lib/engines/olap/embedded-version.js";
 
 // Each case runs in its own process: the version is asked once per process.
-const MODULE = new URL("../lib/migrations/review/sql-preview.js", import.meta.url).href;
+const MODULE = new URL("../lib/engines/olap/embedded-version.js", import.meta.url).href;
 
 function versionWithCache(cache: unknown): { printed: string; cached: unknown } {
   const home = mkdtempSync(join(tmpdir(), "moose-embedded-version-"));
