@@ -1,6 +1,6 @@
 import test from "ava";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openLedger } from "../lib/ledger/index.js";
 import { BIN, runCli, tempDir } from "./helpers/cli.js";
@@ -139,6 +139,21 @@ test.serial("an applied migration whose file was removed is refused (exit 3)", a
   const d = await runCli(dir, ["migrate", "deploy"]);
   t.is(d.code, 3);
   t.regex(d.stderr, /error\[MIGRATION_REMOVED\]: migration \d{14}_create\.ts was applied \(applied\) but its file is no longer in the migrations folder/);
+});
+
+test.serial("an applied migration whose file was renamed is refused naming both names, and migrate check reports it (exit 3)", async (t) => {
+  const dir = await project();
+  await ship(t, dir, "create");
+  const old = files(dir)[0]!;
+  const renamed = old.replace("_create.ts", "_create_users.ts");
+  renameSync(join(dir, "migrations", old), join(dir, "migrations", renamed));
+  const d = await runCli(dir, ["migrate", "deploy"]);
+  t.is(d.code, 3);
+  t.regex(d.stderr, new RegExp(`error\\[MIGRATION_RENAMED\\]: migration ${old.replace(".", "\\.")} was applied, and is now named ${renamed.replace(".", "\\.")}`));
+  t.regex(d.stderr, new RegExp(`rename it back to ${old.replace(".", "\\.")}`));
+  const c = await runCli(dir, ["migrate", "check", "--json"]);
+  t.not(c.code, 0);
+  t.regex(c.stdout, /"code":\s*"MIGRATION_RENAMED"/);
 });
 
 test.serial("a pending migration older than the newest applied one is refused unless allowed (exit 3)", async (t) => {

@@ -12,7 +12,7 @@ import { classifyChange, needsApproval, RISK_CODES } from "../../plan/risk.js";
 import { holdByLifeCycle } from "../../plan/life-cycle.js";
 import { DRAFT_ID, type LocatedStep, type MigrationFile } from "../files/read.js";
 import { replayMigrations, type ReplayedMigration } from "../files/sequence.js";
-import { editableAfterFailure, liveDrift } from "./status.js";
+import { editableAfterFailure, historyProblems, liveDrift } from "./status.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { approvalOf, stepLabel } from "../files/steps.js";
 import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
@@ -69,41 +69,36 @@ export function pendingMigrations(files: readonly MigrationFile[], allRecords: r
     });
   }
   const records = allRecords.filter((r) => r.id !== DRAFT_ID);
-  const byId = new Map(files.map((f) => [f.id, f]));
-  const byChecksum = new Map(files.map((f) => [f.checksum, f]));
-  for (const r of records) {
-    const file = byId.get(r.id);
-    if (!file) {
-      const renamed = byChecksum.get(r.checksum);
-      if (renamed) {
-        throw new RefusedError("MIGRATION_RENAMED", `migration ${r.fileName} was applied, and is now named ${renamed.fileName}`, {
-          hint: `rename it back to ${r.fileName}: applied migrations are history and keep their names`,
+  for (const problem of historyProblems(files, records)) {
+    switch (problem.kind) {
+      case "renamed":
+        throw new RefusedError("MIGRATION_RENAMED", `migration ${problem.record.fileName} was applied, and is now named ${problem.file.fileName}`, {
+          hint: `rename it back to ${problem.record.fileName}: applied migrations are history and keep their names`,
+        });
+      case "removed":
+        throw new RefusedError("MIGRATION_REMOVED", `migration ${problem.record.fileName} was applied (${problem.record.status}) but its file is no longer in the migrations folder`, {
+          hint: "restore the file from version control; to undo its effect, add a new migration",
+        });
+      case "edited": {
+        const { record: r, file } = problem;
+        throw new RefusedError("MIGRATION_EDITED", `migration ${file.displayPath} was edited after it was ${r.status === "applied" ? "applied" : "started"} (checksum ${r.checksum.slice(0, 12)} recorded, ${file.checksum.slice(0, 12)} now)`, {
+          hint:
+            r.status === "applied"
+              ? "restore the applied version from version control and put the change in a new migration (moose migrate generate)"
+              : "restore the version that was started, or run `moose migrate deploy` after discarding the failed run",
         });
       }
-      throw new RefusedError("MIGRATION_REMOVED", `migration ${r.fileName} was applied (${r.status}) but its file is no longer in the migrations folder`, {
-        hint: "restore the file from version control; to undo its effect, add a new migration",
-      });
-    }
-    if (file.checksum !== r.checksum && !editableAfterFailure(r)) {
-      throw new RefusedError("MIGRATION_EDITED", `migration ${file.displayPath} was edited after it was ${r.status === "applied" ? "applied" : "started"} (checksum ${r.checksum.slice(0, 12)} recorded, ${file.checksum.slice(0, 12)} now)`, {
-        hint:
-          r.status === "applied"
-            ? "restore the applied version from version control and put the change in a new migration (moose migrate generate)"
-            : "restore the version that was started, or run `moose migrate deploy` after discarding the failed run",
-      });
+      case "out-of-order": {
+        if (allowOutOfOrder) break;
+        const { files: late, newestApplied } = problem;
+        throw new RefusedError("MIGRATION_OUT_OF_ORDER", `${late.map((f) => f.displayPath).join(", ")} ${late.length === 1 ? "is" : "are"} older than the newest applied migration ${newestApplied} but not applied`, {
+          hint: `usually a merge brought in a migration generated on another branch: it has not been applied here, so \`moose migrate rebase ${late[0]!.id}\` moves it after ${newestApplied} with new hashes (keep the applied files as they are); --allow-out-of-order applies it where it is`,
+        });
+      }
     }
   }
   const applied = new Set(records.filter((r) => r.status === "applied").map((r) => r.id));
   const pending = files.filter((f) => !applied.has(f.id));
-  const newestApplied = [...applied].sort().at(-1);
-  if (!allowOutOfOrder && newestApplied !== undefined) {
-    const late = pending.filter((f) => f.id < newestApplied);
-    if (late.length > 0) {
-      throw new RefusedError("MIGRATION_OUT_OF_ORDER", `${late.map((f) => f.displayPath).join(", ")} ${late.length === 1 ? "is" : "are"} older than the newest applied migration ${newestApplied} but not applied`, {
-        hint: `usually a merge brought in a migration generated on another branch: it has not been applied here, so \`moose migrate rebase ${late[0]!.id}\` moves it after ${newestApplied} with new hashes (keep the applied files as they are); --allow-out-of-order applies it where it is`,
-      });
-    }
-  }
   return pending;
 }
 

@@ -266,3 +266,33 @@ export async function localLedgerView(config: LoadedConfig): Promise<LedgerView>
     await ledger.close();
   }
 }
+
+/** How the committed files disagree with the ledger's records (see {@link historyProblems}). */
+export type HistoryProblem =
+  | { readonly kind: "renamed"; readonly record: MigrationRecord; readonly file: MigrationFile }
+  | { readonly kind: "removed"; readonly record: MigrationRecord }
+  | { readonly kind: "edited"; readonly record: MigrationRecord; readonly file: MigrationFile }
+  | { readonly kind: "out-of-order"; readonly files: readonly MigrationFile[]; readonly newestApplied: string };
+
+/**
+ * Applied (or started) migrations whose file was renamed, removed or edited, in ledger order, then
+ * the pending files older than the newest applied one. Deploy refuses on the first; `migrate check`
+ * reports them all. `records` exclude the draft and rollback records.
+ */
+export function historyProblems(files: readonly MigrationFile[], records: readonly MigrationRecord[]): HistoryProblem[] {
+  const out: HistoryProblem[] = [];
+  const byId = new Map(files.map((f) => [f.id, f]));
+  const byChecksum = new Map(files.map((f) => [f.checksum, f]));
+  for (const record of records) {
+    const file = byId.get(record.id);
+    if (!file) {
+      const renamed = byChecksum.get(record.checksum);
+      out.push(renamed ? { kind: "renamed", record, file: renamed } : { kind: "removed", record });
+    } else if (file.checksum !== record.checksum && !editableAfterFailure(record)) out.push({ kind: "edited", record, file });
+  }
+  const applied = new Set(records.filter((r) => r.status === "applied").map((r) => r.id));
+  const newestApplied = [...applied].sort().at(-1);
+  const late = newestApplied === undefined ? [] : files.filter((f) => !applied.has(f.id) && f.id < newestApplied);
+  if (newestApplied !== undefined && late.length > 0) out.push({ kind: "out-of-order", files: late, newestApplied });
+  return out;
+}

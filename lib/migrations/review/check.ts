@@ -14,7 +14,7 @@ import { describeChange } from "../files/render.js";
 import { replayMigrations, type Replay, type ReplayedMigration } from "../files/sequence.js";
 import { guardMigrationSql } from "../apply/sql-guard.js";
 import { migrationSql, type SqlTarget } from "./sql-preview.js";
-import { editableAfterFailure, type LedgerView } from "../apply/status.js";
+import { historyProblems, type LedgerView } from "../apply/status.js";
 import { stepLabel } from "../files/steps.js";
 
 /**
@@ -66,44 +66,38 @@ function fromError(error: unknown, migration?: string): Finding {
  */
 export function ledgerFindings(files: readonly MigrationFile[], records: readonly MigrationRecord[]): Finding[] {
   const out: Finding[] = [];
-  const byId = new Map(files.map((f) => [f.id, f]));
-  const byChecksum = new Map(files.map((f) => [f.checksum, f]));
-  for (const r of records) {
-    const file = byId.get(r.id);
-    if (!file) {
-      const renamed = byChecksum.get(r.checksum);
-      out.push(
-        renamed
-          ? { code: "MIGRATION_RENAMED", severity: "error", migration: r.id, message: `migration ${r.fileName} was applied, and is now named ${renamed.fileName}`, hint: `rename it back to ${r.fileName}` }
-          : { code: "MIGRATION_REMOVED", severity: "error", migration: r.id, message: `migration ${r.fileName} was applied (${r.status}) but its file is gone`, hint: "restore the file from version control; to undo its effect, add a new migration" },
-      );
-      continue;
-    }
-    if (file.checksum !== r.checksum && !editableAfterFailure(r)) {
-      out.push({
-        code: "MIGRATION_EDITED",
-        severity: "error",
-        migration: r.id,
-        position: position(file, 1),
-        message: `${file.displayPath} was edited after it was ${r.status === "applied" ? "applied" : "started"} (checksum ${r.checksum.slice(0, 12)} recorded, ${file.checksum.slice(0, 12)} now)`,
-        hint: "restore the applied version from version control and put the change in a new migration",
-      });
-    }
-  }
-  const applied = new Set(records.filter((r) => r.status === "applied").map((r) => r.id));
-  const newest = [...applied].sort().at(-1);
-  if (newest !== undefined) {
-    for (const f of files) {
-      if (!applied.has(f.id) && f.id < newest) {
+  for (const problem of historyProblems(files, records)) {
+    switch (problem.kind) {
+      case "renamed":
+        out.push({ code: "MIGRATION_RENAMED", severity: "error", migration: problem.record.id, message: `migration ${problem.record.fileName} was applied, and is now named ${problem.file.fileName}`, hint: `rename it back to ${problem.record.fileName}` });
+        break;
+      case "removed":
+        out.push({ code: "MIGRATION_REMOVED", severity: "error", migration: problem.record.id, message: `migration ${problem.record.fileName} was applied (${problem.record.status}) but its file is gone`, hint: "restore the file from version control; to undo its effect, add a new migration" });
+        break;
+      case "edited": {
+        const { record: r, file } = problem;
         out.push({
-          code: "MIGRATION_OUT_OF_ORDER",
+          code: "MIGRATION_EDITED",
           severity: "error",
-          migration: f.id,
-          position: position(f, 1),
-          message: `${f.displayPath} is older than the newest applied migration ${newest} but not applied`,
-          hint: `rebase it onto the applied history: moose migrate rebase ${f.id}`,
+          migration: r.id,
+          position: position(file, 1),
+          message: `${file.displayPath} was edited after it was ${r.status === "applied" ? "applied" : "started"} (checksum ${r.checksum.slice(0, 12)} recorded, ${file.checksum.slice(0, 12)} now)`,
+          hint: "restore the applied version from version control and put the change in a new migration",
         });
+        break;
       }
+      case "out-of-order":
+        for (const f of problem.files) {
+          out.push({
+            code: "MIGRATION_OUT_OF_ORDER",
+            severity: "error",
+            migration: f.id,
+            position: position(f, 1),
+            message: `${f.displayPath} is older than the newest applied migration ${problem.newestApplied} but not applied`,
+            hint: `rebase it onto the applied history: moose migrate rebase ${f.id}`,
+          });
+        }
+        break;
     }
   }
   return out;
