@@ -6,6 +6,7 @@ import { readMigrations } from "../lib/migrations/files/read.js";
 import { replayMigrations } from "../lib/migrations/files/sequence.js";
 import { COMMITTED_STATE_CACHE, readCommittedState, recordedResult } from "../lib/migrations/files/committed-state.js";
 import { MooseError } from "../lib/errors.js";
+import { checksumOf } from "../lib/ledger/checksum.js";
 import { editFile, initProject, runCli } from "./helpers/cli.js";
 
 // The commands run in this process and open no engine, so the tests run concurrently.
@@ -68,6 +69,37 @@ test("a hit replays nothing and gives the state a full replay gives; the plan is
   t.is(miss.code, 0, miss.stderr);
   t.is(hit.stdout, miss.stdout);
   t.regex(hit.stdout, /"city"/);
+});
+
+test("plan --sql reads the committed state from the cache as plan does: the same SQL with and without it, and no committed file the cache covers is parsed", async (t) => {
+  const dir = await project();
+  editFile(dir, "app/index.ts", "age: number }", "age: number; city: string }");
+  const stamps = (text: string) => text.replace(/\d{14}_plan/g, "<stamp>_plan");
+  const hit = await runCli(dir, ["plan", "--sql", "--json"]);
+  t.is(hit.code, 0, hit.stderr);
+  t.is(read(dir).replayed, 0);
+  rmSync(cacheFile(dir));
+  const miss = await runCli(dir, ["plan", "--sql", "--json"]);
+  t.is(miss.code, 0, miss.stderr);
+  t.is(stamps(hit.stdout), stamps(miss.stdout));
+  t.regex(hit.stdout, /ALTER TABLE `local`\.`Users` ADD COLUMN `city` String/);
+
+  // The first file made unreadable, and the cache made to cover it (as if it had been written
+  // before the damage): only a command that parses the file can tell. plan --sql, like plan,
+  // plans from the cache; a full replay refuses the file.
+  const [first] = files(dir);
+  const path = join(dir, "migrations", first!);
+  writeFileSync(path, readFileSync(path, "utf8") + "\n)\n");
+  rewriteCache(dir, (c) => {
+    c.files[0]![1] = checksumOf(readFileSync(path, "utf8")).checksum;
+  });
+  const cached = await runCli(dir, ["plan", "--sql", "--json"]);
+  t.is(cached.code, 0, cached.stderr);
+  t.is(stamps(cached.stdout), stamps(miss.stdout));
+  rmSync(cacheFile(dir));
+  const replayedAll = await runCli(dir, ["plan", "--sql", "--json"]);
+  t.not(replayedAll.code, 0);
+  t.regex(replayedAll.stderr + replayedAll.stdout, /MIGRATION_SYNTAX/);
 });
 
 test("files added after the cached ones are the only ones replayed", async (t) => {

@@ -1,10 +1,9 @@
 import { ExitCode, InvalidInputError } from "../../lib/errors.js";
 import type { PlanReport } from "../../lib/project/plan-project.js";
 import type { LoadedConfig } from "../../lib/config/config.js";
-import { nextTimestamp, planCommitted } from "../../lib/migrations/author/generate.js";
-import type { MigrationFile } from "../../lib/migrations/files/read.js";
+import { committedState, nextTimestamp, planCommitted } from "../../lib/migrations/author/generate.js";
+import type { CommittedState } from "../../lib/migrations/files/committed-state.js";
 import { migrationSql, planAsMigration, sqlTarget, type MigrationSql, type SqlTarget } from "../../lib/migrations/review/sql-preview.js";
-import { projectMigrations } from "../../lib/project/engines.js";
 import { migrationSqlJson, writeMigrationSql } from "../present/sql.js";
 import { extractProjectChecked } from "../../lib/project/plan-project.js";
 import { DEFAULT_REMOTE_TIMEOUT_MS, type RemoteState, type TokenSource } from "../../lib/remote/fetch-state.js";
@@ -22,12 +21,14 @@ export async function run(args: PlanArgs, io: CliIO): Promise<number> {
     if (args.url !== undefined) return await runRemote(args, args.url, io, json);
     const config = await loadProject(io);
     if (!args.sql && args.serverVersion !== undefined) throw new InvalidInputError("USAGE", "--server-version only applies with --sql", { hint: "moose plan --sql --server-version 24.8" });
-    const files = args.sql ? projectMigrations(config) : [];
+    const app = await extractProjectChecked(config);
+    // The committed state as `plan` reads it (history cache; see committed-state.ts), once for the plan and its SQL.
+    const committed = committedState(config);
     // With --sql the plan is the file `migrate generate` would write now (its rebuilds name the same timestamp).
-    const stamp = nextTimestamp(new Date(), files.at(-1)?.id.slice(0, 14));
-    const report = planCommitted(config, args.sql ? { rebuildSuffix: stamp } : {}, await extractProjectChecked(config));
+    const stamp = nextTimestamp(new Date(), committed.newest);
+    const report = planCommitted(config, args.sql ? { rebuildSuffix: stamp } : {}, app, committed);
     printWarnings(report.app.warnings, io);
-    const sql = args.sql && report.plan.steps.length > 0 ? await planSql(config, files, report, `${stamp}_plan`, args.serverVersion) : undefined;
+    const sql = args.sql && report.plan.steps.length > 0 ? await planSql(config, committed, report, `${stamp}_plan`, args.serverVersion) : undefined;
     if (json) {
       io.stdout.write(JSON.stringify({ ...(planJson(report) as object), ...(sql ? { sql: migrationSqlJson(sql.target, [sql.migration]) } : {}) }, null, 2) + "\n");
     } else {
@@ -44,9 +45,9 @@ export async function run(args: PlanArgs, io: CliIO): Promise<number> {
 }
 
 /** The plan's steps as the file `migrate generate` would write, with the SQL deploy would run for each. */
-async function planSql(config: LoadedConfig, files: readonly MigrationFile[], report: PlanReport, id: string, version: string | undefined): Promise<{ target: SqlTarget; migration: MigrationSql }> {
+async function planSql(config: LoadedConfig, committed: CommittedState, report: PlanReport, id: string, version: string | undefined): Promise<{ target: SqlTarget; migration: MigrationSql }> {
   const target = await sqlTarget(config, version);
-  return { target, migration: await migrationSql(planAsMigration(files, report, id, VERSION), target) };
+  return { target, migration: await migrationSql(planAsMigration(committed, report, id, VERSION), target) };
 }
 
 /** `moose plan --url <instance>`: the code against what that instance has applied. */

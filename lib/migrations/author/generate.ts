@@ -151,8 +151,8 @@ export function nextTimestamp(now: Date, newest: string | undefined): string {
   return timestampId(next);
 }
 
-/** Code versus the state the committed migration files lead to. */
-export function planCommitted(config: LoadedConfig, options: PlanOptions = {}, app: ExtractedApp = extractProject(config)): PlanReport {
-  const { state, hash, count } = committedState(config);
+/** Code versus the state the committed migration files lead to (read once by the caller when it needs it too). */
+export function planCommitted(config: LoadedConfig, options: PlanOptions = {}, app: ExtractedApp = extractProject(config), committed: CommittedState = committedState(config)): PlanReport {
+  const { state, hash, count } = committed;
   return planAgainst(app, state, { kind: "migrations", count }, options, hash);
 }

@@ -4,7 +4,8 @@ import { embeddedVersion, VERSION_TEXT } from "../../engines/olap/embedded-versi
 import { InvalidInputError } from "../../errors.js";
 import { effectsLocated, effectText, executable } from "../apply/execute.js";
 import type { PlanReport } from "../../project/plan-project.js";
-import { readMigrationText, type MigrationFile } from "../files/read.js";
+import type { CommittedState } from "../files/committed-state.js";
+import { readMigrationText } from "../files/read.js";
 import { renderMigration } from "../files/render.js";
 import { replayMigrations, type ReplayedMigration } from "../files/sequence.js";
 import { stepLabel } from "../files/steps.js";
@@ -98,11 +99,14 @@ export async function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget,
 }
 
 /**
- * A plan as the migration `migrate generate` would write for it, read back and replayed after
- * the committed files, without writing anything: `plan --sql` shows the statements of that file.
+ * A plan as the migration `migrate generate` would write for it, read back and replayed from
+ * the state the committed files lead to (`committed`, as `plan` and `generate` read it: from
+ * the history cache, replaying only files committed since), without writing anything:
+ * `plan --sql` shows the statements of that file. The replay checks that the file starts
+ * from that state, as it would after the committed files.
  */
-export function planAsMigration(files: readonly MigrationFile[], report: PlanReport, id: string, toolVersion: string): ReplayedMigration {
+export function planAsMigration(committed: Pick<CommittedState, "state">, report: PlanReport, id: string, toolVersion: string): ReplayedMigration {
   const text = renderMigration({ id, plan: report.plan, parent: report.fromHash, result: report.resultHash, toolVersion });
   const file = readMigrationText(text, `${id}.ts`, `${id}.ts`, "(plan)");
-  return replayMigrations([...files, file]).migrations.at(-1)!;
+  return replayMigrations([file], committed.state).migrations[0]!;
 }
