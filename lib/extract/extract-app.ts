@@ -363,6 +363,17 @@ export class AppExtractor {
         // Node's own modules (`fs`, `path`, `node:fs`) are there at run time; without @types/node they only lack types.
         if (isBuiltin(specifier.text)) continue;
         const p = diagnosticPosition(sf, specifier.getStart(sf));
+        const used = infrastructureUse(sf, specifier);
+        if (used) {
+          errors.push(
+            new InvalidInputError(
+              "DECLARATION_NOT_FOLLOWED",
+              `cannot find module '${specifier.text}', and this file ${used.what} at its top level (line ${diagnosticPosition(sf, used.node.getStart(sf)).line}): the infrastructure that module declares would be left out of the plan`,
+              { position: p, hint: `install '${specifier.text}' (for a workspace package: link it with your package manager; its TypeScript source is read, no build needed)` },
+            ),
+          );
+          continue;
+        }
         warnings.push(`${this.display(p.file)}:${p.line}:${p.column}: cannot find module '${specifier.text}' (ignored for planning; install it before \`moose dev\` runs the code that imports it)`);
       }
     }
@@ -431,6 +442,44 @@ export class AppExtractor {
 /** One-shot extraction (CLI commands other than `dev`). */
 export function extractApp(options: ExtractOptions): ExtractedApp {
   return new AppExtractor(options).extract();
+}
+
+/**
+ * How a file uses, when it is loaded, what it takes from a module that did not resolve, in a way
+ * that only makes sense for declared infrastructure: it re-exports the module (an app's main
+ * file exports its declarations), or a top-level statement wires a declared stream of it
+ * (`GhEvent.stream!.addTransform(...)`, `addConsumer`, `addMultiTransform`: moose-lib's stream
+ * methods). Imports used only inside functions, or in other top-level calls
+ * (`dotenv.config()`), are run-time code, which planning can do without.
+ */
+const STREAM_WIRING = new Set(["addTransform", "addConsumer", "addMultiTransform"]);
+
+function infrastructureUse(sf: ts.SourceFile, specifier: ts.StringLiteralLike): { what: string; node: ts.Node } | undefined {
+  const statement = specifier.parent;
+  if (ts.isExportDeclaration(statement)) return { what: `re-exports '${specifier.text}'`, node: statement };
+  if (!ts.isImportDeclaration(statement) || !statement.importClause || statement.importClause.isTypeOnly) return undefined;
+  const clause = statement.importClause;
+  const names = new Set<string>();
+  if (clause.name) names.add(clause.name.text);
+  const bindings = clause.namedBindings;
+  if (bindings && ts.isNamespaceImport(bindings)) names.add(bindings.name.text);
+  if (bindings && ts.isNamedImports(bindings)) for (const e of bindings.elements) if (!e.isTypeOnly) names.add(e.name.text);
+  const root = (e: ts.Expression): ts.Expression => {
+    while (ts.isPropertyAccessExpression(e) || ts.isElementAccessExpression(e) || ts.isNonNullExpression(e) || ts.isParenthesizedExpression(e)) e = e.expression;
+    return e;
+  };
+  for (const s of sf.statements) {
+    if (ts.isExportDeclaration(s) && !s.moduleSpecifier && s.exportClause && ts.isNamedExports(s.exportClause)) {
+      const re = s.exportClause.elements.find((e) => names.has((e.propertyName ?? e.name).text));
+      if (re) return { what: `exports ${re.name.text}, imported from it,`, node: s };
+    }
+    if (!ts.isExpressionStatement(s) || !ts.isCallExpression(s.expression)) continue;
+    const callee = s.expression.expression;
+    if (!ts.isPropertyAccessExpression(callee) || !STREAM_WIRING.has(callee.name.text)) continue;
+    const base = root(callee.expression);
+    if (ts.isIdentifier(base) && names.has(base.text)) return { what: `calls ${callee.name.text}() on ${base.text}, imported from it,`, node: s };
+  }
+  return undefined;
 }
 
 function isUserFile(sf: ts.SourceFile): boolean {
