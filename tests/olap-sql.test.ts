@@ -356,6 +356,13 @@ test("statementsFor handles every change kind", (t) => {
     "plainView.create": { kind: "plainView.create", view: recentView },
     "plainView.drop": { kind: "plainView.drop", view: recentView },
     "plainView.modify": { kind: "plainView.modify", before: recentView, after: { ...recentView, selectStatement: "SELECT id FROM events" } },
+    "sqlResource.create": { kind: "sqlResource.create", resource: { name: "R", setup: ["CREATE VIEW r AS SELECT 1"], teardown: ["DROP VIEW r"], pullsDataFrom: [], pushesDataTo: [] } },
+    "sqlResource.drop": { kind: "sqlResource.drop", resource: { name: "R", setup: ["CREATE VIEW r AS SELECT 1"], teardown: ["DROP VIEW r"], pullsDataFrom: [], pushesDataTo: [] } },
+    "sqlResource.modify": {
+      kind: "sqlResource.modify",
+      before: { name: "R", setup: ["CREATE VIEW r AS SELECT 1"], teardown: ["DROP VIEW r"], pullsDataFrom: [], pushesDataTo: [] },
+      after: { name: "R", setup: ["CREATE VIEW r AS SELECT 2"], teardown: ["DROP VIEW r"], pullsDataFrom: [], pushesDataTo: [] },
+    },
     "table.rebuild": { kind: "table.rebuild", before: events, after: { ...events, orderBy: [] }, keepOldAs: "events__moose_old" },
     "table.backfillColumn": { kind: "table.backfillColumn", table: "events", column: "v", expression: "1" },
     "table.copyRows": { kind: "table.copyRows", from: "events", to: "events2", columns: ["id"] },

@@ -7,6 +7,15 @@ import { plan, reverseChange } from "../lib/plan/plan.js";
 import { RISK_CLASSES, RISK_CODES, classifyChange, riskOf, type RiskCode } from "../lib/plan/risk.js";
 import { api, infra, syncProcess, table, topic, view, workflow, withoutKeptPrimaryKeys } from "./helpers/model-builders.js";
 import { mutateInfraMap, Random, randomInfraMap } from "./helpers/model-random.js";
+import { rememberSqlResourceFacts } from "../lib/model/sql-resource-facts.js";
+import type { SqlResource } from "../lib/model/infra-map.js";
+
+// SQL resources whose statements were "read" (what sql-resource-policy records after ClickHouse's parser).
+const SRV: SqlResource = { name: "SRV", setup: ["CREATE VIEW srv AS SELECT 1"], teardown: ["DROP VIEW srv"], pullsDataFrom: [], pushesDataTo: [] };
+const SRT: SqlResource = { name: "SRT", setup: ["CREATE TABLE srt (a Int8) ENGINE = MergeTree ORDER BY a"], teardown: ["DROP TABLE srt"], pullsDataFrom: [], pushesDataTo: [] };
+const SRU: SqlResource = { name: "SRU", setup: ["CREATE VIEW sru AS SELECT 1"], teardown: ["DROP VIEW sru", "DROP VIEW IF EXISTS sru"], pullsDataFrom: [], pushesDataTo: [] };
+rememberSqlResourceFacts(SRV, { creates: [{ kind: "view", name: "srv", holdsRows: false, statement: 0 }], drops: [{ kind: "view", name: "srv" }] });
+rememberSqlResourceFacts(SRT, { creates: [{ kind: "table", name: "srt", holdsRows: true, statement: 0 }], drops: [{ kind: "table", name: "srt" }] });
 
 const A = table("A", [["id", "String"]]);
 const B = table("B", [["id", "String"]]);
@@ -314,6 +323,13 @@ const riskRows: readonly { name: string; change: Change; state?: InfraMap; code:
   { name: "create a plain view", change: { kind: "plainView.create", view: PV }, code: "ADD_OBJECT" },
   { name: "drop a plain view", change: { kind: "plainView.drop", view: PV }, code: "DROP_PLAIN_VIEW" },
   { name: "change a plain view's SELECT", change: { kind: "plainView.modify", before: PV, after: { ...PV, selectStatement: "SELECT 2" } }, code: "MODIFY_PLAIN_VIEW" },
+  { name: "create a SQL resource", change: { kind: "sqlResource.create", resource: SRT }, code: "ADD_OBJECT" },
+  { name: "drop a SQL resource whose teardown drops a view", change: { kind: "sqlResource.drop", resource: SRV }, code: "DROP_SQL_RESOURCE_NO_ROWS" },
+  { name: "drop a SQL resource whose teardown drops a MergeTree table", change: { kind: "sqlResource.drop", resource: SRT }, code: "DROP_SQL_RESOURCE" },
+  { name: "drop a SQL resource whose statements were not read", change: { kind: "sqlResource.drop", resource: SRU }, code: "DROP_SQL_RESOURCE" },
+  { name: "new setup of a view resource", change: { kind: "sqlResource.modify", before: SRV, after: { ...SRV, setup: ["CREATE VIEW srv AS SELECT 2"] } }, code: "REPLACE_SQL_RESOURCE" },
+  { name: "new setup of a table resource", change: { kind: "sqlResource.modify", before: SRT, after: { ...SRT, setup: ["CREATE TABLE srt (a Int16) ENGINE = MergeTree ORDER BY a"] } }, code: "REPLACE_SQL_RESOURCE_LOSSY" },
+  { name: "only a SQL resource's dependencies", change: { kind: "sqlResource.modify", before: SRT, after: { ...SRT, pullsDataFrom: ["Users"] } }, code: "SQL_RESOURCE_DEPENDENCIES" },
   { name: "drop an API", change: { kind: "api.drop", api: api("a") }, code: "DROP_API" },
   { name: "drop a workflow", change: { kind: "workflow.drop", workflow: workflow("W") }, code: "DROP_WORKFLOW" },
   { name: "drop a process", change: { kind: "process.drop", process: syncProcess("P", "T", "A") }, code: "DROP_PROCESS" },
@@ -388,6 +404,8 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   SCHEMA_UPDATE: ["rewrite", false],
   MODIFY_VIEW: ["rewrite", false],
   MODIFY_PLAIN_VIEW: ["rewrite", false],
+  SQL_RESOURCE_DEPENDENCIES: ["additive", false],
+  REPLACE_SQL_RESOURCE: ["rewrite", false],
   MODIFY_API: ["rewrite", false],
   MODIFY_WORKFLOW: ["rewrite", false],
   MODIFY_PROCESS: ["rewrite", false],
@@ -402,6 +420,9 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   TOPIC_SHORTEN_RETENTION: ["destructive", true],
   DROP_VIEW: ["destructive", false],
   DROP_PLAIN_VIEW: ["destructive", false],
+  DROP_SQL_RESOURCE: ["destructive", true],
+  REPLACE_SQL_RESOURCE_LOSSY: ["destructive", true],
+  DROP_SQL_RESOURCE_NO_ROWS: ["destructive", false],
   DROP_API: ["destructive", false],
   DROP_WORKFLOW: ["destructive", false],
   DROP_PROCESS: ["destructive", false],
@@ -474,6 +495,9 @@ const reverseRows: readonly { change: Change; reverse: Change; state?: InfraMap 
   { change: { kind: "plainView.create", view: PV }, reverse: { kind: "plainView.drop", view: PV } },
   { change: { kind: "plainView.drop", view: PV }, reverse: { kind: "plainView.create", view: PV } },
   { change: { kind: "plainView.modify", before: PV, after: { ...PV, selectStatement: "SELECT 2" } }, reverse: { kind: "plainView.modify", before: { ...PV, selectStatement: "SELECT 2" }, after: PV } },
+  { change: { kind: "sqlResource.create", resource: SRV }, reverse: { kind: "sqlResource.drop", resource: SRV } },
+  { change: { kind: "sqlResource.drop", resource: SRV }, reverse: { kind: "sqlResource.create", resource: SRV } },
+  { change: { kind: "sqlResource.modify", before: SRV, after: SRU }, reverse: { kind: "sqlResource.modify", before: SRU, after: SRV } },
   { change: { kind: "topic.create", topic: topic("T") }, reverse: { kind: "topic.drop", topic: topic("T") } },
   { change: { kind: "topic.modify", before: topic("T"), after: topic("T", { partitions: 2 }) }, reverse: { kind: "topic.modify", before: topic("T", { partitions: 2 }), after: topic("T") } },
   { change: { kind: "api.create", api: api("a") }, reverse: { kind: "api.drop", api: api("a") } },

@@ -8,7 +8,7 @@ export const lsCommand = defineCommand({
     json: JSON_OPTION,
     graph: { type: "boolean", default: false, describe: "print the lineage (ingest API → topic → table → view → table) as a Mermaid flowchart" },
     format: { type: "string", choices: ["mermaid", "dot", "svg"], default: "mermaid", describe: "with --graph: mermaid, dot for Graphviz, or svg (the drawing moose dev's /_moose page shows)" },
-    type: { type: "string", choices: ["table", "view", "topic", "api", "workflow", "process"], describe: "only objects of this kind" },
+    type: { type: "string", choices: ["table", "view", "plain-view", "sql-resource", "topic", "api", "workflow", "process"], describe: "only objects of this kind" },
   },
 });
 

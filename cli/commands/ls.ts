@@ -1,5 +1,5 @@
 import { ExitCode } from "../../lib/errors.js";
-import type { InfraMap, TableEngine } from "../../lib/model/infra-map.js";
+import { plainViewsOf, sqlResourcesOf, type InfraMap, type TableEngine } from "../../lib/model/infra-map.js";
 import { extractProject } from "../../lib/project/plan-project.js";
 import type { LoadedConfig } from "../../lib/config/config.js";
 import { inventory, type InventoryEntry } from "../../lib/project/inventory.js";
@@ -37,6 +37,18 @@ function listings(map: InfraMap): Array<{ kind: Kind; title: string; header: str
       title: "Materialized Views",
       header: ["name", "reads", "writes to"],
       rows: Object.values(map.views).map((v) => [v.name, v.sourceTables.join(", "), v.targetTable]),
+    },
+    {
+      kind: "plain-view",
+      title: "Views",
+      header: ["name", "reads"],
+      rows: Object.values(plainViewsOf(map)).map((v) => [v.name, v.sourceTables.join(", ")]),
+    },
+    {
+      kind: "sql-resource",
+      title: "SQL Resources",
+      header: ["name", "setup", "teardown", "pulls data from", "pushes data to"],
+      rows: Object.values(sqlResourcesOf(map)).map((r) => [r.name, `${r.setup.length} statement(s)`, `${r.teardown.length} statement(s)`, r.pullsDataFrom.join(", "), r.pushesDataTo.join(", ")]),
     },
     {
       kind: "topic",
@@ -99,9 +111,11 @@ function engineName(e: TableEngine): string {
   return e.kind;
 }
 
-const COLLECTION: Record<Kind, keyof Omit<InfraMap, "version" | "plainViews">> = {
+const COLLECTION: Record<Kind, keyof Omit<InfraMap, "version">> = {
   table: "tables",
   view: "views",
+  "plain-view": "plainViews",
+  "sql-resource": "sqlResources",
   topic: "topics",
   api: "apis",
   workflow: "workflows",
@@ -124,7 +138,7 @@ export async function run(args: LsArgs, io: CliIO): Promise<number> {
       const out: Record<string, unknown> = {};
       for (const kind of Object.keys(COLLECTION) as Kind[]) {
         if (only && only !== kind) continue;
-        out[COLLECTION[kind]] = Object.values(app.map[COLLECTION[kind]]).map((o) => ({
+        out[COLLECTION[kind]] = Object.values(app.map[COLLECTION[kind]] ?? {}).map((o) => ({
           ...o,
           declaredAt: app.locations[`${COLLECTION[kind]}:${o.name}`],
           ...stateOf(states, COLLECTION[kind], o.name),
@@ -138,7 +152,7 @@ export async function run(args: LsArgs, io: CliIO): Promise<number> {
     for (const l of listings(app.map)) {
       if (only && only !== l.kind) continue;
       const kind = COLLECTION[l.kind];
-      const names = Object.keys(app.map[kind]);
+      const names = Object.keys(app.map[kind] ?? {});
       const rows = l.rows.map((r, i) => [...r, statusText(stateOf(states, kind, names[i]!))]);
       for (const e of states.filter((x) => x.kind === kind && x.state === "removed")) rows.push([e.name, ...l.header.slice(1).map(() => ""), statusText(e)]);
       if (rows.length === 0 && !only) continue;

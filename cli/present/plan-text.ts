@@ -12,6 +12,7 @@ const LABELS = {
   table: "OLAP Table",
   view: "Materialized View",
   plainView: "View",
+  sqlResource: "SQL Resource",
   topic: "Streaming Topic",
   api: "API Endpoint",
   workflow: "Workflow",
@@ -229,6 +230,19 @@ function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Ent
     case "plainView.modify":
       whole("plainView", c.after.name, "modified").details.push("~ select statement changed");
       return;
+    case "sqlResource.create":
+      whole("sqlResource", c.resource.name, "new");
+      return;
+    case "sqlResource.drop":
+      whole("sqlResource", c.resource.name, "removed");
+      return;
+    case "sqlResource.modify": {
+      const e = whole("sqlResource", c.after.name, "modified");
+      if (JSON.stringify(c.before.setup) !== JSON.stringify(c.after.setup)) e.details.push("~ setup changed: the old teardown runs, then the new setup");
+      else if (JSON.stringify(c.before.teardown) !== JSON.stringify(c.after.teardown)) e.details.push("~ teardown changed (nothing runs now)");
+      if (JSON.stringify([c.before.pullsDataFrom, c.before.pushesDataTo]) !== JSON.stringify([c.after.pullsDataFrom, c.after.pushesDataTo])) e.details.push("~ dependencies changed");
+      return;
+    }
     case "topic.create":
       whole("topic", c.topic.name, "new");
       return;

@@ -10,7 +10,7 @@ import type { Change, ChangeKind } from "./change.js";
  */
 
 /** The InfraMap collection an object lives in. */
-export type Collection = "tables" | "views" | "plainViews" | "topics" | "apis" | "workflows" | "processes";
+export type Collection = "tables" | "views" | "plainViews" | "sqlResources" | "topics" | "apis" | "workflows" | "processes";
 
 /**
  * How a change names an object:
@@ -60,6 +60,9 @@ const OWNER = {
   "plainView.create": "olap",
   "plainView.drop": "olap",
   "plainView.modify": "olap",
+  "sqlResource.create": "olap",
+  "sqlResource.drop": "olap",
+  "sqlResource.modify": "olap",
   "topic.create": "stream",
   "topic.drop": "stream",
   "topic.modify": "stream",
@@ -112,6 +115,9 @@ const ALTERS_TABLE_IN_PLACE = {
   "plainView.create": false,
   "plainView.drop": false,
   "plainView.modify": false,
+  "sqlResource.create": false,
+  "sqlResource.drop": false,
+  "sqlResource.modify": false,
   "topic.create": false,
   "topic.drop": false,
   "topic.modify": false,
@@ -189,6 +195,11 @@ export function subjects(change: Change): Subject[] {
         { collection: "plainViews", name: change.after.name, role: "changed" },
         ...(change.before.name !== change.after.name ? [{ collection: "plainViews", name: change.before.name, role: "previous" } as const] : []),
       ];
+    case "sqlResource.create":
+    case "sqlResource.drop":
+      return [{ collection: "sqlResources", name: change.resource.name, role: "changed" }];
+    case "sqlResource.modify":
+      return [{ collection: "sqlResources", name: change.after.name, role: "changed" }];
     case "topic.create":
     case "topic.drop":
       return [{ collection: "topics", name: change.topic.name, role: "changed" }];

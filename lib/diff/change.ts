@@ -3,6 +3,7 @@ import type {
   Column,
   MaterializedView,
   PlainView,
+  SqlResource,
   SyncProcess,
   Table,
   TableEngine,
@@ -101,6 +102,11 @@ export type Change =
   | { readonly kind: "plainView.create"; readonly view: PlainView }
   | { readonly kind: "plainView.drop"; readonly view: PlainView }
   | { readonly kind: "plainView.modify"; readonly before: PlainView; readonly after: PlainView }
+  // raw DDL (moose-lib's SqlResource): setup runs its statements, teardown the others
+  | { readonly kind: "sqlResource.create"; readonly resource: SqlResource }
+  | { readonly kind: "sqlResource.drop"; readonly resource: SqlResource }
+  /** Runs the teardown of `before` (the state's, not the code's), then the setup of `after`. */
+  | { readonly kind: "sqlResource.modify"; readonly before: SqlResource; readonly after: SqlResource }
   // topics
   | { readonly kind: "topic.create"; readonly topic: Topic }
   | { readonly kind: "topic.drop"; readonly topic: Topic }
@@ -151,6 +157,9 @@ export const CHANGE_KINDS = [
   "plainView.create",
   "plainView.drop",
   "plainView.modify",
+  "sqlResource.create",
+  "sqlResource.drop",
+  "sqlResource.modify",
   "topic.create",
   "topic.drop",
   "topic.modify",

@@ -1,6 +1,7 @@
 import { InvalidInputError } from "../errors.js";
 import {
   plainViewsOf,
+  sqlResourcesOf,
   canonicallyEqual,
   type Column,
   type InfraMap,
@@ -69,6 +70,11 @@ export function diff(from: InfraMap, to: InfraMap, options: DiffOptions = {}): C
       create: (view) => ({ kind: "plainView.create", view }),
       drop: (view) => ({ kind: "plainView.drop", view }),
       modify: (before, after) => ({ kind: "plainView.modify", before, after }),
+    }),
+    ...diffSimple(sqlResourcesOf(from), sqlResourcesOf(to), {
+      create: (resource) => ({ kind: "sqlResource.create", resource }),
+      drop: (resource) => ({ kind: "sqlResource.drop", resource }),
+      modify: (before, after) => ({ kind: "sqlResource.modify", before, after }),
     }),
     ...diffSimple(from.processes, to.processes, {
       create: (process) => ({ kind: "process.create", process }),

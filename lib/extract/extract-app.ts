@@ -28,6 +28,8 @@ import {
   plainViewsOf,
   type PlainView,
   withPlainViews,
+  type SqlResource,
+  withSqlResources,
 } from "../model/infra-map.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
@@ -73,7 +75,7 @@ const DECLARATION_SET: ReadonlySet<string> = new Set(DECLARATION_CLASSES);
  * modelled yet). They are still read so that references to them resolve; a
  * construction inside a function is simply not one of the app's declarations.
  */
-const UNPLANNED_CLASSES: ReadonlySet<DeclarationClass> = new Set(["Task", "View", "SqlResource", "WebApp"]);
+const UNPLANNED_CLASSES: ReadonlySet<DeclarationClass> = new Set(["Task", "View", "WebApp"]);
 /** moose-lib's static factories: `OlapTable.withMergeTree<T>(name, orderByFields, options?)`. */
 const TABLE_FACTORIES: ReadonlyMap<string, string | undefined> = new Map([
   ["withMergeTree", "MergeTree"],
@@ -233,6 +235,8 @@ interface Identity {
   deadLetterTopic?: string;
   /** A plain View (not planned; known so that materialized views may read it). */
   plainView?: string;
+  /** A SqlResource (moose-lib's raw setup/teardown DDL). */
+  sqlResource?: string;
   /** For a MaterializedView writing to an existing table: that table's declaration. */
   targetRef?: ObjectRef;
   /** For a MaterializedView creating its target from `targetTable: { name, engine?, orderByFields? }`. */
@@ -551,6 +555,7 @@ class DeclarationReader {
   /** Plain views' names, known before they are built, so that a materialized view may read one. */
   private readonly plainViews = new Set<string>();
   private readonly plainViewMap: Record<string, PlainView> = {};
+  private readonly sqlResourceMap: Record<string, SqlResource> = {};
   private readonly renames: { tables: Array<{ from: string; to: string }>; columns: Array<{ table: string; from: string; to: string }> } = { tables: [], columns: [] };
 
   constructor(
@@ -580,7 +585,7 @@ class DeclarationReader {
     // Materialized views last: rendering `${table.columns.x}` of an aggregate column needs the table built.
     const ordered = [...this.declarations.filter((d) => d.cls !== "MaterializedView"), ...this.declarations.filter((d) => d.cls === "MaterializedView")];
     for (const d of ordered) if (this.identities.has(d.node)) this.guard(() => this.build(d));
-    const map: InfraMap = withPlainViews(
+    let map: InfraMap = withPlainViews(
       {
         version: INFRA_MAP_VERSION,
         tables: this.tables,
@@ -592,6 +597,7 @@ class DeclarationReader {
       },
       this.plainViewMap,
     );
+    map = withSqlResources(map, this.sqlResourceMap);
     if (this.errors.length === 0) this.checkReferences(map);
     this.errors.sort((a, b) => comparePositions(a.position, b.position));
     return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings, flows: this.errors.length === 0 ? this.flows() : [] };
@@ -815,8 +821,9 @@ class DeclarationReader {
         return { workflow: this.nameArg(node, cls) };
       case "View":
         return { plainView: this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)" };
-      case "Task":
       case "SqlResource":
+        return { sqlResource: this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)" };
+      case "Task":
       case "WebApp":
         return {};
       case "MaterializedView": {
@@ -924,7 +931,7 @@ class DeclarationReader {
         this.addPlainView(id, node);
         return;
       case "SqlResource":
-        this.warn(node, `SqlResource "${this.quietly(() => this.nameArg(node, cls)) ?? "(unnamed)"}" is not planned: moose-migrate does not run raw setup/teardown SQL`);
+        this.addSqlResource(id, node);
         return;
       case "WebApp": {
         const mount = this.quietly(() => this.optString(this.config(node, 2, cls), "mountPath"));
@@ -1163,6 +1170,48 @@ class DeclarationReader {
     for (const t of bases as StaticValue[]) sources.add(this.refName(t, ["table", "viewTarget"], basesArg, "baseTables"));
     sources.delete(name);
     this.put(this.plainViewMap, "plainViews", { name, selectStatement: text, sourceTables: [...sources].sort() }, node);
+  }
+
+  /**
+   * moose-lib's `new SqlResource(name, setup, teardown, { pullsDataFrom, pushesDataTo })`:
+   * statements kept as written (strings or sql`` templates), dependencies as the names of
+   * the declared objects. What the statements may be is checked by ClickHouse's parser at
+   * plan time (sql-resource-policy.ts), not here.
+   */
+  private addSqlResource(id: Identity, node: DeclarationNode): void {
+    const name = id.sqlResource!;
+    if (!TABLE_NAME.test(name)) throw this.badName(node, "SQL resource", name, "a letter or `_` followed by letters, digits and `_`");
+    const at = (i: number, what: string): StaticValue | undefined => {
+      const arg = node.arguments?.[i];
+      return arg === undefined ? undefined : this.evaluator.evaluate(arg, `${what} of SqlResource ${name}`);
+    };
+    const statements = (i: number, key: "setup" | "teardown"): string[] => {
+      const value = at(i, `the ${key} statements`);
+      const arg: StaticObject = { kind: "object", entries: new Map([[key, value ?? null]]), node: node.arguments?.[i] ?? node };
+      if (!Array.isArray(value)) throw this.bad(arg, key, `must be an array of SQL statements (strings or sql\`\` templates), one statement each`);
+      return (value as StaticValue[]).map((v) => this.sqlText(v, arg).text);
+    };
+    const setup = statements(1, "setup");
+    const teardown = statements(2, "teardown");
+    const options = at(3, "the options");
+    const deps = (key: "pullsDataFrom" | "pushesDataTo"): string[] => {
+      if (options === undefined) return [];
+      if (!isObjectValue(options)) throw new InvalidInputError("INVALID_CONFIG", `the fourth argument of new SqlResource("${name}", ...) must be { pullsDataFrom, pushesDataTo }`, { position: positionOf(node.arguments?.[3] ?? node) });
+      const cfg = options as StaticObject;
+      for (const k of cfg.entries.keys()) if (k !== "pullsDataFrom" && k !== "pushesDataTo") throw this.bad(cfg, k, "is not an option of SqlResource (pullsDataFrom, pushesDataTo)");
+      const list = cfg.entries.get(key);
+      if (list === undefined) return [];
+      const wanted = "must be an array of the OlapTables, Views, MaterializedViews and SqlResources it uses, as declared objects (not names)";
+      if (!Array.isArray(list) || !(list as StaticValue[]).every(isRef)) throw this.bad(cfg, key, wanted);
+      return (list as StaticValue[]).map((v) => {
+        const d = isRef(v) ? this.byNode.get(v.target) : undefined;
+        if (d?.cls === "SqlResource" && isRef(v) && v.member.length === 0) return this.identities.get(v.target)?.sqlResource ?? this.refName(v, ["table", "viewTarget"], cfg, key);
+        return this.refName(v, ["table", "viewTarget"], cfg, key);
+      });
+    };
+    const pullsDataFrom = [...new Set(deps("pullsDataFrom"))].filter((n) => n !== name).sort();
+    const pushesDataTo = [...new Set(deps("pushesDataTo"))].filter((n) => n !== name).sort();
+    this.put(this.sqlResourceMap, "sqlResources", { name, setup, teardown, pullsDataFrom, pushesDataTo }, node);
   }
 
   private addPipeline(id: Identity, node: DeclarationNode): void {
@@ -1827,6 +1876,8 @@ const KIND_WORDS: Readonly<Record<string, string>> = {
   apis: "API endpoint",
   workflows: "workflow",
   processes: "sync process",
+  plainViews: "view",
+  sqlResources: "SqlResource",
 };
 
 /** Which enclosing construct makes a declaration dynamic, if any. */

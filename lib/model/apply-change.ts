@@ -1,6 +1,6 @@
 import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
-import { plainViewsOf, withPlainViews, type Column, type InfraMap, type Table } from "./infra-map.js";
+import { plainViewsOf, sqlResourcesOf, withPlainViews, withSqlResources, type Column, type InfraMap, type Table } from "./infra-map.js";
 
 /**
  * Applies one change to a map and returns the new map; the input is not touched.
@@ -140,6 +140,12 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
       return withPlainViews(map, drop(plainViewsOf(map), change.view, "view", fail));
     case "plainView.modify":
       return withPlainViews(map, modify(plainViewsOf(map), change.before, change.after, "view", fail));
+    case "sqlResource.create":
+      return withSqlResources(map, create(sqlResourcesOf(map), change.resource, "SQL resource", fail));
+    case "sqlResource.drop":
+      return withSqlResources(map, drop(sqlResourcesOf(map), change.resource, "SQL resource", fail));
+    case "sqlResource.modify":
+      return withSqlResources(map, modify(sqlResourcesOf(map), change.before, change.after, "SQL resource", fail));
     case "topic.create":
       return { ...map, topics: create(map.topics, change.topic, "topic", fail) };
     case "topic.drop":

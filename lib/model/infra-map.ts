@@ -20,6 +20,11 @@ export interface InfraMap {
    * were modelled: ledgers record those hashes.
    */
   readonly plainViews?: Readonly<Record<string, PlainView>>;
+  /**
+   * Raw setup/teardown DDL (moose-lib's `SqlResource`). Absent when there are none, for
+   * the same reason as `plainViews`.
+   */
+  readonly sqlResources?: Readonly<Record<string, SqlResource>>;
   readonly topics: Readonly<Record<string, Topic>>;
   readonly apis: Readonly<Record<string, ApiEndpoint>>;
   readonly workflows: Readonly<Record<string, Workflow>>;
@@ -208,6 +213,34 @@ export function plainViewsOf(map: Pick<InfraMap, "plainViews">): Readonly<Record
 export function withPlainViews<M extends InfraMap>(map: M, plainViews: Readonly<Record<string, PlainView>>): M {
   const { plainViews: _old, ...rest } = map;
   return (Object.keys(plainViews).length > 0 ? { ...rest, plainViews } : rest) as M;
+}
+
+/**
+ * Raw DDL a declaration owns (moose-lib's `SqlResource`): its statements as written.
+ * What they create is read from ClickHouse's parse tree when needed (the plan's policy
+ * check, drift, risk), never stored: the statements are the one truth a file replays.
+ */
+export interface SqlResource {
+  readonly name: string;
+  /** Statements run, in order, to create the resource; each one statement. */
+  readonly setup: readonly string[];
+  /** Statements run, in order, to remove it. */
+  readonly teardown: readonly string[];
+  /** Objects (tables, views, other resources) its statements read, sorted: created before it, dropped after it. */
+  readonly pullsDataFrom: readonly string[];
+  /** Objects it writes to, sorted: they exist before it too. */
+  readonly pushesDataTo: readonly string[];
+}
+
+/** A map's SQL resources; `{}` when it has none. */
+export function sqlResourcesOf(map: Pick<InfraMap, "sqlResources">): Readonly<Record<string, SqlResource>> {
+  return map.sqlResources ?? {};
+}
+
+/** `map` with `sqlResources` left out when empty (see {@link InfraMap.sqlResources}). */
+export function withSqlResources<M extends InfraMap>(map: M, sqlResources: Readonly<Record<string, SqlResource>>): M {
+  const { sqlResources: _old, ...rest } = map;
+  return (Object.keys(sqlResources).length > 0 ? { ...rest, sqlResources } : rest) as M;
 }
 
 /** The inner table of a materialized view declared without TO. */
@@ -408,7 +441,8 @@ function plainObject(v: object, isArray: boolean): boolean {
 
 /** Stable content hash of a map: `sha256:<hex>` of its canonical JSON. */
 export function hashInfraMap(map: InfraMap): string {
-  const plain = map.plainViews !== undefined && Object.keys(map.plainViews).length === 0 ? withPlainViews(map, {}) : map;
+  let plain = map.plainViews !== undefined && Object.keys(map.plainViews).length === 0 ? withPlainViews(map, {}) : map;
+  if (plain.sqlResources !== undefined && Object.keys(plain.sqlResources).length === 0) plain = withSqlResources(plain, {});
   return "sha256:" + createHash("sha256").update(canonicalJson(plain)).digest("hex");
 }
 
@@ -425,5 +459,7 @@ export function parseInfraMap(json: unknown): InfraMap {
   }
   const p = m.plainViews;
   if (p !== undefined && (p === null || typeof p !== "object" || Array.isArray(p))) throw new TypeError("InfraMap.plainViews must be an object keyed by name");
+  const r = m.sqlResources;
+  if (r !== undefined && (r === null || typeof r !== "object" || Array.isArray(r))) throw new TypeError("InfraMap.sqlResources must be an object keyed by name");
   return json as InfraMap;
 }

@@ -1,6 +1,7 @@
 import type { Change } from "../diff/change.js";
 import { assertNever, InvalidInputError } from "../errors.js";
 import type { InfraMap, MaterializedView } from "../model/infra-map.js";
+import { sqlResourceFacts } from "../model/sql-resource-facts.js";
 import { copiesToNewVersions, safeTypeChanges, viewBackfills } from "./data-moves.js";
 import { holdByLifeCycle, type HeldChange } from "./life-cycle.js";
 import { fuseRebuilds } from "./rebuild.js";
@@ -53,9 +54,9 @@ export interface PlanContext {
 const PHASES = [
   "dropApis",
   "dropProcesses",
-  // A plain view reads tables and materialized views' targets: gone before them, back after them.
-  "dropPlainViews",
-  "dropViews",
+  // Views, plain views and SQL resources read tables and each other: gone before the
+  // tables, back after them, and among themselves in dependency order (one phase each way).
+  "dropDerived",
   "dropWorkflows",
   // Drops come before renames so that a table can be renamed onto a name a drop frees.
   "dropTablesAndTopics",
@@ -63,9 +64,8 @@ const PHASES = [
   "createTablesAndTopics",
   // Alters keep their input order: column changes of one table only fit in sequence.
   "alterTablesAndTopics",
-  "createViews",
+  "createDerived",
   "backfillViews",
-  "createPlainViews",
   "createProcesses",
   "createApis",
   "createWorkflows",
@@ -79,12 +79,14 @@ function phaseOf(change: Change): Phase {
     case "process.drop":
       return "dropProcesses";
     case "view.drop":
-      return "dropViews";
     case "plainView.drop":
-      return "dropPlainViews";
+    case "sqlResource.drop":
+      return "dropDerived";
     case "plainView.create":
     case "plainView.modify":
-      return "createPlainViews";
+    case "sqlResource.create":
+    case "sqlResource.modify":
+      return "createDerived";
     case "workflow.drop":
       return "dropWorkflows";
     case "table.drop":
@@ -119,7 +121,7 @@ function phaseOf(change: Change): Phase {
       return "backfillViews";
     case "view.create":
     case "view.modify":
-      return "createViews";
+      return "createDerived";
     case "process.create":
     case "process.modify":
       return "createProcesses";
@@ -174,10 +176,9 @@ export function planWithResult(changes: readonly Change[], context: PlanContext 
   const ordered: Change[] = [];
   for (const phase of PHASES) {
     const inPhase = byPhase.get(phase) ?? [];
-    if (phase === "dropViews") ordered.push(...orderViewDrops(inPhase, context.from));
-    else if (phase === "dropPlainViews") ordered.push(...orderPlainViews(inPhase, context.from).reverse());
-    else if (phase === "createPlainViews") ordered.push(...orderPlainViews(inPhase, context.to));
-    else if (phase === "createViews" || phase === "backfillViews") ordered.push(...orderViewCreates(inPhase, context.to));
+    if (phase === "dropDerived") ordered.push(...orderDerivedDrops(inPhase, context.from));
+    else if (phase === "createDerived") ordered.push(...orderDerivedCreates(inPhase, context.to));
+    else if (phase === "backfillViews") ordered.push(...orderViewCreates(inPhase, context.to));
     else ordered.push(...inPhase);
   }
 
@@ -262,6 +263,12 @@ export function reverseChange(change: Change, state?: InfraMap): Change | null {
       return { kind: "plainView.create", view: change.view };
     case "plainView.modify":
       return { kind: "plainView.modify", before: change.after, after: change.before };
+    case "sqlResource.create":
+      return { kind: "sqlResource.drop", resource: change.resource };
+    case "sqlResource.drop":
+      return { kind: "sqlResource.create", resource: change.resource };
+    case "sqlResource.modify":
+      return { kind: "sqlResource.modify", before: change.after, after: change.before };
     case "topic.create":
       return { kind: "topic.drop", topic: change.topic };
     case "topic.drop":
@@ -368,28 +375,83 @@ function orderViewDrops(changes: readonly Change[], from: InfraMap | undefined):
   return order.flatMap((n) => (n.change ? [n.change] : []));
 }
 
-/**
- * Plain-view changes with every view after the plain views it reads (a view's SELECT
- * must name existing objects when it is created); otherwise in input order. Views read
- * in a cycle cannot be created at all: ClickHouse refuses the first of them.
- */
-function orderPlainViews(changes: readonly Change[], _map: InfraMap | undefined): Change[] {
-  const viewOfChange = (c: Change) => (c.kind === "plainView.modify" ? c.after : c.kind === "plainView.create" || c.kind === "plainView.drop" ? c.view : undefined);
-  const byName = new Map(changes.map((c) => [viewOfChange(c)?.name ?? "", c]));
-  const out: Change[] = [];
-  const visiting = new Set<string>();
-  const visit = (c: Change): void => {
-    const v = viewOfChange(c);
-    if (v === undefined || visiting.has(v.name) || out.includes(c)) return;
-    visiting.add(v.name);
-    for (const source of v.sourceTables) {
-      const dep = byName.get(source);
-      if (dep !== undefined) visit(dep);
+// ---------------------------------------------------------------------------
+// Materialized views, plain views and SQL resources in one order: each after the objects
+// it reads or writes that another change of the phase makes (a materialized view reading
+// a plain view comes after it; a SQL resource after what it pulls from and pushes to, and
+// before what reads it), drops the other way round. Materialized views keep the data-flow
+// order (and VIEW_CYCLE) of orderViewCreates among themselves.
+
+interface DerivedNode {
+  readonly change: Change;
+  readonly rank: number;
+  /** Names this change makes exist (or, for a drop, takes away). */
+  readonly makes: ReadonlySet<string>;
+  /** Names it reads or writes. */
+  readonly needs: readonly string[];
+}
+
+function derivedNode(change: Change, rank: number): DerivedNode {
+  switch (change.kind) {
+    case "view.create":
+    case "view.drop":
+    case "view.modify": {
+      const v = change.kind === "view.modify" ? change.after : change.view;
+      return { change, rank, makes: new Set([v.name, v.targetTable]), needs: v.sourceTables };
     }
-    out.push(c);
-  };
-  changes.forEach(visit);
+    case "plainView.create":
+    case "plainView.drop":
+    case "plainView.modify": {
+      const v = change.kind === "plainView.modify" ? change.after : change.view;
+      return { change, rank, makes: new Set([v.name]), needs: v.sourceTables };
+    }
+    case "sqlResource.create":
+    case "sqlResource.drop":
+    case "sqlResource.modify": {
+      const r = change.kind === "sqlResource.modify" ? change.after : change.resource;
+      // What its setup creates, when ClickHouse's parser has read it (plan time always has).
+      const created = (sqlResourceFacts(r)?.creates ?? []).filter((c) => c.database === undefined).map((c) => c.name);
+      return { change, rank, makes: new Set([r.name, ...created]), needs: [...r.pullsDataFrom, ...r.pushesDataTo] };
+    }
+    default:
+      throw new Error(`not a derived-object change: ${change.kind}`);
+  }
+}
+
+/** Kahn's algorithm by rank; a cycle (which ClickHouse would refuse anyway) is broken at the lowest rank. */
+function derivedTopo(nodes: readonly DerivedNode[], before: (n: DerivedNode, m: DerivedNode) => boolean): Change[] {
+  const done = new Set<DerivedNode>();
+  const out: Change[] = [];
+  const left = [...nodes].sort((a, b) => a.rank - b.rank);
+  while (left.length > 0) {
+    const ready = left.find((n) => left.every((m) => m === n || !before(m, n))) ?? (left[0] as DerivedNode);
+    left.splice(left.indexOf(ready), 1);
+    done.add(ready);
+    out.push(ready.change);
+  }
   return out;
+}
+
+const isMv = (c: Change) => c.kind === "view.create" || c.kind === "view.modify" || c.kind === "view.drop";
+
+function orderDerivedCreates(changes: readonly Change[], to: InfraMap | undefined): Change[] {
+  const mvs = orderViewCreates(changes.filter(isMv), to);
+  const plain = changes.filter((c) => c.kind === "plainView.create" || c.kind === "plainView.modify");
+  const resources = changes.filter((c) => c.kind === "sqlResource.create" || c.kind === "sqlResource.modify");
+  if (plain.length + resources.length === 0) return mvs;
+  const nodes = [...mvs, ...plain, ...resources].map(derivedNode);
+  // m before n when n needs something m makes.
+  return derivedTopo(nodes, (m, n) => n.needs.some((x) => m.makes.has(x)));
+}
+
+function orderDerivedDrops(changes: readonly Change[], from: InfraMap | undefined): Change[] {
+  const mvs = orderViewDrops(changes.filter(isMv), from);
+  const plain = changes.filter((c) => c.kind === "plainView.drop");
+  const resources = changes.filter((c) => c.kind === "sqlResource.drop");
+  if (plain.length + resources.length === 0) return mvs;
+  const nodes = [...plain, ...mvs, ...resources].map(derivedNode);
+  // m before n when m needs something n makes: readers go first.
+  return derivedTopo(nodes, (m, n) => m.needs.some((x) => n.makes.has(x)));
 }
 
 function viewOf(change: Change): MaterializedView {

@@ -2,6 +2,7 @@ import type { Change, ChangeOf } from "../diff/change.js";
 import { assertNever } from "../errors.js";
 import { canonicalJson, holdsNoRows, type InfraMap, type TableEngine, type Topic } from "../model/infra-map.js";
 import { classifyTypeChange, conversionCheckable } from "../model/type-lattice.js";
+import { teardownDropsRows } from "../model/sql-resource-facts.js";
 
 /**
  * How far a step reaches into what exists, from least to most severe:
@@ -45,6 +46,8 @@ export const RISK_CODES = {
   TOPIC_CONFIG: { class: "rewrite", losesData: false, meaning: "changes topic configuration (replication, retention kept or longer, other configs)" },
   SCHEMA_UPDATE: { class: "rewrite", losesData: false, meaning: "changes a topic's record schema; records already in the topic keep their old shape" },
   MODIFY_PLAIN_VIEW: { class: "rewrite", losesData: false, meaning: "replaces a view's SELECT (dropped and created again); queries reading it in between fail" },
+  SQL_RESOURCE_DEPENDENCIES: { class: "additive", losesData: false, meaning: "changes what a SQL resource is declared to read or write (or only its teardown); no statement runs" },
+  REPLACE_SQL_RESOURCE: { class: "rewrite", losesData: false, meaning: "runs a SQL resource's old teardown, then its new setup; what it drops holds no rows of its own (views, dictionaries, functions), queries using it fail in between" },
   MODIFY_VIEW: { class: "rewrite", losesData: false, meaning: "replaces a materialized view; rows inserted while it is replaced are not transformed" },
   MODIFY_API: { class: "rewrite", losesData: false, meaning: "changes an API endpoint; clients may see a different contract" },
   MODIFY_WORKFLOW: { class: "rewrite", losesData: false, meaning: "changes a workflow's schedule, retries, timeout or paused state" },
@@ -66,6 +69,9 @@ export const RISK_CODES = {
     meaning:
       "drops a table that holds no rows of its own: nothing stored is lost for Kafka (the consumer group keeps its offsets), S3 (the objects stay) and Merge; a Buffer flushes its pending rows to its destination first; an S3Queue's record of the files it processed goes with it",
   },
+  DROP_SQL_RESOURCE: { class: "destructive", losesData: true, meaning: "runs a SQL resource's teardown, which drops a table (or a materialized view's own table) and its rows, or statements moose has not read" },
+  REPLACE_SQL_RESOURCE_LOSSY: { class: "destructive", losesData: true, meaning: "runs a SQL resource's old teardown, which drops a table (or a materialized view's own table) and its rows, then its new setup" },
+  DROP_SQL_RESOURCE_NO_ROWS: { class: "destructive", losesData: false, meaning: "runs a SQL resource's teardown; what it drops holds no rows of its own (views, dictionaries, functions), but queries using it fail" },
   DROP_TOPIC: { class: "destructive", losesData: true, meaning: "deletes a topic and the records in it" },
   TOPIC_REDUCE_PARTITIONS: { class: "destructive", losesData: true, meaning: "reduces topic partitions; Kafka cannot do this without recreating the topic" },
   TOPIC_SHORTEN_RETENTION: { class: "destructive", losesData: true, meaning: "shortens (or may shorten) topic retention; older records are deleted" },
@@ -132,7 +138,14 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
     case "api.create":
     case "workflow.create":
     case "process.create":
+    case "sqlResource.create":
       return riskOf("ADD_OBJECT");
+    case "sqlResource.drop":
+      // The teardown's statements were read by ClickHouse's parser (unread: assume rows go).
+      return riskOf(teardownDropsRows(change.resource)?.length === 0 ? "DROP_SQL_RESOURCE_NO_ROWS" : "DROP_SQL_RESOURCE");
+    case "sqlResource.modify":
+      if (canonicalJson(change.before.setup) === canonicalJson(change.after.setup)) return riskOf("SQL_RESOURCE_DEPENDENCIES");
+      return riskOf(teardownDropsRows(change.before)?.length === 0 ? "REPLACE_SQL_RESOURCE" : "REPLACE_SQL_RESOURCE_LOSSY");
     case "table.drop":
       return riskOf(holdsNoRows(change.table.engine) ? "DROP_TABLE_NO_ROWS" : "DROP_TABLE");
     case "view.drop":

@@ -2,7 +2,7 @@ import type { Change } from "../diff/change.js";
 import { subjects } from "../diff/change-meta.js";
 import { applyChange } from "../model/apply-change.js";
 import type { Collection } from "../diff/change-meta.js";
-import { COMPONENT_KINDS, withPlainViews, type InfraMap, type PlainView } from "../model/infra-map.js";
+import { COMPONENT_KINDS, withPlainViews, withSqlResources, type InfraMap, type PlainView, type SqlResource } from "../model/infra-map.js";
 
 type Entries = Record<string, unknown>;
 
@@ -28,10 +28,12 @@ export class WorkingState {
   private live: InfraMap;
   private readonly collections: Record<Collection, Entries>;
 
-  /** The state after the changes applied so far (`plainViews` absent while there are none). */
+  /** The state after the changes applied so far (`plainViews` and `sqlResources` absent while there are none). */
   get map(): InfraMap {
     const p = this.collections.plainViews;
     if ((this.live.plainViews !== undefined) !== (Object.keys(p).length > 0)) this.live = withPlainViews(this.live, p as Record<string, PlainView>);
+    const r = this.collections.sqlResources;
+    if ((this.live.sqlResources !== undefined) !== (Object.keys(r).length > 0)) this.live = withSqlResources(this.live, r as Record<string, SqlResource>);
     return this.live;
   }
 
@@ -45,9 +47,13 @@ export class WorkingState {
       apis: copy("apis"),
       workflows: copy("workflows"),
       plainViews: copy("plainViews"),
+      sqlResources: copy("sqlResources"),
     };
-    const { plainViews: _p, ...others } = this.collections;
-    this.live = withPlainViews({ ...start, ...others } as InfraMap, this.collections.plainViews as Record<string, PlainView>);
+    const { plainViews: _p, sqlResources: _r, ...others } = this.collections;
+    this.live = withSqlResources(
+      withPlainViews({ ...start, ...others } as InfraMap, this.collections.plainViews as Record<string, PlainView>),
+      this.collections.sqlResources as Record<string, SqlResource>,
+    );
   }
 
   /** Applies one change; throws what `applyChange` throws, leaving the state as it was. */
@@ -56,6 +62,7 @@ export class WorkingState {
     const part: Record<string, unknown> = { ...this.map };
     for (const kind of COMPONENT_KINDS) part[kind] = {};
     part.plainViews = {};
+    part.sqlResources = {};
     for (const [kind, name] of named) {
       const from = this.collections[kind];
       if (hasOwn(from, name)) define(part[kind] as Entries, name, from[name]);

@@ -15,7 +15,7 @@ import { projectMigrations } from "./engines.js";
 export type InventoryState = "applied" | "changed" | "new" | "removed";
 
 export interface InventoryEntry {
-  readonly kind: ComponentKind;
+  readonly kind: ComponentKind | "plainViews" | "sqlResources";
   readonly name: string;
   readonly state: InventoryState;
   /** OLAP objects: whether the live database has it; undefined when not checked. */
@@ -40,13 +40,13 @@ export async function inventory(config: LoadedConfig, code: InfraMap, ledger: Le
   const current = draft && draft.parent === base.hash ? replayMigrations([draft], base.state).state : base.state;
   const live = olap ? await olap.introspect(declaredDatabases([...Object.keys(code.tables), ...Object.keys(current.tables)])) : undefined;
   const entries: InventoryEntry[] = [];
-  for (const kind of COMPONENT_KINDS) {
-    const names = new Set([...Object.keys(code[kind]), ...Object.keys(current[kind])]);
+  for (const kind of [...COMPONENT_KINDS, "plainViews", "sqlResources"] as const) {
+    const names = new Set([...Object.keys(code[kind] ?? {}), ...Object.keys(current[kind] ?? {})]);
     for (const name of [...names].sort()) {
-      const inCode = (code[kind] as Record<string, unknown>)[name];
-      const inState = (current[kind] as Record<string, unknown>)[name];
+      const inCode = (code[kind] as Record<string, unknown> | undefined)?.[name];
+      const inState = (current[kind] as Record<string, unknown> | undefined)?.[name];
       const state: InventoryState = !inState ? "new" : !inCode ? "removed" : canonicalJson(inCode) === canonicalJson(inState) ? "applied" : "changed";
-      const liveHas = live && (kind === "tables" || kind === "views") ? name in live[kind] : undefined;
+      const liveHas = live && (kind === "tables" || kind === "views" || kind === "plainViews") ? name in live[kind] : undefined;
       entries.push({ kind, name, state, ...(liveHas === undefined ? {} : { live: liveHas }) });
     }
   }

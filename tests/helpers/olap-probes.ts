@@ -52,6 +52,15 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
     await alter(e, "p_resetset", "MODIFY SETTING parts_to_throw_insert = 1000");
     await e.execute("ALTER TABLE p_resetset RESET SETTING parts_to_throw_insert");
   },
+  dictionaryDdl: async (e) => {
+    await e.execute("CREATE TABLE IF NOT EXISTS p_dict_src (id UInt64, v String) ENGINE = Memory");
+    await e.execute("CREATE DICTIONARY p_dict (id UInt64, v String) PRIMARY KEY id SOURCE(CLICKHOUSE(TABLE 'p_dict_src')) LAYOUT(FLAT()) LIFETIME(0)");
+    await e.execute("DROP DICTIONARY p_dict");
+  },
+  sqlUserFunctions: async (e) => {
+    await e.execute("CREATE FUNCTION p_moose_probe_fn AS (x) -> x + 1");
+    await e.execute("DROP FUNCTION p_moose_probe_fn");
+  },
   dropView: async (e) => {
     await view(e, "p_dropview");
     await e.execute("DROP VIEW p_dropview_mv");

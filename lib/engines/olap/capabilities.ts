@@ -65,6 +65,10 @@ export interface OlapCapabilities {
   readonly resetSetting: boolean;
   /** `DROP VIEW` (20.8; older servers drop views with `DROP TABLE`). */
   readonly dropView: boolean;
+  /** `CREATE DICTIONARY` / `DROP DICTIONARY` (19.17; before that dictionaries were server config files). */
+  readonly dictionaryDdl: boolean;
+  /** `CREATE FUNCTION … AS (x) -> …` / `DROP FUNCTION` (21.10). */
+  readonly sqlUserFunctions: boolean;
   /** `ALTER TABLE mv MODIFY QUERY` without an experimental flag (25.1); otherwise views are dropped and re-created. */
   readonly modifyQuery: boolean;
   /** `EXCHANGE TABLES` (20.10 and an Atomic database). */
@@ -170,6 +174,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     modifySetting: atLeast(v, 19, 11),
     resetSetting: atLeast(v, 21, 8),
     dropView: atLeast(v, 20, 8),
+    dictionaryDdl: atLeast(v, 19, 17),
+    sqlUserFunctions: atLeast(v, 21, 10),
     modifyQuery: atLeast(v, 25, 1),
     exchangeTables: atLeast(v, 20, 10) && (facts.databaseEngine === undefined || facts.databaseEngine === "Atomic" || facts.databaseEngine === "Replicated"),
     isDeletedColumn: atLeast(v, 23, 2),

@@ -4,6 +4,7 @@ import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError, InvalidInputErrors, MooseError, RefusedError, type SourcePosition } from "../../errors.js";
 import { plainViewsOf, type Column, type InfraMap, type MaterializedView, type PlainView, type Table } from "../../model/infra-map.js";
 import { parseStatement, type AstNode, type ParsedStatement, type SqlOrigin } from "./parser.js";
+import { checkSqlResources } from "./sql-resource-policy.js";
 
 /**
  * What a parsed statement may do where it came from. Every answer is read from
@@ -376,6 +377,10 @@ export function sqlTextsOfChange(c: Change): SqlText[] {
     case "view.drop":
     case "view.backfill":
     case "plainView.drop":
+    // A SQL resource's statements are whole statements, read by readSqlResource (sql-resource-policy.ts).
+    case "sqlResource.create":
+    case "sqlResource.drop":
+    case "sqlResource.modify":
     case "topic.create":
     case "topic.drop":
     case "topic.modify":
@@ -458,6 +463,13 @@ export async function checkMapSql(map: InfraMap, positionOf: (key: string) => So
       if (error instanceof MooseError && error.exit === "invalidInput") errors.push(error);
       else throw error;
     }
+  }
+  try {
+    await checkSqlResources(map, positionOf);
+  } catch (error) {
+    if (error instanceof InvalidInputErrors) errors.push(...error.errors);
+    else if (error instanceof MooseError && error.exit === "invalidInput") errors.push(error);
+    else throw error;
   }
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new InvalidInputErrors(errors);

@@ -15,7 +15,7 @@
  *   down: [dropColumn("Users", "age", { approveDataLoss: true })],
  * });
  */
-import type { ApiEndpoint, Column, LifeCycle, MaterializedView, PlainView, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
+import type { ApiEndpoint, Column, LifeCycle, MaterializedView, PlainView, SqlResource, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
 
 /** Written on a step that loses data: deploy runs it only when this is `true`. */
 export interface Approval {
@@ -78,6 +78,16 @@ export const createPlainView = step<[view: PlainView]>("createPlainView");
 export const dropPlainView = step<[name: string]>("dropPlainView");
 /** Drops the view and creates it with the new SELECT (a view holds no rows). */
 export const modifyPlainView = step<[view: PlainView]>("modifyPlainView");
+/**
+ * Raw DDL (moose-lib's `SqlResource`): runs `setup` in order. `dropSqlResource` runs the
+ * teardown recorded by the migrations before it; `modifySqlResource` runs that teardown,
+ * then the new setup. Dropping rows (a teardown that drops a table) needs an approval.
+ *
+ * @example createSqlResource({ name: "Top", setup: ["CREATE VIEW top AS SELECT 1"], teardown: ["DROP VIEW top"], pullsDataFrom: [], pushesDataTo: [] })
+ */
+export const createSqlResource = step<[resource: SqlResource]>("createSqlResource");
+export const dropSqlResource = step<[name: string, approval?: Approval]>("dropSqlResource");
+export const modifySqlResource = step<[resource: SqlResource, approval?: Approval]>("modifySqlResource");
 export const createTopic = step<[topic: Topic]>("createTopic");
 export const deleteTopic = step<[name: string, approval?: Approval]>("deleteTopic");
 export const alterTopic = step<[topic: Topic, approval?: Approval]>("alterTopic");
@@ -174,6 +184,9 @@ export const STEP_OPS = [
   "createPlainView",
   "dropPlainView",
   "modifyPlainView",
+  "createSqlResource",
+  "dropSqlResource",
+  "modifySqlResource",
   "createTopic",
   "deleteTopic",
   "alterTopic",

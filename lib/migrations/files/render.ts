@@ -225,6 +225,12 @@ export function describeChange(c: Change): string {
       return `drop view ${c.view.name}`;
     case "plainView.modify":
       return `change view ${c.after.name}`;
+    case "sqlResource.create":
+      return `create SQL resource ${c.resource.name}`;
+    case "sqlResource.drop":
+      return `drop SQL resource ${c.resource.name}`;
+    case "sqlResource.modify":
+      return `change SQL resource ${c.after.name}`;
     case "topic.create":
       return `create topic ${c.topic.name}`;
     case "topic.drop":

@@ -1,6 +1,6 @@
 import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError } from "../../errors.js";
-import { canonicalJson, plainViewsOf, type InfraMap, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
+import { canonicalJson, plainViewsOf, sqlResourcesOf, type InfraMap, type SqlResource, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import type { Approval, RebuildDefinition, Step } from "./api.js";
 
 /**
@@ -68,6 +68,12 @@ export function stepOf(change: Change, approveDataLoss: boolean | undefined): St
       return { op: "createPlainView", args: [c.view] };
     case "plainView.drop":
       return { op: "dropPlainView", args: [c.view.name] };
+    case "sqlResource.create":
+      return { op: "createSqlResource", args: [c.resource] };
+    case "sqlResource.drop":
+      return { op: "dropSqlResource", args: [c.resource.name, ...approval] };
+    case "sqlResource.modify":
+      return { op: "modifySqlResource", args: [c.after, ...approval] };
     case "plainView.modify":
       return { op: "modifyPlainView", args: [c.after] };
     case "topic.create":
@@ -271,6 +277,14 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
       const after = obj<{ name: string }>(0, "view") as Extract<Change, { kind: "plainView.modify" }>["after"];
       return { kind: "plainView.modify", before: existing(plainViewsOf(state), after.name, "view"), after };
     }
+    case "createSqlResource":
+      return { kind: "sqlResource.create", resource: sqlResourceArg(obj<Record<string, unknown>>(0, "SQL resource"), "createSqlResource", origin) };
+    case "dropSqlResource":
+      return { kind: "sqlResource.drop", resource: existing(sqlResourcesOf(state), str(0, "SQL resource name"), "SQL resource") };
+    case "modifySqlResource": {
+      const after = sqlResourceArg(obj<Record<string, unknown>>(0, "SQL resource"), "modifySqlResource", origin);
+      return { kind: "sqlResource.modify", before: existing(sqlResourcesOf(state), after.name, "SQL resource"), after };
+    }
     case "createTopic":
       return { kind: "topic.create", topic: obj(0, "topic") };
     case "deleteTopic":
@@ -333,4 +347,19 @@ export function stepLabel(step: Step): string {
   const first = step.args[0];
   const shown = first !== null && typeof first === "object" && "name" in first ? (first as { name: unknown }).name : first;
   return `${step.op}(${JSON.stringify(shown)?.slice(0, 80) ?? ""}${step.args.length > 1 ? ", …" : ""})`;
+}
+
+/** A SQL resource written in a file: statements are arrays of strings (edited by hand, so checked here). */
+function sqlResourceArg(v: Record<string, unknown>, op: string, origin: StepOrigin): SqlResource {
+  const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === "string");
+  if (typeof v.name !== "string" || !strings(v.setup) || !strings(v.teardown) || !strings(v.pullsDataFrom ?? []) || !strings(v.pushesDataTo ?? [])) {
+    throw bad(origin, `${op}: argument 1 must be { name, setup: ["CREATE …"], teardown: ["DROP …"], pullsDataFrom: [names], pushesDataTo: [names] }`);
+  }
+  return {
+    name: v.name,
+    setup: v.setup as string[],
+    teardown: v.teardown as string[],
+    pullsDataFrom: (v.pullsDataFrom ?? []) as string[],
+    pushesDataTo: (v.pushesDataTo ?? []) as string[],
+  };
 }

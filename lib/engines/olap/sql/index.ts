@@ -12,6 +12,7 @@ import { isStrictExtension, setIndexesStatements, setOrderByStatements, setProje
 import { createTableStatement, describeEngine, keyText } from "./tables.js";
 import { nestedSuffix } from "./types.js";
 import { createPlainViewStatement, dropPlainViewStatement, modifyPlainViewStatements } from "./plain-views.js";
+import { modifyStatements as modifySqlResourceStatements, setupStatements, teardownStatements } from "./sql-resources.js";
 import { createViewStatement, dropViewStatement, modifyViewStatements } from "./views.js";
 import { qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
 
@@ -91,6 +92,9 @@ const OLAP_SQL: { readonly [K in KindsOwnedBy<"olap">]: Convertor<ChangeOf<K>> }
   "plainView.create": (change, ctx) => [createPlainViewStatement(change.view, ctx)],
   "plainView.drop": (change, ctx) => [dropPlainViewStatement(change.view, ctx)],
   "plainView.modify": (change, ctx) => modifyPlainViewStatements(change.before, change.after, ctx),
+  "sqlResource.create": (change, ctx) => setupStatements(change.resource, ctx),
+  "sqlResource.drop": (change, ctx) => teardownStatements(change.resource, ctx),
+  "sqlResource.modify": (change, ctx) => modifySqlResourceStatements(change.before, change.after, ctx),
 };
 
 /**
