@@ -1,11 +1,11 @@
 import { ExitCode, InvalidInputError } from "../../lib/errors.js";
-import type { PlanReport } from "../../lib/project/plan-project.js";
+import { extractProjectChecked, type PlanReport } from "../../lib/project/plan-project.js";
 import type { LoadedConfig } from "../../lib/config/config.js";
 import { committedState, nextTimestamp, planCommitted } from "../../lib/migrations/author/generate.js";
 import type { CommittedState } from "../../lib/migrations/files/committed-state.js";
+import { learnSqlResources } from "../../lib/engines/olap/sql-resource-policy.js";
 import { migrationSql, planAsMigration, sqlTarget, type MigrationSql, type SqlTarget } from "../../lib/migrations/review/sql-preview.js";
 import { migrationSqlJson, writeMigrationSql } from "../present/sql.js";
-import { extractProjectChecked } from "../../lib/project/plan-project.js";
 import { DEFAULT_REMOTE_TIMEOUT_MS, type RemoteState, type TokenSource } from "../../lib/remote/fetch-state.js";
 import type { CliIO } from "../io.js";
 import { renderPlanText } from "../present/plan-text.js";
@@ -26,6 +26,8 @@ export async function run(args: PlanArgs, io: CliIO): Promise<number> {
     const committed = committedState(config);
     // With --sql the plan is the file `migrate generate` would write now (its rebuilds name the same timestamp).
     const stamp = nextTimestamp(new Date(), committed.newest);
+    // What the committed SQL resources' teardowns drop decides their steps' risks.
+    await learnSqlResources(committed.state);
     const report = planCommitted(config, args.sql ? { rebuildSuffix: stamp } : {}, app, committed);
     printWarnings(report.app.warnings, io);
     const sql = args.sql && report.plan.steps.length > 0 ? await planSql(config, committed, report, `${stamp}_plan`, args.serverVersion) : undefined;

@@ -16,6 +16,7 @@ import { DRAFT_FILE, DRAFT_ID, readDraft, readMigrations, type MigrationFile } f
 import { renderMigration, timestampId } from "../migrations/files/render.js";
 import { replayMigrations } from "../migrations/files/sequence.js";
 import { liveDrift } from "../migrations/apply/status.js";
+import { learnSqlResources } from "../engines/olap/sql-resource-policy.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, plainViewsOf, withPlainViews, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
@@ -219,6 +220,7 @@ export class DevSession {
       await this.reconcile();
       this.suspect = false;
     }
+    await learnSqlResources(this.live);
     const planNow = () =>
       planAgainst(app, this.live, { kind: "migrations", count: 0 }, { renames: renameHints(this.acceptedRenames), rebuildSuffix: timestampId(new Date()) });
     let report = planNow();

@@ -3,6 +3,7 @@ import { InvalidInputError, RefusedError, type SourcePosition } from "../../erro
 import { parseStatement } from "../../engines/olap/parser.js";
 import { checkChangesSql, dataLossOf, readRefusal, readRefused } from "../../engines/olap/statement-policy.js";
 import { approvalOf } from "../files/steps.js";
+import { readSqlResource } from "../../engines/olap/sql-resource-policy.js";
 import type { LocatedStep } from "../files/read.js";
 
 /**
@@ -45,6 +46,13 @@ export async function guardMigrationSql(steps: readonly LocatedStep[], changes: 
     }
     const change = changes[i];
     if (change) await checkChangesSql([change], () => position);
+    // A SQL resource's statements, as the plan's policy reads them (hand edits included).
+    if (change?.kind === "sqlResource.create") await readSqlResource(change.resource, position);
+    if (change?.kind === "sqlResource.drop") await readSqlResource(change.resource, position);
+    if (change?.kind === "sqlResource.modify") {
+      await readSqlResource(change.before, position);
+      await readSqlResource(change.after, position);
+    }
   }
   if (unapproved.length > 0) {
     throw new RefusedError("DESTRUCTIVE_NOT_APPROVED", headline, {

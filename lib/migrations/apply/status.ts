@@ -6,7 +6,10 @@ import { existsSync } from "node:fs";
 import type { LoadedConfig } from "../../config/config.js";
 import { openLedger } from "../../ledger/index.js";
 import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
-import { canonicalJson, emptyInfraMap, plainViewsOf, type InfraMap, type PlainView, type Table } from "../../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, plainViewsOf, sqlResourcesOf, type InfraMap, type PlainView, type Table } from "../../model/infra-map.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
+import { objectLabel, sqlResourceFacts, type CreatedObject } from "../../model/sql-resource-facts.js";
+import { learnSqlResources } from "../../engines/olap/sql-resource-policy.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "../files/read.js";
 import type { TopicDescription } from "../../engines/stream/topic-spec.js";
 import { replayMigrations } from "../files/sequence.js";
@@ -165,10 +168,16 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
     scope === undefined
       ? undefined
       : new Set([...scope.tables, ...Object.values(scopedViews).flatMap((v) => [...v.sourceTables, v.targetTable]), ...Object.values(scopedPlain).flatMap((v) => v.sourceTables)]);
-  const [live, normalized] = await Promise.all([
+  const [introspected, normalized] = await Promise.all([
     olap.introspect(declaredDatabases(Object.keys(expected.tables))),
     olap.normalize({ tables: inScope(expected.tables, needed), views: scopedViews, ...(Object.keys(scopedPlain).length > 0 ? { plainViews: scopedPlain } : {}) }),
   ]);
+  // What SQL resources create is theirs, not drift of the declared objects; it is checked to exist below.
+  // A scoped check (before a deploy) looks only at what the migrations touch.
+  const resources = await sqlResourceObjects(expected, olap, scope === undefined);
+  const theirs = new Set(resources.created.filter((c) => c.database === undefined && c.kind !== "function").map((c) => c.name));
+  const without = <T>(objs: Readonly<Record<string, T>>): Record<string, T> => Object.fromEntries(Object.entries(objs).filter(([k]) => !theirs.has(k)));
+  const live = { ...introspected, tables: without(introspected.tables), views: without(introspected.views), plainViews: without(introspected.plainViews) };
   const want = { tables: inScope(normalized.tables, scope?.tables), views: normalized.views, plainViews: inScope(normalized.plainViews, scope?.plainViews) };
   // What a view reads is derived from its SELECT; the SELECT is what is compared.
   const livePlain = Object.fromEntries(
@@ -183,7 +192,7 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
     plainViews: livePlain,
   } as InfraMap;
   const wanted = { ...emptyInfraMap(), tables: want.tables, views: want.views, plainViews: want.plainViews } as InfraMap;
-  const replicas = await replicaDrift(inScope(expected.tables, scope?.tables), want.tables, olap);
+  const replicas = [...(await replicaDrift(inScope(expected.tables, scope?.tables), want.tables, olap)), ...resources.missing];
   if (canonicalJson(actual) === canonicalJson(wanted)) return replicas;
   return [...replicas, ...diff(wanted, actual).map((c) => {
     switch (c.kind) {
@@ -212,6 +221,37 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
     }
   })];
 }
+
+/**
+ * The objects the SQL resources of `expected` create (read from their setup statements by
+ * ClickHouse's parser), and a drift line for each one the database does not have: raw SQL
+ * cannot be read back in general, but the names its CREATE statements make can be looked up
+ * (`system.tables` for tables, views and dictionaries; `system.functions` for functions).
+ */
+async function sqlResourceObjects(expected: InfraMap, olap: OlapEngine, checkExistence: boolean): Promise<{ created: CreatedObject[]; missing: string[] }> {
+  const resources = Object.values(sqlResourcesOf(expected));
+  if (resources.length === 0) return { created: [], missing: [] };
+  await learnSqlResources(expected);
+  const created: CreatedObject[] = [];
+  const missing: string[] = [];
+  for (const r of resources) {
+    const facts = sqlResourceFacts(r);
+    if (facts === undefined) continue;
+    for (const c of facts.creates) {
+      created.push(c);
+      if (!checkExistence) continue;
+      // Literals, not parameters: servers before 19.11 have no query parameters.
+      const rows =
+        c.kind === "function"
+          ? await olap.query(`SELECT name FROM system.functions WHERE name = ${quoteString(c.name)}`)
+          : await olap.query(`SELECT name FROM system.tables WHERE database = ${c.database === undefined ? "currentDatabase()" : quoteString(c.database)} AND name = ${quoteString(c.name)}`);
+      if (rows.length === 0) missing.push(`${KIND_WORD[c.kind]} ${objectLabel(c)}, which SqlResource ${r.name} creates, is missing from the database`);
+    }
+  }
+  return { created, missing };
+}
+
+const KIND_WORD: Readonly<Record<CreatedObject["kind"], string>> = { table: "table", view: "view", materializedView: "materialized view", dictionary: "dictionary", function: "function" };
 
 /** `names` and the plain views they read, transitively. */
 function plainViewClosure(views: Readonly<Record<string, PlainView>>, names: ReadonlySet<string>): Set<string> {

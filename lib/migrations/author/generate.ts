@@ -6,6 +6,7 @@ import { renameHints, type RenameResolver, type RenameSuggestion } from "../../d
 import { InvalidInputError } from "../../errors.js";
 import { checkTopicChanges } from "../../engines/stream/topic-spec.js";
 import type { ExtractedApp } from "../../extract/extract-app.js";
+import { learnSqlResources } from "../../engines/olap/sql-resource-policy.js";
 import { planAgainst, extractProject, extractProjectChecked, type PlanOptions, type PlanReport } from "../../project/plan-project.js";
 import { readCommittedState, type CommittedState } from "../files/committed-state.js";
 import { readDraft, type MigrationFile } from "../files/read.js";
@@ -45,6 +46,8 @@ export async function generateMigration(config: LoadedConfig, options: GenerateO
   if (options.empty) return writeEmpty(config, options);
   const app = await extractProjectChecked(config);
   const { state, hash, count, newest } = committedState(config);
+  // What the committed SQL resources' teardowns drop decides their steps' risks.
+  await learnSqlResources(state);
   const stamp = nextTimestamp(options.now ?? new Date(), newest);
   // Renames answered in `moose dev` live in its draft: finalising it keeps them renames (not a drop + add).
   const fromDraft = draftRenames(config, hash);
@@ -155,4 +158,14 @@ export function nextTimestamp(now: Date, newest: string | undefined): string {
 export function planCommitted(config: LoadedConfig, options: PlanOptions = {}, app: ExtractedApp = extractProject(config), committed: CommittedState = committedState(config)): PlanReport {
   const { state, hash, count } = committed;
   return planAgainst(app, state, { kind: "migrations", count }, options, hash);
+}
+
+/**
+ * {@link planCommitted} on the checked app, with the committed SQL resources' statements read
+ * by ClickHouse's parser first (their teardowns decide the risk of dropping or replacing them).
+ */
+export async function planCommittedChecked(config: LoadedConfig, options: PlanOptions = {}): Promise<PlanReport> {
+  const app = await extractProjectChecked(config);
+  await learnSqlResources(committedState(config).state);
+  return planCommitted(config, options, app);
 }

@@ -5,7 +5,7 @@ import type { Change } from "../../diff/change.js";
 import { assertNever } from "../../errors.js";
 import { PACKAGE_ROOT } from "../../extract/program.js";
 import type { HeldChange, Plan, PlanStep } from "../../plan/plan.js";
-import { guardedByPreflight, RISK_CODES } from "../../plan/risk.js";
+import { classifyChange, guardedByPreflight, RISK_CODES } from "../../plan/risk.js";
 import { stepOf } from "./steps.js";
 import { tsLiteral } from "./ts-literal.js";
 import type { Step } from "./api.js";
@@ -96,7 +96,14 @@ export function renderMigration(input: RenderInput): string {
  */
 function losesDataOnReverse(step: PlanStep): boolean {
   const r = step.reverse;
-  return r !== null && (r.kind === "table.drop" || r.kind === "table.dropColumn" || r.kind === "topic.drop" || (r.kind === "view.drop" && r.view.inner !== undefined));
+  return (
+    r !== null &&
+    (r.kind === "table.drop" ||
+      r.kind === "table.dropColumn" ||
+      r.kind === "topic.drop" ||
+      (r.kind === "view.drop" && r.view.inner !== undefined) ||
+      ((r.kind === "sqlResource.drop" || r.kind === "sqlResource.modify") && classifyChange(r).losesData))
+  );
 }
 
 /** What a reviewer should know about a step, beyond the call itself. */

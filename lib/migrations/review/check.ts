@@ -5,10 +5,9 @@ import { MooseError, type SourcePosition } from "../../errors.js";
 import type { MigrationRecord } from "../../ledger/records.js";
 import { applyChange } from "../../model/apply-change.js";
 import { classifyChange, guardedByPreflight } from "../../plan/risk.js";
-import { extractProjectChecked } from "../../project/plan-project.js";
 import { projectMigrations } from "../../project/engines.js";
 import { unapprovedSteps } from "../apply/deploy.js";
-import { planCommitted } from "../author/generate.js";
+import { planCommittedChecked } from "../author/generate.js";
 import type { MigrationFile } from "../files/read.js";
 import { describeChange } from "../files/render.js";
 import { replayMigrations, type Replay, type ReplayedMigration } from "../files/sequence.js";
@@ -131,7 +130,7 @@ export async function checkMigrations(config: LoadedConfig, ledger: LedgerView):
     }
   }
   if (replay) {
-    const report = planCommitted(config, {}, await extractProjectChecked(config));
+    const report = await planCommittedChecked(config, {});
     if (report.plan.steps.length > 0) {
       findings.push({
         code: "UNCAPTURED_CHANGES",

@@ -1,0 +1,188 @@
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import test from "ava";
+import { diff } from "../lib/diff/diff.js";
+import { readSqlResource } from "../lib/engines/olap/sql-resource-policy.js";
+import { checkMapSql } from "../lib/engines/olap/statement-policy.js";
+import { extractApp } from "../lib/extract/extract-app.js";
+import { applyChanges } from "../lib/model/apply-change.js";
+import { emptyInfraMap, hashInfraMap, type InfraMap, type SqlResource } from "../lib/model/infra-map.js";
+import { plan } from "../lib/plan/plan.js";
+import { InvalidInputErrors, type MooseError } from "../lib/errors.js";
+import { editFile, initProject, runCli } from "./helpers/cli.js";
+import { tempApp } from "./helpers/extract-apps.js";
+import { events, mapOf, totals, totalsView } from "./helpers/olap-fixtures.js";
+
+/**
+ * moose-lib's `SqlResource` planned end to end: extracted with its statements as written and
+ * its dependencies, every statement read by ClickHouse's parser (hostile ones refused at the
+ * declaration's file:line), ordered after what it reads and before what reads it, setup /
+ * teardown steps with reverses and risks, deployed on chDB (and the 18.16 server with
+ * CLICKHOUSE_URL), drift when an object it creates is missing.
+ */
+
+const APP = `import { OlapTable, SqlResource, View, MaterializedView, Key, sql } from "@514labs/moose-lib";
+
+interface Reading { id: Key<string>; v: number }
+export const readings = new OlapTable<Reading>("Readings", { orderByFields: ["id"] });
+export const positive = new View("positive", sql\`SELECT id, v FROM \${readings} WHERE v > 0\`, [readings]);
+export const summary = new SqlResource(
+  "Summary",
+  ["CREATE VIEW summary AS SELECT count() AS n, sum(v) AS total FROM positive"],
+  ["DROP VIEW summary"],
+  { pullsDataFrom: [positive] },
+);
+export const store = new SqlResource(
+  "Store",
+  ["CREATE TABLE store (id String, v Float64) ENGINE = MergeTree ORDER BY id"],
+  ["DROP TABLE store"],
+  { pullsDataFrom: [readings] },
+);
+`;
+
+const ok = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { code: number; stdout: string; stderr: string }) => t.is(r.code, 0, `${r.stdout}\n${r.stderr}`);
+const newest = (dir: string) => readFileSync(join(dir, "migrations", readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".ts")).sort().at(-1)!), "utf8");
+const rows = async (dir: string, sql: string) => JSON.parse((await runCli(dir, ["query", sql, "--format", "json"])).stdout) as Array<Record<string, unknown>>;
+
+const located = (e: unknown): string[] => (e instanceof InvalidInputErrors ? e.errors : [e as MooseError]).map((x) => `${x.code} ${x.located}`);
+
+test("extraction keeps the statements as written and the dependencies by name; an app without one has no sqlResources (same hash as before)", (t) => {
+  const app = extractApp({ projectDir: tempApp({ "app/index.ts": APP }), mainFile: "app/index.ts" });
+  t.deepEqual(app.map.sqlResources, {
+    Summary: { name: "Summary", setup: ["CREATE VIEW summary AS SELECT count() AS n, sum(v) AS total FROM positive"], teardown: ["DROP VIEW summary"], pullsDataFrom: ["positive"], pushesDataTo: [] },
+    Store: { name: "Store", setup: ["CREATE TABLE store (id String, v Float64) ENGINE = MergeTree ORDER BY id"], teardown: ["DROP TABLE store"], pullsDataFrom: ["Readings"], pushesDataTo: [] },
+  });
+  t.deepEqual(app.warnings.filter((w) => w.includes("SqlResource")), []);
+  const map = mapOf([events, totals], [totalsView]);
+  // The hash this map had before plain views and SQL resources were modelled (tests/fidelity-views).
+  t.is(hashInfraMap(map), "sha256:74d9410f4d4117940e684029c1461f7e9e7b8d8e33d04017125b20ee16fe2c92");
+  const r: SqlResource = { name: "R", setup: ["CREATE VIEW r AS SELECT 1"], teardown: ["DROP VIEW r"], pullsDataFrom: [], pushesDataTo: [] };
+  const back = applyChanges(map, [{ kind: "sqlResource.create", resource: r }, { kind: "sqlResource.drop", resource: r }]);
+  t.false("sqlResources" in back);
+  t.is(hashInfraMap(back), hashInfraMap(map));
+});
+
+test("hostile and foreign statements are refused at the declaration's file:line, naming the statement and what to do", async (t) => {
+  const header = ['import { OlapTable, SqlResource, Key } from "@514labs/moose-lib";', "interface Row { id: Key<string> }", 'export const users = new OlapTable<Row>("Users");'];
+  const problems = async (setup: string[], teardown: string[]): Promise<string[]> => {
+    const line = `export const r = new SqlResource("R", ${JSON.stringify(setup)}, ${JSON.stringify(teardown)});`;
+    const app = extractApp({ projectDir: tempApp({ "app/index.ts": [...header, line].join("\n") }), mainFile: "app/index.ts" });
+    const error = await t.throwsAsync(checkMapSql(app.map, (key) => app.locations[key]));
+    return located(error);
+  };
+  t.deepEqual(await problems(["CREATE VIEW v AS SELECT 1; DROP TABLE Users"], ["DROP VIEW v"]), [
+    'SQL_MULTI_STATEMENT app/index.ts:4:18: setup statement 1 of SqlResource R ("CREATE VIEW v AS SELECT 1; DROP TABLE Users"): ClickHouse reads more than one statement here',
+    'SQL_RESOURCE_NOT_OWNED app/index.ts:4:18: teardown statement 1 of SqlResource R ("DROP VIEW v") drops v, which no setup statement of R creates; a teardown statement must be one DROP TABLE, DROP VIEW, DROP DICTIONARY or DROP FUNCTION of an object this resource\'s setup creates',
+  ]);
+  t.deepEqual(await problems(["CREATE VIEW v AS SELECT 1"], ["DROP TABLE Users"]), [
+    'SQL_RESOURCE_NOT_OWNED app/index.ts:4:18: teardown statement 1 of SqlResource R ("DROP TABLE Users") drops Users, which table Users declares; a teardown statement must be one DROP TABLE, DROP VIEW, DROP DICTIONARY or DROP FUNCTION of an object this resource\'s setup creates',
+  ]);
+  const kinds = await problems(["INSERT INTO Users VALUES ('x')", "SYSTEM DROP DNS CACHE", "CREATE OR REPLACE VIEW w AS SELECT 1", "CREATE DATABASE other", "CREATE TABLE Users (id String) ENGINE = Memory", "ALTER TABLE Users DELETE WHERE 1", "CREATE VIEW ok AS SELEC 1"], []);
+  t.is(kinds.length, 7);
+  t.regex(kinds[0]!, /^SQL_RESOURCE_STATEMENT app\/index.ts:4:18: setup statement 1 of SqlResource R \("INSERT INTO Users VALUES \('x'\)"\): ClickHouse parses it as InsertQuery; a setup statement must be one CREATE TABLE, CREATE VIEW/);
+  t.regex(kinds[1]!, /setup statement 2 .*ClickHouse parses it as SYSTEM;/);
+  t.regex(kinds[2]!, /setup statement 3 .*ClickHouse reads it as CREATE OR REPLACE …/);
+  t.regex(kinds[3]!, /setup statement 4 .*ClickHouse reads it as CREATE DATABASE/);
+  t.regex(kinds[4]!, /^SQL_RESOURCE_NOT_OWNED .*setup statement 5 .* creates Users, which table Users declares/);
+  t.regex(kinds[5]!, /setup statement 6 .*ClickHouse parses it as AlterQuery/);
+  t.regex(kinds[6]!, /^SQL_SYNTAX .*setup statement 7 of SqlResource R/);
+  t.deepEqual(await problems(["CREATE VIEW v AS SELECT 1"], ["DROP VIEW v, w"]).then((p) => p.map((x) => x.replace(/\(".*"\)/, "(…)"))), [
+    "SQL_RESOURCE_STATEMENT app/index.ts:4:18: teardown statement 1 of SqlResource R (…): it drops more than one object (one DROP per object); a teardown statement must be one DROP TABLE, DROP VIEW, DROP DICTIONARY or DROP FUNCTION of an object this resource's setup creates",
+  ]);
+});
+
+test("the parser's reading decides the risk: a teardown dropping a MergeTree table needs an approval, one dropping a view does not", async (t) => {
+  const view: SqlResource = { name: "V", setup: ["CREATE VIEW v1 AS SELECT 1 AS x"], teardown: ["DROP VIEW IF EXISTS v1"], pullsDataFrom: [], pushesDataTo: [] };
+  const table: SqlResource = { name: "T", setup: ["CREATE TABLE IF NOT EXISTS t1 (a Int8) ENGINE = MergeTree ORDER BY a", "CREATE MATERIALIZED VIEW m1 ENGINE = MergeTree ORDER BY a AS SELECT a FROM t1"], teardown: ["DROP VIEW m1", "DROP TABLE t1"], pullsDataFrom: [], pushesDataTo: [] };
+  const facts = await readSqlResource(table, undefined);
+  t.deepEqual(
+    facts.creates.map((c) => `${c.kind} ${c.name} rows=${c.holdsRows}`),
+    ["table t1 rows=true", "materializedView m1 rows=true"],
+  );
+  await readSqlResource(view, undefined);
+  const from: InfraMap = { ...emptyInfraMap(), sqlResources: { V: view, T: table } };
+  const steps = plan(diff(from, emptyInfraMap()), { from, to: emptyInfraMap() }).steps;
+  t.deepEqual(
+    steps.map((s) => `${s.change.kind} ${s.risk.code} losesData=${s.risk.losesData} reverse=${s.reverse?.kind}`),
+    ["sqlResource.drop DROP_SQL_RESOURCE losesData=true reverse=sqlResource.create", "sqlResource.drop DROP_SQL_RESOURCE_NO_ROWS losesData=false reverse=sqlResource.create"],
+  );
+});
+
+test("order: a SQL resource after what it pulls from and before what reads it; a materialized view reading a plain View after the View", async (t) => {
+  const base: InfraMap = mapOf([events, totals], []);
+  const rA: SqlResource = { name: "A", setup: ["CREATE VIEW a_view AS SELECT * FROM recent"], teardown: ["DROP VIEW a_view"], pullsDataFrom: ["recent"], pushesDataTo: [] };
+  const rB: SqlResource = { name: "B", setup: ["CREATE VIEW b_view AS SELECT * FROM a_view"], teardown: ["DROP VIEW b_view"], pullsDataFrom: ["A"], pushesDataTo: [] };
+  await readSqlResource(rA, undefined);
+  await readSqlResource(rB, undefined);
+  const mv = { ...totalsView, name: "totals_mv", sourceTables: ["recent"], selectStatement: "SELECT id, count() AS n FROM recent GROUP BY id" };
+  const to: InfraMap = { ...base, views: { totals_mv: mv }, plainViews: { recent: { name: "recent", selectStatement: "SELECT * FROM events", sourceTables: ["events"] } }, sqlResources: { B: rB, A: rA } };
+  const names = (steps: ReturnType<typeof plan>["steps"]) =>
+    steps.map((s) => {
+      const c = s.change as { kind: string; resource?: { name: string }; view?: { name: string } };
+      return `${c.kind} ${c.resource?.name ?? c.view?.name ?? ""}`.trim();
+    });
+  t.deepEqual(names(plan(diff(base, to), { from: base, to }).steps), ["plainView.create recent", "view.create totals_mv", "sqlResource.create A", "sqlResource.create B"]);
+  t.deepEqual(names(plan(diff(to, base), { from: to, to: base }).steps), ["view.drop totals_mv", "sqlResource.drop B", "sqlResource.drop A", "plainView.drop recent"]);
+});
+
+test.serial("end to end on chDB: plan, migration file, deploy, no changes; changed setup runs the committed teardown then the new setup; removal needs an approval for the table; drift; rollback", async (t) => {
+  const dir = await initProject("sqlres", APP);
+  const shown = await runCli(dir, ["plan"]);
+  ok(t, shown);
+  t.regex(shown.stdout, /\+ Summary \(SQL Resource\)/);
+  t.regex(shown.stdout, /\+ positive \(View\)/);
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "resources"]));
+  const file = newest(dir);
+  t.regex(file, /createSqlResource\(\{/);
+  // In order: the View Summary reads exists first.
+  t.true(file.indexOf('createPlainView({') < file.indexOf('"Summary"'));
+  t.regex(file, /dropSqlResource\("Store", \{ approveDataLoss: true \}\)/, "the down step dropping a MergeTree table is marked as losing data");
+  ok(t, await runCli(dir, ["migrate", "deploy"]));
+  t.is((await runCli(dir, ["plan"])).stdout, "No changes: the infrastructure matches the code.\n");
+  ok(t, await runCli(dir, ["migrate", "status"]));
+  ok(t, await runCli(dir, ["query", "INSERT INTO Readings VALUES ('a', 1), ('b', -2), ('c', 3)", "--write"]));
+  t.deepEqual(await rows(dir, "SELECT n, total FROM summary"), [{ n: "2", total: 4 }]);
+
+  // moose ls lists plain views and SQL resources.
+  const ls = await runCli(dir, ["ls"]);
+  t.regex(ls.stdout, /Views \(1\)[\s\S]*positive/);
+  t.regex(ls.stdout, /SQL Resources \(2\)[\s\S]*Summary/);
+
+  // A new setup: the committed teardown runs (DROP VIEW summary), then the new setup.
+  editFile(dir, "app/index.ts", "sum(v) AS total FROM positive", "max(v) AS top FROM positive");
+  editFile(dir, "app/index.ts", '["DROP VIEW summary"]', '["DROP VIEW IF EXISTS summary"]');
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "summary_max"]));
+  t.regex(newest(dir), /modifySqlResource\(/);
+  const id = readdirSync(join(dir, "migrations")).find((f) => f.endsWith("_summary_max.ts"))!.replace(/\.ts$/, "");
+  const sql = await runCli(dir, ["migrate", "sql", id]);
+  ok(t, sql);
+  t.true(sql.stdout.indexOf("DROP VIEW summary") >= 0 && sql.stdout.indexOf("DROP VIEW summary") < sql.stdout.indexOf("max(v) AS top"), sql.stdout);
+  ok(t, await runCli(dir, ["migrate", "deploy"]));
+  t.deepEqual(await rows(dir, "SELECT n, top FROM summary"), [{ n: "2", top: 3 }]);
+
+  // Drift: an object a SQL resource creates, dropped by hand, is reported.
+  ok(t, await runCli(dir, ["query", "DROP VIEW summary", "--write"]));
+  const status = await runCli(dir, ["migrate", "status"]);
+  t.is(status.code, 3, status.stdout + status.stderr);
+  t.regex(status.stdout + status.stderr, /view summary, which SqlResource Summary creates, is missing from the database/);
+  ok(t, await runCli(dir, ["query", "CREATE VIEW summary AS SELECT count() AS n, max(v) AS top FROM positive", "--write"]));
+  ok(t, await runCli(dir, ["migrate", "status"]));
+
+  // Removing the table resource drops a MergeTree table: the file approves nothing until edited.
+  ok(t, await runCli(dir, ["query", "INSERT INTO store VALUES ('x', 1)", "--write"]));
+  const app = readFileSync(join(dir, "app/index.ts"), "utf8");
+  writeFileSync(join(dir, "app/index.ts"), app.slice(0, app.indexOf("export const store")));
+  ok(t, await runCli(dir, ["migrate", "generate", "--name", "drop_store"]));
+  t.regex(newest(dir), /dropSqlResource\("Store", \{ approveDataLoss: false \}\)/);
+  const refused = await runCli(dir, ["migrate", "deploy"]);
+  t.is(refused.code, 3, refused.stdout + refused.stderr);
+  t.deepEqual(await rows(dir, "SELECT count() AS n FROM store"), [{ n: "1" }], "nothing ran");
+  const path = join(dir, "migrations", readdirSync(join(dir, "migrations")).filter((f) => f.endsWith("drop_store.ts"))[0]!);
+  writeFileSync(path, readFileSync(path, "utf8").replace('dropSqlResource("Store", { approveDataLoss: false })', 'dropSqlResource("Store", { approveDataLoss: true })'));
+  ok(t, await runCli(dir, ["migrate", "deploy"]));
+  t.deepEqual(await rows(dir, "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'store'"), [{ n: "0" }]);
+
+  // Rollback runs the reverse (the setup again); it loses nothing, so no --accept-data-loss.
+  ok(t, await runCli(dir, ["migrate", "rollback"]));
+  t.deepEqual(await rows(dir, "SELECT count() AS n FROM store"), [{ n: "0" }]);
+});
