@@ -149,21 +149,29 @@ test("ClickHouseMaterialized and ClickHouseAlias columns are MATERIALIZED and AL
   ]);
 });
 
-test("View is a plain view; SqlResource is not planned; nothing else is declared", (t) => {
+test("View is a plain view; SqlResource is a SQL resource; nothing else is declared", (t) => {
   const { map } = compat();
   t.deepEqual(map.plainViews, {
     RecentReadings: { name: "RecentReadings", selectStatement: "SELECT * FROM `Readings_2_0` WHERE at > now() - INTERVAL 1 HOUR", sourceTables: ["Readings_2_0"] },
+  });
+  t.deepEqual(map.sqlResources, {
+    ReadingsDictionary: {
+      name: "ReadingsDictionary",
+      setup: ["CREATE DICTIONARY IF NOT EXISTS d (id String) PRIMARY KEY id SOURCE(NULL()) LAYOUT(FLAT()) LIFETIME(0)"],
+      teardown: ["DROP DICTIONARY IF EXISTS d"],
+      pullsDataFrom: [],
+      pushesDataTo: [],
+    },
   });
   t.deepEqual(Object.keys(map.tables).sort(), ["Computed", "DailyReport", "DailyStats", "Events_1_1", "LatestReadings", "Readings_2_0"]);
   t.deepEqual(Object.keys(map.views).sort(), ["DailyReport_MV", "DailyStats_MV"]);
   t.deepEqual(Object.keys(map.topics).sort(), ["Audit", "EventsDLQ", "EventsDeadLetterQueue_1_1", "Events_1_1"]);
 });
 
-test("warnings: redirected imports and SqlResource", (t) => {
+test("warnings: redirected imports (SqlResource is planned: no warning)", (t) => {
   t.deepEqual(compat().warnings, [
     "imports of @514labs/moose-lib are planned against moose-migrate's declaration library",
     "typia is not installed: its type tags are read from moose-migrate's copy of them",
-    'app/index.ts:95:23: SqlResource "ReadingsDictionary" is not planned: moose-migrate does not run raw setup/teardown SQL',
   ]);
 });
 

@@ -168,6 +168,20 @@ const rows: readonly Row[] = [
     ],
   },
   {
+    name: "sqlResource.create / sqlResource.drop / sqlResource.modify",
+    from: { ...infra({}), sqlResources: { Old: { name: "Old", setup: ["CREATE VIEW o AS SELECT 1"], teardown: ["DROP VIEW o"], pullsDataFrom: [], pushesDataTo: [] }, Kept: { name: "Kept", setup: ["CREATE VIEW k AS SELECT 1"], teardown: ["DROP VIEW k"], pullsDataFrom: [], pushesDataTo: [] } } },
+    to: { ...infra({}), sqlResources: { New: { name: "New", setup: ["CREATE VIEW n AS SELECT 1"], teardown: ["DROP VIEW n"], pullsDataFrom: [], pushesDataTo: [] }, Kept: { name: "Kept", setup: ["CREATE VIEW k AS SELECT 2"], teardown: ["DROP VIEW k"], pullsDataFrom: [], pushesDataTo: [] } } },
+    expected: [
+      {
+        kind: "sqlResource.modify",
+        before: { name: "Kept", setup: ["CREATE VIEW k AS SELECT 1"], teardown: ["DROP VIEW k"], pullsDataFrom: [], pushesDataTo: [] },
+        after: { name: "Kept", setup: ["CREATE VIEW k AS SELECT 2"], teardown: ["DROP VIEW k"], pullsDataFrom: [], pushesDataTo: [] },
+      },
+      { kind: "sqlResource.create", resource: { name: "New", setup: ["CREATE VIEW n AS SELECT 1"], teardown: ["DROP VIEW n"], pullsDataFrom: [], pushesDataTo: [] } },
+      { kind: "sqlResource.drop", resource: { name: "Old", setup: ["CREATE VIEW o AS SELECT 1"], teardown: ["DROP VIEW o"], pullsDataFrom: [], pushesDataTo: [] } },
+    ],
+  },
+  {
     name: "plainView.create / plainView.drop / plainView.modify (an app without views has no plainViews)",
     from: { ...infra({}), plainViews: { Old: { name: "Old", selectStatement: "SELECT 1", sourceTables: [] }, Daily: { name: "Daily", selectStatement: "SELECT 1 FROM A", sourceTables: ["A"] } } },
     to: { ...infra({}), plainViews: { New: { name: "New", selectStatement: "SELECT 3", sourceTables: [] }, Daily: { name: "Daily", selectStatement: "SELECT 2 FROM A", sourceTables: ["A"] } } },

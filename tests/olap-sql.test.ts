@@ -114,6 +114,7 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "columnTtl",
     "date32",
     "dateTime64",
+    "dictionaryDdl",
     "dropView",
     "exchangeTables",
     "ifNotExistsColumn",
@@ -141,6 +142,7 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
     "s3QueueEngine",
     "simpleAggregateFunction",
     "skippingIndexes",
+    "sqlUserFunctions",
     "ttl",
     "uuidMacro",
   ]);
