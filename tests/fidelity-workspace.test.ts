@@ -2,6 +2,7 @@ import test from "ava";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { extractApp } from "../lib/extract/extract-app.js";
+import { loadApp } from "../lib/runtime/load-app.js";
 import { errorsOf, tempApp, writeFile } from "./helpers/extract-apps.js";
 
 /**
@@ -112,4 +113,15 @@ test("a package installed from a registry (a real folder in node_modules, not a 
   writeFile(join(dir, "node_modules/registry-pkg/src/index.ts"), 'import { OlapTable } from "@514labs/moose-lib";\nexport const t = new OlapTable<{ id: string }>("FromRegistrySource");\nexport function helper() { return 1; }\n');
   const { map } = extractApp({ projectDir: dir, mainFile: "app/index.ts" });
   t.deepEqual(Object.keys(map.tables), []);
+});
+
+test("moose dev and prod load the workspace package's source too, built or not: the code that runs is the code that was planned", async (t) => {
+  for (const built of [false, true]) {
+    const dir = workspace({ built });
+    const app = await loadApp(join(dir, "apps/backend/app/index.ts"));
+    t.deepEqual(Object.keys(app.tables).sort(), ["Event", "Star"], built ? "built (dist/ would export undefined)" : "never built");
+    const transform = app.streams["Event"]?.transforms[0];
+    t.is(transform?.to, "Star");
+    t.deepEqual(transform?.fn({ eventId: "e1", createdAt: new Date(0), repo: "r" }), { eventId: "e1", stars: 1 });
+  }
 });

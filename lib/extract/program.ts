@@ -2,6 +2,7 @@ import { statSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "./typescript.cjs";
+import { workspaceSource } from "./workspace-source.js";
 
 /** The folder of this package (the one holding package.json). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -160,68 +161,13 @@ export class AppProgram {
     }
     const resolved = ts.resolveModuleName(name, containingFile, options, host, this.moduleCache);
     const source = workspaceSource(name, containingFile, resolved);
-    if (source !== undefined) return source;
+    if (source !== undefined) return { resolvedModule: { resolvedFileName: source, extension: ts.Extension.Ts, isExternalLibraryImport: false } } as ts.ResolvedModuleWithFailedLookupLocations;
     const typia = TYPIA_MODULES.get(name);
     if (typia !== undefined && !resolved.resolvedModule) {
       this.redirected.add("typia");
       return redirectTo(typia);
     }
     return resolved;
-  }
-}
-
-/**
- * A workspace package (linked into node_modules from a folder of the same repository, as pnpm,
- * npm and yarn workspaces do) is read from its TypeScript source, like the app's own files:
- * its declarations are infrastructure the app creates when it imports the package, and its
- * compiled `.d.ts` (when it has been built at all) holds their types but not their names and
- * options. The source is found the way TypeScript's project references map outputs back to
- * inputs: the package's `types` (else `main`) entry, under its tsconfig's `outDir`, is the same
- * path under `rootDir` (else `src/`, else the package folder) with a `.ts` extension. Packages
- * installed from a registry (their real path inside a node_modules folder) are left as they
- * resolve.
- */
-function workspaceSource(name: string, containingFile: string, resolved: ts.ResolvedModuleWithFailedLookupLocations): ts.ResolvedModuleWithFailedLookupLocations | undefined {
-  if (name.startsWith(".") || name.startsWith("/") || (resolved.resolvedModule && !resolved.resolvedModule.resolvedFileName.endsWith(".d.ts"))) return undefined;
-  const parts = name.split("/");
-  const packageName = name.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
-  if (parts.length > (name.startsWith("@") ? 2 : 1)) return undefined; // a subpath export: left as it resolves
-  for (let dir = dirname(containingFile); ; dir = dirname(dir)) {
-    const linked = join(dir, "node_modules", packageName);
-    const real = safeRealpath(linked);
-    if (real !== linked || isFile(join(linked, "package.json"))) {
-      if (real.split(sep).includes("node_modules")) return undefined;
-      const file = sourceEntry(real);
-      return file === undefined ? undefined : ({ resolvedModule: { resolvedFileName: file, extension: ts.Extension.Ts, isExternalLibraryImport: false } } as ts.ResolvedModuleWithFailedLookupLocations);
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-function sourceEntry(packageDir: string): string | undefined {
-  const manifest = ts.readConfigFile(join(packageDir, "package.json"), ts.sys.readFile).config as { types?: unknown; typings?: unknown; main?: unknown } | undefined;
-  const entry = [manifest?.types, manifest?.typings, manifest?.main].find((v): v is string => typeof v === "string");
-  if (entry === undefined) return undefined;
-  const tsconfig = ts.readConfigFile(join(packageDir, "tsconfig.json"), ts.sys.readFile).config as { compilerOptions?: { outDir?: unknown; rootDir?: unknown } } | undefined;
-  const outDir = typeof tsconfig?.compilerOptions?.outDir === "string" ? resolve(packageDir, tsconfig.compilerOptions.outDir) : packageDir;
-  const compiled = resolve(packageDir, entry);
-  if (!compiled.startsWith(outDir + sep) && compiled !== outDir) return undefined;
-  const relative = compiled.slice(outDir.length + 1).replace(/(\.d)?\.(ts|js|mjs|cjs)$/, "");
-  const rootDirs = typeof tsconfig?.compilerOptions?.rootDir === "string" ? [resolve(packageDir, tsconfig.compilerOptions.rootDir)] : [join(packageDir, "src"), packageDir];
-  for (const root of rootDirs) {
-    for (const ext of [".ts", ".tsx", ".mts"]) {
-      const candidate = join(root, relative + ext);
-      if (isFile(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-function isFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
   }
 }
 

@@ -12,7 +12,7 @@ import type { Workflow } from "../dsl/workflow.js";
 import { EngineError, type SourcePosition } from "../errors.js";
 import { GENERATION_PARAM, type LoaderData } from "./loader-hooks.js";
 import { apiPath, versionedName } from "./names.js";
-import { answer, transpileAppFile, type TranspileRequest } from "./transpile.js";
+import { answer, answerWorkspace, transpileAppFile, type TranspileRequest, type WorkspaceRequest } from "./transpile.js";
 
 /** A consumption API of the loaded app, keyed in {@link LoadedApp.consumptionApis} by its route. */
 export interface LoadedConsumptionApi {
@@ -110,8 +110,13 @@ export function registerAppLoader(): void {
     libraryDirUrl: lib.href,
     port: port2,
   };
-  // The loader thread asks this thread to transpile app files (one TypeScript compiler per process).
-  port1.on("message", (request: TranspileRequest) => {
+  // The loader thread asks this thread to transpile app files and to find workspace packages' sources
+  // (one TypeScript compiler per process).
+  port1.on("message", (request: TranspileRequest | WorkspaceRequest) => {
+    if ("workspace" in request) {
+      port1.postMessage(answerWorkspace(request));
+      return;
+    }
     const response = answer(request);
     const main = request.generation === undefined ? undefined : generationMains.get(request.generation);
     if ("output" in response && main !== undefined) {

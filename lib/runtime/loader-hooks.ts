@@ -12,7 +12,9 @@ import { readFile } from "node:fs/promises";
 import type { LoadHook, ResolveHook, InitializeHook } from "node:module";
 import type { MessagePort } from "node:worker_threads";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { TranspileRequest, TranspileResponse } from "./transpile.js";
+import { dirname } from "node:path";
+import { workspacePackageDir } from "../extract/workspace-link.js";
+import type { TranspileRequest, TranspileResponse, WorkspaceRequest, WorkspaceResponse } from "./transpile.js";
 
 /** What the main thread tells the hooks at registration. */
 export interface LoaderData {
@@ -135,6 +137,8 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
   const generation = generationOf(context.parentURL);
   const mapped = alwaysMapped(specifier, d);
   if (mapped !== undefined) return { url: mapped, format: "module", shortCircuit: true };
+  const workspace = await workspaceEntry(specifier, context.parentURL, d.port);
+  if (workspace !== undefined) return { url: withGeneration(workspace, generation, d), format: "module", shortCircuit: true };
   try {
     const resolved = await nextResolve(specifier, context);
     return { ...resolved, url: withGeneration(resolved.url, generation, d) };
@@ -160,7 +164,52 @@ class AppSyntaxError extends SyntaxError {
 
 let nextRequest = 0;
 const pending = new Map<number, { resolve(output: string): void; reject(error: Error): void }>();
+const pendingWorkspaces = new Map<number, (entry: string | null) => void>();
 let listening = false;
+
+function listen(port: MessagePort): void {
+  if (listening) return;
+  listening = true;
+  port.on("message", (m: TranspileResponse | WorkspaceResponse) => {
+    if ("entry" in m) {
+      pendingWorkspaces.get(m.id)?.(m.entry);
+      pendingWorkspaces.delete(m.id);
+      return;
+    }
+    const waiter = pending.get(m.id);
+    if (!waiter) return;
+    pending.delete(m.id);
+    if ("output" in m) waiter.resolve(m.output);
+    else waiter.reject(new AppSyntaxError(m.syntaxError));
+  });
+}
+
+/** Source entries of workspace packages, by package folder (null: the package has none). */
+const workspaceEntries = new Map<string, Promise<string | null>>();
+
+/**
+ * A bare import of a workspace package (a link in node_modules to a folder of the same
+ * repository) loads the package's TypeScript source, as planning reads it, whether or not the
+ * package was built: `file:` URL of the source, or undefined to resolve as Node does. The main
+ * thread maps the entry (it reads the package's tsconfig with the compiler it holds).
+ */
+async function workspaceEntry(specifier: string, parentURL: string | undefined, port: MessagePort): Promise<string | undefined> {
+  if (parentURL === undefined || !parentURL.startsWith("file:") || isRelative(specifier)) return undefined;
+  const dir = workspacePackageDir(specifier, dirname(fileURLToPath(parentURL)));
+  if (dir === undefined) return undefined;
+  let entry = workspaceEntries.get(dir);
+  if (entry === undefined) {
+    listen(port);
+    const id = nextRequest++;
+    entry = new Promise<string | null>((resolve) => {
+      pendingWorkspaces.set(id, resolve);
+      port.postMessage({ id, workspace: dir } satisfies WorkspaceRequest);
+    });
+    workspaceEntries.set(dir, entry);
+  }
+  const file = await entry;
+  return file === null ? undefined : pathToFileURL(file).href;
+}
 
 /**
  * The main thread transpiles (it holds the TypeScript compiler already): the request
@@ -168,16 +217,7 @@ let listening = false;
  * because `import()` waits for the loader thread without blocking it.
  */
 function transpileOnMainThread(port: MessagePort, file: string, text: string, generation: number | undefined): Promise<string> {
-  if (!listening) {
-    listening = true;
-    port.on("message", (m: TranspileResponse) => {
-      const waiter = pending.get(m.id);
-      if (!waiter) return;
-      pending.delete(m.id);
-      if ("output" in m) waiter.resolve(m.output);
-      else waiter.reject(new AppSyntaxError(m.syntaxError));
-    });
-  }
+  listen(port);
   const id = nextRequest++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });

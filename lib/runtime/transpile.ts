@@ -1,4 +1,5 @@
 import ts from "../extract/typescript.cjs";
+import { workspaceSourceEntry } from "../extract/workspace-source.js";
 
 /** A request from the loader thread: transpile `text` (the contents of `file`). */
 export interface TranspileRequest {
@@ -11,6 +12,18 @@ export interface TranspileRequest {
 
 /** The answer: the JavaScript, or a syntax error whose message starts with `file:line:column: `. */
 export type TranspileResponse = { readonly id: number; readonly output: string } | { readonly id: number; readonly syntaxError: string };
+
+/** A request from the loader thread: the TypeScript source entry of the workspace package in `packageDir`. */
+export interface WorkspaceRequest {
+  readonly id: number;
+  readonly workspace: string;
+}
+
+/** The answer: the entry's source file, or null when the package has none (it then loads as Node resolves it). */
+export interface WorkspaceResponse {
+  readonly id: number;
+  readonly entry: string | null;
+}
 
 /**
  * Transpiles one app file to an ES module (types stripped, each file alone, source map
@@ -49,4 +62,8 @@ export function transpileAppFile(file: string, text: string): { readonly output:
 
 export function answer(request: TranspileRequest): TranspileResponse {
   return { id: request.id, ...transpileAppFile(request.file, request.text) };
+}
+
+export function answerWorkspace(request: WorkspaceRequest): WorkspaceResponse {
+  return { id: request.id, entry: workspaceSourceEntry(request.workspace) ?? null };
 }
