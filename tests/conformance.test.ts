@@ -22,6 +22,8 @@ interface Row {
   readonly table: string;
   /** The row declares a plain view (moose-lib's `View`) named `table`, not a table. */
   readonly view?: true;
+  /** The row declares a SqlResource named `table`: the ClickHouse text is in its setup's statements. */
+  readonly sqlResource?: true;
   /** `planned`, or the error code it is refused with. */
   readonly outcome: "planned" | "NOT_PLANNED" | "INVALID_CONFIG";
   /** What the CREATE statement contains (planned rows), or the reason (refused rows). */
@@ -31,7 +33,7 @@ interface Row {
 }
 
 const header = [
-  'import { OlapTable, View, ClickHouseEngines, Key, LifeCycle, UInt64, Int8, ClickHouseDefault, ClickHouseMaterialized, ClickHouseAlias, ClickHouseCodec, ClickHouseTTL } from "@514labs/moose-lib";',
+  'import { OlapTable, View, SqlResource, ClickHouseEngines, Key, LifeCycle, UInt64, Int8, ClickHouseDefault, ClickHouseMaterialized, ClickHouseAlias, ClickHouseCodec, ClickHouseTTL } from "@514labs/moose-lib";',
   "interface Row { id: Key<string>; at: Date; n: UInt64; sign: Int8; v: UInt64; d: UInt64 }",
   "interface Plain { id: string; amount: number }",
   'interface Cols { id: Key<string>; at: Date; day: Date & ClickHouseMaterialized<"toDate(at)">; label: string & ClickHouseAlias<"upper(id)">; blob: string & ClickHouseCodec<"ZSTD(3)">; debug: string & ClickHouseTTL<"at + INTERVAL 1 DAY">; score: number & ClickHouseDefault<"0"> }',
@@ -55,6 +57,16 @@ const rows: readonly Row[] = [
   { feature: "column `ClickHouseDefault` / `Materialized` / `Alias` / `Codec` / `TTL`", table: "T14", declaration: 'new OlapTable<Cols>("T14")', outcome: "planned", clickhouse: "`day` DateTime('UTC') MATERIALIZED toDate(at),\n  `label` String ALIAS upper(id),\n  `blob` String CODEC(ZSTD(3)),\n  `debug` String TTL at + INTERVAL 1 DAY,\n  `score` Float64 DEFAULT 0", changes: "MODIFY COLUMN (codec, TTL, expression); to ALIAS: approval", servers: "codec 19.1+, column TTL 19.6+" },
   { feature: "`lifeCycle`, `version`", table: "T15", declaration: 'new OlapTable<Row>("T15", { lifeCycle: LifeCycle.DELETION_PROTECTED, version: "1.2" })', outcome: "planned", clickhouse: "CREATE TABLE `db`.`T15_1_2`", changes: "drops held by the life cycle; a new version is a new table (rows copied when the old one is protected)", servers: "all" },
   { feature: "`View` (plain view: `new View(name, selectStatement, baseTables)`)", table: "V1", view: true, declaration: 'new View("V1", "SELECT id, n FROM T1 WHERE n > 0", [x0])', outcome: "planned", clickhouse: "CREATE VIEW `db`.`V1`\nAS SELECT id, n FROM T1 WHERE n > 0", changes: "SELECT: drop + create (a view holds no rows); created after what it reads, dropped before it", servers: "all; DROP TABLE before 20.8" },
+  {
+    feature: "`SqlResource` (`new SqlResource(name, setup, teardown, { pullsDataFrom, pushesDataTo })`)",
+    table: "S1",
+    sqlResource: true,
+    declaration: 'new SqlResource("S1", ["CREATE VIEW s1_ids AS SELECT id FROM T1"], ["DROP VIEW s1_ids"], { pullsDataFrom: [x0] })',
+    outcome: "planned",
+    clickhouse: "CREATE VIEW s1_ids AS SELECT id FROM T1",
+    changes: "setup runs as written (each one CREATE TABLE / VIEW / MATERIALIZED VIEW / DICTIONARY / FUNCTION, read by ClickHouse's parser); removed: its teardown (approval when that drops a table holding rows); a new setup: the old teardown, then the new setup; after what it pulls from and pushes to, before what reads it",
+    servers: "all; DROP VIEW 20.8+, CREATE DICTIONARY 19.17+, CREATE FUNCTION 21.10+ (refused naming the version)",
+  },
   { feature: "table `constraints`", table: "R2", declaration: 'new OlapTable<Row>("R2", { constraints: [{ name: "c", expression: "n > 0", type: "CHECK" }] })', outcome: "NOT_PLANNED", clickhouse: "CHECK / ASSUME constraints", changes: "—", servers: "—" },
   { feature: "S3 / S3Queue credentials (`awsAccessKeyId`, `awsSecretAccessKey`)", table: "R3", declaration: 'new OlapTable<Plain>("R3", { engine: ClickHouseEngines.S3, path: "s3://b/x.csv", format: "CSV", awsAccessKeyId: "AKIA", awsSecretAccessKey: "secret" })', outcome: "NOT_PLANNED", clickhouse: "S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)", changes: "—", servers: "—" },
   { feature: "engines Distributed, IcebergS3, GraphiteMergeTree", table: "R4", declaration: 'new OlapTable<Plain>("R4", { engine: ClickHouseEngines.Distributed })', outcome: "INVALID_CONFIG", clickhouse: "not planned yet", changes: "—", servers: "—" },
@@ -83,6 +95,12 @@ test("every planned row extracts, and its CREATE statement has the ClickHouse te
   const { map } = planned();
   const server = capabilitiesFor("26.7.2.1", { server: true, zooKeeper: true, databaseEngine: "Atomic" });
   for (const r of rows.filter((x) => x.outcome === "planned")) {
+    if (r.sqlResource) {
+      const resource = map.sqlResources?.[r.table];
+      const statements = resource ? statementsFor({ kind: "sqlResource.create", resource }, { database: "db", capabilities: server }) : [];
+      t.true(statements.some((s) => s.includes(r.clickhouse)), `${r.feature}: ${JSON.stringify(r.clickhouse)} is not in\n${statements.join("\n")}`);
+      continue;
+    }
     if (r.view) {
       const view = map.plainViews?.[r.table];
       const [create] = view ? statementsFor({ kind: "plainView.create", view }, { database: "db", capabilities: server }) : [];
