@@ -11,7 +11,15 @@ import { plan } from "../lib/plan/plan.js";
 import { InvalidInputErrors, type MooseError } from "../lib/errors.js";
 import { editFile, initProject, runCli } from "./helpers/cli.js";
 import { tempApp } from "./helpers/extract-apps.js";
-import { events, mapOf, totals, totalsView } from "./helpers/olap-fixtures.js";
+import { applyToEngine, events, mapOf, totals, totalsView, uniqueDatabase } from "./helpers/olap-fixtures.js";
+import { serverConfigFromEnv } from "./helpers/olap-server.js";
+import { openOlapEngine } from "../lib/engines/olap/open.js";
+import type { OlapEngine } from "../lib/engines/olap/engine.js";
+import { capabilitiesFor } from "../lib/engines/olap/capabilities.js";
+import { statementsFor } from "../lib/engines/olap/sql/index.js";
+import { liveDrift } from "../lib/migrations/apply/status.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 /**
  * moose-lib's `SqlResource` planned end to end: extracted with its statements as written and
@@ -185,4 +193,94 @@ test.serial("end to end on chDB: plan, migration file, deploy, no changes; chang
   // Rollback runs the reverse (the setup again); it loses nothing, so no --accept-data-loss.
   ok(t, await runCli(dir, ["migrate", "rollback"]));
   t.deepEqual(await rows(dir, "SELECT count() AS n FROM store"), [{ n: "0" }]);
+});
+
+// ---------------------------------------------------------------------------
+// Both engines: the adapter's statements on chDB and on the 18.16 server.
+
+const rView: SqlResource = { name: "RView", setup: ["CREATE VIEW rv AS SELECT id, v FROM events WHERE v > 0"], teardown: ["DROP TABLE IF EXISTS rv"], pullsDataFrom: ["events"], pushesDataTo: [] };
+const rTable: SqlResource = {
+  name: "RTable",
+  setup: ["CREATE TABLE rt (id UInt64, n UInt64) ENGINE = SummingMergeTree ORDER BY id", "CREATE MATERIALIZED VIEW rt_mv TO rt AS SELECT id, toUInt64(count()) AS n FROM events GROUP BY id"],
+  teardown: ["DROP TABLE rt_mv", "DROP TABLE rt"],
+  pullsDataFrom: ["events"],
+  pushesDataTo: [],
+};
+
+async function roundTrip(t: import("ava").ExecutionContext, engine: OlapEngine): Promise<void> {
+  for (const r of [rView, rTable]) await readSqlResource(r, undefined);
+  const base = mapOf([events], []);
+  const to: InfraMap = { ...base, sqlResources: { RView: rView, RTable: rTable } };
+  await applyToEngine(engine, emptyInfraMap(), plan(diff(emptyInfraMap(), base), { from: emptyInfraMap(), to: base }).steps.map((s) => s.change));
+  const up = plan(diff(base, to), { from: base, to }).steps;
+  await applyToEngine(engine, base, up.map((s) => s.change));
+  await engine.execute("INSERT INTO events (id, v, ts) VALUES (1, 5, now()), (2, -1, now()), (1, 7, now())");
+  t.deepEqual(await engine.query("SELECT id FROM rv ORDER BY v"), [{ id: "1" }, { id: "1" }]);
+  t.deepEqual(await engine.query("SELECT id, sum(n) AS n FROM rt GROUP BY id ORDER BY id"), [{ id: "1", n: "2" }, { id: "2", n: "1" }]);
+  t.deepEqual(await liveDrift(to, engine), [], "no false drift: what the resources create is theirs, and it exists");
+
+  await engine.execute("DROP TABLE rv");
+  t.deepEqual(await liveDrift(to, engine), ["view rv, which SqlResource RView creates, is missing from the database"]);
+  for (const s of statementsFor({ kind: "sqlResource.create", resource: rView }, { database: engine.database, capabilities: await engine.capabilities() })) await engine.execute(s);
+  t.deepEqual(await liveDrift(to, engine), []);
+
+  // A new setup: the old teardown, then the new setup; the reverse puts the old one back.
+  const changed: InfraMap = { ...to, sqlResources: { RView: { ...rView, setup: ["CREATE VIEW rv AS SELECT id, v FROM events WHERE v > 6"] }, RTable: rTable } };
+  await readSqlResource(changed.sqlResources!.RView!, undefined);
+  const modify = plan(diff(to, changed), { from: to, to: changed }).steps;
+  t.deepEqual(modify.map((s) => `${s.change.kind} ${s.risk.code}`), ["sqlResource.modify REPLACE_SQL_RESOURCE"]);
+  await applyToEngine(engine, to, modify.map((s) => s.change));
+  t.deepEqual(await engine.query("SELECT id FROM rv"), [{ id: "1" }]);
+  await applyToEngine(engine, changed, modify.map((s) => s.reverse!));
+  t.deepEqual(await engine.query("SELECT id FROM rv ORDER BY v"), [{ id: "1" }, { id: "1" }]);
+
+  // Removed: teardowns run (the table one needs an approval: it holds rows), readers first.
+  const down = plan(diff(to, base), { from: to, to: base }).steps;
+  t.deepEqual(down.map((s) => `${s.change.kind} ${s.risk.code} ${s.risk.losesData}`).sort(), ["sqlResource.drop DROP_SQL_RESOURCE true", "sqlResource.drop DROP_SQL_RESOURCE_NO_ROWS false"]);
+  await applyToEngine(engine, to, down.map((s) => s.change));
+  t.deepEqual(await engine.query("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name"), [{ name: "events" }]);
+  t.deepEqual(await liveDrift(base, engine), []);
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "moose-fidelity-sqlres-"));
+test.after.always(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test.serial("embedded: setup, queries, no false drift, a missing object is drift, new setup and its reverse, teardown", async (t) => {
+  const engine = await openOlapEngine({ engine: "embedded", dataDir, database: uniqueDatabase("sqlres") });
+  try {
+    await roundTrip(t, engine);
+  } finally {
+    await engine.close();
+  }
+});
+
+test("a statement the server's version cannot run is refused before anything runs, naming the version", async (t) => {
+  const r: SqlResource = { name: "Fn", setup: ["CREATE FUNCTION moose_plus_one AS (x) -> x + 1", "CREATE VIEW fv AS SELECT moose_plus_one(1) AS y"], teardown: ["DROP VIEW fv", "DROP FUNCTION moose_plus_one"], pullsDataFrom: [], pushesDataTo: [] };
+  await readSqlResource(r, undefined);
+  const old = { database: "db", capabilities: capabilitiesFor("18.16.1") };
+  const create = t.throws(() => statementsFor({ kind: "sqlResource.create", resource: r }, old));
+  t.is(create?.message, "cannot run the setup of SqlResource Fn (it creates function moose_plus_one): ClickHouse 18.16.1 does not support CREATE FUNCTION (ClickHouse 21.10+)");
+  const drop = t.throws(() => statementsFor({ kind: "sqlResource.drop", resource: r }, old));
+  t.regex(drop?.message ?? "", /cannot run the teardown of SqlResource Fn \(DROP VIEW fv\): ClickHouse 18.16.1 does not support DROP VIEW \(ClickHouse 20.8\+\)/);
+  t.deepEqual(statementsFor({ kind: "sqlResource.create", resource: r }, { database: "db", capabilities: capabilitiesFor("24.8.1") }), r.setup);
+});
+
+const serverTest = process.env.CLICKHOUSE_URL ? test.serial : test.skip;
+
+serverTest("server 18.16: the same round trip; DROP VIEW and CREATE FUNCTION are refused naming the server's version", async (t) => {
+  const config = serverConfigFromEnv(uniqueDatabase("moose_sqlres"));
+  if (!config) throw new Error("CLICKHOUSE_URL is not set");
+  const engine = await openOlapEngine(config);
+  try {
+    await roundTrip(t, engine);
+    const caps = await engine.capabilities();
+    const r: SqlResource = { name: "V", setup: ["CREATE VIEW v18 AS SELECT 1 AS x"], teardown: ["DROP VIEW v18"], pullsDataFrom: [], pushesDataTo: [] };
+    await readSqlResource(r, undefined);
+    const error = t.throws(() => statementsFor({ kind: "sqlResource.drop", resource: r }, { database: engine.database, capabilities: caps }));
+    t.is((error as MooseError | undefined)?.code, "UNSUPPORTED_BY_SERVER");
+    t.regex(error?.message ?? "", new RegExp(`ClickHouse ${caps.version.replace(/\./g, "\\.")} does not support DROP VIEW`));
+  } finally {
+    await engine.execute(`DROP DATABASE IF EXISTS \`${engine.database}\``).catch(() => undefined);
+    await engine.close();
+  }
 });
