@@ -4,6 +4,7 @@ import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { rollback } from "../lib/migrations/apply/rollback.js";
+import { deploy } from "../lib/migrations/apply/deploy.js";
 import type { Ledger } from "../lib/ledger/ledger.js";
 import { effectsForSteps, effectText, executeStep } from "../lib/migrations/apply/execute.js";
 import { replayMigrations } from "../lib/migrations/files/sequence.js";
@@ -172,6 +173,74 @@ function suite(name: string, config: (database: string) => OlapConfig | undefine
     }
     t.log(`${points} kill points, each finished by a plain deploy`);
     t.true(points >= 20, `${points} kill points`);
+  });
+
+  (available ? test.serial : test.skip)(`${name}: a deploy of several migrations writes the ledger once between two migrations, and killed before or after any statement is finished by a plain deploy`, async (t: ExecutionContext) => {
+    t.timeout(20 * 60_000);
+    const A = table("A", [["id", "UInt64"]]);
+    const A2 = { ...A, columns: [...A.columns, { name: "x", type: "Nullable(String)" }] };
+    const B = table("B", [["id", "UInt64"]]);
+    /** Three pending single-step migrations: create A, add A.x, create B. */
+    const pending = async (): Promise<{ p: EvolveProject; ids: string[] }> => {
+      const p = await open();
+      const ids = [p.generate(infra({ tables: [A] }), undefined, {}, "a")!.id, p.generate(infra({ tables: [A2] }), undefined, {}, "ax")!.id, p.generate(infra({ tables: [A2, B] }), undefined, {}, "b")!.id];
+      return { p, ids };
+    };
+    const clean = await pending();
+    const writes: string[] = [];
+    const counted = new Proxy(clean.p.ledger, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        return (...a: unknown[]) => {
+          if (["begin", "stepStarted", "stepDone", "complete", "completeAndBegin"].includes(String(prop))) writes.push(String(prop));
+          return (value as (...a: unknown[]) => unknown).apply(target, a);
+        };
+      },
+    }) as Ledger;
+    const report = await deploy(clean.p.files(), counted, async () => ({ olap: clean.p.olap, close: async () => {} }));
+    t.true(report.ok, JSON.stringify(report.migrations));
+    // The first migration begins and marks its step started; after that, one write per migration.
+    t.deepEqual(writes, ["begin", "stepStarted", "completeAndBegin", "completeAndBegin", "stepDone"]);
+    const expected = (await clean.p.olap.introspect()).tables;
+    t.deepEqual(Object.keys(expected).sort(), ["A", "B"]);
+    const steps = await Promise.all(clean.ids.map((id) => clean.p.ledger.steps(id)));
+    t.deepEqual(steps.map((s) => s.map((x) => x.status)), [["applied"], ["applied"], ["applied"]]);
+    let points = 0;
+    for (let at = 0; ; at++) {
+      let finished = false;
+      for (const ran of [false, true]) {
+        const { p, ids } = await pending();
+        const dying = dyingAt(p.olap, at, ran);
+        // A dead process records nothing more: the ledger write after the kill never happens.
+        const ledger = new Proxy(p.ledger, {
+          get(target, prop) {
+            if (prop === "stepFailed") return async () => Promise.reject(new Killed("died"));
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }) as Ledger;
+        try {
+          finished = (await deploy(p.files(), ledger, async () => ({ olap: dying.engine, close: async () => {} }))).ok;
+        } catch (error) {
+          if (!(error instanceof Killed)) throw error;
+        }
+        if (finished) break;
+        points++;
+        const where = `killed ${ran ? "after" : "before"} statement ${at}`;
+        // Where it died, the ledger says which migration's step may have run: the one marked started.
+        const running = (await p.ledger.list()).filter((r) => r.status === "running").map((r) => r.id);
+        t.deepEqual(running, [ids[at]!], where);
+        t.deepEqual((await p.ledger.steps(ids[at]!)).map((s) => s.status), ["running"], where);
+        const again = await p.deploy();
+        t.true(again.ok, `${where}: ${JSON.stringify(again.migrations)}`);
+        t.deepEqual((await p.olap.introspect()).tables, expected, where);
+        t.deepEqual(await p.drift(), [], where);
+        for (const id of ids) t.is((await p.ledger.get(id))?.status, "applied", `${where}: ${id}`);
+      }
+      if (finished) break;
+    }
+    t.is(points, 6, "3 statements, each killed before and after");
   });
 
   (available ? test.serial : test.skip)(`${name}: a rollback killed before or after any statement (a rebuild back, a dropped column) is finished by a plain rollback`, async (t: ExecutionContext) => {

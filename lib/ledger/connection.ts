@@ -143,7 +143,7 @@ function bind(k: Knex, conn: RawConnection, handle: sqlite3.Database): Db {
 }
 
 /** Per-connection settings; `busy_timeout` first, because switching to WAL may itself wait for a lock. */
-function configure(conn: RawConnection, busyTimeoutMs: number): Promise<void> {
+function configure(conn: RawConnection, busyTimeoutMs: number, synchronous: Synchronous): Promise<void> {
   const pragmas = [
     `PRAGMA busy_timeout = ${busyTimeoutMs}`,
     // Readers never block the writer and the writer never blocks readers, so `list()`
@@ -151,7 +151,9 @@ function configure(conn: RawConnection, busyTimeoutMs: number): Promise<void> {
     "PRAGMA journal_mode = WAL",
     // The ledger is the record of what ran against production; losing the last
     // committed transaction on power loss is not an acceptable trade for speed.
-    "PRAGMA synchronous = FULL",
+    // A mirror (the records are the target's, reloaded on open) need not wait for the
+    // disk: in WAL mode NORMAL is still atomic and survives the process dying.
+    `PRAGMA synchronous = ${synchronous}`,
     "PRAGMA foreign_keys = ON",
   ];
   return pragmas.reduce<Promise<void>>(
@@ -160,13 +162,16 @@ function configure(conn: RawConnection, busyTimeoutMs: number): Promise<void> {
   );
 }
 
+/** SQLite's `synchronous`: FULL flushes every commit to the disk, NORMAL (WAL) at checkpoints only. */
+export type Synchronous = "FULL" | "NORMAL";
+
 /** Opens the sqlite3 database at `path` (created if missing) and applies the per-connection settings. */
-async function openDatabase(path: string, busyTimeoutMs: number): Promise<sqlite3.Database> {
+async function openDatabase(path: string, busyTimeoutMs: number, synchronous: Synchronous): Promise<sqlite3.Database> {
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
     const opened: sqlite3.Database = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (error) => (error ? reject(error) : resolve(opened)));
   });
   try {
-    await configure(db as unknown as RawConnection, busyTimeoutMs);
+    await configure(db as unknown as RawConnection, busyTimeoutMs, synchronous);
   } catch (error) {
     await new Promise<void>((resolve) => db.close(() => resolve()));
     throw error;
@@ -187,7 +192,7 @@ async function openDatabase(path: string, busyTimeoutMs: number): Promise<sqlite
  * else in this process can slip a statement into it. A turn waits as long as the
  * operation before it runs (SQLite's busy timeout bounds a lock held by another process).
  */
-export async function openConnection(path: string, busyTimeoutMs: number): Promise<LedgerConnection> {
+export async function openConnection(path: string, busyTimeoutMs: number, synchronous: Synchronous = "FULL"): Promise<LedgerConnection> {
   try {
     await mkdir(dirname(path), { recursive: true });
   } catch (error) {
@@ -211,7 +216,7 @@ export async function openConnection(path: string, busyTimeoutMs: number): Promi
 
   const database = (): Promise<sqlite3.Database> => {
     if (db === undefined) {
-      const opening = openDatabase(path, busyTimeoutMs);
+      const opening = openDatabase(path, busyTimeoutMs, synchronous);
       db = opening;
       // A failed open is tried again by the next operation.
       opening.catch(() => {

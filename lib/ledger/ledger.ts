@@ -29,6 +29,13 @@ export interface OpenLedgerOptions {
   readonly now?: () => Date;
   /** How long a write waits for another process's write transaction (SQLite `busy_timeout`). Default 10 000. */
   readonly busyTimeoutMs?: number;
+  /**
+   * `mirror`: the file is a copy of records kept elsewhere (a server target's ledger, see
+   * target.ts), refilled from there whenever it is opened: a commit is not flushed to the disk
+   * (SQLite `synchronous = NORMAL`; still atomic, and kept when the process dies). Default
+   * `authoritative`: every commit is on the disk before it returns (`synchronous = FULL`).
+   */
+  readonly role?: "authoritative" | "mirror";
 }
 
 /** What `begin` needs to know about a migration file. */
@@ -53,6 +60,12 @@ export interface StepDoneOptions {
    * would): one commit per step instead of two.
    */
   readonly next?: { readonly index: number; readonly statements: readonly string[] };
+}
+
+/** The migration `completeAndBegin` begins, and the step of it marked started with it. */
+export interface NextMigration {
+  readonly migration: BeginMigration;
+  readonly step: { readonly index: number; readonly statements: readonly string[] };
 }
 
 export interface BeginOptions {
@@ -87,6 +100,14 @@ export interface Ledger {
   stepStarted(id: string, index: number, statements?: readonly string[]): Promise<void>;
   /** Records step `index` as applied with the statements it ran. */
   stepDone(id: string, index: number, statements: readonly string[], options?: StepDoneOptions): Promise<MigrationRecord>;
+  /**
+   * `stepDone(id, index, statements, { complete: true })` and, in the same transaction, `next`
+   * begun (a migration with no record) with its step `next.step` marked started: between the
+   * last statement of one migration and the first of the next, one durable write instead of
+   * three. `begun` is undefined, and nothing of `next` written, when `next` already has a
+   * record (a failed or interrupted run): `begin` decides what that means.
+   */
+  completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<{ readonly completed: MigrationRecord; readonly begun: MigrationRecord | undefined }>;
   /** Records step `index` as failed; the migration becomes `failed`, or `partially_applied` when a step was applied. */
   stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord>;
   /** Marks a running migration `applied` once every step is; clears its error. */
@@ -201,7 +222,7 @@ export async function openLedger(path: string, options: OpenLedgerOptions = {}):
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new InvalidInputError("LEDGER_INVALID_ARGUMENT", `busyTimeoutMs must be a non-negative integer, got ${String(busyTimeoutMs)}`);
   }
-  const connection = await openConnection(absolute, busyTimeoutMs);
+  const connection = await openConnection(absolute, busyTimeoutMs, options.role === "mirror" ? "NORMAL" : "FULL");
   const context: Context = {
     connection,
     toolVersion: options.toolVersion ?? defaultToolVersion(),
@@ -432,6 +453,37 @@ class SqliteLedger implements MirrorLedger {
       const [migration] = await db.all<MigrationRow>(COUNT_APPLIED_STEPS, [id]);
       if (!migration) throw new Error(`ledger invariant: migration ${id} vanished inside its own transaction`);
       return migrationFromRow(migration);
+    });
+  }
+
+  async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<{ completed: MigrationRecord; begun: MigrationRecord | undefined }> {
+    requireStatements(statements, "statements");
+    validateBegin(next.migration);
+    requireStatements(next.step.statements, "statements");
+    const m = next.migration;
+    return this.#db.write(`recording step ${index} of migration ${id} and beginning ${m.id}`, async (db) => {
+      const now = this.#now();
+      const recorded = Number.isInteger(index) && index >= 0 ? await db.all(RECORD_APPLIED_STEP, [id, index, JSON.stringify(statements), now]) : [];
+      if (recorded.length === 0) {
+        await requireStepNotApplied(db, await requireRunning(db, id, index), index);
+        throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not recorded`);
+      }
+      const completed = await completeCounted(db, id, now);
+      const [inserted] = await db.all<MigrationRow>(INSERT_NEW_MIGRATION, [
+        m.id,
+        m.fileName,
+        m.checksum,
+        m.checksumAlgorithm,
+        m.parentHash,
+        m.resultHash,
+        m.stepsTotal,
+        now,
+        this.#context.toolVersion,
+        this.#context.host,
+      ]);
+      if (!inserted) return { completed, begun: undefined };
+      await markStarted(db, m.id, next.step.index, next.step.statements, now);
+      return { completed, begun: migrationFromRow(inserted) };
     });
   }
 

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { EngineError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { LEDGER_LOG_TABLE, LedgerStore, type LedgerLogRow, type LockEvent } from "../engines/olap/ledger-store.js";
-import type { BeginMigration, BeginOptions, Ledger, MirrorLedger, StepDoneOptions } from "./ledger.js";
+import type { BeginMigration, BeginOptions, Ledger, MirrorLedger, NextMigration, StepDoneOptions } from "./ledger.js";
 import type { LockHolder, LockResult, MigrationRecord, RenewResult, StepRecord } from "./records.js";
 
 /**
@@ -190,6 +190,19 @@ class TargetLedger implements Ledger {
     const record = await this.mirror.stepDone(id, index, statements, options);
     await this.#publish("step_done", id, index, options?.next && !options.complete ? options.next.index : undefined);
     return record;
+  }
+
+  /** One INSERT for both: the step done and the migration completed, then the next one begun with its step started. */
+  async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<{ completed: MigrationRecord; begun: MigrationRecord | undefined }> {
+    const result = await this.mirror.completeAndBegin(id, index, statements, next);
+    const rows = [this.#row("step_done", id, index, result.completed, (await this.mirror.steps(id)).find((s) => s.index === index))];
+    if (result.begun) {
+      const nextId = next.migration.id;
+      rows.push(this.#row("begin", nextId, -1, result.begun, undefined));
+      rows.push(this.#row("step_started", nextId, next.step.index, result.begun, (await this.mirror.steps(nextId)).find((s) => s.index === next.step.index)));
+    }
+    await this.#store.append(rows);
+    return result;
   }
 
   async stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord> {

@@ -19,8 +19,10 @@ export function projectMigrations(config: LoadedConfig): MigrationFile[] {
  * the ledger.
  */
 export async function projectLedger(config: LoadedConfig, toolVersion: string, options: { readonly local?: boolean } = {}): Promise<Ledger> {
-  const mirror = await openLedger(config.paths.ledgerPath, { toolVersion });
-  if (options.local || config.olap.engine !== "server") return mirror;
+  const local = options.local || config.olap.engine !== "server";
+  // With a server, the file mirrors the target's ledger (refilled from it on open), so its commits need not wait for the disk.
+  const mirror = await openLedger(config.paths.ledgerPath, { toolVersion, role: local ? "authoritative" : "mirror" });
+  if (local) return mirror;
   let olap: OlapEngine;
   try {
     olap = await projectOlap(config);

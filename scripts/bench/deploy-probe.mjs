@@ -1,15 +1,20 @@
 // Deploy benchmark pieces, each run in its own process (chDB holds one data folder per process):
 //
-//   node scripts/bench/deploy-probe.mjs make <projectDir> <count>   writes <count> committed migrations
+//   node scripts/bench/deploy-probe.mjs make <projectDir> <count> [steps]   writes <count> committed migrations
 //   node scripts/bench/deploy-probe.mjs deploy <projectDir> <out.json>
-//       deploys them in-process with the engine already open; writes { deployMs, statements }
+//       deploys them in-process with the engine already open; writes { deployMs, cpuMs, executeMs,
+//       executeCalls, statements }: executeMs is the time spent inside the deploy engine's `execute` (the DDL)
 //   node scripts/bench/deploy-probe.mjs raw <projectDir> <statements.json>
 //       runs the same statements on a fresh engine, nothing else; prints { rawMs }
 //   node scripts/bench/deploy-probe.mjs breakdown <projectDir>
 //       deploys with every ledger and engine call timed; prints { totalMs, calls: { "ledger.begin": [ms, n], ... } }
 //
-// Each migration creates one table of 10 columns and adds a column to the previous
-// table: two steps, two DDL statements, the drift check touching two tables.
+// The project's moose.config.toml decides the engine and so the ledger: embedded (chDB, ledger in
+// .moose/ledger.sqlite) or a ClickHouse server (`host` set: the ledger kept in the target, see
+// lib/ledger/target.ts). On a server, `deploy`, `raw` and `breakdown` first drop the project's database.
+//
+// steps = 1 (default): each migration creates one table of 10 columns. steps = 2: it also adds a
+// column to the previous table (two DDL statements, the drift check touching two tables).
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -23,7 +28,7 @@ function table(name, extra = []) {
   return { name, columns: [...columns, ...extra], orderBy: ["id"], engine: { kind: "MergeTree" }, settings: {}, lifeCycle: "FULLY_MANAGED" };
 }
 
-async function make(count) {
+async function make(count, steps) {
   const { diff } = await import(dist("lib/diff/diff.js"));
   const { plan } = await import(dist("lib/plan/plan.js"));
   const { renderMigration } = await import(dist("lib/migrations/files/render.js"));
@@ -35,7 +40,7 @@ async function make(count) {
   const base = Date.UTC(2026, 0, 1);
   for (let k = 1; k <= count; k++) {
     const tables = { ...state.tables, [`T${k}`]: table(`T${k}`) };
-    if (k > 1) tables[`T${k - 1}`] = table(`T${k - 1}`, [{ name: `added${k}`, type: "Nullable(String)" }]);
+    if (k > 1 && steps > 1) tables[`T${k - 1}`] = table(`T${k - 1}`, [{ name: `added${k}`, type: "Nullable(String)" }]);
     const next = { ...state, tables };
     const changes = diff(state, next);
     const stamp = new Date(base + k * 1000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
@@ -46,16 +51,41 @@ async function make(count) {
   }
 }
 
+/** On a server, the project's database (tables, ledger, lock) goes: every run starts from nothing, as on the embedded engine. */
+async function fresh(config) {
+  rmSync(join(dir, ".moose"), { recursive: true, force: true });
+  if (config.olap.engine !== "server") return;
+  const { openOlapEngine } = await import(dist("lib/engines/olap/open.js"));
+  const engine = await openOlapEngine(config.olap);
+  await engine.execute(`DROP DATABASE IF EXISTS \`${config.olap.database}\``);
+  await engine.close();
+}
+
 async function deployTimed(out) {
   const { loadConfig } = await import(dist("lib/config/config.js"));
   const { deploy } = await import(dist("lib/migrations/apply/deploy.js"));
   const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
   const config = await loadConfig(dir, {});
+  await fresh(config);
   const files = projectMigrations(config);
   const ledger = await projectLedger(config, "bench");
   const engines = await openDeployEngines(config, { streams: false, workflows: false });
   await engines.olap.capabilities();
+  // The DDL's own time, as this deploy runs it: everything else in the deploy is overhead.
+  const execute = engines.olap.execute.bind(engines.olap);
+  let executeMs = 0;
+  let executeCalls = 0;
+  engines.olap.execute = async (sql) => {
+    const t = performance.now();
+    try {
+      return await execute(sql);
+    } finally {
+      executeMs += performance.now() - t;
+      executeCalls++;
+    }
+  };
   const statements = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const report = await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), {
     onEvent: (e) => {
@@ -63,10 +93,11 @@ async function deployTimed(out) {
     },
   });
   const deployMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   await engines.close();
   await ledger.close();
   if (!report.ok || report.migrations.some((m) => m.status !== "applied")) throw new Error(`deploy failed: ${JSON.stringify(report.migrations.find((m) => m.status !== "applied"))}`);
-  writeFileSync(out, JSON.stringify({ deployMs, migrations: files.length, statements }));
+  writeFileSync(out, JSON.stringify({ deployMs, cpuMs: (cpu.user + cpu.system) / 1000, executeMs, executeCalls, migrations: files.length, engine: config.olap.engine, statements }));
 }
 
 /** Where a deploy's time goes: every ledger method and engine call, timed. */
@@ -75,6 +106,7 @@ async function breakdown() {
   const { deploy } = await import(dist("lib/migrations/apply/deploy.js"));
   const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
   const config = await loadConfig(dir, {});
+  await fresh(config);
   const files = projectMigrations(config);
   const ledger = await projectLedger(config, "bench");
   const engines = await openDeployEngines(config, { streams: false, workflows: false });
@@ -106,8 +138,9 @@ async function breakdown() {
 
 async function raw(statementsFile) {
   const { loadConfig } = await import(dist("lib/config/config.js"));
-  const { openOlapEngine } = await import(dist("lib/engines/olap/engine.js"));
+  const { openOlapEngine } = await import(dist("lib/engines/olap/open.js"));
   const config = await loadConfig(dir, {});
+  await fresh(config);
   const { statements } = JSON.parse(readFileSync(statementsFile, "utf8"));
   const engine = await openOlapEngine(config.olap);
   await engine.capabilities();
@@ -118,7 +151,7 @@ async function raw(statementsFile) {
   process.stdout.write(JSON.stringify({ rawMs, statements: statements.length }) + "\n");
 }
 
-if (mode === "make") await make(Number(arg ?? 100));
+if (mode === "make") await make(Number(arg ?? 100), Number(process.argv[5] ?? 1));
 else if (mode === "deploy") await deployTimed(resolve(arg));
 else if (mode === "raw") await raw(resolve(arg));
 else if (mode === "breakdown") await breakdown();

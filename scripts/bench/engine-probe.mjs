@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 const dir = resolve(process.argv[2] ?? ".");
 const tables = Number(process.argv[3] ?? 0);
 const { loadConfig } = await import("../../dist/lib/config/config.js");
-const { openOlapEngine } = await import("../../dist/lib/engines/olap/engine.js");
+const { openOlapEngine } = await import("../../dist/lib/engines/olap/open.js");
 const config = await loadConfig(dir, {});
 const engine = await openOlapEngine(config.olap);
 await engine.query("SELECT 1");

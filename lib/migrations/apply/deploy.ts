@@ -170,6 +170,8 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
           if (r && r.checksum !== unit.record.checksum && editableAfterFailure(r)) await ledger.discardFailed(unit.id);
         },
         resumeRunning: options.resumeRunning ?? false,
+        // Read under the lock above: a migration with no record is begun by the write that completes the one before it.
+        records: recorded,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       },
       "deploy",

@@ -105,6 +105,21 @@ export interface RunHooks {
    */
   readonly resumeRunning?: boolean;
   readonly onEvent?: (event: RunEvent) => void;
+  /**
+   * The ledger's records as the caller read them under the lock (no other process writes them
+   * meanwhile), so no unit's record is read again. A unit with none is begun, with its first
+   * step marked started, by the same ledger write that completes the unit before it
+   * (`Ledger.completeAndBegin`): one durable write between two migrations. Such a unit gets no
+   * `beforeUnit` call (deploy's concerns recorded units only); not for runs with `afterUnit`.
+   */
+  readonly records?: ReadonlyMap<string, MigrationRecord>;
+}
+
+/** A unit begun, with its first step marked started, by the write that completed the unit before it. */
+interface Handoff {
+  readonly unit: RunUnit;
+  readonly effects: readonly Effect[][];
+  readonly begun: MigrationRecord;
 }
 
 /**
@@ -190,19 +205,33 @@ export async function runUnits(units: readonly RunUnit[], ledger: Ledger, openEn
     const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
     await hooks.beforeAll?.(engines, units);
     let ok = true;
-    for (const unit of units) {
+    let handoff: Handoff | undefined;
+    for (const [k, unit] of units.entries()) {
       if (!ok) {
         outcomes.push({ id: unit.id, status: "not-run" });
         continue;
       }
-      const outcome = await runUnit(unit, ledger, engines, ctx, hooks, direction);
-      outcomes.push(outcome);
-      if (outcome.status === "failed") ok = false;
+      const next = units[k + 1];
+      const chain = hooks.records !== undefined && hooks.afterUnit === undefined && next !== undefined && next.steps.length > 0 && !hooks.records.has(next.record.id) ? next : undefined;
+      const result = await runUnit(unit, ledger, engines, ctx, hooks, direction, handoff?.unit === unit ? handoff : undefined, chain);
+      handoff = result.handoff;
+      outcomes.push(result.outcome);
+      if (result.outcome.status === "failed") ok = false;
     }
   } finally {
     await engines.close();
   }
   return outcomes;
+}
+
+/** What the unit's steps run, for its ledger record and the run's staging tables. */
+function unitEffects(unit: RunUnit, engines: RunEngines, ctx: { readonly database: string; readonly capabilities: OlapCapabilities }): Promise<Effect[][]> {
+  return effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, engines.workflows !== undefined);
+}
+
+/** Writes with keyed INSERTs leave staging "done" marks, dropped after the unit completes (see staged-insert.ts). */
+function writesStaged(effects: readonly Effect[][]): boolean {
+  return effects.some((step) => step.some((e) => e.kind === "insert" && e.plan.key !== ""));
 }
 
 async function runUnit(
@@ -212,34 +241,46 @@ async function runUnit(
   ctx: { readonly database: string; readonly capabilities: OlapCapabilities },
   hooks: RunHooks,
   direction: Direction,
-): Promise<UnitOutcome> {
+  handed: Handoff | undefined,
+  next: RunUnit | undefined,
+): Promise<{ readonly outcome: UnitOutcome; readonly handoff?: Handoff }> {
   const ledgerId = unit.record.id;
   const emit = hooks.onEvent ?? (() => {});
-  const existing = await ledger.get(ledgerId);
-  let done = new Set(existing ? await ledger.stepsDone(ledgerId) : []);
-  await hooks.beforeUnit?.(unit, engines, done, existing);
-  // Everything that can fail before the first statement runs happens before the ledger records a start.
-  const allEffects = await effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, engines.workflows !== undefined);
-  // The lock is ours, so a record left `running` belongs to a run that died: settle the step it was on.
-  const interrupted = existing?.status === "running" && (await ledger.get(ledgerId))?.status === "running";
-  if (interrupted) await settleInterrupted(unit, done, allEffects, ledger, engines, hooks.resumeRunning ?? false);
-  if (existing) done = new Set(await ledger.stepsDone(ledgerId));
-  const begun = await ledger.begin(unit.record, { resumeRunning: interrupted });
-  // `begin` returns the record as it made it ours, with its count of applied steps: only a record
-  // changed since the read above (a process writing without the lock) makes that differ.
-  if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(ledgerId));
-  // A step that failed ON CLUSTER (a host failed or timed out) may have run on some hosts only.
-  const failed = existing?.status === "failed" || existing?.status === "partially_applied" ? existing.failedStep : null;
-  if (failed !== null && failed !== undefined && !done.has(failed) && (await settleFailedOnCluster(unit, failed, allEffects, engines)) === "done") {
-    await ledger.stepDone(ledgerId, failed, (allEffects[failed] ?? []).map(effectText));
-    done = new Set(await ledger.stepsDone(ledgerId));
+  let done: Set<number>;
+  let allEffects: readonly Effect[][];
+  let markedNext = -1;
+  if (handed) {
+    // Begun, and its first step marked started, by the write that completed the unit before it.
+    done = new Set();
+    allEffects = handed.effects;
+    markedNext = 0;
+  } else {
+    const existing = hooks.records ? hooks.records.get(ledgerId) : await ledger.get(ledgerId);
+    done = new Set(existing ? await ledger.stepsDone(ledgerId) : []);
+    await hooks.beforeUnit?.(unit, engines, done, existing);
+    // Everything that can fail before the first statement runs happens before the ledger records a start.
+    allEffects = await unitEffects(unit, engines, ctx);
+    // The lock is ours, so a record left `running` belongs to a run that died: settle the step it was on.
+    const interrupted = existing?.status === "running" && (await ledger.get(ledgerId))?.status === "running";
+    if (interrupted) await settleInterrupted(unit, done, allEffects, ledger, engines, hooks.resumeRunning ?? false);
+    if (existing) done = new Set(await ledger.stepsDone(ledgerId));
+    const begun = await ledger.begin(unit.record, { resumeRunning: interrupted });
+    // `begin` returns the record as it made it ours, with its count of applied steps: only a record
+    // changed since the read above (a process writing without the lock) makes that differ.
+    if (begun.stepsApplied !== done.size) done = new Set(await ledger.stepsDone(ledgerId));
+    // A step that failed ON CLUSTER (a host failed or timed out) may have run on some hosts only.
+    const failed = existing?.status === "failed" || existing?.status === "partially_applied" ? existing.failedStep : null;
+    if (failed !== null && failed !== undefined && !done.has(failed) && (await settleFailedOnCluster(unit, failed, allEffects, engines)) === "done") {
+      await ledger.stepDone(ledgerId, failed, (allEffects[failed] ?? []).map(effectText));
+      done = new Set(await ledger.stepsDone(ledgerId));
+    }
   }
   const started = performance.now();
   const total = unit.steps.length;
   emit({ kind: "start", direction, id: unit.id, resumeFrom: done.size, steps: total });
   let run = 0;
   let completed = false;
-  let markedNext = -1;
+  let handoff: Handoff | undefined;
   const lastToRun = Math.max(-1, ...unit.steps.map((_, i) => i).filter((i) => !done.has(i)));
   for (let i = 0; i < total; i++) {
     if (done.has(i)) {
@@ -264,22 +305,30 @@ async function runUnit(
     } catch (error) {
       const message = error instanceof MooseError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
       const record = await ledger.stepFailed(ledgerId, i, message, statements);
-      return { id: unit.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) };
+      return { outcome: { id: unit.id, status: "failed", failedStep: i, error: message, stepsApplied: record.stepsApplied, ...(error instanceof MooseError ? { code: error.code } : {}) } };
     }
-    // The last step completes the record in the same ledger transaction; any other marks the next one started.
-    const next = unit.steps.findIndex((_, k) => k > i && !done.has(k));
-    markedNext = i !== lastToRun && next >= 0 ? next : -1;
-    await ledger.stepDone(ledgerId, i, statements, i === lastToRun ? { complete: true } : markedNext >= 0 ? { next: { index: markedNext, statements: (allEffects[markedNext] ?? []).map(effectText) } } : {});
+    // The last step completes the record in the same ledger transaction (and begins the next
+    // unit, when it can be: see RunHooks.records); any other marks the next step started.
+    const following = unit.steps.findIndex((_, k) => k > i && !done.has(k));
+    markedNext = i !== lastToRun && following >= 0 ? following : -1;
+    const chained = i === lastToRun && next !== undefined && !writesStaged(allEffects) ? await unitEffects(next, engines, ctx).catch(() => undefined) : undefined;
+    if (chained !== undefined && next !== undefined) {
+      const first = { index: 0, statements: (chained[0] ?? []).map(effectText) };
+      const { begun } = await ledger.completeAndBegin(ledgerId, i, statements, { migration: next.record, step: first });
+      if (begun) handoff = { unit: next, effects: chained, begun };
+    } else {
+      await ledger.stepDone(ledgerId, i, statements, i === lastToRun ? { complete: true } : markedNext >= 0 ? { next: { index: markedNext, statements: (allEffects[markedNext] ?? []).map(effectText) } } : {});
+    }
     completed = i === lastToRun;
     run++;
     emit({ kind: "step-done", direction, id: unit.id, index: i, statements, ms: performance.now() - t0 });
   }
   if (!completed) await ledger.complete(ledgerId);
   // The writes' "done" marks (empty ready tables) are not needed once the ledger has the steps.
-  if (allEffects.some((effects) => effects.some((e) => e.kind === "insert" && e.plan.key !== ""))) await dropStagedLeftovers(engines.olap, new Set());
+  if (writesStaged(allEffects)) await dropStagedLeftovers(engines.olap, new Set());
   await hooks.afterUnit?.(unit);
   emit({ kind: "done", direction, id: unit.id, ms: performance.now() - started });
-  return { id: unit.id, status: "done", stepsRun: run, resumedFrom: done.size };
+  return { outcome: { id: unit.id, status: "done", stepsRun: run, resumedFrom: done.size }, ...(handoff ? { handoff } : {}) };
 }
 
 /** How often a running step's row progress is read (servers only). */

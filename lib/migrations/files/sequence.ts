@@ -1,6 +1,6 @@
 import { RefusedError } from "../../errors.js";
 import { applyChange } from "../../model/apply-change.js";
-import { emptyInfraMap, hashInfraMap, type InfraMap } from "../../model/infra-map.js";
+import { emptyInfraMap, infraMapHasher, type InfraMap } from "../../model/infra-map.js";
 import type { Change } from "../../diff/change.js";
 import type { MigrationFile } from "./read.js";
 import { changeOf } from "./steps.js";
@@ -29,6 +29,8 @@ export interface Replay {
  */
 export function replayMigrations(files: readonly MigrationFile[], start: InfraMap = emptyInfraMap()): Replay {
   let state = start;
+  // The states share every entry a file does not touch: each is hashed for its new entries only.
+  const hashInfraMap = infraMapHasher();
   let hash = hashInfraMap(state);
   const migrations: ReplayedMigration[] = [];
   for (const file of files) {
