@@ -1,14 +1,14 @@
 import { splitTopLevel, unwrapParentheses } from "../engines/olap/sql-text.js";
 import { quoteTableName } from "../model/clickhouse-quote.js";
-import { existsSync, statSync, type Stats } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, type Stats } from "node:fs";
 import { isBuiltin } from "node:module";
 import { fileSystemError } from "../fs-errors.js";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import ts from "./typescript.cjs";
 import { closestName } from "../config/suggest.js";
 import { InvalidInputError, InvalidInputErrors, type SourcePosition } from "../errors.js";
 import {
-  INFRA_MAP_VERSION,
   type ApiEndpoint,
   type Column,
   type InfraMap,
@@ -27,14 +27,14 @@ import {
   DEFAULT_TOPIC_RETENTION_MS,
   plainViewsOf,
   type PlainView,
-  withPlainViews,
   type SqlResource,
-  withSqlResources,
 } from "../model/infra-map.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
+import { assembleMap, combineFragments, recordMismatch, referenceErrors, tablesOf, type FileFragment } from "./fragments.js";
+import { cacheKey, dropExtractionCache, readExtractionCache, sha256, writeExtractionCache, type CacheContents, type CacheEntry } from "./extraction-cache.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
-import { AppProgram, isLibraryFile, isStable } from "./program.js";
+import { AppProgram, isLibraryFile, isStable, LIBRARY_ENTRY, PACKAGE_ROOT } from "./program.js";
 import {
   isObjectValue,
   isRef,
@@ -202,6 +202,12 @@ export interface ExtractOptions {
    * (as Moose requires). Undefined: not checked.
    */
   readonly clusters?: readonly string[];
+  /**
+   * The state folder (`.moose/`) of a one-shot command: what extraction finds per file is
+   * kept there and reused by the next command for every file whose inputs did not change
+   * (see extraction-cache.ts). Undefined: no cache (`moose dev` reuses its Program instead).
+   */
+  readonly cacheDir?: string;
 }
 
 /**
@@ -285,6 +291,10 @@ export class AppExtractor {
   /** What was found per file last time, reused while the file and its imports are unchanged. */
   private fileResults = new Map<ts.SourceFile, FileResult>();
   private previous: ts.Program | undefined;
+  /** The extraction cache of this run, once it was looked at: its key and what it held. */
+  private cache: { readonly dir: string; readonly key: string; readonly held: CacheContents | undefined } | undefined;
+  /** How the last `extract()` was done: `cache` (no file read), `partial` (only some files read), `full`. Reported for tests and the benchmark. */
+  lastMode: "cache" | "partial" | "full" | undefined;
 
   constructor(readonly options: ExtractOptions) {
     this.mainFile = isAbsolute(options.mainFile) ? options.mainFile : resolve(options.projectDir, options.mainFile);
@@ -310,6 +320,19 @@ export class AppExtractor {
       });
     }
     if (main.isDirectory()) throw fileSystemError({ code: "EISDIR" }, this.display(this.mainFile), "main file") as InvalidInputError;
+    if (this.options.cacheDir !== undefined && this.previous === undefined && this.cache === undefined) {
+      const key = this.cacheKey();
+      this.cache = { dir: this.options.cacheDir, key, held: readExtractionCache(this.options.cacheDir, key) };
+      let reused: ExtractedApp | undefined;
+      try {
+        reused = this.cache.held && this.fromCache(this.cache.held);
+      } catch {
+        // Any doubt about what the cache holds: a full extraction, which also rewrites it.
+        reused = undefined;
+      }
+      if (reused) return reused;
+    }
+    this.lastMode = "full";
     // The previous Program's closures are taken before the new Program is built, so that
     // the previous type checker can be freed while the new one works. The first
     // extraction computes none: a one-shot command never needs them.
@@ -348,7 +371,177 @@ export class AppExtractor {
     }
     const locations: Record<string, SourcePosition> = {};
     for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
+    if (this.cache && this.options.cacheDir !== undefined) this.storeFull(program, reader, results);
     return { map: result.map, renames: result.renames, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName), flows: result.flows };
+  }
+
+  // ---- the extraction cache (extraction-cache.ts) ---------------------------
+
+  /** What decides an extraction besides the app's files (see `cacheKey`). */
+  private cacheKey(): string {
+    return cacheKey({
+      tool: toolFingerprint(),
+      compilerOptions: this.program.options,
+      library: LIBRARY_ENTRY,
+      projectDir: resolve(this.options.projectDir),
+      mainFile: this.mainFile,
+      topicRetentionMs: this.options.topicRetentionMs ?? null,
+      database: this.options.database ?? null,
+      clusters: this.options.clusters ?? null,
+    });
+  }
+
+  /**
+   * The app from the cache, reading only the files whose inputs changed; undefined when a
+   * full extraction must be done (nothing usable, a file with an error, a global declaration
+   * file, a cross-object check that fails: the full extraction reports it as always).
+   *
+   * A file's entry is used when its text hashes as recorded, each module name it imports
+   * resolves where it did, and every file it consulted (what it imports, directly or not)
+   * is unchanged in the same sense. The other files reached from the main file are read
+   * in one Program whose roots are those files (TypeScript loads what they import), and only
+   * their declarations are built; the fragments are then combined in the Program's file order
+   * and checked across files, as one reading of the whole app would.
+   */
+  private fromCache(held: CacheContents): ExtractedApp | undefined {
+    const hashes = new Map<string, string | null>();
+    const hashOf = (file: string): string | null => {
+      let h = hashes.get(file);
+      if (h === undefined) hashes.set(file, (h = textHash(file)));
+      return h;
+    };
+    for (const [file, hash] of Object.entries(held.externals)) if (hashOf(file) !== hash) return undefined;
+    // The files reached from the main file along the imports recorded for unchanged files.
+    const changed = new Set<string>();
+    const reached: string[] = [];
+    const seen = new Set<string>([this.mainFile]);
+    for (const stack = [this.mainFile]; stack.length > 0; ) {
+      const file = stack.pop()!;
+      reached.push(file);
+      const e = held.entries[file];
+      if (!e || hashOf(file) !== e.hash || e.resolutions.some(([name, to]) => (this.program.resolvedFileName(name, file) ?? null) !== to)) {
+        changed.add(file);
+        continue;
+      }
+      if (e.global) return undefined;
+      for (const c of e.children) if (!seen.has(c)) seen.add(c), stack.push(c);
+    }
+    const valid = (file: string): boolean => {
+      const e = held.entries[file];
+      return e !== undefined && !changed.has(file) && e.consulted.every(([c, h]) => !changed.has(c) && hashOf(c) === h);
+    };
+    const roots = reached.filter((f) => !valid(f));
+    // A changed declaration or JSON file of the app's own: its importers say what it affects, a full reading is simpler.
+    if (roots.some((f) => !isSourcePath(f))) return undefined;
+    if (roots.length === 0) {
+      const order = postOrder(this.mainFile, (f) => held.entries[f]!.children);
+      const app = this.assemble(order.filter((f) => held.entries[f]!.fragment).map((f) => [f, held.entries[f]!.fragment!] as const));
+      if (app) this.lastMode = "cache";
+      return app;
+    }
+    const program = this.program.update(roots);
+    const inProgram = new Map(program.getSourceFiles().filter((sf) => !isStable(sf.fileName)).map((sf) => [sf.fileName, sf]));
+    for (const sf of inProgram.values()) if (isGlobalFile(sf)) return undefined;
+    // A declaration file outside the app that no earlier Program loaded may declare globals: a full reading.
+    for (const file of externalFiles(program)) if (!(file in held.externals)) return undefined;
+    const children = (f: string): readonly string[] => {
+      const sf = inProgram.get(f);
+      return sf ? childrenOf(program, sf) : held.entries[f]!.children;
+    };
+    const order = postOrder(this.mainFile, children);
+    if (order.some((f) => !inProgram.has(f) && !valid(f))) return undefined;
+    const isUser = (f: string) => (inProgram.has(f) ? isUserFile(inProgram.get(f)!) : held.entries[f]!.fragment !== undefined);
+    const userFiles = order.filter(isUser);
+    const build = new Set(userFiles.filter((f) => inProgram.has(f) && !valid(f)).map((f) => inProgram.get(f)!));
+    const diagnostics = new Map<ts.SourceFile, FileDiagnostics>();
+    for (const sf of build) {
+      const d = this.diagnose(program, sf);
+      if (d.errors.length > 0) return undefined;
+      diagnostics.set(sf, d);
+    }
+    const kept = userFiles.filter((f) => !build.has(inProgram.get(f)!)).map((f) => held.entries[f]!.fragment!);
+    const readerFiles = userFiles.filter((f) => inProgram.has(f)).map((f) => inProgram.get(f)!);
+    const reader = new DeclarationReader(program.getTypeChecker(), readerFiles, (file) => this.display(file), new Map(), this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database, this.options.clusters, { build, external: tablesOf(kept) });
+    const result = reader.read();
+    if (result.errors.length > 0 || reader.usedRegistry) return undefined;
+    const fresh = new Map<string, FileFragment>();
+    for (const sf of build) fresh.set(sf.fileName, this.fragment(reader, sf, diagnostics.get(sf)!));
+    const app = this.assemble(userFiles.map((f) => [f, fresh.get(f) ?? held.entries[f]!.fragment!] as const));
+    if (!app) return undefined;
+    const entries: Record<string, CacheEntry> = {};
+    for (const f of order) {
+      const sf = inProgram.get(f);
+      entries[f] = sf ? this.entry(program, sf, fresh.get(f) ?? (held.entries[f]?.fragment && valid(f) ? held.entries[f]!.fragment : undefined)) : held.entries[f]!;
+    }
+    writeExtractionCache(this.cache!.dir, this.cache!.key, { externals: held.externals, entries });
+    this.lastMode = "partial";
+    return app;
+  }
+
+  /** The app from its files' fragments in file order; undefined when a cross-object check fails. */
+  private assemble(fragments: ReadonlyArray<readonly [file: string, fragment: FileFragment]>): ExtractedApp | undefined {
+    const combined = combineFragments(fragments.map(([, f]) => f), redirectWarnings);
+    if (combined.problems) return undefined;
+    const locations: Record<string, SourcePosition> = {};
+    for (const [k, p] of Object.entries(combined.locations)) locations[k] = { ...p, file: this.display(p.file) };
+    return { map: combined.map, renames: combined.renames, locations, warnings: combined.warnings, files: fragments.map(([f]) => f), flows: combined.flows };
+  }
+
+  /** One file's fragment after a reading. */
+  private fragment(reader: DeclarationReader, sf: ts.SourceFile, diagnostics: FileDiagnostics): FileFragment {
+    return { ...reader.fragmentOf(sf), diagnostics: [...diagnostics.warnings], redirected: [...(this.program.redirectedBy.get(sf.fileName) ?? [])] };
+  }
+
+  /** The cache entry of a file of `program`. */
+  private entry(program: ts.Program, sf: ts.SourceFile, fragment: FileFragment | undefined): CacheEntry {
+    const kids = childrenOf(program, sf);
+    // What a fragment can depend on: what the file imports, directly or not. A file that declares
+    // nothing and calls nothing (re-exports, interfaces) reads only the declaration files it imports.
+    const reaches = fragment === undefined ? [] : fragment.candidate ? [sf.fileName] : kids.filter((k) => !isSourcePath(k));
+    const consulted = new Set<string>();
+    const visit = (f: string) => {
+      for (const c of childrenOf(program, program.getSourceFile(f)!)) {
+        if (consulted.has(c) || c === sf.fileName) continue;
+        consulted.add(c);
+        visit(c);
+      }
+    };
+    for (const r of reaches) {
+      if (r !== sf.fileName) consulted.add(r);
+      visit(r);
+    }
+    return {
+      hash: sha256(sf.text),
+      resolutions: (this.program.resolutions.get(sf.fileName) ?? []).map(([name, to]) => [name, to ?? null] as const),
+      children: kids,
+      global: isGlobalFile(sf),
+      consulted: [...consulted].sort().map((c) => [c, sha256(program.getSourceFile(c)!.text)] as const),
+      ...(fragment ? { fragment } : {}),
+    };
+  }
+
+  /** After a full reading: the cache for every file, unless this app's file order or declarations cannot be reproduced from it. */
+  private storeFull(program: ts.Program, reader: DeclarationReader, results: ReadonlyMap<ts.SourceFile, FileResult>): void {
+    const { dir, key } = this.cache!;
+    const files = program.getSourceFiles().filter((sf) => !isStable(sf.fileName));
+    let order: string[];
+    try {
+      order = postOrder(this.mainFile, (f) => childrenOf(program, program.getSourceFile(f)!));
+    } catch {
+      order = [];
+    }
+    // Globals can change any file's types, registry getters find objects in any file: such apps are always read whole.
+    const reproducible = order.length === files.length && order.every((f, i) => f === files[i]!.fileName) && !reader.usedRegistry && !files.some(isGlobalFile);
+    if (!reproducible) return dropExtractionCache(dir);
+    const entries: Record<string, CacheEntry> = {};
+    for (const sf of files) entries[sf.fileName] = this.entry(program, sf, isUserFile(sf) ? this.fragment(reader, sf, results.get(sf)!.diagnostics) : undefined);
+    const externals: Record<string, string> = {};
+    for (const file of externalFiles(program)) {
+      const h = textHash(file);
+      if (h === null) return dropExtractionCache(dir);
+      externals[file] = h;
+    }
+    writeExtractionCache(dir, key, { externals, entries });
   }
 
   /**
@@ -443,6 +636,84 @@ export class AppExtractor {
   }
 }
 
+/** sha256 of a file's text as the Program reads it; null when it cannot be read. */
+function textHash(file: string): string | null {
+  try {
+    return sha256(readFileSync(file, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+function isSourcePath(file: string): boolean {
+  return /\.(?:[cm]?ts|tsx)$/.test(file) && !/\.d\.(?:[cm]?ts|[^.]+\.ts)$/.test(file);
+}
+
+/** A script (no import or export) or a file with `declare global` / `declare module "x"`: it can change any file's types. */
+function isGlobalFile(sf: ts.SourceFile): boolean {
+  return !ts.isExternalModule(sf) || sf.statements.some((s) => ts.isModuleDeclaration(s) && (Boolean(s.flags & ts.NodeFlags.GlobalAugmentation) || ts.isStringLiteral(s.name)));
+}
+
+/** Files a Program loaded from outside the app (node_modules, this library's declarations), but not TypeScript's own lib files. */
+function externalFiles(program: ts.Program): string[] {
+  const libDir = dirname(ts.getDefaultLibFilePath(program.getCompilerOptions())) + sep;
+  return program.getSourceFiles().map((sf) => sf.fileName).filter((f) => isStable(f) && !resolve(f).startsWith(libDir));
+}
+
+/**
+ * The app files TypeScript added to the Program for `sf`, in its order: files named by
+ * `/// <reference path>`, then each import that resolved to a file of the app.
+ */
+function childrenOf(program: ts.Program, sf: ts.SourceFile): string[] {
+  const out: string[] = [];
+  const add = (file: string | undefined) => {
+    const t = file === undefined ? undefined : program.getSourceFile(file);
+    if (t && !isStable(t.fileName) && !out.includes(t.fileName)) out.push(t.fileName);
+  };
+  for (const ref of sf.referencedFiles) add(ts.resolveTripleslashReference(ref.fileName, sf.fileName));
+  // `imports` is TypeScript's own list of a file's module names, in the order it loads them.
+  const imports = (sf as unknown as { imports?: readonly ts.StringLiteralLike[] }).imports;
+  if (imports === undefined) throw new Error("TypeScript did not list the file's imports");
+  // `getResolvedModule` is TypeScript's (not in its public declarations): the resolution the Program used.
+  const resolved = program as unknown as { getResolvedModule(f: ts.SourceFile, name: string, mode: ts.ResolutionMode): ts.ResolvedModuleWithFailedLookupLocations | undefined };
+  for (const imp of imports) add(resolved.getResolvedModule(sf, imp.text, program.getModeForUsageLocation(sf, imp))?.resolvedModule?.resolvedFileName);
+  return out;
+}
+
+/** Files in the order TypeScript's Program lists them: each after the files it imports, from the main file. */
+function postOrder(main: string, children: (file: string) => readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const c of children(file)) visit(c);
+    out.push(file);
+  };
+  visit(main);
+  return out;
+}
+
+function redirectWarnings(redirected: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const libraries = [...redirected].filter((m) => m !== "typia");
+  if (libraries.length > 0) out.push(`imports of ${libraries.join(", ")} are planned against moose-migrate's declaration library`);
+  if (redirected.has("typia")) out.push("typia is not installed: its type tags are read from moose-migrate's copy of them");
+  return out;
+}
+
+let fingerprint: string | undefined;
+/** The version in package.json and the text of the extractor's own modules: a rebuilt extractor never trusts an older one's results. */
+function toolFingerprint(): string {
+  if (fingerprint === undefined) {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
+    const modules = readdirSync(here).filter((f) => f.endsWith(".js") || f.endsWith(".cjs")).sort();
+    fingerprint = sha256([pkg.version, ...modules.map((f) => `${f}:${sha256(readFileSync(join(here, f), "utf8"))}`)].join("\n"));
+  }
+  return fingerprint;
+}
+
 /** One-shot extraction (CLI commands other than `dev`). */
 export function extractApp(options: ExtractOptions): ExtractedApp {
   return new AppExtractor(options).extract();
@@ -520,6 +791,9 @@ function relativize(e: InvalidInputError, projectDir: string): InvalidInputError
   return new InvalidInputError(e.code, e.message, { position: { ...e.position, file: rel }, ...(e.hint ? { hint: e.hint } : {}) });
 }
 
+/** A fragment while a reading fills it. */
+type ReaderFragment = { -readonly [K in keyof FileFragment]: FileFragment[K] extends ReadonlyArray<infer T> ? T[] : FileFragment[K] };
+
 interface ReadResult {
   readonly map: InfraMap;
   readonly renames: RenameHints;
@@ -557,6 +831,12 @@ class DeclarationReader {
   private readonly plainViewMap: Record<string, PlainView> = {};
   private readonly sqlResourceMap: Record<string, SqlResource> = {};
   private readonly renames: { tables: Array<{ from: string; to: string }>; columns: Array<{ table: string; from: string; to: string }> } = { tables: [], columns: [] };
+  /** What each file's declarations gave, as plain data (see fragments.ts). */
+  readonly fragments = new Map<ts.SourceFile, ReaderFragment>();
+  /** The fragment being filled while a declaration is built, and the phase. */
+  private current: { readonly fragment: ReaderFragment; readonly phase: 1 | 2 } | undefined;
+  /** Whether a registry getter (`getTable("X")`) was read: it finds objects by name in any file, not through imports. */
+  usedRegistry = false;
 
   constructor(
     private readonly checker: ts.TypeChecker,
@@ -571,6 +851,13 @@ class DeclarationReader {
     private readonly managedDatabase?: string,
     /** `[[clickhouse_config.clusters]]` names, when known: a table's `cluster` must be one. */
     private readonly knownClusters?: readonly string[],
+    /**
+     * Reading part of the app: only the declarations of `build`'s files are built (the others
+     * are identified when something refers to them), and tables of files not read are looked
+     * up in `external` (their cached fragments). The cross-object checks are left to the
+     * caller, who combines the fragments.
+     */
+    private readonly partial?: { readonly build: ReadonlySet<ts.SourceFile>; readonly external: ReadonlyMap<string, Table> },
   ) {
     this.evaluator = new StaticEvaluator(checker, (node) => this.byNode.has(node));
     this.mapper = new TypeMapper(checker);
@@ -581,26 +868,63 @@ class DeclarationReader {
     for (const sf of this.files) this.collect(sf);
     // A materialized view's config may name tables by `getTable("X")`: read while identifying it.
     this.evaluator.registry = (getter, name) => this.registryRef(getter, name);
-    for (const d of this.declarations) this.guard(() => this.identities.has(d.node) || this.identities.set(d.node, this.identify(d)));
+    const built = this.declarations.filter((d) => this.builds(d.node.getSourceFile()));
+    for (const d of built) this.guard(() => this.identities.has(d.node) || this.identities.set(d.node, this.identify(d)));
     // Materialized views last: rendering `${table.columns.x}` of an aggregate column needs the table built.
-    const ordered = [...this.declarations.filter((d) => d.cls !== "MaterializedView"), ...this.declarations.filter((d) => d.cls === "MaterializedView")];
-    for (const d of ordered) if (this.identities.has(d.node)) this.guard(() => this.build(d));
-    let map: InfraMap = withPlainViews(
-      {
-        version: INFRA_MAP_VERSION,
-        tables: this.tables,
-        views: this.views,
-        topics: this.topics,
-        apis: this.apis,
-        workflows: this.workflows,
-        processes: this.processes,
-      },
-      this.plainViewMap,
-    );
-    map = withSqlResources(map, this.sqlResourceMap);
-    if (this.errors.length === 0) this.checkReferences(map);
+    const ordered = [...built.filter((d) => d.cls !== "MaterializedView"), ...built.filter((d) => d.cls === "MaterializedView")];
+    for (const d of ordered) {
+      if (!this.identities.has(d.node)) continue;
+      this.current = { fragment: this.fragmentOf(d.node.getSourceFile()), phase: d.cls === "MaterializedView" ? 2 : 1 };
+      this.guard(() => this.build(d));
+      this.current = undefined;
+    }
+    const map: InfraMap = assembleMap({
+      tables: this.tables,
+      views: this.views,
+      topics: this.topics,
+      apis: this.apis,
+      workflows: this.workflows,
+      processes: this.processes,
+      plainViews: this.plainViewMap,
+      sqlResources: this.sqlResourceMap,
+    });
+    if (this.errors.length === 0 && !this.partial) this.errors.push(...referenceErrors(map, this.plainViews, this.locations));
     this.errors.sort((a, b) => comparePositions(a.position, b.position));
-    return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings, flows: this.errors.length === 0 ? this.flows() : [] };
+    const flows: StreamFlow[] = [];
+    if (this.errors.length === 0) {
+      for (const sf of this.files) {
+        if (!this.builds(sf)) continue;
+        const own = this.flows(sf);
+        this.fragmentOf(sf).flows.push(...own);
+        flows.push(...own);
+      }
+    }
+    return { map, renames: this.renames, locations: this.locations, errors: this.errors, warnings: this.warnings, flows };
+  }
+
+  private builds(sf: ts.SourceFile): boolean {
+    return this.partial === undefined || this.partial.build.has(sf);
+  }
+
+  fragmentOf(sf: ts.SourceFile): ReaderFragment {
+    let f = this.fragments.get(sf);
+    if (!f) this.fragments.set(sf, (f = { diagnostics: [], puts: [], warnings: [], renames: [], flows: [], redirected: [], candidate: false }));
+    return f;
+  }
+
+  /** A declaration's identity; in a partial reading, a declaration of a file not read is identified when first asked for. */
+  private idOf(node: DeclarationNode): Identity | undefined {
+    const known = this.identities.get(node);
+    if (known || !this.partial || this.builds(node.getSourceFile())) return known;
+    const d = this.byNode.get(node);
+    const found = d && this.quietly(() => this.identify(d));
+    if (found) this.identities.set(node, found);
+    return found;
+  }
+
+  /** A table built by this reading, else (partial reading) one a file not read declares. */
+  private tableNamed(name: string): Table | undefined {
+    return this.tables[name] ?? this.partial?.external.get(name);
   }
 
   /**
@@ -608,9 +932,9 @@ class DeclarationReader {
    * pipeline's `.stream`): the topics it joins. A call whose ends cannot be read statically is
    * left out of the picture (it is run-time code; nothing is planned from it).
    */
-  private flows(): StreamFlow[] {
+  private flows(sf: ts.SourceFile): StreamFlow[] {
     const out: StreamFlow[] = [];
-    for (const sf of this.files) {
+    {
       for (const statement of sf.statements) {
         if (!ts.isExpressionStatement(statement)) continue;
         const call = statement.expression;
@@ -629,7 +953,7 @@ class DeclarationReader {
   private topicOf(expr: ts.Expression): string | undefined {
     const value = this.quietly(() => this.evaluator.evaluate(ts.isNonNullExpression(expr) ? expr.expression : expr, "a transform's stream"));
     if (value === undefined || !isRef(value)) return undefined;
-    const id = this.identities.get(value.target);
+    const id = this.idOf(value.target);
     const d = this.byNode.get(value.target);
     if (!id || !d) return undefined;
     const member = value.member.join(".");
@@ -661,7 +985,9 @@ class DeclarationReader {
 
   private warn(node: ts.Node, message: string): void {
     const p = positionOf(node);
-    this.warnings.push(`${this.display(p.file)}:${p.line}:${p.column}: ${message}`);
+    const text = `${this.display(p.file)}:${p.line}:${p.column}: ${message}`;
+    this.warnings.push(text);
+    if (this.current) this.current.fragment.warnings.push({ phase: this.current.phase, text, note: false });
   }
 
   private collect(sf: ts.SourceFile): void {
@@ -679,9 +1005,11 @@ class DeclarationReader {
   private find(sf: ts.SourceFile): { declarations: Declaration[]; errors: InvalidInputError[] } {
     const declarations: Declaration[] = [];
     const errors: InvalidInputError[] = [];
+    const fragment = this.fragmentOf(sf);
     const visit = (node: ts.Node): void => {
       // Interfaces and type aliases, most of a schema file, hold no expressions.
       if (ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node)) return;
+      if (ts.isNewExpression(node) || (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && (TABLE_FACTORIES.has(node.expression.name.text) || node.expression.name.text === "addTransform"))) fragment.candidate = true;
       const found = ts.isNewExpression(node) ? this.declarationClass(node) : ts.isCallExpression(node) ? this.factoryCall(node) : undefined;
       if (!found && !enclosingScope(node)) {
         const lost = this.unfollowedDeclaration(node);
@@ -1057,7 +1385,10 @@ class DeclarationReader {
     const declared = this.optString(cfg, "renamedFrom");
     // `renamedFrom: "<db_name>.Old"` names the managed database's table, as `"Old"` does.
     const from = declared !== undefined && this.managedDatabase !== undefined && declared.startsWith(`${this.managedDatabase}.`) ? declared.slice(this.managedDatabase.length + 1) : declared;
-    if (from !== undefined && from !== name) this.renames.tables.push({ from, to: name });
+    if (from !== undefined && from !== name) {
+      this.renames.tables.push({ from, to: name });
+      if (this.current) this.current.fragment.renames.push({ phase: this.current.phase, table: { from, to: name } });
+    }
     const renamed = cfg?.entries.get("renamedColumns");
     if (renamed === undefined) return;
     if (!isObjectValue(renamed)) throw this.bad(cfg!, "renamedColumns", "must be an object literal of new field names to old column names");
@@ -1065,6 +1396,7 @@ class DeclarationReader {
       if (typeof old !== "string") throw this.bad(renamed, to, "must be the column's old name, a string");
       if (!columns.some((c) => c.name === to)) throw this.bad(renamed, to, `is not a field of ${name}`);
       this.renames.columns.push({ table: name, from: old, to });
+      if (this.current) this.current.fragment.renames.push({ phase: this.current.phase, column: { table: name, from: old, to } });
     }
   }
 
@@ -1114,10 +1446,11 @@ class DeclarationReader {
     let target: string;
     if (id.targetRef) {
       target = this.refName(id.targetRef, ["table"], cfg, "targetTable");
-      const table = this.tables[target];
+      const table = this.tableNamed(target);
       if (table && node.typeArguments?.[0]) {
         const rows = this.columns(node, this.schema(node, "MaterializedView")).map((c) => c.column);
-        this.checkSameRecords(`materialized view ${viewName}`, rows, `table ${target}`, table.columns, positionOf(node));
+        const mismatch = recordMismatch(`materialized view ${viewName}`, rows, `table ${target}`, table.columns, positionOf(node));
+        if (mismatch) this.errors.push(mismatch);
       }
     } else {
       target = id.table!;
@@ -1239,7 +1572,7 @@ class DeclarationReader {
 
   // ---- pieces ---------------------------------------------------------------
 
-  private readonly columnCache = new Map<ts.Type, MappedColumn[]>();
+  private readonly columnCache = new Map<ts.Type, CachedColumns>();
   private readonly badTypes = new Set<ts.Type>();
   private readonly noted = new Set<string>();
 
@@ -1257,8 +1590,11 @@ class DeclarationReader {
     const type = schema.type;
     const cached = this.columnCache.get(type);
     if (cached) {
-      if (!this.badTypes.has(type)) this.keep(node, { columns: cached, notes: [] });
-      return cached;
+      if (!this.badTypes.has(type)) {
+        this.keep(node, { columns: cached.columns, notes: [] });
+        this.note(cached.notes);
+      }
+      return cached.columns;
     }
     const result = this.mapper.columnsOf(type, node.typeArguments?.[0] ?? node, () => this.checker.typeToString(type));
     // An API without parameters is normal; a table or topic without columns is not. Not cached, so a
@@ -1266,19 +1602,21 @@ class DeclarationReader {
     if (options.allowEmpty && result.columns.length === 0 && result.errors.every((e) => e.code === "EMPTY_SCHEMA")) return [];
     if (result.errors.length > 0) {
       // Report each bad field once even when several declarations share the type.
-      this.columnCache.set(type, []);
+      this.columnCache.set(type, { columns: [], notes: [] });
       this.badTypes.add(type);
       throw new InvalidInputErrors(result.errors);
     }
     const notes = result.notes.map((note) => `${this.display(note.position.file)}:${note.position.line}:${note.position.column}: ${note.message}`);
     this.note(notes);
-    this.columnCache.set(type, result.columns);
+    this.columnCache.set(type, { columns: result.columns, notes });
     this.keep(node, { columns: result.columns, notes });
     return result.columns;
   }
 
   /** Notes are said once per run, however many declarations share the type. */
   private note(notes: readonly string[]): void {
+    // Every declaration's fragment has its notes: a file read alone must say them too.
+    for (const n of notes) if (this.current) this.current.fragment.warnings.push({ phase: this.current.phase, text: n, note: true });
     for (const n of notes) {
       if (this.noted.has(n)) continue;
       this.noted.add(n);
@@ -1553,7 +1891,7 @@ class DeclarationReader {
   private columnSql(part: ColumnRefValue): string {
     const quoted = quoteIdentifier(part.column);
     const table = this.tableOf(part.owner);
-    const type = table && this.tables[table]?.columns.find((c) => c.name === part.column)?.type;
+    const type = table && this.tableNamed(table)?.columns.find((c) => c.name === part.column)?.type;
     const fn = type?.startsWith("AggregateFunction(") ? aggregateFunctionOf(type) : undefined;
     if (fn === undefined) return quoted;
     const open = fn.indexOf("(");
@@ -1561,7 +1899,7 @@ class DeclarationReader {
   }
 
   private tableOf(ref: ObjectRef): string | undefined {
-    const id = this.identities.get(ref.target);
+    const id = this.idOf(ref.target);
     const d = this.byNode.get(ref.target);
     if (!id || !d) return undefined;
     const member = ref.member.join(".");
@@ -1574,13 +1912,13 @@ class DeclarationReader {
   /** The name of the object a reference points at, of one of the allowed kinds. */
   private refName(value: StaticValue, kinds: ReadonlyArray<"table" | "topic" | "viewTarget">, cfg: StaticObject, key: string): string {
     if (!isRef(value)) throw this.bad(cfg, key, `must refer to a declared ${kinds.map((k) => (k === "topic" ? "Stream" : "OlapTable")).join(" or ")}`);
-    const id = this.identities.get(value.target);
+    const id = this.idOf(value.target);
     const d = this.byNode.get(value.target);
     if (!id || !d) throw this.bad(cfg, key, "refers to an object that could not be read (see the other errors)");
     const member = value.member.join(".");
     const pick = (): string | undefined => {
       if (member === "") {
-        if (d.cls === "MaterializedView" && kinds.includes("viewTarget")) return id.table ?? (id.targetRef && this.identities.get(id.targetRef.target)?.table);
+        if (d.cls === "MaterializedView" && kinds.includes("viewTarget")) return id.table ?? (id.targetRef && this.idOf(id.targetRef.target)?.table);
         if (d.cls === "View" && kinds.includes("viewTarget")) return id.plainView;
         if (kinds.includes("table") && d.cls === "OlapTable") return id.table;
         if (kinds.includes("topic") && (d.cls === "Stream" || d.cls === "DeadLetterQueue")) return id.topic;
@@ -1589,7 +1927,7 @@ class DeclarationReader {
       if (member === "table" && d.cls === "IngestPipeline" && kinds.includes("table")) return id.table;
       if (member === "stream" && d.cls === "IngestPipeline" && kinds.includes("topic")) return id.topic;
       if (member === "deadLetterQueue" && d.cls === "IngestPipeline" && kinds.includes("topic")) return id.deadLetterTopic;
-      if (member === "targetTable" && d.cls === "MaterializedView") return id.table ?? (id.targetRef && this.identities.get(id.targetRef.target)?.table);
+      if (member === "targetTable" && d.cls === "MaterializedView") return id.table ?? (id.targetRef && this.idOf(id.targetRef.target)?.table);
       return undefined;
     };
     const name = pick();
@@ -1605,6 +1943,7 @@ class DeclarationReader {
    * streams by topic name, the rest by their own name.
    */
   private registryRef(getter: string, name: string): ObjectRef | undefined {
+    this.usedRegistry = true;
     for (const d of this.declarations) {
       // Declarations not identified yet (the getter is read while identifying another one) are identified now.
       if (!this.identities.has(d.node) && !this.identifying.has(d.node)) {
@@ -1648,71 +1987,6 @@ class DeclarationReader {
       }
     }
     return undefined;
-  }
-
-  private checkReferences(map: InfraMap): void {
-    for (const view of Object.values(map.views)) {
-      for (const src of view.sourceTables) {
-        if (!map.tables[src] && !this.plainViews.has(src)) {
-          this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `materialized view ${view.name} reads ${src}, which is not a declared table`, { position: this.locations[`views:${view.name}`] }));
-        }
-      }
-    }
-    for (const view of Object.values(plainViewsOf(map))) {
-      const taken = map.tables[view.name] ? "table" : map.views[view.name] ? "materialized view" : undefined;
-      if (taken) {
-        this.errors.push(new InvalidInputError("DUPLICATE_NAME", `view ${view.name} has the name of a ${taken}: ClickHouse keeps both in one namespace`, { position: this.locations[`plainViews:${view.name}`], hint: "rename the View" }));
-      }
-      for (const src of view.sourceTables) {
-        if (!map.tables[src] && !this.plainViews.has(src) && !Object.values(map.views).some((v) => v.targetTable === src)) {
-          this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `view ${view.name} reads ${src}, which is not a declared table or view`, { position: this.locations[`plainViews:${view.name}`] }));
-        }
-      }
-    }
-    for (const api of Object.values(map.apis)) {
-      if (api.destination && !map.topics[api.destination] && !map.tables[api.destination]) {
-        this.errors.push(new InvalidInputError("UNKNOWN_REFERENCE", `ingest API ${api.name} delivers to ${api.destination}, which is not declared`, { position: this.locations[`apis:${api.name}`] }));
-        continue;
-      }
-      const target = api.destination !== undefined ? (map.topics[api.destination] ?? map.tables[api.destination]) : undefined;
-      if (target) this.checkSameRecords(`ingest API ${api.name}`, api.columns, `${map.topics[target.name] ? "topic" : "table"} ${target.name}`, target.columns, this.locations[`apis:${api.name}`]);
-    }
-    for (const process of Object.values(map.processes)) {
-      const topic = map.topics[process.sourceTopic];
-      const table = map.tables[process.targetTable];
-      if (topic && table) this.checkSameRecords(`stream ${topic.name}`, topic.columns, `table ${table.name}`, table.columns, this.locations[`processes:${process.name}`]);
-    }
-  }
-
-  /**
-   * Records flow unchanged from an ingest API to its topic or table and from a topic to
-   * its destination table: both sides must declare the same fields, each value fitting
-   * the destination's type unchanged (the library's types ask for one record type —
-   * `Stream<T>` takes an `OlapTable<T>` — and planning, which does not type-check the
-   * app, checks it here instead).
-   */
-  private checkSameRecords(from: string, fromColumns: readonly Column[], to: string, toColumns: readonly Column[], position: SourcePosition | undefined): void {
-    // A value that widens into the destination's type is stored as it is: moose-lib's
-    // dead-letter topics carry `source` as a String into DeadLetterModel's LowCardinality(String).
-    const fits = (type: string, into: string) => ["same", "widening"].includes(classifyTypeChange(type, into));
-    const theirs = new Map(toColumns.map((c) => [c.name, c.type]));
-    const ours = new Map(fromColumns.map((c) => [c.name, c.type]));
-    const problems: string[] = [];
-    const missing = toColumns.filter((c) => !ours.has(c.name)).map((c) => c.name);
-    const extra = fromColumns.filter((c) => !theirs.has(c.name)).map((c) => c.name);
-    if (missing.length > 0) problems.push(`${to} has ${missing.join(", ")}, which ${from} does not`);
-    if (extra.length > 0) problems.push(`${from} has ${extra.join(", ")}, which ${to} does not`);
-    for (const c of fromColumns) {
-      const other = theirs.get(c.name);
-      if (other !== undefined && !fits(c.type, other)) problems.push(`${c.name} is ${c.type} in ${from} and ${other} in ${to}`);
-    }
-    if (problems.length === 0) return;
-    this.errors.push(
-      new InvalidInputError("RECORD_MISMATCH", `${from} sends its records to ${to}, but their fields differ: ${problems.join("; ")}`, {
-        ...(position ? { position } : {}),
-        hint: "declare both with the same record type (new Stream<T>(..., { destination: table }) with table an OlapTable<T>)",
-      }),
-    );
   }
 
   // ---- config access ---------------------------------------------------------
@@ -1853,6 +2127,7 @@ class DeclarationReader {
     }
     into[obj.name] = obj;
     this.locations[key] = positionOf(node);
+    if (this.current) this.current.fragment.puts.push({ phase: this.current.phase, kind, object: obj, at: this.locations[key]! });
   }
 }
 

@@ -92,6 +92,15 @@ export class AppProgram {
    * file's imports: an unchanged file's imports are not resolved again.
    */
   readonly unresolved = new Map<string, readonly string[]>();
+  /**
+   * Per importing file, each module name TypeScript asked to resolve and the file it resolved
+   * to (undefined: not resolved), in TypeScript's order: what the extraction cache checks
+   * again before it trusts what it kept for the file.
+   */
+  readonly resolutions = new Map<string, ReadonlyArray<readonly [name: string, resolved: string | undefined]>>();
+  /** Per importing file, the library modules its imports named that were redirected (see {@link redirected}). */
+  readonly redirectedBy = new Map<string, ReadonlySet<string>>();
+  private resolutionHost: ts.ModuleResolutionHost | undefined;
 
   constructor(
     readonly rootFile: string,
@@ -101,9 +110,9 @@ export class AppProgram {
   }
 
   /** A fresh Program for the files as they are on disk now. */
-  update(): ts.Program {
+  update(rootNames: readonly string[] = [this.rootFile]): ts.Program {
     const host = this.createHost();
-    this.program = ts.createProgram({ rootNames: [this.rootFile], options: this.options, host, oldProgram: this.program });
+    this.program = ts.createProgram({ rootNames, options: this.options, host, oldProgram: this.program });
     return this.program;
   }
 
@@ -137,7 +146,11 @@ export class AppProgram {
       getSourceFile,
       getDefaultLibLocation: () => libDir,
       resolveModuleNameLiterals: (literals, containingFile, _redirected, options) => {
-        const resolved = literals.map((literal) => this.resolveModule(literal.text, containingFile, options, base));
+        const mine = new Set<string>();
+        const resolved = literals.map((literal) => this.resolveModule(literal.text, containingFile, options, base, mine));
+        this.redirectedBy.set(containingFile, mine);
+        for (const r of mine) this.redirected.add(r);
+        this.resolutions.set(containingFile, literals.map((literal, i) => [literal.text, resolved[i]!.resolvedModule?.resolvedFileName] as const));
         const missing = literals.filter((_, i) => !resolved[i]!.resolvedModule).map((literal) => literal.text);
         if (missing.length > 0) this.unresolved.set(containingFile, missing);
         else this.unresolved.delete(containingFile);
@@ -146,17 +159,25 @@ export class AppProgram {
     };
   }
 
+  /** Where `name` imported from `containingFile` resolves now (as a Program would resolve it), without building one. */
+  resolvedFileName(name: string, containingFile: string): string | undefined {
+    this.resolutionHost ??= ts.createCompilerHost(this.options, true);
+    return this.resolveModule(name, containingFile, this.options, this.resolutionHost, new Set()).resolvedModule?.resolvedFileName;
+  }
+
   private resolveModule(
     name: string,
     containingFile: string,
     options: ts.CompilerOptions,
     host: ts.ModuleResolutionHost,
+    /** Where the library modules this import names that are redirected go (besides {@link redirected}). */
+    redirects: Set<string>,
   ): ts.ResolvedModuleWithFailedLookupLocations {
     // Apps are always planned against this tool's own declarations, whatever
     // copy (or none) sits in the app's node_modules: the extractor understands
     // exactly these classes, and `@514labs/moose-lib` apps need no install.
     if (LIBRARY_MODULES.has(name)) {
-      if (name !== "moose-migrate") this.redirected.add(name.replace(/\/browserCompatible$/, ""));
+      if (name !== "moose-migrate") redirects.add(name.replace(/\/browserCompatible$/, ""));
       return redirectTo(LIBRARY_ENTRY);
     }
     const resolved = ts.resolveModuleName(name, containingFile, options, host, this.moduleCache);
@@ -164,7 +185,7 @@ export class AppProgram {
     if (source !== undefined) return { resolvedModule: { resolvedFileName: source, extension: ts.Extension.Ts, isExternalLibraryImport: false } } as ts.ResolvedModuleWithFailedLookupLocations;
     const typia = TYPIA_MODULES.get(name);
     if (typia !== undefined && !resolved.resolvedModule) {
-      this.redirected.add("typia");
+      redirects.add("typia");
       return redirectTo(typia);
     }
     return resolved;

@@ -108,7 +108,7 @@ export function applicableHints(hints: RenameHints | undefined, current: InfraMa
 
 /** Extracts the project's app. */
 export function extractProject(config: LoadedConfig): ExtractedApp {
-  return new AppExtractor({ projectDir: config.projectDir, mainFile: config.paths.mainFile, topicRetentionMs: config.streaming.retentionMs, database: config.olap.database, clusters: (config.olap.clusters ?? []).map((c) => c.name) }).extract();
+  return new AppExtractor({ projectDir: config.projectDir, mainFile: config.paths.mainFile, topicRetentionMs: config.streaming.retentionMs, database: config.olap.database, clusters: (config.olap.clusters ?? []).map((c) => c.name), cacheDir: config.paths.stateDir }).extract();
 }
 
 /**
