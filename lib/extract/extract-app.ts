@@ -295,6 +295,8 @@ export class AppExtractor {
   private cache: { readonly dir: string; readonly key: string; readonly held: CacheContents | undefined } | undefined;
   /** How the last `extract()` was done: `cache` (no file read), `partial` (only some files read), `full`. Reported for tests and the benchmark. */
   lastMode: "cache" | "partial" | "full" | undefined;
+  /** When the extraction cache was there but the last `extract()` was full: why. */
+  fullReason: string | undefined;
 
   constructor(readonly options: ExtractOptions) {
     this.mainFile = isAbsolute(options.mainFile) ? options.mainFile : resolve(options.projectDir, options.mainFile);
@@ -326,9 +328,9 @@ export class AppExtractor {
       let reused: ExtractedApp | undefined;
       try {
         reused = this.cache.held && this.fromCache(this.cache.held);
-      } catch {
+      } catch (e) {
         // Any doubt about what the cache holds: a full extraction, which also rewrites it.
-        reused = undefined;
+        reused = this.fullBecause(`reading it failed: ${(e as Error).message}`);
       }
       if (reused) return reused;
     }
@@ -410,7 +412,7 @@ export class AppExtractor {
       if (h === undefined) hashes.set(file, (h = textHash(file)));
       return h;
     };
-    for (const [file, hash] of Object.entries(held.externals)) if (hashOf(file) !== hash) return undefined;
+    for (const [file, hash] of Object.entries(held.externals)) if (hashOf(file) !== hash) return this.fullBecause(`${file} changed`);
     // The files reached from the main file along the imports recorded for unchanged files.
     const changed = new Set<string>();
     const reached: string[] = [];
@@ -423,7 +425,7 @@ export class AppExtractor {
         changed.add(file);
         continue;
       }
-      if (e.global) return undefined;
+      if (e.global) return this.fullBecause(`${this.display(file)} declares globals`);
       for (const c of e.children) if (!seen.has(c)) seen.add(c), stack.push(c);
     }
     const valid = (file: string): boolean => {
@@ -432,42 +434,42 @@ export class AppExtractor {
     };
     const roots = reached.filter((f) => !valid(f));
     // A changed declaration or JSON file of the app's own: its importers say what it affects, a full reading is simpler.
-    if (roots.some((f) => !isSourcePath(f))) return undefined;
+    if (roots.some((f) => !isSourcePath(f))) return this.fullBecause("a declaration or JSON file of the app changed");
     if (roots.length === 0) {
       const order = postOrder(this.mainFile, (f) => held.entries[f]!.children);
       const app = this.assemble(order.filter((f) => held.entries[f]!.fragment).map((f) => [f, held.entries[f]!.fragment!] as const));
       if (app) this.lastMode = "cache";
-      return app;
+      return app ?? this.fullBecause("a check across files failed");
     }
     const program = this.program.update(roots);
     const inProgram = new Map(program.getSourceFiles().filter((sf) => !isStable(sf.fileName)).map((sf) => [sf.fileName, sf]));
-    for (const sf of inProgram.values()) if (isGlobalFile(sf)) return undefined;
+    for (const sf of inProgram.values()) if (isGlobalFile(sf)) return this.fullBecause(`${this.display(sf.fileName)} declares globals`);
     // A declaration file outside the app that no earlier Program loaded may declare globals: a full reading.
-    for (const file of externalFiles(program)) if (!(file in held.externals)) return undefined;
+    for (const file of externalFiles(program)) if (!(file in held.externals)) return this.fullBecause(`${file} is new to the app`);
     const children = (f: string): readonly string[] => {
       const sf = inProgram.get(f);
       return sf ? childrenOf(program, sf) : held.entries[f]!.children;
     };
     const order = postOrder(this.mainFile, children);
-    if (order.some((f) => !inProgram.has(f) && !valid(f))) return undefined;
+    if (order.some((f) => !inProgram.has(f) && !valid(f))) return this.fullBecause("a file outside the partial Program is not valid");
     const isUser = (f: string) => (inProgram.has(f) ? isUserFile(inProgram.get(f)!) : held.entries[f]!.fragment !== undefined);
     const userFiles = order.filter(isUser);
     const build = new Set(userFiles.filter((f) => inProgram.has(f) && !valid(f)).map((f) => inProgram.get(f)!));
     const diagnostics = new Map<ts.SourceFile, FileDiagnostics>();
     for (const sf of build) {
       const d = this.diagnose(program, sf);
-      if (d.errors.length > 0) return undefined;
+      if (d.errors.length > 0) return this.fullBecause("a file has syntax errors");
       diagnostics.set(sf, d);
     }
     const kept = userFiles.filter((f) => !build.has(inProgram.get(f)!)).map((f) => held.entries[f]!.fragment!);
     const readerFiles = userFiles.filter((f) => inProgram.has(f)).map((f) => inProgram.get(f)!);
     const reader = new DeclarationReader(program.getTypeChecker(), readerFiles, (file) => this.display(file), new Map(), this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database, this.options.clusters, { build, external: tablesOf(kept) });
     const result = reader.read();
-    if (result.errors.length > 0 || reader.usedRegistry) return undefined;
+    if (result.errors.length > 0 || reader.usedRegistry) return this.fullBecause(result.errors.length > 0 ? "a declaration has errors" : "a registry getter was read");
     const fresh = new Map<string, FileFragment>();
     for (const sf of build) fresh.set(sf.fileName, this.fragment(reader, sf, diagnostics.get(sf)!));
     const app = this.assemble(userFiles.map((f) => [f, fresh.get(f) ?? held.entries[f]!.fragment!] as const));
-    if (!app) return undefined;
+    if (!app) return this.fullBecause("a check across files failed");
     const entries: Record<string, CacheEntry> = {};
     for (const f of order) {
       const sf = inProgram.get(f);
@@ -476,6 +478,12 @@ export class AppExtractor {
     writeExtractionCache(this.cache!.dir, this.cache!.key, { externals: held.externals, entries });
     this.lastMode = "partial";
     return app;
+  }
+
+  /** Records why the cache could not give the app (for tests and the benchmark); a full extraction follows. */
+  private fullBecause(reason: string): undefined {
+    this.fullReason = reason;
+    return undefined;
   }
 
   /** The app from its files' fragments in file order; undefined when a cross-object check fails. */
