@@ -200,3 +200,27 @@ server("ClickHouse 18.16: a safe type change it cannot run is refused at deploy 
   t.is(dry.code, 3);
   t.regex(dry.stderr, new RegExp(`migrations/${id}\\.ts:\\d+:\\d+: step \\d of ${id}`));
 });
+
+test.serial("embedded: a Replicated table (moose-lib's ReplicatedAggregatingMergeTreeTest) is written, warned about with chDB's measured reason, and refused at deploy before anything runs", async (t) => {
+  const dir = await project(`import { OlapTable, ClickHouseEngines } from "moose-migrate";
+
+interface Agg {
+  id: string;
+  n: number;
+}
+
+export const agg = new OlapTable<Agg>("ReplicatedAggregatingMergeTreeTest", { orderByFields: ["id"], engine: ClickHouseEngines.ReplicatedAggregatingMergeTree });
+`);
+  const g = await runCli(dir, ["migrate", "generate", "--name", "replicated"]);
+  t.is(g.code, 0, g.stderr);
+  t.regex(
+    g.stderr,
+    /^warning: ClickHouse 26\.\d+\.\d+\.\d+ \(the embedded engine\) would refuse this migration at deploy: error\[UNSUPPORTED_BY_SERVER\]: migrations\/\d{14}_replicated\.ts:\d+:\d+: step 1 of \d{14}_replicated, createTable\("ReplicatedAggregatingMergeTreeTest"\): cannot create table ReplicatedAggregatingMergeTreeTest with a Replicated engine: the embedded engine \(chDB\) can be given an in-memory Keeper, but it never activates a replica \(its embedded server has no interserver address\), so the table would stay read-only and every INSERT would fail \(TABLE_IS_READ_ONLY\)/,
+  );
+  const d = await runCli(dir, ["migrate", "deploy"]);
+  t.is(d.code, 3, d.stdout + d.stderr);
+  t.regex(d.stderr, /^error\[UNSUPPORTED_BY_SERVER\]: .*never activates a replica/);
+  const q = await runCli(dir, ["query", "SELECT count() AS n FROM system.tables WHERE name = 'ReplicatedAggregatingMergeTreeTest'"]);
+  t.is(q.code, 0, q.stderr);
+  t.regex(q.stdout, /^\s*n\n\s*-\n\s*0\n/, "nothing was created");
+});

@@ -119,8 +119,19 @@ const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
   ["replicaName", ["ReplicatedMergeTree", "ReplicatedReplacingMergeTree", "ReplicatedSummingMergeTree", "ReplicatedAggregatingMergeTree", "ReplicatedCollapsingMergeTree", "ReplicatedVersionedCollapsingMergeTree"]],
 ]);
 
-/** Engines moose-lib offers and this tool cannot plan yet. */
-const UNPLANNED_ENGINES: ReadonlySet<string> = new Set(["GraphiteMergeTree", "Distributed", "IcebergS3"]);
+/** Engines moose-lib names that this tool does not plan, and why (the refusal at the `engine` key says it). */
+const UNPLANNED_ENGINE_REASONS: ReadonlyMap<string, string> = new Map([
+  [
+    "GraphiteMergeTree",
+    "moose-lib has no configuration for it (no OlapConfig takes engine: GraphiteMergeTree, so its rollup section and the Path/Time/Value/Timestamp columns it needs cannot be declared); create it with a hand-written sql(...) step",
+  ],
+  [
+    "IcebergS3",
+    "ClickHouse reads the Iceberg table's metadata from the bucket when the table is created (measured on chDB 26.7: CREATE fails while the bucket cannot be reached, even with the columns given), so a migration could not be generated, previewed or checked without the bucket; read it with the icebergS3(...) table function in a query or a View",
+  ],
+  ["Distributed", "moose-migrate does not plan it yet; declare the tables it would read, and query them across the cluster with the cluster(...) table function"],
+]);
+const UNPLANNED_ENGINES: ReadonlySet<string> = new Set(UNPLANNED_ENGINE_REASONS.keys());
 
 /** The options of the engines whose tables hold no rows of their own (moose-lib's `BufferConfig`, …). */
 const INTEGRATION_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
@@ -1842,7 +1853,7 @@ class DeclarationReader {
       }
       default:
         if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {
-          throw this.bad(cfg!, "engine", `is ${value}, which moose-migrate cannot plan yet; use MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree or VersionedCollapsingMergeTree, or their Replicated forms`);
+          throw this.bad(cfg!, "engine", `is ${value}, which is not planned: ${UNPLANNED_ENGINE_REASONS.get(value)}`);
         }
         throw this.bad(cfg!, "engine", `is ${JSON.stringify(value)}; use one of MergeTree, ReplacingMergeTree, SummingMergeTree, AggregatingMergeTree, CollapsingMergeTree, VersionedCollapsingMergeTree or their Replicated forms (ClickHouseEngines.X)`);
     }

@@ -4,7 +4,7 @@ export type Probe = (e: OlapEngine) => Promise<unknown>;
 const mt = "ENGINE = MergeTree ORDER BY tuple()";
 
 /** One real attempt per capability flag, on the engine's database. */
-export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonlySettings">, Probe> = {
+export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonlySettings" | "host">, Probe> = {
   boolType: (e) => e.execute(`CREATE TABLE p_bool (x Bool) ${mt}`),
   date32: (e) => e.execute(`CREATE TABLE p_date32 (x Date32) ${mt}`),
   dateTime64: (e) => e.execute(`CREATE TABLE p_dt64 (x DateTime64(3)) ${mt}`),

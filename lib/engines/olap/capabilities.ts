@@ -107,7 +107,35 @@ export interface OlapCapabilities {
   readonly replication: boolean;
   /** The `{uuid}` macro in a keeper path (20.10+, Atomic database, ZooKeeper/Keeper). */
   readonly uuidMacro: boolean;
+  /**
+   * Which ClickHouse this is: the embedded engine (chDB, in this process) or a server. Refusals
+   * of what needs ZooKeeper/Keeper give the embedded engine's own reasons ({@link EMBEDDED_KEEPER_LIMITS}).
+   */
+  readonly host: "embedded" | "server";
 }
+
+/**
+ * Why the embedded engine (chDB 3.4, ClickHouse 26.7) has no `Replicated*` engines and no
+ * S3Queue, although chDB accepts a server config (`--config-file`) with an in-memory Keeper
+ * (`<zookeeper><implementation>testkeeper</implementation></zookeeper>`) and creates both
+ * table kinds with it. Measured, and checked by `tests/chdb-keeper.test.ts` (real chDB
+ * processes), which fails the day a chDB release lifts either limit:
+ * - a Replicated table is created but its replica is never activated: chDB's embedded server
+ *   sets no interserver address (`<interserver_http_port>` in the config is not read), so the
+ *   restarting thread fails forever ("Parameter 'interserver_http(s)_port' required for
+ *   replication is not specified") and every INSERT fails as read-only (TABLE_IS_READ_ONLY);
+ * - S3Queue's state is started once per process: once any embedded ClickHouse of the process
+ *   has closed (the SQL parser's own session, or the data directory closed and opened again),
+ *   creating an S3Queue table fails ("Shutdown was called") and a data directory that holds
+ *   one can no longer be opened in that process, which would lock a project out of its
+ *   embedded engine.
+ */
+export const EMBEDDED_KEEPER_LIMITS = {
+  replication:
+    "the embedded engine (chDB) can be given an in-memory Keeper, but it never activates a replica (its embedded server has no interserver address), so the table would stay read-only and every INSERT would fail (TABLE_IS_READ_ONLY)",
+  s3Queue:
+    "the embedded engine (chDB) can be given an in-memory Keeper, but chDB starts S3Queue's state once per process: after any embedded ClickHouse of the process has closed, S3Queue tables fail (\"Shutdown was called\") and a data directory holding one can no longer be opened in that process",
+} as const;
 
 /** `[major, minor, patch, build]`; missing parts are 0, so "18.16.1" and "18.16.1.0" compare equal. */
 export type ServerVersion = readonly [number, number, number, number];
@@ -136,6 +164,8 @@ export interface RuntimeFacts {
   readonly server?: boolean;
   /** Whether the server answers `system.zookeeper` (ZooKeeper or Keeper configured). */
   readonly zooKeeper?: boolean;
+  /** The embedded engine (chDB), not a server. */
+  readonly embedded?: boolean;
 }
 
 /**
@@ -194,6 +224,7 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     clusters: facts.server === true && facts.zooKeeper === true,
     replication: facts.zooKeeper === true,
     uuidMacro: facts.zooKeeper === true && atLeast(v, 20, 10) && (facts.databaseEngine === "Atomic" || facts.databaseEngine === "Replicated"),
+    host: facts.embedded === true ? "embedded" : "server",
   };
 }
 

@@ -84,6 +84,7 @@ export class ClickHouseEngine implements OlapEngine {
       ...(dbRow === undefined ? {} : { databaseEngine: String(dbRow.engine) }),
       ...(readonlySettings === undefined ? {} : { readonlySettings }),
       server: this.kind === "server",
+      embedded: this.kind === "embedded",
       zooKeeper,
     });
   }

@@ -67,7 +67,7 @@ export async function sqlTarget(config: LoadedConfig, flag?: string): Promise<Sq
         ? [checkVersion(configured, "clickhouse_config.server_version"), "config"]
         : [await embeddedVersion(), config.olap.engine === "embedded" ? "embedded" : "assumed"];
   // Offline nothing says the database is not Atomic (the default since 20.10): EXCHANGE TABLES is assumed where the version has it.
-  return { version, source, database: config.olap.database, capabilities: capabilitiesFor(version), workflowsEnabled: config.features.workflows };
+  return { version, source, database: config.olap.database, capabilities: capabilitiesFor(version, { embedded: source === "embedded" }), workflowsEnabled: config.features.workflows };
 }
 
 /** How a target reads in a heading: `ClickHouse 18.16.1 (clickhouse_config.server_version)`. */
