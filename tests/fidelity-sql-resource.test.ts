@@ -284,3 +284,31 @@ serverTest("server 18.16: the same round trip; DROP VIEW and CREATE FUNCTION are
     await engine.close();
   }
 });
+
+test.serial("baseline adopts plain views and SQL resources whose objects exist; ls --graph and the inventory show them", async (t) => {
+  const dir = await initProject("sqlres-baseline", APP);
+  ok(t, await runCli(dir, ["query", "CREATE TABLE Readings (id String, v Float64) ENGINE = MergeTree ORDER BY id", "--write"]));
+  ok(t, await runCli(dir, ["query", "CREATE VIEW positive AS SELECT id, v FROM Readings WHERE v > 0", "--write"]));
+  ok(t, await runCli(dir, ["query", "CREATE VIEW summary AS SELECT count() AS n, sum(v) AS total FROM positive", "--write"]));
+  const base = await runCli(dir, ["migrate", "baseline"]);
+  ok(t, base);
+  t.regex(base.stdout, /Adopted from the database:\n {2}table Readings\n {2}plain view positive\n {2}SQL resource Summary\n/, base.stdout);
+  t.regex(base.stdout, /Declared but not in the database \(the next migration creates them\):\n {2}SQL resource Store\n/, base.stdout);
+  t.notRegex(base.stdout, /In the database but not declared/, "summary belongs to the Summary resource");
+  const shown = await runCli(dir, ["plan"]);
+  t.regex(shown.stdout, /New Components\n {2}\+ Store \(SQL Resource\)\n/, shown.stdout);
+  t.notRegex(shown.stdout, /Summary|positive/);
+  ok(t, await runCli(dir, ["migrate", "status"]));
+
+  const graph = await runCli(dir, ["ls", "--graph"]);
+  ok(t, graph);
+  const ids = new Map([...graph.stdout.matchAll(/^ {2}(\w+)\S*"(\w+) \((\w+)\)"/gm)].map((m) => [`${m[3]}:${m[2]}`, m[1]]));
+  t.truthy(ids.get("plainView:positive"), graph.stdout);
+  t.truthy(ids.get("sqlResource:Summary"), graph.stdout);
+  t.true(graph.stdout.includes(`${ids.get("table:Readings")} --> ${ids.get("plainView:positive")}`), graph.stdout);
+  t.true(graph.stdout.includes(`${ids.get("plainView:positive")} --> ${ids.get("sqlResource:Summary")}`), graph.stdout);
+  t.true(graph.stdout.includes(`${ids.get("table:Readings")} --> ${ids.get("sqlResource:Store")}`), graph.stdout);
+  const ls = JSON.parse((await runCli(dir, ["ls", "--json"])).stdout) as { declared: Record<string, Array<{ name: string; state?: string; live?: boolean }>> };
+  t.deepEqual(ls.declared.plainViews?.map((v) => [v.name, v.state, v.live]), [["positive", "applied", true]]);
+  t.deepEqual(ls.declared.sqlResources?.map((v) => [v.name, v.state]).sort(), [["Store", "new"], ["Summary", "applied"]]);
+});

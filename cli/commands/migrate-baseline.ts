@@ -26,7 +26,7 @@ export async function run(args: MigrateBaselineArgs, io: CliIO): Promise<number>
           io.stdout.write(JSON.stringify({ ok: true, id: result.id, path, adopted: result.adopted, differing: result.differing, missing: result.missing, undeclared: result.undeclared }, null, 2) + "\n");
           return ExitCode.success;
         }
-        const list = (items: readonly string[]) => items.map((i) => `  ${i.replace(/^tables:/, "table ").replace(/^views:/, "view ")}\n`).join("");
+        const list = (items: readonly string[]) => items.map((i) => `  ${i.replace(/^tables:/, "table ").replace(/^views:/, "view ").replace(/^plainViews:/, "plain view ").replace(/^sqlResources:/, "SQL resource ")}\n`).join("");
         io.stdout.write(`Wrote ${path}, recorded as applied (nothing was run).\n`);
         if (result.adopted.length > 0) io.stdout.write(`Adopted from the database:\n${list(result.adopted)}`);
         else io.stdout.write("The database has none of the declared tables and views; the baseline is empty.\n");

@@ -17,6 +17,7 @@ import { renderMigration, timestampId } from "../migrations/files/render.js";
 import { replayMigrations } from "../migrations/files/sequence.js";
 import { liveDrift } from "../migrations/apply/status.js";
 import { learnSqlResources } from "../engines/olap/sql-resource-policy.js";
+import { sqlResourceRelations } from "../model/sql-resource-facts.js";
 import { applyChange } from "../model/apply-change.js";
 import { hashInfraMap, plainViewsOf, withPlainViews, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
@@ -182,12 +183,16 @@ export class DevSession {
     const differences = await liveDrift(this.live, this.options.engines.olap);
     if (differences.length === 0) return [];
     const introspected = await this.options.engines.olap.introspect(declaredDatabases(Object.keys(this.live.tables)));
-    const tables = { ...introspected.tables };
-    const views = { ...introspected.views };
+    // What the SQL resources create is theirs: never taken as tables or views of the state.
+    await learnSqlResources(this.live);
+    const theirs = sqlResourceRelations(this.live);
+    const mine = <T>(objs: Readonly<Record<string, T>>): Record<string, T> => Object.fromEntries(Object.entries(objs).filter(([k]) => !theirs.has(k)));
+    const tables = mine(introspected.tables);
+    const views = mine(introspected.views);
     for (const [name, t] of Object.entries(tables)) tables[name] = { ...t, lifeCycle: this.live.tables[name]?.lifeCycle ?? t.lifeCycle };
     for (const [name, v] of Object.entries(views)) views[name] = { ...v, lifeCycle: this.live.views[name]?.lifeCycle ?? v.lifeCycle };
     const plain = Object.fromEntries(
-      Object.entries(introspected.plainViews).map(([name, v]) => [name, { ...v, sourceTables: plainViewsOf(this.live)[name]?.sourceTables ?? v.sourceTables }]),
+      Object.entries(mine(introspected.plainViews)).map(([name, v]) => [name, { ...v, sourceTables: plainViewsOf(this.live)[name]?.sourceTables ?? v.sourceTables }]),
     );
     this.live = withPlainViews({ ...this.live, tables, views }, plain);
     return differences;

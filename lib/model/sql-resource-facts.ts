@@ -65,3 +65,16 @@ export function sameObject(a: SqlObjectRef, b: SqlObjectRef): boolean {
 export function objectLabel(o: SqlObjectRef): string {
   return o.database === undefined ? o.name : `${o.database}.${o.name}`;
 }
+
+/**
+ * Names (in the managed database) of the tables and views that the SQL resources of `map`
+ * create, as far as their statements have been read: they belong to the resource, not to
+ * the tables and views a live database is compared with.
+ */
+export function sqlResourceRelations(map: { readonly sqlResources?: Readonly<Record<string, Pick<SqlResource, "setup" | "teardown">>> }): Set<string> {
+  const out = new Set<string>();
+  for (const r of Object.values(map.sqlResources ?? {})) {
+    for (const c of sqlResourceFacts(r)?.creates ?? []) if (c.database === undefined && c.kind !== "function") out.add(c.name);
+  }
+  return out;
+}

@@ -1,14 +1,15 @@
 import type { StreamFlow } from "../extract/extract-app.js";
-import type { InfraMap } from "../model/infra-map.js";
+import { plainViewsOf, sqlResourcesOf, type InfraMap } from "../model/infra-map.js";
 
 /**
  * The lineage of the declared infrastructure as a graph: ingest APIs deliver to a topic or
  * table, topic-to-table syncs carry records on, materialized views read tables and write
- * tables. Every node carries its kind, so a table and a topic of the same name are two
+ * tables, plain views read tables and views, SQL resources pull from and push to what they
+ * declare. Every node carries its kind, so a table and a topic of the same name are two
  * nodes. Consumption APIs and workflows have no declared inputs in the model: they are
  * nodes without edges.
  */
-export type LineageKind = "api" | "topic" | "table" | "view" | "workflow";
+export type LineageKind = "api" | "topic" | "table" | "view" | "plainView" | "sqlResource" | "workflow";
 
 export interface LineageGraph {
   readonly nodes: ReadonlyArray<{ readonly id: string; readonly kind: LineageKind; readonly name: string }>;
@@ -24,6 +25,20 @@ export function lineage(map: InfraMap, flows: readonly StreamFlow[] = []): Linea
   for (const t of Object.values(map.topics)) nodes.push({ id: id("topic", t.name), kind: "topic", name: t.name });
   for (const t of Object.values(map.tables)) nodes.push({ id: id("table", t.name), kind: "table", name: t.name });
   for (const v of Object.values(map.views)) nodes.push({ id: id("view", v.name), kind: "view", name: v.name });
+  for (const v of Object.values(plainViewsOf(map))) nodes.push({ id: id("plainView", v.name), kind: "plainView", name: v.name });
+  for (const r of Object.values(sqlResourcesOf(map))) nodes.push({ id: id("sqlResource", r.name), kind: "sqlResource", name: r.name });
+  // What a view or resource names: a table, a plain view, a materialized view (its own rows) or a SQL resource.
+  const has = (o: object | undefined, k: string) => o !== undefined && Object.prototype.hasOwnProperty.call(o, k);
+  const nodeOf = (name: string): string =>
+    has(map.tables, name)
+      ? id("table", name)
+      : has(map.plainViews, name)
+        ? id("plainView", name)
+        : has(map.sqlResources, name)
+          ? id("sqlResource", name)
+          : has(map.views, name)
+            ? id("view", name)
+            : id("table", name);
   for (const w of Object.values(map.workflows)) nodes.push({ id: id("workflow", w.name), kind: "workflow", name: w.name });
   for (const a of Object.values(map.apis)) {
     if (a.kind !== "ingest" || a.destination === undefined) continue;
@@ -34,8 +49,13 @@ export function lineage(map: InfraMap, flows: readonly StreamFlow[] = []): Linea
   // Transforms are the app's code, not infrastructure: drawn when the code was read (ls, dev), between topics both known.
   for (const f of flows) if (map.topics[f.from] && map.topics[f.to]) edges.push({ from: id("topic", f.from), to: id("topic", f.to), label: "transform" });
   for (const v of Object.values(map.views)) {
-    for (const s of v.sourceTables) edges.push({ from: id("table", s), to: id("view", v.name) });
+    for (const s of v.sourceTables) edges.push({ from: nodeOf(s), to: id("view", v.name) });
     edges.push({ from: id("view", v.name), to: id("table", v.targetTable) });
+  }
+  for (const v of Object.values(plainViewsOf(map))) for (const s of v.sourceTables) edges.push({ from: nodeOf(s), to: id("plainView", v.name) });
+  for (const r of Object.values(sqlResourcesOf(map))) {
+    for (const s of r.pullsDataFrom) edges.push({ from: nodeOf(s), to: id("sqlResource", r.name) });
+    for (const s of r.pushesDataTo) edges.push({ from: id("sqlResource", r.name), to: nodeOf(s) });
   }
   return { nodes, edges };
 }
@@ -49,6 +69,8 @@ export function mermaid(g: LineageGraph): string {
     topic: (l) => `>"${l}"]`,
     table: (l) => `[("${l}")]`,
     view: (l) => `{{"${l}"}}`,
+    plainView: (l) => `[["${l}"]]`,
+    sqlResource: (l) => `[/"${l}"\\]`,
     workflow: (l) => `(["${l}"])`,
   };
   const lines = ["flowchart LR"];
@@ -63,7 +85,7 @@ export function mermaid(g: LineageGraph): string {
 
 /** The same graph in Graphviz's DOT language. */
 export function dot(g: LineageGraph): string {
-  const shape: Record<LineageKind, string> = { api: "parallelogram", topic: "cds", table: "cylinder", view: "hexagon", workflow: "box" };
+  const shape: Record<LineageKind, string> = { api: "parallelogram", topic: "cds", table: "cylinder", view: "hexagon", plainView: "octagon", sqlResource: "note", workflow: "box" };
   const q = (s: string) => JSON.stringify(s);
   const lines = ["digraph lineage {", "  rankdir=LR;"];
   for (const n of g.nodes) lines.push(`  ${q(n.id)} [label=${q(`${n.name}\n(${n.kind})`)}, shape=${shape[n.kind]}];`);
@@ -151,6 +173,8 @@ const KIND_COLOUR: Record<LineageKind, string> = {
   topic: "#fef3c7",
   table: "#dcfce7",
   view: "#f3e8ff",
+  plainView: "#fae8ff",
+  sqlResource: "#fee2e2",
   workflow: "#e5e7eb",
 };
 

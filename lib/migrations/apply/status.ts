@@ -8,7 +8,7 @@ import { openLedger } from "../../ledger/index.js";
 import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
 import { canonicalJson, emptyInfraMap, plainViewsOf, sqlResourcesOf, type InfraMap, type PlainView, type Table } from "../../model/infra-map.js";
 import { quoteString } from "../../model/clickhouse-quote.js";
-import { objectLabel, sqlResourceFacts, type CreatedObject } from "../../model/sql-resource-facts.js";
+import { objectLabel, sqlResourceFacts, sqlResourceRelations, type CreatedObject } from "../../model/sql-resource-facts.js";
 import { learnSqlResources } from "../../engines/olap/sql-resource-policy.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "../files/read.js";
 import type { TopicDescription } from "../../engines/stream/topic-spec.js";
@@ -175,7 +175,7 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
   // What SQL resources create is theirs, not drift of the declared objects; it is checked to exist below.
   // A scoped check (before a deploy) looks only at what the migrations touch.
   const resources = await sqlResourceObjects(expected, olap, scope === undefined);
-  const theirs = new Set(resources.created.filter((c) => c.database === undefined && c.kind !== "function").map((c) => c.name));
+  const theirs = sqlResourceRelations(expected);
   const without = <T>(objs: Readonly<Record<string, T>>): Record<string, T> => Object.fromEntries(Object.entries(objs).filter(([k]) => !theirs.has(k)));
   const live = { ...introspected, tables: without(introspected.tables), views: without(introspected.views), plainViews: without(introspected.plainViews) };
   const want = { tables: inScope(normalized.tables, scope?.tables), views: normalized.views, plainViews: inScope(normalized.plainViews, scope?.plainViews) };

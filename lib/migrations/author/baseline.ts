@@ -8,7 +8,23 @@ import { RefusedError } from "../../errors.js";
 import type { ExtractedApp } from "../../extract/extract-app.js";
 import type { Ledger } from "../../ledger/ledger.js";
 import { checksumOf } from "../../ledger/checksum.js";
-import { canonicalJson, emptyInfraMap, hashInfraMap, type InfraMap, type MaterializedView, type Table } from "../../model/infra-map.js";
+import {
+  canonicalJson,
+  emptyInfraMap,
+  hashInfraMap,
+  plainViewsOf,
+  sqlResourcesOf,
+  withPlainViews,
+  withSqlResources,
+  type InfraMap,
+  type MaterializedView,
+  type PlainView,
+  type SqlResource,
+  type Table,
+} from "../../model/infra-map.js";
+import { quoteString } from "../../model/clickhouse-quote.js";
+import { sqlResourceRelations } from "../../model/sql-resource-facts.js";
+import { readSqlResource } from "../../engines/olap/sql-resource-policy.js";
 import { plan } from "../../plan/plan.js";
 import { DRAFT_ID, readMigrations } from "../files/read.js";
 import { renderMigration, slugify, timestampId } from "../files/render.js";
@@ -71,9 +87,24 @@ export async function baselineDatabase(config: LoadedConfig, app: ExtractedApp, 
       return [...v.sourceTables, ...(v.inner ? [] : [v.targetTable])].every((t) => tableNames.includes(t));
     })
     .sort();
+  // A plain view likewise, once what it reads is adopted (tables, and plain views before it).
+  const declaredPlain = plainViewsOf(declared);
+  const plainNames: string[] = [];
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const n of Object.keys(declaredPlain).sort()) {
+      if (plainNames.includes(n) || !has(live.plainViews, n)) continue;
+      if ((declaredPlain[n] as PlainView).sourceTables.every((s) => tableNames.includes(s) || plainNames.includes(s))) {
+        plainNames.push(n);
+        grew = true;
+      }
+    }
+  }
+  plainNames.sort();
   const code = await olap.normalize({
     tables: Object.fromEntries(tableNames.map((n) => [n, declared.tables[n] as Table])),
     views: Object.fromEntries(viewNames.map((n) => [n, declared.views[n] as MaterializedView])),
+    ...(plainNames.length > 0 ? { plainViews: Object.fromEntries(plainNames.map((n) => [n, declaredPlain[n] as PlainView])) } : {}),
   });
 
   const differing: string[] = [];
@@ -93,7 +124,30 @@ export async function baselineDatabase(config: LoadedConfig, app: ExtractedApp, 
     views[name] = same ? want : got;
     if (!same) differing.push(`views:${name}`);
   }
-  const state: InfraMap = { ...emptyInfraMap(), tables, views };
+  const plainViews: Record<string, PlainView> = {};
+  for (const name of plainNames) {
+    const want = declaredPlain[name] as PlainView;
+    const same = canonicalJson(code.plainViews[name]?.selectStatement) === canonicalJson(live.plainViews[name]?.selectStatement);
+    plainViews[name] = same ? want : { ...(live.plainViews[name] as PlainView), sourceTables: want.sourceTables };
+    if (!same) differing.push(`plainViews:${name}`);
+  }
+  // A SQL resource cannot be read back: it is adopted as declared when every object its setup
+  // creates (read by ClickHouse's parser) is in the database.
+  const resources: Record<string, SqlResource> = {};
+  for (const r of Object.values(sqlResourcesOf(declared)).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const facts = await readSqlResource(r, app.locations[`sqlResources:${r.name}`]);
+    let all = facts.creates.length > 0;
+    for (const c of facts.creates) {
+      const rows =
+        c.kind === "function"
+          ? await olap.query(`SELECT name FROM system.functions WHERE name = ${quoteString(c.name)}`)
+          : await olap.query(`SELECT name FROM system.tables WHERE database = ${c.database === undefined ? "currentDatabase()" : quoteString(c.database)} AND name = ${quoteString(c.name)}`);
+      if (rows.length === 0) all = false;
+    }
+    if (all) resources[r.name] = r;
+  }
+  const resourceNames = Object.keys(resources).sort();
+  const state: InfraMap = withSqlResources(withPlainViews({ ...emptyInfraMap(), tables, views }, plainViews), resources);
 
   const now = options.now ?? new Date();
   const id = `${timestampId(now)}_${slugify(options.name ?? "baseline") || "baseline"}`;
@@ -114,16 +168,21 @@ export async function baselineDatabase(config: LoadedConfig, app: ExtractedApp, 
   const path = join(dir, `${id}.ts`);
   writeFileSync(path, text);
   const { checksum, algorithm } = checksumOf(text);
-  await ledger.adopt({ id, fileName: `${id}.ts`, checksum, checksumAlgorithm: algorithm, parentHash: hashInfraMap(empty), resultHash: hashInfraMap(state), stepsTotal: tableNames.length + viewNames.length });
+  await ledger.adopt({ id, fileName: `${id}.ts`, checksum, checksumAlgorithm: algorithm, parentHash: hashInfraMap(empty), resultHash: hashInfraMap(state), stepsTotal: tableNames.length + viewNames.length + plainNames.length + resourceNames.length });
 
-  const adopted = [...tableNames.map((n) => `tables:${n}`), ...viewNames.map((n) => `views:${n}`)];
+  const adopted = [...tableNames.map((n) => `tables:${n}`), ...viewNames.map((n) => `views:${n}`), ...plainNames.map((n) => `plainViews:${n}`), ...resourceNames.map((n) => `sqlResources:${n}`)];
   const missing = [
     ...Object.keys(declared.tables).filter((n) => !tableNames.includes(n)).map((n) => `tables:${n}`),
     ...Object.keys(declared.views).filter((n) => !viewNames.includes(n)).map((n) => `views:${n}`),
+    ...Object.keys(declaredPlain).filter((n) => !plainNames.includes(n)).map((n) => `plainViews:${n}`),
+    ...Object.keys(sqlResourcesOf(declared)).filter((n) => !resourceNames.includes(n)).map((n) => `sqlResources:${n}`),
   ].sort();
+  // What the declared SQL resources create is theirs, not undeclared.
+  const theirs = sqlResourceRelations(declared);
   const undeclared = [
-    ...Object.keys(live.tables).filter((n) => !has(declared.tables, n)).map((n) => `tables:${n}`),
-    ...Object.keys(live.views).filter((n) => !has(declared.views, n)).map((n) => `views:${n}`),
+    ...Object.keys(live.tables).filter((n) => !has(declared.tables, n) && !theirs.has(n)).map((n) => `tables:${n}`),
+    ...Object.keys(live.views).filter((n) => !has(declared.views, n) && !theirs.has(n)).map((n) => `views:${n}`),
+    ...Object.keys(live.plainViews).filter((n) => !has(declaredPlain, n) && !theirs.has(n)).map((n) => `plainViews:${n}`),
   ].sort();
   return { id, path, adopted, differing, missing, undeclared, state };
 }
