@@ -10,7 +10,8 @@ import { emptyInfraMap, hashInfraMap, type InfraMap, type SqlResource } from "..
 import { plan } from "../lib/plan/plan.js";
 import { InvalidInputErrors, type MooseError } from "../lib/errors.js";
 import { editFile, initProject, runCli } from "./helpers/cli.js";
-import { tempApp } from "./helpers/extract-apps.js";
+import { errorsOf, tempApp } from "./helpers/extract-apps.js";
+import { guardMigrationSql } from "../lib/migrations/apply/sql-guard.js";
 import { applyToEngine, events, mapOf, totals, totalsView, uniqueDatabase } from "./helpers/olap-fixtures.js";
 import { serverConfigFromEnv } from "./helpers/olap-server.js";
 import { openOlapEngine } from "../lib/engines/olap/open.js";
@@ -311,4 +312,23 @@ test.serial("baseline adopts plain views and SQL resources whose objects exist; 
   const ls = JSON.parse((await runCli(dir, ["ls", "--json"])).stdout) as { declared: Record<string, Array<{ name: string; state?: string; live?: boolean }>> };
   t.deepEqual(ls.declared.plainViews?.map((v) => [v.name, v.state, v.live]), [["positive", "applied", true]]);
   t.deepEqual(ls.declared.sqlResources?.map((v) => [v.name, v.state]).sort(), [["Store", "new"], ["Summary", "applied"]]);
+});
+
+test("a hand-edited migration step is read like the code: deploy's guard refuses a setup that is not DDL, at the step's file:line", async (t) => {
+  const resource: SqlResource = { name: "R", setup: ["INSERT INTO Users SELECT * FROM other"], teardown: [], pullsDataFrom: [], pushesDataTo: [] };
+  const step = { step: { op: "createSqlResource" as const, args: [resource] }, origin: { file: "migrations/2099_x.ts", line: 12, column: 5 } };
+  const error = await t.throwsAsync(guardMigrationSql([step], [{ kind: "sqlResource.create", resource }], "migrations/2099_x.ts", "x"));
+  t.is((error as MooseError).code, "SQL_RESOURCE_STATEMENT");
+  t.is((error as MooseError).located.split(": ClickHouse")[0], 'migrations/2099_x.ts:12:5: setup statement 1 of SqlResource R ("INSERT INTO Users SELECT * FROM other")');
+});
+
+test("a View or SqlResource built inside a function is NOT_STATIC, not silently left out", (t) => {
+  const app = [
+    'import { OlapTable, View, SqlResource, Key } from "@514labs/moose-lib";',
+    "interface Row { id: Key<string> }",
+    'export const users = new OlapTable<Row>("Users");',
+    'export function make() { return [new View("v", "SELECT 1", []), new SqlResource("r", ["CREATE VIEW r1 AS SELECT 1"], ["DROP VIEW r1"])]; }',
+  ].join("\n");
+  const errors = errorsOf(() => extractApp({ projectDir: tempApp({ "app/index.ts": app }), mainFile: "app/index.ts" })).map((e) => `${e.code} ${e.located.split(" cannot")[0]}`);
+  t.deepEqual(errors, ["NOT_STATIC app/index.ts:4:34: new View(...) inside a function", "NOT_STATIC app/index.ts:4:65: new SqlResource(...) inside a function"]);
 });

@@ -70,12 +70,13 @@ const DECLARATION_CLASSES = [
 type DeclarationClass = (typeof DECLARATION_CLASSES)[number];
 const DECLARATION_SET: ReadonlySet<string> = new Set(DECLARATION_CLASSES);
 /**
- * Classes that declare nothing this tool plans: tasks (part of a workflow's code),
- * web apps (routes served by `moose dev`), plain views and raw SQL resources (not
- * modelled yet). They are still read so that references to them resolve; a
- * construction inside a function is simply not one of the app's declarations.
+ * Classes that declare nothing this tool plans: tasks (part of a workflow's code) and
+ * web apps (routes served by `moose dev`). They are still read so that references to
+ * them resolve; a construction inside a function is simply not one of the app's
+ * declarations. (Plain views and SQL resources are planned: inside a function they are
+ * NOT_STATIC like tables.)
  */
-const UNPLANNED_CLASSES: ReadonlySet<DeclarationClass> = new Set(["Task", "View", "WebApp"]);
+const UNPLANNED_CLASSES: ReadonlySet<DeclarationClass> = new Set(["Task", "WebApp"]);
 /** moose-lib's static factories: `OlapTable.withMergeTree<T>(name, orderByFields, options?)`. */
 const TABLE_FACTORIES: ReadonlyMap<string, string | undefined> = new Map([
   ["withMergeTree", "MergeTree"],
