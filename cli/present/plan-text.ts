@@ -1,5 +1,5 @@
 import type { Change } from "../../lib/diff/change.js";
-import type { Column, TableEngine, Topic } from "../../lib/model/infra-map.js";
+import { settingValueLabel, type Column, type SettingValue, type TableEngine, type Topic } from "../../lib/model/infra-map.js";
 import type { Plan, PlanStep } from "../../lib/plan/plan.js";
 import { guardedByPreflight, RISK_CODES } from "../../lib/plan/risk.js";
 import { assertNever } from "../../lib/errors.js";
@@ -348,9 +348,9 @@ function engineText(e: TableEngine): string {
   }
 }
 
-function settingsText(s: Readonly<Record<string, string>>): string {
+function settingsText(s: Readonly<Record<string, SettingValue>>): string {
   const keys = Object.keys(s).sort();
-  return keys.length === 0 ? "{}" : `{ ${keys.map((k) => `${k} = ${s[k]}`).join(", ")} }`;
+  return keys.length === 0 ? "{}" : `{ ${keys.map((k) => `${k} = ${settingValueLabel(s[k]!)}`).join(", ")} }`;
 }
 
 export function msText(ms: number | undefined): string {

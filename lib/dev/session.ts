@@ -11,7 +11,8 @@ import { AppExtractor, type ExtractedApp } from "../extract/extract-app.js";
 import type { Ledger } from "../ledger/ledger.js";
 import { checksumOf } from "../ledger/checksum.js";
 import { deploy, type DeployEngines, type DeployReport } from "../migrations/apply/deploy.js";
-import { effectsForSteps, effectText, executeStep } from "../migrations/apply/execute.js";
+import { assertRuntimeEnv, effectsForSteps, effectText, executeStep } from "../migrations/apply/execute.js";
+import { subjectName } from "../diff/change-meta.js";
 import { DRAFT_FILE, DRAFT_ID, readDraft, readMigrations, type MigrationFile } from "../migrations/files/read.js";
 import { renderMigration, timestampId } from "../migrations/files/render.js";
 import { replayMigrations } from "../migrations/files/sequence.js";
@@ -268,6 +269,13 @@ export class DevSession {
     const { engines } = this.options;
     const steps = plan.steps.map((s) => ({ change: s.change, ...(confirmed && s.risk.losesData ? { approved: true } : {}) }));
     const effects = await effectsForSteps(steps, { database: engines.olap.database, capabilities: await engines.olap.capabilities(), state: this.live }, engines.workflows !== undefined);
+    // A variable a statement reads (mooseRuntimeEnv.get) that is not set stops the save before any step runs.
+    try {
+      assertRuntimeEnv(effects, (i) => `step ${i + 1} of this save (${steps[i]!.change.kind} ${subjectName(steps[i]!.change)})`);
+    } catch (error) {
+      if (error instanceof MooseError) return { kind: "invalid", errors: [error], extractMs };
+      throw error;
+    }
     const executed: string[][] = [];
     const stepMs: number[] = [];
     for (let i = 0; i < steps.length; i++) {

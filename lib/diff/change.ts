@@ -1,4 +1,5 @@
 import type {
+  SettingValue,
   ApiEndpoint,
   Column,
   MaterializedView,
@@ -50,8 +51,8 @@ export type Change =
   | {
       readonly kind: "table.setSettings";
       readonly table: string;
-      readonly before: Readonly<Record<string, string>>;
-      readonly after: Readonly<Record<string, string>>;
+      readonly before: Readonly<Record<string, SettingValue>>;
+      readonly after: Readonly<Record<string, SettingValue>>;
     }
   | { readonly kind: "table.setPrimaryKey"; readonly table: string; readonly before?: readonly string[]; readonly after?: readonly string[] }
   | { readonly kind: "table.setSampleBy"; readonly table: string; readonly before?: string; readonly after?: string }

@@ -28,7 +28,11 @@ import {
   plainViewsOf,
   type PlainView,
   type SqlResource,
+  type RuntimeEnvRef,
+  type S3Credentials,
+  type SettingValue,
 } from "../model/infra-map.js";
+import { RUNTIME_ENV_NAME } from "../engines/olap/runtime-env.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { assembleMap, combineFragments, recordMismatch, referenceErrors, tablesOf, type FileFragment } from "./fragments.js";
@@ -38,6 +42,8 @@ import { AppProgram, isLibraryFile, isStable, LIBRARY_ENTRY, PACKAGE_ROOT } from
 import {
   isObjectValue,
   isRef,
+  isRuntimeEnvValue,
+  type RuntimeEnvValue,
   notStatic,
   positionOf,
   StaticEvaluator,
@@ -144,16 +150,16 @@ const INTEGRATION_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
 ]);
 
 /**
- * Options of those engines that moose-migrate refuses, and why: credentials would be
- * written into migration files and the ledger's statement text.
+ * Settings whose value is a secret: written in the source it is refused (`SECRET_IN_SOURCE`),
+ * read with `mooseRuntimeEnv.get` it is a reference (see README *Security*).
  */
-const UNPLANNED_ENGINE_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ["awsAccessKeyId", "S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)"],
-  ["awsSecretAccessKey", "S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)"],
-  ["headers", "custom HTTP headers for S3Queue"],
-  ["partitionStrategy", "an S3 partition strategy"],
-  ["partitionColumnsInDataFile", "S3 partition columns in the data file"],
-]);
+const SECRET_SETTINGS: ReadonlySet<string> = new Set(["kafka_sasl_password"]);
+
+/** moose-lib's S3 options for hive-style writes, and the S3 engine settings they are. */
+const S3_PARTITION_OPTIONS: ReadonlyArray<readonly [string, string]> = [
+  ["partitionStrategy", "partition_strategy"],
+  ["partitionColumnsInDataFile", "partition_columns_in_data_file"],
+];
 
 /** Table options ClickHouse does not take with those engines (S3 alone has ORDER BY and PARTITION BY). */
 const KEYLESS_OPTIONS = ["orderByFields", "orderByExpression", "partitionBy", "sampleByExpression", "primaryKeyExpression", "ttl", "indexes", "projections"] as const;
@@ -1357,7 +1363,7 @@ class DeclarationReader {
       ...opt("indexes", indexes.length > 0 ? indexes : undefined),
       ...opt("projections", projections.length > 0 ? projections : undefined),
       engine,
-      settings: this.settings(cfg),
+      settings: engine.kind === "S3" ? this.s3Settings(cfg) : this.settings(cfg),
       lifeCycle: this.lifeCycle(cfg),
       ...opt("partitionBy", this.optString(cfg, "partitionBy")),
       ...opt("ttl", this.optString(cfg, "ttl")),
@@ -1376,16 +1382,6 @@ class DeclarationReader {
       if (cfg?.entries.get(option) === undefined) continue;
       if (engine.kind === "S3" && (option === "orderByFields" || option === "orderByExpression" || option === "partitionBy")) continue;
       throw this.bad(cfg, option, `is not an option of ${engine.kind} tables: ClickHouse's ${engine.kind} engine has no ${option === "ttl" ? "TTL" : option === "indexes" ? "data-skipping indexes" : option === "projections" ? "projections" : "sorting key or partitions"}`);
-    }
-    for (const [option, what] of UNPLANNED_ENGINE_OPTIONS) {
-      if (cfg?.entries.get(option) === undefined || this.lifeCycle(cfg) === "EXTERNALLY_MANAGED") continue;
-      throw new InvalidInputError("NOT_PLANNED", `table ${name}: ${option} cannot be planned (moose-migrate does not create ${what}), and the table would differ from its declaration without it`, {
-        position: this.keyPosition(cfg!, option),
-        hint:
-          option.startsWith("aws")
-            ? "leave out the credentials for a public bucket (moose creates it with NOSIGN), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED and create it yourself"
-            : `remove ${option}, or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
-      });
     }
     if (engine.kind === "Kafka" || engine.kind === "S3Queue") {
       for (const m of mapped) {
@@ -1850,7 +1846,8 @@ class DeclarationReader {
       case "S3":
       case "S3Queue": {
         const path = this.reqString(cfg!, value === "S3" ? "path" : "s3Path", `the ${value} engine`);
-        return { kind: value, path, format: this.reqString(cfg!, "format", `the ${value} engine`), ...opt("compression", this.optString(cfg, "compression")) };
+        const base = { path, format: this.reqString(cfg!, "format", `the ${value} engine`), ...opt("compression", this.optString(cfg, "compression")), ...opt("credentials", this.s3Credentials(cfg!, table)) };
+        return value === "S3" ? { kind: value, ...base } : { kind: value, ...base, ...opt("headers", this.headers(cfg!, table)) };
       }
       default:
         if (typeof value === "string" && UNPLANNED_ENGINES.has(value)) {
@@ -1860,8 +1857,95 @@ class DeclarationReader {
     }
   }
 
-  private settings(cfg: StaticObject | undefined): Record<string, string> {
-    return this.stringRecord(cfg, "settings");
+  /**
+   * A table's settings: text, or `mooseRuntimeEnv.get("NAME")` (Kafka's `kafka_sasl_password`,
+   * …), kept as a reference and read from the environment when the statement is sent.
+   */
+  private settings(cfg: StaticObject | undefined): Record<string, SettingValue> {
+    const v = cfg?.entries.get("settings");
+    if (v === undefined) return {};
+    if (!isObjectValue(v)) throw this.bad(cfg!, "settings", "must be an object literal of names to values");
+    const out: Record<string, SettingValue> = {};
+    for (const [k, val] of v.entries) {
+      if (isRuntimeEnvValue(val)) {
+        out[k] = this.runtimeEnvRef(val);
+        continue;
+      }
+      if (typeof val !== "string" && typeof val !== "number" && typeof val !== "boolean") throw this.bad(v, k, 'must be a string, number or boolean, or mooseRuntimeEnv.get("NAME")');
+      if (SECRET_SETTINGS.has(k)) throw this.secretInSource(v, k, `setting ${k}`);
+      out[k] = String(val);
+    }
+    return out;
+  }
+
+  /** An S3 table's settings, with moose-lib's `partitionStrategy` / `partitionColumnsInDataFile` among them (they are engine settings in ClickHouse). */
+  private s3Settings(cfg: StaticObject | undefined): Record<string, SettingValue> {
+    const out = this.settings(cfg);
+    for (const [option, setting] of S3_PARTITION_OPTIONS) {
+      const v = cfg?.entries.get(option);
+      if (v === undefined) continue;
+      let text: string;
+      if (option === "partitionStrategy") {
+        if (typeof v !== "string" || !/^(wildcard|hive)$/i.test(v)) throw this.bad(cfg!, option, 'must be "wildcard" or "hive"');
+        text = v.toLowerCase();
+      } else {
+        if (v !== true && v !== false && !(typeof v === "string" && /^(true|false|1|0)$/i.test(v))) throw this.bad(cfg!, option, 'must be true or false (or "true" / "false")');
+        text = v === true || (typeof v === "string" && /^(true|1)$/i.test(v)) ? "1" : "0";
+      }
+      const set = out[setting];
+      if (set !== undefined && set !== text) throw this.bad(cfg!, option, `says ${text} and settings.${setting} says ${typeof set === "string" ? set : "another value"}; keep one`);
+      out[setting] = text;
+    }
+    return out;
+  }
+
+  /** `mooseRuntimeEnv.get("NAME")` as a reference; the name must be one an environment can hold. */
+  private runtimeEnvRef(v: RuntimeEnvValue): RuntimeEnvRef {
+    if (!RUNTIME_ENV_NAME.test(v.name)) {
+      throw new InvalidInputError("RUNTIME_ENV_INVALID", `mooseRuntimeEnv.get(${JSON.stringify(v.name)}) does not name an environment variable`, {
+        position: positionOf(v.node),
+        hint: "a variable name is a letter or _ followed by letters, digits and _ (e.g. AWS_SECRET_ACCESS_KEY)",
+      });
+    }
+    return { runtimeEnv: v.name };
+  }
+
+  /** A secret written as text in the source: refused, never copied (the README's *Security* says why). */
+  private secretInSource(cfg: StaticObject, key: string, what: string): InvalidInputError {
+    return new InvalidInputError("SECRET_IN_SOURCE", `${what} is written in the source; moose-migrate would have to copy it into migration files, the ledger and printed SQL`, {
+      position: this.keyPosition(cfg, key),
+      hint: `read it from the environment when the statement is sent: ${key}: mooseRuntimeEnv.get("NAME"), and set NAME where moose migrate deploy and moose dev run`,
+    });
+  }
+
+  /** moose-lib's `awsAccessKeyId` / `awsSecretAccessKey`: both `mooseRuntimeEnv.get(…)`, or neither (a public bucket, NOSIGN). */
+  private s3Credentials(cfg: StaticObject, table: string): S3Credentials | undefined {
+    const keys = ["awsAccessKeyId", "awsSecretAccessKey"] as const;
+    const values = keys.map((k) => cfg.entries.get(k));
+    if (values.every((v) => v === undefined)) return undefined;
+    const refs = keys.map((key, i) => {
+      const v = values[i];
+      if (v === undefined) throw this.bad(cfg, keys[1 - i]!, `is set without ${key}: table ${table} signs its S3 requests with the pair (leave both out for a public bucket, read unsigned)`);
+      if (typeof v === "string" || typeof v === "number") throw this.secretInSource(cfg, key, `table ${table}: ${key}`);
+      if (!isRuntimeEnvValue(v)) throw this.bad(cfg, key, 'must be mooseRuntimeEnv.get("NAME"), the environment variable holding it');
+      return this.runtimeEnvRef(v);
+    });
+    return { accessKeyId: refs[0]!, secretAccessKey: refs[1]! };
+  }
+
+  /** S3Queue's `headers`: names to text or `mooseRuntimeEnv.get(…)` values, sent with every request. */
+  private headers(cfg: StaticObject, table: string): Record<string, SettingValue> | undefined {
+    const v = cfg.entries.get("headers");
+    if (v === undefined) return undefined;
+    if (!isObjectValue(v)) throw this.bad(cfg, "headers", "must be an object literal of header names to values");
+    const out: Record<string, SettingValue> = {};
+    for (const [k, val] of v.entries) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) throw this.bad(v, k, `is not an HTTP header name (table ${table})`);
+      if (isRuntimeEnvValue(val)) out[k] = this.runtimeEnvRef(val);
+      else if (typeof val === "string") out[k] = val;
+      else throw this.bad(v, k, 'must be a string or mooseRuntimeEnv.get("NAME")');
+    }
+    return Object.keys(out).length === 0 ? undefined : out;
   }
 
   private stringRecord(cfg: StaticObject | undefined, key: string): Record<string, string> {

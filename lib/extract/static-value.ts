@@ -17,7 +17,22 @@ export type StaticValue =
   | ObjectRef
   | ColumnRefValue
   | SqlValue
+  | RuntimeEnvValue
   | OpaqueValue;
+
+/**
+ * moose-lib's `mooseRuntimeEnv.get("NAME")`: a value the environment gives when a statement is
+ * sent; while planning, only the variable's name (options that take one keep it as a reference).
+ */
+export interface RuntimeEnvValue {
+  readonly kind: "runtimeEnv";
+  readonly name: string;
+  readonly node: ts.Node;
+}
+
+export function isRuntimeEnvValue(v: StaticValue): v is RuntimeEnvValue {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && (v as { kind?: string }).kind === "runtimeEnv";
+}
 
 export interface StaticObject {
   readonly kind: "object";
@@ -180,10 +195,19 @@ export class StaticEvaluator {
     if (ts.isCallExpression(expr) && ts.isIdentifier(expr.expression) && REGISTRY_GETTERS.has(expr.expression.text) && expr.arguments.length === 1) {
       return this.registryValue(expr, expr.expression.text, what);
     }
-    // moose-lib's `mooseRuntimeEnv.get("NAME")`: a value the Moose runtime reads from its environment when it
-    // creates the object; it has no value while planning (options that take one refuse it by name).
-    if (ts.isCallExpression(expr) && ts.isPropertyAccessExpression(expr.expression) && expr.expression.name.text === "get" && ts.isIdentifier(expr.expression.expression) && expr.expression.expression.text === "mooseRuntimeEnv") {
-      return { kind: "opaque", node: expr };
+    // moose-lib's `mooseRuntimeEnv.get("NAME")` (`mooseEnvSecrets` is its old name): a value the environment
+    // gives when the object is created; while planning only its name (options that take none refuse it by name).
+    if (
+      ts.isCallExpression(expr) &&
+      ts.isPropertyAccessExpression(expr.expression) &&
+      expr.expression.name.text === "get" &&
+      ts.isIdentifier(expr.expression.expression) &&
+      (expr.expression.expression.text === "mooseRuntimeEnv" || expr.expression.expression.text === "mooseEnvSecrets")
+    ) {
+      const arg = expr.arguments[0];
+      const name = arg === undefined || expr.arguments.length !== 1 ? undefined : this.evaluate(arg, what);
+      if (typeof name !== "string") throw notStatic(arg ?? expr, what, 'pass mooseRuntimeEnv.get the variable\'s name as a string literal, e.g. mooseRuntimeEnv.get("AWS_SECRET_ACCESS_KEY")');
+      return { kind: "runtimeEnv", name, node: expr };
     }
 
     if (ts.isIdentifier(expr)) {

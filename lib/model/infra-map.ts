@@ -112,10 +112,53 @@ export type IntegrationEngine =
     }
   /** Consumes `topicList` from `brokerList` as consumer group `groupName`; settings (`kafka_*`) are the table's settings. */
   | { readonly kind: "Kafka"; readonly brokerList: string; readonly topicList: string; readonly groupName: string; readonly format: string }
-  /** Reads and writes S3 objects at `path` (public buckets: `NOSIGN`). */
-  | { readonly kind: "S3"; readonly path: string; readonly format: string; readonly compression?: string }
-  /** Ingests new S3 objects matching `path` once each, keeping what it processed in ZooKeeper/Keeper; settings (`mode`, `keeper_path`, …) are the table's settings. */
-  | { readonly kind: "S3Queue"; readonly path: string; readonly format: string; readonly compression?: string };
+  /**
+   * Reads and writes S3 objects at `path`: signed with `credentials` (read from the environment
+   * when the statement is sent), else unsigned (`NOSIGN`, public buckets). moose-lib's
+   * `partitionStrategy` / `partitionColumnsInDataFile` are the table's settings `partition_strategy` /
+   * `partition_columns_in_data_file`, as ClickHouse keeps them.
+   */
+  | { readonly kind: "S3"; readonly path: string; readonly format: string; readonly compression?: string; readonly credentials?: S3Credentials }
+  /**
+   * Ingests new S3 objects matching `path` once each, keeping what it processed in ZooKeeper/Keeper;
+   * settings (`mode`, `keeper_path`, …) are the table's settings. `headers` are sent with every request.
+   */
+  | {
+      readonly kind: "S3Queue";
+      readonly path: string;
+      readonly format: string;
+      readonly compression?: string;
+      readonly credentials?: S3Credentials;
+      readonly headers?: Readonly<Record<string, SettingValue>>;
+    };
+
+/**
+ * A value moose never holds: the name of the environment variable (moose-lib's
+ * `mooseRuntimeEnv.get("NAME")`) whose value is put into the statement when it is sent to
+ * ClickHouse. Migration files, the ledger and printed SQL carry the name only (printed SQL
+ * shows `${NAME}`).
+ */
+export interface RuntimeEnvRef {
+  readonly runtimeEnv: string;
+}
+
+/** A table setting's (or S3Queue header's) value: text, or a variable read when the statement is sent (Kafka's `kafka_sasl_password`). */
+export type SettingValue = string | RuntimeEnvRef;
+
+/** An S3 access key pair, both read from the environment when a statement is sent. */
+export interface S3Credentials {
+  readonly accessKeyId: RuntimeEnvRef;
+  readonly secretAccessKey: RuntimeEnvRef;
+}
+
+export function isRuntimeEnvRef(v: unknown): v is RuntimeEnvRef {
+  return typeof v === "object" && v !== null && typeof (v as { runtimeEnv?: unknown }).runtimeEnv === "string";
+}
+
+/** The text of a setting value for messages: a reference prints as `${NAME}`, never a value. */
+export function settingValueLabel(v: SettingValue): string {
+  return typeof v === "string" ? v : `\${${v.runtimeEnv}}`;
+}
 
 export const INTEGRATION_ENGINES = ["Buffer", "Merge", "Kafka", "S3", "S3Queue"] as const satisfies ReadonlyArray<IntegrationEngine["kind"]>;
 
@@ -175,7 +218,8 @@ export interface Table {
   readonly engine: TableEngine;
   readonly partitionBy?: string;
   readonly ttl?: string;
-  readonly settings: Readonly<Record<string, string>>;
+  /** Values are text, or (Kafka's SASL password, …) a variable read when the statement is sent. */
+  readonly settings: Readonly<Record<string, SettingValue>>;
   readonly lifeCycle: LifeCycle;
 }
 

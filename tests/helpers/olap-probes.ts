@@ -110,6 +110,10 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
   },
   kafkaEngine: (e) => e.execute("CREATE TABLE p_kafka (a String) ENGINE = Kafka('127.0.0.1:9', 'probe', 'probe', 'JSONEachRow')"),
   s3Engine: (e) => e.execute("CREATE TABLE p_s3 (a String) ENGINE = S3('https://bucket.s3.amazonaws.com/probe/*.csv', NOSIGN, 'CSV')"),
+  s3PartitionStrategy: (e) =>
+    e.execute("CREATE TABLE p_s3_hive (a String, d String) ENGINE = S3('https://bucket.s3.amazonaws.com/probe/', NOSIGN, 'Parquet') PARTITION BY d SETTINGS partition_strategy = 'hive', partition_columns_in_data_file = 1"),
+  kafkaSaslSettings: (e) =>
+    e.execute("CREATE TABLE p_kafka_sasl (a String) ENGINE = Kafka('127.0.0.1:9', 'probe', 'probe', 'JSONEachRow') SETTINGS kafka_security_protocol = 'sasl_plaintext', kafka_sasl_mechanism = 'PLAIN', kafka_sasl_username = 'u', kafka_sasl_password = 'p'"),
   // Creating one also needs ZooKeeper/Keeper (the `replication` flag): the engine's presence is what this flag says.
   s3QueueEngine: async (e) => {
     const rows = await e.query("SELECT name FROM system.table_engines WHERE name = 'S3Queue'");

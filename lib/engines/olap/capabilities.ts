@@ -95,6 +95,10 @@ export interface OlapCapabilities {
   readonly s3Engine: boolean;
   /** The S3Queue engine (23.8); it also needs ZooKeeper/Keeper (`replication`) for its processed-file state. */
   readonly s3QueueEngine: boolean;
+  /** The S3 engine's `partition_strategy` / `partition_columns_in_data_file` settings (hive-style writes, 25.8). */
+  readonly s3PartitionStrategy: boolean;
+  /** The Kafka engine's `kafka_security_protocol` / `kafka_sasl_*` table settings (23.3, rounded up; 18.16 refuses them as unknown). */
+  readonly kafkaSaslSettings: boolean;
   /** Buffer's optional `flush_time`, `flush_rows`, `flush_bytes` arguments (21.9, rounded up). */
   readonly bufferFlushThresholds: boolean;
   /** `Merge(REGEXP('…'), …)`: a regular expression for the source database (21.5, rounded up). */
@@ -219,6 +223,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     s3Engine: atLeast(v, 23, 4),
     bufferFlushThresholds: atLeast(v, 21, 9),
     s3QueueEngine: atLeast(v, 23, 8),
+    s3PartitionStrategy: atLeast(v, 25, 8),
+    kafkaSaslSettings: atLeast(v, 23, 3),
     mergeDatabaseRegexp: atLeast(v, 21, 5),
     // Distributed DDL goes through the DDL queue in ZooKeeper/Keeper.
     clusters: facts.server === true && facts.zooKeeper === true,

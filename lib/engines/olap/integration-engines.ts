@@ -6,10 +6,24 @@
  * ALTERed, dropping one loses nothing), so they are kept together here.
  */
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
-import type { IntegrationEngine } from "../../model/infra-map.js";
+import { isRuntimeEnvRef, settingValueLabel, type IntegrationEngine, type RuntimeEnvRef, type SettingValue } from "../../model/infra-map.js";
 import { EMBEDDED_KEEPER_LIMITS, type OlapCapabilities } from "./capabilities.js";
-import { splitTopLevel, tokenize } from "./sql-text.js";
+import { parseSettingsClause, splitTopLevel, tokenize } from "./sql-text.js";
 import { quoteString } from "../../model/clickhouse-quote.js";
+import type { SqlRuntimeEnv } from "./runtime-env.js";
+
+/**
+ * What ClickHouse shows for a secret it keeps (S3 credentials, header values, Kafka's SASL
+ * password). Introspection reads credentials back as this name, never as a value; the
+ * declared reference stands in for it when live and declared tables are compared ({@link withDeclaredSecrets}).
+ */
+export const HIDDEN = "[HIDDEN]";
+
+/** The S3 engine's settings for hive-style writes (moose-lib's `partitionStrategy`, `partitionColumnsInDataFile`). */
+export const S3_PARTITION_SETTINGS = ["partition_strategy", "partition_columns_in_data_file"] as const;
+
+/** The Kafka engine's security settings, which ClickHouse takes in the SETTINGS clause from 23.3 (rounded up). */
+const KAFKA_SASL_SETTING = /^kafka_(sasl_|security_protocol$)/;
 
 /** `currentDatabase()`: the database the statement runs in (both engines run DDL in the managed database). */
 const CURRENT_DATABASE = "currentDatabase()";
@@ -31,7 +45,7 @@ function refuse(caps: OlapCapabilities, table: string, feature: string, alternat
  *
  * @example integrationEngineClause({ kind: "Merge", tablesRegexp: "^Events_" }, "AllEvents", caps) // "Merge(currentDatabase(), '^Events_')"
  */
-export function integrationEngineClause(engine: IntegrationEngine, table: string, caps: OlapCapabilities): string {
+export function integrationEngineClause(engine: IntegrationEngine, table: string, caps: OlapCapabilities, write: SqlRuntimeEnv, settings: Readonly<Record<string, SettingValue>> = {}): string {
   switch (engine.kind) {
     case "Buffer": {
       const flush = [engine.flushTime, engine.flushRows, engine.flushBytes];
@@ -56,10 +70,20 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
     }
     case "Kafka":
       if (!caps.kafkaEngine) throw refuse(caps, table, "the Kafka engine", "read the topic with moose's topic → table sync instead");
+      for (const name of Object.keys(settings).sort()) {
+        if (KAFKA_SASL_SETTING.test(name) && !caps.kafkaSaslSettings) {
+          throw refuse(caps, table, `the Kafka engine's ${name} table setting (ClickHouse 23.3+)`, "configure SASL for every Kafka table in the server's <kafka> configuration and leave the kafka_sasl_* settings out");
+        }
+      }
       return `Kafka(${[engine.brokerList, engine.topicList, engine.groupName, engine.format].map(quoteString).join(", ")})`;
     case "S3":
       if (!caps.s3Engine) throw refuse(caps, table, "the S3 engine with NOSIGN (ClickHouse 23.4+)", "read the bucket with the s3() table function in a query");
-      return `S3(${s3Arguments(engine)})`;
+      for (const name of S3_PARTITION_SETTINGS) {
+        if (settings[name] !== undefined && !caps.s3PartitionStrategy) {
+          throw refuse(caps, table, `the S3 engine's ${name} (moose-lib's ${name === "partition_strategy" ? "partitionStrategy" : "partitionColumnsInDataFile"}; ClickHouse 25.8+)`, "leave it out: a PARTITION BY table whose path has {_partition_id} writes one object per partition");
+        }
+      }
+      return `S3(${s3Arguments(engine, write)})`;
     case "S3Queue":
       if (!caps.s3QueueEngine) throw refuse(caps, table, "the S3Queue engine (ClickHouse 23.8+)", "load the files with a workflow that runs INSERT … SELECT FROM s3(…)");
       if (!caps.replication) {
@@ -68,15 +92,27 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
           hint: "set clickhouse_config.host to a ClickHouse server with <zookeeper> configured, or keep the table out of this environment with lifeCycle: LifeCycle.EXTERNALLY_MANAGED",
         });
       }
-      return `S3Queue(${s3Arguments(engine)})`;
+      return `S3Queue(${s3Arguments(engine, write)})`;
     default:
       return assertNever(engine, "table engine");
   }
 }
 
-/** `'path', NOSIGN, 'format'[, 'compression']`: moose-lib's S3 tables without credentials read public buckets unsigned. */
-function s3Arguments(engine: { readonly path: string; readonly format: string; readonly compression?: string }): string {
-  return [quoteString(engine.path), "NOSIGN", quoteString(engine.format), ...(engine.compression === undefined ? [] : [quoteString(engine.compression)])].join(", ");
+/**
+ * `'path', NOSIGN | key_id, secret, 'format'[, 'compression'][, headers('name' = 'value', …)]`:
+ * without credentials a table reads public buckets unsigned; credentials and run-time header
+ * values are written by `write` (slots filled when the statement is sent).
+ */
+function s3Arguments(engine: Extract<IntegrationEngine, { kind: "S3" | "S3Queue" }>, write: SqlRuntimeEnv): string {
+  const auth = engine.credentials === undefined ? ["NOSIGN"] : [write(engine.credentials.accessKeyId), write(engine.credentials.secretAccessKey)];
+  const headers = engine.kind === "S3Queue" && engine.headers !== undefined ? Object.entries(engine.headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : [];
+  return [
+    quoteString(engine.path),
+    ...auth,
+    quoteString(engine.format),
+    ...(engine.compression === undefined ? [] : [quoteString(engine.compression)]),
+    ...(headers.length === 0 ? [] : [`headers(${headers.map(([k, v]) => `${quoteString(k)} = ${typeof v === "string" ? quoteString(v) : write(v)}`).join(", ")})`]),
+  ].join(", ");
 }
 
 /**
@@ -121,7 +157,8 @@ function databaseArgument(a: Argument | undefined, database: string): { readonly
  * The engine in the model from `system.tables.engine` and the arguments of `engine_full`,
  * or why it cannot be expressed. `database` is the database being read: a Buffer or Merge
  * table that names it (or `currentDatabase()`, as 18.16 keeps it) reads back without one.
- * S3 credentials are never read back (ClickHouse hides the secret): such a table is skipped.
+ * S3 credentials are never read back (ClickHouse hides the secret, and shows the key id):
+ * they read as references named {@link HIDDEN}, which {@link withDeclaredSecrets} replaces.
  */
 export function readIntegrationEngine(engine: string, args: string | undefined, database: string): IntegrationEngine | { readonly reason: string } | undefined {
   const list = args === undefined || args.trim() === "" ? [] : splitTopLevel(args).map(argument);
@@ -165,12 +202,27 @@ export function readIntegrationEngine(engine: string, args: string | undefined, 
     }
     case "S3":
     case "S3Queue": {
-      const values = list.map(stringArgument);
-      // ClickHouse prints the NOSIGN keyword as a string.
-      if (values[1] !== "NOSIGN") return { reason: `${engine}(${args ?? ""}) reads with credentials, which moose does not manage (it creates public-bucket tables with NOSIGN)` };
-      const [path, , format, compression] = values;
-      if (path === undefined || format === undefined || list.length > 4 || (list.length === 4 && compression === undefined)) return unreadable;
-      return { kind: engine, path, format, ...(compression === undefined ? {} : { compression }) };
+      // headers(…) may follow the positional arguments; ClickHouse prints their values as '[HIDDEN]'.
+      const headerArgs = list.filter((a) => a.kind === "expression" && /^headers\s*\(/i.test(a.text));
+      const positional = list.filter((a) => !headerArgs.includes(a));
+      const values = positional.map(stringArgument);
+      // ClickHouse prints the NOSIGN keyword as a string; anything else in its place is an access key pair.
+      const signed = values[1] !== "NOSIGN";
+      const [path, format, compression] = signed ? [values[0], values[3], values[4]] : [values[0], values[2], values[3]];
+      const arity = signed ? 5 : 4;
+      if (path === undefined || format === undefined || positional.length > arity || (positional.length === arity && compression === undefined) || headerArgs.length > 1 || (signed && values.slice(1, 3).some((v) => v === undefined))) return unreadable;
+      if (headerArgs.length > 0 && engine === "S3") return { reason: `${engine}(${args ?? ""}) sends headers, which moose declares on S3Queue tables only` };
+      const header = headerArgs[0];
+      const headers = header !== undefined && header.kind === "expression" ? parseSettingsClause(header.text.slice(header.text.indexOf("(") + 1, header.text.lastIndexOf(")"))) : undefined;
+      return {
+        kind: engine,
+        path,
+        format,
+        ...(compression === undefined ? {} : { compression }),
+        // Never a value: the names are the declaration's (see withDeclaredSecrets).
+        ...(signed ? { credentials: { accessKeyId: { runtimeEnv: HIDDEN }, secretAccessKey: { runtimeEnv: HIDDEN } } } : {}),
+        ...(headers === undefined ? {} : { headers }),
+      } as IntegrationEngine;
     }
     default:
       return undefined;
@@ -187,9 +239,53 @@ export function describeIntegrationEngine(engine: IntegrationEngine): string {
     case "Kafka":
       return `Kafka(topic ${engine.topicList} from ${engine.brokerList}, group ${engine.groupName}, ${engine.format})`;
     case "S3":
-    case "S3Queue":
-      return `${engine.kind}(${engine.path}, ${engine.format}${engine.compression === undefined ? "" : `, ${engine.compression}`})`;
+    case "S3Queue": {
+      const auth = engine.credentials === undefined ? "" : `, key ${settingValueLabel(engine.credentials.accessKeyId)} / ${settingValueLabel(engine.credentials.secretAccessKey)}`;
+      const headers = engine.kind === "S3Queue" && engine.headers !== undefined ? `, headers ${Object.keys(engine.headers).sort().join(", ")}` : "";
+      return `${engine.kind}(${engine.path}, ${engine.format}${engine.compression === undefined ? "" : `, ${engine.compression}`}${auth}${headers})`;
+    }
     default:
       return assertNever(engine, "table engine");
   }
+}
+
+/**
+ * `live` (as introspection read it) with the secrets ClickHouse does not show put back as
+ * `declared` has them: S3 credentials (read as {@link HIDDEN}), S3Queue header values and
+ * settings whose declared value is a run-time reference (Kafka's `kafka_sasl_password`, shown
+ * as '[HIDDEN]' by servers that hide it, in clear by older ones: never kept). A different set
+ * of header names, credentials where none are declared (or none where some are) stay
+ * differences. A changed variable *name* cannot be seen in the database; the ledger's state has it.
+ */
+export function withDeclaredSecrets<T extends { readonly engine: { readonly kind: string }; readonly settings: Readonly<Record<string, SettingValue>> }>(live: T, declared: T | undefined): T {
+  const settings = hideSecretSettings(live.settings, declared?.settings ?? {});
+  const engine = live.engine as IntegrationEngine;
+  const want = declared?.engine as IntegrationEngine | undefined;
+  if ((engine.kind !== "S3" && engine.kind !== "S3Queue") || want?.kind !== engine.kind) return settings === live.settings ? live : { ...live, settings };
+  const credentials = engine.credentials !== undefined && want.credentials !== undefined ? want.credentials : engine.credentials;
+  let headers = engine.kind === "S3Queue" ? engine.headers : undefined;
+  const wantHeaders = want.kind === "S3Queue" ? want.headers : undefined;
+  if (headers !== undefined && wantHeaders !== undefined && sameKeys(headers, wantHeaders)) headers = wantHeaders;
+  return {
+    ...live,
+    settings,
+    engine: { ...engine, ...(credentials === undefined ? {} : { credentials }), ...(headers === undefined ? {} : { headers }) },
+  };
+}
+
+function sameKeys(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  return Object.keys(a).sort().join("\u0000") === Object.keys(b).sort().join("\u0000");
+}
+
+function hideSecretSettings(live: Readonly<Record<string, SettingValue>>, declared: Readonly<Record<string, SettingValue>>): Readonly<Record<string, SettingValue>> {
+  const secret = Object.keys(live).filter((k) => isRuntimeEnvRef(declared[k]) || live[k] === HIDDEN);
+  if (secret.length === 0) return live;
+  const out: Record<string, SettingValue> = { ...live };
+  for (const k of secret) {
+    const d = declared[k];
+    // A hidden value that is declared as text cannot be compared: the declaration stands.
+    if (d !== undefined) out[k] = d;
+    else out[k] = { runtimeEnv: HIDDEN } satisfies RuntimeEnvRef;
+  }
+  return out;
 }

@@ -6,6 +6,7 @@ import { checkStatement, parseCheck } from "../../engines/olap/sql/checks.js";
 import { typeChangeGuard } from "../../engines/olap/sql/columns.js";
 import { statementsForChanges } from "../../engines/olap/sql/index.js";
 import { rowWriteFor } from "../../engines/olap/sql/row-writes.js";
+import { missingError, missingRuntimeEnv, resolveRuntimeEnv, runtimeEnvSlots, scrubRuntimeEnv, type RuntimeEnvSlots, type StatementPieces } from "../../engines/olap/runtime-env.js";
 import { generatedInsert, handWrittenInsert, insertKey, insertText, mutationsDone, runInsert, type InsertPlan } from "../../engines/olap/staged-insert.js";
 import type { InfraMap } from "../../model/infra-map.js";
 import { applyChange } from "../../model/apply-change.js";
@@ -49,8 +50,12 @@ export function isStateOnly(change: Change): boolean {
  * show its text ({@link effectText}). Nothing is routed by the text of a statement.
  */
 export type Effect =
-  /** A statement ClickHouse runs. */
-  | { readonly kind: "olap"; readonly sql: string }
+  /**
+   * A statement ClickHouse runs. With `pieces`, it reads values from the environment
+   * (`mooseRuntimeEnv.get`): `sql` shows them as `${NAME}` and the executor fills them in
+   * from `pieces` when it sends the statement.
+   */
+  | { readonly kind: "olap"; readonly sql: string; readonly pieces?: StatementPieces }
   /** Rows written exactly once (staged and moved in, or behind a block marker): see lib/engines/olap/staged-insert.ts. */
   | { readonly kind: "insert"; readonly plan: InsertPlan }
   /** Waits until ClickHouse has finished the table's mutations (servers without `mutations_sync`). */
@@ -87,9 +92,31 @@ export function effectText(effect: Effect): string {
 }
 
 /** The SQL adapter's statements as effects: its pre-flight checks become `check` effects here, at the adapter's edge. */
-function olapEffect(statement: string): Effect {
-  const check = parseCheck(statement);
-  return check ? { kind: "check", ...check } : { kind: "olap", sql: statement };
+function olapEffect(statement: string, slots?: RuntimeEnvSlots): Effect {
+  const { text, pieces } = slots ? slots.split(statement) : { text: statement, pieces: undefined };
+  if (pieces) return { kind: "olap", sql: text, pieces };
+  const check = parseCheck(text);
+  return check ? { kind: "check", ...check } : { kind: "olap", sql: text };
+}
+
+/**
+ * The environment variables each step's statements read (`mooseRuntimeEnv.get`) that `env`
+ * does not set: checked for every step before any runs, so a missing one stops the run with
+ * nothing applied or recorded.
+ */
+export function missingRuntimeEnvByStep(effects: readonly (readonly Effect[])[], env: NodeJS.ProcessEnv = process.env): Array<{ readonly step: number; readonly names: readonly string[] }> {
+  const out: Array<{ step: number; names: string[] }> = [];
+  effects.forEach((list, step) => {
+    const names = [...new Set(list.flatMap((e) => (e.kind === "olap" && e.pieces ? missingRuntimeEnv(e.pieces, env) : [])))];
+    if (names.length > 0) out.push({ step, names });
+  });
+  return out;
+}
+
+/** Refuses (`RUNTIME_ENV_MISSING`) when a step reads a variable the environment does not set; `what` names a step by its index. */
+export function assertRuntimeEnv(effects: readonly (readonly Effect[])[], what: (step: number) => string, env: NodeJS.ProcessEnv = process.env): void {
+  const [first] = missingRuntimeEnvByStep(effects, env);
+  if (first) throw missingError(first.names, what(first.step));
 }
 
 /** Which run the effects belong to: names the staging tables of its writes, so a resumed run finds them. */
@@ -119,7 +146,11 @@ export async function effectsForSteps(
       olapChanges.push(c);
     }
   });
-  const byChange = statementsForChanges(olapChanges, ctx);
+  // Values read from the environment are written as slots, so each statement comes back as pieces (see runtime-env.ts).
+  const slots = runtimeEnvSlots();
+  const sqlCtx = { ...ctx, runtimeEnv: slots.write };
+  const effect = (statement: string): Effect => olapEffect(statement, slots);
+  const byChange = statementsForChanges(olapChanges, sqlCtx);
   const key = (step: number): string | undefined => (ctx.run ? insertKey(ctx.run.migrationId, ctx.run.direction, step, 0) : undefined);
   const stateBefore = statesBefore(ctx.state, steps);
   const out: Effect[][] = [];
@@ -152,14 +183,14 @@ export async function effectsForSteps(
     const step = steps[stepIndex] as ExecutableStep;
     const change = step.change as Change;
     const state = stateBefore(stepIndex);
-    const write = rowWriteFor(change, { ...ctx, state });
+    const write = rowWriteFor(change, { ...sqlCtx, state });
     if (write !== undefined) {
       const plan = generatedInsert(write.table, write.columns, write.select, key(stepIndex), { database: ctx.database, state }, write.requireEmpty);
-      out[stepIndex] = [{ kind: "insert", plan }, ...write.after.map(olapEffect)];
+      out[stepIndex] = [{ kind: "insert", plan }, ...write.after.map(effect)];
       return;
     }
     // A narrowing type change runs behind its pre-flight check (or, approved, its conversion of the rows that do not fit).
-    out[stepIndex] = [...typeChangeGuard(change, ctx, step.approved ?? false), ...(byChange[k] ?? [])].map(olapEffect);
+    out[stepIndex] = [...typeChangeGuard(change, sqlCtx, step.approved ?? false), ...(byChange[k] ?? [])].map(effect);
     if (change.kind === "table.backfillColumn" && !ctx.capabilities.mutationsSync) out[stepIndex]!.push({ kind: "mutations", table: change.table });
   });
   return out;
@@ -200,7 +231,16 @@ export async function runStatement(olap: OlapEngine, sql: string): Promise<void>
 export async function runEffect(effect: Effect, engines: Engines): Promise<void> {
   switch (effect.kind) {
     case "olap":
-      await engines.olap.execute(effect.sql);
+      if (effect.pieces === undefined) {
+        await engines.olap.execute(effect.sql);
+        return;
+      }
+      try {
+        await engines.olap.execute(resolveRuntimeEnv(effect.pieces, `the statement ${effect.sql.split("\n")[0]}`));
+      } catch (error) {
+        // What ClickHouse says about a statement may quote it: never with the values in.
+        throw scrubbed(error, effect.pieces);
+      }
       return;
     case "insert":
       await runInsert(effect.plan, engines.olap);
@@ -280,4 +320,23 @@ export async function effectsLocated(
     }
     throw error;
   }
+}
+
+/** `error` (and its causes) with every value `pieces` was sent with replaced by its `${NAME}`. */
+function scrubbed(error: unknown, pieces: StatementPieces): unknown {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e instanceof Error && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    e.message = scrubRuntimeEnv(e.message, pieces);
+    if (e.stack !== undefined) e.stack = scrubRuntimeEnv(e.stack, pieces);
+    const details = (e as { details?: unknown }).details;
+    if (Array.isArray(details)) {
+      try {
+        (e as unknown as { details: unknown[] }).details = details.map((d) => (typeof d === "string" ? scrubRuntimeEnv(d, pieces) : d));
+      } catch {
+        // read-only details carry no statement text
+      }
+    }
+  }
+  return error;
 }

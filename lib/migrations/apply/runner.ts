@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import { DATA_CHANGE_KINDS } from "../../diff/change.js";
-import { enginesNeeded, liveObjects, ownerOf } from "../../diff/change-meta.js";
+import { DATA_CHANGE_KINDS, type Change } from "../../diff/change.js";
+import { enginesNeeded, liveObjects, ownerOf, subjectName } from "../../diff/change-meta.js";
 import { parseStatement } from "../../engines/olap/parser.js";
 import { readRefusal } from "../../engines/olap/statement-policy.js";
 import { EngineError, MooseError, RefusedError } from "../../errors.js";
@@ -10,7 +10,7 @@ import { liveDrift } from "./status.js";
 import type { OlapCapabilities } from "../../engines/olap/capabilities.js";
 import type { BeginMigration, Ledger } from "../../ledger/ledger.js";
 import type { InfraMap } from "../../model/infra-map.js";
-import { effectsForSteps, effectText, executeStep, type Effect, type EffectsRun, type Engines, type ExecutableStep } from "./execute.js";
+import { assertRuntimeEnv, effectsForSteps, effectText, executeStep, type Effect, type EffectsRun, type Engines, type ExecutableStep } from "./execute.js";
 import { dropStagedLeftovers, uncertainty } from "../../engines/olap/staged-insert.js";
 import { rebuildTail } from "../../engines/olap/sql/rebuild.js";
 import { identifiersIn } from "../../engines/olap/sql-text.js";
@@ -203,6 +203,7 @@ export async function runUnits(units: readonly RunUnit[], ledger: Ledger, openEn
   const outcomes: UnitOutcome[] = [];
   try {
     const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
+    await checkRuntimeEnv(units, ctx, engines.workflows !== undefined);
     await hooks.beforeAll?.(engines, units);
     let ok = true;
     let handoff: Handoff | undefined;
@@ -232,6 +233,23 @@ function unitEffects(unit: RunUnit, engines: RunEngines, ctx: { readonly databas
 /** Writes with keyed INSERTs leave staging "done" marks, dropped after the unit completes (see staged-insert.ts). */
 function writesStaged(effects: readonly Effect[][]): boolean {
   return effects.some((step) => step.some((e) => e.kind === "insert" && e.plan.key !== ""));
+}
+
+/**
+ * Every environment variable the units' statements read (`mooseRuntimeEnv.get`) is set, or
+ * `RUNTIME_ENV_MISSING` names the first missing one and its step before anything runs or is recorded.
+ */
+async function checkRuntimeEnv(units: readonly RunUnit[], ctx: { readonly database: string; readonly capabilities: OlapCapabilities }, workflowsEnabled: boolean): Promise<void> {
+  for (const unit of units) {
+    // Only a step whose change names a variable can read one; most runs have none to look for.
+    if (!unit.steps.some((s) => s.change !== null && JSON.stringify(s.change).includes('"runtimeEnv":'))) continue;
+    const effects = await effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, workflowsEnabled);
+    assertRuntimeEnv(effects, (step) => `step ${step + 1} of ${unit.id}${stepSubject(unit.steps[step]?.change ?? null)}`);
+  }
+}
+
+function stepSubject(change: Change | null): string {
+  return change === null ? "" : ` (${change.kind} ${subjectName(change)})`;
 }
 
 async function runUnit(

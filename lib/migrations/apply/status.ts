@@ -1,6 +1,7 @@
 import { approvedLosses } from "./sql-guard.js";
 import { declaredDatabases } from "../../model/clickhouse-quote.js";
 import type { OlapEngine } from "../../engines/olap/engine.js";
+import { withDeclaredSecrets } from "../../engines/olap/integration-engines.js";
 import { diff } from "../../diff/diff.js";
 import { existsSync } from "node:fs";
 import type { LoadedConfig } from "../../config/config.js";
@@ -185,13 +186,15 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
   );
   const lifeCycles = <T extends { lifeCycle: string }>(objs: Record<string, T>, from: Readonly<Record<string, { lifeCycle: string }>>) =>
     Object.fromEntries(Object.entries(objs).map(([k, v]) => [k, { ...v, lifeCycle: from[k]?.lifeCycle ?? v.lifeCycle }]));
+  // ClickHouse shows no secret (credentials, header values, a SASL password): the declared references stand in.
+  const secretsOf = (tables: Record<string, Table>): Record<string, Table> => Object.fromEntries(Object.entries(tables).map(([k, t]) => [k, withDeclaredSecrets(t, expected.tables[k])]));
   const actual = {
     ...emptyInfraMap(),
-    tables: lifeCycles(inScope(live.tables, scope?.tables), expected.tables),
+    tables: secretsOf(lifeCycles(inScope(live.tables, scope?.tables), expected.tables)),
     views: lifeCycles(inScope(live.views, scope?.views), expected.views),
     plainViews: livePlain,
   } as InfraMap;
-  const wanted = { ...emptyInfraMap(), tables: want.tables, views: want.views, plainViews: want.plainViews } as InfraMap;
+  const wanted = { ...emptyInfraMap(), tables: secretsOf(want.tables), views: want.views, plainViews: want.plainViews } as InfraMap;
   const replicas = [...(await replicaDrift(inScope(expected.tables, scope?.tables), want.tables, olap)), ...resources.missing];
   if (canonicalJson(actual) === canonicalJson(wanted)) return replicas;
   return [...replicas, ...diff(wanted, actual).map((c) => {

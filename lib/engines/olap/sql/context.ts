@@ -3,6 +3,7 @@ import type { Column, InfraMap } from "../../../model/infra-map.js";
 import { onCluster } from "../cluster.js";
 import type { OlapCapabilities } from "../capabilities.js";
 import { qualifiedName, quoteIdentifier, tableParts } from "../../../model/clickhouse-quote.js";
+import { maskedRuntimeEnv, type SqlRuntimeEnv } from "../runtime-env.js";
 
 /**
  * Where statements will run. `state` is the map just before the change (the planner
@@ -15,6 +16,17 @@ export interface SqlContext {
   readonly capabilities: OlapCapabilities;
   /** With `views`, a rebuild re-points the views that read or write the table when the swap needs it. */
   readonly state?: Pick<InfraMap, "tables"> & Partial<Pick<InfraMap, "views">>;
+  /**
+   * How a value read from the environment (`mooseRuntimeEnv.get`) is written: the executor's
+   * slots (lib/engines/olap/runtime-env.ts). Absent: shown as `${NAME}`, for text that is
+   * printed and never sent.
+   */
+  readonly runtimeEnv?: SqlRuntimeEnv;
+}
+
+/** The writer of run-time values for `ctx`: its slots, or the masked `${NAME}`. */
+export function runtimeEnvWriter(ctx: SqlContext): SqlRuntimeEnv {
+  return ctx.runtimeEnv ?? maskedRuntimeEnv;
 }
 
 /** The cluster of table `name` in the map before the change; undefined when it has none (or is unknown). */

@@ -1,8 +1,8 @@
 import type { ChangeOf } from "../../../diff/change.js";
-import { canonicalJson } from "../../../model/infra-map.js";
+import { canonicalJson, type SettingValue } from "../../../model/infra-map.js";
 import { identifiersIn } from "../sql-text.js";
 import { addColumnClause } from "./columns.js";
-import { type SqlContext, alterTarget, needsRebuild, unsupported } from "./context.js";
+import { type SqlContext, alterTarget, needsRebuild, runtimeEnvWriter, unsupported } from "./context.js";
 import { checkSettingName, indexDefinition, orderByExpression, projectionDefinition, settingAssignment, valueExpression } from "./tables.js";
 import { nestedSuffix } from "./types.js";
 import { quoteIdentifier } from "../../../model/clickhouse-quote.js";
@@ -112,8 +112,8 @@ export function setTtlStatements(change: ChangeOf<"table.setTtl">, ctx: SqlConte
 export function setSettingsStatements(change: ChangeOf<"table.setSettings">, ctx: SqlContext): string[] {
   const caps = ctx.capabilities;
   const target = alterTarget(change.table, ctx);
-  const names = (r: Readonly<Record<string, string>>): string[] => Object.keys(r).sort();
-  const changed = names(change.after).filter((k) => change.before[k] !== change.after[k]);
+  const names = (r: Readonly<Record<string, SettingValue>>): string[] => Object.keys(r).sort();
+  const changed = names(change.after).filter((k) => canonicalJson(change.before[k] ?? null) !== canonicalJson(change.after[k] ?? null));
   const removed = names(change.before).filter((k) => !Object.prototype.hasOwnProperty.call(change.after, k));
   const frozen = [...changed, ...removed].filter((k) => caps.readonlySettings.includes(k));
   if (frozen.length > 0) {
@@ -122,7 +122,7 @@ export function setSettingsStatements(change: ChangeOf<"table.setSettings">, ctx
   const out: string[] = [];
   if (changed.length > 0) {
     if (!caps.modifySetting) throw unsupported(caps, `change settings ${changed.join(", ")} of table ${change.table}`, "ALTER TABLE … MODIFY SETTING (ClickHouse 19.11+)", "rebuild the table with the new settings");
-    out.push(`ALTER TABLE ${target} MODIFY SETTING ${changed.map((k) => settingAssignment(k, change.after[k] as string, change.table)).join(", ")}`);
+    out.push(`ALTER TABLE ${target} MODIFY SETTING ${changed.map((k) => settingAssignment(k, change.after[k] as SettingValue, change.table, runtimeEnvWriter(ctx))).join(", ")}`);
   }
   if (removed.length > 0) {
     if (!caps.resetSetting) throw unsupported(caps, `reset settings ${removed.join(", ")} of table ${change.table}`, "ALTER TABLE … RESET SETTING (ClickHouse 21.8+)", "set them explicitly to the value you want");

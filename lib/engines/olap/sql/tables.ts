@@ -1,10 +1,11 @@
 import { assertNever, InvalidInputError } from "../../../errors.js";
 import { tableParts } from "../../../model/clickhouse-quote.js";
-import { holdsNoRows, type Column, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../../model/infra-map.js";
+import { holdsNoRows, type Column, type SettingValue, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../../model/infra-map.js";
 import { onCluster, replicationArguments } from "../cluster.js";
 import { describeIntegrationEngine, integrationEngineClause } from "../integration-engines.js";
 import type { OlapCapabilities } from "../capabilities.js";
-import { type SqlContext, unsupported } from "./context.js";
+import { type SqlContext, runtimeEnvWriter, unsupported } from "./context.js";
+import type { SqlRuntimeEnv } from "../runtime-env.js";
 import { checkedType, typeHasNested } from "./types.js";
 import { isPlainIdentifier, qualifiedName, quoteIdentifier } from "../../../model/clickhouse-quote.js";
 import { quoteString } from "../../../model/clickhouse-quote.js";
@@ -28,7 +29,7 @@ export function createTableStatement(t: Table, ctx: SqlContext, pathName = t.nam
   ];
   elements.forEach((e, i) => lines.push(`  ${e}${i < elements.length - 1 ? "," : ""}`));
   lines.push(")");
-  lines.push(`ENGINE = ${engineClause(t.engine, t.name, ctx, pathName)}`);
+  lines.push(`ENGINE = ${engineClause(t.engine, t.name, ctx, pathName, t.settings)}`);
   if (t.partitionBy !== undefined) lines.push(`PARTITION BY ${t.partitionBy}`);
   // Engines without a sorting key take no ORDER BY (S3 keeps one as metadata when declared).
   if (!holdsNoRows(t.engine) || t.orderBy.length > 0) lines.push(`ORDER BY ${orderByExpression(t.orderBy, columnNames)}`);
@@ -39,7 +40,7 @@ export function createTableStatement(t: Table, ctx: SqlContext, pathName = t.nam
     lines.push(`TTL ${t.ttl}`);
   }
   const settings = Object.entries(t.settings).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const rendered = settings.map(([k, v]) => settingAssignment(k, v, t.name));
+  const rendered = settings.map(([k, v]) => settingAssignment(k, v, t.name, runtimeEnvWriter(ctx)));
   // flatten_nested is a query setting: ClickHouse applies it to this CREATE and does not store it with the table.
   if (t.columns.some((c) => typeHasNested(c.type))) rendered.push("flatten_nested = 0");
   if (rendered.length > 0) lines.push(`SETTINGS ${rendered.join(", ")}`);
@@ -94,7 +95,7 @@ export function insertable(c: Column): boolean {
   return c.materialized === undefined && c.alias === undefined;
 }
 
-export function engineClause(engine: TableEngine, table: string, ctx: SqlContext, pathName = table): string {
+export function engineClause(engine: TableEngine, table: string, ctx: SqlContext, pathName = table, settings: Readonly<Record<string, SettingValue>> = {}): string {
   const caps = ctx.capabilities;
   if (engine.cluster !== undefined && !caps.clusters) {
     throw unsupported(caps, `create table ${table} ON CLUSTER ${engine.cluster}`, "clusters (a ClickHouse server with remote_servers and ZooKeeper/Keeper)", "leave out cluster, or set clickhouse_config.host to a server of the cluster");
@@ -105,7 +106,7 @@ export function engineClause(engine: TableEngine, table: string, ctx: SqlContext
     const all = [...replication, ...params];
     return all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`;
   };
-  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps);
+  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps, runtimeEnvWriter(ctx), settings);
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":
@@ -155,9 +156,10 @@ export function checkSettingName(name: string, table: string): void {
   }
 }
 
-/** `name = value`: numbers and booleans bare, anything else as a quoted string. */
-export function settingAssignment(name: string, value: string, table: string): string {
+/** `name = value`: numbers and booleans bare, anything else as a quoted string; a run-time value as `write` puts it. */
+export function settingAssignment(name: string, value: SettingValue, table: string, write: SqlRuntimeEnv): string {
   checkSettingName(name, table);
+  if (typeof value !== "string") return `${name} = ${write(value)}`;
   const literal = /^-?\d+(\.\d+)?$/.test(value) || value === "true" || value === "false" ? value : quoteString(value);
   return `${name} = ${literal}`;
 }
