@@ -105,14 +105,14 @@ test("extraction reads Buffer, Merge, Kafka, S3 and S3Queue tables as moose-lib 
 test("extraction refuses what those engines cannot have, naming the option and the reason", (t) => {
   const dir = tempApp({
     "app/index.ts": [
-      'import { OlapTable, ClickHouseEngines, Key, mooseRuntimeEnv, WithDefault } from "@514labs/moose-lib";',
+      'import { OlapTable, ClickHouseEngines, Key, WithDefault } from "@514labs/moose-lib";',
       "interface Row { id: Key<string>; amount: number }",
       "interface Defaulted { id: string; n: WithDefault<number, \"1\"> }",
       'export const k1 = new OlapTable<Row>("K1", { engine: ClickHouseEngines.Kafka, brokerList: "b:9092", topicList: "t", groupName: "g", format: "JSONEachRow", orderByFields: ["id"] });',
       'export const k2 = new OlapTable<Row>("K2", { engine: ClickHouseEngines.Kafka, topicList: "t", groupName: "g", format: "JSONEachRow" });',
       'export const k3 = new OlapTable<Defaulted>("K3", { engine: ClickHouseEngines.Kafka, brokerList: "b:9092", topicList: "t", groupName: "g", format: "JSONEachRow" });',
       'export const q = new OlapTable<Row>("Q", { engine: ClickHouseEngines.S3Queue, s3Path: "s3://b/*.json", format: "JSONEachRow",',
-      '  awsAccessKeyId: mooseRuntimeEnv.get("KEY_ID"), awsSecretAccessKey: mooseRuntimeEnv.get("SECRET") });',
+      '  awsAccessKeyId: "AKIA-IN-SOURCE", awsSecretAccessKey: "s3cret-in-source" });',
       'export const m = new OlapTable<Row>("M", { engine: ClickHouseEngines.Merge, sourceDatabase: "currentDatabase()", tablesRegexp: "^x", ttl: "now()" });',
       'export const w = new OlapTable<Row>("W", { orderByFields: ["id"], brokerList: "b:9092" });',
     ].join("\n"),
@@ -124,7 +124,7 @@ test("extraction refuses what those engines cannot have, naming the option and t
       "INVALID_CONFIG app/index.ts:4:156: orderByFields is not an option of Kafka tables: ClickHouse's Kafka engine has no sorting key or partitions",
       "INVALID_CONFIG app/index.ts:5:44: brokerList is required by the Kafka engine",
       "INVALID_CONFIG app/index.ts:6:19: table K3: column n has a DEFAULT expression, which ClickHouse's Kafka engine does not take",
-      "NOT_PLANNED app/index.ts:8:3: table Q: awsAccessKeyId cannot be planned (moose-migrate does not create S3 credentials (the CREATE statement, with them, is kept in migration files and the ledger)), and the table would differ from its declaration without it",
+      "SECRET_IN_SOURCE app/index.ts:8:3: table Q: awsAccessKeyId is written in the source; moose-migrate would have to copy it into migration files, the ledger and printed SQL",
       "INVALID_CONFIG app/index.ts:9:134: ttl is not an option of Merge tables: ClickHouse's Merge engine has no TTL",
       "INVALID_CONFIG app/index.ts:10:67: brokerList is an option of Kafka only; this table's engine is MergeTree",
     ],

@@ -1,6 +1,6 @@
 import { ownerOf, subjectName } from "../../diff/change-meta.js";
 import type { Change } from "../../diff/change.js";
-import { assertNever, EngineError, MooseError, RefusedError } from "../../errors.js";
+import { assertNever, EngineError, InvalidInputError, MooseError, RefusedError } from "../../errors.js";
 import type { OlapCapabilities, OlapEngine } from "../../engines/olap/engine.js";
 import { checkStatement, parseCheck } from "../../engines/olap/sql/checks.js";
 import { typeChangeGuard } from "../../engines/olap/sql/columns.js";
@@ -115,8 +115,12 @@ export function missingRuntimeEnvByStep(effects: readonly (readonly Effect[])[],
 
 /** Refuses (`RUNTIME_ENV_MISSING`) when a step reads a variable the environment does not set; `what` names a step by its index. */
 export function assertRuntimeEnv(effects: readonly (readonly Effect[])[], what: (step: number) => string, env: NodeJS.ProcessEnv = process.env): void {
-  const [first] = missingRuntimeEnvByStep(effects, env);
-  if (first) throw missingError(first.names, what(first.step));
+  const missing = missingRuntimeEnvByStep(effects, env);
+  const [first] = missing;
+  if (!first) return;
+  const more = missing.length > 1 ? ` (and ${missing.length - 1} more step${missing.length > 2 ? "s" : ""})` : "";
+  const error = missingError([...new Set(missing.flatMap((m) => m.names))], `${what(first.step)}${more}`);
+  throw new InvalidInputError(error.code, error.message, { ...(error.hint ? { hint: error.hint } : {}), details: missing.map((m) => `${what(m.step)}: ${m.names.join(", ")}`) });
 }
 
 /** Which run the effects belong to: names the staging tables of its writes, so a resumed run finds them. */
