@@ -220,3 +220,36 @@ test("a corrupted or hand-edited cache is not used; a cache from other options i
   t.is(other.lastMode, "full");
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("a workspace package read from its source, an app declaration file and a JSON module: edits of each give what a full extraction gives", (t) => {
+  const dir = tempApp({
+    "packages/objects/package.json": JSON.stringify({ name: "objects", type: "module", main: "dist/index.js", types: "dist/index.d.ts" }),
+    "packages/objects/tsconfig.json": JSON.stringify({ compilerOptions: { outDir: "dist", declaration: true } }),
+    "packages/objects/src/models.ts": 'import { Key } from "@514labs/moose-lib";\nexport interface Event { eventId: Key<string>; repo: string }\n',
+    "packages/objects/src/index.ts": 'import { IngestPipeline } from "@514labs/moose-lib";\nimport { Event } from "./models";\nexport const EventPipeline = new IngestPipeline<Event>("Event", { table: true, stream: true });\n',
+    "apps/backend/app/shapes.d.ts": "export interface Shape { sides: number }\n",
+    "apps/backend/app/limits.json": JSON.stringify({ max: 3 }),
+    "apps/backend/app/shapes.ts": 'import { OlapTable } from "@514labs/moose-lib";\nimport type { Shape } from "./shapes.d";\nimport limits from "./limits.json";\nexport const maxSides = limits.max;\nexport const shapes = new OlapTable<Shape & { id: string }>("Shapes");\n',
+    "apps/backend/app/index.ts": 'export * from "objects";\nexport * from "./shapes";\n',
+  });
+  mkdirSync(join(dir, "apps/backend/node_modules"), { recursive: true });
+  symlinkSync(join(dir, "packages/objects"), join(dir, "apps/backend/node_modules/objects"));
+  const project = join(dir, "apps/backend");
+  const cacheDir = join(project, ".moose");
+  const edit = (rel: string, fn: (s: string) => string) => writeFileSync(join(dir, rel), fn(readFileSync(join(dir, rel), "utf8")));
+  t.is(compare(t, project, cacheDir, "the first run"), "full");
+  t.is(compare(t, project, cacheDir, "the second run"), "cache");
+  edit("packages/objects/src/models.ts", (s) => s.replace("repo: string", "repo: string; stars: number"));
+  t.is(compare(t, project, cacheDir, "a field added in the workspace package"), "partial");
+  edit("apps/backend/app/shapes.d.ts", (s) => s.replace("sides: number", "sides: number; name: string"));
+  t.is(compare(t, project, cacheDir, "an app declaration file changed"), "full");
+  edit("apps/backend/app/limits.json", () => JSON.stringify({ max: 4 }));
+  t.is(compare(t, project, cacheDir, "a JSON module changed"), "full");
+  // The package's types now point outside its outDir: the import resolves to the compiled file instead.
+  write(dir, "packages/objects/lib/index.d.ts", 'import { IngestPipeline } from "@514labs/moose-lib";\nexport declare const EventPipeline: IngestPipeline<{ eventId: string }>;\n');
+  edit("packages/objects/package.json", (s) => s.replace('"dist/index.d.ts"', '"lib/index.d.ts"'));
+  compare(t, project, cacheDir, "the package's import resolving elsewhere");
+  edit("packages/objects/package.json", (s) => s.replace('"lib/index.d.ts"', '"dist/index.d.ts"'));
+  t.not(compare(t, project, cacheDir, "back to its source"), undefined);
+  rmSync(dir, { recursive: true, force: true });
+});

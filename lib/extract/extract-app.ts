@@ -677,6 +677,8 @@ function isSourcePath(file: string): boolean {
 
 /** A script (no import or export) or a file with `declare global` / `declare module "x"`: it can change any file's types. */
 function isGlobalFile(sf: ts.SourceFile): boolean {
+  // A JSON module is no module to TypeScript's `isExternalModule`, but declares nothing global.
+  if (sf.fileName.endsWith(".json")) return false;
   return !ts.isExternalModule(sf) || sf.statements.some((s) => ts.isModuleDeclaration(s) && (Boolean(s.flags & ts.NodeFlags.GlobalAugmentation) || ts.isStringLiteral(s.name)));
 }
 
