@@ -8,7 +8,10 @@ import { statementsFor } from "../lib/engines/olap/sql/index.js";
 import { extractApp } from "../lib/extract/extract-app.js";
 import { quoteString } from "../lib/model/clickhouse-quote.js";
 import type { Table } from "../lib/model/infra-map.js";
-import { editFile, initProject, moose, type CliResult } from "./helpers/cli.js";
+import { editFile, initProject, moose, runCli, tempDir, type CliResult } from "./helpers/cli.js";
+import { loadConfig } from "../lib/config/config.js";
+import { DevSession } from "../lib/dev/session.js";
+import { openDeployEngines, projectLedger } from "../lib/project/engines.js";
 import { errorsOf, tempApp } from "./helpers/extract-apps.js";
 import { queryRows } from "./helpers/ledger-sqlite.js";
 import { olapPart } from "./helpers/olap-fixtures.js";
@@ -335,4 +338,38 @@ test.after.always(async () => {
   const refused = run(["migrate", "deploy"], { ...env, KAFKA_PASSWORD: "pw-3e8a" });
   t.not(refused.code, 0);
   t.regex(refused.stderr, /UNSUPPORTED_BY_SERVER\][\s\S]*ClickHouse 18\.16\.\d+ does not support the Kafka engine's kafka_sasl_password table setting \(ClickHouse 23\.3\+\)/);
+});
+
+test.serial("moose dev: a save that reads an unset variable applies nothing and says which; set, it applies, and the draft and ledger show ${NAME}", async (t) => {
+  const root = tempDir("secrets-dev");
+  t.is((await runCli(root, ["init", "p"])).code, 0);
+  const dir = join(root, "p");
+  writeFileSync(join(dir, "app/index.ts"), APP);
+  const config = await loadConfig(dir, {});
+  const engines = await openDeployEngines(config, { streams: false, workflows: false });
+  const ledger = await projectLedger(config, "0.1.0-test");
+  const names = Object.keys(ENV);
+  t.teardown(async () => {
+    for (const n of names) delete process.env[n];
+    await engines.close();
+    await ledger.close();
+  });
+  const session = new DevSession({ config, engines, ledger, toolVersion: "0.1.0-test", confirmDataLoss: async () => false });
+  await session.start();
+  for (const n of names) delete process.env[n];
+  process.env["S3_KEY_ID"] = KEY_ID;
+  const missing = await session.cycle();
+  t.is(missing.kind, "invalid");
+  t.deepEqual(missing.kind === "invalid" ? missing.errors.map((e) => `${e.code}: ${e.message}`) : [], [
+    "RUNTIME_ENV_MISSING: step 1 of this save (table.create KafkaSasl) (and 1 more step) reads the environment variables KAFKA_PASSWORD, S3_SECRET (mooseRuntimeEnv.get), which are not set",
+  ]);
+  t.deepEqual(await engines.olap.query("SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ('KafkaSasl', 'S3Secret')"), [], "nothing was created");
+  Object.assign(process.env, ENV);
+  const applied = await session.cycle();
+  t.is(applied.kind, "applied", JSON.stringify(applied));
+  t.deepEqual((await engines.olap.query<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ('KafkaSasl', 'S3Secret') ORDER BY name")).map((r) => r.name), ["KafkaSasl", "S3Secret"]);
+  const statements = await queryRows<{ statements: string }>(join(dir, ".moose", "ledger.sqlite"), "SELECT statements FROM migration_steps");
+  t.true(statements.some((r) => r.statements.includes("${S3_SECRET}")), JSON.stringify(statements));
+  const leaks = filesUnder(dir, join(dir, ".moose", "clickhouse")).filter(({ text }) => SECRETS.some((s) => text.includes(s) || text.includes(quoteString(s)))).map((f) => f.path);
+  t.deepEqual(leaks, []);
 });
