@@ -232,6 +232,8 @@ async function roundTrip(t: import("ava").ExecutionContext, engine: OlapEngine):
   t.deepEqual(modify.map((s) => `${s.change.kind} ${s.risk.code}`), ["sqlResource.modify REPLACE_SQL_RESOURCE"]);
   await applyToEngine(engine, to, modify.map((s) => s.change));
   t.deepEqual(await engine.query("SELECT id FROM rv"), [{ id: "1" }]);
+  t.deepEqual(await liveDrift(changed, engine), [], "the view's SELECT is the setup's");
+  t.deepEqual(await liveDrift(to, engine), ["view rv, which SqlResource RView creates, runs another SELECT in the database than its setup says"]);
   await applyToEngine(engine, changed, modify.map((s) => s.reverse!));
   t.deepEqual(await engine.query("SELECT id FROM rv ORDER BY v"), [{ id: "1" }, { id: "1" }]);
 

@@ -9,6 +9,9 @@ import { openLedger } from "../../ledger/index.js";
 import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
 import { canonicalJson, emptyInfraMap, plainViewsOf, sqlResourcesOf, type InfraMap, type PlainView, type Table } from "../../model/infra-map.js";
 import { quoteString } from "../../model/clickhouse-quote.js";
+import { parseStatement } from "../../engines/olap/parser.js";
+import { parseViewDefinition } from "../../engines/olap/sql-text.js";
+import type { OlapIntrospection } from "../../engines/olap/introspect.js";
 import { objectLabel, sqlResourceFacts, sqlResourceRelations, type CreatedObject } from "../../model/sql-resource-facts.js";
 import { learnSqlResources } from "../../engines/olap/sql-resource-policy.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "../files/read.js";
@@ -175,7 +178,7 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
   ]);
   // What SQL resources create is theirs, not drift of the declared objects; it is checked to exist below.
   // A scoped check (before a deploy) looks only at what the migrations touch.
-  const resources = await sqlResourceObjects(expected, olap, scope === undefined);
+  const resources = await sqlResourceObjects(expected, olap, scope === undefined ? introspected : undefined);
   const theirs = sqlResourceRelations(expected);
   const without = <T>(objs: Readonly<Record<string, T>>): Record<string, T> => Object.fromEntries(Object.entries(objs).filter(([k]) => !theirs.has(k)));
   const live = { ...introspected, tables: without(introspected.tables), views: without(introspected.views), plainViews: without(introspected.plainViews) };
@@ -231,7 +234,7 @@ export async function liveDrift(expected: InfraMap, olap: OlapEngine, scope?: Dr
  * cannot be read back in general, but the names its CREATE statements make can be looked up
  * (`system.tables` for tables, views and dictionaries; `system.functions` for functions).
  */
-async function sqlResourceObjects(expected: InfraMap, olap: OlapEngine, checkExistence: boolean): Promise<{ created: CreatedObject[]; missing: string[] }> {
+async function sqlResourceObjects(expected: InfraMap, olap: OlapEngine, live: OlapIntrospection | undefined): Promise<{ created: CreatedObject[]; missing: string[] }> {
   const resources = Object.values(sqlResourcesOf(expected));
   if (resources.length === 0) return { created: [], missing: [] };
   await learnSqlResources(expected);
@@ -242,16 +245,37 @@ async function sqlResourceObjects(expected: InfraMap, olap: OlapEngine, checkExi
     if (facts === undefined) continue;
     for (const c of facts.creates) {
       created.push(c);
-      if (!checkExistence) continue;
+      if (live === undefined) continue;
       // Literals, not parameters: servers before 19.11 have no query parameters.
       const rows =
         c.kind === "function"
           ? await olap.query(`SELECT name FROM system.functions WHERE name = ${quoteString(c.name)}`)
           : await olap.query(`SELECT name FROM system.tables WHERE database = ${c.database === undefined ? "currentDatabase()" : quoteString(c.database)} AND name = ${quoteString(c.name)}`);
-      if (rows.length === 0) missing.push(`${KIND_WORD[c.kind]} ${objectLabel(c)}, which SqlResource ${r.name} creates, is missing from the database`);
+      if (rows.length === 0) {
+        missing.push(`${KIND_WORD[c.kind]} ${objectLabel(c)}, which SqlResource ${r.name} creates, is missing from the database`);
+        continue;
+      }
+      // A plain view's text can be compared: its SELECT as the setup writes it and as the database
+      // stores it, each in ClickHouse's canonical formatting (chDB's parser reads both).
+      const stored = c.kind === "view" && c.database === undefined ? live.plainViews[c.name]?.selectStatement : undefined;
+      const written = stored === undefined ? undefined : await setupSelect(r.setup[c.statement] ?? "");
+      if (stored !== undefined && written !== undefined) {
+        const canonical = await parseStatement(stored, { what: `the SELECT of view ${c.name}` }).then((p) => p.formatted, () => stored);
+        if (canonical !== written) missing.push(`view ${c.name}, which SqlResource ${r.name} creates, runs another SELECT in the database than its setup says`);
+      }
     }
   }
   return { created, missing };
+}
+
+/** The SELECT of a `CREATE VIEW` statement, in ClickHouse's canonical formatting; undefined when it cannot be read. */
+async function setupSelect(statement: string): Promise<string | undefined> {
+  try {
+    const select = parseViewDefinition((await parseStatement(statement, { what: "a setup statement" })).formatted).select;
+    return select === undefined ? undefined : (await parseStatement(select, { what: "a setup statement's SELECT" })).formatted;
+  } catch {
+    return undefined;
+  }
 }
 
 const KIND_WORD: Readonly<Record<CreatedObject["kind"], string>> = { table: "table", view: "view", materializedView: "materialized view", dictionary: "dictionary", function: "function" };
