@@ -537,11 +537,11 @@ export class AppExtractor {
       visit(r);
     }
     return {
-      hash: sha256(sf.text),
+      hash: textHashOf(sf),
       resolutions: (this.program.resolutions.get(sf.fileName) ?? []).map(([name, to]) => [name, to ?? null] as const),
       children: kids,
       global: isGlobalFile(sf),
-      consulted: [...consulted].sort().map((c) => [c, sha256(program.getSourceFile(c)!.text)] as const),
+      consulted: [...consulted].sort().map((c) => [c, textHashOf(program.getSourceFile(c)!)] as const),
       ...(fragment ? { fragment } : {}),
     };
   }
@@ -660,6 +660,14 @@ export class AppExtractor {
     const rel = relative(this.options.projectDir, file);
     return rel.startsWith("..") ? file : rel;
   }
+}
+
+const sourceHashes = new WeakMap<ts.SourceFile, string>();
+/** sha256 of a parsed file's text, once per file (an app's shared files are consulted by many). */
+function textHashOf(sf: ts.SourceFile): string {
+  let h = sourceHashes.get(sf);
+  if (h === undefined) sourceHashes.set(sf, (h = sha256(sf.text)));
+  return h;
 }
 
 /** sha256 of a file's text as the Program reads it; null when it cannot be read. */
