@@ -147,3 +147,42 @@ test("lost state is noticed: with nothing pending, deploy refuses STATE_LOST whe
   t.deepEqual(error.details, ["table Users is missing from the database"]);
   t.regex(error.hint ?? "", /restore it from a backup/);
 });
+
+// A SqlResource's setup is raw DDL: the objects it creates tell before from after.
+const RESOURCE = {
+  name: "Recent",
+  setup: ["CREATE TABLE recent_ids (id String) ENGINE = MergeTree ORDER BY id", "CREATE VIEW recent_names AS SELECT name FROM Users"],
+  teardown: ["DROP TABLE recent_names", "DROP TABLE recent_ids"],
+  pullsDataFrom: ["Users"],
+  pushesDataTo: [],
+};
+
+test("killed after a SqlResource's setup ran: plain deploy records it as done (its objects exist), nothing runs twice", async (t) => {
+  const p = await project();
+  p.generate({ ...infra({ tables: [USERS] }), sqlResources: { Recent: RESOURCE } }, undefined, {}, "recent");
+  const id = await killedAt(p, 0, true);
+  const report = await p.deploy();
+  t.true(report.ok, JSON.stringify(report.migrations));
+  t.deepEqual(report.migrations.at(-1), { id, status: "applied", stepsRun: 0, resumedFrom: 1 });
+  t.deepEqual(await p.drift(), []);
+});
+
+test("killed before a SqlResource's setup ran: plain deploy runs it", async (t) => {
+  const p = await project();
+  p.generate({ ...infra({ tables: [USERS] }), sqlResources: { Recent: RESOURCE } }, undefined, {}, "recent");
+  const id = await killedAt(p, 0, false);
+  const report = await p.deploy();
+  t.true(report.ok, JSON.stringify(report.migrations));
+  t.deepEqual(report.migrations.at(-1), { id, status: "applied", stepsRun: 1, resumedFrom: 0 });
+  t.deepEqual(await p.olap.query("SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name IN ('recent_ids', 'recent_names')"), [{ n: "2" }]);
+});
+
+test("killed half-way through a SqlResource's setup: STEP_INTERRUPTED saying what exists, nothing more runs", async (t) => {
+  const p = await project();
+  p.generate({ ...infra({ tables: [USERS] }), sqlResources: { Recent: RESOURCE } }, undefined, {}, "recent");
+  await killedAt(p, 0, false);
+  await p.olap.execute(RESOURCE.setup[0]!);
+  const error = await refusal(t, p.deploy());
+  t.is(error.code, "STEP_INTERRUPTED");
+  t.deepEqual(error.details, ["1 of the 2 objects its setup creates exist"]);
+});

@@ -6,7 +6,7 @@ import { readRefusal } from "../../engines/olap/statement-policy.js";
 import { EngineError, MooseError, RefusedError } from "../../errors.js";
 import type { LockHolder, MigrationRecord } from "../../ledger/records.js";
 import { applyChange } from "../../model/apply-change.js";
-import { liveDrift } from "./status.js";
+import { liveDrift, sqlResourceLiveState, type SqlResourceLiveState } from "./status.js";
 import type { OlapCapabilities } from "../../engines/olap/capabilities.js";
 import type { BeginMigration, Ledger } from "../../ledger/ledger.js";
 import type { InfraMap } from "../../model/infra-map.js";
@@ -414,7 +414,36 @@ export async function settleInterrupted(unit: RunUnit, done: ReadonlySet<number>
   if (change?.kind === "table.backfillColumn" && !(change.expression !== undefined && identifiersIn(change.expression).has(change.column))) return;
   let before = unit.state;
   for (const s of unit.steps.slice(0, index)) if (s.change) before = applyChange(before, s.change);
-  if (change !== null && ownerOf(change) === "olap" && !(DATA_CHANGE_KINDS as readonly string[]).includes(change.kind)) {
+  if (change?.kind === "sqlResource.create" || change?.kind === "sqlResource.drop" || change?.kind === "sqlResource.modify") {
+    // Raw DDL: the objects its setup creates tell before from after (and a view's SELECT, old from new).
+    const full = (s: SqlResourceLiveState) => s.present === s.total && s.differing.length === 0;
+    let afterOk: boolean;
+    let beforeOk: boolean;
+    let details: string[];
+    if (change.kind === "sqlResource.create") {
+      const s = await sqlResourceLiveState(change.resource, engines.olap);
+      [afterOk, beforeOk, details] = [full(s), s.present === 0, [`${s.present} of the ${s.total} objects its setup creates exist`, ...s.differing]];
+    } else if (change.kind === "sqlResource.drop") {
+      const s = await sqlResourceLiveState(change.resource, engines.olap);
+      [afterOk, beforeOk, details] = [s.present === 0, full(s), [`${s.present} of the ${s.total} objects its setup created still exist`, ...s.differing]];
+    } else {
+      const [a, b] = [await sqlResourceLiveState(change.after, engines.olap), await sqlResourceLiveState(change.before, engines.olap)];
+      [afterOk, beforeOk, details] = [full(a), full(b), [...a.differing, ...b.differing]];
+    }
+    if (afterOk && !beforeOk) {
+      await ledger.stepDone(ledgerId, index, statements);
+      return;
+    }
+    if (beforeOk && !afterOk) return;
+    if (!afterOk && !beforeOk) {
+      throw new RefusedError("STEP_INTERRUPTED", `${label} was interrupted, and the live database is neither as before it nor as after it; nothing more was run`, {
+        details,
+        hint: "finish or undo that step by hand (its statements are in the migration file), then `moose migrate resolve` or run deploy again",
+      });
+    }
+    // Before and after look the same from outside (a table re-created under its name): only a person can tell.
+  }
+  if (change !== null && ownerOf(change) === "olap" && !(DATA_CHANGE_KINDS as readonly string[]).includes(change.kind) && !change.kind.startsWith("sqlResource.")) {
     const after = applyChange(before, change);
     const scope = liveObjects([change]);
     const differences = await liveDrift(after, engines.olap, scope);

@@ -7,13 +7,13 @@ import { existsSync } from "node:fs";
 import type { LoadedConfig } from "../../config/config.js";
 import { openLedger } from "../../ledger/index.js";
 import { isRollbackRecord, type MigrationRecord } from "../../ledger/records.js";
-import { canonicalJson, emptyInfraMap, plainViewsOf, sqlResourcesOf, type InfraMap, type PlainView, type Table } from "../../model/infra-map.js";
+import { canonicalJson, emptyInfraMap, plainViewsOf, sqlResourcesOf, withSqlResources, type InfraMap, type PlainView, type SqlResource, type Table } from "../../model/infra-map.js";
 import { quoteString } from "../../model/clickhouse-quote.js";
 import { parseStatement } from "../../engines/olap/parser.js";
 import { parseViewDefinition } from "../../engines/olap/sql-text.js";
 import type { OlapIntrospection } from "../../engines/olap/introspect.js";
 import { objectLabel, sqlResourceFacts, sqlResourceRelations, type CreatedObject } from "../../model/sql-resource-facts.js";
-import { learnSqlResources } from "../../engines/olap/sql-resource-policy.js";
+import { learnSqlResources, readSqlResource } from "../../engines/olap/sql-resource-policy.js";
 import { DRAFT_FILE, DRAFT_ID, type MigrationFile } from "../files/read.js";
 import type { TopicDescription } from "../../engines/stream/topic-spec.js";
 import { replayMigrations } from "../files/sequence.js";
@@ -266,6 +266,26 @@ async function sqlResourceObjects(expected: InfraMap, olap: OlapEngine, live: Ol
     }
   }
   return { created, missing };
+}
+
+/** How much of what a SQL resource's setup creates the database has: `present` of `total`, and views whose SELECT differs. */
+export interface SqlResourceLiveState {
+  readonly present: number;
+  readonly total: number;
+  readonly differing: readonly string[];
+}
+
+/**
+ * What of `resource`'s objects the database holds, for settling an interrupted step (a
+ * raw statement cannot be read back, but the names its CREATE statements make can).
+ */
+export async function sqlResourceLiveState(resource: SqlResource, olap: OlapEngine): Promise<SqlResourceLiveState> {
+  const facts = await readSqlResource(resource, undefined);
+  const map = withSqlResources(emptyInfraMap(), { [resource.name]: resource });
+  const live = await olap.introspect();
+  const { missing } = await sqlResourceObjects(map, olap, live);
+  const absent = missing.filter((m) => m.endsWith("is missing from the database")).length;
+  return { present: facts.creates.length - absent, total: facts.creates.length, differing: missing.filter((m) => !m.endsWith("is missing from the database")) };
 }
 
 /** The SELECT of a `CREATE VIEW` statement, in ClickHouse's canonical formatting; undefined when it cannot be read. */
