@@ -399,16 +399,9 @@ export class AppExtractor {
 
   /** What decides an extraction besides the app's files (see `cacheKey`). */
   private cacheKey(): string {
-    return cacheKey({
-      tool: toolFingerprint(),
-      compilerOptions: this.program.options,
-      library: LIBRARY_ENTRY,
-      projectDir: resolve(this.options.projectDir),
-      mainFile: this.mainFile,
-      topicRetentionMs: this.options.topicRetentionMs ?? null,
-      database: this.options.database ?? null,
-      clusters: this.options.clusters ?? null,
-    });
+    // Every extraction option is part of the key (an option added later too), the cache's folder aside.
+    const { cacheDir: _folder, ...options } = this.options;
+    return cacheKey({ tool: toolFingerprint(), compilerOptions: this.program.options, library: LIBRARY_ENTRY, ...options, projectDir: resolve(this.options.projectDir), mainFile: this.mainFile });
   }
 
   /**
@@ -739,13 +732,28 @@ function redirectWarnings(redirected: ReadonlySet<string>): string[] {
 }
 
 let fingerprint: string | undefined;
-/** The version in package.json and the text of the extractor's own modules: a rebuilt extractor never trusts an older one's results. */
+/**
+ * The version in package.json and the size and modification time of every module of this
+ * library (extraction uses the model, the quoting and more besides lib/extract): a rebuilt or
+ * reinstalled tool never trusts an older one's results. Stat only: about 2 ms.
+ */
 function toolFingerprint(): string {
   if (fingerprint === undefined) {
-    const here = dirname(fileURLToPath(import.meta.url));
+    const lib = resolve(dirname(fileURLToPath(import.meta.url)), "..");
     const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
-    const modules = readdirSync(here).filter((f) => f.endsWith(".js") || f.endsWith(".cjs")).sort();
-    fingerprint = sha256([pkg.version, ...modules.map((f) => `${f}:${sha256(readFileSync(join(here, f), "utf8"))}`)].join("\n"));
+    const parts: string[] = [pkg.version];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) walk(path);
+        else if (e.name.endsWith(".js") || e.name.endsWith(".cjs")) {
+          const st = statSync(path);
+          parts.push(`${relative(lib, path)}:${st.size}:${st.mtimeMs}`);
+        }
+      }
+    };
+    walk(lib);
+    fingerprint = sha256(parts.join("\n"));
   }
   return fingerprint;
 }
