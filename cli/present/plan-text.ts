@@ -344,6 +344,7 @@ function engineText(e: TableEngine): string {
     case "Kafka":
     case "S3":
     case "S3Queue":
+    case "Distributed":
       return describeIntegrationEngine(e);
   }
 }

@@ -5,8 +5,9 @@ import { physicalName, sqlIdentifier } from "./sql.js";
 
 /**
  * Table engines (values are the ClickHouse engine names). moose-migrate plans the MergeTree
- * family (and its Replicated forms), Buffer, Merge, Kafka, S3 and S3Queue; GraphiteMergeTree,
- * Distributed and IcebergS3 are moose-lib names an app may use, refused when planned.
+ * family (and its Replicated forms), Buffer, Merge, Kafka, S3, S3Queue and Distributed (a
+ * Distributed table's `cluster` is also the cluster it is created on); GraphiteMergeTree and
+ * IcebergS3 are moose-lib names an app may use, refused when planned.
  */
 export enum ClickHouseEngines {
   MergeTree = "MergeTree",
@@ -124,10 +125,14 @@ export interface OlapConfig<T> extends BaseOlapConfig<T> {
 
   // Buffer: inserts are kept in memory and flushed to `targetDatabase`.`targetTable` when all
   // min thresholds or any max threshold is reached (time in seconds, rows, bytes).
-  /** Buffer only: the destination's database; `"currentDatabase()"` for the managed one. */
+  /** Buffer and Distributed: the target's database; `"currentDatabase()"` for the managed one. */
   readonly targetDatabase?: string;
-  /** Buffer only: the table rows are flushed to. */
+  /** Buffer: the table rows are flushed to; Distributed: the table it reads (and writes) on every shard of `cluster`. */
   readonly targetTable?: string;
+  /** Distributed only: the expression choosing the shard of an inserted row, e.g. `"rand()"`. */
+  readonly shardingKey?: string;
+  /** Distributed only: a storage policy for rows waiting to be sent (needs `shardingKey`). */
+  readonly policyName?: string;
   readonly numLayers?: number;
   readonly minTime?: number;
   readonly maxTime?: number;

@@ -136,7 +136,6 @@ const UNPLANNED_ENGINE_REASONS: ReadonlyMap<string, string> = new Map([
     "IcebergS3",
     "ClickHouse reads the Iceberg table's metadata from the bucket when the table is created (measured on chDB 26.7: CREATE fails while the bucket cannot be reached, even with the columns given), so a migration could not be generated, previewed or checked without the bucket; read it with the icebergS3(...) table function in a query or a View",
   ],
-  ["Distributed", "moose-migrate does not plan it yet; declare the tables it would read, and query them across the cluster with the cluster(...) table function"],
 ]);
 const UNPLANNED_ENGINES: ReadonlySet<string> = new Set(UNPLANNED_ENGINE_REASONS.keys());
 
@@ -147,6 +146,7 @@ const INTEGRATION_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
   ["Kafka", ["brokerList", "topicList", "groupName", "format"]],
   ["S3", ["path", "format", "compression", "awsAccessKeyId", "awsSecretAccessKey", "partitionStrategy", "partitionColumnsInDataFile"]],
   ["S3Queue", ["s3Path", "format", "compression", "awsAccessKeyId", "awsSecretAccessKey", "headers"]],
+  ["Distributed", ["targetDatabase", "targetTable", "shardingKey", "policyName"]],
 ]);
 
 /**
@@ -1861,6 +1861,24 @@ class DeclarationReader {
           groupName: this.reqString(cfg!, "groupName", "the Kafka engine"),
           format: this.reqString(cfg!, "format", "the Kafka engine"),
         };
+      case "Distributed": {
+        // moose-lib's one `cluster` key is both the engine's cluster and the table's (ON CLUSTER, read where the deployment is).
+        const targetCluster = this.reqString(cfg!, "cluster", "the Distributed engine").trim();
+        const database = this.reqString(cfg!, "targetDatabase", "the Distributed engine").trim();
+        const target = this.reqString(cfg!, "targetTable", "the Distributed engine");
+        const shardingKey = this.optString(cfg, "shardingKey")?.trim();
+        const policyName = this.optString(cfg, "policyName");
+        if (policyName !== undefined && (shardingKey === undefined || shardingKey === "")) throw this.bad(cfg!, "policyName", "needs a shardingKey: ClickHouse takes Distributed's optional arguments in order (sharding key, then policy)");
+        if (target === table && (database === "currentDatabase()" || database === "")) throw this.bad(cfg!, "targetTable", "names the Distributed table itself; name the table it reads on each shard");
+        return {
+          kind: "Distributed",
+          targetCluster,
+          ...(database === "currentDatabase()" || database === "" ? {} : { database }),
+          table: target,
+          ...opt("shardingKey", shardingKey === "" ? undefined : shardingKey),
+          ...opt("policyName", policyName),
+        };
+      }
       case "S3":
       case "S3Queue": {
         const path = this.reqString(cfg!, value === "S3" ? "path" : "s3Path", `the ${value} engine`);

@@ -130,6 +130,23 @@ export type IntegrationEngine =
       readonly compression?: string;
       readonly credentials?: S3Credentials;
       readonly headers?: Readonly<Record<string, SettingValue>>;
+    }
+  /**
+   * Reads (and writes, by `shardingKey`) the table `table` on every shard of `targetCluster`
+   * (moose-lib's `cluster`, `targetDatabase`, `targetTable`, `shardingKey`, `policyName`).
+   * moose-lib's one `cluster` key is also the table's own cluster (`Deployment.cluster`: it is
+   * created ON CLUSTER, as Moose does); introspection reads `targetCluster` back from the engine.
+   */
+  | {
+      readonly kind: "Distributed";
+      readonly targetCluster: string;
+      /** The target's database; absent: the managed database (`currentDatabase()`). */
+      readonly database?: string;
+      readonly table: string;
+      /** An expression choosing the shard of an inserted row; ClickHouse needs it to insert into more than one shard. */
+      readonly shardingKey?: string;
+      /** A storage policy for the rows waiting to be sent (only with `shardingKey`: the arguments are positional). */
+      readonly policyName?: string;
     };
 
 /**
@@ -160,7 +177,7 @@ export function settingValueLabel(v: SettingValue): string {
   return typeof v === "string" ? v : `\${${v.runtimeEnv}}`;
 }
 
-export const INTEGRATION_ENGINES = ["Buffer", "Merge", "Kafka", "S3", "S3Queue"] as const satisfies ReadonlyArray<IntegrationEngine["kind"]>;
+export const INTEGRATION_ENGINES = ["Buffer", "Merge", "Kafka", "S3", "S3Queue", "Distributed"] as const satisfies ReadonlyArray<IntegrationEngine["kind"]>;
 
 /** Whether a table with this engine holds no rows of its own (see {@link IntegrationEngine}). */
 export function holdsNoRows(engine: { readonly kind: string }): engine is IntegrationEngine {

@@ -1,5 +1,5 @@
 /**
- * The table engines that hold no rows of their own (Buffer, Merge, Kafka, S3, S3Queue):
+ * The table engines that hold no rows of their own (Buffer, Merge, Kafka, S3, S3Queue, Distributed):
  * their ENGINE clause, what each server can create, and reading `engine_full` back into
  * the model. The MergeTree family lives in sql.ts / introspect.ts; these engines differ
  * in every respect that matters to a migration (no sorting key, most of them cannot be
@@ -43,9 +43,9 @@ function refuse(caps: OlapCapabilities, table: string, feature: string, alternat
  * The `ENGINE = …` text of a table with one of these engines, or a refusal naming the server
  * version when this server cannot create it.
  *
- * @example integrationEngineClause({ kind: "Merge", tablesRegexp: "^Events_" }, "AllEvents", caps) // "Merge(currentDatabase(), '^Events_')"
+ * @example integrationEngineClause({ kind: "Merge", tablesRegexp: "^Events_" }, "AllEvents", caps, write, {}, "app") // "Merge(currentDatabase(), '^Events_')"
  */
-export function integrationEngineClause(engine: IntegrationEngine, table: string, caps: OlapCapabilities, write: SqlRuntimeEnv, settings: Readonly<Record<string, SettingValue>> = {}): string {
+export function integrationEngineClause(engine: IntegrationEngine, table: string, caps: OlapCapabilities, write: SqlRuntimeEnv, settings: Readonly<Record<string, SettingValue>>, managedDatabase: string): string {
   switch (engine.kind) {
     case "Buffer": {
       const flush = [engine.flushTime, engine.flushRows, engine.flushBytes];
@@ -93,6 +93,16 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
         });
       }
       return `S3Queue(${s3Arguments(engine, write)})`;
+    case "Distributed": {
+      // ClickHouse's optional arguments are positional: a policy needs a sharding key before it.
+      if (engine.policyName !== undefined && engine.shardingKey === undefined) {
+        throw new InvalidInputError("ENGINE_INVALID", `table ${table}: Distributed's policyName needs a shardingKey (ClickHouse takes them in that order)`, { hint: "add shardingKey (e.g. rand()), or leave out policyName" });
+      }
+      // The name, not currentDatabase(): created ON CLUSTER, the statement runs on each host in the DDL worker's database (`default`; measured on 18.16).
+      const database = quoteString(engine.database ?? managedDatabase);
+      const optional = [...(engine.shardingKey === undefined ? [] : [engine.shardingKey]), ...(engine.policyName === undefined ? [] : [quoteString(engine.policyName)])];
+      return `Distributed(${[quoteString(engine.targetCluster), database, quoteString(engine.table), ...optional].join(", ")})`;
+    }
     default:
       return assertNever(engine, "table engine");
   }
@@ -116,11 +126,11 @@ function s3Arguments(engine: Extract<IntegrationEngine, { kind: "S3" | "S3Queue"
 }
 
 /**
- * The engine as introspection reads it back from `database`: a Buffer destination or Merge
- * source naming that database is the same as `currentDatabase()` (absent in the model).
+ * The engine as introspection reads it back from `database`: a Buffer or Distributed target, or a Merge
+ * source, naming that database is the same as `currentDatabase()` (absent in the model).
  */
 export function relativeTo<E extends { readonly kind: string }>(engine: E, database: string): E {
-  if (engine.kind === "Buffer" && (engine as { database?: string }).database === database) {
+  if ((engine.kind === "Buffer" || engine.kind === "Distributed") && (engine as { database?: string }).database === database) {
     const { database: _d, ...rest } = engine as E & { database?: string };
     return rest as unknown as E;
   }
@@ -224,6 +234,22 @@ export function readIntegrationEngine(engine: string, args: string | undefined, 
         ...(headers === undefined ? {} : { headers }),
       } as IntegrationEngine;
     }
+    case "Distributed": {
+      const cluster = list[0]?.kind === "expression" ? undefined : list[0]?.value;
+      const db = databaseArgument(list[1], database);
+      const target = list[2];
+      const shardingKey = list[3] === undefined ? undefined : list[3].kind === "expression" ? list[3].text : list[3].kind === "name" ? list[3].value : undefined;
+      const policyName = stringArgument(list[4]);
+      if (cluster === undefined || db === undefined || target === undefined || target.kind === "expression" || list.length > 5 || (list[3] !== undefined && shardingKey === undefined) || (list[4] !== undefined && policyName === undefined)) return unreadable;
+      return {
+        kind: "Distributed",
+        targetCluster: cluster,
+        ...(db.value === undefined ? {} : { database: db.value }),
+        table: target.value,
+        ...(shardingKey === undefined ? {} : { shardingKey }),
+        ...(policyName === undefined ? {} : { policyName }),
+      };
+    }
     default:
       return undefined;
   }
@@ -244,6 +270,8 @@ export function describeIntegrationEngine(engine: IntegrationEngine): string {
       const headers = engine.kind === "S3Queue" && engine.headers !== undefined ? `, headers ${Object.keys(engine.headers).sort().join(", ")}` : "";
       return `${engine.kind}(${engine.path}, ${engine.format}${engine.compression === undefined ? "" : `, ${engine.compression}`}${auth}${headers})`;
     }
+    case "Distributed":
+      return `Distributed(${engine.database === undefined ? "" : `${engine.database}.`}${engine.table} on every shard of ${engine.targetCluster}${engine.shardingKey === undefined ? "" : `, sharded by ${engine.shardingKey}`})`;
     default:
       return assertNever(engine, "table engine");
   }

@@ -106,7 +106,7 @@ export function engineClause(engine: TableEngine, table: string, ctx: SqlContext
     const all = [...replication, ...params];
     return all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`;
   };
-  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps, runtimeEnvWriter(ctx), settings);
+  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps, runtimeEnvWriter(ctx), settings, ctx.database);
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":
