@@ -166,6 +166,9 @@ test.serial("end to end on chDB: plan, migration file, deploy, no changes; chang
   const sql = await runCli(dir, ["migrate", "sql", id]);
   ok(t, sql);
   t.true(sql.stdout.indexOf("DROP VIEW summary") >= 0 && sql.stdout.indexOf("DROP VIEW summary") < sql.stdout.indexOf("max(v) AS top"), sql.stdout);
+  const old = await runCli(dir, ["migrate", "sql", id, "--server-version", "18.16.1"]);
+  t.is(old.code, 3, old.stdout + old.stderr);
+  t.regex(old.stdout + old.stderr, /cannot run the teardown of SqlResource Summary \(DROP VIEW summary\): ClickHouse 18\.16\.1 does not support DROP VIEW \(ClickHouse 20\.8\+\)/);
   ok(t, await runCli(dir, ["migrate", "deploy"]));
   t.deepEqual(await rows(dir, "SELECT n, top FROM summary"), [{ n: "2", top: 3 }]);
 

@@ -1,4 +1,5 @@
 import type { LoadedConfig } from "../config/config.js";
+import { learnSqlResources } from "../engines/olap/sql-resource-policy.js";
 import { extractProjectChecked, planAgainst, type PlanReport } from "../project/plan-project.js";
 import { fetchRemoteState, type FetchStateOptions, type RemoteState } from "./fetch-state.js";
 
@@ -19,6 +20,8 @@ export interface RemotePlan {
  */
 export async function planRemote(config: LoadedConfig, url: string, options: FetchStateOptions = {}): Promise<RemotePlan> {
   const remote = await fetchRemoteState(url, options);
+  // The instance's SQL resources: what their teardowns drop decides the risks.
+  await learnSqlResources(remote.inframap);
   const report = planAgainst(await extractProjectChecked(config), remote.inframap, { kind: "remote", url: remote.url });
   return { report, remote };
 }

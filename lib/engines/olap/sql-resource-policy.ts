@@ -240,3 +240,16 @@ export async function learnSqlResources(map: InfraMap): Promise<void> {
     }
   }
 }
+
+/** {@link learnSqlResources} for the resources a list of changes carries (a migration's steps). */
+export async function learnChangedSqlResources(changes: ReadonlyArray<{ readonly kind: string } | null>): Promise<void> {
+  const resources: Record<string, SqlResource> = {};
+  let i = 0;
+  for (const c of changes) {
+    if (c === null) continue;
+    for (const r of [(c as { resource?: SqlResource }).resource, (c as { before?: SqlResource }).before, (c as { after?: SqlResource }).after]) {
+      if (c.kind.startsWith("sqlResource.") && r !== undefined) resources[`r${i++}`] = r;
+    }
+  }
+  if (i > 0) await learnSqlResources({ version: 1, tables: {}, views: {}, topics: {}, apis: {}, workflows: {}, processes: {}, sqlResources: resources });
+}

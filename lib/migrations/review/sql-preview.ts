@@ -1,4 +1,5 @@
 import type { LoadedConfig } from "../../config/config.js";
+import { learnChangedSqlResources } from "../../engines/olap/sql-resource-policy.js";
 import { capabilitiesFor, type OlapCapabilities } from "../../engines/olap/capabilities.js";
 import { embeddedVersion, VERSION_TEXT } from "../../engines/olap/embedded-version.js";
 import { InvalidInputError } from "../../errors.js";
@@ -88,6 +89,8 @@ export function describeTarget(target: Pick<SqlTarget, "version" | "source">): s
  */
 export async function migrationSql(m: ReplayedMigration, target: Pick<SqlTarget, "database" | "capabilities" | "workflowsEnabled">): Promise<MigrationSql> {
   const steps = executable(m);
+  // What SQL resources' statements create decides what this version can run (as deploy's guard reads them).
+  await learnChangedSqlResources(m.changes);
   // Named as deploy names the run, so row writes show the staging tables deploy uses.
   const ctx = { database: target.database, capabilities: target.capabilities, state: m.before, run: { migrationId: m.file.id, direction: "up" as const } };
   const effects = await effectsLocated(steps, ctx, target.workflowsEnabled, m);
