@@ -11,7 +11,9 @@
 //
 // The project's moose.config.toml decides the engine and so the ledger: embedded (chDB, ledger in
 // .moose/ledger.sqlite) or a ClickHouse server (`host` set: the ledger kept in the target, see
-// lib/ledger/target.ts). On a server, `deploy`, `raw` and `breakdown` first drop the project's database.
+// lib/ledger/target.ts). On a server, `deploy`, `raw` and `breakdown` start by dropping the project's
+// database and end by dropping it again (untimed; 18.16 can take minutes to drop 1,000 tables, so give each
+// run its own database: MOOSE_CLICKHOUSE_CONFIG__DB_NAME=<name>, as `npm run bench` does).
 //
 // steps = 1 (default): each migration creates one table of 10 columns. steps = 2: it also adds a
 // column to the previous table (two DDL statements, the drift check touching two tables).
@@ -54,18 +56,34 @@ async function make(count, steps) {
 /** On a server, the project's database (tables, ledger, lock) goes: every run starts from nothing, as on the embedded engine. */
 async function fresh(config) {
   rmSync(join(dir, ".moose"), { recursive: true, force: true });
+  await dropDatabase(config);
+}
+
+/** A server's project database goes, and is waited for: 18.16 takes minutes to drop 1,000 tables. */
+async function dropDatabase(config) {
   if (config.olap.engine !== "server") return;
-  const { openOlapEngine } = await import(dist("lib/engines/olap/open.js"));
-  const engine = await openOlapEngine(config.olap);
-  await engine.execute(`DROP DATABASE IF EXISTS \`${config.olap.database}\``);
-  await engine.close();
+  const { host, port, user, password, useSsl, database } = config.olap;
+  const ask = (query, timeoutMs) =>
+    fetch(`${useSsl ? "https" : "http"}://${host}:${port}/`, {
+      method: "POST",
+      body: query,
+      headers: { "X-ClickHouse-User": user, "X-ClickHouse-Key": password },
+      signal: AbortSignal.timeout(timeoutMs),
+    }).then((r) => r.text());
+  // The server goes on dropping after the request gives up.
+  await ask(`DROP DATABASE IF EXISTS \`${database}\``, 30_000).catch(() => undefined);
+  for (let i = 0; i < 600; i++) {
+    if ((await ask(`SELECT count() FROM system.databases WHERE name = '${database}'`, 30_000)).trim() === "0") return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  process.stderr.write(`deploy-probe: ${database} was not dropped within 10 minutes\n`);
 }
 
 async function deployTimed(out) {
   const { loadConfig } = await import(dist("lib/config/config.js"));
   const { deploy } = await import(dist("lib/migrations/apply/deploy.js"));
   const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
-  const config = await loadConfig(dir, {});
+  const config = await loadConfig(dir, process.env);
   await fresh(config);
   const files = projectMigrations(config);
   const ledger = await projectLedger(config, "bench");
@@ -98,6 +116,7 @@ async function deployTimed(out) {
   await ledger.close();
   if (!report.ok || report.migrations.some((m) => m.status !== "applied")) throw new Error(`deploy failed: ${JSON.stringify(report.migrations.find((m) => m.status !== "applied"))}`);
   writeFileSync(out, JSON.stringify({ deployMs, cpuMs: (cpu.user + cpu.system) / 1000, executeMs, executeCalls, migrations: files.length, engine: config.olap.engine, statements }));
+  await dropDatabase(config);
 }
 
 /** Where a deploy's time goes: every ledger method and engine call, timed. */
@@ -105,7 +124,7 @@ async function breakdown() {
   const { loadConfig } = await import(dist("lib/config/config.js"));
   const { deploy } = await import(dist("lib/migrations/apply/deploy.js"));
   const { openDeployEngines, projectLedger, projectMigrations } = await import(dist("lib/project/engines.js"));
-  const config = await loadConfig(dir, {});
+  const config = await loadConfig(dir, process.env);
   await fresh(config);
   const files = projectMigrations(config);
   const ledger = await projectLedger(config, "bench");
@@ -134,12 +153,13 @@ async function breakdown() {
   await engines.close();
   await ledger.close();
   process.stdout.write(JSON.stringify({ totalMs, migrations: files.length, calls: during }) + "\n");
+  await dropDatabase(config);
 }
 
 async function raw(statementsFile) {
   const { loadConfig } = await import(dist("lib/config/config.js"));
   const { openOlapEngine } = await import(dist("lib/engines/olap/open.js"));
-  const config = await loadConfig(dir, {});
+  const config = await loadConfig(dir, process.env);
   await fresh(config);
   const { statements } = JSON.parse(readFileSync(statementsFile, "utf8"));
   const engine = await openOlapEngine(config.olap);
@@ -149,6 +169,7 @@ async function raw(statementsFile) {
   const rawMs = performance.now() - t0;
   await engine.close();
   process.stdout.write(JSON.stringify({ rawMs, statements: statements.length }) + "\n");
+  await dropDatabase(config);
 }
 
 if (mode === "make") await make(Number(arg ?? 100), Number(process.argv[5] ?? 1));
