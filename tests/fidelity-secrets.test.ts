@@ -373,3 +373,33 @@ test.serial("moose dev: a save that reads an unset variable applies nothing and 
   const leaks = filesUnder(dir, join(dir, ".moose", "clickhouse")).filter(({ text }) => SECRETS.some((s) => text.includes(s) || text.includes(quoteString(s)))).map((f) => f.path);
   t.deepEqual(leaks, []);
 });
+
+(url ? test : test.skip)("server 18.16: migrate baseline adopts a table whose setting the server shows in clear, writing the declared reference, never the value", async (t) => {
+  const database = `moose_secrets_b_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  databases.push(database);
+  const VALUE = "baseline-'5b7e\\";
+  const olap = await openOlapEngine(serverConfigFromEnv(database)!);
+  try {
+    await olap.execute(`CREATE TABLE \`${database}\`.KafkaSchema (id String, data String) ENGINE = Kafka('127.0.0.1:9', 't', 'g', 'JSONEachRow') SETTINGS kafka_schema = ${quoteString(VALUE)}`);
+  } finally {
+    await olap.close();
+  }
+  const app = [
+    'import { OlapTable, ClickHouseEngines, mooseRuntimeEnv } from "@514labs/moose-lib";',
+    "interface Row { id: string; data: string }",
+    'export const kafka = new OlapTable<Row>("KafkaSchema", { engine: ClickHouseEngines.Kafka, brokerList: "127.0.0.1:9", topicList: "t", groupName: "g", format: "JSONEachRow",',
+    '  settings: { kafka_schema: mooseRuntimeEnv.get("KAFKA_SCHEMA") } });',
+  ].join("\n");
+  const dir = await initProject("secrets-baseline", app);
+  const { hostname, port } = new URL(url!);
+  writeFileSync(join(dir, "moose.config.toml"), `[clickhouse_config]\nhost = "${hostname}"\nhost_port = ${port || 8123}\ndb_name = "${database}"\nuser = "default"\npassword = ""\n`);
+  const r = moose(dir, ["migrate", "baseline"], { KAFKA_SCHEMA: VALUE });
+  t.is(r.code, 0, r.stdout + r.stderr);
+  const file = readdirSync(join(dir, "migrations")).find((f) => f.endsWith("_baseline.ts"))!;
+  const source = readFileSync(join(dir, "migrations", file), "utf8");
+  t.true(source.includes('kafka_schema: { runtimeEnv: "KAFKA_SCHEMA" }'), source);
+  t.deepEqual(filesUnder(dir, join(dir, "node_modules")).filter((f) => f.text.includes("5b7e")).map((f) => f.path), []);
+  t.false((r.stdout + r.stderr).includes("5b7e"));
+  const status = moose(dir, ["migrate", "status", "--json"], { KAFKA_SCHEMA: VALUE });
+  t.deepEqual((JSON.parse(status.stdout) as { drift: unknown[] }).drift, []);
+});

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { withDeclaredSecrets } from "../../engines/olap/integration-engines.js";
 import { declaredDatabases } from "../../model/clickhouse-quote.js";
 import { join, relative } from "node:path";
 import type { LoadedConfig } from "../../config/config.js";
@@ -111,8 +112,9 @@ export async function baselineDatabase(config: LoadedConfig, app: ExtractedApp, 
   const tables: Record<string, Table> = {};
   for (const name of tableNames) {
     const want = declared.tables[name] as Table;
-    const got = { ...(live.tables[name] as Table), lifeCycle: want.lifeCycle };
-    const same = canonicalJson({ ...code.tables[name], lifeCycle: want.lifeCycle }) === canonicalJson(got);
+    // What ClickHouse hides (credentials) or an old server shows in clear (a setting read from the environment) is the declaration's reference, never a value.
+    const got = withDeclaredSecrets({ ...(live.tables[name] as Table), lifeCycle: want.lifeCycle }, want);
+    const same = canonicalJson(withDeclaredSecrets({ ...(code.tables[name] as Table), lifeCycle: want.lifeCycle }, want)) === canonicalJson(got);
     tables[name] = same ? want : got;
     if (!same) differing.push(`tables:${name}`);
   }
