@@ -158,16 +158,21 @@ test("embedded: S3Queue is refused with chDB's measured reason (its S3Queue stat
   t.deepEqual((await engine.introspect()).tables, {}, "nothing was created");
 });
 
-test("embedded: a Replicated engine is refused with chDB's measured reason (a replica it never activates), before anything is created", async (t) => {
+test("embedded: a Replicated engine is created as its engine without replication (one node: chDB runs no replicas), says so in its statement, takes rows and reads back without drift", async (t) => {
   const engine = await embedded("replicated");
-  const replicated: Table = { ...base, name: "ReplicatedAggregatingMergeTreeTest", orderBy: ["id"], engine: { kind: "AggregatingMergeTree", replicated: {} } };
-  const error = await t.throwsAsync(applyToEngine(engine, emptyInfraMap(), createChanges(mapOf([replicated]))), { instanceOf: MooseError });
-  t.is(
-    error?.message,
-    `cannot create table ReplicatedAggregatingMergeTreeTest with a Replicated engine: the embedded engine (chDB) can be given an in-memory Keeper, but it never activates a replica (its embedded server has no interserver address), so the table would stay read-only and every INSERT would fail (TABLE_IS_READ_ONLY) (ClickHouse ${await engine.version()})`,
-  );
-  t.is((error as MooseError).code, "UNSUPPORTED_BY_SERVER");
-  t.deepEqual((await engine.introspect()).tables, {}, "nothing was created");
+  const replicated: Table = { ...base, name: "ReplicatedAggregatingMergeTreeTest", orderBy: ["id"], engine: { kind: "AggregatingMergeTree", replicated: { keeperPath: "/clickhouse/tables/{shard}/{database}/agg", replicaName: "{replica}" } } };
+  const map = mapOf([replicated]);
+  const [statement] = statementsFor({ kind: "table.create", table: replicated }, { database: engine.database, capabilities: await engine.capabilities() });
+  t.regex(statement!, /ENGINE = AggregatingMergeTree \/\* declared ReplicatedAggregatingMergeTree: the embedded engine is one node and runs no replicas \*\/\nORDER BY `id`/);
+  await applyToEngine(engine, emptyInfraMap(), createChanges(map));
+  const [row] = await engine.query<{ engine: string }>(`SELECT engine FROM system.tables WHERE database = '${engine.database}' AND name = 'ReplicatedAggregatingMergeTreeTest'`);
+  t.is(row?.engine, "AggregatingMergeTree");
+  await engine.execute("INSERT INTO ReplicatedAggregatingMergeTreeTest VALUES ('a', 1)");
+  t.deepEqual(await engine.query("SELECT id FROM ReplicatedAggregatingMergeTreeTest"), [{ id: "a" }]);
+  t.deepEqual(await liveDrift(map, engine), [], "what the embedded engine creates for it is what the migrations say");
+  // On a server the same change creates the declared engine (the migration keeps it).
+  const [onServer] = statementsFor({ kind: "table.create", table: replicated }, { database: "app", capabilities: capabilitiesFor("24.8", { server: true, zooKeeper: true }) });
+  t.regex(onServer!, /ENGINE = ReplicatedAggregatingMergeTree\('\/clickhouse\/tables\/\{shard\}\/app\/agg', '\{replica\}'\)/);
 });
 
 test("a change to such a table is a drop and a create with no approval; a Buffer flushes its rows into the destination when dropped", async (t) => {

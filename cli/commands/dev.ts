@@ -24,6 +24,7 @@ import { devConfig, devWorkflowEngine, workflowStateFile } from "../../lib/dev/i
 import { describeAppError } from "../../lib/runtime/load-app.js";
 import type { DevArgs } from "./dev.args.js";
 import { stepLabel } from "../../lib/migrations/files/steps.js";
+import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
 const DEBOUNCE_MS = 25;
@@ -48,6 +49,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     const stopped = io.stopped();
     // A Moose config's loopback servers are run here, embedded (see devConfig).
     const config = devConfig(await loadProject(io));
+    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
     log = openLogFile(config.paths.logFile);
     const migrations = migrationLog(config.paths.logFile, "dev", projectMigrations(config));
     devLog = migrations;

@@ -10,12 +10,14 @@ import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
 import type { MigrateDeployArgs } from "./migrate-deploy.args.js";
 import { stepLabel } from "../../lib/migrations/files/steps.js";
+import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;
   let log: MigrationLog | undefined;
   try {
     const config = await loadProject(io);
+    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
     if (!dryRun) log = migrationLog(config.paths.logFile, "deploy", []);
     const files = projectMigrations(config);
     if (!dryRun) log = migrationLog(config.paths.logFile, "deploy", files);

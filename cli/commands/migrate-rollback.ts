@@ -10,12 +10,14 @@ import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
 import type { MigrateRollbackArgs } from "./migrate-rollback.args.js";
 import { stepLabel } from "../../lib/migrations/files/steps.js";
+import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 export async function run(args: MigrateRollbackArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;
   let log: MigrationLog | undefined;
   try {
     const config = await loadProject(io);
+    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
     if (!dryRun) log = migrationLog(config.paths.logFile, "rollback", []);
     const files = projectMigrations(config);
     if (!dryRun) log = migrationLog(config.paths.logFile, "rollback", files);

@@ -6,6 +6,7 @@ import { reportError } from "../errors.js";
 import { loadProject } from "../project.js";
 import { VERSION } from "../version.js";
 import type { ProdArgs } from "./prod.args.js";
+import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 /**
  * `moose prod [--port N]`: serves the deployed project until SIGINT or SIGTERM,
@@ -16,6 +17,7 @@ import type { ProdArgs } from "./prod.args.js";
 export async function run(args: ProdArgs, io: CliIO): Promise<number> {
   try {
     const config = await loadProject(io);
+    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
     // Lines go to stderr and to the project log, where `moose logs` finds them.
     let log: LogFile | undefined;
     try {

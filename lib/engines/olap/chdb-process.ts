@@ -1,24 +1,54 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Session } from "chdb";
 
 /**
  * chDB holds one data directory per process. The SQL parser (see `parser.ts`) needs a
  * ClickHouse too, also in processes that never open the project's data: it borrows an
- * open embedded connection when there is one, and otherwise keeps a session of its own
- * on a temporary directory, which is closed before an embedded engine opens its data
- * directory.
+ * open embedded connection when there is one, and otherwise keeps a session of its own:
+ * on the data directory the process announced it will open ({@link willOpenDataDirectory}),
+ * else on a temporary directory, which is closed before an embedded engine opens another.
  */
 export interface ChdbRunner {
   /** Runs one query, with `{name:Type}` parameters bound by ClickHouse; the result as text. */
   run(sql: string, params: Record<string, unknown> | undefined, format: string): Promise<string>;
 }
 
-const hosts = new Set<ChdbRunner>();
-let own: { session: Session; tail: Promise<unknown> } | undefined;
+/** Open embedded connections, by the data directory each is on. */
+const hosts = new Map<ChdbRunner, string>();
+let own: { session: Session; dataDir: string | undefined; tail: Promise<unknown> } | undefined;
+
+/**
+ * How every session on a project's data directory is opened (the parser's too, when it opens
+ * there): 64-bit integers as strings, as the server adapter returns them (a JS number would round them).
+ */
+export const DATA_DIRECTORY_ARGS: readonly string[] = ["--output_format_json_quote_64bit_integers=1"];
+
+/**
+ * The data directory this process is going to open. chDB stops its background pools for the
+ * rest of the process once an embedded ClickHouse closes (measured on chDB 3.4: the parser's
+ * temporary session closed before the data directory opens, then `CREATE TABLE … ENGINE =
+ * Kafka(…)` or `S3Queue(…)` fails with "Shutdown was called"). A command that will open the
+ * project's data directory (deploy, rollback, dev, prod) says so before it reads any SQL:
+ * the parser's own session is then opened there and never closed before the process ends,
+ * so no embedded ClickHouse closes in between.
+ */
+let announced: string | undefined;
+
+export function willOpenDataDirectory(dataDir: string): void {
+  announced = resolve(dataDir);
+}
 
 /** An embedded connection offers itself while it is open (its own queue keeps chDB's one-query-per-session rule). */
-export function offerRunner(runner: ChdbRunner): () => void {
-  hosts.add(runner);
-  return () => hosts.delete(runner);
+export function offerRunner(runner: ChdbRunner, dataDir: string): () => void {
+  const dir = resolve(dataDir);
+  hosts.set(runner, dir);
+  return () => {
+    hosts.delete(runner);
+    // The parser's own session on this directory goes with the last connection: the data
+    // directory is free for other processes once the command that opened it is done with it.
+    if (own?.dataDir === dir && ![...hosts.values()].includes(dir)) void releaseOwnSession(undefined);
+  };
 }
 
 /** Opens of a data directory in progress; the parser waits for them (it may borrow what they open). */
@@ -30,9 +60,9 @@ let opening: Promise<unknown> = Promise.resolve();
  * done: a parse in between would open a session of its own again, and the data directory
  * could not be opened.
  */
-export function openingDataDirectory<T>(open: () => T): Promise<T> {
+export function openingDataDirectory<T>(dataDir: string, open: () => T): Promise<T> {
   const run = async (): Promise<T> => {
-    await releaseOwnSession();
+    await releaseOwnSession(resolve(dataDir));
     return open();
   };
   const result = opening.then(run, run);
@@ -40,9 +70,10 @@ export function openingDataDirectory<T>(open: () => T): Promise<T> {
   return result;
 }
 
-async function releaseOwnSession(): Promise<void> {
+async function releaseOwnSession(dataDir: string | undefined): Promise<void> {
   const current = own;
-  if (current === undefined) return;
+  // A session on the directory being opened stays: chDB admits several on one directory.
+  if (current === undefined || current.dataDir === dataDir) return;
   own = undefined;
   await current.tail.catch(() => undefined);
   current.session.close();
@@ -56,9 +87,13 @@ export function parserRunner(): ChdbRunner {
       const { Session: ChdbSession } = await import("chdb");
       await opening;
       // Chosen after the wait, in the same turn as the session is created or borrowed.
-      const host = hosts.values().next();
+      const host = hosts.keys().next();
       if (!host.done) return host.value.run(sql, params, format);
-      own ??= { session: new ChdbSession(), tail: Promise.resolve() };
+      if (own === undefined) {
+        const dataDir = announced;
+        if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+        own = { session: dataDir === undefined ? new ChdbSession() : new ChdbSession(dataDir, { connectionArgs: [...DATA_DIRECTORY_ARGS] }), dataDir, tail: Promise.resolve() };
+      }
       const current = own;
       const work = async (): Promise<string> => {
         const result =

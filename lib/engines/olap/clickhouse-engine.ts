@@ -27,7 +27,8 @@ export class RawQueryError extends Error {
  * not stored by ClickHouse and is left out, as introspection leaves it out.
  */
 function storedReplication(read: TableEngine, declared: TableEngine | undefined, database: string, table: string, caps: OlapCapabilities): TableEngine {
-  if (declared?.replicated === undefined) return read;
+  // The embedded engine creates a Replicated table without replication (engineClause): stored as read.
+  if (declared?.replicated === undefined || caps.host === "embedded") return read;
   const [path, replica] = replicationArguments(declared.replicated, { database, table, what: `table ${table}`, capabilities: { ...caps, replication: true, uuidMacro: true } });
   const unquote = (literal: string | undefined): string => tokenize(literal ?? "")[0]?.value ?? "";
   return { ...read, replicated: readReplication(unquote(path), unquote(replica), database, table) };

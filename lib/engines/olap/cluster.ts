@@ -1,6 +1,6 @@
 import { EngineError, RefusedError } from "../../errors.js";
 import type { Replication, Table } from "../../model/infra-map.js";
-import { EMBEDDED_KEEPER_LIMITS, type OlapCapabilities } from "./capabilities.js";
+import type { OlapCapabilities } from "./capabilities.js";
 import { MOOSE_NAME_INFIX, tokenize } from "./sql-text.js";
 import { quoteIdentifier } from "../../model/clickhouse-quote.js";
 import { quoteString } from "../../model/clickhouse-quote.js";
@@ -48,7 +48,8 @@ export function replicationArguments(
 ): string[] {
   const caps = ctx.capabilities;
   if (!caps.replication) {
-    const why = caps.host === "embedded" ? `${EMBEDDED_KEEPER_LIMITS.replication} (ClickHouse ${caps.version})` : `this ClickHouse (${caps.version}) has no ZooKeeper/ClickHouse Keeper configured`;
+    // (The embedded engine never gets here: it creates Replicated tables without replication, see engineClause.)
+    const why = `this ClickHouse (${caps.version}) has no ZooKeeper/ClickHouse Keeper configured`;
     throw new RefusedError("UNSUPPORTED_BY_SERVER", `cannot create ${ctx.what} with a Replicated engine: ${why}`, {
       hint: "point clickhouse_config at a server whose config has <zookeeper> (or <keeper>) and <macros>, or use the engine without Replicated",
     });

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { quoteTableName } from "../../model/clickhouse-quote.js";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
-import { offerRunner, openingDataDirectory } from "./chdb-process.js";
+import { DATA_DIRECTORY_ARGS, offerRunner, openingDataDirectory } from "./chdb-process.js";
 import { type OlapConnection, type RawConnectionOptions } from "./engine.js";
 import { RawQueryError } from "./clickhouse-engine.js";
 import { quoteIdentifier } from "../../model/clickhouse-quote.js";
@@ -17,11 +17,10 @@ import { quoteString } from "../../model/clickhouse-quote.js";
 export async function openEmbeddedConnection(dataDir: string, database: string, options: { readonly readOnly?: boolean } = {}): Promise<OlapConnection & { readonly version: string }> {
   mkdirSync(dataDir, { recursive: true });
   // The SQL parser may hold a session of its own on a temporary directory (one per process).
-  const conn = await openingDataDirectory(() => {
+  const conn = await openingDataDirectory(dataDir, () => {
     let session: Session;
     try {
-      // 64-bit integers as strings, as the server adapter returns them: a JS number would round them.
-      session = new Session(dataDir, { connectionArgs: ["--output_format_json_quote_64bit_integers=1"] });
+      session = new Session(dataDir, { connectionArgs: [...DATA_DIRECTORY_ARGS] });
     } catch (error) {
       throw new EngineError("OLAP_EMBEDDED_BUSY", `cannot open the embedded ClickHouse data directory ${dataDir}: ${(error as Error).message}`, {
         cause: error,
@@ -55,7 +54,7 @@ class EmbeddedConnection implements OlapConnection {
     private readonly dataDir: string,
   ) {
     // While open, this session also serves the SQL parser (chDB admits one data directory per process).
-    this.withdraw = offerRunner({ run: (sql, params, format) => this.run(sql, params, format) });
+    this.withdraw = offerRunner({ run: (sql, params, format) => this.run(sql, params, format) }, dataDir);
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {

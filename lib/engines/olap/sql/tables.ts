@@ -100,11 +100,16 @@ export function engineClause(engine: TableEngine, table: string, ctx: SqlContext
   if (engine.cluster !== undefined && !caps.clusters) {
     throw unsupported(caps, `create table ${table} ON CLUSTER ${engine.cluster}`, "clusters (a ClickHouse server with remote_servers and ZooKeeper/Keeper)", "leave out cluster, or set clickhouse_config.host to a server of the cluster");
   }
-  const replication = engine.replicated === undefined ? [] : replicationArguments(engine.replicated, { ...tableParts(ctx.database, pathName), what: `table ${table}`, capabilities: caps });
-  const prefix = engine.replicated === undefined ? "" : "Replicated";
+  // The embedded engine is one node that cannot run replicas (EMBEDDED_KEEPER_LIMITS.replication): a Replicated
+  // table is created as its engine without replication, which is what one replica of it is, and
+  // the statement says so. The migration keeps the declared engine for every other target.
+  const local = engine.replicated !== undefined && caps.host === "embedded";
+  const replication = engine.replicated === undefined || local ? [] : replicationArguments(engine.replicated, { ...tableParts(ctx.database, pathName), what: `table ${table}`, capabilities: caps });
+  const prefix = engine.replicated === undefined || local ? "" : "Replicated";
+  const note = local ? ` /* declared Replicated${engine.kind}: the embedded engine is one node and runs no replicas */` : "";
   const clause = (params: readonly string[]): string => {
     const all = [...replication, ...params];
-    return all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`;
+    return (all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`) + note;
   };
   if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps, runtimeEnvWriter(ctx), settings, ctx.database);
   switch (engine.kind) {
