@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import { loadConfig, type LoadedConfig } from "../lib/config/config.js";
 import { readingConfig } from "../lib/dev/infra.js";
+import { willOpenDataDirectory } from "../lib/engines/olap/chdb-process.js";
 import type { CliIO } from "./io.js";
 
 /**
@@ -23,12 +24,23 @@ export async function loadProject(io: CliIO): Promise<LoadedConfig> {
  */
 export async function loadProjectForReading(io: CliIO): Promise<LoadedConfig> {
   const { config, embedded } = await readingConfig(await loadProject(io));
+  opensEmbedded(config);
   if (embedded && config.olap.engine === "embedded" && config.devInfra.clickhouse) {
     const { host, port } = config.devInfra.clickhouse;
     io.stderr.write(
       `note: moose dev is not running: reading the data it keeps in ${relative(io.cwd, config.olap.dataDir) || config.olap.dataDir} (dev serves it at ${host}:${port} while it runs)\n`,
     );
   }
+  return config;
+}
+
+/**
+ * For a command that opens the project's embedded ClickHouse: says so before any SQL is read
+ * (`willOpenDataDirectory`), so that no embedded ClickHouse of the process closes before the
+ * project's opens (chDB then stops the background pools Kafka and S3Queue tables need).
+ */
+export function opensEmbedded(config: LoadedConfig): LoadedConfig {
+  if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
   return config;
 }
 

@@ -147,17 +147,6 @@ test("embedded: Buffer, Merge, Kafka and S3 tables are created and introspected 
   t.deepEqual(await engine.query("SELECT id FROM BufferTest"), [{ id: "c" }]);
 });
 
-test("embedded: S3Queue is refused with chDB's measured reason (its S3Queue state dies with the process's first embedded ClickHouse), before anything is created", async (t) => {
-  const engine = await embedded("s3queue");
-  const error = await t.throwsAsync(applyToEngine(engine, emptyInfraMap(), createChanges(mapOf([s3Queue]))), { instanceOf: MooseError });
-  t.is(
-    error?.message,
-    `cannot create table S3QueuePublic: S3Queue keeps the files it processed in ZooKeeper/ClickHouse Keeper, and the embedded engine (chDB) can be given an in-memory Keeper, but chDB starts S3Queue's state once per process: after any embedded ClickHouse of the process has closed, S3Queue tables fail ("Shutdown was called") and a data directory holding one can no longer be opened in that process (ClickHouse ${await engine.version()})`,
-  );
-  t.is((error as MooseError).code, "UNSUPPORTED_BY_SERVER");
-  t.deepEqual((await engine.introspect()).tables, {}, "nothing was created");
-});
-
 test("embedded: a Replicated engine is created as its engine without replication (one node: chDB runs no replicas), says so in its statement, takes rows and reads back without drift", async (t) => {
   const engine = await embedded("replicated");
   const replicated: Table = { ...base, name: "ReplicatedAggregatingMergeTreeTest", orderBy: ["id"], engine: { kind: "AggregatingMergeTree", replicated: { keeperPath: "/clickhouse/tables/{shard}/{database}/agg", replicaName: "{replica}" } } };

@@ -17,14 +17,13 @@ import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/p
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
 import { renderPlanText } from "../present/plan-text.js";
-import { loadProject } from "../project.js";
+import { loadProject, opensEmbedded } from "../project.js";
 import { VERSION } from "../version.js";
 import { startDevServer } from "../../lib/dev/server.js";
 import { devConfig, devWorkflowEngine, workflowStateFile } from "../../lib/dev/infra.js";
 import { describeAppError } from "../../lib/runtime/load-app.js";
 import type { DevArgs } from "./dev.args.js";
 import { stepLabel } from "../../lib/migrations/files/steps.js";
-import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 /** Saves closer together than this are one change (editors write several times per save). */
 const DEBOUNCE_MS = 25;
@@ -48,8 +47,7 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
     // Listen for Ctrl-C from the start: a stop during start-up then closes cleanly too.
     const stopped = io.stopped();
     // A Moose config's loopback servers are run here, embedded (see devConfig).
-    const config = devConfig(await loadProject(io));
-    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
+    const config = opensEmbedded(devConfig(await loadProject(io)));
     log = openLogFile(config.paths.logFile);
     const migrations = migrationLog(config.paths.logFile, "dev", projectMigrations(config));
     devLog = migrations;

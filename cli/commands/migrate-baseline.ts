@@ -5,14 +5,14 @@ import { extractProject } from "../../lib/project/plan-project.js";
 import { projectLedger, projectOlap } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
-import { loadProject, printWarnings } from "../project.js";
+import { loadProject, opensEmbedded, printWarnings } from "../project.js";
 import { VERSION } from "../version.js";
 import type { MigrateBaselineArgs } from "./migrate-baseline.args.js";
 
 export async function run(args: MigrateBaselineArgs, io: CliIO): Promise<number> {
   const { json } = args;
   try {
-    const config = await loadProject(io);
+    const config = opensEmbedded(await loadProject(io));
     const app = extractProject(config);
     printWarnings(app.warnings, io);
     const ledger = await projectLedger(config, VERSION);

@@ -5,19 +5,17 @@ import { migrationLog, type MigrationLog } from "../../lib/project/migration-log
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
-import { loadProject } from "../project.js";
+import { loadProject, opensEmbedded } from "../project.js";
 import { VERSION } from "../version.js";
 import { writePlannedSteps } from "../present/steps.js";
 import type { MigrateDeployArgs } from "./migrate-deploy.args.js";
 import { stepLabel } from "../../lib/migrations/files/steps.js";
-import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 export async function run(args: MigrateDeployArgs, io: CliIO): Promise<number> {
   const { json, dryRun } = args;
   let log: MigrationLog | undefined;
   try {
-    const config = await loadProject(io);
-    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
+    const config = opensEmbedded(await loadProject(io));
     if (!dryRun) log = migrationLog(config.paths.logFile, "deploy", []);
     const files = projectMigrations(config);
     if (!dryRun) log = migrationLog(config.paths.logFile, "deploy", files);

@@ -3,7 +3,7 @@ import { resolveMigration } from "../../lib/migrations/apply/resolve.js";
 import { openDeployEngines, projectLedger, projectMigrations } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
-import { loadProject } from "../project.js";
+import { loadProject, opensEmbedded } from "../project.js";
 import { VERSION } from "../version.js";
 import type { MigrateResolveArgs } from "./migrate-resolve.args.js";
 
@@ -15,7 +15,7 @@ export async function run(args: MigrateResolveArgs, io: CliIO): Promise<number> 
       throw new InvalidInputError("RESOLVE_USAGE", "name exactly one of --applied <id> or --rolled-back <id>");
     }
     const id = String(applied ?? rolledBack);
-    const config = await loadProject(io);
+    const config = opensEmbedded(await loadProject(io));
     const files = projectMigrations(config);
     const ledger = await projectLedger(config, VERSION);
     writeNotices(io, ledger.notices);

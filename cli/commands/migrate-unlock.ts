@@ -2,13 +2,13 @@ import { ExitCode } from "../../lib/errors.js";
 import { projectLedger } from "../../lib/project/engines.js";
 import type { CliIO } from "../io.js";
 import { reportError, writeNotices } from "../errors.js";
-import { loadProject } from "../project.js";
+import { loadProject, opensEmbedded } from "../project.js";
 import { VERSION } from "../version.js";
 import type { MigrateUnlockArgs } from "./migrate-unlock.args.js";
 
 export async function run(_args: MigrateUnlockArgs, io: CliIO): Promise<number> {
   try {
-    const config = await loadProject(io);
+    const config = opensEmbedded(await loadProject(io));
     const ledger = await projectLedger(config, VERSION);
     writeNotices(io, ledger.notices);
     try {

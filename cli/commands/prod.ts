@@ -3,10 +3,9 @@ import { ExitCode } from "../../lib/errors.js";
 import type { ProductionEvent } from "../../lib/prod/start.js";
 import type { CliIO } from "../io.js";
 import { reportError } from "../errors.js";
-import { loadProject } from "../project.js";
+import { loadProject, opensEmbedded } from "../project.js";
 import { VERSION } from "../version.js";
 import type { ProdArgs } from "./prod.args.js";
-import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
 
 /**
  * `moose prod [--port N]`: serves the deployed project until SIGINT or SIGTERM,
@@ -16,8 +15,7 @@ import { willOpenDataDirectory } from "../../lib/engines/olap/chdb-process.js";
  */
 export async function run(args: ProdArgs, io: CliIO): Promise<number> {
   try {
-    const config = await loadProject(io);
-    if (config.olap.engine === "embedded") willOpenDataDirectory(config.olap.dataDir);
+    const config = opensEmbedded(await loadProject(io));
     // Lines go to stderr and to the project log, where `moose logs` finds them.
     let log: LogFile | undefined;
     try {

@@ -112,27 +112,28 @@ export interface OlapCapabilities {
   /** The `{uuid}` macro in a keeper path (20.10+, Atomic database, ZooKeeper/Keeper). */
   readonly uuidMacro: boolean;
   /**
-   * Which ClickHouse this is: the embedded engine (chDB, in this process) or a server. Refusals
-   * of what needs ZooKeeper/Keeper give the embedded engine's own reasons ({@link EMBEDDED_KEEPER_LIMITS}).
+   * Which ClickHouse this is: the embedded engine (chDB, in this process) or a server. What the
+   * embedded engine does instead of replication, and what its in-memory Keeper costs: {@link EMBEDDED_KEEPER_LIMITS}.
    */
   readonly host: "embedded" | "server";
 }
 
 /**
- * Why the embedded engine (chDB 3.4, ClickHouse 26.7) has no `Replicated*` engines and no
- * S3Queue, although chDB accepts a server config (`--config-file`) with an in-memory Keeper
- * (`<zookeeper><implementation>testkeeper</implementation></zookeeper>`) and creates both
- * table kinds with it. Measured, and checked by `tests/chdb-keeper.test.ts` (real chDB
- * processes), which fails the day a chDB release lifts either limit:
+ * What the embedded engine (chDB 3.4, ClickHouse 26.7) can do with `Replicated*` and S3Queue
+ * tables. chDB accepts a server config (`--config-file`) with an in-memory Keeper
+ * (`<zookeeper><implementation>testkeeper</implementation></zookeeper>`; chdb-process.ts writes
+ * it) and creates both table kinds with it. Measured, and checked by `tests/chdb-keeper.test.ts`
+ * (real chDB processes), which fails the day a chDB release lifts either limit:
  * - a Replicated table is created but its replica is never activated: chDB's embedded server
  *   sets no interserver address (`<interserver_http_port>` in the config is not read), so the
  *   restarting thread fails forever ("Parameter 'interserver_http(s)_port' required for
- *   replication is not specified") and every INSERT fails as read-only (TABLE_IS_READ_ONLY);
+ *   replication is not specified") and every INSERT fails as read-only (TABLE_IS_READ_ONLY).
+ *   The embedded engine therefore creates a Replicated table as its engine without replication;
  * - S3Queue's state is started once per process: once any embedded ClickHouse of the process
  *   has closed (the SQL parser's own session, or the data directory closed and opened again),
  *   creating an S3Queue table fails ("Shutdown was called") and a data directory that holds
- *   one can no longer be opened in that process, which would lock a project out of its
- *   embedded engine.
+ *   one can no longer be opened in that process. Commands that open the project's data
+ *   directory say so before they read any SQL (`willOpenDataDirectory`), so none closes first.
  */
 export const EMBEDDED_KEEPER_LIMITS = {
   replication:

@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Session } from "chdb";
 
 /**
@@ -19,10 +19,33 @@ const hosts = new Map<ChdbRunner, string>();
 let own: { session: Session; dataDir: string | undefined; tail: Promise<unknown> } | undefined;
 
 /**
- * How every session on a project's data directory is opened (the parser's too, when it opens
- * there): 64-bit integers as strings, as the server adapter returns them (a JS number would round them).
+ * The server configuration the embedded engine is opened with: an in-memory Keeper (ClickHouse's
+ * `testkeeper`), which S3Queue tables keep their processed-file state in. It lives only as long as
+ * the process: see README *The embedded engine and Keeper* for what that means.
  */
-export const DATA_DIRECTORY_ARGS: readonly string[] = ["--output_format_json_quote_64bit_integers=1"];
+const EMBEDDED_CONFIG = `<clickhouse>
+  <!-- Written by moose-migrate for its embedded ClickHouse; rewritten when it differs. -->
+  <zookeeper><implementation>testkeeper</implementation></zookeeper>
+</clickhouse>
+`;
+
+/**
+ * How every session on a project's data directory is opened (the parser's too, when it opens
+ * there): 64-bit integers as strings, as the server adapter returns them (a JS number would round
+ * them), and the server configuration above, written into the data directory.
+ */
+export function dataDirectoryArgs(dataDir: string): string[] {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(resolve(dataDir), "moose-embedded-config.xml");
+  let current: string | undefined;
+  try {
+    current = readFileSync(file, "utf8");
+  } catch {
+    current = undefined;
+  }
+  if (current !== EMBEDDED_CONFIG) writeFileSync(file, EMBEDDED_CONFIG);
+  return ["--output_format_json_quote_64bit_integers=1", `--config-file=${file}`];
+}
 
 /**
  * The data directory this process is going to open. chDB stops its background pools for the
@@ -91,8 +114,7 @@ export function parserRunner(): ChdbRunner {
       if (!host.done) return host.value.run(sql, params, format);
       if (own === undefined) {
         const dataDir = announced;
-        if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-        own = { session: dataDir === undefined ? new ChdbSession() : new ChdbSession(dataDir, { connectionArgs: [...DATA_DIRECTORY_ARGS] }), dataDir, tail: Promise.resolve() };
+        own = { session: dataDir === undefined ? new ChdbSession() : new ChdbSession(dataDir, { connectionArgs: dataDirectoryArgs(dataDir) }), dataDir, tail: Promise.resolve() };
       }
       const current = own;
       const work = async (): Promise<string> => {

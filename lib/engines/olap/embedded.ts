@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { quoteTableName } from "../../model/clickhouse-quote.js";
 import { Session } from "chdb";
 import { EngineError } from "../../errors.js";
-import { DATA_DIRECTORY_ARGS, offerRunner, openingDataDirectory } from "./chdb-process.js";
+import { dataDirectoryArgs, offerRunner, openingDataDirectory } from "./chdb-process.js";
 import { type OlapConnection, type RawConnectionOptions } from "./engine.js";
 import { RawQueryError } from "./clickhouse-engine.js";
 import { quoteIdentifier } from "../../model/clickhouse-quote.js";
@@ -20,7 +20,7 @@ export async function openEmbeddedConnection(dataDir: string, database: string, 
   const conn = await openingDataDirectory(dataDir, () => {
     let session: Session;
     try {
-      session = new Session(dataDir, { connectionArgs: [...DATA_DIRECTORY_ARGS] });
+      session = new Session(dataDir, { connectionArgs: dataDirectoryArgs(dataDir) });
     } catch (error) {
       throw new EngineError("OLAP_EMBEDDED_BUSY", `cannot open the embedded ClickHouse data directory ${dataDir}: ${(error as Error).message}`, {
         cause: error,

@@ -7,7 +7,7 @@
  */
 import { assertNever, InvalidInputError, RefusedError } from "../../errors.js";
 import { isRuntimeEnvRef, settingValueLabel, type IntegrationEngine, type RuntimeEnvRef, type SettingValue } from "../../model/infra-map.js";
-import { EMBEDDED_KEEPER_LIMITS, type OlapCapabilities } from "./capabilities.js";
+import type { OlapCapabilities } from "./capabilities.js";
 import { parseSettingsClause, splitTopLevel, tokenize } from "./sql-text.js";
 import { quoteString } from "../../model/clickhouse-quote.js";
 import type { SqlRuntimeEnv } from "./runtime-env.js";
@@ -86,8 +86,9 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
       return `S3(${s3Arguments(engine, write)})`;
     case "S3Queue":
       if (!caps.s3QueueEngine) throw refuse(caps, table, "the S3Queue engine (ClickHouse 23.8+)", "load the files with a workflow that runs INSERT … SELECT FROM s3(…)");
-      if (!caps.replication) {
-        const why = caps.host === "embedded" ? `${EMBEDDED_KEEPER_LIMITS.s3Queue} (ClickHouse ${caps.version})` : `ClickHouse ${caps.version} here has none configured`;
+      // The embedded engine has an in-memory Keeper (chdb-process.ts; EMBEDDED_KEEPER_LIMITS.s3Queue says what it costs).
+      if (!caps.replication && caps.host !== "embedded") {
+        const why = `ClickHouse ${caps.version} here has none configured`;
         throw new RefusedError("UNSUPPORTED_BY_SERVER", `cannot create table ${table}: S3Queue keeps the files it processed in ZooKeeper/ClickHouse Keeper, and ${why}`, {
           hint: "set clickhouse_config.host to a ClickHouse server with <zookeeper> configured, or keep the table out of this environment with lifeCycle: LifeCycle.EXTERNALLY_MANAGED",
         });
