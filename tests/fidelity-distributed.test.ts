@@ -105,6 +105,25 @@ test("CREATE is ON CLUSTER with the engine's arguments in ClickHouse's order; a 
   }
 });
 
+/** A Buffer created ON CLUSTER in front of the replicated table: flushes at once (every max threshold is 1). */
+const buffer: Table = {
+  name: "EventsBuffer",
+  columns,
+  orderBy: [],
+  settings: {},
+  lifeCycle: "FULLY_MANAGED",
+  engine: { kind: "Buffer", table: "Events", numLayers: 1, minTime: 0, maxTime: 1, minRows: 0, maxRows: 1, minBytes: 0, maxBytes: 1, cluster: "cluster_a" },
+};
+
+test("a table created ON CLUSTER names the managed database in its engine's arguments (currentDatabase() is the DDL worker's default on each host); without a cluster it stays currentDatabase()", (t) => {
+  const server = capabilitiesFor("18.16.1", { server: true, zooKeeper: true });
+  const create = (table: Table) => statementsFor({ kind: "table.create", table }, { database: "app", capabilities: server }).at(-1) ?? "";
+  t.regex(create(buffer), /ENGINE = Buffer\('app', 'Events', 1, 0, 1, 0, 1, 0, 1\)$/);
+  const { cluster: _c, ...plain } = buffer.engine;
+  t.regex(create({ ...buffer, engine: plain as Table["engine"] }), /ENGINE = Buffer\(currentDatabase\(\), 'Events', 1, 0, 1, 0, 1, 0, 1\)$/);
+  t.regex(create({ ...all, engine: { kind: "Merge", tablesRegexp: "^Events$", cluster: "cluster_a" } }), /ENGINE = Merge\('app', '\^Events\$'\)$/);
+});
+
 const run = cluster ? test.serial : test.skip;
 const engines: OlapEngine[] = [];
 const databases: string[] = [];
@@ -129,7 +148,7 @@ run("on the 18.16 cluster: a Distributed table over a replicated one, written th
   const one = await openOlapEngine(cluster!.replica(0, database));
   const two = await openOlapEngine(cluster!.replica(1, database));
   engines.push(one, two);
-  const map = mapOf([local, all]);
+  const map = mapOf([local, all, buffer]);
   const { statements } = await applyToEngine(one, emptyInfraMap(), createChanges(map));
   t.true(statements.flat().some((s) => s.includes(`ENGINE = Distributed('cluster_a', '${database}', 'Events', cityHash64(id))`)));
   // ClickHouse sends the rows to the shard in the background; they reach replica 2 through replication.
@@ -141,14 +160,19 @@ run("on the 18.16 cluster: a Distributed table over a replicated one, written th
     { id: "b", amount: 2 },
     { id: "c", amount: 3 },
   ]);
+  // Through the Buffer created ON CLUSTER: its rows reach this database's Events (with currentDatabase() they went to default.Events).
+  await one.execute("INSERT INTO EventsBuffer VALUES ('d', 4)");
+  const flushed = Date.now() + 30_000;
+  while ((await two.query<{ n: string }>("SELECT count() AS n FROM Events"))[0]?.n !== "4" && Date.now() < flushed) await new Promise((r) => setTimeout(r, 200));
+  t.deepEqual(await two.query("SELECT count() AS n FROM EventsAll"), [{ n: "4" }]);
   t.deepEqual((await one.introspect()).tables.EventsAll?.engine, { kind: "Distributed", targetCluster: "cluster_a", table: "Events", shardingKey: "cityHash64(id)" });
   t.deepEqual(await liveDrift(map, one), []);
   t.deepEqual(await liveDrift(map, two), []);
 
   // A new sharding key: the table is dropped and created again ON CLUSTER; the rows stay in Events.
-  const to = mapOf([local, { ...all, engine: { ...all.engine, shardingKey: "rand()" } as Table["engine"] }]);
+  const to = mapOf([local, { ...all, engine: { ...all.engine, shardingKey: "rand()" } as Table["engine"] }, buffer]);
   await applyToEngine(one, map, plan(diff(map, to), { from: map, to }).steps.map((s) => s.change));
   t.deepEqual(await liveDrift(to, one), []);
   t.deepEqual(await liveDrift(to, two), []);
-  t.deepEqual(await two.query("SELECT count() AS n FROM EventsAll"), [{ n: "3" }]);
+  t.deepEqual(await two.query("SELECT count() AS n FROM EventsAll"), [{ n: "4" }]);
 });

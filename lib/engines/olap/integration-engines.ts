@@ -41,11 +41,14 @@ function refuse(caps: OlapCapabilities, table: string, feature: string, alternat
 
 /**
  * The `ENGINE = …` text of a table with one of these engines, or a refusal naming the server
- * version when this server cannot create it.
+ * version when this server cannot create it. `home` is the text that stands for the managed
+ * database where a target names none: `currentDatabase()`, or the database's quoted name for a
+ * table created ON CLUSTER, whose statement each host runs in its DDL worker's database
+ * (`default`: measured on 18.16, a Buffer ON CLUSTER with currentDatabase() flushed to default.d).
  *
- * @example integrationEngineClause({ kind: "Merge", tablesRegexp: "^Events_" }, "AllEvents", caps, write, {}, "app") // "Merge(currentDatabase(), '^Events_')"
+ * @example integrationEngineClause({ kind: "Merge", tablesRegexp: "^Events_" }, "AllEvents", caps, write, {}, "currentDatabase()") // "Merge(currentDatabase(), '^Events_')"
  */
-export function integrationEngineClause(engine: IntegrationEngine, table: string, caps: OlapCapabilities, write: SqlRuntimeEnv, settings: Readonly<Record<string, SettingValue>>, managedDatabase: string): string {
+export function integrationEngineClause(engine: IntegrationEngine, table: string, caps: OlapCapabilities, write: SqlRuntimeEnv, settings: Readonly<Record<string, SettingValue>>, home: string): string {
   switch (engine.kind) {
     case "Buffer": {
       const flush = [engine.flushTime, engine.flushRows, engine.flushBytes];
@@ -57,7 +60,7 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
       for (const n of numbers) {
         if (!Number.isInteger(n) || n < 0) throw new InvalidInputError("ENGINE_INVALID", `table ${table}: Buffer's thresholds must be whole numbers, at least 0 (got ${n})`);
       }
-      const database = engine.database === undefined ? CURRENT_DATABASE : quoteString(engine.database);
+      const database = engine.database === undefined ? home : quoteString(engine.database);
       return `Buffer(${[database, quoteString(engine.table), ...numbers.map(String)].join(", ")})`;
     }
     case "Merge": {
@@ -65,7 +68,7 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
       if (source !== undefined && isDatabaseRegexp(source) && !caps.mergeDatabaseRegexp) {
         throw refuse(caps, table, "a REGEXP(…) source database in the Merge engine (ClickHouse 21.5+)", "name the source database");
       }
-      const database = source === undefined ? CURRENT_DATABASE : isDatabaseRegexp(source) ? source.trim() : quoteString(source);
+      const database = source === undefined ? home : isDatabaseRegexp(source) ? source.trim() : quoteString(source);
       return `Merge(${database}, ${quoteString(engine.tablesRegexp)})`;
     }
     case "Kafka":
@@ -99,8 +102,7 @@ export function integrationEngineClause(engine: IntegrationEngine, table: string
       if (engine.policyName !== undefined && engine.shardingKey === undefined) {
         throw new InvalidInputError("ENGINE_INVALID", `table ${table}: Distributed's policyName needs a shardingKey (ClickHouse takes them in that order)`, { hint: "add shardingKey (e.g. rand()), or leave out policyName" });
       }
-      // The name, not currentDatabase(): created ON CLUSTER, the statement runs on each host in the DDL worker's database (`default`; measured on 18.16).
-      const database = quoteString(engine.database ?? managedDatabase);
+      const database = engine.database === undefined ? home : quoteString(engine.database);
       const optional = [...(engine.shardingKey === undefined ? [] : [engine.shardingKey]), ...(engine.policyName === undefined ? [] : [quoteString(engine.policyName)])];
       return `Distributed(${[quoteString(engine.targetCluster), database, quoteString(engine.table), ...optional].join(", ")})`;
     }

@@ -111,7 +111,7 @@ export function engineClause(engine: TableEngine, table: string, ctx: SqlContext
     const all = [...replication, ...params];
     return (all.length === 0 ? `${prefix}${engine.kind}` : `${prefix}${engine.kind}(${all.join(", ")})`) + note;
   };
-  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps, runtimeEnvWriter(ctx), settings, ctx.database);
+  if (holdsNoRows(engine)) return integrationEngineClause(engine, table, caps, runtimeEnvWriter(ctx), settings, engine.cluster === undefined ? "currentDatabase()" : quoteString(ctx.database));
   switch (engine.kind) {
     case "MergeTree":
     case "AggregatingMergeTree":
