@@ -208,10 +208,9 @@ test("refuses what moose-lib accepts but cannot be planned (or would fail in Cli
       hint: undefined,
     },
     {
-      code: "NOT_PLANNED",
-      located:
-        "app/index.ts:27:56: table Checked: constraints cannot be planned yet (moose-migrate does not create CHECK / ASSUME constraints), and the table would differ from its declaration without it",
-      hint: "remove constraints from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED",
+      code: "INVALID_CONFIG",
+      located: 'app/index.ts:27:107: type must be "CHECK" (every INSERT is checked) or "ASSUME" (the optimizer may rely on it)',
+      hint: undefined,
     },
     {
       code: "DECLARATION_NOT_FOLLOWED",

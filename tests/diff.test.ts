@@ -146,6 +146,12 @@ const rows: readonly Row[] = [
     expected: [{ kind: "table.setIndexes", table: "Users", before: [], after: [{ name: "i", expression: "name", type: "bloom_filter(0.01)", granularity: 4 }] }],
   },
   {
+    name: "table.setConstraints",
+    from: infra({ tables: [users] }),
+    to: infra({ tables: [{ ...users, constraints: [{ name: "c", type: "CHECK", expression: "name != ''" }] }] }),
+    expected: [{ kind: "table.setConstraints", table: "Users", before: [], after: [{ name: "c", type: "CHECK", expression: "name != ''" }] }],
+  },
+  {
     name: "table.setProjections",
     from: infra({ tables: [{ ...users, projections: [{ name: "p", body: "SELECT name, count() GROUP BY name" }] }] }),
     to: infra({ tables: [users] }),

@@ -107,8 +107,10 @@ test("capabilities: 18.16 lacks what its server refuses; 26.x has everything", (
   t.deepEqual(missingOn18, [
     "accurateCast",
     "addColumnFirst",
+    "assumeConstraints",
     "boolType",
     "bufferFlushThresholds",
+    "checkConstraints",
     "clusters",
     "columnCodec",
     "columnTtl",
@@ -352,6 +354,7 @@ test("statementsFor handles every change kind", (t) => {
     "table.setSampleBy": { kind: "table.setSampleBy", table: "t", before: "a", after: "a" },
     "table.setIndexes": { kind: "table.setIndexes", table: "t", before: [], after: [{ name: "i", expression: "a", type: "minmax", granularity: 1 }] },
     "table.setProjections": { kind: "table.setProjections", table: "t", before: [], after: [{ name: "p", body: "SELECT a ORDER BY a" }] },
+    "table.setConstraints": { kind: "table.setConstraints", table: "t", before: [], after: [{ name: "c", type: "CHECK", expression: "a > 0" }] },
     "table.setLifeCycle": { kind: "table.setLifeCycle", table: "t", before: "FULLY_MANAGED", after: "EXTERNALLY_MANAGED" },
     "view.create": { kind: "view.create", view: totalsView },
     "view.drop": { kind: "view.drop", view: totalsView },

@@ -264,6 +264,7 @@ const riskRows: readonly { name: string; change: Change; state?: InfraMap; code:
   },
   { name: "settings", change: { kind: "table.setSettings", table: "A", before: {}, after: { a: "1" } }, code: "CHANGE_SETTINGS" },
   { name: "indexes", change: { kind: "table.setIndexes", table: "A", before: [], after: [{ name: "i", expression: "a", type: "minmax", granularity: 1 }] }, code: "CHANGE_INDEXES" },
+  { name: "constraints", change: { kind: "table.setConstraints", table: "A", before: [], after: [{ name: "c", type: "CHECK", expression: "a > 0" }] }, code: "CHANGE_CONSTRAINTS" },
   { name: "projections", change: { kind: "table.setProjections", table: "A", before: [], after: [{ name: "p", body: "SELECT a ORDER BY a" }] }, code: "CHANGE_PROJECTIONS" },
   { name: "primary key", change: { kind: "table.setPrimaryKey", table: "A", after: ["a"] }, code: "REBUILD_TABLE" },
   { name: "sample by", change: { kind: "table.setSampleBy", table: "A", after: "a" }, code: "REBUILD_TABLE" },
@@ -393,6 +394,7 @@ const expectedClasses: Readonly<Record<RiskCode, readonly [string, boolean]>> = 
   CONVERT_TYPE: ["rewrite", false],
   CHANGE_DEFAULT: ["rewrite", false],
   CHANGE_CODEC: ["rewrite", false],
+  CHANGE_CONSTRAINTS: ["rewrite", false],
   SET_COLUMN_TTL: ["destructive", true],
   COLUMN_TO_ALIAS: ["destructive", true],
   REBUILD_TABLE: ["rewrite", false],
@@ -481,6 +483,10 @@ const reverseRows: readonly { change: Change; reverse: Change; state?: InfraMap 
   {
     change: { kind: "table.setIndexes", table: "A", before: [], after: [{ name: "i", expression: "a", type: "minmax", granularity: 1 }] },
     reverse: { kind: "table.setIndexes", table: "A", before: [{ name: "i", expression: "a", type: "minmax", granularity: 1 }], after: [] },
+  },
+  {
+    change: { kind: "table.setConstraints", table: "A", before: [], after: [{ name: "c", type: "CHECK", expression: "a > 0" }] },
+    reverse: { kind: "table.setConstraints", table: "A", before: [{ name: "c", type: "CHECK", expression: "a > 0" }], after: [] },
   },
   {
     change: { kind: "table.setProjections", table: "A", before: [{ name: "p", body: "SELECT a ORDER BY a" }], after: [] },

@@ -183,6 +183,9 @@ function describe(step: PlanStep, entry: (kind: Kind, name: string, section: Ent
     case "table.setIndexes":
       detail(c.table, `~ indexes ${namesText(c.before)} → ${namesText(c.after)}`, false);
       return;
+    case "table.setConstraints":
+      detail(c.table, `~ constraints ${namesText(c.before)} → ${namesText(c.after)}`, false);
+      return;
     case "table.setProjections":
       detail(c.table, `~ projections ${namesText(c.before)} → ${namesText(c.after)}`, false);
       return;

@@ -47,6 +47,7 @@ const OWNER = {
   "table.setPrimaryKey": "olap",
   "table.setSampleBy": "olap",
   "table.setIndexes": "olap",
+  "table.setConstraints": "olap",
   "table.setProjections": "olap",
   // Life cycles are enforced by moose, not stored in ClickHouse.
   "table.setLifeCycle": "state",
@@ -103,6 +104,7 @@ const ALTERS_TABLE_IN_PLACE = {
   "table.setPrimaryKey": true,
   "table.setSampleBy": true,
   "table.setIndexes": true,
+  "table.setConstraints": true,
   "table.setProjections": true,
   "table.setLifeCycle": false,
   "table.rebuild": false,
@@ -172,6 +174,7 @@ export function subjects(change: Change): Subject[] {
     case "table.setPrimaryKey":
     case "table.setSampleBy":
     case "table.setIndexes":
+    case "table.setConstraints":
     case "table.setProjections":
     case "table.setLifeCycle":
     case "table.backfillColumn":

@@ -8,6 +8,7 @@ import type {
   SyncProcess,
   Table,
   TableEngine,
+  TableConstraint,
   TableIndex,
   TableProjection,
   Topic,
@@ -58,6 +59,8 @@ export type Change =
   | { readonly kind: "table.setSampleBy"; readonly table: string; readonly before?: string; readonly after?: string }
   /** Adds, drops and replaces data-skipping indexes (by name): `ADD INDEX` + `MATERIALIZE INDEX`, `DROP INDEX`. */
   | { readonly kind: "table.setIndexes"; readonly table: string; readonly before: readonly TableIndex[]; readonly after: readonly TableIndex[] }
+  /** Adds, drops and replaces constraints (by name): `ADD CONSTRAINT`, `DROP CONSTRAINT`; rows already stored are not checked. */
+  | { readonly kind: "table.setConstraints"; readonly table: string; readonly before: readonly TableConstraint[]; readonly after: readonly TableConstraint[] }
   /** Adds, drops and replaces projections (by name): `ADD PROJECTION` + `MATERIALIZE PROJECTION`, `DROP PROJECTION`. */
   | { readonly kind: "table.setProjections"; readonly table: string; readonly before: readonly TableProjection[]; readonly after: readonly TableProjection[] }
   | { readonly kind: "table.setLifeCycle"; readonly table: string; readonly before: Table["lifeCycle"]; readonly after: Table["lifeCycle"] }
@@ -146,6 +149,7 @@ export const CHANGE_KINDS = [
   "table.setPrimaryKey",
   "table.setSampleBy",
   "table.setIndexes",
+  "table.setConstraints",
   "table.setProjections",
   "table.setLifeCycle",
   "table.rebuild",

@@ -222,6 +222,7 @@ function diffTable(a: Table, b: Table, columnRenames: ReadonlyMap<string, string
   if (!same(a.primaryKey, b.primaryKey) && !keptPrimaryKey(a, b)) changes.push(optionalList({ kind: "table.setPrimaryKey" as const, table, before: a.primaryKey, after: b.primaryKey }));
   if (a.sampleBy !== b.sampleBy) changes.push(optional({ kind: "table.setSampleBy" as const, table, before: a.sampleBy, after: b.sampleBy }));
   if (!same(a.indexes ?? [], b.indexes ?? [])) changes.push({ kind: "table.setIndexes", table, before: a.indexes ?? [], after: b.indexes ?? [] });
+  if (!same(a.constraints ?? [], b.constraints ?? [])) changes.push({ kind: "table.setConstraints", table, before: a.constraints ?? [], after: b.constraints ?? [] });
   if (!same(a.projections ?? [], b.projections ?? [])) changes.push({ kind: "table.setProjections", table, before: a.projections ?? [], after: b.projections ?? [] });
   if (a.lifeCycle !== b.lifeCycle) changes.push({ kind: "table.setLifeCycle", table, before: a.lifeCycle, after: b.lifeCycle });
   return changes;

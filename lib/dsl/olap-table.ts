@@ -78,7 +78,7 @@ interface BaseOlapConfig<T> {
    * @example new OlapTable<User>("Users", { renamedColumns: { email: "mail" } })
    */
   readonly renamedColumns?: { readonly [K in Field<T>]?: string };
-  /** moose-lib options that moose-migrate does not plan yet: planning refuses them (NOT_PLANNED), except `cluster`, a warning. */
+  /** moose-lib's table structure options (and `constraints`, moose-migrate's own): see README *Conformance*. */
   readonly sampleByExpression?: string;
   readonly primaryKeyExpression?: string;
   readonly indexes?: ReadonlyArray<{ name: string; expression: string; type: string; arguments?: string[]; granularity?: number }>;

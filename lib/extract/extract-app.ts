@@ -20,7 +20,7 @@ import {
   type IntegrationEngine,
   holdsNoRows,
   type TableEngine,
-  type TableIndex,
+  type TableConstraint, type TableIndex,
   type TableProjection,
   type Topic,
   type Workflow,
@@ -107,15 +107,6 @@ const DEAD_LETTER_COLUMNS: readonly Column[] = [
 /** Members of the library's classes that an object literal in a union with the class would never set. */
 const INTERNAL_MEMBERS: ReadonlySet<string> = new Set(["kind", "__schema"]);
 
-/**
- * moose-lib table options this tool does not plan yet. Each changes the table ClickHouse
- * creates, so setting one is an error (`NOT_PLANNED`): a table is never created with
- * less than its declaration says.
- */
-const UNPLANNED_TABLE_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ["constraints", "CHECK / ASSUME constraints"],
-]);
-
 /** Table options that belong to one engine (the config type accepts them with any engine). */
 const ENGINE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map([
   ["ver", ["ReplacingMergeTree", "ReplicatedReplacingMergeTree", "VersionedCollapsingMergeTree", "ReplicatedVersionedCollapsingMergeTree"]],
@@ -162,7 +153,7 @@ const S3_PARTITION_OPTIONS: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /** Table options ClickHouse does not take with those engines (S3 alone has ORDER BY and PARTITION BY). */
-const KEYLESS_OPTIONS = ["orderByFields", "orderByExpression", "partitionBy", "sampleByExpression", "primaryKeyExpression", "ttl", "indexes", "projections"] as const;
+const KEYLESS_OPTIONS = ["orderByFields", "orderByExpression", "partitionBy", "sampleByExpression", "primaryKeyExpression", "ttl", "indexes", "projections", "constraints"] as const;
 
 for (const [engine, keys] of INTEGRATION_OPTIONS) {
   for (const key of keys) (ENGINE_OPTIONS as Map<string, readonly string[]>).set(key, [...(ENGINE_OPTIONS.get(key) ?? []), engine]);
@@ -1354,14 +1345,6 @@ class DeclarationReader {
     const mapped = this.columns(node, schema);
     const columns = mapped.map((c) => c.column);
     const keys = mapped.filter((c) => c.key).map((c) => c.column.name);
-    for (const [option, what] of UNPLANNED_TABLE_OPTIONS) {
-      // An externally managed table is never created by moose-migrate: nothing is left out.
-      if (cfg?.entries.get(option) === undefined || this.lifeCycle(cfg) === "EXTERNALLY_MANAGED") continue;
-      throw new InvalidInputError("NOT_PLANNED", `table ${name}: ${option} cannot be planned yet (moose-migrate does not create ${what}), and the table would differ from its declaration without it`, {
-        position: this.keyPosition(cfg, option),
-        hint: `remove ${option} from the declaration (and manage it with a sql(...) step in a migration), or keep the table out of moose-migrate with lifeCycle: LifeCycle.EXTERNALLY_MANAGED`,
-      });
-    }
     const engine = this.engine(cfg, columns, name);
     if (holdsNoRows(engine)) this.checkIntegrationTable(engine, cfg, mapped, name, node);
     // Key<> fields order MergeTree tables; an engine without a sorting key ignores them, as Moose does.
@@ -1372,6 +1355,7 @@ class DeclarationReader {
     const sampleBy = this.optString(cfg, "sampleByExpression");
     const indexes = this.indexes(cfg);
     const projections = this.projections(cfg);
+    const constraints = this.constraints(cfg);
     const table: Table = {
       name,
       columns,
@@ -1380,6 +1364,7 @@ class DeclarationReader {
       ...opt("sampleBy", sampleBy === undefined || sampleBy.trim() === "" ? undefined : sampleBy.trim()),
       ...opt("indexes", indexes.length > 0 ? indexes : undefined),
       ...opt("projections", projections.length > 0 ? projections : undefined),
+      ...opt("constraints", constraints.length > 0 ? constraints : undefined),
       engine,
       settings: engine.kind === "S3" ? this.s3Settings(cfg) : this.settings(cfg),
       lifeCycle: this.lifeCycle(cfg),
@@ -1734,6 +1719,24 @@ class DeclarationReader {
       out.push({ name: this.reqString(item, "name", "an index"), expression: this.reqString(item, "expression", "an index"), type: argList.length > 0 ? `${type}(${argList.join(", ")})` : type, granularity });
     }
     return checkUniqueNames(out, cfg!, "indexes", this).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** `constraints: [{ name, expression, type: "CHECK" | "ASSUME" }]`, sorted by name. */
+  private constraints(cfg: StaticObject | undefined): TableConstraint[] {
+    const v = cfg?.entries.get("constraints");
+    if (v === undefined) return [];
+    const shape = 'must be an array of object literals { name, expression, type: "CHECK" | "ASSUME" }';
+    if (!Array.isArray(v)) throw this.bad(cfg!, "constraints", shape);
+    const out: TableConstraint[] = [];
+    for (const item of v as StaticValue[]) {
+      if (!isObjectValue(item)) throw this.bad(cfg!, "constraints", shape);
+      const type = this.reqString(item, "type", "a constraint");
+      if (type !== "CHECK" && type !== "ASSUME") throw this.bad(item, "type", 'must be "CHECK" (every INSERT is checked) or "ASSUME" (the optimizer may rely on it)');
+      const expression = this.reqString(item, "expression", "a constraint").trim();
+      if (expression === "") throw this.bad(item, "expression", "must be a boolean expression over the table's columns");
+      out.push({ name: this.reqString(item, "name", "a constraint"), type, expression });
+    }
+    return checkUniqueNames(out, cfg!, "constraints", this).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** moose-lib's `projections: [{ name, body }]`, sorted by name. */

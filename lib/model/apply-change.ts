@@ -99,6 +99,8 @@ export function applyChange(map: InfraMap, change: Change): InfraMap {
       return alterTable(change.table, "change the SAMPLE BY of", (table) => withOptional(table, "sampleBy", change.after));
     case "table.setIndexes":
       return alterTable(change.table, "change the indexes of", (table) => withOptional(table, "indexes", change.after.length === 0 ? undefined : change.after));
+    case "table.setConstraints":
+      return alterTable(change.table, "change the constraints of", (table) => withOptional(table, "constraints", change.after.length === 0 ? undefined : change.after));
     case "table.setProjections":
       return alterTable(change.table, "change the projections of", (table) => withOptional(table, "projections", change.after.length === 0 ? undefined : change.after));
     case "table.setLifeCycle":
@@ -230,7 +232,7 @@ function withOrderBy(table: Table, orderBy: readonly string[]): Table {
   return withOptional({ ...table, orderBy }, "primaryKey", same ? undefined : primaryKey);
 }
 
-function withOptional<K extends "partitionBy" | "ttl" | "sampleBy" | "primaryKey" | "indexes" | "projections">(table: Table, key: K, value: Table[K] | undefined): Table {
+function withOptional<K extends "partitionBy" | "ttl" | "sampleBy" | "primaryKey" | "indexes" | "projections" | "constraints">(table: Table, key: K, value: Table[K] | undefined): Table {
   const out: { -readonly [P in keyof Table]: Table[P] } = { ...table };
   if (value === undefined) delete out[key];
   else out[key] = value as (typeof out)[K];

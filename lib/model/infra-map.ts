@@ -212,6 +212,13 @@ export interface TableIndex {
   readonly granularity: number;
 }
 
+/** A table constraint (`CONSTRAINT name CHECK expr`: every INSERT is checked; `ASSUME expr`: the optimizer may rely on it). */
+export interface TableConstraint {
+  readonly name: string;
+  readonly type: "CHECK" | "ASSUME";
+  readonly expression: string;
+}
+
 /** A projection (`PROJECTION name (body)`): a SELECT whose result ClickHouse keeps beside each part. */
 export interface TableProjection {
   readonly name: string;
@@ -232,6 +239,8 @@ export interface Table {
   readonly indexes?: readonly TableIndex[];
   /** Projections, sorted by name; absent when there are none. */
   readonly projections?: readonly TableProjection[];
+  /** Constraints, sorted by name; absent when there are none. */
+  readonly constraints?: readonly TableConstraint[];
   readonly engine: TableEngine;
   readonly partitionBy?: string;
   readonly ttl?: string;

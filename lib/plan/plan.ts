@@ -110,6 +110,7 @@ function phaseOf(change: Change): Phase {
     case "table.setPrimaryKey":
     case "table.setSampleBy":
     case "table.setIndexes":
+    case "table.setConstraints":
     case "table.setProjections":
     case "table.setLifeCycle":
     case "table.rebuild":
@@ -237,6 +238,8 @@ export function reverseChange(change: Change, state?: InfraMap): Change | null {
       return swapOptional({ kind: "table.setSampleBy" as const, table: change.table }, change.before, change.after);
     case "table.setIndexes":
       return { kind: "table.setIndexes", table: change.table, before: change.after, after: change.before };
+    case "table.setConstraints":
+      return { kind: "table.setConstraints", table: change.table, before: change.after, after: change.before };
     case "table.setProjections":
       return { kind: "table.setProjections", table: change.table, before: change.after, after: change.before };
     case "table.setLifeCycle":

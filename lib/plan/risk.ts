@@ -41,6 +41,7 @@ export const RISK_CODES = {
   REBUILD_TABLE: { class: "rewrite", losesData: false, meaning: "changes ORDER BY, PARTITION BY or engine; the table is rebuilt, no rows are lost" },
   CHANGE_SETTINGS: { class: "rewrite", losesData: false, meaning: "changes table settings" },
   CHANGE_INDEXES: { class: "rewrite", losesData: false, meaning: "adds or drops data-skipping indexes; new ones are built for the rows already stored" },
+  CHANGE_CONSTRAINTS: { class: "rewrite", losesData: false, meaning: "adds or drops constraints; inserts are checked from then on, rows already stored are not" },
   CHANGE_PROJECTIONS: { class: "rewrite", losesData: false, meaning: "adds or drops projections; new ones are built for the rows already stored" },
   CHANGE_LIFECYCLE: { class: "rewrite", losesData: false, meaning: "changes who may alter or delete the object" },
   TOPIC_CONFIG: { class: "rewrite", losesData: false, meaning: "changes topic configuration (replication, retention kept or longer, other configs)" },
@@ -191,6 +192,8 @@ export function classifyChange(change: Change, state?: InfraMap): Risk {
       return riskOf("REBUILD_TABLE");
     case "table.setIndexes":
       return riskOf("CHANGE_INDEXES");
+    case "table.setConstraints":
+      return riskOf("CHANGE_CONSTRAINTS");
     case "table.setProjections":
       return riskOf("CHANGE_PROJECTIONS");
     case "table.setLifeCycle":

@@ -41,6 +41,12 @@ export const probes: Record<Exclude<keyof OlapCapabilities, "version" | "readonl
     await e.execute(`CREATE TABLE p_projection (x String, PROJECTION p (SELECT x, count() GROUP BY x)) ${mt}`);
     await e.query("SELECT name FROM system.projections LIMIT 1");
   },
+  checkConstraints: async (e) => {
+    await e.execute(`CREATE TABLE p_check (x UInt8, CONSTRAINT c CHECK x < 10) ${mt}`);
+    await e.execute("ALTER TABLE p_check DROP CONSTRAINT c");
+    await e.execute("ALTER TABLE p_check ADD CONSTRAINT c CHECK x < 20");
+  },
+  assumeConstraints: (e) => e.execute(`CREATE TABLE p_assume (x UInt8, CONSTRAINT c ASSUME x < 10) ${mt}`),
   columnCodec: (e) => e.execute(`CREATE TABLE p_codec (x String CODEC(ZSTD(3))) ${mt}`),
   columnTtl: (e) => e.execute("CREATE TABLE p_colttl (ts DateTime, x String TTL ts + INTERVAL 1 DAY) ENGINE = MergeTree ORDER BY tuple()"),
   removeTtl: async (e) => {

@@ -55,6 +55,10 @@ export interface OlapCapabilities {
   readonly columnTtl: boolean;
   /** Data-skipping indexes without an experimental flag, `ADD/DROP/MATERIALIZE INDEX`, and `system.data_skipping_indices` (21.1). */
   readonly skippingIndexes: boolean;
+  /** `CONSTRAINT c CHECK expr` in CREATE TABLE and ALTER ADD/DROP CONSTRAINT (19.14). */
+  readonly checkConstraints: boolean;
+  /** `CONSTRAINT c ASSUME expr` (22.3 here: the release notes give an earlier version; rounded up to one known to have it). */
+  readonly assumeConstraints: boolean;
   /** Projections, `ADD/DROP/MATERIALIZE PROJECTION`, and `system.projections` (25.1, rounded up). */
   readonly projections: boolean;
   /** `ALTER TABLE … REMOVE TTL` (21.8). */
@@ -205,6 +209,8 @@ export function capabilitiesFor(version: string, facts: RuntimeFacts = {}): Olap
     columnTtl: atLeast(v, 19, 6),
     removeTtl: atLeast(v, 21, 8),
     skippingIndexes: atLeast(v, 21, 1),
+    checkConstraints: atLeast(v, 19, 14),
+    assumeConstraints: atLeast(v, 22, 3),
     projections: atLeast(v, 25, 1),
     modifySetting: atLeast(v, 19, 11),
     resetSetting: atLeast(v, 21, 8),

@@ -3,7 +3,7 @@ import { atLeast, parseServerVersion, type OlapCapabilities } from "./capabiliti
 import {
   MOOSE_NAME_INFIX,
   asIdentifier,
-  columnTtls,
+  columnTtls, tableConstraints,
   engineClauses,
   parseSettingsClause,
   parseViewDefinition,
@@ -160,7 +160,9 @@ export async function introspectDatabase(run: QueryRunner, database: string, cap
       .filter((r) => str(r.table) === name)
       .map((r) => ({ name: str(r.name), expression: str(r.expr), type: str(r.type_full), granularity: Number(r.granularity) }));
     const projections: TableProjection[] = projectionRows.filter((r) => str(r.table) === name).map((r) => ({ name: str(r.name), body: str(r.query) }));
-    tables[name] = { ...table, ...(indexes.length > 0 ? { indexes } : {}), ...(projections.length > 0 ? { projections } : {}) };
+    const createQuery = str(row.create_table_query);
+    const constraints = createQuery.includes("CONSTRAINT") ? tableConstraints(createQuery) : [];
+    tables[name] = { ...table, ...(indexes.length > 0 ? { indexes } : {}), ...(projections.length > 0 ? { projections } : {}), ...(constraints.length > 0 ? { constraints } : {}) };
   }
   return { tables, views, plainViews, skipped };
 }

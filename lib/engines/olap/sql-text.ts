@@ -320,3 +320,26 @@ export function columnTtls(createQuery: string): Map<string, string> {
   }
   return out;
 }
+
+/**
+ * The constraints of a CREATE TABLE as ClickHouse prints it (`CONSTRAINT name CHECK expr` or
+ * `ASSUME expr` among the column definitions: no system table lists them), sorted by name.
+ */
+export function tableConstraints(createQuery: string): Array<{ name: string; type: "CHECK" | "ASSUME"; expression: string }> {
+  const out: Array<{ name: string; type: "CHECK" | "ASSUME"; expression: string }> = [];
+  const tokens = significant(tokenize(createQuery));
+  const open = tokens.findIndex((t) => t.text === "(" && t.depth === 0);
+  if (open < 0) return out;
+  const close = tokens.findIndex((t, i) => i > open && t.text === ")" && t.depth === 0);
+  if (close < 0) return out;
+  const list = createQuery.slice((tokens[open] as SqlToken).end, (tokens[close] as SqlToken).start);
+  for (const element of splitTopLevel(list)) {
+    const parts = significant(tokenize(element));
+    const [first, name, kind] = parts;
+    if (first?.kind !== "word" || first.text.toUpperCase() !== "CONSTRAINT" || !name || (name.kind !== "word" && name.kind !== "quoted") || kind?.kind !== "word") continue;
+    const type = kind.text.toUpperCase();
+    if (type !== "CHECK" && type !== "ASSUME") continue;
+    out.push({ name: name.value, type, expression: element.slice(kind.end).trim() });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -303,9 +303,10 @@ export function sqlTextsOfColumn(table: string, c: Column): SqlText[] {
   return out;
 }
 
-/** The SQL a table's indexes and projections paste. */
-function sqlTextsOfTableParts(t: Pick<Table, "name" | "indexes" | "projections" | "primaryKey" | "sampleBy">): SqlText[] {
+/** The SQL a table's indexes, projections and constraints paste. */
+function sqlTextsOfTableParts(t: Pick<Table, "name" | "indexes" | "projections" | "primaryKey" | "sampleBy" | "constraints">): SqlText[] {
   return [
+    ...(t.constraints ?? []).map((c) => ({ what: `constraint ${c.name} of ${t.name}`, text: c.expression, grammar: "expression" as const })),
     ...(t.indexes ?? []).flatMap((i) => [
       { what: `the expression of index ${i.name} of ${t.name}`, text: i.expression, grammar: "expression" as const },
       { what: `the type of index ${i.name} of ${t.name}`, text: i.type, grammar: "expression" as const },
@@ -343,6 +344,8 @@ export function sqlTextsOfChange(c: Change): SqlText[] {
       return sqlTextsOfColumn(c.table, c.after);
     case "table.setIndexes":
       return sqlTextsOfTableParts({ name: c.table, indexes: c.after });
+    case "table.setConstraints":
+      return sqlTextsOfTableParts({ name: c.table, constraints: c.after });
     case "table.setProjections":
       return sqlTextsOfTableParts({ name: c.table, projections: c.after });
     case "table.setPrimaryKey":

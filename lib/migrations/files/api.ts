@@ -15,7 +15,7 @@
  *   down: [dropColumn("Users", "age", { approveDataLoss: true })],
  * });
  */
-import type { ApiEndpoint, Column, LifeCycle, MaterializedView, PlainView, SqlResource, SyncProcess, Table, TableEngine, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
+import type { ApiEndpoint, Column, LifeCycle, MaterializedView, PlainView, SqlResource, SyncProcess, Table, TableEngine, TableConstraint, TableIndex, TableProjection, Topic, Workflow } from "../../model/infra-map.js";
 
 /** Written on a step that loses data: deploy runs it only when this is `true`. */
 export interface Approval {
@@ -65,6 +65,8 @@ export const setPrimaryKey = step<[table: string, primaryKey: readonly string[] 
 export const setSampleBy = step<[table: string, sampleBy: string | null]>("setSampleBy");
 /** The table's data-skipping indexes (all of them): new ones are added and built for existing rows, missing ones dropped. */
 export const setIndexes = step<[table: string, indexes: readonly TableIndex[]]>("setIndexes");
+/** The table's constraints (all of them): new ones are added, missing ones dropped; rows already stored are not checked. */
+export const setConstraints = step<[table: string, constraints: readonly TableConstraint[]]>("setConstraints");
 /** The table's projections (all of them): new ones are added and built for existing rows, missing ones dropped. */
 export const setProjections = step<[table: string, projections: readonly TableProjection[]]>("setProjections");
 export const setLifeCycle = step<[table: string, lifeCycle: LifeCycle]>("setLifeCycle");
@@ -176,6 +178,7 @@ export const STEP_OPS = [
   "setPrimaryKey",
   "setSampleBy",
   "setIndexes",
+  "setConstraints",
   "setProjections",
   "setLifeCycle",
   "createView",

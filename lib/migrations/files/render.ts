@@ -208,6 +208,8 @@ export function describeChange(c: Change): string {
       return `${c.after === undefined ? "remove" : "set"} sample by of ${c.table}`;
     case "table.setIndexes":
       return `change indexes of ${c.table}`;
+    case "table.setConstraints":
+      return `change constraints of ${c.table}`;
     case "table.setProjections":
       return `change projections of ${c.table}`;
     case "table.setLifeCycle":

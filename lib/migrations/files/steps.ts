@@ -1,6 +1,6 @@
 import type { Change } from "../../diff/change.js";
 import { assertNever, InvalidInputError } from "../../errors.js";
-import { canonicalJson, plainViewsOf, sqlResourcesOf, type InfraMap, type SqlResource, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../model/infra-map.js";
+import { canonicalJson, plainViewsOf, sqlResourcesOf, type InfraMap, type SqlResource, type Table, type TableEngine, type TableConstraint, type TableIndex, type TableProjection } from "../../model/infra-map.js";
 import type { Approval, RebuildDefinition, Step } from "./api.js";
 
 /**
@@ -44,6 +44,8 @@ export function stepOf(change: Change, approveDataLoss: boolean | undefined): St
       return { op: "setSampleBy", args: [c.table, c.after ?? null] };
     case "table.setIndexes":
       return { op: "setIndexes", args: [c.table, c.after] };
+    case "table.setConstraints":
+      return { op: "setConstraints", args: [c.table, c.after] };
     case "table.setProjections":
       return { op: "setProjections", args: [c.table, c.after] };
     case "table.setLifeCycle":
@@ -250,6 +252,14 @@ export function changeOf(step: Step, state: InfraMap, origin: StepOrigin): Chang
       const v = a[1];
       if (!Array.isArray(v)) throw bad(origin, "setIndexes: argument 2 must be an array of { name, expression, type, granularity }");
       return { kind: "table.setIndexes", table: t.name, before: t.indexes ?? [], after: v as TableIndex[] };
+    }
+    case "setConstraints": {
+      const t = table(str(0, "table name"));
+      const v = a[1];
+      if (!Array.isArray(v) || !v.every((c) => typeof c === "object" && c !== null && typeof c.name === "string" && (c.type === "CHECK" || c.type === "ASSUME") && typeof c.expression === "string")) {
+        throw bad(origin, 'setConstraints: argument 2 must be an array of { name, type: "CHECK" | "ASSUME", expression }');
+      }
+      return { kind: "table.setConstraints", table: t.name, before: t.constraints ?? [], after: v as TableConstraint[] };
     }
     case "setProjections": {
       const t = table(str(0, "table name"));

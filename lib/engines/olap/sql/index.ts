@@ -8,7 +8,7 @@ import { addColumnClause, backfillColumnStatements, modifyColumnStatements, move
 import { type SqlContext, alterTarget, clusterOf, databaseOf, needsRebuild } from "./context.js";
 import { rebuildStatements } from "./rebuild.js";
 import { type RowWrite, rowWriteFor, rowWriteStatements } from "./row-writes.js";
-import { isStrictExtension, setIndexesStatements, setOrderByStatements, setProjectionsStatements, setSettingsStatements, setTtlStatements } from "./table-options.js";
+import { isStrictExtension, setConstraintsStatements, setIndexesStatements, setOrderByStatements, setProjectionsStatements, setSettingsStatements, setTtlStatements } from "./table-options.js";
 import { createTableStatement, describeEngine, keyText } from "./tables.js";
 import { nestedSuffix } from "./types.js";
 import { createPlainViewStatement, dropPlainViewStatement, modifyPlainViewStatements } from "./plain-views.js";
@@ -81,6 +81,7 @@ const OLAP_SQL: { readonly [K in KindsOwnedBy<"olap">]: Convertor<ChangeOf<K>> }
     throw needsRebuild(change.table, `its SAMPLE BY changes from ${change.before ?? "(none)"} to ${change.after ?? "(none)"}`);
   },
   "table.setIndexes": setIndexesStatements,
+  "table.setConstraints": setConstraintsStatements,
   "table.setProjections": setProjectionsStatements,
   "table.rebuild": rebuildStatements,
   "table.backfillColumn": backfillColumnStatements,

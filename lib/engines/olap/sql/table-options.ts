@@ -3,7 +3,7 @@ import { canonicalJson, type SettingValue } from "../../../model/infra-map.js";
 import { identifiersIn } from "../sql-text.js";
 import { addColumnClause } from "./columns.js";
 import { type SqlContext, alterTarget, needsRebuild, runtimeEnvWriter, unsupported } from "./context.js";
-import { checkSettingName, indexDefinition, orderByExpression, projectionDefinition, settingAssignment, valueExpression } from "./tables.js";
+import { checkSettingName, constraintDefinition, indexDefinition, orderByExpression, projectionDefinition, settingAssignment, valueExpression } from "./tables.js";
 import { nestedSuffix } from "./types.js";
 import { quoteIdentifier } from "../../../model/clickhouse-quote.js";
 
@@ -29,6 +29,17 @@ export function setIndexesStatements(change: ChangeOf<"table.setIndexes">, ctx: 
       // A new index covers new parts only; existing rows are indexed by this mutation.
       `ALTER TABLE ${target} MATERIALIZE INDEX ${quoteIdentifier(i.name)} SETTINGS mutations_sync = 2`,
     ]),
+  ];
+}
+
+export function setConstraintsStatements(change: ChangeOf<"table.setConstraints">, ctx: SqlContext): string[] {
+  const target = alterTarget(change.table, ctx);
+  const added = changedByName(change.before, change.after);
+  const dropped = change.before.filter((b) => canonicalJson(change.after.find((a) => a.name === b.name)) !== canonicalJson(b));
+  return [
+    ...dropped.map((c) => `ALTER TABLE ${target} DROP CONSTRAINT ${quoteIdentifier(c.name)}`),
+    // ClickHouse checks a new CHECK constraint on later INSERTs only: the rows already stored are not read.
+    ...added.map((c) => `ALTER TABLE ${target} ADD ${constraintDefinition(c, change.table, ctx.capabilities)}`),
   ];
 }
 

@@ -1,6 +1,6 @@
 import { assertNever, InvalidInputError } from "../../../errors.js";
 import { tableParts } from "../../../model/clickhouse-quote.js";
-import { holdsNoRows, type Column, type SettingValue, type Table, type TableEngine, type TableIndex, type TableProjection } from "../../../model/infra-map.js";
+import { holdsNoRows, type Column, type SettingValue, type Table, type TableConstraint, type TableEngine, type TableIndex, type TableProjection } from "../../../model/infra-map.js";
 import { onCluster, replicationArguments } from "../cluster.js";
 import { describeIntegrationEngine, integrationEngineClause } from "../integration-engines.js";
 import type { OlapCapabilities } from "../capabilities.js";
@@ -26,6 +26,7 @@ export function createTableStatement(t: Table, ctx: SqlContext, pathName = t.nam
     ...t.columns.map((c) => columnDefinition(c, t.name, ctx)),
     ...(t.indexes ?? []).map((i) => indexDefinition(i, t.name, caps)),
     ...(t.projections ?? []).map((p) => projectionDefinition(p, t.name, caps)),
+    ...(t.constraints ?? []).map((c) => constraintDefinition(c, t.name, caps)),
   ];
   elements.forEach((e, i) => lines.push(`  ${e}${i < elements.length - 1 ? "," : ""}`));
   lines.push(")");
@@ -55,6 +56,12 @@ export function indexDefinition(i: TableIndex, table: string, caps: OlapCapabili
   if (!caps.skippingIndexes) throw unsupported(caps, `give table ${table} the index ${i.name}`, "data-skipping indexes (ClickHouse 21.1+)", "leave the index out of the declaration");
   if (!Number.isInteger(i.granularity) || i.granularity < 1) throw new InvalidInputError("INDEX_INVALID", `table ${table}: index ${i.name} has granularity ${i.granularity}; it must be a whole number, at least 1`);
   return `INDEX ${quoteIdentifier(i.name)} ${i.expression} TYPE ${i.type} GRANULARITY ${i.granularity}`;
+}
+
+export function constraintDefinition(c: TableConstraint, table: string, caps: OlapCapabilities): string {
+  if (c.type === "CHECK" && !caps.checkConstraints) throw unsupported(caps, `give table ${table} the constraint ${c.name}`, "CHECK constraints (ClickHouse 19.14+)", "leave the constraint out of the declaration and check the rows in the code that inserts them");
+  if (c.type === "ASSUME" && !caps.assumeConstraints) throw unsupported(caps, `give table ${table} the constraint ${c.name}`, "ASSUME constraints (ClickHouse 22.3+ here)", "leave the constraint out of the declaration");
+  return `CONSTRAINT ${quoteIdentifier(c.name)} ${c.type} ${c.expression}`;
 }
 
 export function projectionDefinition(p: TableProjection, table: string, caps: OlapCapabilities): string {
