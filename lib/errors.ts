@@ -77,6 +77,22 @@ export class InvalidInputErrors extends InvalidInputError {
   }
 }
 
+/**
+ * Adds the input errors `error` carries to `errors` (one, or each of several); anything else
+ * (an engine failure, a bug) is thrown on. For checks that report every problem in one pass.
+ */
+export function collectInputErrors(errors: MooseError[], error: unknown): void {
+  if (error instanceof InvalidInputErrors) errors.push(...error.errors);
+  else if (error instanceof MooseError && error.exit === "invalidInput") errors.push(error);
+  else throw error;
+}
+
+/** Throws what {@link collectInputErrors} gathered: the one error, or all of them together. */
+export function throwCollected(errors: readonly MooseError[]): void {
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new InvalidInputErrors(errors);
+}
+
 /** Engine or I/O failure. */
 export class EngineError extends MooseError {
   constructor(code: string, message: string, options: MooseErrorOptions = {}) {

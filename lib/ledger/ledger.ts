@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, extname, resolve } from "node:path";
 import { InvalidInputError, RefusedError } from "../errors.js";
-import { openConnection, type Db, type LedgerConnection } from "./connection.js";
+import { openConnection, type Db, type LedgerConnection, type SqlValue } from "./connection.js";
 import {
   holderFromRow,
   migrationFromRow,
@@ -348,23 +348,17 @@ class SqliteLedger implements MirrorLedger {
     return row ? migrationFromRow(row) : undefined;
   }
 
+  /** The values of INSERT_NEW_MIGRATION for migration `m`, begun at `now`. */
+  #newMigrationRow(m: BeginMigration, now: string): SqlValue[] {
+    return [m.id, m.fileName, m.checksum, m.checksumAlgorithm, m.parentHash, m.resultHash, m.stepsTotal, now, this.#context.toolVersion, this.#context.host];
+  }
+
   async begin(m: BeginMigration, options: BeginOptions = {}): Promise<MigrationRecord> {
     validateBegin(m);
     const operation = `beginning migration ${m.id}`;
     // A migration never recorded (the common case) is one INSERT; a record that exists is
     // left untouched by it and goes through the checks below, in a transaction of their own.
-    const [inserted] = await this.#db.statement<MigrationRow>(operation, INSERT_NEW_MIGRATION, [
-      m.id,
-      m.fileName,
-      m.checksum,
-      m.checksumAlgorithm,
-      m.parentHash,
-      m.resultHash,
-      m.stepsTotal,
-      this.#now(),
-      this.#context.toolVersion,
-      this.#context.host,
-    ]);
+    const [inserted] = await this.#db.statement<MigrationRow>(operation, INSERT_NEW_MIGRATION, this.#newMigrationRow(m, this.#now()));
     if (inserted) return migrationFromRow(inserted);
     return this.#db.write(operation, async (db) => {
       const existing = await findMigration(db, m.id);
@@ -469,18 +463,7 @@ class SqliteLedger implements MirrorLedger {
         throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not recorded`);
       }
       const completed = await completeCounted(db, id, now);
-      const [inserted] = await db.all<MigrationRow>(INSERT_NEW_MIGRATION, [
-        m.id,
-        m.fileName,
-        m.checksum,
-        m.checksumAlgorithm,
-        m.parentHash,
-        m.resultHash,
-        m.stepsTotal,
-        now,
-        this.#context.toolVersion,
-        this.#context.host,
-      ]);
+      const [inserted] = await db.all<MigrationRow>(INSERT_NEW_MIGRATION, this.#newMigrationRow(m, now));
       if (!inserted) return { completed, begun: undefined };
       await markStarted(db, m.id, next.step.index, next.step.statements, now);
       return { completed, begun: migrationFromRow(inserted) };

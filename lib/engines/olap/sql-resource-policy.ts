@@ -1,4 +1,4 @@
-import { InvalidInputError, InvalidInputErrors, MooseError, type SourcePosition } from "../../errors.js";
+import { collectInputErrors, InvalidInputError, InvalidInputErrors, MooseError, throwCollected, type SourcePosition } from "../../errors.js";
 import { plainViewsOf, sqlResourcesOf, type InfraMap, type SqlResource } from "../../model/infra-map.js";
 import { readQuoted } from "../../model/clickhouse-quote.js";
 import {
@@ -216,13 +216,10 @@ export async function checkSqlResources(map: InfraMap, positionOf: (key: string)
         if (c.database === undefined) byName.set(c.name, `SqlResource ${r.name}`);
       }
     } catch (error) {
-      if (error instanceof InvalidInputErrors) errors.push(...error.errors);
-      else if (error instanceof MooseError && error.exit === "invalidInput") errors.push(error);
-      else throw error;
+      collectInputErrors(errors, error);
     }
   }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new InvalidInputErrors(errors);
+  throwCollected(errors);
 }
 
 /**

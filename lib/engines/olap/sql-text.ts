@@ -302,13 +302,7 @@ export function parseViewDefinition(createQuery: string): ViewDefinition {
  */
 export function columnTtls(createQuery: string): Map<string, string> {
   const out = new Map<string, string>();
-  const tokens = significant(tokenize(createQuery));
-  const open = tokens.findIndex((t) => t.text === "(" && t.depth === 0);
-  if (open < 0) return out;
-  const close = tokens.findIndex((t, i) => i > open && t.text === ")" && t.depth === 0);
-  if (close < 0) return out;
-  const list = createQuery.slice((tokens[open] as SqlToken).end, (tokens[close] as SqlToken).start);
-  for (const element of splitTopLevel(list)) {
+  for (const element of createElements(createQuery)) {
     const parts = significant(tokenize(element));
     const first = parts[0];
     if (!first || (first.kind !== "quoted" && first.kind !== "word") || (first.kind === "word" && ["INDEX", "PROJECTION", "CONSTRAINT"].includes(first.text))) continue;
@@ -327,13 +321,7 @@ export function columnTtls(createQuery: string): Map<string, string> {
  */
 export function tableConstraints(createQuery: string): Array<{ name: string; type: "CHECK" | "ASSUME"; expression: string }> {
   const out: Array<{ name: string; type: "CHECK" | "ASSUME"; expression: string }> = [];
-  const tokens = significant(tokenize(createQuery));
-  const open = tokens.findIndex((t) => t.text === "(" && t.depth === 0);
-  if (open < 0) return out;
-  const close = tokens.findIndex((t, i) => i > open && t.text === ")" && t.depth === 0);
-  if (close < 0) return out;
-  const list = createQuery.slice((tokens[open] as SqlToken).end, (tokens[close] as SqlToken).start);
-  for (const element of splitTopLevel(list)) {
+  for (const element of createElements(createQuery)) {
     const parts = significant(tokenize(element));
     const [first, name, kind] = parts;
     if (first?.kind !== "word" || first.text.toUpperCase() !== "CONSTRAINT" || !name || (name.kind !== "word" && name.kind !== "quoted") || kind?.kind !== "word") continue;
@@ -342,4 +330,14 @@ export function tableConstraints(createQuery: string): Array<{ name: string; typ
     out.push({ name: name.value, type, expression: element.slice(kind.end).trim() });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The elements of a CREATE TABLE's parenthesized list (columns, indexes, projections, constraints), as text. */
+function createElements(createQuery: string): string[] {
+  const tokens = significant(tokenize(createQuery));
+  const open = tokens.findIndex((t) => t.text === "(" && t.depth === 0);
+  if (open < 0) return [];
+  const close = tokens.findIndex((t, i) => i > open && t.text === ")" && t.depth === 0);
+  if (close < 0) return [];
+  return splitTopLevel(createQuery.slice((tokens[open] as SqlToken).end, (tokens[close] as SqlToken).start));
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { PARSER_ID } from "./parser.js";
 import type { Change } from "../../diff/change.js";
-import { assertNever, InvalidInputError, InvalidInputErrors, MooseError, RefusedError, type SourcePosition } from "../../errors.js";
+import { assertNever, collectInputErrors, InvalidInputError, InvalidInputErrors, MooseError, RefusedError, throwCollected, type SourcePosition } from "../../errors.js";
 import { plainViewsOf, type Column, type InfraMap, type MaterializedView, type PlainView, type Table } from "../../model/infra-map.js";
 import { parseStatement, type AstNode, type ParsedStatement, type SqlOrigin } from "./parser.js";
 import { checkSqlResources } from "./sql-resource-policy.js";
@@ -470,10 +470,7 @@ export async function checkMapSql(map: InfraMap, positionOf: (key: string) => So
   try {
     await checkSqlResources(map, positionOf);
   } catch (error) {
-    if (error instanceof InvalidInputErrors) errors.push(...error.errors);
-    else if (error instanceof MooseError && error.exit === "invalidInput") errors.push(error);
-    else throw error;
+    collectInputErrors(errors, error);
   }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new InvalidInputErrors(errors);
+  throwCollected(errors);
 }
