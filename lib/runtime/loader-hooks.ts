@@ -184,6 +184,9 @@ function listen(port: MessagePort): void {
   });
 }
 
+/** Workspace package folders by importing folder and bare name (undefined: not a workspace package). */
+const workspaceDirs = new Map<string, string | undefined>();
+
 /** Source entries of workspace packages, by package folder (null: the package has none). */
 const workspaceEntries = new Map<string, Promise<string | null>>();
 
@@ -195,7 +198,11 @@ const workspaceEntries = new Map<string, Promise<string | null>>();
  */
 async function workspaceEntry(specifier: string, parentURL: string | undefined, port: MessagePort): Promise<string | undefined> {
   if (parentURL === undefined || !parentURL.startsWith("file:") || isRelative(specifier)) return undefined;
-  const dir = workspacePackageDir(specifier, dirname(fileURLToPath(parentURL)));
+  // Looked up once per importing folder and name: a reload after a save resolves every import again.
+  const from = dirname(fileURLToPath(parentURL));
+  const key = `${from}\0${specifier}`;
+  let dir = workspaceDirs.get(key);
+  if (!workspaceDirs.has(key)) workspaceDirs.set(key, (dir = workspacePackageDir(specifier, from)));
   if (dir === undefined) return undefined;
   let entry = workspaceEntries.get(dir);
   if (entry === undefined) {
