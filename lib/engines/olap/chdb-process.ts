@@ -21,7 +21,7 @@ let own: { session: Session; dataDir: string | undefined; tail: Promise<unknown>
 /**
  * The server configuration the embedded engine is opened with: an in-memory Keeper (ClickHouse's
  * `testkeeper`), which S3Queue tables keep their processed-file state in. It lives only as long as
- * the process: see README *The embedded engine and Keeper* for what that means.
+ * the process: see README *Clusters*, "On the embedded engine", for what that means.
  */
 const EMBEDDED_CONFIG = `<clickhouse>
   <!-- Written by moose-migrate for its embedded ClickHouse; rewritten when it differs. -->
@@ -52,9 +52,9 @@ export function dataDirectoryArgs(dataDir: string): string[] {
  * rest of the process once an embedded ClickHouse closes (measured on chDB 3.4: the parser's
  * temporary session closed before the data directory opens, then `CREATE TABLE … ENGINE =
  * Kafka(…)` or `S3Queue(…)` fails with "Shutdown was called"). A command that will open the
- * project's data directory (deploy, rollback, dev, prod) says so before it reads any SQL:
- * the parser's own session is then opened there and never closed before the process ends,
- * so no embedded ClickHouse closes in between.
+ * project's data directory says so before it reads any SQL (`opensEmbedded` in cli/project.ts):
+ * the parser's own session is then opened there and closed only with the last connection on
+ * it, so no embedded ClickHouse closes before the project's is done.
  */
 let announced: string | undefined;
 
