@@ -24,7 +24,7 @@ export async function openEmbeddedConnection(dataDir: string, database: string, 
     } catch (error) {
       throw new EngineError("OLAP_EMBEDDED_BUSY", `cannot open the embedded ClickHouse data directory ${dataDir}: ${(error as Error).message}`, {
         cause: error,
-        hint: "chDB holds one data directory per process; close the other embedded engine first",
+        hint: "another process (a running `moose dev`, another command) has this data directory open, or this process has another one open (chDB holds one per process): stop it first",
       });
     }
     return new EmbeddedConnection(session, dataDir);
