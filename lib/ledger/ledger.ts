@@ -164,7 +164,19 @@ export interface Ledger {
  * records are replaced wholesale by the target's, and the file remembers which target
  * it mirrors.
  */
+/** What {@link MirrorLedger.completeAndBegin} wrote: the records, and the two step records as they are after it. */
+export interface CompletedAndBegun {
+  readonly completed: MigrationRecord;
+  readonly begun: MigrationRecord | undefined;
+  /** Step `index` of the completed migration, applied. */
+  readonly doneStep: StepRecord;
+  /** `next`'s step, marked started; undefined with `begun`. */
+  readonly startedStep: StepRecord | undefined;
+}
+
 export interface MirrorLedger extends Ledger {
+  /** {@link Ledger.completeAndBegin}, also returning the step records it wrote (a target's ledger publishes them). */
+  completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<CompletedAndBegun>;
   /** Replaces every migration and step record with these, in one transaction. */
   replaceRecords(migrations: readonly MigrationRecord[], steps: readonly StepRecord[]): Promise<void>;
   /** Every step record of every migration. */
@@ -424,7 +436,9 @@ class SqliteLedger implements MirrorLedger {
 
   async stepStarted(id: string, index: number, statements: readonly string[] = []): Promise<void> {
     requireStatements(statements, "statements");
-    return this.#db.write(`starting step ${index} of migration ${id}`, (db) => markStarted(db, id, index, statements, this.#now()));
+    return this.#db.write(`starting step ${index} of migration ${id}`, async (db) => {
+      await markStarted(db, id, index, statements, this.#now());
+    });
   }
 
   async stepDone(id: string, index: number, statements: readonly string[], options: StepDoneOptions = {}): Promise<MigrationRecord> {
@@ -450,23 +464,24 @@ class SqliteLedger implements MirrorLedger {
     });
   }
 
-  async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<{ completed: MigrationRecord; begun: MigrationRecord | undefined }> {
+  async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<CompletedAndBegun> {
     requireStatements(statements, "statements");
     validateBegin(next.migration);
     requireStatements(next.step.statements, "statements");
     const m = next.migration;
     return this.#db.write(`recording step ${index} of migration ${id} and beginning ${m.id}`, async (db) => {
       const now = this.#now();
-      const recorded = Number.isInteger(index) && index >= 0 ? await db.all(RECORD_APPLIED_STEP, [id, index, JSON.stringify(statements), now]) : [];
-      if (recorded.length === 0) {
+      const [recorded] = Number.isInteger(index) && index >= 0 ? await db.all<StepRow>(RECORD_APPLIED_STEP, [id, index, JSON.stringify(statements), now]) : [];
+      if (!recorded) {
         await requireStepNotApplied(db, await requireRunning(db, id, index), index);
         throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not recorded`);
       }
       const completed = await completeCounted(db, id, now);
+      const doneStep = stepFromRow(recorded);
       const [inserted] = await db.all<MigrationRow>(INSERT_NEW_MIGRATION, this.#newMigrationRow(m, now));
-      if (!inserted) return { completed, begun: undefined };
-      await markStarted(db, m.id, next.step.index, next.step.statements, now);
-      return { completed, begun: migrationFromRow(inserted) };
+      if (!inserted) return { completed, begun: undefined, doneStep, startedStep: undefined };
+      const started = await markStarted(db, m.id, next.step.index, next.step.statements, now);
+      return { completed, begun: migrationFromRow(inserted), doneStep, startedStep: stepFromRow(started) };
     });
   }
 
@@ -751,9 +766,10 @@ async function requireStepNotApplied(db: Db, migration: MigrationRow, index: num
  * migration is running, the index in range and the step not applied; otherwise the
  * guards run to say which refused.
  */
-async function markStarted(db: Db, id: string, index: number, statements: readonly string[], now: string): Promise<void> {
-  const marked = Number.isInteger(index) && index >= 0 ? await db.all(MARK_STEP_STARTED, [id, index, JSON.stringify(statements), now]) : [];
-  if (marked.length > 0) return;
+/** The step's row as marked. */
+async function markStarted(db: Db, id: string, index: number, statements: readonly string[], now: string): Promise<StepRow> {
+  const [marked] = Number.isInteger(index) && index >= 0 ? await db.all<StepRow>(MARK_STEP_STARTED, [id, index, JSON.stringify(statements), now]) : [];
+  if (marked) return marked;
   await requireStepNotApplied(db, await requireRunning(db, id, index), index);
   throw new Error(`ledger invariant: step ${index} of migration ${id} passed every guard but was not marked started`);
 }
@@ -766,7 +782,7 @@ const MARK_STEP_STARTED = `INSERT INTO migration_steps (migration_id, step_index
   ON CONFLICT (migration_id, step_index) DO UPDATE SET
     status = 'running', statements = excluded.statements, started_at = excluded.started_at, finished_at = NULL, error = NULL
     WHERE migration_steps.status <> 'applied'
-  RETURNING step_index`;
+  RETURNING *`;
 
 async function upsertStep(db: Db, row: StepRow): Promise<void> {
   await db.table("migration_steps").insert(row).onConflict(["migration_id", "step_index"]).merge();
@@ -804,7 +820,7 @@ const RECORD_APPLIED_STEP = `INSERT INTO migration_steps (migration_id, step_ind
   ON CONFLICT (migration_id, step_index) DO UPDATE SET
     status = excluded.status, statements = excluded.statements, started_at = excluded.started_at, finished_at = excluded.finished_at, error = excluded.error
     WHERE migration_steps.status <> 'applied'
-  RETURNING step_index`;
+  RETURNING *`;
 
 const COUNT_APPLIED = `(SELECT count(*) FROM migration_steps WHERE migration_id = ?1 AND status = 'applied')`;
 

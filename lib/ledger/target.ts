@@ -194,15 +194,15 @@ class TargetLedger implements Ledger {
 
   /** One INSERT for both: the step done and the migration completed, then the next one begun with its step started. */
   async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<{ completed: MigrationRecord; begun: MigrationRecord | undefined }> {
-    const result = await this.mirror.completeAndBegin(id, index, statements, next);
-    const rows = [this.#row("step_done", id, index, result.completed, (await this.mirror.steps(id)).find((s) => s.index === index))];
-    if (result.begun) {
-      const nextId = next.migration.id;
-      rows.push(this.#row("begin", nextId, -1, result.begun, undefined));
-      rows.push(this.#row("step_started", nextId, next.step.index, result.begun, (await this.mirror.steps(nextId)).find((s) => s.index === next.step.index)));
+    // The step records come back from the mirror's write: no read of the mirror between two migrations.
+    const { completed, begun, doneStep, startedStep } = await this.mirror.completeAndBegin(id, index, statements, next);
+    const rows = [this.#row("step_done", id, index, completed, doneStep)];
+    if (begun) {
+      rows.push(this.#row("begin", next.migration.id, -1, begun, undefined));
+      rows.push(this.#row("step_started", next.migration.id, next.step.index, begun, startedStep));
     }
     await this.#store.append(rows);
-    return result;
+    return { completed, begun };
   }
 
   async stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord> {

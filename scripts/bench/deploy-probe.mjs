@@ -7,7 +7,9 @@
 //   node scripts/bench/deploy-probe.mjs raw <projectDir> <statements.json>
 //       runs the same statements on a fresh engine, nothing else; prints { rawMs }
 //   node scripts/bench/deploy-probe.mjs breakdown <projectDir>
-//       deploys with every ledger and engine call timed; prints { totalMs, calls: { "ledger.begin": [ms, n], ... } }
+//       deploys with every ledger and engine call timed; prints { totalMs, calls: { "ledger.begin": [ms, n], ... } }; on a
+//       server also the ledger's own engine ("ledger-engine.*") and its local mirror ("mirror.*"), which are inside the
+//       ledger's calls, and the number of HTTP requests (time 0: only counted)
 //
 // The project's moose.config.toml decides the engine and so the ledger: embedded (chDB, ledger in
 // .moose/ledger.sqlite) or a ClickHouse server (`host` set: the ledger kept in the target, see
@@ -146,9 +148,21 @@ async function breakdown() {
   };
   for (const m of Object.getOwnPropertyNames(Object.getPrototypeOf(ledger))) if (m !== "constructor" && typeof ledger[m] === "function") wrap(ledger, m, "ledger");
   for (const m of ["execute", "query", "introspect"]) wrap(engines.olap, m, "engine");
+  // A server target's ledger: the engine it keeps its records in (its own connection) and its local mirror.
+  if (ledger.olap) for (const m of ["execute", "query", "insertJsonRows"]) wrap(ledger.olap, m, "ledger-engine");
+  if (ledger.mirror) for (const m of Object.getOwnPropertyNames(Object.getPrototypeOf(ledger.mirror))) if (m !== "constructor" && typeof ledger.mirror[m] === "function") wrap(ledger.mirror, m, "mirror");
+  // Every HTTP request to a server, whichever connection sends it.
+  const { default: http } = await import("node:http");
+  const request = http.request;
+  http.request = (...a) => {
+    const c = (calls["http requests (count only, time is in the calls above)"] ??= [0, 0]);
+    c[1]++;
+    return request(...a);
+  };
   const t0 = performance.now();
   await deploy(files, ledger, async () => ({ ...engines, close: async () => {} }), {});
   const totalMs = performance.now() - t0;
+  http.request = request;
   const during = structuredClone(calls);
   await engines.close();
   await ledger.close();

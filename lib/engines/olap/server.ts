@@ -1,36 +1,51 @@
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { quoteTableName } from "../../model/clickhouse-quote.js";
 import type { ServerOlapConfig } from "../../config/config.js";
 import { EngineError } from "../../errors.js";
 import { requiredQuerySettings } from "./capabilities.js";
 import type { OlapConnection, WriteProgress } from "./engine.js";
+import { ServerHttp } from "./server-http.js";
 import { randomUUID } from "node:crypto";
 import { quoteIdentifier } from "../../model/clickhouse-quote.js";
 
+/** Older servers close an idle keep-alive connection after 3 s: a socket idle for this long is not reused. */
+const IDLE_SOCKET_TTL_MS = 1500;
+const REQUEST_TIMEOUT_MS = 120_000;
+
 /**
  * A ClickHouse server over HTTP with `database` as the current database. The database
- * is created first through a client bound to no particular database, since a client
- * naming a missing database fails on every request.
+ * is created first through a connection bound to no particular database, since a request
+ * naming a missing database fails.
  */
 export async function openServerConnection(config: ServerOlapConfig, database: string): Promise<OlapConnection & { readonly version: string }> {
   const url = `${config.useSsl ? "https" : "http"}://${config.host}:${config.port}`;
-  const make = (db?: string): ClickHouseClient =>
+  const transport = (db?: string): ServerHttp =>
+    new ServerHttp({
+      url,
+      user: config.user,
+      password: config.password,
+      ...(db === undefined ? {} : { database: db }),
+      application: "moose-migrate",
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      idleSocketTtlMs: IDLE_SOCKET_TTL_MS,
+    });
+  // Only for reads with query parameters, whose typed encoding is the client's (created when first needed).
+  const client = (): ClickHouseClient =>
     createClient({
       url,
       username: config.user,
       password: config.password,
-      ...(db === undefined ? {} : { database: db }),
-      request_timeout: 120_000,
+      database,
+      request_timeout: REQUEST_TIMEOUT_MS,
       application: "moose-migrate",
-      // Older servers close an idle keep-alive connection after 3 s; under load the timers that
-      // retire client sockets run late and a reused socket answers ECONNRESET. Retire them well
-      // before that, and check their age when they are taken (event-loop delays included).
-      keep_alive: { enabled: true, idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
+      // Under load the timers that retire client sockets run late and a reused socket answers
+      // ECONNRESET: check their age when they are taken (event-loop delays included).
+      keep_alive: { enabled: true, idle_socket_ttl: IDLE_SOCKET_TTL_MS, eagerly_destroy_stale_sockets: true },
       // The library never prints; failures reach the caller as EngineErrors.
       log: { level: ClickHouseLogLevel.OFF },
     });
 
-  const bootstrap = new ServerConnection(make(), url, {});
+  const bootstrap = new ServerConnection(transport(), undefined, url, {});
   let version: string;
   try {
     const [row] = await bootstrap.query("SELECT version() AS version");
@@ -41,15 +56,19 @@ export async function openServerConnection(config: ServerOlapConfig, database: s
   }
   // 64-bit integers as strings (the default changed across versions): a JS number would round them.
   const settings = { output_format_json_quote_64bit_integers: 1, ...requiredQuerySettings(version) };
-  return Object.assign(new ServerConnection(make(database), url, settings), { version });
+  return Object.assign(new ServerConnection(transport(database), client, url, settings), { version });
 }
 
 class ServerConnection implements OlapConnection {
   /** The query ids of the INSERTs running now, for {@link writeProgress}. */
   private readonly inserts = new Set<string>();
 
+  /** Made on the first read with query parameters. */
+  #client: ClickHouseClient | undefined;
+
   constructor(
-    private readonly client: ClickHouseClient,
+    private readonly http: ServerHttp,
+    private readonly makeClient: (() => ClickHouseClient) | undefined,
     readonly url: string,
     private readonly settings: Readonly<Record<string, string | number>>,
   ) {}
@@ -58,7 +77,7 @@ class ServerConnection implements OlapConnection {
     const insert = /^\s*INSERT\b/i.test(sql);
     const queryId = insert ? `moose-${randomUUID()}` : undefined;
     // Not an INSERT: re-sent once when the connection was reset (see `resent`); an INSERT is never re-sent.
-    const once = () => this.client.command({ query: sql, clickhouse_settings: { ...this.settings }, ...(queryId ? { query_id: queryId } : {}) });
+    const once = () => this.http.send({ sql, settings: this.settings, ...(queryId ? { queryId } : {}) });
     if (queryId) this.inserts.add(queryId);
     try {
       await (insert ? once() : resent(once));
@@ -125,8 +144,7 @@ class ServerConnection implements OlapConnection {
     try {
       // Not `query`: 18.16 ignores a FORMAT clause after some DDL (CREATE DATABASE), so the
       // format of the answer is asked for with the HTTP interface's default_format.
-      const result = await this.client.exec({ query: sql, clickhouse_settings: { ...settings, default_format: "JSONEachRow" } as ClickHouseSettings });
-      for await (const chunk of result.stream) text += String(chunk);
+      text = await this.http.send({ sql, settings: { ...settings, default_format: "JSONEachRow" } });
     } catch (error) {
       throw this.failure(sql, error);
     }
@@ -149,15 +167,16 @@ class ServerConnection implements OlapConnection {
 
   private async read(sql: string, params: Record<string, unknown> | undefined, settings: Record<string, string | number>): Promise<Array<Record<string, unknown>>> {
     try {
-      return await resent(async () => {
-        const result = await this.client.query({
-          query: sql,
-          format: "JSONEachRow",
-          clickhouse_settings: settings,
-          ...(params === undefined ? {} : { query_params: params }),
+      if (params !== undefined && Object.keys(params).length > 0) {
+        const client = (this.#client ??= this.connectionClient());
+        return await resent(async () => {
+          const result = await client.query({ query: sql, format: "JSONEachRow", clickhouse_settings: settings, query_params: params });
+          return await result.json<Record<string, unknown>>();
         });
-        return await result.json<Record<string, unknown>>();
-      });
+      }
+      // As the client sends it: trailing semicolons dropped, the format appended on a line of its own.
+      const text = await resent(() => this.http.send({ sql: `${sql.trim().replace(/;+$/, "")} \nFORMAT JSONEachRow`, settings }));
+      return parseJsonEachRow(text);
     } catch (error) {
       throw this.failure(sql, error);
     }
@@ -165,12 +184,13 @@ class ServerConnection implements OlapConnection {
 
   async insertJsonRows(table: string, rows: ReadonlyArray<Readonly<Record<string, unknown>>>): Promise<void> {
     const statement = `INSERT INTO ${quoteTableName(table)} FORMAT JSONEachRow`;
+    if (rows.length === 0) return;
     try {
-      await this.client.insert({
-        table: quoteTableName(table),
-        values: rows as Array<Record<string, unknown>>,
-        format: "JSONEachRow",
-        clickhouse_settings: { ...this.settings, date_time_input_format: "best_effort" },
+      // Never re-sent: the rows may have been written.
+      await this.http.send({
+        sql: statement,
+        data: rows.map((row) => `${JSON.stringify(row)}\n`).join(""),
+        settings: { ...this.settings, date_time_input_format: "best_effort" },
       });
     } catch (error) {
       throw this.failure(statement, error);
@@ -178,7 +198,13 @@ class ServerConnection implements OlapConnection {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    this.http.close();
+    await this.#client?.close();
+  }
+
+  private connectionClient(): ClickHouseClient {
+    if (!this.makeClient) throw new EngineError("OLAP_QUERY_FAILED", `ClickHouse at ${this.url}: query parameters are not available on this connection`);
+    return this.makeClient();
   }
 
   private failure(sql: string, error: unknown): EngineError {
@@ -193,6 +219,13 @@ class ServerConnection implements OlapConnection {
     const statement = sql.length > 400 ? `${sql.slice(0, 400)}…` : sql;
     return new EngineError("OLAP_QUERY_FAILED", `ClickHouse at ${this.url}: ${message}`, { cause: error, details: [`statement: ${statement}`] });
   }
+}
+
+/** JSONEachRow's rows; an exception after the first rows arrives as text in the body and fails the parse. */
+function parseJsonEachRow(text: string): Array<Record<string, unknown>> {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const line of text.split("\n")) if (line !== "") rows.push(JSON.parse(line) as Record<string, unknown>);
+  return rows;
 }
 
 /**
