@@ -10,6 +10,11 @@
 //       deploys with every ledger and engine call timed; prints { totalMs, calls: { "ledger.begin": [ms, n], ... } }; on a
 //       server also the ledger's own engine ("ledger-engine.*") and its local mirror ("mirror.*"), which are inside the
 //       ledger's calls, and the number of HTTP requests (time 0: only counted)
+//   node scripts/bench/deploy-probe.mjs floor <projectDir> [n]
+//       servers only: the round trips a deploy cannot do without, each timed n times (default 300) through the
+//       project's own connection: `SELECT 1` (and through @clickhouse/client, with CPU per request), and one ledger write (the three rows `completeAndBegin` sends
+//       between two migrations) into a table of `_moose_ledger`'s columns as MergeTree (what the ledger is) and,
+//       for comparison, as StripeLog; prints { n, select1: {median, p10, p90}, insertMergeTree: …, insertStripeLog: … }
 //
 // The project's moose.config.toml decides the engine and so the ledger: embedded (chDB, ledger in
 // .moose/ledger.sqlite) or a ClickHouse server (`host` set: the ledger kept in the target, see
@@ -186,11 +191,72 @@ async function raw(statementsFile) {
   await dropDatabase(config);
 }
 
+/** The floor of a server target's ledger: one request, and one ledger write, as the deploy sends them. */
+async function floor(n) {
+  const { loadConfig } = await import(dist("lib/config/config.js"));
+  const { openOlapEngine } = await import(dist("lib/engines/olap/open.js"));
+  const config = await loadConfig(dir, process.env);
+  if (config.olap.engine !== "server") throw new Error("floor: the project's moose.config.toml names no ClickHouse server");
+  await fresh(config);
+  const engine = await openOlapEngine(config.olap);
+  const columns = "seq UInt64, at String, op String, migration_id String, step_index Int32, migration String, step String, host String, tool_version String";
+  await engine.execute(`CREATE TABLE floor_mergetree (${columns}) ENGINE = MergeTree ORDER BY seq`);
+  await engine.execute(`CREATE TABLE floor_stripelog (${columns}) ENGINE = StripeLog`);
+  let seq = 0;
+  const record = (id) => JSON.stringify({ id, fileName: `${id}.ts`, checksum: "0".repeat(64), checksumAlgorithm: "sha256", parentHash: "1".repeat(64), resultHash: "2".repeat(64), status: "running", stepsApplied: 0, stepsTotal: 1, startedAt: new Date().toISOString(), toolVersion: "bench" });
+  const step = (id) => JSON.stringify({ migrationId: id, index: 0, status: "applied", statements: [`CREATE TABLE \`${id}\` (id String, c1 String, c2 DateTime('UTC'), c3 Float64) ENGINE = MergeTree ORDER BY id`], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), error: null });
+  const rows = () => ["step_done", "begin", "step_started"].map((op, k) => ({ seq: ++seq, at: new Date().toISOString(), op, migration_id: `m${seq}`, step_index: k === 1 ? -1 : 0, migration: record(`m${seq}`), step: k === 1 ? "" : step(`m${seq}`), host: "bench", tool_version: "bench" }));
+  const timed = async (f) => {
+    for (let i = 0; i < 10; i++) await f();
+    const ms = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await f();
+      ms.push(performance.now() - t);
+    }
+    ms.sort((a, b) => a - b);
+    const at = (q) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))];
+    return { median: at(0.5), p10: at(0.1), p90: at(0.9) };
+  };
+  // The same round trip through @clickhouse/client with the options the connection used before its own
+  // transport (lib/engines/olap/server-http.ts says why it has one).
+  const { createClient, ClickHouseLogLevel } = await import("@clickhouse/client");
+  const { host, port, user, password, useSsl, database } = config.olap;
+  const client = createClient({
+    url: `${useSsl ? "https" : "http"}://${host}:${port}`,
+    username: user,
+    password,
+    database,
+    request_timeout: 120_000,
+    application: "moose-migrate",
+    keep_alive: { enabled: true, idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+  const cpu = async (f) => {
+    const c0 = process.cpuUsage();
+    const wall = await timed(f);
+    const c = process.cpuUsage(c0);
+    return { ...wall, cpuPerRequest: (c.user + c.system) / 1000 / (n + 10) };
+  };
+  const result = {
+    n,
+    select1: await cpu(() => engine.query("SELECT 1 AS x")),
+    select1Client: await cpu(async () => (await client.query({ query: "SELECT 1 AS x", format: "JSONEachRow" })).json()),
+    insertMergeTree: await timed(() => engine.insertJsonRows("floor_mergetree", rows())),
+    insertStripeLog: await timed(() => engine.insertJsonRows("floor_stripelog", rows())),
+  };
+  await client.close();
+  await engine.close();
+  process.stdout.write(JSON.stringify(result) + "\n");
+  await dropDatabase(config);
+}
+
 if (mode === "make") await make(Number(arg ?? 100), Number(process.argv[5] ?? 1));
 else if (mode === "deploy") await deployTimed(resolve(arg));
 else if (mode === "raw") await raw(resolve(arg));
 else if (mode === "breakdown") await breakdown();
+else if (mode === "floor") await floor(Number(arg ?? 300));
 else {
-  process.stderr.write("usage: deploy-probe.mjs make|deploy|raw|breakdown <projectDir> <arg>\n");
+  process.stderr.write("usage: deploy-probe.mjs make|deploy|raw|breakdown|floor <projectDir> <arg>\n");
   process.exit(2);
 }

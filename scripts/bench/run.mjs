@@ -419,15 +419,7 @@ async function benchDeploy() {
   recordDeploy("", runs, `node scripts/bench/deploy-probe.mjs make DIR ${DEPLOY_COUNT} && node scripts/bench/deploy-probe.mjs deploy DIR out.json`);
   record("deploy-raw", `the same ${statements} DDL statements run directly on a fresh embedded engine`, undefined, { unit: "ms", wall: stats(rawMs), command: "node scripts/bench/deploy-probe.mjs raw DIR out.json" });
   record("deploy-overhead-raw", "the same overhead against the DDL run alone ((deploy − the row above) / migrations)", undefined, { unit: "ms", wall: stats(runs.map((d, i) => (d.deployMs - rawMs[i]) / DEPLOY_COUNT)), command: "(see the two rows above)" });
-  const b = await runOnce(process.execPath, [probe, "breakdown", dir], { cwd: dir });
-  if (b.code !== 0) throw new Error(`deploy-probe breakdown failed: ${b.stderr}`);
-  const parts = JSON.parse(b.stdout.trim());
-  const timed = Object.values(parts.calls).reduce((sum, [ms]) => sum + ms, 0);
-  const calls = Object.entries(parts.calls)
-    .sort((x, y) => y[1][0] - x[1][0])
-    .map(([name, [ms, n]]) => ({ name, perMigration: ms / parts.migrations, calls: n, perCall: ms / n }));
-  calls.push({ name: "everything else (reading files, replay, planning statements, approvals; CPU)", perMigration: (parts.totalMs - timed) / parts.migrations });
-  record("deploy-breakdown", "where a deploy's time goes", undefined, { breakdown: calls, totalMs: parts.totalMs, migrations: parts.migrations });
+  await recordBreakdown("deploy-breakdown", probe, dir, {});
   rmSync(join(dir, ".moose"), { recursive: true, force: true });
   await measure("deploy-cli", `cold \`moose migrate deploy\` of ${DEPLOY_COUNT} pending migrations`, undefined, {
     argv: [BIN, "migrate", "deploy"],
@@ -436,6 +428,28 @@ async function benchDeploy() {
     before: () => rmSync(join(dir, ".moose"), { recursive: true, force: true }),
     display: `cd DIR && rm -rf .moose && moose migrate deploy`,
   });
+}
+
+/**
+ * One deploy with every call timed (`deploy-probe.mjs breakdown`). Only the deploy's own calls to the ledger
+ * and the engine add up to its time; the rows inside them (a server ledger's own engine, its local mirror) and
+ * the count of HTTP requests are shown, not added.
+ */
+async function recordBreakdown(id, probe, dir, env) {
+  const b = await runOnce(process.execPath, [probe, "breakdown", dir], { cwd: dir, env });
+  if (b.code !== 0) throw new Error(`deploy-probe breakdown failed: ${b.stderr}`);
+  const parts = JSON.parse(b.stdout.trim());
+  const outer = (name) => name.startsWith("ledger.") || name.startsWith("engine.");
+  const timed = Object.entries(parts.calls).reduce((sum, [name, [ms]]) => sum + (outer(name) ? ms : 0), 0);
+  const calls = Object.entries(parts.calls)
+    .sort((x, y) => y[1][0] - x[1][0])
+    .map(([name, [ms, n]]) =>
+      name.startsWith("http ")
+        ? { name: "HTTP requests (counted, not timed)", calls: n, perMigration: n / parts.migrations, count: true }
+        : { name: outer(name) ? name : `  of which ${name}`, perMigration: ms / parts.migrations, calls: n, perCall: ms / n },
+    );
+  calls.push({ name: "everything else (reading files, replay, planning statements, approvals; CPU)", perMigration: (parts.totalMs - timed) / parts.migrations });
+  record(id, "where a deploy's time goes", undefined, { breakdown: calls, totalMs: parts.totalMs, migrations: parts.migrations });
 }
 
 /** The deploy figures' per-run rows: the deploy, its CPU, and the overhead per migration (deploy − its own DDL time). */
@@ -473,6 +487,18 @@ async function benchDeployServer() {
     runs.push(JSON.parse(readFileSync(out, "utf8")));
   }
   recordDeploy("-server", runs, `CLICKHOUSE_URL=${server} … node scripts/bench/deploy-probe.mjs deploy DIR out.json  # DIR's moose.config.toml names the server`);
+  await recordBreakdown("deploy-breakdown-server", probe, dir, { MOOSE_CLICKHOUSE_CONFIG__DB_NAME: `bench_deploy_${process.pid}_breakdown` });
+  // The floor of this design: the round trips a server target's deploy cannot do without, alone.
+  noteLoad("before the server floor figures");
+  const f = await runOnce(process.execPath, [probe, "floor", dir, "300"], { cwd: dir, env: { MOOSE_CLICKHOUSE_CONFIG__DB_NAME: `bench_deploy_${process.pid}_floor` } });
+  if (f.code !== 0) throw new Error(`deploy-probe floor failed: ${f.stderr}`);
+  const floor = JSON.parse(f.stdout.trim());
+  const q = (x) => ({ median: x.median, min: x.p10, max: x.p90 });
+  const command = "node scripts/bench/deploy-probe.mjs floor DIR 300";
+  record("deploy-floor-select1", `server round trip: \`SELECT 1\` through the deploy's connection (median of ${floor.n}; spread p10–p90)`, undefined, { unit: "ms", wall: q(floor.select1), command });
+  record("deploy-floor-select1-client", `the same \`SELECT 1\` through @clickhouse/client (its options before the connection's own transport; CPU ${fmt(floor.select1Client.cpuPerRequest)} per request against ${fmt(floor.select1.cpuPerRequest)})`, undefined, { unit: "ms", wall: q(floor.select1Client), command });
+  record("deploy-floor-insert", `server floor of the ledger: one ledger write (the 3 rows between two migrations) into a MergeTree table of \`_moose_ledger\`'s columns, as the deploy sends it`, undefined, { unit: "ms", wall: q(floor.insertMergeTree), command });
+  record("deploy-floor-insert-stripelog", "the same write into a StripeLog table (not the ledger's engine: for comparison)", undefined, { unit: "ms", wall: q(floor.insertStripeLog), command });
 }
 
 /**
@@ -646,7 +672,10 @@ function summaryRows() {
   for (const [id, where] of [["deploy-overhead", "embedded engine"], ["deploy-overhead-server", "the server target's ledger (ClickHouse server)"]]) {
     const over = find(id);
     if (!over) continue;
-    const text = over.wall ? `${fmt(over.wall.median)} per migration (${spread(over.wall)}), ${DEPLOY_COUNT} single-step migrations` : over.missing;
+    const floor = id === "deploy-overhead-server" ? find("deploy-floor-insert") : undefined;
+    const stripe = find("deploy-floor-insert-stripelog");
+    const floorText = floor ? `; floor: the one ledger INSERT per migration alone ${fmt(floor.wall.median)} (MergeTree, as \`_moose_ledger\`)${stripe ? `, ${fmt(stripe.wall.median)} into StripeLog` : ""}` : "";
+    const text = over.wall ? `${fmt(over.wall.median)} per migration (${spread(over.wall)}), ${DEPLOY_COUNT} single-step migrations${floorText}` : over.missing;
     rows.push([`ledger and checks overhead on deploy, ${where}`, TARGETS["deploy-overhead"].text, text, verdict(over.wall ? over.wall.median <= TARGETS["deploy-overhead"].max : undefined)]);
   }
   if (SIZES.includes(1000)) {
@@ -733,7 +762,7 @@ function table(header, rows) {
 function detailRows() {
   const rows = [];
   for (const r of results) {
-    if (r.id === "app" || r.id === "deploy-breakdown" || r.id === "type-counts" || r.id.startsWith("plan-h") || r.id.startsWith("peer-") || r.id === "tsc-standin-history") continue;
+    if (r.id === "app" || r.id === "deploy-breakdown" || r.id === "deploy-breakdown-server" || r.id === "type-counts" || r.id.startsWith("plan-h") || r.id.startsWith("peer-") || r.id === "tsc-standin-history") continue;
     const size = r.size === undefined ? "" : String(r.size);
     if (r.missing) {
       rows.push([r.label, size, r.missing, "", "", "", ""]);
@@ -764,10 +793,11 @@ function curve() {
   return `${table(["median", ...sizes.map((s) => `${s} tables`)], rows)}\n\nCold \`moose migrate generate\` (linear scale):\n\n\`\`\`\n${bars.join("\n")}\n\`\`\``;
 }
 
-function deployBreakdown() {
-  const b = find("deploy-breakdown");
+function deployBreakdown(id = "deploy-breakdown") {
+  const b = find(id);
   if (!b) return "(not measured in this run)";
-  const rows = b.breakdown.map((c) => [c.name.startsWith("everything") ? c.name : `\`${c.name}\``, fmt(c.perMigration), c.calls === undefined ? "" : String(c.calls), c.perCall === undefined ? "" : fmt(c.perCall)]);
+  const name = (n) => (n.startsWith("everything") || n.startsWith("HTTP") ? n : n.startsWith("  of which ") ? `of which \`${n.slice(11)}\`` : `\`${n}\``);
+  const rows = b.breakdown.map((c) => [name(c.name), c.count ? c.perMigration.toFixed(2) : fmt(c.perMigration), c.calls === undefined ? "" : String(c.calls), c.perCall === undefined ? "" : fmt(c.perCall)]);
   return `One deploy of ${b.migrations} migrations with every ledger and engine call timed (\`node scripts/bench/deploy-probe.mjs breakdown DIR\`), ${fmt(b.totalMs)} in all. \`engine.execute\` is the DDL itself; everything else is overhead.\n\n${table(["call", "per migration", "calls", "per call"], rows)}`;
 }
 
@@ -946,6 +976,12 @@ ${peersSection()}
 
 ${deployBreakdown()}
 
+The same deploy on the ClickHouse server at $CLICKHOUSE_URL with the ledger kept in it (\`--only deploy-server\`):
+the \`of which\` rows are inside the ledger's calls (its own connection to the server, \`ledger-engine\`, and its
+local mirror, \`mirror\`) and are not added again; the HTTP row counts every request the deploy sent.
+
+${deployBreakdown("deploy-breakdown-server")}
+
 ## Growth with table count
 
 ${curve()}
@@ -969,7 +1005,11 @@ ${esmTypescriptNote()}
   \`raw\` runs the same DDL statements alone on a fresh engine (the cross-check row). On the embedded engine the
   ledger is \`.moose/ledger.sqlite\`, one fsynced commit per migration (SQLite \`synchronous = FULL\`); on the server
   (\`--only deploy-server\`, $CLICKHOUSE_URL) it is kept in the target: one INSERT into \`_moose_ledger\` per
-  migration, the local mirror written without waiting for the disk.
+  migration, the local mirror written without waiting for the disk, so a migration costs two HTTP requests (its
+  DDL and that INSERT; the breakdown counts them). The *server floor* rows (\`deploy-probe.mjs floor\`) time those
+  round trips alone through the deploy's own connection, 300 times each (median, p10–p90): \`SELECT 1\`, and the
+  ledger write between two migrations (three rows) into a MergeTree table like \`_moose_ledger\` (a new part on
+  every INSERT) and, for comparison only, into StripeLog.
 - Sizes: ${SIZES.join(", ")} tables. Reproduce everything with \`npm run bench\` (about ${quick ? "2" : "10"} minutes), or \`npm run bench -- --quick\`.
 `;
 }
