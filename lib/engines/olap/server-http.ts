@@ -33,12 +33,12 @@ export interface ServerHttpOptions {
  * ClickHouse's HTTP interface over `node:http` with kept-alive sockets: the statements,
  * reads and row inserts of a server connection (lib/engines/olap/server.ts).
  *
- * Not `@clickhouse/client`'s request path, which costs about 2 ms more per request on
- * loopback (measured with 1.23.1 against 18.16: `SELECT 1` 2.6 ms against 0.9 ms, both
- * with kept-alive sockets), for two reasons neither of which an option turns off:
- * every request first waits for a timer (`await sleep(0)`, at least 1 ms, so that its
- * idle-socket timers can run under CPU load), and every body, however small, is streamed
- * chunked through `stream.pipeline` (+0.6–0.8 ms and ~0.5 ms of CPU). Here a body is one
+ * Not `@clickhouse/client`'s request path, which costs milliseconds more per request on
+ * loopback (1.23.1 against 18.16, both with kept-alive sockets; figures in README
+ * *Performance*, `scripts/bench/deploy-probe.mjs floor`), for two reasons neither of which
+ * an option turns off: every request first waits for a timer (`await sleep(0)`, at least
+ * 1 ms, so that its idle-socket timers can run under CPU load), and every body, however
+ * small, is streamed chunked through `stream.pipeline`. Here a body is one
  * write with its `Content-Length`, and a free socket idle for `idleSocketTtlMs` is
  * destroyed when the next request is made, by its age rather than by a timer (timers run
  * late under load; older servers close an idle connection after 3 s and a reused closed
