@@ -1009,7 +1009,8 @@ ${esmTypescriptNote()}
   DDL and that INSERT; the breakdown counts them). The *server floor* rows (\`deploy-probe.mjs floor\`) time those
   round trips alone through the deploy's own connection, 300 times each (median, p10–p90): \`SELECT 1\`, and the
   ledger write between two migrations (three rows) into a MergeTree table like \`_moose_ledger\` (a new part on
-  every INSERT) and, for comparison only, into StripeLog.
+  every INSERT) and, for comparison only, into StripeLog (not an option for a ledger: Log-family engines do not
+  write atomically, see README *Performance*).
 - Sizes: ${SIZES.join(", ")} tables. Reproduce everything with \`npm run bench\` (about ${quick ? "2" : "10"} minutes), or \`npm run bench -- --quick\`.
 `;
 }
