@@ -155,3 +155,25 @@ test("a new migration always sorts after the newest committed one, even within t
   t.is(nextTimestamp(now, "20261126043000"), "20261126043001");
   t.is(nextTimestamp(now, "20261231235959"), "20270101000000");
 });
+
+test("the reverse of creating a table that holds no rows (S3, Kafka) drops it without an approval; a MergeTree table's reverse keeps it", async (t) => {
+  const dir = await project(
+    [
+      'import { OlapTable, ClickHouseEngines, Key } from "@514labs/moose-lib";',
+      "interface Row { id: Key<string>; amount: number }",
+      'export const kept = new OlapTable<Row>("Kept", { orderByFields: ["id"] });',
+      'export const s3 = new OlapTable<Row>("S3Public", { engine: ClickHouseEngines.S3, path: "https://public-test-bucket.s3.amazonaws.com/data/file.csv", format: "CSV", compression: "auto" });',
+      'export const kafka = new OlapTable<Row>("KafkaSource", { engine: ClickHouseEngines.Kafka, brokerList: "127.0.0.1:9", topicList: "In", groupName: "g", format: "JSONEachRow" });',
+    ].join("\n"),
+  );
+  const g = await runCli(dir, ["migrate", "generate"]);
+  t.is(g.code, 0, g.stderr);
+  const text = readFileSync(join(dir, "migrations", migrationFiles(dir)[0]!), "utf8");
+  const down = text.slice(text.indexOf("down:"));
+  t.true(down.includes('dropTable("Kept", { approveDataLoss: true })'), down);
+  t.true(down.includes('dropTable("S3Public")'), down);
+  t.true(down.includes('dropTable("KafkaSource")'), down);
+  t.false(/dropTable\("(S3Public|KafkaSource)", \{/.test(down), down);
+  // The file as written replays to the code's state.
+  t.is(canonicalJson(replayMigrations(readMigrations(join(dir, "migrations"))).state), canonicalJson(extractApp({ projectDir: dir, mainFile: "app/index.ts" }).map));
+});

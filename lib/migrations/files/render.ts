@@ -92,13 +92,14 @@ export function renderMigration(input: RenderInput): string {
 /**
  * Reverse steps are written for rollback. Undoing a create drops what the
  * migration made, so the approval is pre-written there: rolling back is the
- * explicit intent.
+ * explicit intent. A table that holds no rows of its own (S3, Kafka, Buffer, …)
+ * loses nothing when dropped, so its reverse carries no approval.
  */
 function losesDataOnReverse(step: PlanStep): boolean {
   const r = step.reverse;
   return (
     r !== null &&
-    (r.kind === "table.drop" ||
+    ((r.kind === "table.drop" && classifyChange(r).losesData) ||
       r.kind === "table.dropColumn" ||
       r.kind === "topic.drop" ||
       (r.kind === "view.drop" && r.view.inner !== undefined) ||
