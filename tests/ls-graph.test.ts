@@ -42,7 +42,7 @@ test("ingest API → topic → sync → table → view → table, as a Mermaid f
       '  topic1>"Events (topic)"]',
       '  table2[("Events (table)")]',
       '  table3[("Totals (table)")]',
-      '  view4{{"Totals_MV (view)"}}',
+      '  view4{{"Totals_MV (materialized view)"}}',
       "  api0 --> topic1",
       "  topic1 -->|sync| table2",
       "  table2 --> view4",
@@ -99,4 +99,20 @@ test("--format svg: the drawing of the dev page, one box per node (the table and
     ["api:ingest/events → topic:Events", "table:Events → view:Totals_MV", "topic:Events → table:Events", "view:Totals_MV → table:Totals"],
   );
   t.true(r.stdout.includes('<text class="edge-label"') && r.stdout.includes(">sync</text>"));
+});
+
+test("labels say what a reader calls each kind: a plain view is a view, a materialized view says so, a SQL resource is one", async (t) => {
+  const app = `${APP.replace('import { IngestApi, MaterializedView, OlapTable, Stream, sql } from "moose-migrate";', 'import { IngestApi, MaterializedView, OlapTable, SqlResource, Stream, View, sql } from "moose-migrate";')}
+export const big = new View("BigTotals", sql\`SELECT id, total FROM \${totals} WHERE total > 100\`, [totals]);
+export const ids = new SqlResource("EventIds", ["CREATE VIEW event_ids AS SELECT id FROM Events"], ["DROP VIEW event_ids"], { pullsDataFrom: [events] });
+`;
+  const dir = await initProject("graph-labels", app);
+  const mermaid = await runCli(dir, ["ls", "--graph"]);
+  t.is(mermaid.code, 0, mermaid.stderr);
+  for (const label of ["Totals_MV (materialized view)", "BigTotals (view)", "EventIds (SQL resource)"]) t.true(mermaid.stdout.includes(label), mermaid.stdout);
+  t.false(/\((plainView|sqlResource)\)/.test(mermaid.stdout), mermaid.stdout);
+  const dotOut = await runCli(dir, ["ls", "--graph", "--format", "dot"]);
+  t.true(dotOut.stdout.includes('label="BigTotals\\n(view)"'), dotOut.stdout);
+  const svg = await runCli(dir, ["ls", "--graph", "--format", "svg"]);
+  t.true(svg.stdout.includes(">SQL resource</text>") && svg.stdout.includes('data-kind="sqlResource"'), svg.stdout);
 });

@@ -18,6 +18,17 @@ export interface LineageGraph {
 
 const id = (kind: LineageKind, name: string) => `${kind}:${name}`;
 
+/** What a reader calls each kind, in labels (the kinds themselves stay the model's names, in ids and `data-kind`). */
+export const KIND_LABEL: Record<LineageKind, string> = {
+  api: "api",
+  topic: "topic",
+  table: "table",
+  view: "materialized view",
+  plainView: "view",
+  sqlResource: "SQL resource",
+  workflow: "workflow",
+};
+
 export function lineage(map: InfraMap, flows: readonly StreamFlow[] = []): LineageGraph {
   const nodes: Array<LineageGraph["nodes"][number]> = [];
   const edges: Array<LineageGraph["edges"][number]> = [];
@@ -74,7 +85,7 @@ export function mermaid(g: LineageGraph): string {
     workflow: (l) => `(["${l}"])`,
   };
   const lines = ["flowchart LR"];
-  for (const n of g.nodes) lines.push(`  ${ids.get(n.id)}${shape[n.kind](label(`${n.name} (${n.kind})`))}`);
+  for (const n of g.nodes) lines.push(`  ${ids.get(n.id)}${shape[n.kind](label(`${n.name} (${KIND_LABEL[n.kind]})`))}`);
   for (const e of g.edges) {
     const from = ids.get(e.from);
     const to = ids.get(e.to);
@@ -88,7 +99,7 @@ export function dot(g: LineageGraph): string {
   const shape: Record<LineageKind, string> = { api: "parallelogram", topic: "cds", table: "cylinder", view: "hexagon", plainView: "octagon", sqlResource: "note", workflow: "box" };
   const q = (s: string) => JSON.stringify(s);
   const lines = ["digraph lineage {", "  rankdir=LR;"];
-  for (const n of g.nodes) lines.push(`  ${q(n.id)} [label=${q(`${n.name}\n(${n.kind})`)}, shape=${shape[n.kind]}];`);
+  for (const n of g.nodes) lines.push(`  ${q(n.id)} [label=${q(`${n.name}\n(${KIND_LABEL[n.kind]})`)}, shape=${shape[n.kind]}];`);
   const known = new Set(g.nodes.map((n) => n.id));
   for (const e of g.edges) if (known.has(e.from) && known.has(e.to)) lines.push(`  ${q(e.from)} -> ${q(e.to)}${e.label ? ` [label=${q(e.label)}]` : ""};`);
   lines.push("}");
@@ -214,10 +225,10 @@ export function lineageSvg(g: LineageGraph): string {
   for (const n of layout.nodes) {
     out.push(
       `<g class="node" data-id="${xmlText(n.id)}" data-kind="${n.kind}" data-name="${xmlText(n.name)}" transform="translate(${n.x},${n.y})">` +
-        `<title>${xmlText(`${n.name} (${n.kind})`)}</title>` +
+        `<title>${xmlText(`${n.name} (${KIND_LABEL[n.kind]})`)}</title>` +
         `<rect width="${NODE_WIDTH}" height="${NODE_HEIGHT}" rx="${n.kind === "topic" ? 23 : 6}" fill="${KIND_COLOUR[n.kind]}" stroke="#334155" stroke-width="1.2"/>` +
         `<text x="10" y="20" font-size="13" font-weight="600" fill="#0f172a">${xmlText(short(n.name))}</text>` +
-        `<text x="10" y="37" font-size="11" fill="#475569">${n.kind}</text>` +
+        `<text x="10" y="37" font-size="11" fill="#475569">${KIND_LABEL[n.kind]}</text>` +
         `</g>`,
     );
   }
