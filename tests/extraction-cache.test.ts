@@ -112,6 +112,53 @@ test("a sequence of edits across files: every cached extraction equals a full on
   rmSync(dir, { recursive: true, force: true });
 });
 
+test("an importer is read again only when what it takes from the edited file changed", (t) => {
+  const files: Record<string, string> = {
+    "app/shared.ts": 'export enum Tier { Free = "free", Pro = "pro" }\n',
+    "app/models.ts":
+      'import { OlapTable, type Key } from "moose-migrate";\nimport { Tier } from "./shared";\ntype Name = string;\nexport interface UserRow { id: Key<string>; name: Name; tier: Tier; score: number }\nexport const users = new OlapTable<UserRow>("Users", { orderByFields: ["id"] });\nexport interface OrderRow { id: string; total: number }\nexport const orders = new OlapTable<OrderRow>("Orders");\n',
+    "app/views.ts":
+      'import { MaterializedView, sql } from "moose-migrate";\nimport { users } from "./models";\ninterface Totals { tier: string; n: number }\nexport const totals = new MaterializedView<Totals>({\n  materializedViewName: "Totals_MV",\n  tableName: "Totals",\n  orderByFields: ["tier"],\n  selectStatement: sql`SELECT ${users.columns.tier} AS tier, sum(${users.columns.score}) AS n FROM ${users} GROUP BY tier`,\n  selectTables: [users],\n});\n',
+    // The whole module: any edit of models.ts reads it again.
+    "app/whole.ts": 'import { OlapTable } from "moose-migrate";\nimport * as m from "./models";\nexport const big = new OlapTable<m.OrderRow & { note: string }>("Big");\n',
+    // Takes `orders` by name, and `users` through another file: that path counts the whole of models.ts.
+    "app/mid.ts": 'import { users } from "./models";\nexport const members = users;\n',
+    "app/both.ts": 'import { MaterializedView, sql } from "moose-migrate";\nimport { orders } from "./models";\nimport { members } from "./mid";\ninterface Pair { id: string }\nexport const pair = new MaterializedView<Pair>({ materializedViewName: "Pair_MV", tableName: "Pair", orderByFields: ["id"], selectStatement: sql`SELECT id FROM ${orders}`, selectTables: [orders, members] });\n',
+    "app/index.ts": 'export * from "./models";\nexport * from "./views";\nexport * from "./whole";\nexport * from "./both";\n',
+  };
+  const dir = withLibrary(files);
+  const cacheDir = join(dir, ".moose");
+  const edit = (rel: string, fn: (s: string) => string) => writeFileSync(join(dir, rel), fn(readFileSync(join(dir, rel), "utf8")));
+  /** The cached extraction equals a full one; the app files whose declarations it read. */
+  const read = (what: string): string[] => {
+    const extractor = new AppExtractor({ projectDir: dir, mainFile: "app/index.ts", cacheDir });
+    const cached = JSON.stringify(extractor.extract(), null, 1);
+    t.is(cached, outcome(dir, undefined).text, `after ${what}: the cached extraction (${extractor.lastMode}) differs from a full one`);
+    return extractor.lastRead.map((f) => relative(dir, f)).sort();
+  };
+  t.is(read("the first run").length, 7);
+  t.deepEqual(read("the second run"), []);
+  edit("app/models.ts", (s) => s.replace("total: number }", "total: number; paid?: boolean }"));
+  t.deepEqual(read("a column added to a table the view does not take"), ["app/both.ts", "app/models.ts", "app/whole.ts"]);
+  edit("app/models.ts", (s) => `import type { Money } from "./shared-types";\n${s}`.replace("total: number;", "total: Money;"));
+  write(dir, "app/shared-types.ts", "export type Money = number;\n");
+  // A new import in the edited file is in every importer's part of it: all are read.
+  t.deepEqual(read("a new import in the model file"), ["app/both.ts", "app/models.ts", "app/shared-types.ts", "app/views.ts", "app/whole.ts"]);
+  edit("app/models.ts", (s) => s.replace('type Name = string;\n', 'export interface Unused { x: number }\ntype Name = string;\n'));
+  t.deepEqual(read("a declaration added above the view's table (its position moves)"), ["app/both.ts", "app/models.ts", "app/whole.ts"]);
+  edit("app/models.ts", (s) => s.replace("score: number }", "score: number; age: number }"));
+  t.deepEqual(read("a column added to the view's table"), ["app/both.ts", "app/models.ts", "app/views.ts", "app/whole.ts"]);
+  edit("app/models.ts", (s) => s.replace("type Name = string;", "type Name = number;"));
+  t.deepEqual(read("an alias the view's table uses"), ["app/both.ts", "app/models.ts", "app/views.ts", "app/whole.ts"]);
+  edit("app/shared.ts", (s) => s.replace('Pro = "pro"', 'Pro = "pro", Team = "team"'));
+  t.true(read("an enum the view's table uses, in a file the view reaches through models.ts").includes("app/views.ts"));
+  edit("app/models.ts", (s) => s.replace('"Users"', '"Members"'));
+  t.true(read("the view's table renamed").includes("app/views.ts"));
+  edit("app/models.ts", (s) => s.replace("export const orders", "export const orderTable = 1;\nexport const orders"));
+  t.deepEqual(read("a declaration added below"), ["app/both.ts", "app/models.ts", "app/whole.ts"]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test("randomized edits of the benchmark's app: every cached extraction equals a full one", async (t) => {
   const { generateApp } = (await import(pathToFileURL(join(PACKAGE_ROOT, "scripts", "bench", "generate-app.mjs")).href)) as { generateApp(o: { tables: number; out: string }): { dir: string } };
   const dir = mkdtempSync(join(tmpdir(), "moose-xcache-bench-"));

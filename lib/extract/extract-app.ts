@@ -3,7 +3,7 @@ import { quoteTableName } from "../model/clickhouse-quote.js";
 import { existsSync, readdirSync, readFileSync, statSync, type Stats } from "node:fs";
 import { isBuiltin } from "node:module";
 import { fileSystemError } from "../fs-errors.js";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "./typescript.cjs";
 import { closestName } from "../config/suggest.js";
@@ -36,6 +36,7 @@ import { RUNTIME_ENV_NAME } from "../engines/olap/runtime-env.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { assembleMap, combineFragments, recordMismatch, referenceErrors, tablesOf, type FileFragment } from "./fragments.js";
+import { declarationsHash, namedImports } from "./declaration-uses.js";
 import { cacheKey, dropExtractionCache, readExtractionCache, sha256, writeExtractionCache, type CacheContents, type CacheEntry } from "./extraction-cache.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
 import { AppProgram, isLibraryFile, isStable, LIBRARY_ENTRY, PACKAGE_ROOT } from "./program.js";
@@ -306,6 +307,8 @@ export class AppExtractor {
   lastMode: "cache" | "partial" | "full" | undefined;
   /** When the extraction cache was there but the last `extract()` was full: why. */
   fullReason: string | undefined;
+  /** The app files whose declarations the last `extract()` read (none: all came from the cache). Reported for tests and the benchmark. */
+  lastRead: readonly string[] = [];
 
   constructor(readonly options: ExtractOptions) {
     this.mainFile = isAbsolute(options.mainFile) ? options.mainFile : resolve(options.projectDir, options.mainFile);
@@ -344,6 +347,7 @@ export class AppExtractor {
       if (reused) return reused;
     }
     this.lastMode = "full";
+    this.lastRead = [];
     // The previous Program's closures are taken before the new Program is built, so that
     // the previous type checker can be freed while the new one works. The first
     // extraction computes none: a one-shot command never needs them.
@@ -383,6 +387,7 @@ export class AppExtractor {
     const locations: Record<string, SourcePosition> = {};
     for (const [k, p] of Object.entries(result.locations)) locations[k] = { ...p, file: this.display(p.file) };
     if (this.cache && this.options.cacheDir !== undefined) this.storeFull(program, reader, results);
+    this.lastRead = files.map((f) => f.fileName);
     return { map: result.map, renames: result.renames, locations, warnings: [...warnings, ...result.warnings], files: files.map((f) => f.fileName), flows: result.flows };
   }
 
@@ -408,12 +413,14 @@ export class AppExtractor {
    * and checked across files, as one reading of the whole app would.
    */
   private fromCache(held: CacheContents): ExtractedApp | undefined {
-    const hashes = new Map<string, string | null>();
-    const hashOf = (file: string): string | null => {
-      let h = hashes.get(file);
-      if (h === undefined) hashes.set(file, (h = textHash(file)));
-      return h;
+    const texts = new Map<string, { readonly text: string; readonly hash: string } | null>();
+    const read = (file: string) => {
+      let t = texts.get(file);
+      if (t === undefined) texts.set(file, (t = fileText(file)));
+      return t;
     };
+    const hashOf = (file: string): string | null => read(file)?.hash ?? null;
+    const resolvesAsBefore = (file: string, e: CacheEntry) => e.resolutions.every(([name, to]) => (this.program.resolvedFileName(name, file) ?? null) === to);
     for (const [file, hash] of Object.entries(held.externals)) if (hashOf(file) !== hash) return this.fullBecause(`${file} changed`);
     // The files reached from the main file along the imports recorded for unchanged files.
     const changed = new Set<string>();
@@ -423,16 +430,39 @@ export class AppExtractor {
       const file = stack.pop()!;
       reached.push(file);
       const e = held.entries[file];
-      if (!e || hashOf(file) !== e.hash || e.resolutions.some(([name, to]) => (this.program.resolvedFileName(name, file) ?? null) !== to)) {
+      if (!e || hashOf(file) !== e.hash || !resolvesAsBefore(file, e)) {
         changed.add(file);
         continue;
       }
       if (e.global) return this.fullBecause(`${this.display(file)} declares globals`);
       for (const c of e.children) if (!seen.has(c)) seen.add(c), stack.push(c);
     }
+    // A file that changed only where an importer does not look (declaration-uses.ts): its imports
+    // resolve as before and the declarations the importer's names stand on have the same text.
+    const sameUses = new Map<string, boolean>();
+    const sameUse = (e: CacheEntry, c: string): boolean => {
+      const use = e.uses?.find(([f]) => f === c);
+      const before = held.entries[c];
+      const now = read(c);
+      if (!use || !before || !now || !isSourcePath(c)) return false;
+      const key = `${c}\0${use[1].join(",")}\0${use[2]}`;
+      let same = sameUses.get(key);
+      if (same === undefined) {
+        const sf = ts.createSourceFile(c, now.text, { languageVersion: this.program.options.target ?? ts.ScriptTarget.ES2022, jsDocParsingMode: ts.JSDocParsingMode.ParseForTypeErrors });
+        same = resolvesAsBefore(c, before) && declarationsHash(sf, use[1]) === use[2];
+        sameUses.set(key, same);
+      }
+      return same;
+    };
+    const validity = new Map<string, boolean>();
     const valid = (file: string): boolean => {
-      const e = held.entries[file];
-      return e !== undefined && !changed.has(file) && e.consulted.every(([c, h]) => !changed.has(c) && hashOf(c) === h);
+      let v = validity.get(file);
+      if (v === undefined) {
+        const e = held.entries[file];
+        v = e !== undefined && !changed.has(file) && e.consulted.every(([c, h]) => (!changed.has(c) && hashOf(c) === h) || sameUse(e, c));
+        validity.set(file, v);
+      }
+      return v;
     };
     const roots = reached.filter((f) => !valid(f));
     // A changed declaration or JSON file of the app's own: its importers say what it affects, a full reading is simpler.
@@ -441,6 +471,7 @@ export class AppExtractor {
       const order = postOrder(this.mainFile, (f) => held.entries[f]!.children);
       const app = this.assemble(order.filter((f) => held.entries[f]!.fragment).map((f) => [f, held.entries[f]!.fragment!] as const));
       if (app) this.lastMode = "cache";
+      this.lastRead = [];
       return app ?? this.fullBecause("a check across files failed");
     }
     const program = this.program.update(roots);
@@ -475,10 +506,17 @@ export class AppExtractor {
     const entries: Record<string, CacheEntry> = {};
     for (const f of order) {
       const sf = inProgram.get(f);
-      entries[f] = sf ? this.entry(program, sf, fresh.get(f) ?? (held.entries[f]?.fragment && valid(f) ? held.entries[f]!.fragment : undefined)) : held.entries[f]!;
+      if (sf) {
+        entries[f] = this.entry(program, sf, fresh.get(f) ?? (held.entries[f]?.fragment && valid(f) ? held.entries[f]!.fragment : undefined));
+        continue;
+      }
+      // Kept (valid): a consulted file that changed where this one does not look is recorded with its hash now.
+      const e = held.entries[f]!;
+      entries[f] = { ...e, consulted: e.consulted.map(([c, h]) => [c, hashOf(c) ?? h] as const) };
     }
     writeExtractionCache(this.cache!.dir, this.cache!.key, { externals: held.externals, entries });
     this.lastMode = "partial";
+    this.lastRead = [...build].map((sf) => sf.fileName);
     return app;
   }
 
@@ -520,14 +558,45 @@ export class AppExtractor {
       if (r !== sf.fileName) consulted.add(r);
       visit(r);
     }
+    const uses = fragment?.candidate ? this.usesOf(program, sf, kids, fragment) : [];
     return {
       hash: textHashOf(sf),
       resolutions: (this.program.resolutions.get(sf.fileName) ?? []).map(([name, to]) => [name, to ?? null] as const),
       children: kids,
       global: isGlobalFile(sf),
       consulted: [...consulted].sort().map((c) => [c, textHashOf(program.getSourceFile(c)!)] as const),
+      ...(uses.length > 0 ? { uses } : {}),
       ...(fragment ? { fragment } : {}),
     };
+  }
+
+  /**
+   * The app source files `sf` imports only by name and reaches by no other path (not through
+   * another file it imports, nor back through itself), with the names and the hash of the
+   * declarations those stand on (declaration-uses.ts); a file its fragment names (a position in
+   * it, which any edit above it moves) is left out.
+   */
+  private usesOf(program: ts.Program, sf: ts.SourceFile, kids: readonly string[], fragment: FileFragment): Array<readonly [string, readonly string[], string]> {
+    const further = new Set<string>();
+    const stack = kids.flatMap((k) => childrenOf(program, program.getSourceFile(k)!));
+    while (stack.length > 0) {
+      const f = stack.pop()!;
+      if (further.has(f)) continue;
+      further.add(f);
+      stack.push(...childrenOf(program, program.getSourceFile(f)!));
+    }
+    const referenced = new Set(sf.referencedFiles.map((r) => ts.resolveTripleslashReference(r.fileName, sf.fileName)));
+    const resolved = program as unknown as { getResolvedModule(f: ts.SourceFile, name: string, mode: ts.ResolutionMode): ts.ResolvedModuleWithFailedLookupLocations | undefined };
+    const resolve = (spec: ts.StringLiteralLike) => resolved.getResolvedModule(sf, spec.text, program.getModeForUsageLocation(sf, spec))?.resolvedModule?.resolvedFileName;
+    const text = JSON.stringify(fragment);
+    const out: Array<readonly [string, readonly string[], string]> = [];
+    for (const k of kids) {
+      if (!isSourcePath(k) || further.has(k) || referenced.has(k) || text.includes(basename(k).replace(/\.[^.]+$/, ""))) continue;
+      const names = namedImports(sf, k, moduleSpecifiers(sf), resolve);
+      const hash = names && declarationsHash(program.getSourceFile(k)!, names);
+      if (names && hash !== undefined) out.push([k, names, hash]);
+    }
+    return out;
   }
 
   /** After a full reading: the cache for every file, unless this app's file order or declarations cannot be reproduced from it. */
@@ -656,8 +725,14 @@ function textHashOf(sf: ts.SourceFile): string {
 
 /** sha256 of a file's text as the Program reads it; null when it cannot be read. */
 function textHash(file: string): string | null {
+  return fileText(file)?.hash ?? null;
+}
+
+/** A file's text and its sha256; null when it cannot be read. */
+function fileText(file: string): { readonly text: string; readonly hash: string } | null {
   try {
-    return sha256(readFileSync(file, "utf8"));
+    const text = readFileSync(file, "utf8");
+    return { text, hash: sha256(text) };
   } catch {
     return null;
   }

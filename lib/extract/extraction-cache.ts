@@ -7,7 +7,7 @@ import ts from "./typescript.cjs";
 /** Name of the cache file in the state folder (`.moose/`). */
 export const EXTRACTION_CACHE = "extraction-cache.json";
 /** Bumped when the layout or the meaning of an entry changes. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 /**
  * What the cache knows of one of the app's files (a source file, or a `.d.ts` or JSON file of the
@@ -25,6 +25,12 @@ export interface CacheEntry {
   readonly global: boolean;
   /** The other app files whose text its fragment depends on (what it imports, directly or not), with their hashes then. */
   readonly consulted: ReadonlyArray<readonly [file: string, hash: string]>;
+  /**
+   * Of the files it imports directly by name only: the names it takes and the hash of the
+   * declarations they stand on in that file (declaration-uses.ts). Such a file may change
+   * elsewhere (its hash in `consulted` differs) and the fragment still hold.
+   */
+  readonly uses?: ReadonlyArray<readonly [file: string, names: readonly string[], hash: string]>;
   /** What extraction found in it (source files only). */
   readonly fragment?: FileFragment;
 }
@@ -111,6 +117,8 @@ function wellFormed(e: unknown): e is CacheEntry {
   const pairs = (v: unknown, second: (x: unknown) => boolean) => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string" && second(p[1]));
   if (typeof e["hash"] !== "string" || typeof e["global"] !== "boolean" || !strings(e["children"])) return false;
   if (!pairs(e["resolutions"], (x) => x === null || typeof x === "string") || !pairs(e["consulted"], (x) => typeof x === "string")) return false;
+  const uses = e["uses"];
+  if (uses !== undefined && !(Array.isArray(uses) && uses.every((u) => Array.isArray(u) && u.length === 3 && typeof u[0] === "string" && strings(u[1]) && typeof u[2] === "string"))) return false;
   const f = e["fragment"];
   if (f === undefined) return true;
   if (!isObject(f) || typeof f["candidate"] !== "boolean") return false;
