@@ -112,7 +112,7 @@ test("usage errors exit 2; --version and --help exit 0; unfinished commands say 
   t.regex(prod.stderr, /error\[CONFIG_NOT_FOUND\]: .*run `moose init`/);
 });
 
-test("TypeScript is loaded from a V8 code cache: written by the first command, rewritten when V8 rejects it, off with MOOSE_NO_COMPILE_CACHE", (t) => {
+test("TypeScript is loaded from a V8 code cache: written by the first command, rewritten when V8 rejects it or when it was written by a command that read no app, off with MOOSE_NO_COMPILE_CACHE", (t) => {
   const root = tempDir("code-cache");
   t.is(moose(root, ["init", "demo"]).code, 0);
   const dir = join(root, "demo");
@@ -132,6 +132,9 @@ test("TypeScript is loaded from a V8 code cache: written by the first command, r
   const path = join(cacheHome, "moose-migrate", file!);
   const written = statSync(path).size;
   t.true(written > 100_000, `cache of ${written} bytes`);
+  // The first byte says whether the command that wrote it read an app with TypeScript: this one did not (the
+  // plan before it wrote the extraction cache, so every file came from there).
+  t.is(readFileSync(path)[0], 0);
 
   // A damaged cache is rejected by V8, the command still works, and the cache is written again.
   writeFileSync(path, "not a code cache");
@@ -140,4 +143,18 @@ test("TypeScript is loaded from a V8 code cache: written by the first command, r
   t.is(damaged.stdout, off.stdout);
   t.true(statSync(path).size > 100_000);
   t.deepEqual(cacheFiles(), [file]);
+  // A cache written by commands that read no app lacks the parser's and checker's functions: the next
+  // command that reads a file writes it again, with them, and later ones keep it.
+  t.is(readFileSync(path)[0], 0);
+  const loadOnly = statSync(path).size;
+  const main = join(dir, "app", "index.ts");
+  writeFileSync(main, `${readFileSync(main, "utf8")}\n// edited\n`);
+  const reading = moose(dir, ["plan"], env);
+  t.is(reading.code, 0, reading.stderr);
+  t.is(readFileSync(path)[0], 1);
+  t.true(statSync(path).size > loadOnly, `${statSync(path).size} bytes after reading a file, ${loadOnly} before`);
+  const kept = statSync(path).mtimeMs;
+  writeFileSync(main, `${readFileSync(main, "utf8")}// again\n`);
+  t.is(moose(dir, ["plan"], env).code, 0);
+  t.is(statSync(path).mtimeMs, kept, "a cache written by a command that read an app is not written again");
 });

@@ -36,6 +36,7 @@ import { RUNTIME_ENV_NAME } from "../engines/olap/runtime-env.js";
 import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from "../engines/olap/cluster.js";
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { assembleMap, combineFragments, recordMismatch, referenceErrors, tablesOf, type FileFragment } from "./fragments.js";
+import { noteAppRead } from "./code-cache-grade.cjs";
 import { declarationsHash, namedImports } from "./declaration-uses.js";
 import { cacheKey, dropExtractionCache, readExtractionCache, sha256, writeExtractionCache, type CacheContents, type CacheEntry } from "./extraction-cache.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
@@ -381,6 +382,7 @@ export class AppExtractor {
 
     const reader = new DeclarationReader(program.getTypeChecker(), files, (file) => this.display(file), results, this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database, this.options.clusters);
     const result = reader.read();
+    noteAppRead();
     if (result.errors.length > 0) {
       throw new InvalidInputErrors(this.withTypeErrors(program, result.errors).map((e) => relativize(e, this.options.projectDir)));
     }
@@ -498,6 +500,7 @@ export class AppExtractor {
     const readerFiles = userFiles.filter((f) => inProgram.has(f)).map((f) => inProgram.get(f)!);
     const reader = new DeclarationReader(program.getTypeChecker(), readerFiles, (file) => this.display(file), new Map(), this.options.topicRetentionMs ?? DEFAULT_TOPIC_RETENTION_MS, this.options.database, this.options.clusters, { build, external: tablesOf(kept) });
     const result = reader.read();
+    noteAppRead();
     if (result.errors.length > 0 || reader.usedRegistry) return this.fullBecause(result.errors.length > 0 ? "a declaration has errors" : "a registry getter was read");
     const fresh = new Map<string, FileFragment>();
     for (const sf of build) fresh.set(sf.fileName, this.fragment(reader, sf, diagnostics.get(sf)!));

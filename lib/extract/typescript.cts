@@ -10,8 +10,12 @@
  * first command that loads TypeScript, V8's code for the file (with the functions
  * that command compiled) is written to the user's cache folder, and later
  * commands start from it. V8 checks the data against the source and its own
- * version and flags; rejected data is rewritten. `MOOSE_NO_COMPILE_CACHE=1`
- * turns the cache off.
+ * version and flags; rejected data is rewritten. A cache written by a command
+ * that read no app with TypeScript (a `plan` whose files all came from the
+ * extraction cache, `ls`) lacks the parser's, binder's and checker's functions,
+ * which every later reading would compile again (about 0.4 s of CPU at 1,000
+ * tables): the first command that reads an app rewrites it, once. Its first byte
+ * says which kind it is. `MOOSE_NO_COMPILE_CACHE=1` turns the cache off.
  *
  * Modules import this file instead of `"typescript"` (`import ts from
  * "./typescript.cjs"`): same value, same types.
@@ -21,6 +25,11 @@ import os = require("node:os");
 import path = require("node:path");
 import vm = require("node:vm");
 import NodeModule = require("node:module");
+import grade = require("./code-cache-grade.cjs");
+
+/** The cache file's first byte: written by a command that read an app with TypeScript, or not. */
+const READ_APP = 1;
+const LOAD_ONLY = 0;
 
 /** Where the code cache lives: `$XDG_CACHE_HOME/moose-migrate`, `~/.cache/moose-migrate`, else the temp folder. */
 function cacheDir(): string {
@@ -41,10 +50,13 @@ function preload(): void {
     return;
   }
   const key = `${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}`;
-  const cacheFile = path.join(cacheDir(), `typescript-${key.replace(/[^A-Za-z0-9._-]/g, "_")}.v8cache`);
+  const cacheFile = path.join(cacheDir(), `typescript-${key.replace(/[^A-Za-z0-9._-]/g, "_")}.graded.v8cache`);
   let cachedData: Buffer | undefined;
+  let kind: number | undefined;
   try {
-    cachedData = fs.readFileSync(cacheFile);
+    const raw = fs.readFileSync(cacheFile);
+    kind = raw[0];
+    cachedData = raw.length > 1 && (kind === READ_APP || kind === LOAD_ONLY) ? raw.subarray(1) : undefined;
   } catch {
     cachedData = undefined;
   }
@@ -56,17 +68,18 @@ function preload(): void {
   run.call(mod.exports, mod.exports, NodeModule.createRequire(file), mod, file, path.dirname(file));
   mod.loaded = true;
   require.cache[file] = mod;
-  if (!cachedData || script.cachedDataRejected) {
-    // Written when the process ends, so that the cache holds the functions this command compiled.
-    process.once("exit", () => writeCache(script, cacheFile));
-  }
+  const missing = !cachedData || script.cachedDataRejected;
+  // Written when the process ends, so that the cache holds the functions this command compiled.
+  process.once("exit", () => {
+    if (missing || (kind !== READ_APP && grade.appRead())) writeCache(script, cacheFile, grade.appRead() ? READ_APP : LOAD_ONLY);
+  });
 }
 
-function writeCache(script: vm.Script, cacheFile: string): void {
+function writeCache(script: vm.Script, cacheFile: string, kind: number): void {
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     const temp = `${cacheFile}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, script.createCachedData());
+    fs.writeFileSync(temp, Buffer.concat([Buffer.from([kind]), script.createCachedData()]));
     fs.renameSync(temp, cacheFile);
     // Caches of other TypeScript or Node.js versions are never read again.
     for (const name of fs.readdirSync(path.dirname(cacheFile))) {

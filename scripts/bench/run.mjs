@@ -956,10 +956,15 @@ ${historySection()}
 
 Every \`moose plan\` in the history batch follows a one-model-file edit, with \`.moose/\` as the run before left
 it: the extraction cache (\`.moose/extraction-cache.json\`) holds what extraction found per file, and the
-command reads only the edited file and the files whose results depend on it (here the view file that imports it,
-which makes TypeScript parse the ten model files that view file imports). A file's entry is used only when the
-sha256 of its text, where each of its imports resolves, and the hashes of every file it depends on (what it
-imports, directly or not) are what the entry recorded; the cache was written by the same build of the extractor,
+command reads only the edited file and the files whose results depend on what changed in it. The edited model
+file is imported by a view file that takes another table of it by name (\`import { table0525 } from …\`), and the
+edit adds a column to the file's first table: the declarations the view's table stands on there have the same
+text (\`lib/extract/declaration-uses.ts\`), so the view file's entry holds and TypeScript parses the edited file
+alone (an edit of the table the view reads would read the view file again, and with it the ten model files it
+imports). A file's entry is used only when the sha256 of its text, where each of its imports resolves, and the
+hashes of every file it depends on (what it imports, directly or not) are what the entry recorded — or, for a
+file it imports only by name and reaches no other way, the hash of the declarations those names stand on there;
+the cache was written by the same build of the extractor,
 TypeScript version and options; its body matches its checksum; and no file outside the app it used changed.
 Anything else — and any error, a global declaration file, a registry getter — is a full extraction, whose result
 the partial one equals byte for byte (\`tests/extraction-cache.test.ts\`). The summary row gives the CPU time of
@@ -990,7 +995,8 @@ ${slopeTable()}
 
 ${esmTypescriptNote()}
 - Cold commands load TypeScript from a V8 code cache (\`~/.cache/moose-migrate\`, written by the first command
-  that loads it; here by the unmeasured warm-up run). The *without the TypeScript code cache* rows
+  that loads it, and once more by the first command that reads an app with TypeScript when the one that wrote it
+  read none, so that it holds the parser's and checker's functions; here by the unmeasured warm-up runs). The *without the TypeScript code cache* rows
   (\`MOOSE_NO_COMPILE_CACHE=1\`) show what the very first command on a machine costs.
 - \`moose dev\` figures (dev loop, peak RSS) are measured by starting \`moose dev --port <free port>\` on a copy of
   the app, waiting for its first cycle, then adding one column to a model file ${DEV_EDITS} times; each save is timed
