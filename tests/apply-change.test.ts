@@ -104,6 +104,7 @@ test("infraMapHasher: the hash of every state of a replay is hashInfraMap's, wit
   }
   // Shapes it leaves to hashInfraMap: no plain views (left out of the text), names JSON treats specially, unsorted or undefined members.
   t.is(hash({ ...state, plainViews: {} }), hashInfraMap(state));
+  t.is(hash({ ...state, sqlResources: {} }), hashInfraMap(state));
   const odd = JSON.parse(`{"__proto__": ${JSON.stringify(users)}, "toJSON": ${JSON.stringify(users)}, "é": ${JSON.stringify(users)}}`) as InfraMap["tables"];
   t.is(hash({ ...state, tables: odd }), hashInfraMap({ ...state, tables: odd }));
   t.is(hash({ ...state, tables: { Z: users, A: { ...users, ttl: undefined } } }), hashInfraMap({ ...state, tables: { A: users, Z: users } }));

@@ -20,7 +20,7 @@ import { liveDrift } from "../migrations/apply/status.js";
 import { learnSqlResources } from "../engines/olap/sql-resource-policy.js";
 import { sqlResourceRelations } from "../model/sql-resource-facts.js";
 import { applyChange } from "../model/apply-change.js";
-import { hashInfraMap, plainViewsOf, withPlainViews, type InfraMap } from "../model/infra-map.js";
+import { infraMapHasher, plainViewsOf, withPlainViews, type InfraMap } from "../model/infra-map.js";
 import { plan as planChanges, type Plan } from "../plan/plan.js";
 import { guardedByPreflight } from "../plan/risk.js";
 import { applicableHints, checkAppSql, planAgainst } from "../project/plan-project.js";
@@ -102,6 +102,11 @@ export class DevSession {
   private readonly acceptedRenames: RenameSuggestion[] = [];
   /** Renames applied since the last committed migration, so the draft shows them as renames. */
   private readonly appliedRenames: RenameSuggestion[] = [];
+  /**
+   * hashInfraMap for the states this session holds, which share most entries from one save to
+   * the next: an unchanged entry's text is written once, not again by each hash of every save.
+   */
+  private readonly hash = infraMapHasher();
 
   constructor(private readonly options: DevSessionOptions) {
     this.extractor = new AppExtractor({ projectDir: options.config.projectDir, mainFile: options.config.paths.mainFile, topicRetentionMs: options.config.streaming.retentionMs, database: options.config.olap.database, clusters: (options.config.olap.clusters ?? []).map((c) => c.name) });
@@ -169,7 +174,7 @@ export class DevSession {
     }
     const applied = await this.appliedState(files);
     const draft = draftRecord ? readDraft(this.migrationsDir, this.display(this.migrationsDir)) : undefined;
-    this.live = draft && draft.parent === hashInfraMap(applied) ? replayMigrations([draft], applied).state : applied;
+    this.live = draft && draft.parent === this.hash(applied) ? replayMigrations([draft], applied).state : applied;
     const reconciled = await this.reconcile();
     const adopted = await this.adopt(files);
     return { deployed, reconciled, adopted };
@@ -228,7 +233,7 @@ export class DevSession {
     }
     await learnSqlResources(this.live);
     const planNow = () =>
-      planAgainst(app, this.live, { kind: "migrations", count: 0 }, { renames: renameHints(this.acceptedRenames), rebuildSuffix: timestampId(new Date()) });
+      planAgainst(app, this.live, { kind: "migrations", count: 0 }, { renames: renameHints(this.acceptedRenames), rebuildSuffix: timestampId(new Date()) }, this.hash(this.live));
     let report = planNow();
     // Each drop + add that looks like a rename is asked about once per session.
     const fresh = report.suggestions.filter((s) => !this.answered.has(suggestionKey(s)));
@@ -316,8 +321,8 @@ export class DevSession {
       rmSync(path, { force: true });
       return undefined;
     }
-    const parent = hashInfraMap(applied);
-    const result = hashInfraMap(this.live);
+    const parent = this.hash(applied);
+    const result = this.hash(this.live);
     const text = renderMigration({ id: DRAFT_ID, plan: planChanges(net, { from: applied, to: this.live }), parent, result, toolVersion });
     // A Moose app has no migrations folder until the first draft.
     mkdirSync(this.migrationsDir, { recursive: true });
@@ -340,10 +345,10 @@ export class DevSession {
     const records = await ledger.list();
     const recorded = new Set(records.map((r) => r.id));
     const replay = replayMigrations(files);
-    const liveHash = hashInfraMap(this.live);
+    const liveHash = this.hash(this.live);
     let upTo = -1;
     replay.migrations.forEach((m, i) => {
-      if (hashInfraMap(m.after) === liveHash) upTo = i;
+      if (this.hash(m.after) === liveHash) upTo = i;
     });
     const adopted: string[] = [];
     for (let i = 0; i <= upTo; i++) {

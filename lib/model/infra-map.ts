@@ -572,7 +572,9 @@ export function infraMapHasher(): (map: InfraMap) => string {
     return record(value, out, (key, entry, o) => (o.push(member(key, entry)), true));
   };
   return (map) => {
-    const plain = map.plainViews !== undefined && Object.keys(map.plainViews).length === 0 ? withPlainViews(map, {}) : map;
+    // Empty collections that are left out of the text, as hashInfraMap leaves them out.
+    let plain = map.plainViews !== undefined && Object.keys(map.plainViews).length === 0 ? withPlainViews(map, {}) : map;
+    if (plain.sqlResources !== undefined && Object.keys(plain.sqlResources).length === 0) plain = withSqlResources(plain, {});
     const parts: Buffer[] = [];
     if (!record(plain, parts, collection)) return hashInfraMap(map);
     return "sha256:" + createHash("sha256").update(Buffer.concat(parts)).digest("hex");
