@@ -300,3 +300,25 @@ test("a workspace package read from its source, an app declaration file and a JS
   t.not(compare(t, project, cacheDir, "back to its source"), undefined);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("a `declare global` block in the edited file is part of every importer's dependency on it", (t) => {
+  const files: Record<string, string> = {
+    "app/models.ts":
+      'import { OlapTable } from "moose-migrate";\ndeclare global {\n  type GlobalCount = number;\n}\nexport interface UserRow { id: string; name: string }\nexport const users = new OlapTable<UserRow>("Users");\n',
+    "app/views.ts":
+      'import { MaterializedView, sql } from "moose-migrate";\nimport { users } from "./models";\ninterface Totals { name: string; n: GlobalCount }\nexport const totals = new MaterializedView<Totals>({\n  materializedViewName: "Totals_MV",\n  tableName: "Totals",\n  orderByFields: ["name"],\n  selectStatement: sql`SELECT name, count() AS n FROM ${users} GROUP BY name`,\n  selectTables: [users],\n});\n',
+    "app/index.ts": 'export * from "./models";\nexport * from "./views";\n',
+  };
+  const dir = withLibrary(files);
+  const cacheDir = join(dir, ".moose");
+  const read = (what: string): string[] => {
+    const extractor = new AppExtractor({ projectDir: dir, mainFile: "app/index.ts", cacheDir });
+    const cached = JSON.stringify(extractor.extract(), null, 1);
+    t.is(cached, outcome(dir, undefined).text, `after ${what}: the cached extraction (${extractor.lastMode}) differs from a full one`);
+    return extractor.lastRead.map((f) => relative(dir, f)).sort();
+  };
+  read("the first run");
+  writeFileSync(join(dir, "app/models.ts"), readFileSync(join(dir, "app/models.ts"), "utf8").replace("type GlobalCount = number;", "type GlobalCount = string;"));
+  t.true(read("the global alias the view's record uses changed").includes("app/views.ts"));
+  rmSync(dir, { recursive: true, force: true });
+});

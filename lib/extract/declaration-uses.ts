@@ -87,7 +87,8 @@ function declaredNames(s: ts.Statement): string[] {
   }
   if (ts.isFunctionDeclaration(s) || ts.isClassDeclaration(s)) return s.name ? [s.name.text] : [];
   if (ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s) || ts.isEnumDeclaration(s)) return [s.name.text];
-  if (ts.isModuleDeclaration(s) && ts.isIdentifier(s.name)) return [s.name.text];
+  // `declare global { … }` is named by an identifier too, but declares nothing of this file: always included.
+  if (ts.isModuleDeclaration(s) && ts.isIdentifier(s.name) && (s.flags & ts.NodeFlags.GlobalAugmentation) === 0) return [s.name.text];
   return [];
 }
 
