@@ -112,6 +112,29 @@ test("infraMapHasher: the hash of every state of a replay is hashInfraMap's, wit
   t.is(hash({ ...state, tables: { Other: users } }), hashInfraMap({ ...state, tables: { Other: users } }));
 });
 
+test("infraMapHasher: tables added one, a few and many at a time, out of order, with names that sort first or that JS orders by number, hash as hashInfraMap does", (t) => {
+  const hash = infraMapHasher();
+  let state: InfraMap = base;
+  const add = (...names: string[]): void => {
+    for (const name of names) state = applyChange(state, { kind: "table.create", table: table(name, [["id", "String"]]) });
+    t.is(hash(state), hashInfraMap(state), names.join(","));
+  };
+  add("T5");
+  add("T50");
+  add("T10", "A", "T9", "Zz");
+  add("a", "_", "T500", "T499");
+  add(...Array.from({ length: 12 }, (_, i) => `Many${11 - i}`));
+  // Integer-like names come first in Object.keys whenever they are added; sorted as text all the same.
+  add("42", "7");
+  add("T51");
+  // The same keys in another order, and fewer keys.
+  const reversed = Object.fromEntries(Object.entries(state.tables).reverse());
+  t.is(hash({ ...state, tables: reversed }), hashInfraMap(state));
+  const { T50: _gone, ...fewer } = state.tables;
+  t.is(hash({ ...state, tables: fewer }), hashInfraMap({ ...state, tables: fewer }));
+  t.is(hash(state), hashInfraMap(state));
+});
+
 const errors: readonly { change: Change; message: string }[] = [
   { change: { kind: "table.create", table: users }, message: "cannot create table Users: it already exists" },
   { change: { kind: "table.drop", table: table("Nope", []) }, message: "cannot drop table Nope: there is no table Nope" },

@@ -519,13 +519,16 @@ export function hashInfraMap(map: InfraMap): string {
 /**
  * {@link hashInfraMap} for a series of maps that share most of their entries, as the states
  * of a replay do (`applyChange` copies only the entries a change touches): each entry's
- * canonical text is kept per entry object, so a map costs the text of its new entries, one
- * join and one SHA-256, not a walk of every object in it. Hashing the state after every
- * file of a long history with `hashInfraMap` grows with the square of its length.
+ * canonical text is kept per entry object, and each collection's sorted names are kept for
+ * the next map (one with a few names added is sorted by putting those in place), so a map
+ * costs the text of its new entries, one join and one SHA-256, not a walk of every object in
+ * it. Hashing the state after every file of a long history with `hashInfraMap` grows with
+ * the square of its length.
  *
  * The entries must not change after they were hashed (maps are values: nothing in this
  * package changes an entry in place). Anything a plain record of plain entries does not
- * describe is hashed by `hashInfraMap` itself, so the text is always the same.
+ * describe, and a name that is an array index (JSON writes those first, by number), is
+ * hashed by `hashInfraMap` itself, so the text is always the same.
  *
  * @example
  * const hash = infraMapHasher();
@@ -546,13 +549,38 @@ export function infraMapHasher(): (map: InfraMap) => string {
   const OPEN = Buffer.from("{");
   const CLOSE = Buffer.from("}");
   const COMMA = Buffer.from(",");
+  /**
+   * The keys of the record hashed last in each place (the map itself, or a kind), and them sorted.
+   * A replay's next record usually has the same keys, or them and a few more at the end (a copy
+   * with entries added, as `applyChange` makes it): those are put in place, the rest not sorted again.
+   */
+  const last = new Map<string, { readonly keys: readonly string[]; readonly sorted: readonly string[]; readonly indexLike: boolean }>();
+  /** The keys in the order they are hashed; undefined when one is an array index (JSON writes those first: left to `hashInfraMap`). */
+  const sortedKeys = (place: string, r: object): readonly string[] | undefined => {
+    const keys = Object.keys(r);
+    const before = last.get(place);
+    let sorted: readonly string[];
+    let indexLike: boolean;
+    if (before !== undefined && keys.length >= before.keys.length && keys.length - before.keys.length <= ADDED_KEYS_INSERTED && startsWith(keys, before.keys)) {
+      const added = keys.slice(before.keys.length);
+      sorted = added.length === 0 ? before.sorted : withInserted(before.sorted, added);
+      indexLike = before.indexLike || added.some(isArrayIndex);
+    } else {
+      sorted = keys.slice().sort();
+      indexLike = keys.some(isArrayIndex);
+    }
+    last.set(place, { keys, sorted, indexLike });
+    return indexLike ? undefined : sorted;
+  };
   /** Appends a record written as `canonicalForm` would to `out`; false when it is not a plain record (then `hashInfraMap` decides). */
-  const record = (value: unknown, out: Buffer[], entries: (key: string, v: unknown, out: Buffer[]) => boolean): boolean => {
+  const record = (place: string, value: unknown, out: Buffer[], entries: (key: string, v: unknown, out: Buffer[]) => boolean): boolean => {
     if (value === null || typeof value !== "object" || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return false;
     const r = value as Record<string, unknown>;
+    const keys = sortedKeys(place, r);
+    if (keys === undefined) return false;
     out.push(OPEN);
     let first = true;
-    for (const k of Object.keys(r).sort()) {
+    for (const k of keys) {
       if (k === "__proto__" || k === "toJSON") return false;
       const v = r[k];
       if (v === undefined) continue;
@@ -569,16 +597,45 @@ export function infraMapHasher(): (map: InfraMap) => string {
       return true;
     }
     out.push(Buffer.from(`${JSON.stringify(kind)}:`));
-    return record(value, out, (key, entry, o) => (o.push(member(key, entry)), true));
+    return record(kind, value, out, (key, entry, o) => (o.push(member(key, entry)), true));
   };
   return (map) => {
     // Empty collections that are left out of the text, as hashInfraMap leaves them out.
     let plain = map.plainViews !== undefined && Object.keys(map.plainViews).length === 0 ? withPlainViews(map, {}) : map;
     if (plain.sqlResources !== undefined && Object.keys(plain.sqlResources).length === 0) plain = withSqlResources(plain, {});
     const parts: Buffer[] = [];
-    if (!record(plain, parts, collection)) return hashInfraMap(map);
+    if (!record("", plain, parts, collection)) return hashInfraMap(map);
     return "sha256:" + createHash("sha256").update(Buffer.concat(parts)).digest("hex");
   };
+}
+
+/** More keys added than this are sorted with the rest (inserting each costs a copy of the list). */
+const ADDED_KEYS_INSERTED = 8;
+
+/** A key JavaScript orders before all others, by number ("7" before "42"), whatever order it was sorted in. */
+function isArrayIndex(key: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) <= 4294967294;
+}
+
+function startsWith(keys: readonly string[], prefix: readonly string[]): boolean {
+  for (let i = 0; i < prefix.length; i++) if (keys[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** `sorted` with `added` (keys it does not hold) put in place, in the order `Array#sort` gives: by UTF-16 code units, as `<` compares. */
+function withInserted(sorted: readonly string[], added: readonly string[]): string[] {
+  const out = sorted.slice();
+  for (const key of added) {
+    let lo = 0;
+    let hi = out.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (out[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    out.splice(lo, 0, key);
+  }
+  return out;
 }
 
 /** Parse and check a serialized map (snapshots, remote instances). */
