@@ -132,8 +132,9 @@ export function statementsForChanges(changes: readonly Change[], ctx: SqlContext
       const adds = (absorbs.get(i) ?? []).map((j) => changes[j] as ChangeOf<"table.addColumn">);
       out.push(setOrderByStatements(change, here, adds));
     } else out.push(statementsFor(change, here));
-    // Only tables matter for rendering; other kinds are not replayed.
-    if (state !== undefined && change.kind.startsWith("table.")) state = { tables: applyChange({ ...emptyInfraMap(), tables: state.tables }, change).tables };
+    // Only tables matter for rendering; other kinds are not replayed. After the last change the
+    // state is not read: applying it would copy every table of the map for nothing.
+    if (state !== undefined && i < changes.length - 1 && change.kind.startsWith("table.")) state = { tables: applyChange({ ...emptyInfraMap(), tables: state.tables }, change).tables };
   });
   return out;
 }
