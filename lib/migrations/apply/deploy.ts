@@ -15,8 +15,8 @@ import { replayMigrations, type ReplayedMigration } from "../files/sequence.js";
 import { editableAfterFailure, historyProblems, liveDrift } from "./status.js";
 import { guardMigrationSql } from "./sql-guard.js";
 import { approvalOf, stepLabel } from "../files/steps.js";
-import { planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
-import { effectsLocated } from "./execute.js";
+import { effectsRun, planUnits, runUnits, withMigrationLock, type LockOptions, type OpenEngines, type RunEngines, type RunEvent, type RunUnit, type UnitOutcome } from "./runner.js";
+import { effectsLocated, type Effect } from "./execute.js";
 
 export type { ChangeApplier } from "./execute.js";
 
@@ -142,7 +142,8 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
   }
 
   // What the target's version cannot run is refused before any step, naming the file, line and step.
-  const openEnginesChecked = preflightStatements(pending.map((f) => replayed.get(f.id)!), openEngines);
+  const planned = new Map<string, readonly Effect[][]>();
+  const openEnginesChecked = preflightStatements(pending.map((f) => replayed.get(f.id)!), openEngines, planned);
   if (options.dryRun) {
     const planned = await planUnits(pending.map((f) => deployUnit(replayed.get(f.id)!)), openEnginesChecked);
     pending.forEach((file, k) => outcomes.push({ id: file.id, status: "planned", steps: plannedSteps(file.up, planned[k]!, losses.get(file.id)) }));
@@ -172,6 +173,7 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
         resumeRunning: options.resumeRunning ?? false,
         // Read under the lock above: a migration with no record is begun by the write that completes the one before it.
         records: recorded,
+        effects: planned,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       },
       "deploy",
@@ -186,14 +188,18 @@ export async function deploy(files: readonly MigrationFile[], ledger: Ledger, op
 /**
  * The engines, opened, once every pending migration's statements could be written for the
  * server's version: a step it cannot run (`UNSUPPORTED_BY_SERVER`, `NEEDS_REBUILD`) is refused
- * with its file:line and step before anything is recorded or run.
+ * with its file:line and step before anything is recorded or run. What they were written as is
+ * kept in `planned` by migration id, for the runner to run as they are (RunHooks.effects).
  */
-function preflightStatements(pending: readonly ReplayedMigration[], openEngines: OpenEngines): OpenEngines {
+function preflightStatements(pending: readonly ReplayedMigration[], openEngines: OpenEngines, planned: Map<string, readonly Effect[][]>): OpenEngines {
   return async (needs) => {
     const engines = await openEngines(needs);
     try {
       const capabilities = await engines.olap.capabilities();
-      for (const m of pending) await effectsLocated(executable(m), { database: engines.olap.database, capabilities, state: m.before }, engines.workflows !== undefined, m);
+      for (const m of pending) {
+        const unit = deployUnit(m);
+        planned.set(unit.record.id, await effectsLocated(unit.steps, { database: engines.olap.database, capabilities, state: unit.state, run: effectsRun(unit) }, engines.workflows !== undefined, m));
+      }
     } catch (error) {
       await engines.close();
       throw error;

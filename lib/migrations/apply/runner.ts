@@ -113,6 +113,12 @@ export interface RunHooks {
    * `beforeUnit` call (deploy's concerns recorded units only); not for runs with `afterUnit`.
    */
   readonly records?: ReadonlyMap<string, MigrationRecord>;
+  /**
+   * What the units' steps run, by ledger record id, as the caller already worked it out on the
+   * engines `openEngines` returns, with the unit's {@link effectsRun} (deploy's pre-flight does, for
+   * every pending migration): taken as it is instead of being written again for every unit.
+   */
+  readonly effects?: ReadonlyMap<string, readonly Effect[][]>;
 }
 
 /** A unit begun, with its first step marked started, by the write that completed the unit before it. */
@@ -174,7 +180,7 @@ async function takeLock(ledger: Ledger, owner: string, ttl: number, waitMs: numb
 }
 
 /** Names a unit's writes (see staged-insert.ts): its ledger record and direction. */
-function effectsRun(unit: RunUnit): EffectsRun {
+export function effectsRun(unit: RunUnit): EffectsRun {
   return { migrationId: unit.record.id, direction: unit.record.id.endsWith(".rollback") ? "down" : "up" };
 }
 
@@ -203,7 +209,7 @@ export async function runUnits(units: readonly RunUnit[], ledger: Ledger, openEn
   const outcomes: UnitOutcome[] = [];
   try {
     const ctx = { database: engines.olap.database, capabilities: await engines.olap.capabilities() };
-    await checkRuntimeEnv(units, ctx, engines.workflows !== undefined);
+    await checkRuntimeEnv(units, ctx, engines.workflows !== undefined, hooks.effects);
     await hooks.beforeAll?.(engines, units);
     let ok = true;
     let handoff: Handoff | undefined;
@@ -225,9 +231,9 @@ export async function runUnits(units: readonly RunUnit[], ledger: Ledger, openEn
   return outcomes;
 }
 
-/** What the unit's steps run, for its ledger record and the run's staging tables. */
-function unitEffects(unit: RunUnit, engines: RunEngines, ctx: { readonly database: string; readonly capabilities: OlapCapabilities }): Promise<Effect[][]> {
-  return effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, engines.workflows !== undefined);
+/** What the unit's steps run, for its ledger record and the run's staging tables (the caller's, when it worked them out: see RunHooks.effects). */
+async function unitEffects(unit: RunUnit, engines: RunEngines, ctx: { readonly database: string; readonly capabilities: OlapCapabilities }, known: RunHooks["effects"]): Promise<readonly Effect[][]> {
+  return known?.get(unit.record.id) ?? effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, engines.workflows !== undefined);
 }
 
 /** Writes with keyed INSERTs leave staging "done" marks, dropped after the unit completes (see staged-insert.ts). */
@@ -239,11 +245,12 @@ function writesStaged(effects: readonly Effect[][]): boolean {
  * Every environment variable the units' statements read (`mooseRuntimeEnv.get`) is set, or
  * `RUNTIME_ENV_MISSING` names the first missing one and its step before anything runs or is recorded.
  */
-async function checkRuntimeEnv(units: readonly RunUnit[], ctx: { readonly database: string; readonly capabilities: OlapCapabilities }, workflowsEnabled: boolean): Promise<void> {
+async function checkRuntimeEnv(units: readonly RunUnit[], ctx: { readonly database: string; readonly capabilities: OlapCapabilities }, workflowsEnabled: boolean, known: RunHooks["effects"]): Promise<void> {
   for (const unit of units) {
+    const planned = known?.get(unit.record.id);
     // Only a step whose change names a variable can read one; most runs have none to look for.
-    if (!unit.steps.some((s) => s.change !== null && JSON.stringify(s.change).includes('"runtimeEnv":'))) continue;
-    const effects = await effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, workflowsEnabled);
+    if (!planned && !unit.steps.some((s) => s.change !== null && JSON.stringify(s.change).includes('"runtimeEnv":'))) continue;
+    const effects = planned ?? (await effectsForSteps(unit.steps, { ...ctx, state: unit.state, run: effectsRun(unit) }, workflowsEnabled));
     assertRuntimeEnv(effects, (step) => `step ${step + 1} of ${unit.id}${stepSubject(unit.steps[step]?.change ?? null)}`);
   }
 }
@@ -277,7 +284,7 @@ async function runUnit(
     done = new Set(existing ? await ledger.stepsDone(ledgerId) : []);
     await hooks.beforeUnit?.(unit, engines, done, existing);
     // Everything that can fail before the first statement runs happens before the ledger records a start.
-    allEffects = await unitEffects(unit, engines, ctx);
+    allEffects = await unitEffects(unit, engines, ctx, hooks.effects);
     // The lock is ours, so a record left `running` belongs to a run that died: settle the step it was on.
     const interrupted = existing?.status === "running" && (await ledger.get(ledgerId))?.status === "running";
     if (interrupted) await settleInterrupted(unit, done, allEffects, ledger, engines, hooks.resumeRunning ?? false);
@@ -329,7 +336,7 @@ async function runUnit(
     // unit, when it can be: see RunHooks.records); any other marks the next step started.
     const following = unit.steps.findIndex((_, k) => k > i && !done.has(k));
     markedNext = i !== lastToRun && following >= 0 ? following : -1;
-    const chained = i === lastToRun && next !== undefined && !writesStaged(allEffects) ? await unitEffects(next, engines, ctx).catch(() => undefined) : undefined;
+    const chained = i === lastToRun && next !== undefined && !writesStaged(allEffects) ? await unitEffects(next, engines, ctx, hooks.effects).catch(() => undefined) : undefined;
     if (chained !== undefined && next !== undefined) {
       const first = { index: 0, statements: (chained[0] ?? []).map(effectText) };
       const { begun } = await ledger.completeAndBegin(ledgerId, i, statements, { migration: next.record, step: first });
