@@ -1,7 +1,7 @@
 import test from "ava";
 import type { Change } from "../lib/diff/change.js";
 import { applyChange, applyChanges } from "../lib/model/apply-change.js";
-import { canonicalJson, hashInfraMap, infraMapHasher, type InfraMap } from "../lib/model/infra-map.js";
+import { canonicalJson, hashInfraMap, infraMapHasher, type InfraMap, type Table } from "../lib/model/infra-map.js";
 import { api, infra, syncProcess, table, topic, view, workflow } from "./helpers/model-builders.js";
 
 const users = table("Users", [
@@ -132,6 +132,43 @@ test("infraMapHasher: tables added one, a few and many at a time, out of order, 
   t.is(hash({ ...state, tables: reversed }), hashInfraMap(state));
   const { T50: _gone, ...fewer } = state.tables;
   t.is(hash({ ...state, tables: fewer }), hashInfraMap({ ...state, tables: fewer }));
+  t.is(hash(state), hashInfraMap(state));
+});
+
+test("infraMapHasher: a long replay (texts of many hashing checkpoints) with tables added, changed and dropped anywhere hashes as hashInfraMap does", (t) => {
+  const hash = infraMapHasher();
+  const wide = (name: string, extra = 0): Table => table(name, Array.from({ length: 12 + extra }, (_, c) => [c === 0 ? "id" : `column_${c}`, c % 2 ? "String" : "Float64"] as [string, string]));
+  let state: InfraMap = base;
+  // A fixed shuffle: every new name lands somewhere else among the sorted ones.
+  const names = Array.from({ length: 300 }, (_, i) => `T${(i * 7919) % 300}`);
+  let checked = 0;
+  const check = (what: string): void => {
+    if (hash(state) !== hashInfraMap(state)) t.fail(what);
+    checked++;
+  };
+  for (const [i, name] of names.entries()) {
+    state = applyChange(state, { kind: "table.create", table: wide(name) });
+    check(`create ${name}`);
+    if (i % 37 === 36) {
+      const victim = names[Math.floor(i / 2)]!;
+      state = applyChange(state, { kind: "table.addColumn", table: victim, column: { name: `x${i}`, type: "String" }, after: null });
+      check(`addColumn ${victim}`);
+    }
+    if (i % 53 === 52) {
+      const victim = names[Math.floor(i / 3)]!;
+      if (state.tables[victim]) {
+        state = applyChange(state, { kind: "table.drop", table: state.tables[victim]! });
+        check(`drop ${victim}`);
+        state = applyChange(state, { kind: "table.create", table: wide(victim, 1) });
+        check(`re-create ${victim}`);
+      }
+    }
+  }
+  // The text spans several checkpoints (one every 32 KiB of it).
+  t.true(canonicalJson(state).length > 4 * 32 * 1024);
+  t.true(checked > 300);
+  // Back to a state seen before, and to the empty map.
+  t.is(hash(base), hashInfraMap(base));
   t.is(hash(state), hashInfraMap(state));
 });
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 
 /**
  * The declared (or current) infrastructure as plain data. Every stage of the
@@ -520,10 +520,11 @@ export function hashInfraMap(map: InfraMap): string {
  * {@link hashInfraMap} for a series of maps that share most of their entries, as the states
  * of a replay do (`applyChange` copies only the entries a change touches): each entry's
  * canonical text is kept per entry object, and each collection's sorted names are kept for
- * the next map (one with a few names added is sorted by putting those in place), so a map
- * costs the text of its new entries, one join and one SHA-256, not a walk of every object in
- * it. Hashing the state after every file of a long history with `hashInfraMap` grows with
- * the square of its length.
+ * the next map (one with a few names added is sorted by putting those in place), and the
+ * SHA-256 of the text the next map shares with the one before resumes from a kept state, so a
+ * map costs the text of its new entries and the hashing of its text from the first of them,
+ * not a walk of every object in it. Hashing the state after every file of a long history with
+ * `hashInfraMap` grows with the square of its length.
  *
  * The entries must not change after they were hashed (maps are values: nothing in this
  * package changes an entry in place). Anything a plain record of plain entries does not
@@ -596,8 +597,47 @@ export function infraMapHasher(): (map: InfraMap) => string {
       out.push(text(kind, value));
       return true;
     }
-    out.push(Buffer.from(`${JSON.stringify(kind)}:`));
+    let header = headers.get(kind);
+    if (header === undefined) headers.set(kind, (header = Buffer.from(`${JSON.stringify(kind)}:`)));
+    out.push(header);
     return record(kind, value, out, (key, entry, o) => (o.push(member(key, entry)), true));
+  };
+  /** `"kind":` before each collection, the same object every time, so two maps' texts share it (see `digest`). */
+  const headers = new Map<string, Buffer>();
+  /**
+   * The previous map's pieces of text, and the SHA-256 state after the first `at` of them every
+   * {@link CHECKPOINT_BYTES} or so. The next map's text starts with the same pieces (the same
+   * objects) up to its first new entry: hashing resumes at the last checkpoint before that, not at
+   * the start (a table added half-way through a replay's sorted names costs half the text, not all of it).
+   */
+  let previous: { readonly parts: readonly Buffer[]; readonly checkpoints: readonly { readonly at: number; readonly hash: Hash }[] } | undefined;
+  const digest = (parts: readonly Buffer[]): string => {
+    let same = 0;
+    if (previous !== undefined) {
+      const n = Math.min(parts.length, previous.parts.length);
+      while (same < n && parts[same] === previous.parts[same]) same++;
+    }
+    const checkpoints: { readonly at: number; readonly hash: Hash }[] = [];
+    for (const c of previous?.checkpoints ?? []) {
+      if (c.at > same) break;
+      checkpoints.push(c);
+    }
+    const resume = checkpoints[checkpoints.length - 1];
+    // A checkpoint is kept for the next map, so it is resumed from a copy.
+    const hash = resume !== undefined ? resume.hash.copy() : createHash("sha256");
+    let start = resume?.at ?? 0;
+    let bytes = 0;
+    for (let i = start; i < parts.length; i++) {
+      bytes += parts[i]!.length;
+      if (bytes < CHECKPOINT_BYTES) continue;
+      hash.update(Buffer.concat(parts.slice(start, i + 1)));
+      checkpoints.push({ at: i + 1, hash: hash.copy() });
+      start = i + 1;
+      bytes = 0;
+    }
+    hash.update(Buffer.concat(parts.slice(start)));
+    previous = { parts, checkpoints };
+    return "sha256:" + hash.digest("hex");
   };
   return (map) => {
     // Empty collections that are left out of the text, as hashInfraMap leaves them out.
@@ -605,9 +645,12 @@ export function infraMapHasher(): (map: InfraMap) => string {
     if (plain.sqlResources !== undefined && Object.keys(plain.sqlResources).length === 0) plain = withSqlResources(plain, {});
     const parts: Buffer[] = [];
     if (!record("", plain, parts, collection)) return hashInfraMap(map);
-    return "sha256:" + createHash("sha256").update(Buffer.concat(parts)).digest("hex");
+    return digest(parts);
   };
 }
+
+/** How much text {@link infraMapHasher} hashes between two kept SHA-256 states (each kept state is a copy of the hash). */
+const CHECKPOINT_BYTES = 32 * 1024;
 
 /** More keys added than this are sorted with the rest (inserting each costs a copy of the list). */
 const ADDED_KEYS_INSERTED = 8;
