@@ -463,6 +463,9 @@ function recordDeploy(suffix, runs, command) {
   });
   record(`deploy-ddl${suffix}`, `of which the DDL itself (time inside the engine's \`execute\`, ${runs[0].executeCalls} statements)`, undefined, { unit: "ms", wall: stats(runs.map((d) => d.executeMs)), command: "(the same runs)" });
   record(`deploy-overhead${suffix}`, `ledger and checks overhead per migration, ${where} ((deploy − its DDL) / migrations)`, undefined, { unit: "ms", wall: stats(runs.map((d) => (d.deployMs - d.executeMs) / d.migrations)), command: "(the same runs)" });
+  if (runs.every((d) => typeof d.mainCpuMs === "number")) {
+    record(`deploy-main-cpu${suffix}`, `main-thread CPU per migration, ${where} (the whole deploy, its DDL's dispatch included; the engine's and the ledger's own threads not counted)`, undefined, { unit: "ms", wall: stats(runs.map((d) => d.mainCpuMs / d.migrations)), command: "(the same runs)" });
+  }
 }
 
 /** The same deploy on the ClickHouse server at $CLICKHOUSE_URL, with the ledger kept in the target (lib/ledger/target.ts). */
@@ -1016,7 +1019,9 @@ ${esmTypescriptNote()}
   round trips alone through the deploy's own connection, 300 times each (median, p10–p90): \`SELECT 1\`, and the
   ledger write between two migrations (three rows) into a MergeTree table like \`_moose_ledger\` (a new part on
   every INSERT) and, for comparison only, into StripeLog (not an option for a ledger: Log-family engines do not
-  write atomically, see README *Performance*).
+  write atomically, see README *Performance*). The *main-thread CPU* row is the deploy's CPU on the main thread
+  alone (Linux \`/proc/self/task\`): replay, checks, statements, the ledger's and the engine's calls, and not the
+  time waiting for them or their threads (the fsync, the DDL), so other jobs on the machine inflate it least.
 - Sizes: ${SIZES.join(", ")} tables. Reproduce everything with \`npm run bench\` (about ${quick ? "2" : "10"} minutes), or \`npm run bench -- --quick\`.
 `;
 }
