@@ -479,6 +479,13 @@ async function benchDeployServer() {
   const probe = join(PACKAGE_ROOT, "scripts", "bench", "deploy-probe.mjs");
   const made = await runOnce(process.execPath, [probe, "make", dir, String(DEPLOY_COUNT)], { cwd: dir });
   if (made.code !== 0) throw new Error(`deploy-probe make failed: ${made.stderr}`);
+  // The floor of this design: the round trips a server target's deploy cannot do without, alone. Measured
+  // first, on a quiet server: after a deploy run 18.16 spends minutes dropping its 1,000 tables, which a
+  // one-part INSERT measured then feels (9.9 ms against 2.2 ms on a quiet server, both at load 0.1).
+  noteLoad("before the server floor figures");
+  const f = await runOnce(process.execPath, [probe, "floor", dir, "300"], { cwd: dir, env: { MOOSE_CLICKHOUSE_CONFIG__DB_NAME: `bench_deploy_${process.pid}_floor` } });
+  if (f.code !== 0) throw new Error(`deploy-probe floor failed: ${f.stderr}`);
+  const floor = JSON.parse(f.stdout.trim());
   noteLoad("before the server deploy figures");
   log(`deploy of ${DEPLOY_COUNT} migrations on ${server} (${DEPLOY_SERVER_RUNS} runs)`);
   const runs = [];
@@ -491,11 +498,6 @@ async function benchDeployServer() {
   }
   recordDeploy("-server", runs, `CLICKHOUSE_URL=${server} … node scripts/bench/deploy-probe.mjs deploy DIR out.json  # DIR's moose.config.toml names the server`);
   await recordBreakdown("deploy-breakdown-server", probe, dir, { MOOSE_CLICKHOUSE_CONFIG__DB_NAME: `bench_deploy_${process.pid}_breakdown` });
-  // The floor of this design: the round trips a server target's deploy cannot do without, alone.
-  noteLoad("before the server floor figures");
-  const f = await runOnce(process.execPath, [probe, "floor", dir, "300"], { cwd: dir, env: { MOOSE_CLICKHOUSE_CONFIG__DB_NAME: `bench_deploy_${process.pid}_floor` } });
-  if (f.code !== 0) throw new Error(`deploy-probe floor failed: ${f.stderr}`);
-  const floor = JSON.parse(f.stdout.trim());
   const q = (x) => ({ median: x.median, min: x.p10, max: x.p90 });
   const command = "node scripts/bench/deploy-probe.mjs floor DIR 300";
   record("deploy-floor-select1", `server round trip: \`SELECT 1\` through the deploy's connection (median of ${floor.n}; spread p10–p90)`, undefined, { unit: "ms", wall: q(floor.select1), command });
