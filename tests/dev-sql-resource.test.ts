@@ -1,7 +1,6 @@
 import test from "ava";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { SEED_APP } from "../lib/project/init.js";
+import { editFile, initProject, runCli } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
 
 // `moose dev` with SqlResources: created as the app declares them, re-created when their SQL changes, dropped when
@@ -12,22 +11,10 @@ export const userIds = new SqlResource("UserIds", ["CREATE VIEW user_ids AS SELE
 export const store = new SqlResource("Store", ["CREATE TABLE store (id String) ENGINE = MergeTree ORDER BY id"], ["DROP TABLE store"]);
 `;
 
-async function project(): Promise<string> {
-  const root = tempDir("dev-sqlres");
-  const r = await runCli(root, ["init", "p"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const dir = join(root, "p");
-  const path = join(dir, "app/index.ts");
-  writeFileSync(path, readFileSync(path, "utf8").replace('import { OlapTable, Stream } from "moose-migrate";', 'import { OlapTable, SqlResource, Stream } from "moose-migrate";') + RESOURCES);
-  return dir;
-}
+const project = () =>
+  initProject("dev-sqlres", SEED_APP.replace('import { OlapTable, Stream } from "moose-migrate";', 'import { OlapTable, SqlResource, Stream } from "moose-migrate";') + RESOURCES);
 
-function edit(dir: string, from: string, to: string): void {
-  const path = join(dir, "app/index.ts");
-  const text = readFileSync(path, "utf8");
-  if (!text.includes(from)) throw new Error(`app has no ${from}`);
-  writeFileSync(path, text.replace(from, to));
-}
+const edit = (dir: string, from: string, to: string) => editFile(dir, "app/index.ts", from, to);
 
 const columnsOf = async (dir: string, table: string) =>
   (JSON.parse((await runCli(dir, ["query", `SELECT name FROM system.columns WHERE database = 'local' AND table = '${table}' ORDER BY position`, "--format", "json"])).stdout) as Array<{ name: string }>).map((c) => c.name);
