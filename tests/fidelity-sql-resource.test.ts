@@ -308,7 +308,9 @@ test.serial("baseline adopts plain views and SQL resources whose objects exist; 
 
   const graph = await runCli(dir, ["ls", "--graph"]);
   ok(t, graph);
-  const ids = new Map([...graph.stdout.matchAll(/^ {2}(\w+)\S*"(\w+) \((\w+)\)"/gm)].map((m) => [`${m[3]}:${m[2]}`, m[1]]));
+  // Node ids are the model's kind and a number; labels name the kind as a reader calls it.
+  const ids = new Map([...graph.stdout.matchAll(/^ {2}(([a-zA-Z]+)\d+)\S*"(\w+) \(/gm)].map((m) => [`${m[2]}:${m[3]}`, m[1]]));
+  t.true(graph.stdout.includes('"positive (view)"') && graph.stdout.includes('"Summary (SQL resource)"'), graph.stdout);
   t.truthy(ids.get("plainView:positive"), graph.stdout);
   t.truthy(ids.get("sqlResource:Summary"), graph.stdout);
   t.true(graph.stdout.includes(`${ids.get("table:Readings")} --> ${ids.get("plainView:positive")}`), graph.stdout);
