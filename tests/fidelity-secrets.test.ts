@@ -318,7 +318,7 @@ test.after.always(async () => {
   try {
     const [table] = await olap.query<{ engine_full: string }>(`SELECT engine_full FROM system.tables WHERE database = '${database}' AND name = 'KafkaSchema'`);
     t.true(table?.engine_full.includes(`kafka_schema = ${quoteString(SCHEMA)}`), table?.engine_full);
-    const ledger = await olap.query<{ text: string }>("SELECT concat(op, ' ', migration_id, ' ', migration, ' ', step) AS text FROM _moose_ledger");
+    const ledger = await olap.query<{ text: string }>("SELECT concat(op, ' ', migration_id, ' ', record) AS text FROM _moose_ledger");
     t.true(ledger.length > 0);
     const recorded = ledger.map((r) => r.text).join("\n");
     t.true(recorded.includes("${KAFKA_SCHEMA}"), recorded);

@@ -262,3 +262,93 @@ run("rollback, baseline and resolve from fresh clones read and write the target'
   ok(t, moose(freshClone(dir), ["migrate", "resolve", "--applied", id]));
   t.regex(ok(t, moose(freshClone(dir), ["migrate", "status"])), /_add_age\s+applied[\s\S]*Up to date\./);
 });
+
+run("the target's _moose_ledger stores two columns, seq and record (one JSON object); the plain-SQL columns are ALIAS columns read out of it", async (t) => {
+  const { dir, database } = project();
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  ok(t, moose(dir, ["migrate", "deploy"]));
+  const olap = await admin(database);
+  const columns = await olap.query<{ name: string; default_kind: string }>(
+    "SELECT name, default_kind FROM system.columns WHERE database = currentDatabase() AND table = '_moose_ledger'",
+  );
+  t.deepEqual(columns.filter((c) => c.default_kind === "").map((c) => c.name), ["seq", "record"], "a new part of 18.16 holds two files per stored column");
+  t.deepEqual(columns.filter((c) => c.default_kind === "ALIAS").map((c) => c.name), ["at", "op", "migration_id", "step_index", "host", "tool_version"]);
+  const rows = await olap.query<{ at: string; op: string; step_index: number | string; tool_version: string; record: string }>(
+    "SELECT at, op, step_index, tool_version, record FROM _moose_ledger ORDER BY seq",
+  );
+  await olap.close();
+  t.deepEqual(rows.map((r) => `${r.op} ${r.step_index}`), ["begin -1", "step_started 0", "step_done 0"]);
+  for (const row of rows) {
+    t.false(Number.isNaN(Date.parse(row.at)), row.at);
+    const record = JSON.parse(row.record) as { v: number; op: string; migration: { id: string; toolVersion: string }; step: { statements: string[] } | null };
+    t.is(record.v, 1);
+    t.is(record.op, row.op, "the ALIAS reads the record's own field");
+    t.regex(record.migration.id, /^\d{14}_create_users$/);
+    t.is(row.tool_version, record.migration.toolVersion);
+  }
+  const done = JSON.parse(rows[2]!.record) as { step: { statements: string[] } };
+  t.regex(done.step.statements.join("\n"), /CREATE TABLE/);
+});
+
+run("a target deployed by an earlier moose-migrate (nine stored columns) keeps that layout: read and written as it is, seen by fresh clones", async (t) => {
+  const { dir, database } = project();
+  const root = await admin("default");
+  await root.execute(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
+  await root.close();
+  const olap = await admin(database);
+  await olap.execute(
+    "CREATE TABLE _moose_ledger (seq UInt64, at String, op String, migration_id String, step_index Int32, migration String, step String, host String, tool_version String) ENGINE = MergeTree ORDER BY seq",
+  );
+  ok(t, moose(dir, ["migrate", "generate", "--name", "create users"]));
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+  writeFileSync(join(dir, "app/index.ts"), APP.replace("  name: string;\n", "  name: string;\n  age?: number;\n"));
+  ok(t, moose(dir, ["migrate", "generate", "--name", "add age"]));
+  t.regex(ok(t, moose(freshClone(dir), ["migrate", "deploy"])), /1 migration applied\./);
+  t.regex(ok(t, moose(freshClone(dir), ["migrate", "status"])), /_create_users\s+applied[\s\S]*_add_age\s+applied[\s\S]*Up to date\./);
+  const rows = await olap.query<{ op: string; migration: string; step: string }>("SELECT op, migration, step FROM _moose_ledger ORDER BY seq");
+  const columns = await olap.query<{ name: string }>("SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '_moose_ledger'");
+  await olap.close();
+  t.false(columns.some((c) => c.name === "record"), "the table is not altered");
+  t.is(rows.length, 6);
+  for (const row of rows) t.regex((JSON.parse(row.migration) as { id: string }).id, /^\d{14}_(create_users|add_age)$/);
+  t.deepEqual(rows.map((r) => r.step === ""), [true, false, false, true, false, false], "a begin row has no step record, as the first layout wrote it");
+});
+
+run("a ledger row edited by hand is refused naming its seq; a row of a newer record format asks for a newer moose-migrate; a _moose_ledger moose did not make is never written", async (t) => {
+  const broken = project();
+  ok(t, moose(broken.dir, ["migrate", "generate", "--name", "create users"]));
+  ok(t, moose(broken.dir, ["migrate", "deploy"]));
+  let olap = await admin(broken.database);
+  await olap.execute("INSERT INTO _moose_ledger (seq, record) VALUES (100, '{\"v\":1,\"op\":\"begin\",')");
+  await olap.close();
+  const unreadable = moose(freshClone(broken.dir), ["migrate", "status"]);
+  t.not(unreadable.code, 0);
+  t.regex(unreadable.stderr, /LEDGER_UNREADABLE[\s\S]*the row with seq 100 is not a record moose-migrate wrote/);
+  t.regex(unreadable.stderr, /SELECT \* FROM _moose_ledger WHERE seq = 100/);
+
+  const newer = project();
+  ok(t, moose(newer.dir, ["migrate", "generate", "--name", "create users"]));
+  ok(t, moose(newer.dir, ["migrate", "deploy"]));
+  olap = await admin(newer.database);
+  await olap.execute("INSERT INTO _moose_ledger (seq, record) VALUES (100, '{\"v\":2,\"op\":\"begin\",\"migration_id\":\"x\",\"step_index\":-1}')");
+  await olap.close();
+  const tooNew = moose(freshClone(newer.dir), ["migrate", "deploy"]);
+  t.not(tooNew.code, 0);
+  t.regex(tooNew.stderr, /LEDGER_SCHEMA_TOO_NEW[\s\S]*seq 100[\s\S]*record format 2/);
+
+  const foreign = project();
+  const root = await admin("default");
+  await root.execute(`CREATE DATABASE IF NOT EXISTS \`${foreign.database}\``);
+  await root.close();
+  olap = await admin(foreign.database);
+  await olap.execute("CREATE TABLE _moose_ledger (x String) ENGINE = Log");
+  ok(t, moose(foreign.dir, ["migrate", "generate", "--name", "create users"]));
+  const refused = moose(foreign.dir, ["migrate", "deploy"]);
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /LEDGER_UNREADABLE[\s\S]*neither a record nor a migration column/);
+  const left = await olap.query<{ n: string | number; users: string | number }>(
+    "SELECT (SELECT count() FROM _moose_ledger) AS n, (SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'Users') AS users",
+  );
+  await olap.close();
+  t.deepEqual([Number(left[0]!.n), Number(left[0]!.users)], [0, 0], "nothing written, nothing deployed");
+});

@@ -14,7 +14,8 @@ import type { LockHolder, LockResult, MigrationRecord, RenewResult, StepRecord }
  *   migration's record (and the step's) as they are after it: plain INSERTs, which every
  *   server version makes atomic. The records are the last row per migration (and per
  *   step) by `seq`; `discard` and `forget` rows remove them. Readable with plain SQL:
- *   `SELECT seq, at, op, migration_id, step_index FROM _moose_ledger ORDER BY seq`.
+ *   `SELECT seq, at, op, migration_id, step_index FROM _moose_ledger ORDER BY seq` (ALIAS
+ *   columns of the stored `record`: lib/engines/olap/ledger-store.ts says why).
  * - **Mirror**: the local `.moose/ledger.sqlite` holds a copy, replaced by the target's
  *   records whenever the ledger is opened or the lock taken; every write goes to the
  *   mirror first (its rules refuse what may not happen) and then to the target. The
@@ -116,8 +117,8 @@ class TargetLedger implements Ledger {
         for (const key of [...steps.keys()]) if (key.startsWith(`${row.migration_id}\u0000`)) steps.delete(key);
         continue;
       }
-      if (row.migration !== "") migrations.set(row.migration_id, JSON.parse(row.migration) as MigrationRecord);
-      if (row.step !== "") steps.set(`${row.migration_id}\u0000${String(row.step_index).padStart(8, "0")}`, JSON.parse(row.step) as StepRecord);
+      if (row.migration !== undefined) migrations.set(row.migration_id, row.migration as MigrationRecord);
+      if (row.step !== undefined) steps.set(`${row.migration_id}\u0000${String(row.step_index).padStart(8, "0")}`, row.step as StepRecord);
     }
     if (compareLocal) {
       const target = new Map([...migrations.values()].map((m) => [m.id, JSON.stringify(m)]));
@@ -147,8 +148,8 @@ class TargetLedger implements Ledger {
       op,
       migration_id: id,
       step_index: stepIndex,
-      migration: migration ? JSON.stringify(migration) : "",
-      step: step ? JSON.stringify(step) : "",
+      migration,
+      step,
       host: this.#host,
       tool_version: migration?.toolVersion ?? "",
     };

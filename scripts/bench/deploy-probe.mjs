@@ -15,8 +15,9 @@
 //   node scripts/bench/deploy-probe.mjs floor <projectDir> [n]
 //       servers only: the round trips a deploy cannot do without, each timed n times (default 300) through the
 //       project's own connection: `SELECT 1` (and through @clickhouse/client, with CPU per request), and one ledger write (the three rows `completeAndBegin` sends
-//       between two migrations) into a table of `_moose_ledger`'s columns as MergeTree (what the ledger is) and,
-//       for comparison, as StripeLog; prints { n, select1: {median, p10, p90}, insertMergeTree: …, insertStripeLog: … }
+//       between two migrations) into `_moose_ledger` as the ledger makes and writes it (MergeTree, two stored
+//       columns) and, for comparison, into the first layout's nine stored columns; prints
+//       { n, select1: {median, p10, p90}, insertMergeTree: …, insertColumns: … }
 //
 // The project's moose.config.toml decides the engine and so the ledger: embedded (chDB, ledger in
 // .moose/ledger.sqlite) or a ClickHouse server (`host` set: the ledger kept in the target, see
@@ -215,13 +216,17 @@ async function floor(n) {
   if (config.olap.engine !== "server") throw new Error("floor: the project's moose.config.toml names no ClickHouse server");
   await fresh(config);
   const engine = await openOlapEngine(config.olap);
+  // The ledger's own table and write path (record layout), and for comparison the first layout's nine stored columns.
+  const { LedgerStore } = await import(dist("lib/engines/olap/ledger-store.js"));
+  const store = new LedgerStore(engine);
+  await store.ensureLog();
   const columns = "seq UInt64, at String, op String, migration_id String, step_index Int32, migration String, step String, host String, tool_version String";
-  await engine.execute(`CREATE TABLE floor_mergetree (${columns}) ENGINE = MergeTree ORDER BY seq`);
-  await engine.execute(`CREATE TABLE floor_stripelog (${columns}) ENGINE = StripeLog`);
+  await engine.execute(`CREATE TABLE floor_columns (${columns}) ENGINE = MergeTree ORDER BY seq`);
   let seq = 0;
-  const record = (id) => JSON.stringify({ id, fileName: `${id}.ts`, checksum: "0".repeat(64), checksumAlgorithm: "sha256", parentHash: "1".repeat(64), resultHash: "2".repeat(64), status: "running", stepsApplied: 0, stepsTotal: 1, startedAt: new Date().toISOString(), toolVersion: "bench" });
-  const step = (id) => JSON.stringify({ migrationId: id, index: 0, status: "applied", statements: [`CREATE TABLE \`${id}\` (id String, c1 String, c2 DateTime('UTC'), c3 Float64) ENGINE = MergeTree ORDER BY id`], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), error: null });
-  const rows = () => ["step_done", "begin", "step_started"].map((op, k) => ({ seq: ++seq, at: new Date().toISOString(), op, migration_id: `m${seq}`, step_index: k === 1 ? -1 : 0, migration: record(`m${seq}`), step: k === 1 ? "" : step(`m${seq}`), host: "bench", tool_version: "bench" }));
+  const record = (id) => ({ id, fileName: `${id}.ts`, checksum: "0".repeat(64), checksumAlgorithm: "sha256", parentHash: "1".repeat(64), resultHash: "2".repeat(64), status: "running", stepsApplied: 0, stepsTotal: 1, startedAt: new Date().toISOString(), toolVersion: "bench" });
+  const step = (id) => ({ migrationId: id, index: 0, status: "applied", statements: [`CREATE TABLE \`${id}\` (id String, c1 String, c2 DateTime('UTC'), c3 Float64) ENGINE = MergeTree ORDER BY id`], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), error: null });
+  const rows = () => ["step_done", "begin", "step_started"].map((op, k) => ({ seq: ++seq, at: new Date().toISOString(), op, migration_id: `m${seq}`, step_index: k === 1 ? -1 : 0, migration: record(`m${seq}`), step: k === 1 ? undefined : step(`m${seq}`), host: "bench", tool_version: "bench" }));
+  const columnRows = () => rows().map((r) => ({ ...r, migration: JSON.stringify(r.migration), step: r.step === undefined ? "" : JSON.stringify(r.step) }));
   const timed = async (f) => {
     for (let i = 0; i < 10; i++) await f();
     const ms = [];
@@ -258,8 +263,8 @@ async function floor(n) {
     n,
     select1: await cpu(() => engine.query("SELECT 1 AS x")),
     select1Client: await cpu(async () => (await client.query({ query: "SELECT 1 AS x", format: "JSONEachRow" })).json()),
-    insertMergeTree: await timed(() => engine.insertJsonRows("floor_mergetree", rows())),
-    insertStripeLog: await timed(() => engine.insertJsonRows("floor_stripelog", rows())),
+    insertMergeTree: await timed(() => store.append(rows())),
+    insertColumns: await timed(() => engine.insertJsonRows("floor_columns", columnRows())),
   };
   await client.close();
   await engine.close();

@@ -502,8 +502,8 @@ async function benchDeployServer() {
   const command = "node scripts/bench/deploy-probe.mjs floor DIR 300";
   record("deploy-floor-select1", `server round trip: \`SELECT 1\` through the deploy's connection (median of ${floor.n}; spread p10–p90)`, undefined, { unit: "ms", wall: q(floor.select1), command });
   record("deploy-floor-select1-client", `the same \`SELECT 1\` through @clickhouse/client (its options before the connection's own transport; CPU ${fmt(floor.select1Client.cpuPerRequest)} per request against ${fmt(floor.select1.cpuPerRequest)})`, undefined, { unit: "ms", wall: q(floor.select1Client), command });
-  record("deploy-floor-insert", `server floor of the ledger: one ledger write (the 3 rows between two migrations) into a MergeTree table of \`_moose_ledger\`'s columns, as the deploy sends it`, undefined, { unit: "ms", wall: q(floor.insertMergeTree), command });
-  record("deploy-floor-insert-stripelog", "the same write into a StripeLog table (not the ledger's engine: for comparison)", undefined, { unit: "ms", wall: q(floor.insertStripeLog), command });
+  record("deploy-floor-insert", `server floor of the ledger: one ledger write (the 3 rows between two migrations) into \`_moose_ledger\` (MergeTree, two stored columns), through the ledger's own store as the deploy sends it`, undefined, { unit: "ms", wall: q(floor.insertMergeTree), command });
+  record("deploy-floor-insert-columns", "the same write into the ledger's first layout (nine stored columns: two files each per INSERT's part on 18.16; for comparison)", undefined, { unit: "ms", wall: q(floor.insertColumns), command });
 }
 
 /**
@@ -678,8 +678,8 @@ function summaryRows() {
     const over = find(id);
     if (!over) continue;
     const floor = id === "deploy-overhead-server" ? find("deploy-floor-insert") : undefined;
-    const stripe = find("deploy-floor-insert-stripelog");
-    const floorText = floor ? `; floor: the one ledger INSERT per migration alone ${fmt(floor.wall.median)} (MergeTree, as \`_moose_ledger\`)${stripe ? `, ${fmt(stripe.wall.median)} into StripeLog` : ""}` : "";
+    const wide = find("deploy-floor-insert-columns");
+    const floorText = floor ? `; floor: the one ledger INSERT per migration alone ${fmt(floor.wall.median)} (\`_moose_ledger\`, MergeTree)${wide ? `, ${fmt(wide.wall.median)} into the first layout's nine columns` : ""}` : "";
     const text = over.wall ? `${fmt(over.wall.median)} per migration (${spread(over.wall)}), ${DEPLOY_COUNT} single-step migrations${floorText}` : over.missing;
     rows.push([`ledger and checks overhead on deploy, ${where}`, TARGETS["deploy-overhead"].text, text, verdict(over.wall ? over.wall.median <= TARGETS["deploy-overhead"].max : undefined)]);
   }
@@ -1019,9 +1019,9 @@ ${esmTypescriptNote()}
   migration, the local mirror written without waiting for the disk, so a migration costs two HTTP requests (its
   DDL and that INSERT; the breakdown counts them). The *server floor* rows (\`deploy-probe.mjs floor\`) time those
   round trips alone through the deploy's own connection, 300 times each (median, p10–p90): \`SELECT 1\`, and the
-  ledger write between two migrations (three rows) into a MergeTree table like \`_moose_ledger\` (a new part on
-  every INSERT) and, for comparison only, into StripeLog (not an option for a ledger: Log-family engines do not
-  write atomically, see README *Performance*). The *main-thread CPU* row is the deploy's CPU on the main thread
+  ledger write between two migrations (three rows) into \`_moose_ledger\` through the ledger's own store (a new
+  MergeTree part on every INSERT: its two stored columns, \`seq\` and \`record\`, the plain-SQL columns being ALIAS)
+  and, for comparison only, into a table of the ledger's first layout (nine stored columns). The *main-thread CPU* row is the deploy's CPU on the main thread
   alone (Linux \`/proc/self/task\`): replay, checks, statements, the ledger's and the engine's calls, and not the
   time waiting for them or their threads (the fsync, the DDL), so other jobs on the machine inflate it least.
 - Sizes: ${SIZES.join(", ")} tables. Reproduce everything with \`npm run bench\` (about ${quick ? "2" : "10"} minutes), or \`npm run bench -- --quick\`.
