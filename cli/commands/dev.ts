@@ -1,8 +1,8 @@
 import type { Change } from "../../lib/diff/change.js";
 import { subjects } from "../../lib/diff/change-meta.js";
-import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
+import { relative } from "node:path";
 import { watchIgnorer } from "../../lib/dev/watch-ignore.js";
+import { watchSaves } from "../../lib/dev/save-watcher.js";
 import { ExitCode, MooseError } from "../../lib/errors.js";
 import { DevSession, type CycleResult } from "../../lib/dev/session.js";
 import { openLogFile, type LogFile } from "../../lib/dev/log.js";
@@ -24,9 +24,6 @@ import { devConfig, devWorkflowEngine, workflowStateFile } from "../../lib/dev/i
 import { describeAppError } from "../../lib/runtime/load-app.js";
 import type { DevArgs } from "./dev.args.js";
 import { stepLabel } from "../../lib/migrations/files/steps.js";
-
-/** Saves closer together than this are one change (editors write several times per save). */
-const DEBOUNCE_MS = 25;
 
 export async function run(args: DevArgs, io: CliIO): Promise<number> {
   let log: LogFile | undefined;
@@ -148,34 +145,23 @@ export async function run(args: DevArgs, io: CliIO): Promise<number> {
       await running;
     };
     // Watch first (and wait until the watcher is ready), so no save made during the first cycle is missed.
-    const { watch } = await import("chokidar");
     const ignoredByConfig = watchIgnorer(config.paths.appDir, config.watcher.ignorePatterns);
-    const watcher = watch([config.paths.appDir, config.paths.migrationsDir], {
-      ignoreInitial: true,
+    const watcher = await watchSaves({
+      projectDir: config.projectDir,
+      paths: [config.paths.appDir, config.paths.migrationsDir],
       ignored: (path: string) =>
         path.includes("node_modules") || path.endsWith(DRAFT_FILE) || /\/\.[^/]*$/.test(path) || ignoredByConfig(path),
+      // Editors save through temporary files: only what still exists is named.
+      onSave: (files) => {
+        const reason = files.length > 0 ? files.join(", ") : "app changed";
+        void runCycle(reason).catch((error: unknown) => say(`error: ${error instanceof Error ? error.message : String(error)}`));
+      },
     });
     closers.push(() => watcher.close());
-    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-
-    let timer: NodeJS.Timeout | undefined;
-    const changed = new Set<string>();
-    watcher.on("all", (_event: string, path: string) => {
-      changed.add(relative(config.projectDir, path));
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        // Editors save through temporary files: name only what still exists.
-        const real = [...changed].filter((p) => existsSync(join(config.projectDir, p)));
-        const reason = real.length > 0 ? real.join(", ") : "app changed";
-        changed.clear();
-        void runCycle(reason).catch((error: unknown) => say(`error: ${error instanceof Error ? error.message : String(error)}`));
-      }, DEBOUNCE_MS);
-    });
     await runCycle("start");
 
     await stopped;
     say("stopping moose dev");
-    clearTimeout(timer);
     await watcher.close();
     await running;
     return ExitCode.success;
