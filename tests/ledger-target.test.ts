@@ -330,11 +330,11 @@ run("a ledger row edited by hand is refused naming its seq; a row of a newer rec
   ok(t, moose(newer.dir, ["migrate", "generate", "--name", "create users"]));
   ok(t, moose(newer.dir, ["migrate", "deploy"]));
   olap = await admin(newer.database);
-  await olap.execute("INSERT INTO _moose_ledger (seq, record) VALUES (100, '{\"v\":2,\"op\":\"begin\",\"migration_id\":\"x\",\"step_index\":-1}')");
+  await olap.execute("INSERT INTO _moose_ledger (seq, record) VALUES (100, '{\"v\":3,\"op\":\"begin\",\"migration_id\":\"x\",\"step_index\":-1}')");
   await olap.close();
   const tooNew = moose(freshClone(newer.dir), ["migrate", "deploy"]);
   t.not(tooNew.code, 0);
-  t.regex(tooNew.stderr, /LEDGER_SCHEMA_TOO_NEW[\s\S]*seq 100[\s\S]*record format 2/);
+  t.regex(tooNew.stderr, /LEDGER_SCHEMA_TOO_NEW[\s\S]*seq 100[\s\S]*record format 3/);
 
   const foreign = project();
   const root = await admin("default");
@@ -351,4 +351,103 @@ run("a ledger row edited by hand is refused naming its seq; a row of a newer rec
   );
   await olap.close();
   t.deepEqual([Number(left[0]!.n), Number(left[0]!.users)], [0, 0], "nothing written, nothing deployed");
+});
+
+/** A single-step migration record to begin, named `n`. */
+function single(n: number): { id: string; fileName: string; checksum: string; checksumAlgorithm: string; parentHash: string; resultHash: string; stepsTotal: number } {
+  const id = `2026120400000${n}_m${n}`;
+  return { id, fileName: `${id}.ts`, checksum: `sha256:${String(n).repeat(64).slice(0, 64)}`, checksumAlgorithm: "sha256-v1", parentHash: `p${n}`, resultHash: `p${n + 1}`, stepsTotal: 1 };
+}
+
+runSerial("a chain of single-step migrations: the target's rows are the mirror's records, written beside the mirror's own write, and read back equal by a fresh runner", async (t) => {
+  const { database } = project();
+  const olap = await admin(database);
+  await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
+  const ledger = await openTargetLedger(await admin(database), await openLedger(join(tempDir("ledger-chain"), "ledger.sqlite"), { role: "mirror" }));
+  await ledger.begin(single(1));
+  await ledger.stepStarted(single(1).id, 0, ["CREATE TABLE t1 (x UInt8) ENGINE = Memory"]);
+  for (let n = 1; n <= 4; n++) {
+    const { completed, begun } = await ledger.completeAndBegin(single(n).id, 0, [`CREATE TABLE t${n} (x UInt8) ENGINE = Memory`], {
+      migration: single(n + 1),
+      step: { index: 0, statements: [`CREATE TABLE t${n + 1} (x UInt8) ENGINE = Memory`] },
+    });
+    t.is(completed.status, "applied");
+    t.is(begun?.id, single(n + 1).id);
+  }
+  await ledger.stepDone(single(5).id, 0, ["CREATE TABLE t5 (x UInt8) ENGINE = Memory"], { complete: true });
+  const ops = await olap.query<{ op: string }>("SELECT op FROM _moose_ledger ORDER BY seq");
+  t.deepEqual(
+    ops.map((r) => r.op),
+    ["begin", "step_started", ...Array.from({ length: 4 }, () => ["step_done", "begin", "step_started"]).flat(), "step_done"],
+    "the records the INSERT was sent with were the mirror's: nothing was written again",
+  );
+  const mine = { migrations: await ledger.list(), steps: await Promise.all([1, 2, 3, 4, 5].map((n) => ledger.steps(single(n).id))) };
+  const fresh = await openTargetLedger(await admin(database), await openLedger(join(tempDir("ledger-chain-b"), "ledger.sqlite"), { role: "mirror" }));
+  t.deepEqual({ migrations: await fresh.list(), steps: await Promise.all([1, 2, 3, 4, 5].map((n) => fresh.steps(single(n).id))) }, mine);
+  t.true(mine.migrations.every((m) => m.status === "applied" && m.stepsApplied === 1 && m.durationMs !== null));
+  await fresh.close();
+  await ledger.close();
+  await olap.close();
+});
+
+runSerial("when the mirror writes other records than the INSERT beside it was sent with, the mirror's are written to the target again and win", async (t) => {
+  const { database } = project();
+  const olap = await admin(database);
+  await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
+  const file = join(tempDir("ledger-diverge"), "ledger.sqlite");
+  const ledger = await openTargetLedger(await admin(database), await openLedger(file, { role: "mirror" }));
+  await ledger.begin(single(1));
+  await ledger.stepStarted(single(1).id, 0, ["SELECT 1"]);
+  await ledger.completeAndBegin(single(1).id, 0, ["SELECT 1"], { migration: single(2), step: { index: 0, statements: ["SELECT 2"] } });
+  // Behind the target ledger's back (nothing in moose does this: the lock keeps writers
+  // apart), another connection to the mirror records migration 3: the mirror will not begin it.
+  const other = await openLedger(file, { role: "mirror", host: "elsewhere" });
+  await other.adopt(single(3));
+  await other.close();
+  const { completed, begun } = await ledger.completeAndBegin(single(2).id, 0, ["SELECT 2"], { migration: single(3), step: { index: 0, statements: ["SELECT 3"] } });
+  t.is(completed.status, "applied");
+  t.is(begun, undefined, "the mirror found migration 3 recorded and began nothing");
+  const ops = await olap.query<{ op: string; migration_id: string }>("SELECT op, migration_id FROM _moose_ledger ORDER BY seq");
+  t.deepEqual(ops.slice(-2).map((r) => r.op), ["republish", "republish"], "migration 3's record (and 2's) written again from the mirror");
+  const formats = await olap.query<{ op: string; v: number | string }>("SELECT op, visitParamExtractUInt(record, 'v') AS v FROM _moose_ledger ORDER BY seq");
+  t.deepEqual(
+    [...new Set(formats.map((r) => `${r.op}:${Number(r.v)}`))].sort(),
+    ["begin:1", "republish:2", "step_done:1", "step_started:1"],
+    "republish rows are record format 2: a moose-migrate that knows only format 1 asks to be upgraded rather than misread them",
+  );
+  const fresh = await openTargetLedger(await admin(database), await openLedger(join(tempDir("ledger-diverge-b"), "ledger.sqlite"), { role: "mirror" }));
+  const three = await fresh.get(single(3).id);
+  t.is(three?.status, "applied", "the adopted record, not the running one the INSERT carried");
+  t.is(three?.host, "elsewhere");
+  t.deepEqual(await fresh.steps(single(3).id), [], "no step of it was started");
+  t.deepEqual(await fresh.get(single(2).id), await ledger.get(single(2).id));
+  await fresh.close();
+  await ledger.close();
+  await olap.close();
+});
+
+runSerial("when the mirror refuses a handoff the INSERT beside it already wrote, the target is given the mirror's records back and the mirror's error is reported", async (t) => {
+  const { database } = project();
+  const olap = await admin(database);
+  await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
+  const file = join(tempDir("ledger-refused"), "ledger.sqlite");
+  const ledger = await openTargetLedger(await admin(database), await openLedger(file, { role: "mirror" }));
+  await ledger.begin(single(1));
+  await ledger.stepStarted(single(1).id, 0, ["SELECT 1"]);
+  await ledger.completeAndBegin(single(1).id, 0, ["SELECT 1"], { migration: single(2), step: { index: 0, statements: ["SELECT 2"] } });
+  // Behind the target ledger's back, another connection records migration 2's step as failed:
+  // the mirror will refuse to record it applied.
+  const other = await openLedger(file, { role: "mirror", host: "elsewhere" });
+  await other.stepFailed(single(2).id, 0, "failed elsewhere", ["SELECT 2"]);
+  await other.close();
+  const error = await t.throwsAsync(ledger.completeAndBegin(single(2).id, 0, ["SELECT 2"], { migration: single(3), step: { index: 0, statements: ["SELECT 3"] } }));
+  t.truthy(error?.message, "the mirror's refusal is what the caller sees");
+  const fresh = await openTargetLedger(await admin(database), await openLedger(join(tempDir("ledger-refused-b"), "ledger.sqlite"), { role: "mirror" }));
+  t.is((await fresh.get(single(2).id))?.status, "failed", "the mirror's record, not the applied one the INSERT carried");
+  t.is((await fresh.get(single(2).id))?.error, "failed elsewhere");
+  t.is(await fresh.get(single(3).id), undefined, "migration 3, begun only by the INSERT, is gone");
+  t.deepEqual(await fresh.list(), await ledger.list());
+  await fresh.close();
+  await ledger.close();
+  await olap.close();
 });

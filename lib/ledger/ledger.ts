@@ -175,8 +175,13 @@ export interface CompletedAndBegun {
 }
 
 export interface MirrorLedger extends Ledger {
-  /** {@link Ledger.completeAndBegin}, also returning the step records it wrote (a target's ledger publishes them). */
-  completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<CompletedAndBegun>;
+  /**
+   * {@link Ledger.completeAndBegin}, also returning the step records it wrote (a target's ledger
+   * publishes them); `at` is the time written (default: now, by {@link MirrorLedger.now}).
+   */
+  completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration, at?: string): Promise<CompletedAndBegun>;
+  /** The time this ledger would write now (its clock: tests set one). */
+  now(): string;
   /** Replaces every migration and step record with these, in one transaction. */
   replaceRecords(migrations: readonly MigrationRecord[], steps: readonly StepRecord[]): Promise<void>;
   /** Every step record of every migration. */
@@ -350,6 +355,10 @@ class SqliteLedger implements MirrorLedger {
     return this.#context.now().toISOString();
   }
 
+  now(): string {
+    return this.#now();
+  }
+
   async list(): Promise<MigrationRecord[]> {
     const rows = await this.#db.statement<MigrationRow>("listing migrations", "SELECT * FROM migrations ORDER BY id");
     return rows.map(migrationFromRow);
@@ -464,13 +473,13 @@ class SqliteLedger implements MirrorLedger {
     });
   }
 
-  async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<CompletedAndBegun> {
+  async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration, at?: string): Promise<CompletedAndBegun> {
     requireStatements(statements, "statements");
     validateBegin(next.migration);
     requireStatements(next.step.statements, "statements");
     const m = next.migration;
     return this.#db.write(`recording step ${index} of migration ${id} and beginning ${m.id}`, async (db) => {
-      const now = this.#now();
+      const now = at ?? this.#now();
       const [recorded] = Number.isInteger(index) && index >= 0 ? await db.all<StepRow>(RECORD_APPLIED_STEP, [id, index, JSON.stringify(statements), now]) : [];
       if (!recorded) {
         await requireStepNotApplied(db, await requireRunning(db, id, index), index);

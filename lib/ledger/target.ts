@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { EngineError } from "../errors.js";
 import type { OlapEngine } from "../engines/olap/engine.js";
 import { LEDGER_LOG_TABLE, LedgerStore, type LedgerLogRow, type LockEvent } from "../engines/olap/ledger-store.js";
-import type { BeginMigration, BeginOptions, Ledger, MirrorLedger, NextMigration, StepDoneOptions } from "./ledger.js";
+import type { BeginMigration, BeginOptions, CompletedAndBegun, Ledger, MirrorLedger, NextMigration, StepDoneOptions } from "./ledger.js";
 import type { LockHolder, LockResult, MigrationRecord, RenewResult, StepRecord } from "./records.js";
 
 /**
@@ -68,6 +68,13 @@ class TargetLedger implements Ledger {
   readonly authority: string;
   readonly notices: string[] = [];
   #seq = 0;
+  /** The ids the target has records of, as last read and written by this process. */
+  readonly #ids = new Set<string>();
+  /**
+   * What the last {@link completeAndBegin} wrote of the migration it began, while no other
+   * write has followed: the state the next one starts from (see {@link #predict}).
+   */
+  #handed: { readonly begun: MigrationRecord; readonly started: StepRecord } | undefined;
   readonly #host: string;
   readonly #pid: number;
   readonly #isAlive: (pid: number) => boolean;
@@ -112,14 +119,18 @@ class TargetLedger implements Ledger {
     const steps = new Map<string, StepRecord>();
     for (const row of rows) {
       this.#seq = Math.max(this.#seq, Number(row.seq_text));
-      if (row.op === "discard" || row.op === "forget") {
+      // `republish` of a whole migration (step -1) replaces it and its steps: those follow it.
+      if (row.op === "discard" || row.op === "forget" || (row.op === "republish" && row.step_index === -1)) {
         migrations.delete(row.migration_id);
         for (const key of [...steps.keys()]) if (key.startsWith(`${row.migration_id}\u0000`)) steps.delete(key);
-        continue;
+        if (row.op !== "republish") continue;
       }
       if (row.migration !== undefined) migrations.set(row.migration_id, row.migration as MigrationRecord);
       if (row.step !== undefined) steps.set(`${row.migration_id}\u0000${String(row.step_index).padStart(8, "0")}`, row.step as StepRecord);
     }
+    this.#handed = undefined;
+    this.#ids.clear();
+    for (const id of migrations.keys()) this.#ids.add(id);
     if (compareLocal) {
       const target = new Map([...migrations.values()].map((m) => [m.id, JSON.stringify(m)]));
       for (const local of await this.mirror.list()) {
@@ -177,42 +188,151 @@ class TargetLedger implements Ledger {
   }
 
   async begin(m: BeginMigration, options?: BeginOptions): Promise<MigrationRecord> {
+    this.#handed = undefined;
     const record = await this.mirror.begin(m, options);
+    this.#ids.add(m.id);
     await this.#publish("begin", m.id);
     return record;
   }
 
   async stepStarted(id: string, index: number, statements?: readonly string[]): Promise<void> {
+    this.#handed = undefined;
     await this.mirror.stepStarted(id, index, statements);
     await this.#publish("step_started", id, index);
   }
 
   async stepDone(id: string, index: number, statements: readonly string[], options?: StepDoneOptions): Promise<MigrationRecord> {
+    this.#handed = undefined;
     const record = await this.mirror.stepDone(id, index, statements, options);
     await this.#publish("step_done", id, index, options?.next && !options.complete ? options.next.index : undefined);
     return record;
   }
 
-  /** One INSERT for both: the step done and the migration completed, then the next one begun with its step started. */
+  /**
+   * One INSERT for both: the step done and the migration completed, then the next one begun
+   * with its step started. Between two single-step migrations of one deploy (the migration
+   * this ledger began last, nothing written since) the records are known before the mirror
+   * writes them, so the INSERT and the mirror's write run side by side; the mirror's records
+   * are still the ones returned, and any that differ from the INSERT's are written again.
+   * A crash between the two leaves what a crash between two sequential writes leaves: the
+   * target's records win when the ledger is next opened.
+   */
   async completeAndBegin(id: string, index: number, statements: readonly string[], next: NextMigration): Promise<{ completed: MigrationRecord; begun: MigrationRecord | undefined }> {
-    // The step records come back from the mirror's write: no read of the mirror between two migrations.
-    const { completed, begun, doneStep, startedStep } = await this.mirror.completeAndBegin(id, index, statements, next);
-    const rows = [this.#row("step_done", id, index, completed, doneStep)];
-    if (begun) {
-      rows.push(this.#row("begin", next.migration.id, -1, begun, undefined));
-      rows.push(this.#row("step_started", next.migration.id, next.step.index, begun, startedStep));
+    const at = this.mirror.now();
+    const predicted = this.#predict(id, index, statements, next, at);
+    this.#handed = undefined;
+    if (!predicted) {
+      // The step records come back from the mirror's write: no read of the mirror between two migrations.
+      const written = await this.mirror.completeAndBegin(id, index, statements, next, at);
+      await this.#store.append(this.#handoffRows(id, index, next, written));
+      return this.#handedOn(written);
+    }
+    const [mirrored, inserted] = await Promise.allSettled([this.mirror.completeAndBegin(id, index, statements, next, at), this.#store.append(this.#handoffRows(id, index, next, predicted))]);
+    if (mirrored.status === "rejected") {
+      // The mirror refused what the target may now have: put the mirror's records back in the
+      // target (if that fails too, the target's records win at the next refresh, as after a
+      // crash between the two writes) and report the mirror's error.
+      if (inserted.status === "fulfilled") await this.#republish(id, next.migration.id).catch(() => undefined);
+      throw mirrored.reason;
+    }
+    if (inserted.status === "rejected") throw inserted.reason;
+    const written = mirrored.value;
+    const same = (["completed", "begun", "doneStep", "startedStep"] as const).every((k) => JSON.stringify(written[k]) === JSON.stringify(predicted[k]));
+    if (!same) await this.#republish(id, next.migration.id);
+    return this.#handedOn(written);
+  }
+
+  /** The three rows of one handoff: step done (the migration completed), the next migration begun, its step started. */
+  #handoffRows(id: string, index: number, next: NextMigration, written: CompletedAndBegun): LedgerLogRow[] {
+    const rows = [this.#row("step_done", id, index, written.completed, written.doneStep)];
+    if (written.begun) {
+      rows.push(this.#row("begin", next.migration.id, -1, written.begun, undefined));
+      rows.push(this.#row("step_started", next.migration.id, next.step.index, written.begun, written.startedStep));
+    }
+    return rows;
+  }
+
+  #handedOn(written: CompletedAndBegun): { completed: MigrationRecord; begun: MigrationRecord | undefined } {
+    if (written.begun && written.startedStep) {
+      this.#ids.add(written.begun.id);
+      this.#handed = { begun: written.begun, started: written.startedStep };
+    }
+    return { completed: written.completed, begun: written.begun };
+  }
+
+  /**
+   * What the mirror's `completeAndBegin` will write at `at`, when this process wrote the state
+   * it starts from: `id` is the single-step migration the last handoff began, its step `index`
+   * marked started, and `next` has no record. Undefined otherwise (the mirror is asked first).
+   */
+  #predict(id: string, index: number, statements: readonly string[], next: NextMigration, at: string): CompletedAndBegun | undefined {
+    const handed = this.#handed;
+    const m = next.migration;
+    // `republish` rows exist only in the record layout (an earlier moose-migrate, reading the
+    // first layout, would misread them): there the mirror is asked first, as before.
+    if (this.#store.layout !== "record") return undefined;
+    if (!handed || handed.begun.id !== id || handed.started.index !== index || index !== 0 || handed.begun.stepsTotal !== 1) return undefined;
+    if (this.#ids.has(m.id) || next.step.index < 0 || next.step.index >= m.stepsTotal) return undefined;
+    const begun = handed.begun;
+    return {
+      completed: Object.freeze({
+        ...begun,
+        status: "applied",
+        stepsApplied: 1,
+        error: null,
+        failedStep: null,
+        finishedAt: at,
+        durationMs: Math.max(0, Date.parse(at) - Date.parse(begun.startedAt)),
+      }),
+      doneStep: Object.freeze({ ...handed.started, status: "applied", statements: Object.freeze([...statements]), finishedAt: at, error: null }),
+      begun: Object.freeze({
+        id: m.id,
+        fileName: m.fileName,
+        checksum: m.checksum,
+        checksumAlgorithm: m.checksumAlgorithm,
+        parentHash: m.parentHash,
+        resultHash: m.resultHash,
+        status: "running",
+        stepsApplied: 0,
+        stepsTotal: m.stepsTotal,
+        error: null,
+        failedStep: null,
+        startedAt: at,
+        finishedAt: null,
+        durationMs: null,
+        attempts: 1,
+        toolVersion: begun.toolVersion,
+        host: begun.host,
+      }),
+      startedStep: Object.freeze({ migrationId: m.id, index: next.step.index, status: "running", statements: Object.freeze([...next.step.statements]), startedAt: at, finishedAt: null, error: null }),
+    };
+  }
+
+  /**
+   * Writes the mirror's records of `ids` to the target again, in one INSERT: each migration's
+   * `republish` row replaces its record and drops its steps (none, when the mirror has no
+   * record), and its steps' rows follow.
+   */
+  async #republish(...ids: string[]): Promise<void> {
+    const rows: LedgerLogRow[] = [];
+    for (const id of ids) {
+      const migration = await this.mirror.get(id);
+      rows.push(this.#row("republish", id, -1, migration, undefined));
+      if (!migration) this.#ids.delete(id);
+      else for (const step of await this.mirror.steps(id)) rows.push(this.#row("republish", id, step.index, migration, step));
     }
     await this.#store.append(rows);
-    return { completed, begun };
   }
 
   async stepFailed(id: string, index: number, error: string, statements?: readonly string[]): Promise<MigrationRecord> {
+    this.#handed = undefined;
     const record = await this.mirror.stepFailed(id, index, error, statements);
     await this.#publish("step_failed", id, index);
     return record;
   }
 
   async complete(id: string): Promise<MigrationRecord> {
+    this.#handed = undefined;
     const record = await this.mirror.complete(id);
     await this.#publish("complete", id);
     return record;
@@ -227,19 +347,25 @@ class TargetLedger implements Ledger {
   }
 
   async discardFailed(id: string): Promise<MigrationRecord> {
+    this.#handed = undefined;
     const record = await this.mirror.discardFailed(id);
+    this.#ids.delete(id);
     await this.#store.append([this.#row("discard", id, -1, undefined, undefined)]);
     return record;
   }
 
   async adopt(m: BeginMigration): Promise<MigrationRecord> {
+    this.#handed = undefined;
     const record = await this.mirror.adopt(m);
+    this.#ids.add(m.id);
     await this.#publish("adopt", m.id);
     return record;
   }
 
   async forget(id: string): Promise<MigrationRecord | undefined> {
+    this.#handed = undefined;
     const record = await this.mirror.forget(id);
+    this.#ids.delete(id);
     if (record) await this.#store.append([this.#row("forget", id, -1, undefined, undefined)]);
     return record;
   }

@@ -63,8 +63,14 @@ export interface StoredLogRow {
  */
 export type LedgerLogLayout = "record" | "columns";
 
-/** The version of the `record` JSON this moose-migrate writes; a newer one is refused. */
-const RECORD_FORMAT = 1;
+/**
+ * The versions of the `record` JSON: 1 for every row, 2 for a `republish` row (lib/ledger/target.ts),
+ * which an earlier moose-migrate would read as an ordinary record row without dropping the
+ * steps it replaces: marked newer, such a row makes that version ask to be upgraded instead.
+ * A row newer than {@link RECORD_FORMAT} is refused.
+ */
+const RECORD_FORMAT = 2;
+const formatOf = (op: string): number => (op === "republish" ? 2 : 1);
 /** Scalars first: the ALIAS columns find the first `"name":` in the text (nested keys come later; quotes inside strings are escaped). */
 const ALIAS_COLUMNS: ReadonlyArray<readonly [name: string, type: string, read: string]> = [
   ["at", "String", "visitParamExtractString(record, 'at')"],
@@ -177,7 +183,7 @@ export class LedgerStore {
           hint: "upgrade moose-migrate to the version that last deployed to this database",
         });
       }
-      if (format !== RECORD_FORMAT || typeof fields.op !== "string" || typeof fields.migration_id !== "string" || typeof fields.step_index !== "number") {
+      if (typeof format !== "number" || format < 1 || typeof fields.op !== "string" || typeof fields.migration_id !== "string" || typeof fields.step_index !== "number") {
         throw this.unreadable(seq_text, "it lacks v, op, migration_id or step_index");
       }
       return { seq_text, op: fields.op, migration_id: fields.migration_id, step_index: fields.step_index, migration: fields.migration ?? undefined, step: fields.step ?? undefined };
@@ -192,7 +198,7 @@ export class LedgerStore {
         : rows.map((r) => ({
             seq: r.seq,
             // The plain-SQL fields first (see ALIAS_COLUMNS), then the records.
-            record: JSON.stringify({ v: RECORD_FORMAT, at: r.at, op: r.op, migration_id: r.migration_id, step_index: r.step_index, host: r.host, tool_version: r.tool_version, migration: r.migration ?? null, step: r.step ?? null }),
+            record: JSON.stringify({ v: formatOf(r.op), at: r.at, op: r.op, migration_id: r.migration_id, step_index: r.step_index, host: r.host, tool_version: r.tool_version, migration: r.migration ?? null, step: r.step ?? null }),
           }));
     await this.olap.insertJsonRows(LEDGER_LOG_TABLE, stored);
   }
