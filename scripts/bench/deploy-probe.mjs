@@ -155,17 +155,27 @@ async function breakdown() {
   const engines = await openDeployEngines(config, { streams: false, workflows: false });
   await engines.olap.capabilities();
   const calls = {};
+  // A synchronous method stays synchronous (the ledger passes `mirror.now()`'s value on: a
+  // promise there would be a different record, written again).
   const wrap = (obj, name, label) => {
     const f = obj[name].bind(obj);
-    obj[name] = async (...a) => {
+    obj[name] = (...a) => {
       const t = performance.now();
-      try {
-        return await f(...a);
-      } finally {
+      const done = () => {
         const c = (calls[`${label}.${name}`] ??= [0, 0]);
         c[0] += performance.now() - t;
         c[1]++;
+      };
+      let result;
+      try {
+        result = f(...a);
+      } catch (error) {
+        done();
+        throw error;
       }
+      if (result && typeof result.then === "function") return result.finally(done);
+      done();
+      return result;
     };
   };
   for (const m of Object.getOwnPropertyNames(Object.getPrototypeOf(ledger))) if (m !== "constructor" && typeof ledger[m] === "function") wrap(ledger, m, "ledger");
