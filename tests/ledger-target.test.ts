@@ -390,15 +390,24 @@ runSerial("a chain of single-step migrations: the target's rows are the mirror's
   await olap.close();
 });
 
-runSerial("when the mirror writes other records than the INSERT beside it was sent with, the mirror's are written to the target again and win", async (t) => {
+/**
+ * A target ledger in a fresh database whose first single-step migration was handed on to the
+ * second (its step started): the state the next handoff predicts from. `file` is its mirror.
+ */
+async function handedOnce(name: string): Promise<{ database: string; olap: Awaited<ReturnType<typeof admin>>; file: string; ledger: Awaited<ReturnType<typeof openTargetLedger>> }> {
   const { database } = project();
   const olap = await admin(database);
   await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
-  const file = join(tempDir("ledger-diverge"), "ledger.sqlite");
+  const file = join(tempDir(name), "ledger.sqlite");
   const ledger = await openTargetLedger(await admin(database), await openLedger(file, { role: "mirror" }));
   await ledger.begin(single(1));
   await ledger.stepStarted(single(1).id, 0, ["SELECT 1"]);
   await ledger.completeAndBegin(single(1).id, 0, ["SELECT 1"], { migration: single(2), step: { index: 0, statements: ["SELECT 2"] } });
+  return { database, olap, file, ledger };
+}
+
+runSerial("when the mirror writes other records than the INSERT beside it was sent with, the mirror's are written to the target again and win", async (t) => {
+  const { database, olap, file, ledger } = await handedOnce("ledger-diverge");
   // Behind the target ledger's back (nothing in moose does this: the lock keeps writers
   // apart), another connection to the mirror records migration 3: the mirror will not begin it.
   const other = await openLedger(file, { role: "mirror", host: "elsewhere" });
@@ -427,14 +436,7 @@ runSerial("when the mirror writes other records than the INSERT beside it was se
 });
 
 runSerial("when the mirror refuses a handoff the INSERT beside it already wrote, the target is given the mirror's records back and the mirror's error is reported", async (t) => {
-  const { database } = project();
-  const olap = await admin(database);
-  await olap.execute("CREATE DATABASE IF NOT EXISTS `" + database + "`");
-  const file = join(tempDir("ledger-refused"), "ledger.sqlite");
-  const ledger = await openTargetLedger(await admin(database), await openLedger(file, { role: "mirror" }));
-  await ledger.begin(single(1));
-  await ledger.stepStarted(single(1).id, 0, ["SELECT 1"]);
-  await ledger.completeAndBegin(single(1).id, 0, ["SELECT 1"], { migration: single(2), step: { index: 0, statements: ["SELECT 2"] } });
+  const { database, olap, file, ledger } = await handedOnce("ledger-refused");
   // Behind the target ledger's back, another connection records migration 2's step as failed:
   // the mirror will refuse to record it applied.
   const other = await openLedger(file, { role: "mirror", host: "elsewhere" });
