@@ -8,6 +8,11 @@
 //       thread's alone (Linux /proc; null elsewhere), which the load of other jobs inflates least
 //   node scripts/bench/deploy-probe.mjs raw <projectDir> <statements.json>
 //       runs the same statements on a fresh engine, nothing else; prints { rawMs }
+//   node scripts/bench/deploy-probe.mjs raw-ledger <projectDir> <statements.json>
+//       servers only: the same statements on a fresh database, each followed by one ledger write (the three rows
+//       `completeAndBegin` sends between two migrations, through the ledger's own store) and nothing else: the
+//       floor of any ledger kept in the target that records each migration before the next one starts (what
+//       makes a killed deploy resume exactly once); prints { totalMs, ddlMs, writeMs, writes }
 //   node scripts/bench/deploy-probe.mjs breakdown <projectDir>
 //       deploys with every ledger and engine call timed; prints { totalMs, calls: { "ledger.begin": [ms, n], ... } }; on a
 //       server also the ledger's own engine ("ledger-engine.*") and its local mirror ("mirror.*"), which are inside the
@@ -218,6 +223,50 @@ async function raw(statementsFile) {
   await dropDatabase(config);
 }
 
+/** The three rows `completeAndBegin` writes between two migrations (seq from `next`). */
+function handoffRows(next) {
+  const record = (id) => ({ id, fileName: `${id}.ts`, checksum: "0".repeat(64), checksumAlgorithm: "sha256", parentHash: "1".repeat(64), resultHash: "2".repeat(64), status: "running", stepsApplied: 0, stepsTotal: 1, startedAt: new Date().toISOString(), toolVersion: "bench" });
+  const step = (id) => ({ migrationId: id, index: 0, status: "applied", statements: [`CREATE TABLE \`${id}\` (id String, c1 String, c2 DateTime('UTC'), c3 Float64) ENGINE = MergeTree ORDER BY id`], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), error: null });
+  return ["step_done", "begin", "step_started"].map((op, k) => {
+    const seq = next();
+    return { seq, at: new Date().toISOString(), op, migration_id: `m${seq}`, step_index: k === 1 ? -1 : 0, migration: record(`m${seq}`), step: k === 1 ? undefined : step(`m${seq}`), host: "bench", tool_version: "bench" };
+  });
+}
+
+/** The deploy's DDL with one ledger write after each statement and nothing else (see the header). */
+async function rawLedger(statementsFile) {
+  const { loadConfig } = await import(dist("lib/config/config.js"));
+  const { openOlapEngine } = await import(dist("lib/engines/olap/open.js"));
+  const { LedgerStore } = await import(dist("lib/engines/olap/ledger-store.js"));
+  const config = await loadConfig(dir, process.env);
+  if (config.olap.engine !== "server") throw new Error("raw-ledger: the project's moose.config.toml names no ClickHouse server");
+  await fresh(config);
+  const { statements } = JSON.parse(readFileSync(statementsFile, "utf8"));
+  const engine = await openOlapEngine(config.olap);
+  await engine.capabilities();
+  const store = new LedgerStore(engine);
+  await store.ensureLog();
+  let seq = 0;
+  let ddlMs = 0;
+  let writeMs = 0;
+  let writes = 0;
+  const t0 = performance.now();
+  for (const sql of statements) {
+    if (sql.startsWith("--")) continue;
+    const t = performance.now();
+    await engine.execute(sql);
+    const u = performance.now();
+    await store.append(handoffRows(() => ++seq));
+    ddlMs += u - t;
+    writeMs += performance.now() - u;
+    writes++;
+  }
+  const totalMs = performance.now() - t0;
+  await engine.close();
+  process.stdout.write(JSON.stringify({ totalMs, ddlMs, writeMs, writes }) + "\n");
+  await dropDatabase(config);
+}
+
 /** The floor of a server target's ledger: one request, and one ledger write, as the deploy sends them. */
 async function floor(n) {
   const { loadConfig } = await import(dist("lib/config/config.js"));
@@ -233,9 +282,7 @@ async function floor(n) {
   const columns = "seq UInt64, at String, op String, migration_id String, step_index Int32, migration String, step String, host String, tool_version String";
   await engine.execute(`CREATE TABLE floor_columns (${columns}) ENGINE = MergeTree ORDER BY seq`);
   let seq = 0;
-  const record = (id) => ({ id, fileName: `${id}.ts`, checksum: "0".repeat(64), checksumAlgorithm: "sha256", parentHash: "1".repeat(64), resultHash: "2".repeat(64), status: "running", stepsApplied: 0, stepsTotal: 1, startedAt: new Date().toISOString(), toolVersion: "bench" });
-  const step = (id) => ({ migrationId: id, index: 0, status: "applied", statements: [`CREATE TABLE \`${id}\` (id String, c1 String, c2 DateTime('UTC'), c3 Float64) ENGINE = MergeTree ORDER BY id`], startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), error: null });
-  const rows = () => ["step_done", "begin", "step_started"].map((op, k) => ({ seq: ++seq, at: new Date().toISOString(), op, migration_id: `m${seq}`, step_index: k === 1 ? -1 : 0, migration: record(`m${seq}`), step: k === 1 ? undefined : step(`m${seq}`), host: "bench", tool_version: "bench" }));
+  const rows = () => handoffRows(() => ++seq);
   const columnRows = () => rows().map((r) => ({ ...r, migration: JSON.stringify(r.migration), step: r.step === undefined ? "" : JSON.stringify(r.step) }));
   const timed = async (f) => {
     for (let i = 0; i < 10; i++) await f();
@@ -285,9 +332,10 @@ async function floor(n) {
 if (mode === "make") await make(Number(arg ?? 100), Number(process.argv[5] ?? 1));
 else if (mode === "deploy") await deployTimed(resolve(arg));
 else if (mode === "raw") await raw(resolve(arg));
+else if (mode === "raw-ledger") await rawLedger(resolve(arg));
 else if (mode === "breakdown") await breakdown();
 else if (mode === "floor") await floor(Number(arg ?? 300));
 else {
-  process.stderr.write("usage: deploy-probe.mjs make|deploy|raw|breakdown|floor <projectDir> <arg>\n");
+  process.stderr.write("usage: deploy-probe.mjs make|deploy|raw|raw-ledger|breakdown|floor <projectDir> <arg>\n");
   process.exit(2);
 }
