@@ -134,6 +134,19 @@ export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
     .alias("help", "h");
 }
 
+/**
+ * Once a command's handler has started, yargs renders that command's whole help text
+ * and keeps it (\`cacheHelpMessage\`), for a later \`showHelp()\`, which nothing here calls:
+ * ~50 ms of CPU on every command, most of it compiling string-width's emoji pattern.
+ * That step is turned into nothing; \`--help\` renders its text as before. Internal to
+ * yargs 17: if a later yargs lacks it, this does nothing and the command is only slower.
+ */
+function skipHelpCache(parser: Argv): void {
+  const internals = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } }).getInternalMethods?.();
+  const usage = internals?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === "function") usage.cacheHelpMessage = () => {};
+}
+
 /** A failed parse: yargs' message, and the error it carries (ours when a check threw). */
 class UsageFailure extends Error {
   constructor(
@@ -151,6 +164,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     // yargs runs the command anyway when this returns: only a throw stops it.
     throw new UsageFailure(message ?? String(error), error);
   });
+  skipHelpCache(parser);
   let output = "";
   try {
     await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
