@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import sqlite3 from "sqlite3";
 import { EngineError, InvalidInputError, RefusedError } from "../lib/errors.js";
 import { checksumOf } from "../lib/ledger/checksum.js";
 import { openLedger, type Ledger, type OpenLedgerOptions } from "../lib/ledger/ledger.js";
@@ -497,6 +498,28 @@ test("discardFailed forgets a failed record so an edited file can run", async (t
 });
 
 // ---------------------------------------------------------------- lock
+
+test("a deploy waiting for a held lock learns it from a read: a writer holding SQLite's write lock does not stall it", async (t) => {
+  const { path, ledger: holder, open } = await fresh(t, { busyTimeoutMs: 200 });
+  const waiter = await open();
+  const ownerA = "host-a:101:aaaa";
+  t.true((await holder.acquireLock(ownerA, 60_000)).acquired);
+  // Another process mid-write (the holder's own ledger write, say): SQLite's write lock is taken.
+  const writer = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const opened: sqlite3.Database = new sqlite3.Database(path, sqlite3.OPEN_READWRITE, (error) => (error ? reject(error) : resolve(opened)));
+  });
+  t.teardown(() => new Promise<void>((resolve) => writer.close(() => resolve())));
+  await new Promise<void>((resolve, reject) => writer.exec("BEGIN IMMEDIATE", (error) => (error ? reject(error) : resolve())));
+  const polled = await waiter.acquireLock("host-b:202:bbbb", 60_000);
+  t.like(polled, { acquired: false, holder: { owner: ownerA } });
+  // A free lock has to be written: taking it still waits for the write lock, up to the busy timeout.
+  await new Promise<void>((resolve, reject) => writer.exec("ROLLBACK", (error) => (error ? reject(error) : resolve())));
+  t.true(await holder.releaseLock(ownerA));
+  await new Promise<void>((resolve, reject) => writer.exec("BEGIN IMMEDIATE", (error) => (error ? reject(error) : resolve())));
+  t.is((await refusal(t, waiter.acquireLock("host-b:202:bbbb", 60_000))).code, "LEDGER_BUSY");
+  await new Promise<void>((resolve, reject) => writer.exec("ROLLBACK", (error) => (error ? reject(error) : resolve())));
+  t.like(await waiter.acquireLock("host-b:202:bbbb", 60_000), { acquired: true, holder: { owner: "host-b:202:bbbb" } });
+});
 
 test("the migrate lock: holder info, re-entry, renew, expiry takeover, release, forceUnlock", async (t) => {
   const clock = manualClock("2026-11-26T03:15:00.000Z");

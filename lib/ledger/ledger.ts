@@ -623,6 +623,13 @@ class SqliteLedger implements MirrorLedger {
   async acquireLock(owner: string, ttlMs: number): Promise<LockResult> {
     requireText(owner, "lock owner");
     requireTtl(ttlMs);
+    // A waiting deploy learns that another live holder has the lock from a read (WAL readers take no
+    // lock): polling it never takes SQLite's write lock, so the holder's ledger writes never queue
+    // behind the waiters'. Anything else is decided again inside the write below.
+    const seen = await this.#db.read("reading the migrate lock", findLock);
+    if (seen && seen.owner !== owner && Date.parse(seen.expires_at) > this.#context.now().getTime() && !this.#holderGone(seen.owner)) {
+      return { acquired: false, holder: holderFromRow(seen) } as const;
+    }
     return this.#db.write("acquiring the migrate lock", async (db) => {
       const now = this.#context.now();
       const current = await findLock(db);
