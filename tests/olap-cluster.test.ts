@@ -7,6 +7,8 @@ import { type OlapEngine } from "../lib/engines/olap/engine.js";
 import { moose, mooseAsync, tempDir } from "./helpers/cli.js";
 import { clusterFromEnv } from "./helpers/olap-cluster.js";
 import { openOlapEngine } from "../lib/engines/olap/open.js";
+import { loadConfig } from "../lib/config/config.js";
+import { projectLedger } from "../lib/project/engines.js";
 
 /**
  * moose-migrate on a real ClickHouse cluster: ZooKeeper 3.8 and two clickhouse-server
@@ -228,6 +230,31 @@ run("the cluster template's tables deploy: cluster tables on both replicas ON CL
   const status = moose(dir, ["migrate", "status", "--json"]);
   t.is(status.code, 0, status.stdout + status.stderr);
   t.deepEqual((JSON.parse(status.stdout) as { drift: string[] }).drift, []);
+});
+
+run("offline SQL of a cluster project (migrate sql --server-version, ZooKeeper/Keeper taken from clickhouse_config.clusters) is, step for step, what deploy then runs on the cluster and records", async (t) => {
+  const { dir } = project(TEMPLATE_APP);
+  const admin = await replica(0, "default");
+  const version = (await admin.query<{ v: string }>("SELECT version() AS v"))[0]!.v;
+  const generated = ok(t, moose(dir, ["migrate", "generate", "--name", "cluster template"]));
+  const id = generated.match(/(\d{14}_cluster_template)\.ts/)![1]!;
+  const text = ok(t, moose(dir, ["migrate", "sql", id, "--server-version", version]));
+  t.true(text.startsWith(`SQL for ClickHouse ${version} (--server-version; with ZooKeeper/Keeper, as clickhouse_config.clusters implies):\n`), text);
+  const offline = JSON.parse(ok(t, moose(dir, ["migrate", "sql", id, "--server-version", version, "--json"]))) as {
+    target: unknown;
+    migrations: Array<{ steps: Array<{ statements: string[] }> }>;
+  };
+  t.deepEqual(offline.target, { version, source: "flag", keeperAssumed: true });
+  const statements = offline.migrations[0]!.steps.map((s) => s.statements);
+  t.true(statements.flat().some((sql) => / ON CLUSTER `cluster_a`/.test(sql)), "ON CLUSTER statements, not a refusal");
+  t.regex(ok(t, moose(dir, ["migrate", "deploy"])), /1 migration applied\./);
+  const config = await loadConfig(dir, {});
+  const ledger = await projectLedger(config, "test");
+  try {
+    t.deepEqual((await ledger.steps(id)).map((s) => [...s.statements]), statements);
+  } finally {
+    await ledger.close();
+  }
 });
 
 run("adding a column to a cluster table runs ON CLUSTER: both replicas have it and keep replicating", async (t) => {

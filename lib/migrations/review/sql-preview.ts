@@ -27,6 +27,8 @@ export interface SqlTarget {
   readonly database: string;
   readonly capabilities: OlapCapabilities;
   readonly workflowsEnabled: boolean;
+  /** ZooKeeper/Keeper assumed on the server (the project names clusters); offline nothing else says. */
+  readonly keeperAssumed?: boolean;
 }
 
 /** One step of a migration as deploy will run it. */
@@ -67,19 +69,26 @@ export async function sqlTarget(config: LoadedConfig, flag?: string): Promise<Sq
       : configured !== undefined
         ? [checkVersion(configured, "clickhouse_config.server_version"), "config"]
         : [await embeddedVersion(), config.olap.engine === "embedded" ? "embedded" : "assumed"];
-  // Offline nothing says the database is not Atomic (the default since 20.10): EXCHANGE TABLES is assumed where the version has it.
-  return { version, source, database: config.olap.database, capabilities: capabilitiesFor(version, { embedded: source === "embedded" }), workflowsEnabled: config.features.workflows };
+  const server = source !== "embedded";
+  // Offline nothing says whether the server has ZooKeeper/Keeper. A project that names clusters in
+  // clickhouse_config.clusters runs ON CLUSTER DDL, which needs it on every server of the cluster:
+  // assumed there, so its SQL can be reviewed (deploy still reads the live server).
+  const keeperAssumed = server && (config.olap.clusters?.length ?? 0) > 0;
+  // Offline nothing says the database is not Atomic (the default since 20.10): EXCHANGE TABLES (and,
+  // with Keeper, the {uuid} macro) are assumed where the version has them.
+  const capabilities = capabilitiesFor(version, server ? { server: true, ...(keeperAssumed ? { zooKeeper: true, databaseEngine: "Atomic" } : {}) } : { embedded: true });
+  return { version, source, database: config.olap.database, capabilities, workflowsEnabled: config.features.workflows, ...(keeperAssumed ? { keeperAssumed } : {}) };
 }
 
 /** How a target reads in a heading: `ClickHouse 18.16.1 (clickhouse_config.server_version)`. */
-export function describeTarget(target: Pick<SqlTarget, "version" | "source">): string {
+export function describeTarget(target: Pick<SqlTarget, "version" | "source" | "keeperAssumed">): string {
   const from: Record<VersionSource, string> = {
     flag: "--server-version",
     config: "clickhouse_config.server_version",
     embedded: "the embedded engine",
     assumed: "assumed: set clickhouse_config.server_version to the server's version",
   };
-  return `ClickHouse ${target.version} (${from[target.source]})`;
+  return `ClickHouse ${target.version} (${from[target.source]}${target.keeperAssumed ? "; with ZooKeeper/Keeper, as clickhouse_config.clusters implies" : ""})`;
 }
 
 /**
