@@ -48,6 +48,14 @@ export const APP_COMPILER_OPTIONS: ts.CompilerOptions = {
   esModuleInterop: true,
   allowImportingTsExtensions: true,
   experimentalDecorators: true,
+  // No package of node_modules/@types is added unasked: every public Moose template installs
+  // @types/node, 63 files and 2.25 MB of declarations that no declared record's type needs
+  // (the extractor reads apps without it: an unresolved Node global or builtin module is not an
+  // error, and a record whose type came from one maps to `any`, reported at its field). Measured on
+  // the same one-line file with @types/node installed: Program 730 ms and checker 220 ms against 228 and 95
+  // without it. An import still brings in the package it resolves to (`express` → @types/express,
+  // and what that references).
+  types: [],
 };
 
 interface CachedFile {

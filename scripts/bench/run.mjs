@@ -8,7 +8,7 @@
 //   --out FILE         where to write the report (default BENCHMARKS.md; `-` for stdout only)
 //   --work DIR         where the apps are generated (default: a fresh folder in the OS temp dir, removed after)
 //   --history N        committed migrations after the first for the history figures (default 200; quick: 40)
-//   --only LIST        only these figure groups: help,tsc,plan,generate,reextract,dev,deploy,deploy-server,history,peers
+//   --only LIST        only these figure groups: help,tsc,plan,generate,reextract,dev,deploy,deploy-server,history,peers,template
 //                      (the report then lacks the others; for iterating, not for BENCHMARKS.md). deploy-server runs
 //                      on the ClickHouse server at $CLICKHOUSE_URL (the tests' 18.16), with the ledger kept in it.
 //
@@ -17,7 +17,7 @@
 // the min–max of the runs, and the command to reproduce it. The generated apps never
 // land in the repository.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -514,6 +514,24 @@ async function benchDeployServer() {
   record("deploy-floor-select1-client", `the same \`SELECT 1\` through @clickhouse/client (its options before the connection's own transport; CPU ${fmt(floor.select1Client.cpuPerRequest)} per request against ${fmt(floor.select1.cpuPerRequest)})`, undefined, { unit: "ms", wall: q(floor.select1Client), command });
   record("deploy-floor-insert", `server floor of the ledger: one ledger write (the 3 rows between two migrations) into \`_moose_ledger\` (MergeTree, two stored columns), through the ledger's own store as the deploy sends it`, undefined, { unit: "ms", wall: q(floor.insertMergeTree), command });
   record("deploy-floor-insert-columns", "the same write into the ledger's first layout (nine stored columns: two files each per INSERT's part on 18.16; for comparison)", undefined, { unit: "ms", wall: q(floor.insertColumns), command });
+}
+
+/**
+ * A public Moose template as it is (fixtures/moose-templates/typescript: moose-lib's \`typescript\`
+ * template, its own moose.config.toml), with this package's node_modules, which has
+ * @types/node as the template's own install would: a cold \`moose plan\` (no \`.moose/\`, as on a
+ * fresh CI runner). (No \`tsc\` beside it: the template imports @514labs/moose-lib, which is not
+ * installed here; moose-migrate reads it as its own library.)
+ */
+async function benchTemplate() {
+  const dir = join(WORK, "template-typescript");
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(join(PACKAGE_ROOT, "fixtures", "moose-templates", "typescript"), dir, { recursive: true });
+  symlinkSync(join(PACKAGE_ROOT, "node_modules"), join(dir, "node_modules"));
+  noteLoad("before the template figures");
+  await measureTogether([
+    { id: "template-plan", label: "cold `moose plan` on moose-lib's `typescript` template as it is (no `.moose/`; its node_modules has @types/node)", argv: [BIN, "plan"], cwd: dir, before: () => rmSync(join(dir, ".moose"), { recursive: true, force: true }), display: "cd typescript-template && rm -rf .moose && moose plan" },
+  ]);
 }
 
 /**
@@ -1058,6 +1076,7 @@ try {
   if (wanted("peers")) await benchPeers(Math.max(...SIZES));
   if (wanted("deploy")) await benchDeploy();
   if (wanted("deploy-server")) await benchDeployServer();
+  if (wanted("template")) await benchTemplate();
   noteLoad("at the end");
   const text = report();
   if (OUT === "-") process.stdout.write(text);
