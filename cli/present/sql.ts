@@ -1,5 +1,5 @@
-import type { MigrationSql, SqlTarget } from "../../lib/migrations/review/sql-preview.js";
-import { describeTarget } from "../../lib/migrations/review/sql-preview.js";
+import type { MigrationSql, TargetSummary } from "../../lib/migrations/review/sql-preview.js";
+import { describeTarget, targetSummary } from "../../lib/migrations/review/sql-preview.js";
 import type { CliIO } from "../io.js";
 
 /**
@@ -7,7 +7,7 @@ import type { CliIO } from "../io.js";
  * naming the version it is written for, then per step its number, call and line, and each
  * statement indented under it, as deploy will send it.
  */
-export function writeMigrationSql(io: CliIO, target: Pick<SqlTarget, "version" | "source" | "keeperAssumed">, migrations: readonly MigrationSql[]): void {
+export function writeMigrationSql(io: CliIO, target: TargetSummary, migrations: readonly MigrationSql[]): void {
   io.stdout.write(`SQL for ${describeTarget(target)}:\n`);
   for (const m of migrations) {
     io.stdout.write(`${m.id}\n`);
@@ -19,6 +19,6 @@ export function writeMigrationSql(io: CliIO, target: Pick<SqlTarget, "version" |
 }
 
 /** The same as one JSON value. */
-export function migrationSqlJson(target: Pick<SqlTarget, "version" | "source" | "keeperAssumed">, migrations: readonly MigrationSql[]): unknown {
-  return { target: { version: target.version, source: target.source, ...(target.keeperAssumed ? { keeperAssumed: true } : {}) }, migrations };
+export function migrationSqlJson(target: TargetSummary, migrations: readonly MigrationSql[]): unknown {
+  return { target: targetSummary(target), migrations };
 }

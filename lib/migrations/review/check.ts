@@ -12,7 +12,7 @@ import type { MigrationFile } from "../files/read.js";
 import { describeChange } from "../files/render.js";
 import { replayMigrations, type Replay, type ReplayedMigration } from "../files/sequence.js";
 import { guardMigrationSql } from "../apply/sql-guard.js";
-import { migrationSql, type SqlTarget } from "./sql-preview.js";
+import { migrationSql, targetSummary, type SqlTarget, type TargetSummary } from "./sql-preview.js";
 import { historyProblems, type LedgerView } from "../apply/status.js";
 import { stepLabel } from "../files/steps.js";
 
@@ -146,7 +146,7 @@ export async function checkMigrations(config: LoadedConfig, ledger: LedgerView):
 
 export interface LintReport {
   readonly ok: boolean;
-  readonly target: Pick<SqlTarget, "version" | "source" | "keeperAssumed">;
+  readonly target: TargetSummary;
   /** The migrations linted. */
   readonly migrations: readonly string[];
   readonly findings: readonly Finding[];
@@ -165,7 +165,7 @@ export async function lintMigrations(config: LoadedConfig, target: SqlTarget, le
   const chosen = replay.migrations.filter((m) => (ids && ids.length > 0 ? ids.includes(m.file.id) : !applied.has(m.file.id)));
   const findings: Finding[] = [];
   for (const m of chosen) findings.push(...(await lintMigration(m, target)));
-  return { ok: findings.every((f) => f.severity !== "error"), target: { version: target.version, source: target.source, ...(target.keeperAssumed ? { keeperAssumed: true } : {}) }, migrations: chosen.map((m) => m.file.id), findings };
+  return { ok: findings.every((f) => f.severity !== "error"), target: targetSummary(target), migrations: chosen.map((m) => m.file.id), findings };
 }
 
 async function lintMigration(m: ReplayedMigration, target: SqlTarget): Promise<Finding[]> {

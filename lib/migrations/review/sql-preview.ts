@@ -80,8 +80,15 @@ export async function sqlTarget(config: LoadedConfig, flag?: string): Promise<Sq
   return { version, source, database: config.olap.database, capabilities, workflowsEnabled: config.features.workflows, ...(keeperAssumed ? { keeperAssumed } : {}) };
 }
 
+/** What a report says of its target (`--json`): the version, where it came from, and an assumed Keeper. */
+export type TargetSummary = Pick<SqlTarget, "version" | "source" | "keeperAssumed">;
+
+export function targetSummary(target: TargetSummary): TargetSummary {
+  return { version: target.version, source: target.source, ...(target.keeperAssumed ? { keeperAssumed: true } : {}) };
+}
+
 /** How a target reads in a heading: `ClickHouse 18.16.1 (clickhouse_config.server_version)`. */
-export function describeTarget(target: Pick<SqlTarget, "version" | "source" | "keeperAssumed">): string {
+export function describeTarget(target: TargetSummary): string {
   const from: Record<VersionSource, string> = {
     flag: "--server-version",
     config: "clickhouse_config.server_version",
