@@ -344,6 +344,20 @@ test("planning does not type-check code it does not read: a type error beside va
   t.deepEqual(app.warnings, []);
 });
 
+test("a record field typed with a Node.js global (Buffer) is refused at the field, saying planning reads no Node.js types", (t) => {
+  const dir = tempApp({
+    "app/index.ts": ['import { OlapTable } from "moose-migrate";', "interface Row { id: string; data: Buffer }", 'export const rows = new OlapTable<Row>("Rows");', ""].join("\n"),
+  });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.deepEqual(errorsOf(() => extractApp({ projectDir: dir, mainFile: "app/index.ts" })), [
+    {
+      code: "UNSUPPORTED_TYPE",
+      located: "app/index.ts:2:29: Row.data: `Buffer`, a name no declaration of the app or its imports defines, cannot be stored in a ClickHouse column",
+      hint: "planning reads the app and what it imports, not Node.js's global types or uninstalled packages: declare the field with a type it can store (string holds any bytes), or import `Buffer` from an installed package",
+    },
+  ]);
+});
+
 test("a misspelt type name in a record is reported as TypeScript reports it", (t) => {
   const dir = tempApp({
     "app/index.ts": ['import { OlapTable } from "moose-migrate";', 'import type { Row } from "./row";', 'export const rows = new OlapTable<Row>("Rows");', ""].join("\n"),

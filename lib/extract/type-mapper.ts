@@ -539,6 +539,14 @@ export class TypeMapper {
     if (type.isUnion()) return this.mapUnion(type.types, node, path);
     if (f & ts.TypeFlags.EnumLiteral) return this.enumType([type], node, path);
     if (f & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) {
+      // A name that resolves to nothing is `any`: a Node.js global (`Buffer`; planning reads no
+      // @types package the app does not import) or a type of a package that is not installed.
+      const written = ts.isPropertySignature(node) || ts.isPropertyDeclaration(node) ? node.type : node;
+      // (The checker answers an unresolved name with a symbol of no declarations.)
+      if (written && ts.isTypeReferenceNode(written) && !this.checker.getSymbolAtLocation(written.typeName)?.declarations?.length) {
+        const name = written.typeName.getText();
+        throw this.unsupported(node, path, `\`${name}\`, a name no declaration of the app or its imports defines,`, `planning reads the app and what it imports, not Node.js's global types or uninstalled packages: declare the field with a type it can store (string holds any bytes), or import \`${name}\` from an installed package`);
+      }
       throw this.unsupported(node, path, f & ts.TypeFlags.Any ? "`any`" : "`unknown`");
     }
     if (f & ts.TypeFlags.ESSymbolLike) throw this.unsupported(node, path, "`symbol`");
