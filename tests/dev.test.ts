@@ -26,7 +26,7 @@ const columns = async (dir: string, table: string) =>
     (c) => `${c.name} ${c.type}`,
   );
 
-test("moose dev: start, add a table, add a field, a type error and its fix, finalise, remove a field", async (t) => {
+test.serial("moose dev: start, add a table, add a field, a type error and its fix, finalise, remove a field", async (t) => {
   const dir = await project();
   const dev = new DevProcess(dir);
   t.teardown(() => void dev.stop());
@@ -91,7 +91,7 @@ test("moose dev: start, add a table, add a field, a type error and its fix, fina
   t.regex(log.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z ⏸ waiting for approval: nothing applied$/m);
 });
 
-test("moose dev serves ingest and consumption endpoints as they are declared, without a restart", async (t) => {
+test.serial("moose dev serves ingest and consumption endpoints as they are declared, without a restart", async (t) => {
   const dir = await project();
   const dev = new DevProcess(dir);
   t.teardown(() => void dev.stop());
