@@ -1,7 +1,7 @@
 import test from "ava";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, tempDir } from "./helpers/cli.js";
+import { mooseAsync, runCli, tempDir } from "./helpers/cli.js";
 import { DevProcess } from "./helpers/dev-process.js";
 import { queryRows } from "./helpers/ledger-sqlite.js";
 
@@ -63,7 +63,9 @@ test.serial("moose dev: start, add a table, add a field, a type error and its fi
   t.regex(fixed, /\+ city String/);
 
   // Finalise the session's draft into a reviewed migration: dev records it as applied, the draft goes away.
-  const generated = await runCli(dir, ["migrate", "generate", "--name", "initial"]);
+  // From another terminal, as a user finalises: its own process (in this one, a cold embedded-version
+  // cache made generate start chDB beside the state the earlier in-process commands left).
+  const generated = await mooseAsync(dir, ["migrate", "generate", "--name", "initial"]);
   t.is(generated.code, 0, generated.stderr);
   await dev.waitFor(/✓ \d{14}_initial matches the database: recorded as applied\n/);
   await dev.waitFor(/no uncommitted changes\n/);
