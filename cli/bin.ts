@@ -17,4 +17,4 @@ const argv = process.argv.slice(2);
 const io = processIO();
 // `moose --help`, `--version` and a bare `moose` need no parser: they are answered before
 // yargs is loaded (main.js and everything it imports load only for real commands).
-process.exitCode = fastTopLevel(argv, io, process.stdout.columns) ?? (await (await import("./main.js")).main(argv, io));
+process.exitCode = fastTopLevel(argv, io, process.stdout.columns) ?? (await (await import("./main.js")).main(argv, io, { tuneOptimizer: true }));

@@ -26,11 +26,14 @@ import { usageMessage, type CommandWords } from "./usage-error.js";
 import type { CliIO } from "./io.js";
 import { EPILOG, NO_COMMAND, TOP_LEVEL_COMMANDS as TOP, USAGE, USAGE_HINT, helpWidth } from "./help.js";
 import { VERSION } from "./version.js";
+import { deferOptimization } from "../lib/extract/tiering.cjs";
 
 /** A command the parser runs: its declared arguments and the module with its `run`, loaded when it runs. */
 interface Leaf {
   readonly spec: CommandSpec;
   readonly load: () => Promise<{ run: CommandRun<any> }>;
+  /** A short command whose work is one reading of the app: V8's optimizing compiler waits (tiering.cts). */
+  readonly readsOnce?: true;
 }
 
 /** A command that only groups others (`moose migrate …`). */
@@ -43,8 +46,8 @@ interface Group {
 }
 
 /** Ties a command's `run` to its declaration: `run` must take exactly the arguments the spec declares. */
-function leaf<S extends CommandSpec<any, any>>(spec: S, load: () => Promise<{ run: CommandRun<S> }>): Leaf {
-  return { spec, load };
+function leaf<S extends CommandSpec<any, any>>(spec: S, load: () => Promise<{ run: CommandRun<S> }>, readsOnce?: "reads once"): Leaf {
+  return readsOnce ? { spec, load, readsOnce: true } : { spec, load };
 }
 
 /**
@@ -53,22 +56,22 @@ function leaf<S extends CommandSpec<any, any>>(spec: S, load: () => Promise<{ ru
  */
 const COMMANDS: ReadonlyArray<Leaf | Group> = [
   leaf(initCommand, () => import("./commands/init.js")),
-  leaf(planCommand, () => import("./commands/plan.js")),
-  leaf(lsCommand, () => import("./commands/ls.js")),
+  leaf(planCommand, () => import("./commands/plan.js"), "reads once"),
+  leaf(lsCommand, () => import("./commands/ls.js"), "reads once"),
   {
     ...TOP.migrate,
     demand: "name a migrate command: generate, deploy, status, unlock, baseline, rollback, resolve, sql, check, lint or rebase",
     children: [
-      leaf(migrateGenerateCommand, () => import("./commands/migrate-generate.js")),
+      leaf(migrateGenerateCommand, () => import("./commands/migrate-generate.js"), "reads once"),
       leaf(migrateBaselineCommand, () => import("./commands/migrate-baseline.js")),
       leaf(migrateRollbackCommand, () => import("./commands/migrate-rollback.js")),
       leaf(migrateDeployCommand, () => import("./commands/migrate-deploy.js")),
       leaf(migrateStatusCommand, () => import("./commands/migrate-status.js")),
       leaf(migrateUnlockCommand, () => import("./commands/migrate-unlock.js")),
       leaf(migrateResolveCommand, () => import("./commands/migrate-resolve.js")),
-      leaf(migrateSqlCommand, () => import("./commands/migrate-sql.js")),
-      leaf(migrateCheckCommand, () => import("./commands/migrate-check.js")),
-      leaf(migrateLintCommand, () => import("./commands/migrate-lint.js")),
+      leaf(migrateSqlCommand, () => import("./commands/migrate-sql.js"), "reads once"),
+      leaf(migrateCheckCommand, () => import("./commands/migrate-check.js"), "reads once"),
+      leaf(migrateLintCommand, () => import("./commands/migrate-lint.js"), "reads once"),
       leaf(migrateRebaseCommand, () => import("./commands/migrate-rebase.js")),
     ],
   },
@@ -103,17 +106,19 @@ const COMMANDS: ReadonlyArray<Leaf | Group> = [
  * yargs validates a command's arguments before its handler runs, provided the
  * `fail` handler throws (see {@link main}).
  */
-export function buildParser(io: CliIO, setCode: (code: number) => void): Argv {
+export function buildParser(io: CliIO, setCode: (code: number) => void, options: MainOptions = {}): Argv {
   const register = (y: Argv, node: Leaf | Group): Argv => {
     if ("children" in node) {
       return y.command(node.command, node.describe, (g) => node.children.reduce(register, g).demandCommand(1, node.demand));
     }
-    const { spec, load } = node;
+    const { spec, load, readsOnce } = node;
     return y.command(
       spec.command,
       spec.describe,
       (g) => Object.entries(spec.positionals ?? {}).reduce((p, [name, o]) => p.positional(name, o), g).options(spec.options),
       async (args) => {
+        // Before the command's modules (TypeScript among them) load: see tiering.cts.
+        if (readsOnce && options.tuneOptimizer) deferOptimization();
         const { run } = await load();
         setCode(await run(args, io));
       },
@@ -157,10 +162,15 @@ class UsageFailure extends Error {
   }
 }
 
+export interface MainOptions {
+  /** Whether this process's V8 flags are the CLI's to set (bin.ts; never in a test's or a library user's process). */
+  readonly tuneOptimizer?: boolean;
+}
+
 /** Runs the CLI and returns the exit code; only bin.ts touches process. */
-export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+export async function main(argv: readonly string[], io: CliIO, options: MainOptions = {}): Promise<number> {
   let code: number = ExitCode.success;
-  const parser = buildParser(io, (c) => (code = c)).fail((message, error) => {
+  const parser = buildParser(io, (c) => (code = c), options).fail((message, error) => {
     // yargs runs the command anyway when this returns: only a throw stops it.
     throw new UsageFailure(message ?? String(error), error);
   });

@@ -37,6 +37,7 @@ import { canonicalReplication, DEFAULT_KEEPER_PATH, DEFAULT_REPLICA_NAME } from 
 import { directImports, ImportClosures, moduleSpecifiers } from "./import-closure.js";
 import { assembleMap, combineFragments, recordMismatch, referenceErrors, tablesOf, type FileFragment } from "./fragments.js";
 import { noteAppRead } from "./code-cache-grade.cjs";
+import { allowOptimization } from "./tiering.cjs";
 import { declarationsHash, namedImports } from "./declaration-uses.js";
 import { cacheKey, dropExtractionCache, readExtractionCache, sha256, writeExtractionCache, type CacheContents, type CacheEntry } from "./extraction-cache.js";
 import { OptionShapes, type OptionShape } from "./option-shapes.js";
@@ -349,6 +350,8 @@ export class AppExtractor {
     }
     this.lastMode = "full";
     this.lastRead = [];
+    // Every file is read: a long job, for which V8's optimizing compiler pays (tiering.cts).
+    allowOptimization();
     // The previous Program's closures are taken before the new Program is built, so that
     // the previous type checker can be freed while the new one works. The first
     // extraction computes none: a one-shot command never needs them.

@@ -26,6 +26,7 @@ import path = require("node:path");
 import vm = require("node:vm");
 import NodeModule = require("node:module");
 import grade = require("./code-cache-grade.cjs");
+import tiering = require("./tiering.cjs");
 
 /** The cache file's first byte: written by a command that read an app with TypeScript, or not. */
 const READ_APP = 1;
@@ -49,8 +50,10 @@ function preload(): void {
   } catch {
     return;
   }
-  const key = `${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}`;
-  const cacheFile = path.join(cacheDir(), `typescript-${key.replace(/[^A-Za-z0-9._-]/g, "_")}.graded.v8cache`);
+  const key = `${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  // V8 accepts a cache only under the flags it was written with: one per optimizer state (tiering.cts).
+  const state = tiering.currentState();
+  const cacheFile = path.join(cacheDir(), `typescript-${key}${state === "deferred" ? "-deferred" : ""}.graded.v8cache`);
   let cachedData: Buffer | undefined;
   let kind: number | undefined;
   try {
@@ -71,11 +74,11 @@ function preload(): void {
   const missing = !cachedData || script.cachedDataRejected;
   // Written when the process ends, so that the cache holds the functions this command compiled.
   process.once("exit", () => {
-    if (missing || (kind !== READ_APP && grade.appRead())) writeCache(script, cacheFile, grade.appRead() ? READ_APP : LOAD_ONLY);
+    if (missing || (kind !== READ_APP && grade.appRead())) tiering.asAtLoad(state, () => writeCache(script, cacheFile, key, grade.appRead() ? READ_APP : LOAD_ONLY));
   });
 }
 
-function writeCache(script: vm.Script, cacheFile: string, kind: number): void {
+function writeCache(script: vm.Script, cacheFile: string, key: string, kind: number): void {
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     const temp = `${cacheFile}.${process.pid}.tmp`;
@@ -83,7 +86,7 @@ function writeCache(script: vm.Script, cacheFile: string, kind: number): void {
     fs.renameSync(temp, cacheFile);
     // Caches of other TypeScript or Node.js versions are never read again.
     for (const name of fs.readdirSync(path.dirname(cacheFile))) {
-      if (name.startsWith("typescript-") && name.endsWith(".v8cache") && name !== path.basename(cacheFile)) fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true });
+      if (name.startsWith("typescript-") && name.endsWith(".v8cache") && !name.startsWith(`typescript-${key}.`) && !name.startsWith(`typescript-${key}-`)) fs.rmSync(path.join(path.dirname(cacheFile), name), { force: true });
     }
   } catch {
     // A cache that cannot be written only costs the next command the compile time.

@@ -6,6 +6,7 @@ import { checksumOf } from "../../ledger/checksum.js";
 import { emptyInfraMap, hashInfraMap, parseInfraMap, type InfraMap } from "../../model/infra-map.js";
 import { MIGRATION_FILE, readMigrations } from "./read.js";
 import { replayMigrations, type Replay } from "./sequence.js";
+import { allowOptimization } from "../../extract/tiering.cjs";
 
 /** Name of the cache file in the state folder (`.moose/`). */
 export const COMMITTED_STATE_CACHE = "committed-state.json";
@@ -119,6 +120,7 @@ function listCommitted(dir: string): Listed[] | undefined {
 }
 
 function replayAll(migrationsDir: string, displayDir: string, stateDir: string | undefined): CommittedState {
+  allowOptimization(); // a long job: tiering.cts
   const files = readMigrations(migrationsDir, displayDir);
   const replay = replayMigrations(files);
   if (stateDir !== undefined && files.length > 0) {
