@@ -1,7 +1,7 @@
 import test from "ava";
 import type { Change } from "../lib/diff/change.js";
 import { applyChange, applyChanges } from "../lib/model/apply-change.js";
-import { canonicalJson, hashInfraMap, infraMapHasher, type InfraMap, type Table } from "../lib/model/infra-map.js";
+import { canonicalJson, hashInfraMap, hashKeepingEntries, infraMapHasher, knownEqualEntries, type InfraMap, type Table } from "../lib/model/infra-map.js";
 import { api, infra, syncProcess, table, topic, view, workflow } from "./helpers/model-builders.js";
 
 const users = table("Users", [
@@ -110,6 +110,27 @@ test("infraMapHasher: the hash of every state of a replay is hashInfraMap's, wit
   t.is(hash({ ...state, tables: { Z: users, A: { ...users, ttl: undefined } } }), hashInfraMap({ ...state, tables: { A: users, Z: users } }));
   // The same entry object under another key is written with that key.
   t.is(hash({ ...state, tables: { Other: users } }), hashInfraMap({ ...state, tables: { Other: users } }));
+});
+
+test("hashKeepingEntries: hashInfraMap's hash; knownEqualEntries answers only for entries it hashed, under their own key", (t) => {
+  const a: InfraMap = { ...base, tables: { ...base.tables, Orders: table("Orders", [["id", "String"]]) } };
+  const b: InfraMap = structuredClone(a);
+  const c: InfraMap = applyChange(b, { kind: "table.addColumn", table: "Orders", column: { name: "total", type: "Float64" }, after: "id" });
+  t.is(knownEqualEntries("Orders", a.tables["Orders"]!, b.tables["Orders"]!), undefined, "nothing hashed yet");
+  t.true(knownEqualEntries("Orders", a.tables["Orders"]!, a.tables["Orders"]!), "the same object");
+  for (const map of [a, b, c]) t.is(hashKeepingEntries(map), hashInfraMap(map));
+  t.true(knownEqualEntries("Orders", a.tables["Orders"]!, b.tables["Orders"]!), "equal copies");
+  t.false(knownEqualEntries("Orders", a.tables["Orders"]!, c.tables["Orders"]!), "a column more");
+  t.true(knownEqualEntries("Users", a.tables["Users"]!, c.tables["Users"]!), "left alone by the change");
+  t.is(knownEqualEntries("Other", a.tables["Orders"]!, b.tables["Orders"]!), undefined, "hashed under another key");
+  // Members left out of the text (undefined) and key order do not make entries differ.
+  const reordered = { ...a, tables: { ...a.tables, Orders: { ttl: undefined, ...Object.fromEntries(Object.entries(a.tables["Orders"]!).reverse()) } as Table } };
+  t.is(hashKeepingEntries(reordered), hashInfraMap(a));
+  t.true(knownEqualEntries("Orders", a.tables["Orders"]!, reordered.tables["Orders"]!));
+  // A map the hasher leaves to hashInfraMap (an odd name) keeps no texts, and still hashes the same.
+  const odd = { ...a, tables: { ...a.tables, "7": table("7", [["id", "String"]]) } };
+  t.is(hashKeepingEntries(odd), hashInfraMap(odd));
+  t.is(knownEqualEntries("7", odd.tables["7"]!, structuredClone(odd.tables["7"]!)), undefined);
 });
 
 test("infraMapHasher: tables added one, a few and many at a time, out of order, with names that sort first or that JS orders by number, hash as hashInfraMap does", (t) => {

@@ -2,7 +2,7 @@ import test from "ava";
 import { CHANGE_KINDS, PLANNER_CHANGE_KINDS, type Change, type ChangeKind } from "../lib/diff/change.js";
 import { diff, type DiffOptions } from "../lib/diff/diff.js";
 import { applyChanges } from "../lib/model/apply-change.js";
-import { canonicalJson, emptyInfraMap, type InfraMap } from "../lib/model/infra-map.js";
+import { canonicalJson, emptyInfraMap, hashKeepingEntries, knownEqualEntries, type InfraMap } from "../lib/model/infra-map.js";
 import { api, infra, syncProcess, table, topic, view, workflow, withoutKeptPrimaryKeys } from "./helpers/model-builders.js";
 import { mutateInfraMap, Random, randomInfraMap } from "./helpers/model-random.js";
 
@@ -436,6 +436,39 @@ test("diff: property, applyChanges(a, diff(a, b)) is b and diff(b, b) is empty, 
     t.deepEqual(diff(b, b), [], `seed ${seed}`);
     t.deepEqual(diff(a, b), changes, `seed ${seed}: deterministic`);
   }
+});
+
+test("diff: property, maps hashed keeping their entries' texts (the planner's known-equal tables are skipped) diff as unhashed copies do, with and without hints", (t) => {
+  let skipped = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const r = new Random(seed * 104729);
+    const a = randomInfraMap(r);
+    const { to: b, renames } = seed % 2 === 0 ? mutateInfraMap(r, a) : { to: randomInfraMap(r), renames: undefined };
+    const options: DiffOptions = renames ? { renames } : {};
+    // Plain copies share no object with a and b, so nothing is known of their entries.
+    const expected = diff(structuredClone(a), structuredClone(b), options);
+    hashKeepingEntries(a);
+    hashKeepingEntries(b);
+    skipped += Object.keys(b.tables).filter((n) => a.tables[n] !== undefined && knownEqualEntries(n, a.tables[n]!, b.tables[n]!) === true).length;
+    t.deepEqual(diff(a, b, options), expected, `seed ${seed}`);
+    // An equal copy of the current state, hashed too: every table is known equal, nothing to do.
+    const same = structuredClone(a);
+    hashKeepingEntries(same);
+    t.true(Object.keys(a.tables).every((n) => knownEqualEntries(n, a.tables[n]!, same.tables[n]!) === true), `seed ${seed}: equal copies are known equal`);
+    t.deepEqual(diff(a, same), [], `seed ${seed}: equal copies`);
+  }
+  t.true(skipped > 10, `the generator leaves some tables unchanged (${skipped} known equal)`);
+});
+
+test("diff: a table known equal by its entry text but renamed by a hint is still renamed", (t) => {
+  const from = infra({ tables: [users] });
+  const to = infra({ tables: [{ ...users, name: "People" }], views: [] });
+  hashKeepingEntries(from);
+  hashKeepingEntries(to);
+  t.deepEqual(diff(from, to, { renames: { tables: [{ from: "Users", to: "People" }], columns: [] } }), [{ kind: "table.rename", from: "Users", to: "People" }]);
+  const renamedColumn = infra({ tables: [{ ...users, columns: users.columns.map((c) => (c.name === "age" ? { ...c, name: "years" } : c)) }] });
+  hashKeepingEntries(renamedColumn);
+  t.deepEqual(diff(from, renamedColumn, { renames: { tables: [], columns: [{ table: "Users", from: "age", to: "years" }] } }), [{ kind: "table.renameColumn", table: "Users", from: "age", to: "years" }]);
 });
 
 test("diff: property, the same with rename hints", (t) => {

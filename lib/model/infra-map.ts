@@ -527,7 +527,8 @@ export function hashInfraMap(map: InfraMap): string {
  * `hashInfraMap` grows with the square of its length.
  *
  * The entries must not change after they were hashed (maps are values: nothing in this
- * package changes an entry in place). Anything a plain record of plain entries does not
+ * package changes an entry in place). With `keepEntries`, the entry texts are the ones
+ * {@link hashKeepingEntries} keeps (shared by the process). Anything a plain record of plain entries does not
  * describe, and a name that is an array index (JSON writes those first, by number), is
  * hashed by `hashInfraMap` itself, so the text is always the same.
  *
@@ -535,9 +536,8 @@ export function hashInfraMap(map: InfraMap): string {
  * const hash = infraMapHasher();
  * for (const state of states) hash(state) === hashInfraMap(state); // true
  */
-export function infraMapHasher(): (map: InfraMap) => string {
-  /** Per entry object: its key in the collection and `"key":<canonical JSON>` as UTF-8 (hashed as bytes, never re-encoded). */
-  const memo = new WeakMap<object, { readonly key: string; readonly bytes: Buffer }>();
+export function infraMapHasher(options: { readonly keepEntries?: boolean } = {}): (map: InfraMap) => string {
+  const memo: EntryTexts = options.keepEntries ? keptEntryTexts : new WeakMap();
   const text = (key: string, value: unknown): Buffer => Buffer.from(`${JSON.stringify(key)}:${JSON.stringify(canonicalForm(value))}`);
   const member = (key: string, value: unknown): Buffer => {
     if (value === null || typeof value !== "object") return text(key, value);
@@ -647,6 +647,41 @@ export function infraMapHasher(): (map: InfraMap) => string {
     if (!record("", plain, parts, collection)) return hashInfraMap(map);
     return digest(parts);
   };
+}
+
+/** Per entry object: its key in the collection and `"key":<canonical JSON>` as UTF-8 (hashed as bytes, never re-encoded). */
+type EntryTexts = WeakMap<object, { readonly key: string; readonly bytes: Buffer }>;
+
+/** The entry texts {@link hashKeepingEntries} keeps, for as long as each entry object lives. */
+const keptEntryTexts: EntryTexts = new WeakMap();
+
+/**
+ * {@link hashInfraMap}, keeping each entry's canonical text (per entry object, for as long
+ * as it lives) so that {@link knownEqualEntries} can answer for two entries hashed this
+ * way, and a later map made of the same entry objects (a plan's result, which keeps
+ * every entry the plan leaves alone) costs the hashing of its text only. The planner
+ * hashes the current state and the code's map with it before it compares them.
+ * The entries must not change after they were hashed, as for {@link infraMapHasher}.
+ */
+export function hashKeepingEntries(map: InfraMap): string {
+  return infraMapHasher({ keepEntries: true })(map);
+}
+
+/**
+ * Whether entries `a` and `b`, both under `key` in their collections, have the same
+ * canonical JSON: known only when both were hashed by {@link hashKeepingEntries} under
+ * that key (undefined otherwise). The diff skips a table that is known to be equal.
+ *
+ * @example
+ * hashKeepingEntries(current); hashKeepingEntries(code);
+ * knownEqualEntries("Users", current.tables.Users, code.tables.Users) // true, false or undefined
+ */
+export function knownEqualEntries(key: string, a: object, b: object): boolean | undefined {
+  if (a === b) return true;
+  const x = keptEntryTexts.get(a);
+  const y = keptEntryTexts.get(b);
+  if (x === undefined || y === undefined || x.key !== key || y.key !== key) return undefined;
+  return x.bytes.equals(y.bytes);
 }
 
 /** How much text {@link infraMapHasher} hashes between two kept SHA-256 states (each kept state is a copy of the hash). */

@@ -1,4 +1,4 @@
-import type { Column, InfraMap } from "../model/infra-map.js";
+import { knownEqualEntries, type Column, type InfraMap } from "../model/infra-map.js";
 
 /** Renames the plan applies (table and column renames), so a renamed column keeps its place. */
 export interface OrderRenames {
@@ -27,7 +27,8 @@ export function keepColumnOrder(desired: InfraMap, current: InfraMap, renames: O
     for (const [name, object] of Object.entries(objects)) {
       const oldName = table ? (oldTableName.get(name) ?? name) : name;
       const previous = has(before, oldName) ? before[oldName] : undefined;
-      if (previous === undefined) continue;
+      // Equal entries (known when both maps were hashed keeping their texts) are in the same order.
+      if (previous === undefined || (oldName === name && knownEqualEntries(name, previous, object) === true)) continue;
       const oldColumn = new Map(table ? renames.columns.filter((r) => r.table === name || r.table === oldName).map((r) => [r.to, r.from]) : []);
       const columns = keptOrder(object.columns, previous.columns.map((c) => c.name), (n) => oldColumn.get(n) ?? n);
       if (columns === object.columns) continue;

@@ -7,7 +7,7 @@ import type { Change } from "../diff/change.js";
 import { suggestRenames, type RenameSuggestion } from "../diff/rename-suggestions.js";
 import { AppExtractor, type ExtractedApp, type RenameHints } from "../extract/extract-app.js";
 import { applyChange } from "../model/apply-change.js";
-import { canonicallyEqual, emptyInfraMap, hashInfraMap, type InfraMap } from "../model/infra-map.js";
+import { emptyInfraMap, hashKeepingEntries, type InfraMap } from "../model/infra-map.js";
 import { planWithResult, type Plan } from "../plan/plan.js";
 import { checkMapSql } from "../engines/olap/statement-policy.js";
 
@@ -55,7 +55,9 @@ export interface PlanOptions {
  * the current state still has the old name; explicit `options.renames` must fit.
  * `currentHash` is `hashInfraMap(current)`, when the caller knows it already.
  */
-export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateSource, options: PlanOptions = {}, currentHash: string = hashInfraMap(current)): PlanReport {
+export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateSource, options: PlanOptions = {}, currentHash: string = hashKeepingEntries(current)): PlanReport {
+  // Hashed before the comparison: the diff skips tables known to be equal (`knownEqualEntries`).
+  const toHash = hashKeepingEntries(app.map);
   const fromCode = applicableHints(app.renames, current);
   const renames = {
     tables: [...fromCode.tables, ...(options.renames?.tables ?? [])],
@@ -72,7 +74,6 @@ export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateS
   });
   const p = planned.plan;
   const result = planned.result ?? p.steps.reduce((state, s) => applyChange(state, s.change), current);
-  const toHash = hashInfraMap(app.map);
   return {
     source,
     from: current,
@@ -80,8 +81,8 @@ export function planAgainst(app: ExtractedApp, current: InfraMap, source: StateS
     fromHash: currentHash,
     toHash,
     result,
-    // Usually the plan reaches the code's state (nothing held back): its hash is known.
-    resultHash: canonicallyEqual(result, app.map) ? toHash : hashInfraMap(result),
+    // Usually the plan reaches the code's state (nothing held back), made of entries hashed above.
+    resultHash: result === app.map ? toHash : hashKeepingEntries(result),
     changes,
     plan: p,
     suggestions: suggestRenames(changes),

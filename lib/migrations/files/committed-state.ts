@@ -3,7 +3,7 @@ import { join } from "node:path";
 import ts from "../../extract/typescript.cjs";
 import { PACKAGE_ROOT } from "../../extract/program.js";
 import { checksumOf } from "../../ledger/checksum.js";
-import { emptyInfraMap, hashInfraMap, parseInfraMap, type InfraMap } from "../../model/infra-map.js";
+import { emptyInfraMap, hashInfraMap, hashKeepingEntries, parseInfraMap, type InfraMap } from "../../model/infra-map.js";
 import { MIGRATION_FILE, readMigrations } from "./read.js";
 import { replayMigrations, type Replay } from "./sequence.js";
 import { allowOptimization } from "../../extract/tiering.cjs";
@@ -153,7 +153,8 @@ function usableCache(file: string, listed: readonly Listed[]): { files: CacheFil
   } catch {
     return undefined;
   }
-  if (hashInfraMap(state) !== recorded) return undefined;
+  // Kept entry texts: the planner compares this state with the code next (`knownEqualEntries`).
+  if (hashKeepingEntries(state) !== recorded) return undefined;
   return { files: cache.files, hash: recorded, state };
 }
 

@@ -30,7 +30,8 @@ export interface Replay {
 export function replayMigrations(files: readonly MigrationFile[], start: InfraMap = emptyInfraMap()): Replay {
   let state = start;
   // The states share every entry a file does not touch: each is hashed for its new entries only.
-  const hashInfraMap = infraMapHasher();
+  // The texts are kept for the planner, which compares the last state with the code (`knownEqualEntries`).
+  const hashInfraMap = infraMapHasher({ keepEntries: true });
   let hash = hashInfraMap(state);
   const migrations: ReplayedMigration[] = [];
   for (const file of files) {
