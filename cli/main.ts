@@ -1,4 +1,5 @@
-import yargs, { type Argv } from "yargs";
+import type { Argv } from "yargs";
+import yargs from "./yargs.js";
 import { ExitCode } from "../lib/errors.js";
 import type { CommandRun, CommandSpec } from "./command-spec.js";
 import { initCommand } from "./commands/init.args.js";
