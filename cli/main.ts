@@ -27,7 +27,7 @@ import { usageMessage, type CommandWords } from "./usage-error.js";
 import type { CliIO } from "./io.js";
 import { EPILOG, NO_COMMAND, TOP_LEVEL_COMMANDS as TOP, USAGE, USAGE_HINT, helpWidth } from "./help.js";
 import { VERSION } from "./version.js";
-import { deferOptimization } from "../lib/extract/tiering.cjs";
+import { deferOptimization, keepYoungGenerationSmall } from "../lib/extract/tiering.cjs";
 
 /** A command the parser runs: its declared arguments and the module with its `run`, loaded when it runs. */
 interface Leaf {
@@ -119,7 +119,10 @@ export function buildParser(io: CliIO, setCode: (code: number) => void, options:
       (g) => Object.entries(spec.positionals ?? {}).reduce((p, [name, o]) => p.positional(name, o), g).options(spec.options),
       async (args) => {
         // Before the command's modules (TypeScript among them) load: see tiering.cts.
-        if (readsOnce && options.tuneOptimizer) deferOptimization();
+        if (readsOnce && options.tuneOptimizer) {
+          keepYoungGenerationSmall();
+          deferOptimization();
+        }
         const { run } = await load();
         setCode(await run(args, io));
       },

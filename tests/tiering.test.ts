@@ -42,6 +42,33 @@ test("deferOptimization keeps V8 from optimizing hot code until allowOptimizatio
   t.deepEqual(optimized("deferred", { MOOSE_ALWAYS_OPTIMIZE: "1" }), { before: true, after: true });
 });
 
+/**
+ * The young generation's size (both semi-spaces) after allocating 40 MB of objects that stay
+ * alive, in a fresh Node.js that called keepYoungGenerationSmall first (or not: `call`).
+ */
+function youngGeneration(call: boolean, env: Record<string, string> = {}, nodeArgs: string[] = []): number {
+  const script = `
+    const t = require(${JSON.stringify(TIERING)});
+    if (${call}) t.keepYoungGenerationSmall();
+    const kept = [];
+    for (let i = 0; i < 400000; i++) kept.push({ i, name: "column" + i, type: "String" });
+    const space = require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+    console.log(JSON.stringify({ size: space.space_size, tag: t.flagsTag("default") }));`;
+  const r = spawnSync(process.execPath, [...nodeArgs, "-e", script], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", ...env } });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return (JSON.parse(r.stdout) as { size: number }).size;
+}
+
+test("keepYoungGenerationSmall keeps the young generation at its first size; a user's semi-space flags and MOOSE_V8_HEAP=default leave V8 alone", (t) => {
+  const MB = 1024 * 1024;
+  const grown = youngGeneration(false);
+  t.true(grown >= 8 * MB, `untouched, it grows (${grown} bytes)`);
+  t.true(youngGeneration(true) <= 2 * MB);
+  t.true(youngGeneration(true, { MOOSE_V8_HEAP: "default" }) >= 8 * MB);
+  t.true(youngGeneration(true, { NODE_OPTIONS: "--max-semi-space-size=8" }) >= 8 * MB, "NODE_OPTIONS");
+  t.true(youngGeneration(true, {}, ["--max-semi-space-size=8"]) >= 8 * MB, "the command line");
+});
+
 test("TypeScript's code cache: one per optimizer state; a cache written by a command that turned the optimizer back on (a full reading) is accepted by the next short command", (t) => {
   const root = tempDir("tiering");
   t.is(moose(root, ["init", "demo"]).code, 0);
@@ -58,7 +85,7 @@ test("TypeScript's code cache: one per optimizer state; a cache written by a com
   const first = moose(dir, ["plan"], env);
   t.is(first.code, 0, first.stderr);
   const [deferred] = caches();
-  t.regex(deferred ?? "", /^typescript-.*-deferred\.graded\.v8cache$/);
+  t.regex(deferred ?? "", /^typescript-.*-deferred-young1\.graded\.v8cache$/);
   const written = inode(deferred!);
   // A one-file edit: a partial reading with the optimizer off. V8 accepts the cache (it would be
   // rewritten if it had been written under the other flags: V8 keys a cache to its flags).
@@ -74,8 +101,17 @@ test("TypeScript's code cache: one per optimizer state; a cache written by a com
   t.is(always.code, 0, always.stderr);
   t.is(always.stdout, first.stdout);
   const both = caches();
-  t.is(both.length, 2);
+  t.is(both.length, 2, both.join(", "));
   t.true(both.includes(deferred!));
+  // So does one that leaves V8's young generation as it is (its size is in V8's flags too).
+  appendFileSync(main, "// once more\n");
+  const defaultHeap = moose(dir, ["plan"], { ...env, MOOSE_V8_HEAP: "default" });
+  t.is(defaultHeap.code, 0, defaultHeap.stderr);
+  t.is(defaultHeap.stdout, first.stdout);
+  t.deepEqual(
+    caches().map((f) => f.replace(/^typescript-.*?-x64/, "")),
+    ["-deferred-young1.graded.v8cache", "-deferred.graded.v8cache", "-young1.graded.v8cache"],
+  );
   appendFileSync(main, "// and again\n");
   t.is(moose(dir, ["plan"], env).code, 0);
   t.is(inode(deferred!), written);

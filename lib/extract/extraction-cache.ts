@@ -93,8 +93,10 @@ export function writeExtractionCache(stateDir: string, key: string, contents: Ca
   try {
     mkdirSync(stateDir, { recursive: true });
     const temp = `${target}.${process.pid}.tmp`;
-    const body = JSON.stringify({ externals: contents.externals, entries: contents.entries });
-    writeFileSync(temp, `${JSON.stringify({ format: CACHE_FORMAT, key, checksum: sha256(body) } satisfies CacheHeader)}\n${body}`);
+    // Encoded once: hashed and written as bytes (hashing and writing the text would encode it twice).
+    const body = Buffer.from(JSON.stringify({ externals: contents.externals, entries: contents.entries }));
+    const header = `${JSON.stringify({ format: CACHE_FORMAT, key, checksum: createHash("sha256").update(body).digest("hex") } satisfies CacheHeader)}\n`;
+    writeFileSync(temp, Buffer.concat([Buffer.from(header), body]));
     renameSync(temp, target);
   } catch {
     // Not fatal: see above.
