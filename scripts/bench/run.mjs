@@ -745,7 +745,7 @@ function summaryRows() {
     rows.push([
       `the same when only one model file changed since the last run (every run above is that case), CPU time`,
       TARGETS["plan-one-file"].text,
-      `${cpuRatio === undefined ? `${r.toFixed(2)}× (wall)` : `${fmt(hPlan.cpu.median)} / ${fmt(hTsc.cpu.median)} = ${cpuRatio.toFixed(2)}×`}; ${part(`plan-h${point}-noxcache`, "without the extraction cache")}. Floor: ${part(`plan-h${point}-nochange`, "nothing changed")} (all of a plan but reading the app); ${part("program-floor", "a process that only builds the Program of TypeScript's lib files and this library's declarations")}, of which ${part("ts-cached-history", "loading TypeScript")} (see *Extraction cache*)`,
+      `${cpuRatio === undefined ? `${r.toFixed(2)}× (wall)` : `${fmt(hPlan.cpu.median)} / ${fmt(hTsc.cpu.median)} = ${cpuRatio.toFixed(2)}×`}; ${part(`plan-h${point}-noxcache`, "without the extraction cache")}; wall ${fmt(hPlan.wall.median)} / ${fmt(hTsc.wall.median)} = ${r.toFixed(2)}× (tsc spreads its work over two cores). For scale: ${part(`plan-h${point}-nochange`, "nothing changed")} (all of a plan but reading the app); ${part("program-floor", "a process that only builds the Program of TypeScript's lib files and this library's declarations")}, of which ${part("ts-cached-history", "loading TypeScript")} (see *Extraction cache*)`,
       verdict((cpuRatio ?? r) <= TARGETS["plan-one-file"].max),
     ]);
   }
