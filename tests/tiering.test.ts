@@ -42,6 +42,27 @@ test("deferOptimization keeps V8 from optimizing hot code until allowOptimizatio
   t.deepEqual(optimized("deferred", { MOOSE_ALWAYS_OPTIMIZE: "1" }), { before: true, after: true });
 });
 
+test("a plan of hundreds of changes turns the optimizing compiler back on; a plan of a few leaves it off", (t) => {
+  const here = (path: string) => JSON.stringify(fileURLToPath(new URL(path, import.meta.url)));
+  const script = `
+    const tiering = require(${JSON.stringify(TIERING)});
+    (async () => {
+      const { planAgainst } = await import(${here("../lib/project/plan-project.js")});
+      const { infra, table } = await import(${here("./helpers/model-builders.js")});
+      const app = (n) => ({ map: infra({ tables: Array.from({ length: n }, (_, i) => table("T" + i, [["id", "String"]])) }), locations: {}, warnings: [], files: [] });
+      tiering.deferOptimization();
+      const states = [];
+      planAgainst(app(3), infra(), { kind: "empty" });
+      states.push(tiering.currentState());
+      planAgainst(app(250), infra(), { kind: "empty" });
+      states.push(tiering.currentState());
+      console.log(JSON.stringify(states));
+    })();`;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  t.is(r.status, 0, r.stderr);
+  t.deepEqual(JSON.parse(r.stdout), ["deferred", "default"]);
+});
+
 /**
  * The young generation's size (both semi-spaces) after allocating 40 MB of objects that stay
  * alive, in a fresh Node.js that called keepYoungGenerationSmall first (or not: `call`).

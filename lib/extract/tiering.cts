@@ -12,7 +12,9 @@
  *
  * So the short reading commands start with it off ({@link deferOptimization}, called by the
  * CLI before the command's modules load) and turn it back on where a long job starts
- * ({@link allowOptimization}: a full reading of the app, a replay of the whole history). Only
+ * ({@link allowOptimization}: a full reading of the app, a replay of the whole history, a plan
+ * of hundreds of changes — a first `migrate generate` at 1,000 tables ran 2.4 s with it off
+ * and 1.7 s with it on). Only
  * the CLI's own process changes V8's flags: in any other process (tests, a library user)
  * {@link deferOptimization} is never called and {@link allowOptimization} does nothing.
  *
